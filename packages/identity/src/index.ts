@@ -5,3 +5,6 @@ export * from './identity-ref';
 export * from './principal';
 export * from './names';
 export * from './config';
+export * from './secrets';
+export * from './role';
+export * from './role-yaml';

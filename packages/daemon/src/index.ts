@@ -1,0 +1,1 @@
+export { runMezd } from './mezd';

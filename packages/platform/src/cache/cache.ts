@@ -1,0 +1,36 @@
+import { invalidArgument } from '@mezite/identity';
+
+/**
+ * Hot-path state shared by a service's replicas (rotation deadlines, revocations) and
+ * a pub/sub bus for cross-replica invalidation. Implementations: RedisCache (several
+ * replicas) and MemoryCache (one process, tests).
+ *
+ * Contract, checked by one shared suite (cache-contract.ts) against both:
+ * - values are strings; a key without a TTL lives until deleted or overwritten, and
+ *   `set` without a TTL clears an earlier one;
+ * - pub/sub is at-most-once: a message published while a subscriber is disconnected
+ *   is lost, so treat it as a hint and keep the truth in the database or in TTLs;
+ * - every operation rejects with the domain `Unavailable` when the backend cannot be
+ *   reached (within about a second, never queued), and after `close()`.
+ */
+export interface Cache {
+  /** The value under `key`, or null when absent or expired. */
+  get(key: string): Promise<string | null>;
+  /** Stores `value` under `key`, expiring after `ttlMs` (> 0) when given. */
+  set(key: string, value: string, ttlMs?: number): Promise<void>;
+  /** Deletes the keys; absent keys are ignored. */
+  del(...keys: string[]): Promise<void>;
+  /** Publishes on a channel to every subscriber on every replica. */
+  publish(channel: string, message: string): Promise<void>;
+  /** Subscribes; returns an unsubscribe function. */
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
+  /** Resolves once the backend is reachable; rejects with Unavailable otherwise. */
+  ping(): Promise<void>;
+  /** Releases connections; later calls reject with Unavailable. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Rejects a TTL that is not a positive, finite number of milliseconds (InvalidArgument). */
+export function checkTtl(ttlMs: number | undefined): void {
+  if (ttlMs !== undefined && !(Number.isFinite(ttlMs) && ttlMs > 0)) throw invalidArgument(`cache TTL must be a positive number of milliseconds, not ${ttlMs}`);
+}

@@ -1,0 +1,3 @@
+export * from './db-errors';
+export * from './migrate';
+export * from './test-database';

@@ -1,0 +1,4 @@
+export * from './server';
+export * from './server-middleware';
+export * from './client';
+export * from './credentials';

@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import { isAbortError } from 'abort-controller-x';
+import { MeziteError } from '@mezite/identity';
+import { ServerError, Status, type CallContext, type ServerMiddlewareCall } from 'nice-grpc-common';
+import type { Logger } from '../log/logger';
+
+/** What every handler finds in its call context. */
+export interface RequestContext {
+  /** Correlates the caller's request with log lines and audit records. */
+  requestId: string;
+  /** A logger carrying the request id and method. */
+  log: Logger;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * Trailer a Mezite server sets on every error it returns, so a client can tell "the
+ * server said UNAVAILABLE" (pass its message on) from "could not reach the server".
+ */
+export const ORIGIN_TRAILER = 'x-mezite-origin';
+
+/**
+ * The one server middleware that maps domain errors to gRPC status (STYLE.md §10):
+ * a MeziteError becomes its status and message; anything else is logged with its
+ * cause and becomes a generic INTERNAL naming only the request id, so no stack trace
+ * or driver message ever reaches a caller. It also assigns the request id (taken
+ * from `x-request-id` when the caller sent a well-formed one) and logs each call.
+ */
+export function requestMiddleware(log: Logger) {
+  return async function* middleware<Req, Res>(
+    call: ServerMiddlewareCall<Req, Res, RequestContext>,
+    context: CallContext,
+  ): AsyncGenerator<Res, Res | void, undefined> {
+    const sent = context.metadata.get('x-request-id');
+    const requestId = sent && REQUEST_ID.test(sent) ? sent : randomUUID();
+    const reqLog = log.child({ request_id: requestId, method: call.method.path });
+    const started = process.hrtime.bigint();
+    context.header.set('x-request-id', requestId);
+    let code: number = Status.OK;
+    try {
+      return yield* call.next(call.request, { ...context, requestId, log: reqLog });
+    } catch (err) {
+      if (err instanceof ServerError) {
+        code = err.code;
+        throw err;
+      }
+      if (isAbortError(err)) {
+        code = Status.CANCELLED;
+        throw err;
+      }
+      context.trailer.set(ORIGIN_TRAILER, 'mezite');
+      if (err instanceof MeziteError && err.code !== 'Internal') {
+        code = err.grpcStatus;
+        if (err.cause) reqLog.debug('request refused', { code: err.code, reason: err.message, cause: err.cause });
+        throw new ServerError(err.grpcStatus, err.message);
+      }
+      code = Status.INTERNAL;
+      reqLog.error('unhandled error', { err });
+      throw new ServerError(Status.INTERNAL, `internal error (request id ${requestId})`);
+    } finally {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      reqLog.debug('rpc', { code, duration_ms: Math.round(ms * 100) / 100 });
+    }
+  };
+}

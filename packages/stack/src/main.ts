@@ -1,0 +1,68 @@
+import { relative } from 'node:path';
+import { startStack } from './stack';
+
+/**
+ * `pnpm start`: the whole stack on this machine with embedded defaults. Prints where
+ * everything listens; Ctrl-C stops it cleanly.
+ */
+async function main(): Promise<void> {
+  const env = process.env;
+  const started = Date.now();
+  const stack = await startStack({
+    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
+    ...(env.MEZITE_AUTH_SERVER_ADDR ? { authAddr: env.MEZITE_AUTH_SERVER_ADDR } : {}),
+    ...(env.MEZITE_HTTP_ADDR ? { httpAddr: env.MEZITE_HTTP_ADDR } : {}),
+    ...(env.MEZITE_TOKEN_SERVICE_ADDR ? { tokenServiceAddr: env.MEZITE_TOKEN_SERVICE_ADDR } : {}),
+    ...(env.MEZITE_SSH_CA_ADDR ? { sshCaAddr: env.MEZITE_SSH_CA_ADDR } : {}),
+    ...(env.MEZITE_EMBEDDED_PG_PORT ? { embeddedPgPort: Number(env.MEZITE_EMBEDDED_PG_PORT) } : {}),
+    ...(env.MEZITE_PUBLIC_HOSTS ? { publicHosts: env.MEZITE_PUBLIC_HOSTS.split(',') } : {}),
+    restart: env.MEZITE_STACK_RESTART !== 'false',
+    ...(env.MEZITE_DEMO_FIXTURES === 'false' ? { demoFixtures: false } : {}),
+    log: (l) => process.stdout.write(`  ${l}\n`),
+  });
+  const rel = relative(process.cwd(), stack.dataDir) || '.';
+  const db = stack.embeddedPostgres ? `embedded PostgreSQL (${rel}/postgres)` : 'PostgreSQL from DATABASE_URL';
+  const port = (a: string) => a.slice(a.lastIndexOf(':') + 1);
+  process.stdout.write(
+    [
+      `Mezite is running (${((Date.now() - started) / 1000).toFixed(1)}s; data in ${rel})`,
+      `  auth-server     gRPC localhost:${port(stack.addrs['auth-server'])} (TLS)   HTTP http://localhost:${port(stack.addrs.http)}`,
+      `  token-service   ${stack.addrs['token-service']} (mTLS, internal)`,
+      `  ssh-ca          ${stack.addrs['ssh-ca']} (mTLS, internal)`,
+      `  storage         ${db}; cache: ${stack.redisUrl ? 'Redis from REDIS_URL' : 'in memory'}`,
+      `  logs            ${rel}/logs/`,
+      `Admin identity: ${rel}/admin-identity.json (mezctl on this machine uses it by default)`,
+      `Try:  export PATH="$PWD/bin:$PATH"; mezctl bots ls`,
+      `Press Ctrl-C to stop.`,
+      '',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\n${signal}: stopping Mezite…\n`);
+    stack.stop().then(
+      () => {
+        process.stdout.write('Stopped.\n');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        process.stderr.write(`mezite: stop failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  // SIGUSR2 starts any service that is not running (operators, and the tests that stop one).
+  process.on('SIGUSR2', () => {
+    stack.startStopped().catch((err: unknown) => process.stderr.write(`mezite: restart failed: ${(err as Error).message}\n`));
+  });
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`mezite: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,187 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ensureInternalPki, internalChannelCredentials, publicChannelCredentials, type InternalPki } from '@mezite/platform';
+import { startEmbeddedPostgres } from './embedded-postgres';
+import { waitHealthy } from './health';
+import { ensureSecrets, type StackSecrets } from './secrets';
+import { spawnService, type ServiceProcess } from './service-process';
+
+/** The three services, in start order; the auth-server last, as it calls the others. */
+export const SERVICES = ['token-service', 'ssh-ca', 'auth-server'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+/** Options of startStack; everything defaults to the quickstart's values. */
+export interface StackOptions {
+  /** Where the stack keeps its state (default `MEZITE_DATA_DIR` or `./.mezite`). */
+  dataDir?: string;
+  /** A PostgreSQL URL; without one the stack runs an embedded PostgreSQL in the data dir. */
+  databaseUrl?: string;
+  /** A Redis URL; without one token-service uses its in-memory cache. */
+  redisUrl?: string;
+  /** Listen addresses (`host:port`). */
+  authAddr?: string;
+  httpAddr?: string;
+  tokenServiceAddr?: string;
+  sshCaAddr?: string;
+  /** Port of the embedded PostgreSQL. */
+  embeddedPgPort?: number;
+  /** Extra DNS names or IPs for the auth server's TLS certificate. */
+  publicHosts?: string[];
+  /** Seed the demo fixtures of the seeds (tenant svc-demo, …). */
+  demoFixtures?: boolean;
+  /** Extra environment for every service (log level, test knobs). */
+  env?: NodeJS.ProcessEnv;
+  /** Restart a service that exits unexpectedly (the quickstart does; tests control it). */
+  restart?: boolean;
+  /** Called with one line of progress. */
+  log?: (line: string) => void;
+}
+
+/** A running stack. */
+export interface Stack {
+  dataDir: string;
+  databaseUrl: string;
+  embeddedPostgres: boolean;
+  redisUrl: string | undefined;
+  addrs: Record<ServiceName, string> & { http: string };
+  pki: InternalPki;
+  secrets: StackSecrets;
+  /** The admin identity file the auth-server writes. */
+  adminIdentityFile: string;
+  /** The running process of each service. */
+  processes: Map<ServiceName, ServiceProcess>;
+  /** Starts (again) one service and waits until it is healthy. */
+  startService(name: ServiceName): Promise<void>;
+  /** Stops one service (SIGTERM). */
+  stopService(name: ServiceName): Promise<void>;
+  /** Starts every service that is not running (after a crash or stopService). */
+  startStopped(): Promise<void>;
+  /** Stops everything, the database last. */
+  stop(): Promise<void>;
+}
+
+const repoRoot = resolve(__dirname, '..', '..', '..');
+
+/** Starts PostgreSQL (embedded unless given), the internal PKI, and the three services; resolves when all are healthy. */
+export async function startStack(o: StackOptions = {}): Promise<Stack> {
+  const log = o.log ?? (() => undefined);
+  const dataDir = resolve(o.dataDir ?? process.env.MEZITE_DATA_DIR ?? '.mezite');
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const secrets = ensureSecrets(dataDir);
+  const pki = await ensureInternalPki({ dir: join(dataDir, 'pki'), names: [...SERVICES], hosts: o.publicHosts ?? [] });
+
+  let databaseUrl = o.databaseUrl;
+  let pg: { stop(): Promise<void> } | undefined;
+  if (!databaseUrl) {
+    const port = o.embeddedPgPort ?? 15432;
+    log(`starting embedded PostgreSQL on 127.0.0.1:${port}`);
+    const started = await startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres'), port, log });
+    databaseUrl = started.url;
+    pg = started;
+  }
+
+  const addrs = {
+    'auth-server': o.authAddr ?? '127.0.0.1:3025',
+    http: o.httpAddr ?? '127.0.0.1:8080',
+    'token-service': o.tokenServiceAddr ?? '127.0.0.1:3026',
+    'ssh-ca': o.sshCaAddr ?? '127.0.0.1:3027',
+  };
+  const adminIdentityFile = join(dataDir, 'admin-identity.json');
+  const baseEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...o.env,
+    MEZITE_DATA_DIR: dataDir,
+    DATABASE_URL: databaseUrl,
+    MEZITE_TLS_CA: pki.caCertPath,
+    MEZITE_TOKEN_PEPPER: secrets.token_pepper,
+    MEZITE_SESSION_PEPPER: secrets.session_pepper,
+    MEZITE_CA_KEK: secrets.ca_kek,
+    MEZITE_AUTH_SERVER_ADDR: addrs['auth-server'],
+    MEZITE_HTTP_ADDR: addrs.http,
+    MEZITE_TOKEN_SERVICE_ADDR: addrs['token-service'],
+    MEZITE_SSH_CA_ADDR: addrs['ssh-ca'],
+    MEZITE_TOKEN_SERVICE_TARGET: addrs['token-service'],
+    MEZITE_SSH_CA_TARGET: addrs['ssh-ca'],
+    MEZITE_ADMIN_IDENTITY_FILE: adminIdentityFile,
+    MEZITE_DEMO_FIXTURES: o.demoFixtures === false ? 'false' : 'true',
+  };
+  if (o.redisUrl) baseEnv.REDIS_URL = o.redisUrl;
+  else delete baseEnv.REDIS_URL;
+
+  const processes = new Map<ServiceName, ServiceProcess>();
+  const healthy = new Set<ServiceName>();
+  let stopping = false;
+  const statusFile = join(dataDir, 'stack.json');
+  /** Publishes what runs where (0600), for tooling and the end-to-end tests. */
+  const writeStatus = () => {
+    const services: Record<string, { pid: number | undefined; addr: string; healthy: boolean }> = {};
+    for (const n of SERVICES) services[n] = { pid: processes.get(n)?.child.pid, addr: addrs[n], healthy: healthy.has(n) };
+    const status = { pid: process.pid, dataDir, databaseUrl, embeddedPostgres: Boolean(pg), redisUrl: o.redisUrl ?? null, addrs, adminIdentityFile, services };
+    const tmp = `${statusFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(status, null, 2) + '\n', { mode: 0o600 });
+    renameSync(tmp, statusFile);
+  };
+  const clientCreds = internalChannelCredentials({ caCertPem: pki.caCertPem, certPem: pki.leaf('auth-server').certPem, keyPem: pki.leaf('auth-server').keyPem });
+
+  const startService = async (name: ServiceName): Promise<void> => {
+    const leaf = pki.leaf(name);
+    const p = spawnService({
+      name,
+      entry: join(repoRoot, 'services', name, 'dist', 'main.js'),
+      env: { ...baseEnv, MEZITE_TLS_CERT: leaf.certPath, MEZITE_TLS_KEY: leaf.keyPath },
+      logFile: join(dataDir, 'logs', `${name}.log`),
+    });
+    processes.set(name, p);
+    healthy.delete(name);
+    let exited: string | undefined;
+    void p.exited.then((code) => {
+      healthy.delete(name);
+      if (!stopping) writeStatus();
+      exited = `${name} exited (${code}) during start: ${p.stderrTail() || `see ${join(dataDir, 'logs', `${name}.log`)}`}`;
+      if (!stopping && o.restart && processes.get(name) === p) {
+        log(`${name} exited (${code}); restarting in 1s`);
+        setTimeout(() => {
+          if (!stopping) startService(name).catch((err: unknown) => log(`${name} failed to restart: ${(err as Error).message}`));
+        }, 1000);
+      }
+    });
+    const creds = name === 'auth-server' ? publicChannelCredentials(pki.caCertPem) : clientCreds;
+    await waitHealthy(addrs[name], creds, { timeoutMs: 60_000, failed: () => exited, targetName: name === 'auth-server' ? 'localhost' : name });
+    healthy.add(name);
+    writeStatus();
+  };
+
+  const stop = async () => {
+    stopping = true;
+    for (const name of [...SERVICES].reverse()) await processes.get(name)?.stop();
+    await pg?.stop();
+  };
+
+  try {
+    await Promise.all([startService('token-service'), startService('ssh-ca')]);
+    await startService('auth-server');
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    dataDir,
+    databaseUrl,
+    embeddedPostgres: Boolean(pg),
+    redisUrl: o.redisUrl,
+    addrs,
+    pki,
+    secrets,
+    adminIdentityFile,
+    processes,
+    startService,
+    stopService: async (name) => processes.get(name)?.stop(),
+    startStopped: async () => {
+      for (const name of SERVICES) {
+        const p = processes.get(name);
+        if (!p || p.child.exitCode !== null || p.child.signalCode !== null) await startService(name);
+      }
+    },
+    stop,
+  };
+}

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Clock } from '@mezite/identity';
+import type { Logger } from '@mezite/platform';
+import { ADMIN_ROLE } from './domain/authz';
+import type { AdminIdentityFile } from './domain/admin-identity';
+import type { SessionManager } from './domain/session-manager';
+import type { Tenant, TenantStore } from './domain/tenant';
+
+/** The tenant the bootstrap admin and unscoped resources live in. */
+export const DEFAULT_TENANT = 'default';
+/** Seed 000's machine tenant. */
+export const DEMO_MACHINE_TENANT = 'svc-demo';
+
+/** How long a bootstrap admin session lives before the auth-server mints a new one. */
+const ADMIN_SESSION_TTL_MS = 30 * 24 * 3600_000;
+
+/** Options of bootstrap. */
+export interface BootstrapOptions {
+  tenants: TenantStore;
+  sessions: SessionManager;
+  clock: Clock;
+  log: Logger;
+  demoFixtures: boolean;
+  /** Where to write the admin identity file; '' or 'off' disables it. */
+  adminIdentityFile: string;
+  publicAddr: string;
+  httpUrl: string;
+  caCertPem: string;
+}
+
+/**
+ * Makes the auth-server usable on first start, idempotently (replicas may run it at
+ * once): the default tenant with its bootstrap admin, the demo fixtures when asked,
+ * and a valid admin identity file on this host.
+ */
+export async function bootstrap(o: BootstrapOptions): Promise<{ defaultTenant: Tenant }> {
+  const defaultTenant = await o.tenants.ensureTenant({ id: randomUUID(), domain: DEFAULT_TENANT, kind: 'mixed', createdAt: o.clock.now() });
+  const admin = await o.tenants.ensureUser({ id: randomUUID(), tenantId: defaultTenant.id, name: 'admin', roles: [ADMIN_ROLE], createdAt: o.clock.now() });
+  if (o.demoFixtures) {
+    const demo = await o.tenants.ensureTenant({ id: randomUUID(), domain: DEMO_MACHINE_TENANT, kind: 'machine', createdAt: o.clock.now() });
+    o.log.info('demo fixtures ready', { tenant: demo.domain, tenant_id: demo.id });
+  }
+  if (o.adminIdentityFile && o.adminIdentityFile !== 'off') {
+    const existing = readIdentity(o.adminIdentityFile);
+    let token = existing?.token;
+    if (!token || !(await o.sessions.isLive(token))) {
+      const s = await o.sessions.create({
+        tenantId: defaultTenant.id,
+        principalKind: 'user',
+        principalId: admin.id,
+        name: 'admin',
+        authMethod: 'bootstrap-admin',
+        roles: admin.roles,
+        ttlMs: ADMIN_SESSION_TTL_MS,
+      });
+      token = s.secret;
+    }
+    const file: AdminIdentityFile = {
+      version: 1,
+      auth_server: o.publicAddr,
+      http_url: o.httpUrl,
+      ca_cert: o.caCertPem,
+      token,
+      principal: `user:${admin.id}`,
+      tenant: DEFAULT_TENANT,
+    };
+    writeSecretFile(o.adminIdentityFile, JSON.stringify(file, null, 2) + '\n');
+    o.log.info('admin identity file written', { path: o.adminIdentityFile });
+  }
+  return { defaultTenant };
+}
+
+function readIdentity(path: string): AdminIdentityFile | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as AdminIdentityFile;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes a file readable only by its owner, atomically (temp file, then rename). */
+export function writeSecretFile(path: string, content: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(tmp, content, { mode: 0o600 });
+  renameSync(tmp, path);
+}

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { keyedHash, randomHex, unauthenticated, type AuthMethod, type Clock, type Principal, type PrincipalKind } from '@mezite/identity';
+import type { Session, SessionStore } from './session';
+
+/** Session bearer secrets: `mzs_` and 32 hex digits (128 bits). */
+const SESSION_PATTERN = /^mzs_[0-9a-f]{32}$/;
+
+/** Options of SessionManager. */
+export interface SessionManagerOptions {
+  store: SessionStore;
+  clock: Clock;
+  /** Keys the stored hashes of session secrets. */
+  pepper: Buffer;
+}
+
+/** Creates sessions and resolves their bearer secrets to principals. */
+export class SessionManager {
+  constructor(private readonly opts: SessionManagerOptions) {
+    if (!opts.store || !opts.clock) throw new Error('SessionManager: store and clock are required');
+    if (!opts.pepper || opts.pepper.length < 32) throw new Error('SessionManager: a pepper of at least 32 bytes is required');
+  }
+
+  /** Starts a session; the returned secret is shown once and only its hash kept. */
+  async create(input: {
+    tenantId: string;
+    principalKind: PrincipalKind;
+    principalId: string;
+    name: string;
+    authMethod: AuthMethod;
+    roles: string[];
+    acr?: string;
+    amr?: string[];
+    ttlMs: number;
+  }): Promise<{ secret: string; session: Session }> {
+    const secret = `mzs_${randomHex(16)}`;
+    const now = this.opts.clock.now();
+    const session: Session = {
+      id: randomUUID(),
+      tenantId: input.tenantId,
+      principalKind: input.principalKind,
+      principalId: input.principalId,
+      name: input.name,
+      authMethod: input.authMethod,
+      roles: input.roles,
+      acr: input.acr ?? null,
+      amr: input.amr ?? [],
+      tokenHash: keyedHash(this.opts.pepper, secret),
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + input.ttlMs),
+      revokedAt: null,
+    };
+    await this.opts.store.create(session);
+    return { secret, session };
+  }
+
+  /**
+   * Resolves a session secret to its principal. Unknown, malformed, expired and
+   * revoked secrets all get the same error, so the answer is no oracle.
+   */
+  async authenticate(secret: string): Promise<Principal> {
+    const refused = unauthenticated('invalid or expired credential');
+    if (!SESSION_PATTERN.test(secret)) throw refused;
+    const s = await this.opts.store.findByHash(keyedHash(this.opts.pepper, secret));
+    if (!s || s.revokedAt || s.expiresAt <= this.opts.clock.now()) throw refused;
+    return toPrincipal(s);
+  }
+
+  /** True when `secret` names a live session (used to keep an identity file valid). */
+  async isLive(secret: string): Promise<boolean> {
+    return this.authenticate(secret).then(
+      () => true,
+      () => false,
+    );
+  }
+}
+
+function toPrincipal(s: Session): Principal {
+  const p: Principal = { kind: s.principalKind, id: s.principalId, tenantId: s.tenantId, name: s.name, authMethod: s.authMethod, roles: s.roles };
+  if (s.acr) p.acr = s.acr;
+  if (s.amr.length) p.amr = s.amr;
+  return p;
+}

@@ -1,0 +1,26 @@
+import type { AuthMethod, PrincipalKind } from '@mezite/identity';
+
+/** A bearer session: the bootstrap admin's, or a person's after `mezctl login`. */
+export interface Session {
+  id: string;
+  tenantId: string;
+  principalKind: PrincipalKind;
+  principalId: string;
+  name: string;
+  authMethod: AuthMethod;
+  roles: string[];
+  acr: string | null;
+  amr: string[];
+  /** Keyed hash of the bearer secret; the plaintext is never stored. */
+  tokenHash: Buffer;
+  createdAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+}
+
+/** Persistence of sessions. */
+export interface SessionStore {
+  create(s: Session): Promise<void>;
+  findByHash(tokenHash: Buffer): Promise<Session | null>;
+  revoke(id: string, at: Date): Promise<void>;
+}

@@ -1,0 +1,29 @@
+import type { Principal } from '@mezite/identity';
+import { unauthenticated } from '@mezite/identity';
+import type { RequestContext } from '@mezite/platform';
+import type { CallContext, ServerMiddlewareCall } from 'nice-grpc-common';
+
+/** What handlers of the public port find in their call context. */
+export interface AuthContext extends RequestContext {
+  /** The authenticated caller; undefined when the call carried no credential. */
+  principal?: Principal;
+}
+
+/** Resolves a bearer secret to its principal (sessions now; API tokens and bot certificates later). */
+export type Authenticator = (secret: string) => Promise<Principal>;
+
+/**
+ * Authentication as middleware (STYLE.md §11): verify the bearer credential, then put
+ * the principal in the call context. A call without a credential proceeds without a
+ * principal (handlers that need one refuse it); a call with a bad one is refused here.
+ */
+export function authMiddleware(authenticate: Authenticator) {
+  return async function* middleware<Req, Res>(call: ServerMiddlewareCall<Req, Res, AuthContext>, context: CallContext & RequestContext) {
+    const header = context.metadata.get('authorization');
+    if (!header) return yield* call.next(call.request, context);
+    const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
+    if (!m) throw unauthenticated('malformed authorization header; expected "Bearer <credential>"');
+    const principal = await authenticate(m[1] as string);
+    return yield* call.next(call.request, { ...context, principal });
+  };
+}

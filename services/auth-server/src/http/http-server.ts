@@ -1,0 +1,59 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from '@mezite/platform';
+
+/** The discovery document at `/.well-known/mezite`: how a client finds the gRPC API. */
+export interface Discovery {
+  auth_server: string;
+  ca_cert: string;
+  ca_pin: string;
+}
+
+/** Options of startHttpServer. */
+export interface HttpServerOptions {
+  addr: string;
+  log: Logger;
+  discovery: () => Discovery;
+  healthy: () => boolean;
+}
+
+/**
+ * The auth-server's HTTP port (8080): discovery for CLIs that are given only an HTTP
+ * URL (`PLEXSPHERE_URL`), and health. The OAuth2 endpoints join it with seed 000.
+ */
+export async function startHttpServer(o: HttpServerOptions): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const json = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(body));
+  };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (req.method === 'GET' && url.pathname === '/.well-known/mezite') return json(res, 200, o.discovery());
+      if (req.method === 'GET' && url.pathname === '/healthz') return json(res, o.healthy() ? 200 : 503, { status: o.healthy() ? 'SERVING' : 'NOT_SERVING' });
+      return json(res, 404, { error: 'not_found' });
+    } catch (err) {
+      o.log.error('http handler failed', { err });
+      return json(res, 500, { error: 'server_error' });
+    }
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  const [host, portText] = splitHostPort(o.addr);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(portText), host, () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : Number(portText);
+  return {
+    server,
+    port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Splits `host:port` (IPv6 in brackets). */
+export function splitHostPort(addr: string): [string, string] {
+  const i = addr.lastIndexOf(':');
+  return [addr.slice(0, i).replace(/^\[|\]$/g, ''), addr.slice(i + 1)];
+}

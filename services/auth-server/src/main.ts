@@ -1,0 +1,96 @@
+import { join } from 'node:path';
+import { systemClock, validateName } from '@mezite/identity';
+import {
+  createGrpcServer,
+  createLogger,
+  createMeziteClient,
+  internalChannelCredentials,
+  onShutdown,
+  publicServerCredentials,
+  readTlsFiles,
+  runMigrations,
+  spkiPin,
+} from '@mezite/platform';
+import { authv1, tokenv1 } from '@mezite/proto';
+import { bootstrap } from './bootstrap';
+import { loadAuthServerConfig } from './config';
+import { BotManager } from './domain/bot-manager';
+import { SessionManager } from './domain/session-manager';
+import { authMiddleware } from './grpc/auth-middleware';
+import { botHandlers } from './grpc/bot-handlers';
+import { identityHandlers } from './grpc/identity-handlers';
+import { GrpcJoinTokenMinter } from './grpc/token-service-client';
+import { splitHostPort, startHttpServer } from './http/http-server';
+import { PrismaBotStore } from './store/prisma-bot-store';
+import { PrismaSessionStore } from './store/prisma-session-store';
+import { PrismaTenantStore } from './store/prisma-tenant-store';
+import { createPrismaClient } from './store/prisma';
+
+const SERVICE = 'auth-server';
+
+/** Wires the auth-server: the public gRPC port (TLS), the HTTP port, and clients of the internal services (mTLS). */
+export async function main(): Promise<void> {
+  const log = createLogger({ service: SERVICE });
+  const cfg = loadAuthServerConfig();
+  await runMigrations({ databaseUrl: cfg.databaseUrl, schema: 'auth', dir: join(__dirname, '..', 'migrations'), log: (m) => log.info(m) });
+  const prisma = createPrismaClient(cfg.databaseUrl, cfg.dbPoolSize);
+  const tls = readTlsFiles({ ca: cfg.tlsCa, cert: cfg.tlsCert, key: cfg.tlsKey });
+  const internal = internalChannelCredentials(tls);
+  const tokenService = createMeziteClient(tokenv1.JoinTokenServiceDefinition, { address: cfg.tokenServiceTarget, credentials: internal, peerName: 'token-service', defaultDeadlineMs: 5000, channelOptions: { 'grpc.ssl_target_name_override': 'token-service' } });
+
+  const clock = systemClock;
+  const sessions = new SessionManager({ store: new PrismaSessionStore(prisma), clock, pepper: cfg.sessionPepper });
+  const bots = new BotManager({
+    store: new PrismaBotStore(prisma),
+    joinTokens: new GrpcJoinTokenMinter(tokenService.client),
+    clock,
+    // Placeholder until roles land (issue 3): any well-formed role name is accepted.
+    roleExists: async (_tenant, role) => Boolean(validateName('role', role)),
+  });
+
+  const grpc = createGrpcServer({ name: 'mezite.auth.v1', logger: log });
+  const authed = grpc.services.with(authMiddleware((secret) => sessions.authenticate(secret)));
+  authed.add(authv1.BotServiceDefinition, botHandlers(bots));
+  authed.add(authv1.IdentityServiceDefinition, identityHandlers());
+  const port = await grpc.listen(cfg.addr, publicServerCredentials(tls), { deferServing: true });
+  const publicAddr = cfg.publicAddr || `localhost:${port}`;
+
+  let healthy = true;
+  const http = await startHttpServer({
+    addr: cfg.httpAddr,
+    log,
+    healthy: () => healthy,
+    discovery: () => ({ auth_server: publicAddr, ca_cert: tls.caCertPem, ca_pin: spkiPin(tls.caCertPem) }),
+  });
+  const [httpHost] = splitHostPort(cfg.httpAddr);
+  const httpUrl = `http://${httpHost === '0.0.0.0' || httpHost === '::' ? 'localhost' : httpHost}:${http.port}`;
+
+  await bootstrap({
+    tenants: new PrismaTenantStore(prisma),
+    sessions,
+    clock,
+    log,
+    demoFixtures: cfg.demoFixtures,
+    adminIdentityFile: cfg.adminIdentityFile,
+    publicAddr,
+    httpUrl,
+    caCertPem: tls.caCertPem,
+  });
+  grpc.serving();
+  log.info('listening', { grpc: cfg.addr.replace(/:\d+$/, `:${port}`), http: httpUrl, public_addr: publicAddr });
+
+  onShutdown(log, async () => {
+    healthy = false;
+    await grpc.shutdown();
+    await http.close();
+    tokenService.close();
+    await prisma.$disconnect();
+  });
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${SERVICE}: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}

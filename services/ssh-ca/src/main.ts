@@ -1,0 +1,39 @@
+import { join } from 'node:path';
+import { systemClock } from '@mezite/identity';
+import { createGrpcServer, createLogger, internalServerCredentials, onShutdown, readTlsFiles, runMigrations } from '@mezite/platform';
+import { sshcav1 } from '@mezite/proto';
+import { loadSshCaConfig } from './config';
+import { CaManager } from './domain/ca-manager';
+import { sshCaHandlers } from './grpc/ssh-ca-handlers';
+import { PrismaCertAuthorityStore } from './store/prisma-cert-authority-store';
+import { createPrismaClient } from './store/prisma';
+
+const SERVICE = 'ssh-ca';
+
+/** Wires ssh-ca: config, migrations, the CAs (made on first start), gRPC on the internal mTLS port. */
+export async function main(): Promise<void> {
+  const log = createLogger({ service: SERVICE });
+  const cfg = loadSshCaConfig();
+  await runMigrations({ databaseUrl: cfg.databaseUrl, schema: 'sshca', dir: join(__dirname, '..', 'migrations'), log: (m) => log.info(m) });
+  const prisma = createPrismaClient(cfg.databaseUrl, cfg.dbPoolSize);
+  const cas = new CaManager({ store: new PrismaCertAuthorityStore(prisma), clock: systemClock, kek: cfg.kek, algorithm: cfg.algorithm });
+  for (const ca of await cas.ensure()) log.info('certificate authority ready', { type: ca.type, fingerprint: ca.fingerprint, algorithm: ca.algorithm });
+
+  const grpc = createGrpcServer({ name: 'mezite.sshca.v1.SshCaService', logger: log });
+  grpc.services.add(sshcav1.SshCaServiceDefinition, sshCaHandlers(cas));
+  const tls = readTlsFiles({ ca: cfg.tlsCa, cert: cfg.tlsCert, key: cfg.tlsKey });
+  const port = await grpc.listen(cfg.addr, internalServerCredentials(tls));
+  log.info('listening', { addr: cfg.addr.replace(/:\d+$/, `:${port}`) });
+
+  onShutdown(log, async () => {
+    await grpc.shutdown();
+    await prisma.$disconnect();
+  });
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${SERVICE}: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}

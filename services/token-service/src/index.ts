@@ -1,0 +1,2 @@
+export { main } from './main';
+export { JoinTokenManager } from './domain/join-token-manager';

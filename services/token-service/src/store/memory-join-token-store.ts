@@ -1,0 +1,33 @@
+import { alreadyExists } from '@mezite/identity';
+import type { JoinToken } from '../domain/join-token';
+import type { JoinTokenStore } from '../domain/join-token-store';
+
+/** JoinTokenStore in memory, for unit tests and single-process use. */
+export class MemoryJoinTokenStore implements JoinTokenStore {
+  private readonly byId = new Map<string, JoinToken>();
+  private readonly byHash = new Map<string, string>();
+
+  async create(t: JoinToken): Promise<void> {
+    const h = t.tokenHash.toString('hex');
+    if (this.byId.has(t.id) || this.byHash.has(h)) throw alreadyExists('join token already exists');
+    this.byId.set(t.id, { ...t, tokenHash: Buffer.from(t.tokenHash) });
+    this.byHash.set(h, t.id);
+  }
+
+  async revokeForSubject(tenantId: string, subjectId: string, at: Date): Promise<number> {
+    let n = 0;
+    for (const t of this.byId.values()) {
+      if (t.tenantId === tenantId && t.subjectId === subjectId && !t.redeemedAt && !t.revokedAt) {
+        t.revokedAt = at;
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async findByHash(tokenHash: Buffer): Promise<JoinToken | null> {
+    const id = this.byHash.get(tokenHash.toString('hex'));
+    const t = id ? this.byId.get(id) : undefined;
+    return t ? { ...t, tokenHash: Buffer.from(t.tokenHash) } : null;
+  }
+}

@@ -1,0 +1,147 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from './cli';
+import { freePort } from './ports';
+
+/** What the stack publishes in `<data dir>/stack.json`. */
+export interface StackStatus {
+  pid: number;
+  dataDir: string;
+  databaseUrl: string;
+  embeddedPostgres: boolean;
+  adminIdentityFile: string;
+  services: Record<'auth-server' | 'token-service' | 'ssh-ca', { pid?: number; addr: string; healthy: boolean }>;
+}
+
+export type Ports = Record<'auth' | 'http' | 'token' | 'sshCa' | 'pg', number>;
+
+/** Options of startTestStack. */
+export interface TestStackOptions {
+  /** Reuse a data dir (restart tests); default a fresh temp dir. */
+  dataDir?: string;
+  ports?: Ports;
+  databaseUrl?: string;
+  redisUrl?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The stack exactly as `pnpm start` runs it — `node packages/stack/dist/main.js`, a
+ * process of its own — on free loopback ports and its own data dir, so it never meets
+ * a quickstart running on this machine. Services are not restarted automatically, so
+ * a test decides when a stopped one comes back.
+ */
+export class TestStack {
+  private constructor(
+    readonly dataDir: string,
+    readonly ports: Ports,
+    private readonly child: ChildProcess,
+    private readonly output: { text: string },
+  ) {}
+
+  static async start(o: TestStackOptions = {}): Promise<TestStack> {
+    const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'mezite-e2e-'));
+    const ports: Ports = o.ports ?? { auth: await freePort(), http: await freePort(), token: await freePort(), sshCa: await freePort(), pg: await freePort() };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...o.env,
+      MEZITE_DATA_DIR: dataDir,
+      MEZITE_AUTH_SERVER_ADDR: `127.0.0.1:${ports.auth}`,
+      MEZITE_HTTP_ADDR: `127.0.0.1:${ports.http}`,
+      MEZITE_TOKEN_SERVICE_ADDR: `127.0.0.1:${ports.token}`,
+      MEZITE_SSH_CA_ADDR: `127.0.0.1:${ports.sshCa}`,
+      MEZITE_EMBEDDED_PG_PORT: String(ports.pg),
+      MEZITE_STACK_RESTART: 'false',
+    };
+    delete env.DATABASE_URL;
+    delete env.REDIS_URL;
+    if (o.databaseUrl) env.DATABASE_URL = o.databaseUrl;
+    if (o.redisUrl) env.REDIS_URL = o.redisUrl;
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'packages', 'stack', 'dist', 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = { text: '' };
+    child.stdout?.on('data', (d: Buffer) => (output.text += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output.text += d.toString()));
+    const stack = new TestStack(dataDir, ports, child, output);
+    await stack.waitFor(() => output.text.includes('Mezite is running'), 120_000, 'the stack to start');
+    return stack;
+  }
+
+  /** What the stack printed so far. */
+  get log(): string {
+    return this.output.text;
+  }
+
+  /** The stack's published status. */
+  status(): StackStatus {
+    return JSON.parse(readFileSync(join(this.dataDir, 'stack.json'), 'utf8')) as StackStatus;
+  }
+
+  get adminIdentityFile(): string {
+    return join(this.dataDir, 'admin-identity.json');
+  }
+
+  get httpUrl(): string {
+    return `http://127.0.0.1:${this.ports.http}`;
+  }
+
+  /** Environment that points bin/ commands at this stack as its bootstrap admin. */
+  get cliEnv(): NodeJS.ProcessEnv {
+    return { MEZITE_DATA_DIR: this.dataDir, MEZITE_IDENTITY: this.adminIdentityFile, PLEXSPHERE_URL: '', MEZITE_AUTH_SERVER: '' };
+  }
+
+  /** The stack's secrets (peppers, KEK) as it generated them. */
+  secrets(): { token_pepper: string; session_pepper: string; ca_kek: string } {
+    return JSON.parse(readFileSync(join(this.dataDir, 'secrets.json'), 'utf8')) as { token_pepper: string; session_pepper: string; ca_kek: string };
+  }
+
+  /** Kills one service (SIGKILL: a crash, not a clean stop) and waits until the stack sees it gone. */
+  async killService(name: keyof StackStatus['services']): Promise<void> {
+    const pid = this.status().services[name].pid;
+    if (pid) process.kill(pid, 'SIGKILL');
+    await this.waitFor(() => !this.status().services[name].healthy, 10_000, `${name} to stop`);
+  }
+
+  /** Asks the stack to start every service that is not running, and waits until all are healthy. */
+  async startStopped(): Promise<void> {
+    this.child.kill('SIGUSR2');
+    await this.waitFor(() => Object.values(this.status().services).every((s) => s.healthy), 60_000, 'services to become healthy');
+  }
+
+  /** Stops the stack (SIGTERM, as Ctrl-C would) and waits for it to exit. */
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode !== null) return this.child.exitCode;
+    const exited = new Promise<number | null>((resolve) => this.child.once('exit', (code) => resolve(code)));
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 20_000);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  /** Stops the stack and removes its data dir. */
+  async destroy(): Promise<void> {
+    await this.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  private async waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null) throw new Error(`the stack exited (${this.child.exitCode}) while waiting for ${what}:\n${this.output.text}`);
+      try {
+        if (cond()) return;
+      } catch {
+        /* status file not written yet */
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}:\n${this.output.text}`);
+  }
+}
+
+/** True when stack.json exists in `dataDir`. */
+export function hasStatus(dataDir: string): boolean {
+  return existsSync(join(dataDir, 'stack.json'));
+}

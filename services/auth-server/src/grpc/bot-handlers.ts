@@ -1,12 +1,12 @@
 import type { authv1 } from '@mezite/proto';
-import type { ServiceImplementation } from 'nice-grpc';
+import { ServerError, Status, type ServiceImplementation } from 'nice-grpc';
 import { requireAdmin } from '../domain/authz';
 import type { Bot } from '../domain/bot';
 import type { BotManager } from '../domain/bot-manager';
 import type { AuthContext } from './auth-middleware';
 
 function toProto(b: Bot): authv1.Bot {
-  return { id: b.id, name: b.name, roles: b.roles, createTime: b.createdAt };
+  return { id: b.id, name: b.name, roles: b.roles, createTime: b.createdAt, lock: undefined, generation: 0, lastSeenTime: undefined, certExpireTime: undefined };
 }
 
 /** Thin handlers for BotService: authorize, map, call BotManager, map back. */
@@ -30,6 +30,15 @@ export function botHandlers(bots: BotManager): ServiceImplementation<typeof auth
       await bots.delete(caller, req.name, ctx.requestId);
       ctx.log.info('bot removed', { bot: req.name, actor: caller.name });
       return {};
+    },
+    async rotateBotToken() {
+      throw new ServerError(Status.UNIMPLEMENTED, 'RotateBotToken is not implemented yet');
+    },
+    async lockBot() {
+      throw new ServerError(Status.UNIMPLEMENTED, 'LockBot is not implemented yet');
+    },
+    async unlockBot() {
+      throw new ServerError(Status.UNIMPLEMENTED, 'UnlockBot is not implemented yet');
     },
   };
 }

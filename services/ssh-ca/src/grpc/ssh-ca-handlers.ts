@@ -1,6 +1,6 @@
 import type { RequestContext } from '@mezite/platform';
 import { sshcav1 } from '@mezite/proto';
-import type { ServiceImplementation } from 'nice-grpc';
+import { ServerError, Status, type ServiceImplementation } from 'nice-grpc';
 import type { CaManager } from '../domain/ca-manager';
 import type { CaType, CertAuthority } from '../domain/cert-authority';
 
@@ -17,6 +17,9 @@ export function sshCaHandlers(cas: CaManager): ServiceImplementation<typeof sshc
   return {
     async listCertAuthorities(req) {
       return { certAuthorities: (await cas.list(fromProtoType(req.type))).map(toProto) };
+    },
+    async signCertificate() {
+      throw new ServerError(Status.UNIMPLEMENTED, 'SignCertificate is not implemented yet');
     },
   };
 }

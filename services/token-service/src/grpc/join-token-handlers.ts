@@ -1,7 +1,7 @@
 import { invalidArgument } from '@mezite/identity';
 import type { RequestContext } from '@mezite/platform';
 import { tokenv1 } from '@mezite/proto';
-import type { ServiceImplementation } from 'nice-grpc';
+import { ServerError, Status, type ServiceImplementation } from 'nice-grpc';
 import type { SubjectKind } from '../domain/join-token';
 import type { JoinTokenManager } from '../domain/join-token-manager';
 
@@ -26,6 +26,15 @@ export function joinTokenHandlers(manager: JoinTokenManager): ServiceImplementat
     },
     async revokeJoinTokens(req) {
       return { revoked: await manager.revokeForSubject(req.tenantId, req.subjectId) };
+    },
+    async claimJoinToken() {
+      throw new ServerError(Status.UNIMPLEMENTED, 'ClaimJoinToken is not implemented yet');
+    },
+    async confirmJoinToken() {
+      throw new ServerError(Status.UNIMPLEMENTED, 'ConfirmJoinToken is not implemented yet');
+    },
+    async releaseJoinToken() {
+      throw new ServerError(Status.UNIMPLEMENTED, 'ReleaseJoinToken is not implemented yet');
     },
   };
 }

@@ -22,7 +22,37 @@ export interface Bot {
   /** roles name the roles the bot's certificates are computed from. */
   roles: string[];
   /** create_time is when the bot was created. */
-  createTime: Date | undefined;
+  createTime:
+    | Date
+    | undefined;
+  /** lock is set while the bot is locked. */
+  lock:
+    | Lock
+    | undefined;
+  /** generation counts the bot's certificates: 1 after joining, +1 per renewal. */
+  generation: number;
+  /** last_seen_time is when the bot last joined or renewed. */
+  lastSeenTime:
+    | Date
+    | undefined;
+  /** cert_expire_time is when the bot's newest certificate expires. */
+  certExpireTime: Date | undefined;
+}
+
+/** Lock says why and until when a bot is locked. */
+export interface Lock {
+  /** reason is free text shown to admins and to the locked daemon. */
+  reason: string;
+  /** create_time is when the lock was set. */
+  createTime:
+    | Date
+    | undefined;
+  /** expire_time is when the lock lifts itself; unset means never. */
+  expireTime:
+    | Date
+    | undefined;
+  /** locked_by names who or what set the lock (an admin, or `mezite` for a detected copy). */
+  lockedBy: string;
 }
 
 /** CreateBotRequest describes the bot to create. */
@@ -97,8 +127,455 @@ export interface WhoAmIResponse {
   amr: string[];
 }
 
+/** RotateBotTokenRequest names the bot whose join token is replaced. */
+export interface RotateBotTokenRequest {
+  /** name of the bot. */
+  name: string;
+  /** token_ttl_seconds is how long the new token is valid; 0 means one hour. */
+  tokenTtlSeconds: number;
+}
+
+/** RotateBotTokenResponse carries the new join token, shown once. */
+export interface RotateBotTokenResponse {
+  /** join_token is the new plaintext token. */
+  joinToken: string;
+  /** expire_time is when it stops working. */
+  expireTime: Date | undefined;
+}
+
+/** LockBotRequest names the bot to lock. */
+export interface LockBotRequest {
+  /** name of the bot. */
+  name: string;
+  /** reason is shown in `bots show` and to the daemon. */
+  reason: string;
+  /** ttl_seconds makes the lock lift itself after this long; 0 means until unlocked. */
+  ttlSeconds: number;
+}
+
+/** UnlockBotRequest names the bot to unlock. */
+export interface UnlockBotRequest {
+  /** name of the bot. */
+  name: string;
+}
+
+/** LabelValues is the list of values a label may have; `*` matches any. */
+export interface LabelValues {
+  /** values allowed for the label. */
+  values: string[];
+}
+
+/** RoleConditions is one side (allow or deny) of a role. */
+export interface RoleConditions {
+  /** logins are the OS users (SSH principals). */
+  logins: string[];
+  /** node_labels select nodes by label. */
+  nodeLabels: { [key: string]: LabelValues };
+}
+
+export interface RoleConditions_NodeLabelsEntry {
+  key: string;
+  value: LabelValues | undefined;
+}
+
+/** Role grants logins on labelled nodes, for at most max_session_ttl. */
+export interface Role {
+  /** name is unique in the tenant. */
+  name: string;
+  /** description is free text. */
+  description: string;
+  /** max_session_ttl_seconds caps certificates issued under this role. */
+  maxSessionTtlSeconds: number;
+  /** ssh_extensions are the OpenSSH certificate extensions granted. */
+  sshExtensions: string[];
+  /** allow grants. */
+  allow:
+    | RoleConditions
+    | undefined;
+  /** deny takes away, and always wins over allow. */
+  deny:
+    | RoleConditions
+    | undefined;
+  /** create_time is when the role was created. */
+  createTime:
+    | Date
+    | undefined;
+  /** update_time is when it last changed. */
+  updateTime:
+    | Date
+    | undefined;
+  /** revision increases with every change. */
+  revision: number;
+}
+
+/** UpsertRoleRequest carries a role document as written by a person. */
+export interface UpsertRoleRequest {
+  /** yaml is the role document (`kind: role`). */
+  yaml: string;
+  /** file_name names the document in error messages. */
+  fileName: string;
+  /** force replaces an existing role of the same name. */
+  force: boolean;
+}
+
+/** GetRoleRequest names a role. */
+export interface GetRoleRequest {
+  /** name of the role. */
+  name: string;
+}
+
+/** ListRolesRequest pages through roles. */
+export interface ListRolesRequest {
+  /** page_size is the most roles to return; 0 means the server's default. */
+  pageSize: number;
+  /** page_token continues a previous listing. */
+  pageToken: string;
+}
+
+/** ListRolesResponse is one page of roles. */
+export interface ListRolesResponse {
+  /** roles in this page, by name. */
+  roles: Role[];
+  /** next_page_token is empty on the last page. */
+  nextPageToken: string;
+}
+
+/** DeleteRoleRequest names the role to remove. */
+export interface DeleteRoleRequest {
+  /** name of the role. */
+  name: string;
+}
+
+/** DeleteRoleResponse is empty. */
+export interface DeleteRoleResponse {
+}
+
+/** JoinRequest redeems a join token. */
+export interface JoinRequest {
+  /** join_token is the one-time token (`tok-bot-…`). */
+  joinToken: string;
+  /** public_key is the caller's new public key, authorized_keys format; its private half never leaves the caller. */
+  publicKey: string;
+  /** requested_ttl_seconds is the certificate lifetime wanted; clamped by the roles. */
+  requestedTtlSeconds: number;
+}
+
+/** JoinResponse carries a certificate and what is needed to use it. */
+export interface JoinResponse {
+  /** certificate is the OpenSSH user certificate, authorized_keys format. */
+  certificate: string;
+  /** host_cert_authorities are the Host CA public keys, for known_hosts `@cert-authority` lines. */
+  hostCertAuthorities: string[];
+  /** generation of this certificate: 1 after joining, +1 per renewal. */
+  generation: number;
+  /** bot_name is the bot the certificate belongs to. */
+  botName: string;
+  /** expire_time is the certificate's valid_before. */
+  expireTime:
+    | Date
+    | undefined;
+  /** principals are the logins in the certificate. */
+  principals: string[];
+  /** user_cert_authorities are the User CA public keys (for nodes; informational for bots). */
+  userCertAuthorities: string[];
+}
+
+/** BeginRenewalRequest presents the current certificate. */
+export interface BeginRenewalRequest {
+  /** certificate is the bot's current certificate, authorized_keys format. */
+  certificate: string;
+}
+
+/** BeginRenewalResponse is a single-use challenge. */
+export interface BeginRenewalResponse {
+  /** challenge_id names the challenge in CompleteRenewal. */
+  challengeId: string;
+  /** challenge is the data to sign, with the current certificate's private key. */
+  challenge: Buffer;
+  /** expire_time is when the challenge stops being accepted. */
+  expireTime: Date | undefined;
+}
+
+/** CompleteRenewalRequest proves possession and asks for a certificate on a new key. */
+export interface CompleteRenewalRequest {
+  /** challenge_id from BeginRenewal. */
+  challengeId: string;
+  /** signature over the challenge with the current key, SSH signature blob format. */
+  signature: Buffer;
+  /** new_public_key is the key to certify, authorized_keys format. */
+  newPublicKey: string;
+  /** requested_ttl_seconds is the certificate lifetime wanted; clamped by the roles. */
+  requestedTtlSeconds: number;
+}
+
+/** ExportCertAuthoritiesRequest selects the CA type. */
+export interface ExportCertAuthoritiesRequest {
+  /** type is `user` or `host`. */
+  type: string;
+}
+
+/** ExportCertAuthoritiesResponse lists the trusted CA keys of the type. */
+export interface ExportCertAuthoritiesResponse {
+  /** public_keys in authorized_keys format, the signing CA first. */
+  publicKeys: string[];
+}
+
+/** SignHostCertificateRequest asks for a host certificate. */
+export interface SignHostCertificateRequest {
+  /** public_key is the host's public key, authorized_keys format. */
+  publicKey: string;
+  /** principals are the host names and addresses the certificate is valid for. */
+  principals: string[];
+  /** ttl_seconds is the certificate lifetime. */
+  ttlSeconds: number;
+}
+
+/** SignHostCertificateResponse carries the host certificate. */
+export interface SignHostCertificateResponse {
+  /** certificate in authorized_keys format (for sshd's HostCertificate). */
+  certificate: string;
+  /** expire_time is its valid_before. */
+  expireTime: Date | undefined;
+}
+
+/** AuditEvent is one record of the audit log. */
+export interface AuditEvent {
+  /** id is the event's UUID. */
+  id: string;
+  /** time is when it happened. */
+  time:
+    | Date
+    | undefined;
+  /** type names the action (`bot.create`, `bot.join`, `bot.renew`, `bot.lock`, …). */
+  type: string;
+  /** actor is who did it (`user:<uuid>`, `service:<uuid>`, `mezite`). */
+  actor: string;
+  /** target is what it was done to (`bot:github-deploy`). */
+  target: string;
+  /** result is `success` or `failure`. */
+  result: string;
+  /** request_id correlates with logs. */
+  requestId: string;
+  /** details are extra fields, never secrets. */
+  details: { [key: string]: string };
+}
+
+export interface AuditEvent_DetailsEntry {
+  key: string;
+  value: string;
+}
+
+/** ListAuditEventsRequest filters and pages the audit log. */
+export interface ListAuditEventsRequest {
+  /** since returns only events after this time. */
+  since:
+    | Date
+    | undefined;
+  /** type returns only events of this type (prefix match: `bot.` matches all bot events). */
+  type: string;
+  /** page_size is the most events to return; 0 means the server's default. */
+  pageSize: number;
+  /** page_token continues a previous listing. */
+  pageToken: string;
+}
+
+/** ListAuditEventsResponse is one page of events. */
+export interface ListAuditEventsResponse {
+  /** events, newest first. */
+  events: AuditEvent[];
+  /** next_page_token is empty on the last page. */
+  nextPageToken: string;
+}
+
+/** ServiceIdentity is a machine principal that signs in with client_credentials. */
+export interface ServiceIdentity {
+  /** id is the UUID; its identity ref is `service:<id>`. */
+  id: string;
+  /** name is unique in the tenant. */
+  name: string;
+  /** client_id is unique across the cluster. */
+  clientId: string;
+  /** create_time is when it was created. */
+  createTime:
+    | Date
+    | undefined;
+  /** tenant is the tenant's domain. */
+  tenant: string;
+}
+
+/** CreateServiceIdentityRequest describes the identity. */
+export interface CreateServiceIdentityRequest {
+  /** name is unique in the tenant; also the default client id. */
+  name: string;
+  /** client_id, when set, is used instead of the name. */
+  clientId: string;
+}
+
+/** CreateServiceIdentityResponse carries the client secret, shown once. */
+export interface CreateServiceIdentityResponse {
+  /** service_identity is the stored identity. */
+  serviceIdentity:
+    | ServiceIdentity
+    | undefined;
+  /** client_secret is the plaintext secret; only its keyed hash is stored. */
+  clientSecret: string;
+}
+
+/** ListServiceIdentitiesRequest pages through service identities. */
+export interface ListServiceIdentitiesRequest {
+  /** page_size is the most to return; 0 means the server's default. */
+  pageSize: number;
+  /** page_token continues a previous listing. */
+  pageToken: string;
+}
+
+/** ListServiceIdentitiesResponse is one page. */
+export interface ListServiceIdentitiesResponse {
+  /** service_identities in this page, by name. */
+  serviceIdentities: ServiceIdentity[];
+  /** next_page_token is empty on the last page. */
+  nextPageToken: string;
+}
+
+/** DeleteServiceIdentityRequest names the identity. */
+export interface DeleteServiceIdentityRequest {
+  /** name of the identity. */
+  name: string;
+}
+
+/** DeleteServiceIdentityResponse is empty. */
+export interface DeleteServiceIdentityResponse {
+}
+
+/** RotateServiceIdentitySecretRequest names the identity. */
+export interface RotateServiceIdentitySecretRequest {
+  /** name of the identity. */
+  name: string;
+}
+
+/** IssueServiceTokenRequest is a client_credentials grant. */
+export interface IssueServiceTokenRequest {
+  /** client_id of the service identity. */
+  clientId: string;
+  /** client_secret of the service identity. */
+  clientSecret: string;
+  /** grant_type must be `client_credentials`. */
+  grantType: string;
+}
+
+/** IssuedToken is a freshly issued API token; access_token is shown once. */
+export interface IssuedToken {
+  /** access_token is the plaintext `psk_<env>_…`. */
+  accessToken: string;
+  /** token_type is `Bearer`. */
+  tokenType: string;
+  /** expires_in is the lifetime in seconds. */
+  expiresIn: number;
+  /** id is the token's UUID. */
+  id: string;
+  /** expire_time is when it expires. */
+  expireTime:
+    | Date
+    | undefined;
+  /** env_prefix is `live` or `dev`. */
+  envPrefix: string;
+}
+
+/** IssueTokenRequest asks for a new API token for an identity. */
+export interface IssueTokenRequest {
+  /** identity_ref is `service:<uuid>` or `user:<uuid>`. */
+  identityRef: string;
+  /** env_prefix is `live` or `dev`. */
+  envPrefix: string;
+  /** ttl_seconds is the lifetime; 0 means the server's default. */
+  ttlSeconds: number;
+}
+
+/** ApiToken is an API token's metadata; never its plaintext or hash. */
+export interface ApiToken {
+  /** id is the UUID. */
+  id: string;
+  /** env_prefix is `live` or `dev`. */
+  envPrefix: string;
+  /** create_time is when it was issued. */
+  createTime:
+    | Date
+    | undefined;
+  /** expire_time is when it expires. */
+  expireTime:
+    | Date
+    | undefined;
+  /** last_used_time is when it last authenticated a request (kept up to date within a minute). */
+  lastUsedTime:
+    | Date
+    | undefined;
+  /** rotate_time is when it was replaced by a rotation. */
+  rotateTime:
+    | Date
+    | undefined;
+  /** rotation_deadline is when, after a rotation, it stops working. */
+  rotationDeadline:
+    | Date
+    | undefined;
+  /** identity_ref is the identity it authenticates as. */
+  identityRef: string;
+}
+
+/** ListTokensRequest pages through the caller's tokens. */
+export interface ListTokensRequest {
+  /** page_size is the most to return; 0 means the server's default. */
+  pageSize: number;
+  /** page_token continues a previous listing. */
+  pageToken: string;
+}
+
+/** ListTokensResponse is one page of tokens. */
+export interface ListTokensResponse {
+  /** tokens, newest first. */
+  tokens: ApiToken[];
+  /** next_page_token is empty on the last page. */
+  nextPageToken: string;
+}
+
+/** RotateTokenRequest names the token to rotate. */
+export interface RotateTokenRequest {
+  /** id of the token. */
+  id: string;
+}
+
+/** RotateTokenResponse carries the new plaintext, shown once. */
+export interface RotateTokenResponse {
+  /** plaintext is the new `psk_<env>_…`. */
+  plaintext: string;
+  /** token is the new token's metadata. */
+  token:
+    | ApiToken
+    | undefined;
+  /** rotation_deadline is when the old plaintext stops working. */
+  rotationDeadline: Date | undefined;
+}
+
+/** DeleteTokenRequest names the token to revoke. */
+export interface DeleteTokenRequest {
+  /** id of the token. */
+  id: string;
+}
+
+/** DeleteTokenResponse is empty. */
+export interface DeleteTokenResponse {
+}
+
 function createBaseBot(): Bot {
-  return { id: "", name: "", roles: [], createTime: undefined };
+  return {
+    id: "",
+    name: "",
+    roles: [],
+    createTime: undefined,
+    lock: undefined,
+    generation: 0,
+    lastSeenTime: undefined,
+    certExpireTime: undefined,
+  };
 }
 
 export const Bot: MessageFns<Bot> = {
@@ -114,6 +591,18 @@ export const Bot: MessageFns<Bot> = {
     }
     if (message.createTime !== undefined) {
       Timestamp.encode(toTimestamp(message.createTime), writer.uint32(34).fork()).join();
+    }
+    if (message.lock !== undefined) {
+      Lock.encode(message.lock, writer.uint32(42).fork()).join();
+    }
+    if (message.generation !== 0) {
+      writer.uint32(48).int64(message.generation);
+    }
+    if (message.lastSeenTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastSeenTime), writer.uint32(58).fork()).join();
+    }
+    if (message.certExpireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.certExpireTime), writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -163,6 +652,38 @@ export const Bot: MessageFns<Bot> = {
             message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.lock = Lock.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.generation = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lastSeenTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.certExpireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -185,6 +706,18 @@ export const Bot: MessageFns<Bot> = {
         : isSet(object.create_time)
         ? fromJsonTimestamp(object.create_time)
         : undefined,
+      lock: isSet(object.lock) ? Lock.fromJSON(object.lock) : undefined,
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      lastSeenTime: isSet(object.lastSeenTime)
+        ? fromJsonTimestamp(object.lastSeenTime)
+        : isSet(object.last_seen_time)
+        ? fromJsonTimestamp(object.last_seen_time)
+        : undefined,
+      certExpireTime: isSet(object.certExpireTime)
+        ? fromJsonTimestamp(object.certExpireTime)
+        : isSet(object.cert_expire_time)
+        ? fromJsonTimestamp(object.cert_expire_time)
+        : undefined,
     };
   },
 
@@ -202,6 +735,18 @@ export const Bot: MessageFns<Bot> = {
     if (message.createTime !== undefined) {
       obj.createTime = message.createTime.toISOString();
     }
+    if (message.lock !== undefined) {
+      obj.lock = Lock.toJSON(message.lock);
+    }
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.lastSeenTime !== undefined) {
+      obj.lastSeenTime = message.lastSeenTime.toISOString();
+    }
+    if (message.certExpireTime !== undefined) {
+      obj.certExpireTime = message.certExpireTime.toISOString();
+    }
     return obj;
   },
 
@@ -214,6 +759,139 @@ export const Bot: MessageFns<Bot> = {
     message.name = object.name ?? "";
     message.roles = object.roles?.map((e) => e) || [];
     message.createTime = object.createTime ?? undefined;
+    message.lock = (object.lock !== undefined && object.lock !== null) ? Lock.fromPartial(object.lock) : undefined;
+    message.generation = object.generation ?? 0;
+    message.lastSeenTime = object.lastSeenTime ?? undefined;
+    message.certExpireTime = object.certExpireTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseLock(): Lock {
+  return { reason: "", createTime: undefined, expireTime: undefined, lockedBy: "" };
+}
+
+export const Lock: MessageFns<Lock> = {
+  encode(message: Lock, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(18).fork()).join();
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(26).fork()).join();
+    }
+    if (message.lockedBy !== "") {
+      writer.uint32(34).string(message.lockedBy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Lock {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLock();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lockedBy = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Lock {
+    return {
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+      lockedBy: isSet(object.lockedBy)
+        ? globalThis.String(object.lockedBy)
+        : isSet(object.locked_by)
+        ? globalThis.String(object.locked_by)
+        : "",
+    };
+  },
+
+  toJSON(message: Lock): unknown {
+    const obj: any = {};
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    if (message.lockedBy !== "") {
+      obj.lockedBy = message.lockedBy;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Lock>): Lock {
+    return Lock.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Lock>): Lock {
+    const message = createBaseLock();
+    message.reason = object.reason ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.expireTime = object.expireTime ?? undefined;
+    message.lockedBy = object.lockedBy ?? "";
     return message;
   },
 };
@@ -985,6 +1663,4592 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
   },
 };
 
+function createBaseRotateBotTokenRequest(): RotateBotTokenRequest {
+  return { name: "", tokenTtlSeconds: 0 };
+}
+
+export const RotateBotTokenRequest: MessageFns<RotateBotTokenRequest> = {
+  encode(message: RotateBotTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.tokenTtlSeconds !== 0) {
+      writer.uint32(16).int64(message.tokenTtlSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateBotTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateBotTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.tokenTtlSeconds = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateBotTokenRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      tokenTtlSeconds: isSet(object.tokenTtlSeconds)
+        ? globalThis.Number(object.tokenTtlSeconds)
+        : isSet(object.token_ttl_seconds)
+        ? globalThis.Number(object.token_ttl_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: RotateBotTokenRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.tokenTtlSeconds !== 0) {
+      obj.tokenTtlSeconds = Math.round(message.tokenTtlSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateBotTokenRequest>): RotateBotTokenRequest {
+    return RotateBotTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateBotTokenRequest>): RotateBotTokenRequest {
+    const message = createBaseRotateBotTokenRequest();
+    message.name = object.name ?? "";
+    message.tokenTtlSeconds = object.tokenTtlSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseRotateBotTokenResponse(): RotateBotTokenResponse {
+  return { joinToken: "", expireTime: undefined };
+}
+
+export const RotateBotTokenResponse: MessageFns<RotateBotTokenResponse> = {
+  encode(message: RotateBotTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.joinToken !== "") {
+      writer.uint32(10).string(message.joinToken);
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateBotTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateBotTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.joinToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateBotTokenResponse {
+    return {
+      joinToken: isSet(object.joinToken)
+        ? globalThis.String(object.joinToken)
+        : isSet(object.join_token)
+        ? globalThis.String(object.join_token)
+        : "",
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RotateBotTokenResponse): unknown {
+    const obj: any = {};
+    if (message.joinToken !== "") {
+      obj.joinToken = message.joinToken;
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateBotTokenResponse>): RotateBotTokenResponse {
+    return RotateBotTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateBotTokenResponse>): RotateBotTokenResponse {
+    const message = createBaseRotateBotTokenResponse();
+    message.joinToken = object.joinToken ?? "";
+    message.expireTime = object.expireTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseLockBotRequest(): LockBotRequest {
+  return { name: "", reason: "", ttlSeconds: 0 };
+}
+
+export const LockBotRequest: MessageFns<LockBotRequest> = {
+  encode(message: LockBotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.ttlSeconds !== 0) {
+      writer.uint32(24).int64(message.ttlSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LockBotRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLockBotRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.ttlSeconds = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LockBotRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      ttlSeconds: isSet(object.ttlSeconds)
+        ? globalThis.Number(object.ttlSeconds)
+        : isSet(object.ttl_seconds)
+        ? globalThis.Number(object.ttl_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: LockBotRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.ttlSeconds !== 0) {
+      obj.ttlSeconds = Math.round(message.ttlSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LockBotRequest>): LockBotRequest {
+    return LockBotRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LockBotRequest>): LockBotRequest {
+    const message = createBaseLockBotRequest();
+    message.name = object.name ?? "";
+    message.reason = object.reason ?? "";
+    message.ttlSeconds = object.ttlSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseUnlockBotRequest(): UnlockBotRequest {
+  return { name: "" };
+}
+
+export const UnlockBotRequest: MessageFns<UnlockBotRequest> = {
+  encode(message: UnlockBotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnlockBotRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnlockBotRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnlockBotRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: UnlockBotRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UnlockBotRequest>): UnlockBotRequest {
+    return UnlockBotRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UnlockBotRequest>): UnlockBotRequest {
+    const message = createBaseUnlockBotRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseLabelValues(): LabelValues {
+  return { values: [] };
+}
+
+export const LabelValues: MessageFns<LabelValues> = {
+  encode(message: LabelValues, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.values) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LabelValues {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLabelValues();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.values.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LabelValues {
+    return {
+      values: globalThis.Array.isArray(object?.values) ? object.values.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: LabelValues): unknown {
+    const obj: any = {};
+    if (message.values?.length) {
+      obj.values = message.values;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LabelValues>): LabelValues {
+    return LabelValues.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LabelValues>): LabelValues {
+    const message = createBaseLabelValues();
+    message.values = object.values?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseRoleConditions(): RoleConditions {
+  return { logins: [], nodeLabels: {} };
+}
+
+export const RoleConditions: MessageFns<RoleConditions> = {
+  encode(message: RoleConditions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.logins) {
+      writer.uint32(10).string(v!);
+    }
+    globalThis.Object.entries(message.nodeLabels).forEach(([key, value]: [string, LabelValues]) => {
+      RoleConditions_NodeLabelsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoleConditions {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoleConditions();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.logins.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = RoleConditions_NodeLabelsEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.nodeLabels[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoleConditions {
+    return {
+      logins: globalThis.Array.isArray(object?.logins) ? object.logins.map((e: any) => globalThis.String(e)) : [],
+      nodeLabels: isObject(object.nodeLabels)
+        ? (globalThis.Object.entries(object.nodeLabels) as [string, any][]).reduce(
+          (acc: { [key: string]: LabelValues }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: LabelValues.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.node_labels)
+        ? (globalThis.Object.entries(object.node_labels) as [string, any][]).reduce(
+          (acc: { [key: string]: LabelValues }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: LabelValues.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: RoleConditions): unknown {
+    const obj: any = {};
+    if (message.logins?.length) {
+      obj.logins = message.logins;
+    }
+    if (message.nodeLabels) {
+      const entries = globalThis.Object.entries(message.nodeLabels) as [string, LabelValues][];
+      if (entries.length > 0) {
+        obj.nodeLabels = {};
+        entries.forEach(([k, v]) => {
+          obj.nodeLabels[k] = LabelValues.toJSON(v);
+        });
+      }
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RoleConditions>): RoleConditions {
+    return RoleConditions.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RoleConditions>): RoleConditions {
+    const message = createBaseRoleConditions();
+    message.logins = object.logins?.map((e) => e) || [];
+    message.nodeLabels = (globalThis.Object.entries(object.nodeLabels ?? {}) as [string, LabelValues][]).reduce(
+      (acc: { [key: string]: LabelValues }, [key, value]: [string, LabelValues]) => {
+        if (value !== undefined) {
+          acc[key] = LabelValues.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseRoleConditions_NodeLabelsEntry(): RoleConditions_NodeLabelsEntry {
+  return { key: "", value: undefined };
+}
+
+export const RoleConditions_NodeLabelsEntry: MessageFns<RoleConditions_NodeLabelsEntry> = {
+  encode(message: RoleConditions_NodeLabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      LabelValues.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoleConditions_NodeLabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoleConditions_NodeLabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = LabelValues.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoleConditions_NodeLabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? LabelValues.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: RoleConditions_NodeLabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = LabelValues.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RoleConditions_NodeLabelsEntry>): RoleConditions_NodeLabelsEntry {
+    return RoleConditions_NodeLabelsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RoleConditions_NodeLabelsEntry>): RoleConditions_NodeLabelsEntry {
+    const message = createBaseRoleConditions_NodeLabelsEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? LabelValues.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRole(): Role {
+  return {
+    name: "",
+    description: "",
+    maxSessionTtlSeconds: 0,
+    sshExtensions: [],
+    allow: undefined,
+    deny: undefined,
+    createTime: undefined,
+    updateTime: undefined,
+    revision: 0,
+  };
+}
+
+export const Role: MessageFns<Role> = {
+  encode(message: Role, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.description !== "") {
+      writer.uint32(18).string(message.description);
+    }
+    if (message.maxSessionTtlSeconds !== 0) {
+      writer.uint32(24).int64(message.maxSessionTtlSeconds);
+    }
+    for (const v of message.sshExtensions) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.allow !== undefined) {
+      RoleConditions.encode(message.allow, writer.uint32(42).fork()).join();
+    }
+    if (message.deny !== undefined) {
+      RoleConditions.encode(message.deny, writer.uint32(50).fork()).join();
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(58).fork()).join();
+    }
+    if (message.updateTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(66).fork()).join();
+    }
+    if (message.revision !== 0) {
+      writer.uint32(72).int64(message.revision);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Role {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRole();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxSessionTtlSeconds = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sshExtensions.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.allow = RoleConditions.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.deny = RoleConditions.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Role {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      maxSessionTtlSeconds: isSet(object.maxSessionTtlSeconds)
+        ? globalThis.Number(object.maxSessionTtlSeconds)
+        : isSet(object.max_session_ttl_seconds)
+        ? globalThis.Number(object.max_session_ttl_seconds)
+        : 0,
+      sshExtensions: globalThis.Array.isArray(object?.sshExtensions)
+        ? object.sshExtensions.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.ssh_extensions)
+        ? object.ssh_extensions.map((e: any) => globalThis.String(e))
+        : [],
+      allow: isSet(object.allow) ? RoleConditions.fromJSON(object.allow) : undefined,
+      deny: isSet(object.deny) ? RoleConditions.fromJSON(object.deny) : undefined,
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      updateTime: isSet(object.updateTime)
+        ? fromJsonTimestamp(object.updateTime)
+        : isSet(object.update_time)
+        ? fromJsonTimestamp(object.update_time)
+        : undefined,
+      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+    };
+  },
+
+  toJSON(message: Role): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.maxSessionTtlSeconds !== 0) {
+      obj.maxSessionTtlSeconds = Math.round(message.maxSessionTtlSeconds);
+    }
+    if (message.sshExtensions?.length) {
+      obj.sshExtensions = message.sshExtensions;
+    }
+    if (message.allow !== undefined) {
+      obj.allow = RoleConditions.toJSON(message.allow);
+    }
+    if (message.deny !== undefined) {
+      obj.deny = RoleConditions.toJSON(message.deny);
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.updateTime !== undefined) {
+      obj.updateTime = message.updateTime.toISOString();
+    }
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Role>): Role {
+    return Role.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Role>): Role {
+    const message = createBaseRole();
+    message.name = object.name ?? "";
+    message.description = object.description ?? "";
+    message.maxSessionTtlSeconds = object.maxSessionTtlSeconds ?? 0;
+    message.sshExtensions = object.sshExtensions?.map((e) => e) || [];
+    message.allow = (object.allow !== undefined && object.allow !== null)
+      ? RoleConditions.fromPartial(object.allow)
+      : undefined;
+    message.deny = (object.deny !== undefined && object.deny !== null)
+      ? RoleConditions.fromPartial(object.deny)
+      : undefined;
+    message.createTime = object.createTime ?? undefined;
+    message.updateTime = object.updateTime ?? undefined;
+    message.revision = object.revision ?? 0;
+    return message;
+  },
+};
+
+function createBaseUpsertRoleRequest(): UpsertRoleRequest {
+  return { yaml: "", fileName: "", force: false };
+}
+
+export const UpsertRoleRequest: MessageFns<UpsertRoleRequest> = {
+  encode(message: UpsertRoleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.yaml !== "") {
+      writer.uint32(10).string(message.yaml);
+    }
+    if (message.fileName !== "") {
+      writer.uint32(18).string(message.fileName);
+    }
+    if (message.force !== false) {
+      writer.uint32(24).bool(message.force);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpsertRoleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpsertRoleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.yaml = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fileName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpsertRoleRequest {
+    return {
+      yaml: isSet(object.yaml) ? globalThis.String(object.yaml) : "",
+      fileName: isSet(object.fileName)
+        ? globalThis.String(object.fileName)
+        : isSet(object.file_name)
+        ? globalThis.String(object.file_name)
+        : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+    };
+  },
+
+  toJSON(message: UpsertRoleRequest): unknown {
+    const obj: any = {};
+    if (message.yaml !== "") {
+      obj.yaml = message.yaml;
+    }
+    if (message.fileName !== "") {
+      obj.fileName = message.fileName;
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpsertRoleRequest>): UpsertRoleRequest {
+    return UpsertRoleRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpsertRoleRequest>): UpsertRoleRequest {
+    const message = createBaseUpsertRoleRequest();
+    message.yaml = object.yaml ?? "";
+    message.fileName = object.fileName ?? "";
+    message.force = object.force ?? false;
+    return message;
+  },
+};
+
+function createBaseGetRoleRequest(): GetRoleRequest {
+  return { name: "" };
+}
+
+export const GetRoleRequest: MessageFns<GetRoleRequest> = {
+  encode(message: GetRoleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRoleRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: GetRoleRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRoleRequest>): GetRoleRequest {
+    return GetRoleRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRoleRequest>): GetRoleRequest {
+    const message = createBaseGetRoleRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseListRolesRequest(): ListRolesRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const ListRolesRequest: MessageFns<ListRolesRequest> = {
+  encode(message: ListRolesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRolesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRolesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRolesRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListRolesRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListRolesRequest>): ListRolesRequest {
+    return ListRolesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListRolesRequest>): ListRolesRequest {
+    const message = createBaseListRolesRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListRolesResponse(): ListRolesResponse {
+  return { roles: [], nextPageToken: "" };
+}
+
+export const ListRolesResponse: MessageFns<ListRolesResponse> = {
+  encode(message: ListRolesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.roles) {
+      Role.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRolesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRolesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roles.push(Role.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRolesResponse {
+    return {
+      roles: globalThis.Array.isArray(object?.roles) ? object.roles.map((e: any) => Role.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListRolesResponse): unknown {
+    const obj: any = {};
+    if (message.roles?.length) {
+      obj.roles = message.roles.map((e) => Role.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListRolesResponse>): ListRolesResponse {
+    return ListRolesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListRolesResponse>): ListRolesResponse {
+    const message = createBaseListRolesResponse();
+    message.roles = object.roles?.map((e) => Role.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteRoleRequest(): DeleteRoleRequest {
+  return { name: "" };
+}
+
+export const DeleteRoleRequest: MessageFns<DeleteRoleRequest> = {
+  encode(message: DeleteRoleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteRoleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteRoleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteRoleRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: DeleteRoleRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteRoleRequest>): DeleteRoleRequest {
+    return DeleteRoleRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteRoleRequest>): DeleteRoleRequest {
+    const message = createBaseDeleteRoleRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteRoleResponse(): DeleteRoleResponse {
+  return {};
+}
+
+export const DeleteRoleResponse: MessageFns<DeleteRoleResponse> = {
+  encode(_: DeleteRoleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteRoleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteRoleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteRoleResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteRoleResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteRoleResponse>): DeleteRoleResponse {
+    return DeleteRoleResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DeleteRoleResponse>): DeleteRoleResponse {
+    const message = createBaseDeleteRoleResponse();
+    return message;
+  },
+};
+
+function createBaseJoinRequest(): JoinRequest {
+  return { joinToken: "", publicKey: "", requestedTtlSeconds: 0 };
+}
+
+export const JoinRequest: MessageFns<JoinRequest> = {
+  encode(message: JoinRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.joinToken !== "") {
+      writer.uint32(10).string(message.joinToken);
+    }
+    if (message.publicKey !== "") {
+      writer.uint32(18).string(message.publicKey);
+    }
+    if (message.requestedTtlSeconds !== 0) {
+      writer.uint32(24).int64(message.requestedTtlSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.joinToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.publicKey = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.requestedTtlSeconds = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinRequest {
+    return {
+      joinToken: isSet(object.joinToken)
+        ? globalThis.String(object.joinToken)
+        : isSet(object.join_token)
+        ? globalThis.String(object.join_token)
+        : "",
+      publicKey: isSet(object.publicKey)
+        ? globalThis.String(object.publicKey)
+        : isSet(object.public_key)
+        ? globalThis.String(object.public_key)
+        : "",
+      requestedTtlSeconds: isSet(object.requestedTtlSeconds)
+        ? globalThis.Number(object.requestedTtlSeconds)
+        : isSet(object.requested_ttl_seconds)
+        ? globalThis.Number(object.requested_ttl_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: JoinRequest): unknown {
+    const obj: any = {};
+    if (message.joinToken !== "") {
+      obj.joinToken = message.joinToken;
+    }
+    if (message.publicKey !== "") {
+      obj.publicKey = message.publicKey;
+    }
+    if (message.requestedTtlSeconds !== 0) {
+      obj.requestedTtlSeconds = Math.round(message.requestedTtlSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JoinRequest>): JoinRequest {
+    return JoinRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JoinRequest>): JoinRequest {
+    const message = createBaseJoinRequest();
+    message.joinToken = object.joinToken ?? "";
+    message.publicKey = object.publicKey ?? "";
+    message.requestedTtlSeconds = object.requestedTtlSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseJoinResponse(): JoinResponse {
+  return {
+    certificate: "",
+    hostCertAuthorities: [],
+    generation: 0,
+    botName: "",
+    expireTime: undefined,
+    principals: [],
+    userCertAuthorities: [],
+  };
+}
+
+export const JoinResponse: MessageFns<JoinResponse> = {
+  encode(message: JoinResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificate !== "") {
+      writer.uint32(10).string(message.certificate);
+    }
+    for (const v of message.hostCertAuthorities) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.generation !== 0) {
+      writer.uint32(24).int64(message.generation);
+    }
+    if (message.botName !== "") {
+      writer.uint32(34).string(message.botName);
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(42).fork()).join();
+    }
+    for (const v of message.principals) {
+      writer.uint32(50).string(v!);
+    }
+    for (const v of message.userCertAuthorities) {
+      writer.uint32(58).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificate = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostCertAuthorities.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.generation = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.botName = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.principals.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.userCertAuthorities.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinResponse {
+    return {
+      certificate: isSet(object.certificate) ? globalThis.String(object.certificate) : "",
+      hostCertAuthorities: globalThis.Array.isArray(object?.hostCertAuthorities)
+        ? object.hostCertAuthorities.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.host_cert_authorities)
+        ? object.host_cert_authorities.map((e: any) => globalThis.String(e))
+        : [],
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      botName: isSet(object.botName)
+        ? globalThis.String(object.botName)
+        : isSet(object.bot_name)
+        ? globalThis.String(object.bot_name)
+        : "",
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+      principals: globalThis.Array.isArray(object?.principals)
+        ? object.principals.map((e: any) => globalThis.String(e))
+        : [],
+      userCertAuthorities: globalThis.Array.isArray(object?.userCertAuthorities)
+        ? object.userCertAuthorities.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.user_cert_authorities)
+        ? object.user_cert_authorities.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: JoinResponse): unknown {
+    const obj: any = {};
+    if (message.certificate !== "") {
+      obj.certificate = message.certificate;
+    }
+    if (message.hostCertAuthorities?.length) {
+      obj.hostCertAuthorities = message.hostCertAuthorities;
+    }
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.botName !== "") {
+      obj.botName = message.botName;
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    if (message.principals?.length) {
+      obj.principals = message.principals;
+    }
+    if (message.userCertAuthorities?.length) {
+      obj.userCertAuthorities = message.userCertAuthorities;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JoinResponse>): JoinResponse {
+    return JoinResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JoinResponse>): JoinResponse {
+    const message = createBaseJoinResponse();
+    message.certificate = object.certificate ?? "";
+    message.hostCertAuthorities = object.hostCertAuthorities?.map((e) => e) || [];
+    message.generation = object.generation ?? 0;
+    message.botName = object.botName ?? "";
+    message.expireTime = object.expireTime ?? undefined;
+    message.principals = object.principals?.map((e) => e) || [];
+    message.userCertAuthorities = object.userCertAuthorities?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseBeginRenewalRequest(): BeginRenewalRequest {
+  return { certificate: "" };
+}
+
+export const BeginRenewalRequest: MessageFns<BeginRenewalRequest> = {
+  encode(message: BeginRenewalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificate !== "") {
+      writer.uint32(10).string(message.certificate);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BeginRenewalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeginRenewalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificate = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BeginRenewalRequest {
+    return { certificate: isSet(object.certificate) ? globalThis.String(object.certificate) : "" };
+  },
+
+  toJSON(message: BeginRenewalRequest): unknown {
+    const obj: any = {};
+    if (message.certificate !== "") {
+      obj.certificate = message.certificate;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BeginRenewalRequest>): BeginRenewalRequest {
+    return BeginRenewalRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BeginRenewalRequest>): BeginRenewalRequest {
+    const message = createBaseBeginRenewalRequest();
+    message.certificate = object.certificate ?? "";
+    return message;
+  },
+};
+
+function createBaseBeginRenewalResponse(): BeginRenewalResponse {
+  return { challengeId: "", challenge: Buffer.alloc(0), expireTime: undefined };
+}
+
+export const BeginRenewalResponse: MessageFns<BeginRenewalResponse> = {
+  encode(message: BeginRenewalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.challengeId !== "") {
+      writer.uint32(10).string(message.challengeId);
+    }
+    if (message.challenge.length !== 0) {
+      writer.uint32(18).bytes(message.challenge);
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BeginRenewalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeginRenewalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.challengeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.challenge = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BeginRenewalResponse {
+    return {
+      challengeId: isSet(object.challengeId)
+        ? globalThis.String(object.challengeId)
+        : isSet(object.challenge_id)
+        ? globalThis.String(object.challenge_id)
+        : "",
+      challenge: isSet(object.challenge) ? Buffer.from(bytesFromBase64(object.challenge)) : Buffer.alloc(0),
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BeginRenewalResponse): unknown {
+    const obj: any = {};
+    if (message.challengeId !== "") {
+      obj.challengeId = message.challengeId;
+    }
+    if (message.challenge.length !== 0) {
+      obj.challenge = base64FromBytes(message.challenge);
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BeginRenewalResponse>): BeginRenewalResponse {
+    return BeginRenewalResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BeginRenewalResponse>): BeginRenewalResponse {
+    const message = createBaseBeginRenewalResponse();
+    message.challengeId = object.challengeId ?? "";
+    message.challenge = object.challenge ?? Buffer.alloc(0);
+    message.expireTime = object.expireTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCompleteRenewalRequest(): CompleteRenewalRequest {
+  return { challengeId: "", signature: Buffer.alloc(0), newPublicKey: "", requestedTtlSeconds: 0 };
+}
+
+export const CompleteRenewalRequest: MessageFns<CompleteRenewalRequest> = {
+  encode(message: CompleteRenewalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.challengeId !== "") {
+      writer.uint32(10).string(message.challengeId);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(18).bytes(message.signature);
+    }
+    if (message.newPublicKey !== "") {
+      writer.uint32(26).string(message.newPublicKey);
+    }
+    if (message.requestedTtlSeconds !== 0) {
+      writer.uint32(32).int64(message.requestedTtlSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompleteRenewalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompleteRenewalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.challengeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.newPublicKey = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.requestedTtlSeconds = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompleteRenewalRequest {
+    return {
+      challengeId: isSet(object.challengeId)
+        ? globalThis.String(object.challengeId)
+        : isSet(object.challenge_id)
+        ? globalThis.String(object.challenge_id)
+        : "",
+      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      newPublicKey: isSet(object.newPublicKey)
+        ? globalThis.String(object.newPublicKey)
+        : isSet(object.new_public_key)
+        ? globalThis.String(object.new_public_key)
+        : "",
+      requestedTtlSeconds: isSet(object.requestedTtlSeconds)
+        ? globalThis.Number(object.requestedTtlSeconds)
+        : isSet(object.requested_ttl_seconds)
+        ? globalThis.Number(object.requested_ttl_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: CompleteRenewalRequest): unknown {
+    const obj: any = {};
+    if (message.challengeId !== "") {
+      obj.challengeId = message.challengeId;
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    if (message.newPublicKey !== "") {
+      obj.newPublicKey = message.newPublicKey;
+    }
+    if (message.requestedTtlSeconds !== 0) {
+      obj.requestedTtlSeconds = Math.round(message.requestedTtlSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CompleteRenewalRequest>): CompleteRenewalRequest {
+    return CompleteRenewalRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CompleteRenewalRequest>): CompleteRenewalRequest {
+    const message = createBaseCompleteRenewalRequest();
+    message.challengeId = object.challengeId ?? "";
+    message.signature = object.signature ?? Buffer.alloc(0);
+    message.newPublicKey = object.newPublicKey ?? "";
+    message.requestedTtlSeconds = object.requestedTtlSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseExportCertAuthoritiesRequest(): ExportCertAuthoritiesRequest {
+  return { type: "" };
+}
+
+export const ExportCertAuthoritiesRequest: MessageFns<ExportCertAuthoritiesRequest> = {
+  encode(message: ExportCertAuthoritiesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== "") {
+      writer.uint32(10).string(message.type);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportCertAuthoritiesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportCertAuthoritiesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportCertAuthoritiesRequest {
+    return { type: isSet(object.type) ? globalThis.String(object.type) : "" };
+  },
+
+  toJSON(message: ExportCertAuthoritiesRequest): unknown {
+    const obj: any = {};
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExportCertAuthoritiesRequest>): ExportCertAuthoritiesRequest {
+    return ExportCertAuthoritiesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExportCertAuthoritiesRequest>): ExportCertAuthoritiesRequest {
+    const message = createBaseExportCertAuthoritiesRequest();
+    message.type = object.type ?? "";
+    return message;
+  },
+};
+
+function createBaseExportCertAuthoritiesResponse(): ExportCertAuthoritiesResponse {
+  return { publicKeys: [] };
+}
+
+export const ExportCertAuthoritiesResponse: MessageFns<ExportCertAuthoritiesResponse> = {
+  encode(message: ExportCertAuthoritiesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.publicKeys) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportCertAuthoritiesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportCertAuthoritiesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.publicKeys.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportCertAuthoritiesResponse {
+    return {
+      publicKeys: globalThis.Array.isArray(object?.publicKeys)
+        ? object.publicKeys.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.public_keys)
+        ? object.public_keys.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ExportCertAuthoritiesResponse): unknown {
+    const obj: any = {};
+    if (message.publicKeys?.length) {
+      obj.publicKeys = message.publicKeys;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExportCertAuthoritiesResponse>): ExportCertAuthoritiesResponse {
+    return ExportCertAuthoritiesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExportCertAuthoritiesResponse>): ExportCertAuthoritiesResponse {
+    const message = createBaseExportCertAuthoritiesResponse();
+    message.publicKeys = object.publicKeys?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseSignHostCertificateRequest(): SignHostCertificateRequest {
+  return { publicKey: "", principals: [], ttlSeconds: 0 };
+}
+
+export const SignHostCertificateRequest: MessageFns<SignHostCertificateRequest> = {
+  encode(message: SignHostCertificateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.publicKey !== "") {
+      writer.uint32(10).string(message.publicKey);
+    }
+    for (const v of message.principals) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.ttlSeconds !== 0) {
+      writer.uint32(24).int64(message.ttlSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignHostCertificateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignHostCertificateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.publicKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.principals.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.ttlSeconds = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignHostCertificateRequest {
+    return {
+      publicKey: isSet(object.publicKey)
+        ? globalThis.String(object.publicKey)
+        : isSet(object.public_key)
+        ? globalThis.String(object.public_key)
+        : "",
+      principals: globalThis.Array.isArray(object?.principals)
+        ? object.principals.map((e: any) => globalThis.String(e))
+        : [],
+      ttlSeconds: isSet(object.ttlSeconds)
+        ? globalThis.Number(object.ttlSeconds)
+        : isSet(object.ttl_seconds)
+        ? globalThis.Number(object.ttl_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: SignHostCertificateRequest): unknown {
+    const obj: any = {};
+    if (message.publicKey !== "") {
+      obj.publicKey = message.publicKey;
+    }
+    if (message.principals?.length) {
+      obj.principals = message.principals;
+    }
+    if (message.ttlSeconds !== 0) {
+      obj.ttlSeconds = Math.round(message.ttlSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SignHostCertificateRequest>): SignHostCertificateRequest {
+    return SignHostCertificateRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SignHostCertificateRequest>): SignHostCertificateRequest {
+    const message = createBaseSignHostCertificateRequest();
+    message.publicKey = object.publicKey ?? "";
+    message.principals = object.principals?.map((e) => e) || [];
+    message.ttlSeconds = object.ttlSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseSignHostCertificateResponse(): SignHostCertificateResponse {
+  return { certificate: "", expireTime: undefined };
+}
+
+export const SignHostCertificateResponse: MessageFns<SignHostCertificateResponse> = {
+  encode(message: SignHostCertificateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificate !== "") {
+      writer.uint32(10).string(message.certificate);
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignHostCertificateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignHostCertificateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificate = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignHostCertificateResponse {
+    return {
+      certificate: isSet(object.certificate) ? globalThis.String(object.certificate) : "",
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: SignHostCertificateResponse): unknown {
+    const obj: any = {};
+    if (message.certificate !== "") {
+      obj.certificate = message.certificate;
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SignHostCertificateResponse>): SignHostCertificateResponse {
+    return SignHostCertificateResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SignHostCertificateResponse>): SignHostCertificateResponse {
+    const message = createBaseSignHostCertificateResponse();
+    message.certificate = object.certificate ?? "";
+    message.expireTime = object.expireTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseAuditEvent(): AuditEvent {
+  return { id: "", time: undefined, type: "", actor: "", target: "", result: "", requestId: "", details: {} };
+}
+
+export const AuditEvent: MessageFns<AuditEvent> = {
+  encode(message: AuditEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.time !== undefined) {
+      Timestamp.encode(toTimestamp(message.time), writer.uint32(18).fork()).join();
+    }
+    if (message.type !== "") {
+      writer.uint32(26).string(message.type);
+    }
+    if (message.actor !== "") {
+      writer.uint32(34).string(message.actor);
+    }
+    if (message.target !== "") {
+      writer.uint32(42).string(message.target);
+    }
+    if (message.result !== "") {
+      writer.uint32(50).string(message.result);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(58).string(message.requestId);
+    }
+    globalThis.Object.entries(message.details).forEach(([key, value]: [string, string]) => {
+      AuditEvent_DetailsEntry.encode({ key: key as any, value }, writer.uint32(66).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.actor = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.result = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            const entry8 = AuditEvent_DetailsEntry.decode(reader, reader.uint32());
+            if (entry8.value !== undefined) {
+              message.details[entry8.key] = entry8.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditEvent {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+      result: isSet(object.result) ? globalThis.String(object.result) : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      details: isObject(object.details)
+        ? (globalThis.Object.entries(object.details) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: AuditEvent): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.time !== undefined) {
+      obj.time = message.time.toISOString();
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.actor !== "") {
+      obj.actor = message.actor;
+    }
+    if (message.target !== "") {
+      obj.target = message.target;
+    }
+    if (message.result !== "") {
+      obj.result = message.result;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.details) {
+      const entries = globalThis.Object.entries(message.details) as [string, string][];
+      if (entries.length > 0) {
+        obj.details = {};
+        entries.forEach(([k, v]) => {
+          obj.details[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AuditEvent>): AuditEvent {
+    return AuditEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuditEvent>): AuditEvent {
+    const message = createBaseAuditEvent();
+    message.id = object.id ?? "";
+    message.time = object.time ?? undefined;
+    message.type = object.type ?? "";
+    message.actor = object.actor ?? "";
+    message.target = object.target ?? "";
+    message.result = object.result ?? "";
+    message.requestId = object.requestId ?? "";
+    message.details = (globalThis.Object.entries(object.details ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseAuditEvent_DetailsEntry(): AuditEvent_DetailsEntry {
+  return { key: "", value: "" };
+}
+
+export const AuditEvent_DetailsEntry: MessageFns<AuditEvent_DetailsEntry> = {
+  encode(message: AuditEvent_DetailsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditEvent_DetailsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditEvent_DetailsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditEvent_DetailsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: AuditEvent_DetailsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AuditEvent_DetailsEntry>): AuditEvent_DetailsEntry {
+    return AuditEvent_DetailsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuditEvent_DetailsEntry>): AuditEvent_DetailsEntry {
+    const message = createBaseAuditEvent_DetailsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseListAuditEventsRequest(): ListAuditEventsRequest {
+  return { since: undefined, type: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
+  encode(message: ListAuditEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.since !== undefined) {
+      Timestamp.encode(toTimestamp(message.since), writer.uint32(10).fork()).join();
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(34).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAuditEventsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAuditEventsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.since = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAuditEventsRequest {
+    return {
+      since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListAuditEventsRequest): unknown {
+    const obj: any = {};
+    if (message.since !== undefined) {
+      obj.since = message.since.toISOString();
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListAuditEventsRequest>): ListAuditEventsRequest {
+    return ListAuditEventsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListAuditEventsRequest>): ListAuditEventsRequest {
+    const message = createBaseListAuditEventsRequest();
+    message.since = object.since ?? undefined;
+    message.type = object.type ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListAuditEventsResponse(): ListAuditEventsResponse {
+  return { events: [], nextPageToken: "" };
+}
+
+export const ListAuditEventsResponse: MessageFns<ListAuditEventsResponse> = {
+  encode(message: ListAuditEventsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.events) {
+      AuditEvent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAuditEventsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAuditEventsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.events.push(AuditEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAuditEventsResponse {
+    return {
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => AuditEvent.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListAuditEventsResponse): unknown {
+    const obj: any = {};
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => AuditEvent.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListAuditEventsResponse>): ListAuditEventsResponse {
+    return ListAuditEventsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListAuditEventsResponse>): ListAuditEventsResponse {
+    const message = createBaseListAuditEventsResponse();
+    message.events = object.events?.map((e) => AuditEvent.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseServiceIdentity(): ServiceIdentity {
+  return { id: "", name: "", clientId: "", createTime: undefined, tenant: "" };
+}
+
+export const ServiceIdentity: MessageFns<ServiceIdentity> = {
+  encode(message: ServiceIdentity, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(26).string(message.clientId);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(34).fork()).join();
+    }
+    if (message.tenant !== "") {
+      writer.uint32(42).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServiceIdentity {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServiceIdentity();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServiceIdentity {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
+    };
+  },
+
+  toJSON(message: ServiceIdentity): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ServiceIdentity>): ServiceIdentity {
+    return ServiceIdentity.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ServiceIdentity>): ServiceIdentity {
+    const message = createBaseServiceIdentity();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.clientId = object.clientId ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.tenant = object.tenant ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateServiceIdentityRequest(): CreateServiceIdentityRequest {
+  return { name: "", clientId: "" };
+}
+
+export const CreateServiceIdentityRequest: MessageFns<CreateServiceIdentityRequest> = {
+  encode(message: CreateServiceIdentityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(18).string(message.clientId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateServiceIdentityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateServiceIdentityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateServiceIdentityRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateServiceIdentityRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateServiceIdentityRequest>): CreateServiceIdentityRequest {
+    return CreateServiceIdentityRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateServiceIdentityRequest>): CreateServiceIdentityRequest {
+    const message = createBaseCreateServiceIdentityRequest();
+    message.name = object.name ?? "";
+    message.clientId = object.clientId ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateServiceIdentityResponse(): CreateServiceIdentityResponse {
+  return { serviceIdentity: undefined, clientSecret: "" };
+}
+
+export const CreateServiceIdentityResponse: MessageFns<CreateServiceIdentityResponse> = {
+  encode(message: CreateServiceIdentityResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.serviceIdentity !== undefined) {
+      ServiceIdentity.encode(message.serviceIdentity, writer.uint32(10).fork()).join();
+    }
+    if (message.clientSecret !== "") {
+      writer.uint32(18).string(message.clientSecret);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateServiceIdentityResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateServiceIdentityResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.serviceIdentity = ServiceIdentity.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientSecret = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateServiceIdentityResponse {
+    return {
+      serviceIdentity: isSet(object.serviceIdentity)
+        ? ServiceIdentity.fromJSON(object.serviceIdentity)
+        : isSet(object.service_identity)
+        ? ServiceIdentity.fromJSON(object.service_identity)
+        : undefined,
+      clientSecret: isSet(object.clientSecret)
+        ? globalThis.String(object.clientSecret)
+        : isSet(object.client_secret)
+        ? globalThis.String(object.client_secret)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateServiceIdentityResponse): unknown {
+    const obj: any = {};
+    if (message.serviceIdentity !== undefined) {
+      obj.serviceIdentity = ServiceIdentity.toJSON(message.serviceIdentity);
+    }
+    if (message.clientSecret !== "") {
+      obj.clientSecret = message.clientSecret;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateServiceIdentityResponse>): CreateServiceIdentityResponse {
+    return CreateServiceIdentityResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateServiceIdentityResponse>): CreateServiceIdentityResponse {
+    const message = createBaseCreateServiceIdentityResponse();
+    message.serviceIdentity = (object.serviceIdentity !== undefined && object.serviceIdentity !== null)
+      ? ServiceIdentity.fromPartial(object.serviceIdentity)
+      : undefined;
+    message.clientSecret = object.clientSecret ?? "";
+    return message;
+  },
+};
+
+function createBaseListServiceIdentitiesRequest(): ListServiceIdentitiesRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const ListServiceIdentitiesRequest: MessageFns<ListServiceIdentitiesRequest> = {
+  encode(message: ListServiceIdentitiesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListServiceIdentitiesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListServiceIdentitiesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListServiceIdentitiesRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListServiceIdentitiesRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListServiceIdentitiesRequest>): ListServiceIdentitiesRequest {
+    return ListServiceIdentitiesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListServiceIdentitiesRequest>): ListServiceIdentitiesRequest {
+    const message = createBaseListServiceIdentitiesRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListServiceIdentitiesResponse(): ListServiceIdentitiesResponse {
+  return { serviceIdentities: [], nextPageToken: "" };
+}
+
+export const ListServiceIdentitiesResponse: MessageFns<ListServiceIdentitiesResponse> = {
+  encode(message: ListServiceIdentitiesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.serviceIdentities) {
+      ServiceIdentity.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListServiceIdentitiesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListServiceIdentitiesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.serviceIdentities.push(ServiceIdentity.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListServiceIdentitiesResponse {
+    return {
+      serviceIdentities: globalThis.Array.isArray(object?.serviceIdentities)
+        ? object.serviceIdentities.map((e: any) => ServiceIdentity.fromJSON(e))
+        : globalThis.Array.isArray(object?.service_identities)
+        ? object.service_identities.map((e: any) => ServiceIdentity.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListServiceIdentitiesResponse): unknown {
+    const obj: any = {};
+    if (message.serviceIdentities?.length) {
+      obj.serviceIdentities = message.serviceIdentities.map((e) => ServiceIdentity.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListServiceIdentitiesResponse>): ListServiceIdentitiesResponse {
+    return ListServiceIdentitiesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListServiceIdentitiesResponse>): ListServiceIdentitiesResponse {
+    const message = createBaseListServiceIdentitiesResponse();
+    message.serviceIdentities = object.serviceIdentities?.map((e) => ServiceIdentity.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteServiceIdentityRequest(): DeleteServiceIdentityRequest {
+  return { name: "" };
+}
+
+export const DeleteServiceIdentityRequest: MessageFns<DeleteServiceIdentityRequest> = {
+  encode(message: DeleteServiceIdentityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteServiceIdentityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteServiceIdentityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteServiceIdentityRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: DeleteServiceIdentityRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteServiceIdentityRequest>): DeleteServiceIdentityRequest {
+    return DeleteServiceIdentityRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteServiceIdentityRequest>): DeleteServiceIdentityRequest {
+    const message = createBaseDeleteServiceIdentityRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteServiceIdentityResponse(): DeleteServiceIdentityResponse {
+  return {};
+}
+
+export const DeleteServiceIdentityResponse: MessageFns<DeleteServiceIdentityResponse> = {
+  encode(_: DeleteServiceIdentityResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteServiceIdentityResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteServiceIdentityResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteServiceIdentityResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteServiceIdentityResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteServiceIdentityResponse>): DeleteServiceIdentityResponse {
+    return DeleteServiceIdentityResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DeleteServiceIdentityResponse>): DeleteServiceIdentityResponse {
+    const message = createBaseDeleteServiceIdentityResponse();
+    return message;
+  },
+};
+
+function createBaseRotateServiceIdentitySecretRequest(): RotateServiceIdentitySecretRequest {
+  return { name: "" };
+}
+
+export const RotateServiceIdentitySecretRequest: MessageFns<RotateServiceIdentitySecretRequest> = {
+  encode(message: RotateServiceIdentitySecretRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateServiceIdentitySecretRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateServiceIdentitySecretRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateServiceIdentitySecretRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: RotateServiceIdentitySecretRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateServiceIdentitySecretRequest>): RotateServiceIdentitySecretRequest {
+    return RotateServiceIdentitySecretRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateServiceIdentitySecretRequest>): RotateServiceIdentitySecretRequest {
+    const message = createBaseRotateServiceIdentitySecretRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseIssueServiceTokenRequest(): IssueServiceTokenRequest {
+  return { clientId: "", clientSecret: "", grantType: "" };
+}
+
+export const IssueServiceTokenRequest: MessageFns<IssueServiceTokenRequest> = {
+  encode(message: IssueServiceTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clientId !== "") {
+      writer.uint32(10).string(message.clientId);
+    }
+    if (message.clientSecret !== "") {
+      writer.uint32(18).string(message.clientSecret);
+    }
+    if (message.grantType !== "") {
+      writer.uint32(26).string(message.grantType);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueServiceTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueServiceTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientSecret = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.grantType = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IssueServiceTokenRequest {
+    return {
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      clientSecret: isSet(object.clientSecret)
+        ? globalThis.String(object.clientSecret)
+        : isSet(object.client_secret)
+        ? globalThis.String(object.client_secret)
+        : "",
+      grantType: isSet(object.grantType)
+        ? globalThis.String(object.grantType)
+        : isSet(object.grant_type)
+        ? globalThis.String(object.grant_type)
+        : "",
+    };
+  },
+
+  toJSON(message: IssueServiceTokenRequest): unknown {
+    const obj: any = {};
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.clientSecret !== "") {
+      obj.clientSecret = message.clientSecret;
+    }
+    if (message.grantType !== "") {
+      obj.grantType = message.grantType;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<IssueServiceTokenRequest>): IssueServiceTokenRequest {
+    return IssueServiceTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<IssueServiceTokenRequest>): IssueServiceTokenRequest {
+    const message = createBaseIssueServiceTokenRequest();
+    message.clientId = object.clientId ?? "";
+    message.clientSecret = object.clientSecret ?? "";
+    message.grantType = object.grantType ?? "";
+    return message;
+  },
+};
+
+function createBaseIssuedToken(): IssuedToken {
+  return { accessToken: "", tokenType: "", expiresIn: 0, id: "", expireTime: undefined, envPrefix: "" };
+}
+
+export const IssuedToken: MessageFns<IssuedToken> = {
+  encode(message: IssuedToken, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accessToken !== "") {
+      writer.uint32(10).string(message.accessToken);
+    }
+    if (message.tokenType !== "") {
+      writer.uint32(18).string(message.tokenType);
+    }
+    if (message.expiresIn !== 0) {
+      writer.uint32(24).int64(message.expiresIn);
+    }
+    if (message.id !== "") {
+      writer.uint32(34).string(message.id);
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(42).fork()).join();
+    }
+    if (message.envPrefix !== "") {
+      writer.uint32(50).string(message.envPrefix);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssuedToken {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssuedToken();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accessToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tokenType = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.expiresIn = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.envPrefix = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IssuedToken {
+    return {
+      accessToken: isSet(object.accessToken)
+        ? globalThis.String(object.accessToken)
+        : isSet(object.access_token)
+        ? globalThis.String(object.access_token)
+        : "",
+      tokenType: isSet(object.tokenType)
+        ? globalThis.String(object.tokenType)
+        : isSet(object.token_type)
+        ? globalThis.String(object.token_type)
+        : "",
+      expiresIn: isSet(object.expiresIn)
+        ? globalThis.Number(object.expiresIn)
+        : isSet(object.expires_in)
+        ? globalThis.Number(object.expires_in)
+        : 0,
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+      envPrefix: isSet(object.envPrefix)
+        ? globalThis.String(object.envPrefix)
+        : isSet(object.env_prefix)
+        ? globalThis.String(object.env_prefix)
+        : "",
+    };
+  },
+
+  toJSON(message: IssuedToken): unknown {
+    const obj: any = {};
+    if (message.accessToken !== "") {
+      obj.accessToken = message.accessToken;
+    }
+    if (message.tokenType !== "") {
+      obj.tokenType = message.tokenType;
+    }
+    if (message.expiresIn !== 0) {
+      obj.expiresIn = Math.round(message.expiresIn);
+    }
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    if (message.envPrefix !== "") {
+      obj.envPrefix = message.envPrefix;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<IssuedToken>): IssuedToken {
+    return IssuedToken.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<IssuedToken>): IssuedToken {
+    const message = createBaseIssuedToken();
+    message.accessToken = object.accessToken ?? "";
+    message.tokenType = object.tokenType ?? "";
+    message.expiresIn = object.expiresIn ?? 0;
+    message.id = object.id ?? "";
+    message.expireTime = object.expireTime ?? undefined;
+    message.envPrefix = object.envPrefix ?? "";
+    return message;
+  },
+};
+
+function createBaseIssueTokenRequest(): IssueTokenRequest {
+  return { identityRef: "", envPrefix: "", ttlSeconds: 0 };
+}
+
+export const IssueTokenRequest: MessageFns<IssueTokenRequest> = {
+  encode(message: IssueTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.identityRef !== "") {
+      writer.uint32(10).string(message.identityRef);
+    }
+    if (message.envPrefix !== "") {
+      writer.uint32(18).string(message.envPrefix);
+    }
+    if (message.ttlSeconds !== 0) {
+      writer.uint32(24).int64(message.ttlSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.identityRef = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.envPrefix = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.ttlSeconds = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IssueTokenRequest {
+    return {
+      identityRef: isSet(object.identityRef)
+        ? globalThis.String(object.identityRef)
+        : isSet(object.identity_ref)
+        ? globalThis.String(object.identity_ref)
+        : "",
+      envPrefix: isSet(object.envPrefix)
+        ? globalThis.String(object.envPrefix)
+        : isSet(object.env_prefix)
+        ? globalThis.String(object.env_prefix)
+        : "",
+      ttlSeconds: isSet(object.ttlSeconds)
+        ? globalThis.Number(object.ttlSeconds)
+        : isSet(object.ttl_seconds)
+        ? globalThis.Number(object.ttl_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: IssueTokenRequest): unknown {
+    const obj: any = {};
+    if (message.identityRef !== "") {
+      obj.identityRef = message.identityRef;
+    }
+    if (message.envPrefix !== "") {
+      obj.envPrefix = message.envPrefix;
+    }
+    if (message.ttlSeconds !== 0) {
+      obj.ttlSeconds = Math.round(message.ttlSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<IssueTokenRequest>): IssueTokenRequest {
+    return IssueTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<IssueTokenRequest>): IssueTokenRequest {
+    const message = createBaseIssueTokenRequest();
+    message.identityRef = object.identityRef ?? "";
+    message.envPrefix = object.envPrefix ?? "";
+    message.ttlSeconds = object.ttlSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseApiToken(): ApiToken {
+  return {
+    id: "",
+    envPrefix: "",
+    createTime: undefined,
+    expireTime: undefined,
+    lastUsedTime: undefined,
+    rotateTime: undefined,
+    rotationDeadline: undefined,
+    identityRef: "",
+  };
+}
+
+export const ApiToken: MessageFns<ApiToken> = {
+  encode(message: ApiToken, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.envPrefix !== "") {
+      writer.uint32(18).string(message.envPrefix);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(26).fork()).join();
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(34).fork()).join();
+    }
+    if (message.lastUsedTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastUsedTime), writer.uint32(42).fork()).join();
+    }
+    if (message.rotateTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.rotateTime), writer.uint32(50).fork()).join();
+    }
+    if (message.rotationDeadline !== undefined) {
+      Timestamp.encode(toTimestamp(message.rotationDeadline), writer.uint32(58).fork()).join();
+    }
+    if (message.identityRef !== "") {
+      writer.uint32(66).string(message.identityRef);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApiToken {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApiToken();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.envPrefix = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.lastUsedTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.rotateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.rotationDeadline = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.identityRef = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApiToken {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      envPrefix: isSet(object.envPrefix)
+        ? globalThis.String(object.envPrefix)
+        : isSet(object.env_prefix)
+        ? globalThis.String(object.env_prefix)
+        : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+      lastUsedTime: isSet(object.lastUsedTime)
+        ? fromJsonTimestamp(object.lastUsedTime)
+        : isSet(object.last_used_time)
+        ? fromJsonTimestamp(object.last_used_time)
+        : undefined,
+      rotateTime: isSet(object.rotateTime)
+        ? fromJsonTimestamp(object.rotateTime)
+        : isSet(object.rotate_time)
+        ? fromJsonTimestamp(object.rotate_time)
+        : undefined,
+      rotationDeadline: isSet(object.rotationDeadline)
+        ? fromJsonTimestamp(object.rotationDeadline)
+        : isSet(object.rotation_deadline)
+        ? fromJsonTimestamp(object.rotation_deadline)
+        : undefined,
+      identityRef: isSet(object.identityRef)
+        ? globalThis.String(object.identityRef)
+        : isSet(object.identity_ref)
+        ? globalThis.String(object.identity_ref)
+        : "",
+    };
+  },
+
+  toJSON(message: ApiToken): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.envPrefix !== "") {
+      obj.envPrefix = message.envPrefix;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    if (message.lastUsedTime !== undefined) {
+      obj.lastUsedTime = message.lastUsedTime.toISOString();
+    }
+    if (message.rotateTime !== undefined) {
+      obj.rotateTime = message.rotateTime.toISOString();
+    }
+    if (message.rotationDeadline !== undefined) {
+      obj.rotationDeadline = message.rotationDeadline.toISOString();
+    }
+    if (message.identityRef !== "") {
+      obj.identityRef = message.identityRef;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApiToken>): ApiToken {
+    return ApiToken.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApiToken>): ApiToken {
+    const message = createBaseApiToken();
+    message.id = object.id ?? "";
+    message.envPrefix = object.envPrefix ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.expireTime = object.expireTime ?? undefined;
+    message.lastUsedTime = object.lastUsedTime ?? undefined;
+    message.rotateTime = object.rotateTime ?? undefined;
+    message.rotationDeadline = object.rotationDeadline ?? undefined;
+    message.identityRef = object.identityRef ?? "";
+    return message;
+  },
+};
+
+function createBaseListTokensRequest(): ListTokensRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const ListTokensRequest: MessageFns<ListTokensRequest> = {
+  encode(message: ListTokensRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTokensRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTokensRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTokensRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListTokensRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListTokensRequest>): ListTokensRequest {
+    return ListTokensRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListTokensRequest>): ListTokensRequest {
+    const message = createBaseListTokensRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListTokensResponse(): ListTokensResponse {
+  return { tokens: [], nextPageToken: "" };
+}
+
+export const ListTokensResponse: MessageFns<ListTokensResponse> = {
+  encode(message: ListTokensResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tokens) {
+      ApiToken.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTokensResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTokensResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokens.push(ApiToken.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTokensResponse {
+    return {
+      tokens: globalThis.Array.isArray(object?.tokens) ? object.tokens.map((e: any) => ApiToken.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListTokensResponse): unknown {
+    const obj: any = {};
+    if (message.tokens?.length) {
+      obj.tokens = message.tokens.map((e) => ApiToken.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListTokensResponse>): ListTokensResponse {
+    return ListTokensResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListTokensResponse>): ListTokensResponse {
+    const message = createBaseListTokensResponse();
+    message.tokens = object.tokens?.map((e) => ApiToken.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseRotateTokenRequest(): RotateTokenRequest {
+  return { id: "" };
+}
+
+export const RotateTokenRequest: MessageFns<RotateTokenRequest> = {
+  encode(message: RotateTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateTokenRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: RotateTokenRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateTokenRequest>): RotateTokenRequest {
+    return RotateTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateTokenRequest>): RotateTokenRequest {
+    const message = createBaseRotateTokenRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseRotateTokenResponse(): RotateTokenResponse {
+  return { plaintext: "", token: undefined, rotationDeadline: undefined };
+}
+
+export const RotateTokenResponse: MessageFns<RotateTokenResponse> = {
+  encode(message: RotateTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.plaintext !== "") {
+      writer.uint32(10).string(message.plaintext);
+    }
+    if (message.token !== undefined) {
+      ApiToken.encode(message.token, writer.uint32(18).fork()).join();
+    }
+    if (message.rotationDeadline !== undefined) {
+      Timestamp.encode(toTimestamp(message.rotationDeadline), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.plaintext = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.token = ApiToken.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rotationDeadline = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateTokenResponse {
+    return {
+      plaintext: isSet(object.plaintext) ? globalThis.String(object.plaintext) : "",
+      token: isSet(object.token) ? ApiToken.fromJSON(object.token) : undefined,
+      rotationDeadline: isSet(object.rotationDeadline)
+        ? fromJsonTimestamp(object.rotationDeadline)
+        : isSet(object.rotation_deadline)
+        ? fromJsonTimestamp(object.rotation_deadline)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RotateTokenResponse): unknown {
+    const obj: any = {};
+    if (message.plaintext !== "") {
+      obj.plaintext = message.plaintext;
+    }
+    if (message.token !== undefined) {
+      obj.token = ApiToken.toJSON(message.token);
+    }
+    if (message.rotationDeadline !== undefined) {
+      obj.rotationDeadline = message.rotationDeadline.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateTokenResponse>): RotateTokenResponse {
+    return RotateTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateTokenResponse>): RotateTokenResponse {
+    const message = createBaseRotateTokenResponse();
+    message.plaintext = object.plaintext ?? "";
+    message.token = (object.token !== undefined && object.token !== null)
+      ? ApiToken.fromPartial(object.token)
+      : undefined;
+    message.rotationDeadline = object.rotationDeadline ?? undefined;
+    return message;
+  },
+};
+
+function createBaseDeleteTokenRequest(): DeleteTokenRequest {
+  return { id: "" };
+}
+
+export const DeleteTokenRequest: MessageFns<DeleteTokenRequest> = {
+  encode(message: DeleteTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteTokenRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: DeleteTokenRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteTokenRequest>): DeleteTokenRequest {
+    return DeleteTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteTokenRequest>): DeleteTokenRequest {
+    const message = createBaseDeleteTokenRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteTokenResponse(): DeleteTokenResponse {
+  return {};
+}
+
+export const DeleteTokenResponse: MessageFns<DeleteTokenResponse> = {
+  encode(_: DeleteTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteTokenResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteTokenResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteTokenResponse>): DeleteTokenResponse {
+    return DeleteTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DeleteTokenResponse>): DeleteTokenResponse {
+    const message = createBaseDeleteTokenResponse();
+    return message;
+  },
+};
+
 /**
  * BotService manages bots: machine principals that join with a one-time token and
  * renew short-lived SSH certificates. Every call is scoped to the caller's tenant.
@@ -1021,12 +6285,39 @@ export const BotServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** DeleteBot removes a bot and revokes its unredeemed join tokens. */
+    /** DeleteBot removes a bot, revokes its unredeemed join tokens and its certificates. */
     deleteBot: {
       name: "DeleteBot",
       requestType: DeleteBotRequest as typeof DeleteBotRequest,
       requestStream: false,
       responseType: DeleteBotResponse as typeof DeleteBotResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** RotateBotToken revokes the bot's unredeemed join tokens and mints a new one. */
+    rotateBotToken: {
+      name: "RotateBotToken",
+      requestType: RotateBotTokenRequest as typeof RotateBotTokenRequest,
+      requestStream: false,
+      responseType: RotateBotTokenResponse as typeof RotateBotTokenResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** LockBot stops the bot from joining and renewing until unlocked or the lock expires. */
+    lockBot: {
+      name: "LockBot",
+      requestType: LockBotRequest as typeof LockBotRequest,
+      requestStream: false,
+      responseType: Bot as typeof Bot,
+      responseStream: false,
+      options: {},
+    },
+    /** UnlockBot lifts a bot's lock. */
+    unlockBot: {
+      name: "UnlockBot",
+      requestType: UnlockBotRequest as typeof UnlockBotRequest,
+      requestStream: false,
+      responseType: Bot as typeof Bot,
       responseStream: false,
       options: {},
     },
@@ -1040,8 +6331,17 @@ export interface BotServiceImplementation<CallContextExt = {}> {
   getBot(request: GetBotRequest, context: CallContext & CallContextExt): Promise<DeepPartial<Bot>>;
   /** ListBots lists the bots of the caller's tenant, by name. */
   listBots(request: ListBotsRequest, context: CallContext & CallContextExt): Promise<DeepPartial<ListBotsResponse>>;
-  /** DeleteBot removes a bot and revokes its unredeemed join tokens. */
+  /** DeleteBot removes a bot, revokes its unredeemed join tokens and its certificates. */
   deleteBot(request: DeleteBotRequest, context: CallContext & CallContextExt): Promise<DeepPartial<DeleteBotResponse>>;
+  /** RotateBotToken revokes the bot's unredeemed join tokens and mints a new one. */
+  rotateBotToken(
+    request: RotateBotTokenRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<RotateBotTokenResponse>>;
+  /** LockBot stops the bot from joining and renewing until unlocked or the lock expires. */
+  lockBot(request: LockBotRequest, context: CallContext & CallContextExt): Promise<DeepPartial<Bot>>;
+  /** UnlockBot lifts a bot's lock. */
+  unlockBot(request: UnlockBotRequest, context: CallContext & CallContextExt): Promise<DeepPartial<Bot>>;
 }
 
 export interface BotServiceClient<CallOptionsExt = {}> {
@@ -1051,8 +6351,444 @@ export interface BotServiceClient<CallOptionsExt = {}> {
   getBot(request: DeepPartial<GetBotRequest>, options?: CallOptions & CallOptionsExt): Promise<Bot>;
   /** ListBots lists the bots of the caller's tenant, by name. */
   listBots(request: DeepPartial<ListBotsRequest>, options?: CallOptions & CallOptionsExt): Promise<ListBotsResponse>;
-  /** DeleteBot removes a bot and revokes its unredeemed join tokens. */
+  /** DeleteBot removes a bot, revokes its unredeemed join tokens and its certificates. */
   deleteBot(request: DeepPartial<DeleteBotRequest>, options?: CallOptions & CallOptionsExt): Promise<DeleteBotResponse>;
+  /** RotateBotToken revokes the bot's unredeemed join tokens and mints a new one. */
+  rotateBotToken(
+    request: DeepPartial<RotateBotTokenRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<RotateBotTokenResponse>;
+  /** LockBot stops the bot from joining and renewing until unlocked or the lock expires. */
+  lockBot(request: DeepPartial<LockBotRequest>, options?: CallOptions & CallOptionsExt): Promise<Bot>;
+  /** UnlockBot lifts a bot's lock. */
+  unlockBot(request: DeepPartial<UnlockBotRequest>, options?: CallOptions & CallOptionsExt): Promise<Bot>;
+}
+
+/** RoleService manages roles: what logins, on which nodes, for how long. */
+export type RoleServiceDefinition = typeof RoleServiceDefinition;
+export const RoleServiceDefinition = {
+  name: "RoleService",
+  fullName: "mezite.auth.v1.RoleService",
+  methods: {
+    /** UpsertRole creates a role from its YAML document, or replaces it when force is set. */
+    upsertRole: {
+      name: "UpsertRole",
+      requestType: UpsertRoleRequest as typeof UpsertRoleRequest,
+      requestStream: false,
+      responseType: Role as typeof Role,
+      responseStream: false,
+      options: {},
+    },
+    /** GetRole returns one role by name. */
+    getRole: {
+      name: "GetRole",
+      requestType: GetRoleRequest as typeof GetRoleRequest,
+      requestStream: false,
+      responseType: Role as typeof Role,
+      responseStream: false,
+      options: {},
+    },
+    /** ListRoles lists the roles of the caller's tenant, by name. */
+    listRoles: {
+      name: "ListRoles",
+      requestType: ListRolesRequest as typeof ListRolesRequest,
+      requestStream: false,
+      responseType: ListRolesResponse as typeof ListRolesResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** DeleteRole removes a role that no bot uses. */
+    deleteRole: {
+      name: "DeleteRole",
+      requestType: DeleteRoleRequest as typeof DeleteRoleRequest,
+      requestStream: false,
+      responseType: DeleteRoleResponse as typeof DeleteRoleResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+export interface RoleServiceImplementation<CallContextExt = {}> {
+  /** UpsertRole creates a role from its YAML document, or replaces it when force is set. */
+  upsertRole(request: UpsertRoleRequest, context: CallContext & CallContextExt): Promise<DeepPartial<Role>>;
+  /** GetRole returns one role by name. */
+  getRole(request: GetRoleRequest, context: CallContext & CallContextExt): Promise<DeepPartial<Role>>;
+  /** ListRoles lists the roles of the caller's tenant, by name. */
+  listRoles(request: ListRolesRequest, context: CallContext & CallContextExt): Promise<DeepPartial<ListRolesResponse>>;
+  /** DeleteRole removes a role that no bot uses. */
+  deleteRole(
+    request: DeleteRoleRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<DeleteRoleResponse>>;
+}
+
+export interface RoleServiceClient<CallOptionsExt = {}> {
+  /** UpsertRole creates a role from its YAML document, or replaces it when force is set. */
+  upsertRole(request: DeepPartial<UpsertRoleRequest>, options?: CallOptions & CallOptionsExt): Promise<Role>;
+  /** GetRole returns one role by name. */
+  getRole(request: DeepPartial<GetRoleRequest>, options?: CallOptions & CallOptionsExt): Promise<Role>;
+  /** ListRoles lists the roles of the caller's tenant, by name. */
+  listRoles(request: DeepPartial<ListRolesRequest>, options?: CallOptions & CallOptionsExt): Promise<ListRolesResponse>;
+  /** DeleteRole removes a role that no bot uses. */
+  deleteRole(
+    request: DeepPartial<DeleteRoleRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<DeleteRoleResponse>;
+}
+
+/**
+ * JoinService is how machines get and renew credentials. Join is authenticated by
+ * its one-time token; renewal by proof of possession of the current key and certificate.
+ */
+export type JoinServiceDefinition = typeof JoinServiceDefinition;
+export const JoinServiceDefinition = {
+  name: "JoinService",
+  fullName: "mezite.auth.v1.JoinService",
+  methods: {
+    /** Join redeems a one-time join token for a certificate on the caller's public key. */
+    join: {
+      name: "Join",
+      requestType: JoinRequest as typeof JoinRequest,
+      requestStream: false,
+      responseType: JoinResponse as typeof JoinResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** BeginRenewal returns a single-use challenge for the presented certificate. */
+    beginRenewal: {
+      name: "BeginRenewal",
+      requestType: BeginRenewalRequest as typeof BeginRenewalRequest,
+      requestStream: false,
+      responseType: BeginRenewalResponse as typeof BeginRenewalResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** CompleteRenewal proves possession of the current key and returns a certificate for a new key. */
+    completeRenewal: {
+      name: "CompleteRenewal",
+      requestType: CompleteRenewalRequest as typeof CompleteRenewalRequest,
+      requestStream: false,
+      responseType: JoinResponse as typeof JoinResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+export interface JoinServiceImplementation<CallContextExt = {}> {
+  /** Join redeems a one-time join token for a certificate on the caller's public key. */
+  join(request: JoinRequest, context: CallContext & CallContextExt): Promise<DeepPartial<JoinResponse>>;
+  /** BeginRenewal returns a single-use challenge for the presented certificate. */
+  beginRenewal(
+    request: BeginRenewalRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<BeginRenewalResponse>>;
+  /** CompleteRenewal proves possession of the current key and returns a certificate for a new key. */
+  completeRenewal(
+    request: CompleteRenewalRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<JoinResponse>>;
+}
+
+export interface JoinServiceClient<CallOptionsExt = {}> {
+  /** Join redeems a one-time join token for a certificate on the caller's public key. */
+  join(request: DeepPartial<JoinRequest>, options?: CallOptions & CallOptionsExt): Promise<JoinResponse>;
+  /** BeginRenewal returns a single-use challenge for the presented certificate. */
+  beginRenewal(
+    request: DeepPartial<BeginRenewalRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<BeginRenewalResponse>;
+  /** CompleteRenewal proves possession of the current key and returns a certificate for a new key. */
+  completeRenewal(
+    request: DeepPartial<CompleteRenewalRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<JoinResponse>;
+}
+
+/** CertAuthorityService publishes the SSH CAs and signs host certificates. */
+export type CertAuthorityServiceDefinition = typeof CertAuthorityServiceDefinition;
+export const CertAuthorityServiceDefinition = {
+  name: "CertAuthorityService",
+  fullName: "mezite.auth.v1.CertAuthorityService",
+  methods: {
+    /** ExportCertAuthorities returns the trusted CA public keys of a type. */
+    exportCertAuthorities: {
+      name: "ExportCertAuthorities",
+      requestType: ExportCertAuthoritiesRequest as typeof ExportCertAuthoritiesRequest,
+      requestStream: false,
+      responseType: ExportCertAuthoritiesResponse as typeof ExportCertAuthoritiesResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** SignHostCertificate signs a host certificate for an existing host key (admin only). */
+    signHostCertificate: {
+      name: "SignHostCertificate",
+      requestType: SignHostCertificateRequest as typeof SignHostCertificateRequest,
+      requestStream: false,
+      responseType: SignHostCertificateResponse as typeof SignHostCertificateResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+export interface CertAuthorityServiceImplementation<CallContextExt = {}> {
+  /** ExportCertAuthorities returns the trusted CA public keys of a type. */
+  exportCertAuthorities(
+    request: ExportCertAuthoritiesRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ExportCertAuthoritiesResponse>>;
+  /** SignHostCertificate signs a host certificate for an existing host key (admin only). */
+  signHostCertificate(
+    request: SignHostCertificateRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<SignHostCertificateResponse>>;
+}
+
+export interface CertAuthorityServiceClient<CallOptionsExt = {}> {
+  /** ExportCertAuthorities returns the trusted CA public keys of a type. */
+  exportCertAuthorities(
+    request: DeepPartial<ExportCertAuthoritiesRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ExportCertAuthoritiesResponse>;
+  /** SignHostCertificate signs a host certificate for an existing host key (admin only). */
+  signHostCertificate(
+    request: DeepPartial<SignHostCertificateRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<SignHostCertificateResponse>;
+}
+
+/**
+ * ServiceIdentityService manages service identities: machine principals that sign in
+ * with OAuth2 client_credentials (seed 000).
+ */
+export type ServiceIdentityServiceDefinition = typeof ServiceIdentityServiceDefinition;
+export const ServiceIdentityServiceDefinition = {
+  name: "ServiceIdentityService",
+  fullName: "mezite.auth.v1.ServiceIdentityService",
+  methods: {
+    /** CreateServiceIdentity creates a service identity with a client id and secret (shown once). */
+    createServiceIdentity: {
+      name: "CreateServiceIdentity",
+      requestType: CreateServiceIdentityRequest as typeof CreateServiceIdentityRequest,
+      requestStream: false,
+      responseType: CreateServiceIdentityResponse as typeof CreateServiceIdentityResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** ListServiceIdentities lists the service identities of the caller's tenant. */
+    listServiceIdentities: {
+      name: "ListServiceIdentities",
+      requestType: ListServiceIdentitiesRequest as typeof ListServiceIdentitiesRequest,
+      requestStream: false,
+      responseType: ListServiceIdentitiesResponse as typeof ListServiceIdentitiesResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** DeleteServiceIdentity removes a service identity and revokes its tokens. */
+    deleteServiceIdentity: {
+      name: "DeleteServiceIdentity",
+      requestType: DeleteServiceIdentityRequest as typeof DeleteServiceIdentityRequest,
+      requestStream: false,
+      responseType: DeleteServiceIdentityResponse as typeof DeleteServiceIdentityResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** RotateServiceIdentitySecret replaces the client secret (the new one shown once). */
+    rotateServiceIdentitySecret: {
+      name: "RotateServiceIdentitySecret",
+      requestType: RotateServiceIdentitySecretRequest as typeof RotateServiceIdentitySecretRequest,
+      requestStream: false,
+      responseType: CreateServiceIdentityResponse as typeof CreateServiceIdentityResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+export interface ServiceIdentityServiceImplementation<CallContextExt = {}> {
+  /** CreateServiceIdentity creates a service identity with a client id and secret (shown once). */
+  createServiceIdentity(
+    request: CreateServiceIdentityRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<CreateServiceIdentityResponse>>;
+  /** ListServiceIdentities lists the service identities of the caller's tenant. */
+  listServiceIdentities(
+    request: ListServiceIdentitiesRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ListServiceIdentitiesResponse>>;
+  /** DeleteServiceIdentity removes a service identity and revokes its tokens. */
+  deleteServiceIdentity(
+    request: DeleteServiceIdentityRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<DeleteServiceIdentityResponse>>;
+  /** RotateServiceIdentitySecret replaces the client secret (the new one shown once). */
+  rotateServiceIdentitySecret(
+    request: RotateServiceIdentitySecretRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<CreateServiceIdentityResponse>>;
+}
+
+export interface ServiceIdentityServiceClient<CallOptionsExt = {}> {
+  /** CreateServiceIdentity creates a service identity with a client id and secret (shown once). */
+  createServiceIdentity(
+    request: DeepPartial<CreateServiceIdentityRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<CreateServiceIdentityResponse>;
+  /** ListServiceIdentities lists the service identities of the caller's tenant. */
+  listServiceIdentities(
+    request: DeepPartial<ListServiceIdentitiesRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ListServiceIdentitiesResponse>;
+  /** DeleteServiceIdentity removes a service identity and revokes its tokens. */
+  deleteServiceIdentity(
+    request: DeepPartial<DeleteServiceIdentityRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<DeleteServiceIdentityResponse>;
+  /** RotateServiceIdentitySecret replaces the client secret (the new one shown once). */
+  rotateServiceIdentitySecret(
+    request: DeepPartial<RotateServiceIdentitySecretRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<CreateServiceIdentityResponse>;
+}
+
+/** IdentityTokenService issues and manages bearer API tokens (`psk_<env>_…`). */
+export type IdentityTokenServiceDefinition = typeof IdentityTokenServiceDefinition;
+export const IdentityTokenServiceDefinition = {
+  name: "IdentityTokenService",
+  fullName: "mezite.auth.v1.IdentityTokenService",
+  methods: {
+    /** IssueServiceToken is a machine's sign-in: client_credentials against the tenant's machine identity provider. */
+    issueServiceToken: {
+      name: "IssueServiceToken",
+      requestType: IssueServiceTokenRequest as typeof IssueServiceTokenRequest,
+      requestStream: false,
+      responseType: IssuedToken as typeof IssuedToken,
+      responseStream: false,
+      options: {},
+    },
+    /** IssueToken mints an API token for an identity; only interactive sessions may (anti-escalation). */
+    issueToken: {
+      name: "IssueToken",
+      requestType: IssueTokenRequest as typeof IssueTokenRequest,
+      requestStream: false,
+      responseType: IssuedToken as typeof IssuedToken,
+      responseStream: false,
+      options: {},
+    },
+    /** ListTokens lists the caller's own tokens, never a plaintext or hash. */
+    listTokens: {
+      name: "ListTokens",
+      requestType: ListTokensRequest as typeof ListTokensRequest,
+      requestStream: false,
+      responseType: ListTokensResponse as typeof ListTokensResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** RotateToken issues a new plaintext; the old one stays valid until the rotation deadline. */
+    rotateToken: {
+      name: "RotateToken",
+      requestType: RotateTokenRequest as typeof RotateTokenRequest,
+      requestStream: false,
+      responseType: RotateTokenResponse as typeof RotateTokenResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** DeleteToken revokes a token at once, on every replica. */
+    deleteToken: {
+      name: "DeleteToken",
+      requestType: DeleteTokenRequest as typeof DeleteTokenRequest,
+      requestStream: false,
+      responseType: DeleteTokenResponse as typeof DeleteTokenResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+export interface IdentityTokenServiceImplementation<CallContextExt = {}> {
+  /** IssueServiceToken is a machine's sign-in: client_credentials against the tenant's machine identity provider. */
+  issueServiceToken(
+    request: IssueServiceTokenRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<IssuedToken>>;
+  /** IssueToken mints an API token for an identity; only interactive sessions may (anti-escalation). */
+  issueToken(request: IssueTokenRequest, context: CallContext & CallContextExt): Promise<DeepPartial<IssuedToken>>;
+  /** ListTokens lists the caller's own tokens, never a plaintext or hash. */
+  listTokens(
+    request: ListTokensRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ListTokensResponse>>;
+  /** RotateToken issues a new plaintext; the old one stays valid until the rotation deadline. */
+  rotateToken(
+    request: RotateTokenRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<RotateTokenResponse>>;
+  /** DeleteToken revokes a token at once, on every replica. */
+  deleteToken(
+    request: DeleteTokenRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<DeleteTokenResponse>>;
+}
+
+export interface IdentityTokenServiceClient<CallOptionsExt = {}> {
+  /** IssueServiceToken is a machine's sign-in: client_credentials against the tenant's machine identity provider. */
+  issueServiceToken(
+    request: DeepPartial<IssueServiceTokenRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<IssuedToken>;
+  /** IssueToken mints an API token for an identity; only interactive sessions may (anti-escalation). */
+  issueToken(request: DeepPartial<IssueTokenRequest>, options?: CallOptions & CallOptionsExt): Promise<IssuedToken>;
+  /** ListTokens lists the caller's own tokens, never a plaintext or hash. */
+  listTokens(
+    request: DeepPartial<ListTokensRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ListTokensResponse>;
+  /** RotateToken issues a new plaintext; the old one stays valid until the rotation deadline. */
+  rotateToken(
+    request: DeepPartial<RotateTokenRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<RotateTokenResponse>;
+  /** DeleteToken revokes a token at once, on every replica. */
+  deleteToken(
+    request: DeepPartial<DeleteTokenRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<DeleteTokenResponse>;
+}
+
+/** AuditService reads the audit log. */
+export type AuditServiceDefinition = typeof AuditServiceDefinition;
+export const AuditServiceDefinition = {
+  name: "AuditService",
+  fullName: "mezite.auth.v1.AuditService",
+  methods: {
+    /** ListAuditEvents lists audit events of the caller's tenant, newest first. */
+    listAuditEvents: {
+      name: "ListAuditEvents",
+      requestType: ListAuditEventsRequest as typeof ListAuditEventsRequest,
+      requestStream: false,
+      responseType: ListAuditEventsResponse as typeof ListAuditEventsResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+export interface AuditServiceImplementation<CallContextExt = {}> {
+  /** ListAuditEvents lists audit events of the caller's tenant, newest first. */
+  listAuditEvents(
+    request: ListAuditEventsRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ListAuditEventsResponse>>;
+}
+
+export interface AuditServiceClient<CallOptionsExt = {}> {
+  /** ListAuditEvents lists audit events of the caller's tenant, newest first. */
+  listAuditEvents(
+    request: DeepPartial<ListAuditEventsRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ListAuditEventsResponse>;
 }
 
 /** IdentityService tells callers who they are. */
@@ -1081,6 +6817,14 @@ export interface IdentityServiceImplementation<CallContextExt = {}> {
 export interface IdentityServiceClient<CallOptionsExt = {}> {
   /** WhoAmI resolves the caller's credential to its principal. */
   whoAmI(request: DeepPartial<WhoAmIRequest>, options?: CallOptions & CallOptionsExt): Promise<WhoAmIResponse>;
+}
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
@@ -1123,6 +6867,10 @@ function longToNumber(int64: { toString(): string }): number {
     throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
   }
   return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

@@ -82,6 +82,56 @@ export interface ListCertAuthoritiesResponse {
   certAuthorities: CertAuthority[];
 }
 
+/** SignCertificateRequest describes the certificate to sign (PROTOCOL.certkeys). */
+export interface SignCertificateRequest {
+  /** type selects the CA and the certificate type. */
+  type: CertAuthorityType;
+  /** public_key is the subject's key, authorized_keys format. */
+  publicKey: string;
+  /** key_id names the subject in sshd logs; the serial is appended. */
+  keyId: string;
+  /** principals are logins (user) or host names (host). */
+  principals: string[];
+  /** ttl_seconds is the lifetime from now; valid_after is backdated a minute for clock skew. */
+  ttlSeconds: number;
+  /** extensions for user certificates (`permit-pty`, …), name to value ('' for flags). */
+  extensions: { [key: string]: string };
+  /** critical_options (`force-command`, `source-address`). */
+  criticalOptions: { [key: string]: string };
+  /** subject_id is the bot's or node's UUID, for the issued-certificate log. */
+  subjectId: string;
+  /** tenant_id of the subject. */
+  tenantId: string;
+}
+
+export interface SignCertificateRequest_ExtensionsEntry {
+  key: string;
+  value: string;
+}
+
+export interface SignCertificateRequest_CriticalOptionsEntry {
+  key: string;
+  value: string;
+}
+
+/** SignCertificateResponse carries the certificate. */
+export interface SignCertificateResponse {
+  /** certificate in authorized_keys format. */
+  certificate: string;
+  /** serial is unique per CA (decimal; 64-bit values do not fit a JavaScript number). */
+  serial: string;
+  /** valid_after is the start of validity. */
+  validAfter:
+    | Date
+    | undefined;
+  /** valid_before is the end of validity. */
+  validBefore:
+    | Date
+    | undefined;
+  /** ca_fingerprint names the CA that signed. */
+  caFingerprint: string;
+}
+
 function createBaseCertAuthority(): CertAuthority {
   return { id: "", type: 0, publicKey: "", fingerprint: "", createTime: undefined };
 }
@@ -363,6 +413,628 @@ export const ListCertAuthoritiesResponse: MessageFns<ListCertAuthoritiesResponse
   },
 };
 
+function createBaseSignCertificateRequest(): SignCertificateRequest {
+  return {
+    type: 0,
+    publicKey: "",
+    keyId: "",
+    principals: [],
+    ttlSeconds: 0,
+    extensions: {},
+    criticalOptions: {},
+    subjectId: "",
+    tenantId: "",
+  };
+}
+
+export const SignCertificateRequest: MessageFns<SignCertificateRequest> = {
+  encode(message: SignCertificateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== 0) {
+      writer.uint32(8).int32(message.type);
+    }
+    if (message.publicKey !== "") {
+      writer.uint32(18).string(message.publicKey);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(26).string(message.keyId);
+    }
+    for (const v of message.principals) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.ttlSeconds !== 0) {
+      writer.uint32(40).int64(message.ttlSeconds);
+    }
+    globalThis.Object.entries(message.extensions).forEach(([key, value]: [string, string]) => {
+      SignCertificateRequest_ExtensionsEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
+    });
+    globalThis.Object.entries(message.criticalOptions).forEach(([key, value]: [string, string]) => {
+      SignCertificateRequest_CriticalOptionsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
+    if (message.subjectId !== "") {
+      writer.uint32(66).string(message.subjectId);
+    }
+    if (message.tenantId !== "") {
+      writer.uint32(74).string(message.tenantId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignCertificateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignCertificateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.publicKey = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.principals.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.ttlSeconds = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const entry6 = SignCertificateRequest_ExtensionsEntry.decode(reader, reader.uint32());
+            if (entry6.value !== undefined) {
+              message.extensions[entry6.key] = entry6.value;
+            }
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const entry7 = SignCertificateRequest_CriticalOptionsEntry.decode(reader, reader.uint32());
+            if (entry7.value !== undefined) {
+              message.criticalOptions[entry7.key] = entry7.value;
+            }
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.subjectId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignCertificateRequest {
+    return {
+      type: isSet(object.type) ? certAuthorityTypeFromJSON(object.type) : 0,
+      publicKey: isSet(object.publicKey)
+        ? globalThis.String(object.publicKey)
+        : isSet(object.public_key)
+        ? globalThis.String(object.public_key)
+        : "",
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      principals: globalThis.Array.isArray(object?.principals)
+        ? object.principals.map((e: any) => globalThis.String(e))
+        : [],
+      ttlSeconds: isSet(object.ttlSeconds)
+        ? globalThis.Number(object.ttlSeconds)
+        : isSet(object.ttl_seconds)
+        ? globalThis.Number(object.ttl_seconds)
+        : 0,
+      extensions: isObject(object.extensions)
+        ? (globalThis.Object.entries(object.extensions) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      criticalOptions: isObject(object.criticalOptions)
+        ? (globalThis.Object.entries(object.criticalOptions) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.critical_options)
+        ? (globalThis.Object.entries(object.critical_options) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      subjectId: isSet(object.subjectId)
+        ? globalThis.String(object.subjectId)
+        : isSet(object.subject_id)
+        ? globalThis.String(object.subject_id)
+        : "",
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+    };
+  },
+
+  toJSON(message: SignCertificateRequest): unknown {
+    const obj: any = {};
+    if (message.type !== 0) {
+      obj.type = certAuthorityTypeToJSON(message.type);
+    }
+    if (message.publicKey !== "") {
+      obj.publicKey = message.publicKey;
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.principals?.length) {
+      obj.principals = message.principals;
+    }
+    if (message.ttlSeconds !== 0) {
+      obj.ttlSeconds = Math.round(message.ttlSeconds);
+    }
+    if (message.extensions) {
+      const entries = globalThis.Object.entries(message.extensions) as [string, string][];
+      if (entries.length > 0) {
+        obj.extensions = {};
+        entries.forEach(([k, v]) => {
+          obj.extensions[k] = v;
+        });
+      }
+    }
+    if (message.criticalOptions) {
+      const entries = globalThis.Object.entries(message.criticalOptions) as [string, string][];
+      if (entries.length > 0) {
+        obj.criticalOptions = {};
+        entries.forEach(([k, v]) => {
+          obj.criticalOptions[k] = v;
+        });
+      }
+    }
+    if (message.subjectId !== "") {
+      obj.subjectId = message.subjectId;
+    }
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SignCertificateRequest>): SignCertificateRequest {
+    return SignCertificateRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SignCertificateRequest>): SignCertificateRequest {
+    const message = createBaseSignCertificateRequest();
+    message.type = object.type ?? 0;
+    message.publicKey = object.publicKey ?? "";
+    message.keyId = object.keyId ?? "";
+    message.principals = object.principals?.map((e) => e) || [];
+    message.ttlSeconds = object.ttlSeconds ?? 0;
+    message.extensions = (globalThis.Object.entries(object.extensions ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.criticalOptions = (globalThis.Object.entries(object.criticalOptions ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.subjectId = object.subjectId ?? "";
+    message.tenantId = object.tenantId ?? "";
+    return message;
+  },
+};
+
+function createBaseSignCertificateRequest_ExtensionsEntry(): SignCertificateRequest_ExtensionsEntry {
+  return { key: "", value: "" };
+}
+
+export const SignCertificateRequest_ExtensionsEntry: MessageFns<SignCertificateRequest_ExtensionsEntry> = {
+  encode(message: SignCertificateRequest_ExtensionsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignCertificateRequest_ExtensionsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignCertificateRequest_ExtensionsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignCertificateRequest_ExtensionsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: SignCertificateRequest_ExtensionsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SignCertificateRequest_ExtensionsEntry>): SignCertificateRequest_ExtensionsEntry {
+    return SignCertificateRequest_ExtensionsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SignCertificateRequest_ExtensionsEntry>): SignCertificateRequest_ExtensionsEntry {
+    const message = createBaseSignCertificateRequest_ExtensionsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseSignCertificateRequest_CriticalOptionsEntry(): SignCertificateRequest_CriticalOptionsEntry {
+  return { key: "", value: "" };
+}
+
+export const SignCertificateRequest_CriticalOptionsEntry: MessageFns<SignCertificateRequest_CriticalOptionsEntry> = {
+  encode(
+    message: SignCertificateRequest_CriticalOptionsEntry,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignCertificateRequest_CriticalOptionsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignCertificateRequest_CriticalOptionsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignCertificateRequest_CriticalOptionsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: SignCertificateRequest_CriticalOptionsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SignCertificateRequest_CriticalOptionsEntry>): SignCertificateRequest_CriticalOptionsEntry {
+    return SignCertificateRequest_CriticalOptionsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(
+    object: DeepPartial<SignCertificateRequest_CriticalOptionsEntry>,
+  ): SignCertificateRequest_CriticalOptionsEntry {
+    const message = createBaseSignCertificateRequest_CriticalOptionsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseSignCertificateResponse(): SignCertificateResponse {
+  return { certificate: "", serial: "", validAfter: undefined, validBefore: undefined, caFingerprint: "" };
+}
+
+export const SignCertificateResponse: MessageFns<SignCertificateResponse> = {
+  encode(message: SignCertificateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificate !== "") {
+      writer.uint32(10).string(message.certificate);
+    }
+    if (message.serial !== "") {
+      writer.uint32(18).string(message.serial);
+    }
+    if (message.validAfter !== undefined) {
+      Timestamp.encode(toTimestamp(message.validAfter), writer.uint32(26).fork()).join();
+    }
+    if (message.validBefore !== undefined) {
+      Timestamp.encode(toTimestamp(message.validBefore), writer.uint32(34).fork()).join();
+    }
+    if (message.caFingerprint !== "") {
+      writer.uint32(42).string(message.caFingerprint);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignCertificateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignCertificateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificate = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.serial = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.validAfter = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.validBefore = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.caFingerprint = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignCertificateResponse {
+    return {
+      certificate: isSet(object.certificate) ? globalThis.String(object.certificate) : "",
+      serial: isSet(object.serial) ? globalThis.String(object.serial) : "",
+      validAfter: isSet(object.validAfter)
+        ? fromJsonTimestamp(object.validAfter)
+        : isSet(object.valid_after)
+        ? fromJsonTimestamp(object.valid_after)
+        : undefined,
+      validBefore: isSet(object.validBefore)
+        ? fromJsonTimestamp(object.validBefore)
+        : isSet(object.valid_before)
+        ? fromJsonTimestamp(object.valid_before)
+        : undefined,
+      caFingerprint: isSet(object.caFingerprint)
+        ? globalThis.String(object.caFingerprint)
+        : isSet(object.ca_fingerprint)
+        ? globalThis.String(object.ca_fingerprint)
+        : "",
+    };
+  },
+
+  toJSON(message: SignCertificateResponse): unknown {
+    const obj: any = {};
+    if (message.certificate !== "") {
+      obj.certificate = message.certificate;
+    }
+    if (message.serial !== "") {
+      obj.serial = message.serial;
+    }
+    if (message.validAfter !== undefined) {
+      obj.validAfter = message.validAfter.toISOString();
+    }
+    if (message.validBefore !== undefined) {
+      obj.validBefore = message.validBefore.toISOString();
+    }
+    if (message.caFingerprint !== "") {
+      obj.caFingerprint = message.caFingerprint;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SignCertificateResponse>): SignCertificateResponse {
+    return SignCertificateResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SignCertificateResponse>): SignCertificateResponse {
+    const message = createBaseSignCertificateResponse();
+    message.certificate = object.certificate ?? "";
+    message.serial = object.serial ?? "";
+    message.validAfter = object.validAfter ?? undefined;
+    message.validBefore = object.validBefore ?? undefined;
+    message.caFingerprint = object.caFingerprint ?? "";
+    return message;
+  },
+};
+
 /**
  * SshCaService holds the SSH certificate authorities. It is the only holder of CA
  * private keys; only the auth-server calls it, over mTLS.
@@ -381,6 +1053,15 @@ export const SshCaServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /** SignCertificate signs a user or host certificate with the active CA of its type and logs it. */
+    signCertificate: {
+      name: "SignCertificate",
+      requestType: SignCertificateRequest as typeof SignCertificateRequest,
+      requestStream: false,
+      responseType: SignCertificateResponse as typeof SignCertificateResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -390,6 +1071,11 @@ export interface SshCaServiceImplementation<CallContextExt = {}> {
     request: ListCertAuthoritiesRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<ListCertAuthoritiesResponse>>;
+  /** SignCertificate signs a user or host certificate with the active CA of its type and logs it. */
+  signCertificate(
+    request: SignCertificateRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<SignCertificateResponse>>;
 }
 
 export interface SshCaServiceClient<CallOptionsExt = {}> {
@@ -398,6 +1084,11 @@ export interface SshCaServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<ListCertAuthoritiesRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<ListCertAuthoritiesResponse>;
+  /** SignCertificate signs a user or host certificate with the active CA of its type and logs it. */
+  signCertificate(
+    request: DeepPartial<SignCertificateRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<SignCertificateResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
@@ -429,6 +1120,21 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
+}
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

@@ -92,6 +92,204 @@ export interface RevokeJoinTokensResponse {
   revoked: number;
 }
 
+/** ClaimJoinTokenRequest presents a plaintext join token. */
+export interface ClaimJoinTokenRequest {
+  /** token is the plaintext (`tok-bot-…`). */
+  token: string;
+  /** claim_ttl_seconds is how long the claim holds before the token is usable again. */
+  claimTtlSeconds: number;
+}
+
+/** ClaimJoinTokenResponse names what the token bootstraps. */
+export interface ClaimJoinTokenResponse {
+  /** claim_id names the claim in Confirm/Release. */
+  claimId: string;
+  /** token_id identifies the token (not a secret). */
+  tokenId: string;
+  /** tenant_id of the subject. */
+  tenantId: string;
+  /** subject_kind is what the token bootstraps. */
+  subjectKind: SubjectKind;
+  /** subject_id is the bot's or node's UUID. */
+  subjectId: string;
+}
+
+/** ConfirmJoinTokenRequest names a claim. */
+export interface ConfirmJoinTokenRequest {
+  /** claim_id from ClaimJoinToken. */
+  claimId: string;
+}
+
+/** ConfirmJoinTokenResponse is empty. */
+export interface ConfirmJoinTokenResponse {
+}
+
+/** ReleaseJoinTokenRequest names a claim. */
+export interface ReleaseJoinTokenRequest {
+  /** claim_id from ClaimJoinToken. */
+  claimId: string;
+}
+
+/** ReleaseJoinTokenResponse is empty. */
+export interface ReleaseJoinTokenResponse {
+}
+
+/** ApiTokenRecord is a token's metadata; never its plaintext or hash. */
+export interface ApiTokenRecord {
+  /** id is the UUID. */
+  id: string;
+  /** tenant_id of the identity. */
+  tenantId: string;
+  /** identity_kind is `user` or `service`. */
+  identityKind: string;
+  /** identity_id is the identity's UUID. */
+  identityId: string;
+  /** env_prefix is `live` or `dev`. */
+  envPrefix: string;
+  /** create_time is when it was issued. */
+  createTime:
+    | Date
+    | undefined;
+  /** expire_time is when it expires. */
+  expireTime:
+    | Date
+    | undefined;
+  /** last_used_time is when it last authenticated a request. */
+  lastUsedTime:
+    | Date
+    | undefined;
+  /** rotate_time is when a successor was issued. */
+  rotateTime:
+    | Date
+    | undefined;
+  /** rotation_deadline is when, after rotation, it stops working. */
+  rotationDeadline: Date | undefined;
+}
+
+/** MintApiTokenRequest names the identity. */
+export interface MintApiTokenRequest {
+  /** tenant_id of the identity. */
+  tenantId: string;
+  /** identity_kind is `user` or `service`. */
+  identityKind: string;
+  /** identity_id is the identity's UUID. */
+  identityId: string;
+  /** env_prefix is `live` or `dev`. */
+  envPrefix: string;
+  /** ttl_seconds is the lifetime. */
+  ttlSeconds: number;
+}
+
+/** MintApiTokenResponse carries the plaintext, once. */
+export interface MintApiTokenResponse {
+  /** plaintext is `psk_<env>_<random><checksum>`. */
+  plaintext: string;
+  /** token is the stored metadata. */
+  token: ApiTokenRecord | undefined;
+}
+
+/** VerifyApiTokenRequest presents a plaintext. */
+export interface VerifyApiTokenRequest {
+  /** plaintext is the presented token. */
+  plaintext: string;
+}
+
+/** ListApiTokensRequest names the identity. */
+export interface ListApiTokensRequest {
+  /** tenant_id of the identity. */
+  tenantId: string;
+  /** identity_id is the identity's UUID. */
+  identityId: string;
+}
+
+/** ListApiTokensResponse lists tokens, newest first. */
+export interface ListApiTokensResponse {
+  /** tokens of the identity that still work. */
+  tokens: ApiTokenRecord[];
+}
+
+/** RotateApiTokenRequest names the token. */
+export interface RotateApiTokenRequest {
+  /** tenant_id of the caller; the token must belong to it. */
+  tenantId: string;
+  /** identity_id of the caller; the token must belong to it. */
+  identityId: string;
+  /** id of the token. */
+  id: string;
+  /** overlap_seconds is how long the old token keeps working; 0 means the server's default (48 h). */
+  overlapSeconds: number;
+}
+
+/** RotateApiTokenResponse carries the successor's plaintext, once. */
+export interface RotateApiTokenResponse {
+  /** plaintext of the successor. */
+  plaintext: string;
+  /** token is the successor's metadata. */
+  token:
+    | ApiTokenRecord
+    | undefined;
+  /** rotation_deadline is when the old token stops working. */
+  rotationDeadline: Date | undefined;
+}
+
+/** DeleteApiTokenRequest names the token. */
+export interface DeleteApiTokenRequest {
+  /** tenant_id of the caller; the token must belong to it. */
+  tenantId: string;
+  /** identity_id of the caller; the token must belong to it. */
+  identityId: string;
+  /** id of the token. */
+  id: string;
+}
+
+/** DeleteApiTokenResponse is empty. */
+export interface DeleteApiTokenResponse {
+}
+
+/** SetClientSecretRequest names the client. */
+export interface SetClientSecretRequest {
+  /** tenant_id of the service identity. */
+  tenantId: string;
+  /** client_id is unique across the cluster. */
+  clientId: string;
+  /** service_identity_id is the identity the client authenticates as. */
+  serviceIdentityId: string;
+  /** secret, when set, is used instead of a random one (demo fixtures only). */
+  secret: string;
+}
+
+/** SetClientSecretResponse carries the plaintext, once. */
+export interface SetClientSecretResponse {
+  /** secret is the plaintext client secret. */
+  secret: string;
+}
+
+/** VerifyClientSecretRequest presents client credentials. */
+export interface VerifyClientSecretRequest {
+  /** client_id presented. */
+  clientId: string;
+  /** secret presented. */
+  secret: string;
+}
+
+/** VerifyClientSecretResponse names the identity on success. */
+export interface VerifyClientSecretResponse {
+  /** tenant_id of the service identity. */
+  tenantId: string;
+  /** service_identity_id it authenticates as. */
+  serviceIdentityId: string;
+}
+
+/** DeleteClientSecretRequest names the client. */
+export interface DeleteClientSecretRequest {
+  /** client_id to remove. */
+  clientId: string;
+}
+
+/** DeleteClientSecretResponse is empty. */
+export interface DeleteClientSecretResponse {
+}
+
 function createBaseCreateJoinTokenRequest(): CreateJoinTokenRequest {
   return { tenantId: "", subjectKind: 0, subjectId: "", ttlSeconds: 0 };
 }
@@ -490,6 +688,2127 @@ export const RevokeJoinTokensResponse: MessageFns<RevokeJoinTokensResponse> = {
   },
 };
 
+function createBaseClaimJoinTokenRequest(): ClaimJoinTokenRequest {
+  return { token: "", claimTtlSeconds: 0 };
+}
+
+export const ClaimJoinTokenRequest: MessageFns<ClaimJoinTokenRequest> = {
+  encode(message: ClaimJoinTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    if (message.claimTtlSeconds !== 0) {
+      writer.uint32(16).int64(message.claimTtlSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClaimJoinTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClaimJoinTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.claimTtlSeconds = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClaimJoinTokenRequest {
+    return {
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      claimTtlSeconds: isSet(object.claimTtlSeconds)
+        ? globalThis.Number(object.claimTtlSeconds)
+        : isSet(object.claim_ttl_seconds)
+        ? globalThis.Number(object.claim_ttl_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: ClaimJoinTokenRequest): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.claimTtlSeconds !== 0) {
+      obj.claimTtlSeconds = Math.round(message.claimTtlSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ClaimJoinTokenRequest>): ClaimJoinTokenRequest {
+    return ClaimJoinTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ClaimJoinTokenRequest>): ClaimJoinTokenRequest {
+    const message = createBaseClaimJoinTokenRequest();
+    message.token = object.token ?? "";
+    message.claimTtlSeconds = object.claimTtlSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseClaimJoinTokenResponse(): ClaimJoinTokenResponse {
+  return { claimId: "", tokenId: "", tenantId: "", subjectKind: 0, subjectId: "" };
+}
+
+export const ClaimJoinTokenResponse: MessageFns<ClaimJoinTokenResponse> = {
+  encode(message: ClaimJoinTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.claimId !== "") {
+      writer.uint32(10).string(message.claimId);
+    }
+    if (message.tokenId !== "") {
+      writer.uint32(18).string(message.tokenId);
+    }
+    if (message.tenantId !== "") {
+      writer.uint32(26).string(message.tenantId);
+    }
+    if (message.subjectKind !== 0) {
+      writer.uint32(32).int32(message.subjectKind);
+    }
+    if (message.subjectId !== "") {
+      writer.uint32(42).string(message.subjectId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClaimJoinTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClaimJoinTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.claimId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tokenId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.subjectKind = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.subjectId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClaimJoinTokenResponse {
+    return {
+      claimId: isSet(object.claimId)
+        ? globalThis.String(object.claimId)
+        : isSet(object.claim_id)
+        ? globalThis.String(object.claim_id)
+        : "",
+      tokenId: isSet(object.tokenId)
+        ? globalThis.String(object.tokenId)
+        : isSet(object.token_id)
+        ? globalThis.String(object.token_id)
+        : "",
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      subjectKind: isSet(object.subjectKind)
+        ? subjectKindFromJSON(object.subjectKind)
+        : isSet(object.subject_kind)
+        ? subjectKindFromJSON(object.subject_kind)
+        : 0,
+      subjectId: isSet(object.subjectId)
+        ? globalThis.String(object.subjectId)
+        : isSet(object.subject_id)
+        ? globalThis.String(object.subject_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ClaimJoinTokenResponse): unknown {
+    const obj: any = {};
+    if (message.claimId !== "") {
+      obj.claimId = message.claimId;
+    }
+    if (message.tokenId !== "") {
+      obj.tokenId = message.tokenId;
+    }
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.subjectKind !== 0) {
+      obj.subjectKind = subjectKindToJSON(message.subjectKind);
+    }
+    if (message.subjectId !== "") {
+      obj.subjectId = message.subjectId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ClaimJoinTokenResponse>): ClaimJoinTokenResponse {
+    return ClaimJoinTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ClaimJoinTokenResponse>): ClaimJoinTokenResponse {
+    const message = createBaseClaimJoinTokenResponse();
+    message.claimId = object.claimId ?? "";
+    message.tokenId = object.tokenId ?? "";
+    message.tenantId = object.tenantId ?? "";
+    message.subjectKind = object.subjectKind ?? 0;
+    message.subjectId = object.subjectId ?? "";
+    return message;
+  },
+};
+
+function createBaseConfirmJoinTokenRequest(): ConfirmJoinTokenRequest {
+  return { claimId: "" };
+}
+
+export const ConfirmJoinTokenRequest: MessageFns<ConfirmJoinTokenRequest> = {
+  encode(message: ConfirmJoinTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.claimId !== "") {
+      writer.uint32(10).string(message.claimId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfirmJoinTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfirmJoinTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.claimId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfirmJoinTokenRequest {
+    return {
+      claimId: isSet(object.claimId)
+        ? globalThis.String(object.claimId)
+        : isSet(object.claim_id)
+        ? globalThis.String(object.claim_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ConfirmJoinTokenRequest): unknown {
+    const obj: any = {};
+    if (message.claimId !== "") {
+      obj.claimId = message.claimId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ConfirmJoinTokenRequest>): ConfirmJoinTokenRequest {
+    return ConfirmJoinTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ConfirmJoinTokenRequest>): ConfirmJoinTokenRequest {
+    const message = createBaseConfirmJoinTokenRequest();
+    message.claimId = object.claimId ?? "";
+    return message;
+  },
+};
+
+function createBaseConfirmJoinTokenResponse(): ConfirmJoinTokenResponse {
+  return {};
+}
+
+export const ConfirmJoinTokenResponse: MessageFns<ConfirmJoinTokenResponse> = {
+  encode(_: ConfirmJoinTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfirmJoinTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfirmJoinTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ConfirmJoinTokenResponse {
+    return {};
+  },
+
+  toJSON(_: ConfirmJoinTokenResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ConfirmJoinTokenResponse>): ConfirmJoinTokenResponse {
+    return ConfirmJoinTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ConfirmJoinTokenResponse>): ConfirmJoinTokenResponse {
+    const message = createBaseConfirmJoinTokenResponse();
+    return message;
+  },
+};
+
+function createBaseReleaseJoinTokenRequest(): ReleaseJoinTokenRequest {
+  return { claimId: "" };
+}
+
+export const ReleaseJoinTokenRequest: MessageFns<ReleaseJoinTokenRequest> = {
+  encode(message: ReleaseJoinTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.claimId !== "") {
+      writer.uint32(10).string(message.claimId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseJoinTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseJoinTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.claimId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReleaseJoinTokenRequest {
+    return {
+      claimId: isSet(object.claimId)
+        ? globalThis.String(object.claimId)
+        : isSet(object.claim_id)
+        ? globalThis.String(object.claim_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ReleaseJoinTokenRequest): unknown {
+    const obj: any = {};
+    if (message.claimId !== "") {
+      obj.claimId = message.claimId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReleaseJoinTokenRequest>): ReleaseJoinTokenRequest {
+    return ReleaseJoinTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReleaseJoinTokenRequest>): ReleaseJoinTokenRequest {
+    const message = createBaseReleaseJoinTokenRequest();
+    message.claimId = object.claimId ?? "";
+    return message;
+  },
+};
+
+function createBaseReleaseJoinTokenResponse(): ReleaseJoinTokenResponse {
+  return {};
+}
+
+export const ReleaseJoinTokenResponse: MessageFns<ReleaseJoinTokenResponse> = {
+  encode(_: ReleaseJoinTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseJoinTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseJoinTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ReleaseJoinTokenResponse {
+    return {};
+  },
+
+  toJSON(_: ReleaseJoinTokenResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReleaseJoinTokenResponse>): ReleaseJoinTokenResponse {
+    return ReleaseJoinTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ReleaseJoinTokenResponse>): ReleaseJoinTokenResponse {
+    const message = createBaseReleaseJoinTokenResponse();
+    return message;
+  },
+};
+
+function createBaseApiTokenRecord(): ApiTokenRecord {
+  return {
+    id: "",
+    tenantId: "",
+    identityKind: "",
+    identityId: "",
+    envPrefix: "",
+    createTime: undefined,
+    expireTime: undefined,
+    lastUsedTime: undefined,
+    rotateTime: undefined,
+    rotationDeadline: undefined,
+  };
+}
+
+export const ApiTokenRecord: MessageFns<ApiTokenRecord> = {
+  encode(message: ApiTokenRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.tenantId !== "") {
+      writer.uint32(18).string(message.tenantId);
+    }
+    if (message.identityKind !== "") {
+      writer.uint32(26).string(message.identityKind);
+    }
+    if (message.identityId !== "") {
+      writer.uint32(34).string(message.identityId);
+    }
+    if (message.envPrefix !== "") {
+      writer.uint32(42).string(message.envPrefix);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(50).fork()).join();
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(58).fork()).join();
+    }
+    if (message.lastUsedTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastUsedTime), writer.uint32(66).fork()).join();
+    }
+    if (message.rotateTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.rotateTime), writer.uint32(74).fork()).join();
+    }
+    if (message.rotationDeadline !== undefined) {
+      Timestamp.encode(toTimestamp(message.rotationDeadline), writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApiTokenRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApiTokenRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.identityKind = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.identityId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.envPrefix = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.lastUsedTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.rotateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.rotationDeadline = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApiTokenRecord {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      identityKind: isSet(object.identityKind)
+        ? globalThis.String(object.identityKind)
+        : isSet(object.identity_kind)
+        ? globalThis.String(object.identity_kind)
+        : "",
+      identityId: isSet(object.identityId)
+        ? globalThis.String(object.identityId)
+        : isSet(object.identity_id)
+        ? globalThis.String(object.identity_id)
+        : "",
+      envPrefix: isSet(object.envPrefix)
+        ? globalThis.String(object.envPrefix)
+        : isSet(object.env_prefix)
+        ? globalThis.String(object.env_prefix)
+        : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+      lastUsedTime: isSet(object.lastUsedTime)
+        ? fromJsonTimestamp(object.lastUsedTime)
+        : isSet(object.last_used_time)
+        ? fromJsonTimestamp(object.last_used_time)
+        : undefined,
+      rotateTime: isSet(object.rotateTime)
+        ? fromJsonTimestamp(object.rotateTime)
+        : isSet(object.rotate_time)
+        ? fromJsonTimestamp(object.rotate_time)
+        : undefined,
+      rotationDeadline: isSet(object.rotationDeadline)
+        ? fromJsonTimestamp(object.rotationDeadline)
+        : isSet(object.rotation_deadline)
+        ? fromJsonTimestamp(object.rotation_deadline)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ApiTokenRecord): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.identityKind !== "") {
+      obj.identityKind = message.identityKind;
+    }
+    if (message.identityId !== "") {
+      obj.identityId = message.identityId;
+    }
+    if (message.envPrefix !== "") {
+      obj.envPrefix = message.envPrefix;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    if (message.lastUsedTime !== undefined) {
+      obj.lastUsedTime = message.lastUsedTime.toISOString();
+    }
+    if (message.rotateTime !== undefined) {
+      obj.rotateTime = message.rotateTime.toISOString();
+    }
+    if (message.rotationDeadline !== undefined) {
+      obj.rotationDeadline = message.rotationDeadline.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApiTokenRecord>): ApiTokenRecord {
+    return ApiTokenRecord.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApiTokenRecord>): ApiTokenRecord {
+    const message = createBaseApiTokenRecord();
+    message.id = object.id ?? "";
+    message.tenantId = object.tenantId ?? "";
+    message.identityKind = object.identityKind ?? "";
+    message.identityId = object.identityId ?? "";
+    message.envPrefix = object.envPrefix ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.expireTime = object.expireTime ?? undefined;
+    message.lastUsedTime = object.lastUsedTime ?? undefined;
+    message.rotateTime = object.rotateTime ?? undefined;
+    message.rotationDeadline = object.rotationDeadline ?? undefined;
+    return message;
+  },
+};
+
+function createBaseMintApiTokenRequest(): MintApiTokenRequest {
+  return { tenantId: "", identityKind: "", identityId: "", envPrefix: "", ttlSeconds: 0 };
+}
+
+export const MintApiTokenRequest: MessageFns<MintApiTokenRequest> = {
+  encode(message: MintApiTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.identityKind !== "") {
+      writer.uint32(18).string(message.identityKind);
+    }
+    if (message.identityId !== "") {
+      writer.uint32(26).string(message.identityId);
+    }
+    if (message.envPrefix !== "") {
+      writer.uint32(34).string(message.envPrefix);
+    }
+    if (message.ttlSeconds !== 0) {
+      writer.uint32(40).int64(message.ttlSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MintApiTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMintApiTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.identityKind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.identityId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.envPrefix = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.ttlSeconds = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MintApiTokenRequest {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      identityKind: isSet(object.identityKind)
+        ? globalThis.String(object.identityKind)
+        : isSet(object.identity_kind)
+        ? globalThis.String(object.identity_kind)
+        : "",
+      identityId: isSet(object.identityId)
+        ? globalThis.String(object.identityId)
+        : isSet(object.identity_id)
+        ? globalThis.String(object.identity_id)
+        : "",
+      envPrefix: isSet(object.envPrefix)
+        ? globalThis.String(object.envPrefix)
+        : isSet(object.env_prefix)
+        ? globalThis.String(object.env_prefix)
+        : "",
+      ttlSeconds: isSet(object.ttlSeconds)
+        ? globalThis.Number(object.ttlSeconds)
+        : isSet(object.ttl_seconds)
+        ? globalThis.Number(object.ttl_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: MintApiTokenRequest): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.identityKind !== "") {
+      obj.identityKind = message.identityKind;
+    }
+    if (message.identityId !== "") {
+      obj.identityId = message.identityId;
+    }
+    if (message.envPrefix !== "") {
+      obj.envPrefix = message.envPrefix;
+    }
+    if (message.ttlSeconds !== 0) {
+      obj.ttlSeconds = Math.round(message.ttlSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MintApiTokenRequest>): MintApiTokenRequest {
+    return MintApiTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MintApiTokenRequest>): MintApiTokenRequest {
+    const message = createBaseMintApiTokenRequest();
+    message.tenantId = object.tenantId ?? "";
+    message.identityKind = object.identityKind ?? "";
+    message.identityId = object.identityId ?? "";
+    message.envPrefix = object.envPrefix ?? "";
+    message.ttlSeconds = object.ttlSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseMintApiTokenResponse(): MintApiTokenResponse {
+  return { plaintext: "", token: undefined };
+}
+
+export const MintApiTokenResponse: MessageFns<MintApiTokenResponse> = {
+  encode(message: MintApiTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.plaintext !== "") {
+      writer.uint32(10).string(message.plaintext);
+    }
+    if (message.token !== undefined) {
+      ApiTokenRecord.encode(message.token, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MintApiTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMintApiTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.plaintext = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.token = ApiTokenRecord.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MintApiTokenResponse {
+    return {
+      plaintext: isSet(object.plaintext) ? globalThis.String(object.plaintext) : "",
+      token: isSet(object.token) ? ApiTokenRecord.fromJSON(object.token) : undefined,
+    };
+  },
+
+  toJSON(message: MintApiTokenResponse): unknown {
+    const obj: any = {};
+    if (message.plaintext !== "") {
+      obj.plaintext = message.plaintext;
+    }
+    if (message.token !== undefined) {
+      obj.token = ApiTokenRecord.toJSON(message.token);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MintApiTokenResponse>): MintApiTokenResponse {
+    return MintApiTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MintApiTokenResponse>): MintApiTokenResponse {
+    const message = createBaseMintApiTokenResponse();
+    message.plaintext = object.plaintext ?? "";
+    message.token = (object.token !== undefined && object.token !== null)
+      ? ApiTokenRecord.fromPartial(object.token)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseVerifyApiTokenRequest(): VerifyApiTokenRequest {
+  return { plaintext: "" };
+}
+
+export const VerifyApiTokenRequest: MessageFns<VerifyApiTokenRequest> = {
+  encode(message: VerifyApiTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.plaintext !== "") {
+      writer.uint32(10).string(message.plaintext);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyApiTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyApiTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.plaintext = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyApiTokenRequest {
+    return { plaintext: isSet(object.plaintext) ? globalThis.String(object.plaintext) : "" };
+  },
+
+  toJSON(message: VerifyApiTokenRequest): unknown {
+    const obj: any = {};
+    if (message.plaintext !== "") {
+      obj.plaintext = message.plaintext;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VerifyApiTokenRequest>): VerifyApiTokenRequest {
+    return VerifyApiTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifyApiTokenRequest>): VerifyApiTokenRequest {
+    const message = createBaseVerifyApiTokenRequest();
+    message.plaintext = object.plaintext ?? "";
+    return message;
+  },
+};
+
+function createBaseListApiTokensRequest(): ListApiTokensRequest {
+  return { tenantId: "", identityId: "" };
+}
+
+export const ListApiTokensRequest: MessageFns<ListApiTokensRequest> = {
+  encode(message: ListApiTokensRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.identityId !== "") {
+      writer.uint32(18).string(message.identityId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListApiTokensRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListApiTokensRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.identityId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListApiTokensRequest {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      identityId: isSet(object.identityId)
+        ? globalThis.String(object.identityId)
+        : isSet(object.identity_id)
+        ? globalThis.String(object.identity_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListApiTokensRequest): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.identityId !== "") {
+      obj.identityId = message.identityId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListApiTokensRequest>): ListApiTokensRequest {
+    return ListApiTokensRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListApiTokensRequest>): ListApiTokensRequest {
+    const message = createBaseListApiTokensRequest();
+    message.tenantId = object.tenantId ?? "";
+    message.identityId = object.identityId ?? "";
+    return message;
+  },
+};
+
+function createBaseListApiTokensResponse(): ListApiTokensResponse {
+  return { tokens: [] };
+}
+
+export const ListApiTokensResponse: MessageFns<ListApiTokensResponse> = {
+  encode(message: ListApiTokensResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tokens) {
+      ApiTokenRecord.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListApiTokensResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListApiTokensResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokens.push(ApiTokenRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListApiTokensResponse {
+    return {
+      tokens: globalThis.Array.isArray(object?.tokens) ? object.tokens.map((e: any) => ApiTokenRecord.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListApiTokensResponse): unknown {
+    const obj: any = {};
+    if (message.tokens?.length) {
+      obj.tokens = message.tokens.map((e) => ApiTokenRecord.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListApiTokensResponse>): ListApiTokensResponse {
+    return ListApiTokensResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListApiTokensResponse>): ListApiTokensResponse {
+    const message = createBaseListApiTokensResponse();
+    message.tokens = object.tokens?.map((e) => ApiTokenRecord.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRotateApiTokenRequest(): RotateApiTokenRequest {
+  return { tenantId: "", identityId: "", id: "", overlapSeconds: 0 };
+}
+
+export const RotateApiTokenRequest: MessageFns<RotateApiTokenRequest> = {
+  encode(message: RotateApiTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.identityId !== "") {
+      writer.uint32(18).string(message.identityId);
+    }
+    if (message.id !== "") {
+      writer.uint32(26).string(message.id);
+    }
+    if (message.overlapSeconds !== 0) {
+      writer.uint32(32).int64(message.overlapSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateApiTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateApiTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.identityId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.overlapSeconds = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateApiTokenRequest {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      identityId: isSet(object.identityId)
+        ? globalThis.String(object.identityId)
+        : isSet(object.identity_id)
+        ? globalThis.String(object.identity_id)
+        : "",
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      overlapSeconds: isSet(object.overlapSeconds)
+        ? globalThis.Number(object.overlapSeconds)
+        : isSet(object.overlap_seconds)
+        ? globalThis.Number(object.overlap_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: RotateApiTokenRequest): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.identityId !== "") {
+      obj.identityId = message.identityId;
+    }
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.overlapSeconds !== 0) {
+      obj.overlapSeconds = Math.round(message.overlapSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateApiTokenRequest>): RotateApiTokenRequest {
+    return RotateApiTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateApiTokenRequest>): RotateApiTokenRequest {
+    const message = createBaseRotateApiTokenRequest();
+    message.tenantId = object.tenantId ?? "";
+    message.identityId = object.identityId ?? "";
+    message.id = object.id ?? "";
+    message.overlapSeconds = object.overlapSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseRotateApiTokenResponse(): RotateApiTokenResponse {
+  return { plaintext: "", token: undefined, rotationDeadline: undefined };
+}
+
+export const RotateApiTokenResponse: MessageFns<RotateApiTokenResponse> = {
+  encode(message: RotateApiTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.plaintext !== "") {
+      writer.uint32(10).string(message.plaintext);
+    }
+    if (message.token !== undefined) {
+      ApiTokenRecord.encode(message.token, writer.uint32(18).fork()).join();
+    }
+    if (message.rotationDeadline !== undefined) {
+      Timestamp.encode(toTimestamp(message.rotationDeadline), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateApiTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateApiTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.plaintext = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.token = ApiTokenRecord.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rotationDeadline = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateApiTokenResponse {
+    return {
+      plaintext: isSet(object.plaintext) ? globalThis.String(object.plaintext) : "",
+      token: isSet(object.token) ? ApiTokenRecord.fromJSON(object.token) : undefined,
+      rotationDeadline: isSet(object.rotationDeadline)
+        ? fromJsonTimestamp(object.rotationDeadline)
+        : isSet(object.rotation_deadline)
+        ? fromJsonTimestamp(object.rotation_deadline)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RotateApiTokenResponse): unknown {
+    const obj: any = {};
+    if (message.plaintext !== "") {
+      obj.plaintext = message.plaintext;
+    }
+    if (message.token !== undefined) {
+      obj.token = ApiTokenRecord.toJSON(message.token);
+    }
+    if (message.rotationDeadline !== undefined) {
+      obj.rotationDeadline = message.rotationDeadline.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateApiTokenResponse>): RotateApiTokenResponse {
+    return RotateApiTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateApiTokenResponse>): RotateApiTokenResponse {
+    const message = createBaseRotateApiTokenResponse();
+    message.plaintext = object.plaintext ?? "";
+    message.token = (object.token !== undefined && object.token !== null)
+      ? ApiTokenRecord.fromPartial(object.token)
+      : undefined;
+    message.rotationDeadline = object.rotationDeadline ?? undefined;
+    return message;
+  },
+};
+
+function createBaseDeleteApiTokenRequest(): DeleteApiTokenRequest {
+  return { tenantId: "", identityId: "", id: "" };
+}
+
+export const DeleteApiTokenRequest: MessageFns<DeleteApiTokenRequest> = {
+  encode(message: DeleteApiTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.identityId !== "") {
+      writer.uint32(18).string(message.identityId);
+    }
+    if (message.id !== "") {
+      writer.uint32(26).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteApiTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteApiTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.identityId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteApiTokenRequest {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      identityId: isSet(object.identityId)
+        ? globalThis.String(object.identityId)
+        : isSet(object.identity_id)
+        ? globalThis.String(object.identity_id)
+        : "",
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+    };
+  },
+
+  toJSON(message: DeleteApiTokenRequest): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.identityId !== "") {
+      obj.identityId = message.identityId;
+    }
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteApiTokenRequest>): DeleteApiTokenRequest {
+    return DeleteApiTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteApiTokenRequest>): DeleteApiTokenRequest {
+    const message = createBaseDeleteApiTokenRequest();
+    message.tenantId = object.tenantId ?? "";
+    message.identityId = object.identityId ?? "";
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteApiTokenResponse(): DeleteApiTokenResponse {
+  return {};
+}
+
+export const DeleteApiTokenResponse: MessageFns<DeleteApiTokenResponse> = {
+  encode(_: DeleteApiTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteApiTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteApiTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteApiTokenResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteApiTokenResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteApiTokenResponse>): DeleteApiTokenResponse {
+    return DeleteApiTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DeleteApiTokenResponse>): DeleteApiTokenResponse {
+    const message = createBaseDeleteApiTokenResponse();
+    return message;
+  },
+};
+
+function createBaseSetClientSecretRequest(): SetClientSecretRequest {
+  return { tenantId: "", clientId: "", serviceIdentityId: "", secret: "" };
+}
+
+export const SetClientSecretRequest: MessageFns<SetClientSecretRequest> = {
+  encode(message: SetClientSecretRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(18).string(message.clientId);
+    }
+    if (message.serviceIdentityId !== "") {
+      writer.uint32(26).string(message.serviceIdentityId);
+    }
+    if (message.secret !== "") {
+      writer.uint32(34).string(message.secret);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetClientSecretRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetClientSecretRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.serviceIdentityId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.secret = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetClientSecretRequest {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      serviceIdentityId: isSet(object.serviceIdentityId)
+        ? globalThis.String(object.serviceIdentityId)
+        : isSet(object.service_identity_id)
+        ? globalThis.String(object.service_identity_id)
+        : "",
+      secret: isSet(object.secret) ? globalThis.String(object.secret) : "",
+    };
+  },
+
+  toJSON(message: SetClientSecretRequest): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.serviceIdentityId !== "") {
+      obj.serviceIdentityId = message.serviceIdentityId;
+    }
+    if (message.secret !== "") {
+      obj.secret = message.secret;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetClientSecretRequest>): SetClientSecretRequest {
+    return SetClientSecretRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetClientSecretRequest>): SetClientSecretRequest {
+    const message = createBaseSetClientSecretRequest();
+    message.tenantId = object.tenantId ?? "";
+    message.clientId = object.clientId ?? "";
+    message.serviceIdentityId = object.serviceIdentityId ?? "";
+    message.secret = object.secret ?? "";
+    return message;
+  },
+};
+
+function createBaseSetClientSecretResponse(): SetClientSecretResponse {
+  return { secret: "" };
+}
+
+export const SetClientSecretResponse: MessageFns<SetClientSecretResponse> = {
+  encode(message: SetClientSecretResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.secret !== "") {
+      writer.uint32(10).string(message.secret);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetClientSecretResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetClientSecretResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.secret = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetClientSecretResponse {
+    return { secret: isSet(object.secret) ? globalThis.String(object.secret) : "" };
+  },
+
+  toJSON(message: SetClientSecretResponse): unknown {
+    const obj: any = {};
+    if (message.secret !== "") {
+      obj.secret = message.secret;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetClientSecretResponse>): SetClientSecretResponse {
+    return SetClientSecretResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetClientSecretResponse>): SetClientSecretResponse {
+    const message = createBaseSetClientSecretResponse();
+    message.secret = object.secret ?? "";
+    return message;
+  },
+};
+
+function createBaseVerifyClientSecretRequest(): VerifyClientSecretRequest {
+  return { clientId: "", secret: "" };
+}
+
+export const VerifyClientSecretRequest: MessageFns<VerifyClientSecretRequest> = {
+  encode(message: VerifyClientSecretRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clientId !== "") {
+      writer.uint32(10).string(message.clientId);
+    }
+    if (message.secret !== "") {
+      writer.uint32(18).string(message.secret);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyClientSecretRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyClientSecretRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.secret = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyClientSecretRequest {
+    return {
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      secret: isSet(object.secret) ? globalThis.String(object.secret) : "",
+    };
+  },
+
+  toJSON(message: VerifyClientSecretRequest): unknown {
+    const obj: any = {};
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.secret !== "") {
+      obj.secret = message.secret;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VerifyClientSecretRequest>): VerifyClientSecretRequest {
+    return VerifyClientSecretRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifyClientSecretRequest>): VerifyClientSecretRequest {
+    const message = createBaseVerifyClientSecretRequest();
+    message.clientId = object.clientId ?? "";
+    message.secret = object.secret ?? "";
+    return message;
+  },
+};
+
+function createBaseVerifyClientSecretResponse(): VerifyClientSecretResponse {
+  return { tenantId: "", serviceIdentityId: "" };
+}
+
+export const VerifyClientSecretResponse: MessageFns<VerifyClientSecretResponse> = {
+  encode(message: VerifyClientSecretResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.serviceIdentityId !== "") {
+      writer.uint32(18).string(message.serviceIdentityId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyClientSecretResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyClientSecretResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.serviceIdentityId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyClientSecretResponse {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      serviceIdentityId: isSet(object.serviceIdentityId)
+        ? globalThis.String(object.serviceIdentityId)
+        : isSet(object.service_identity_id)
+        ? globalThis.String(object.service_identity_id)
+        : "",
+    };
+  },
+
+  toJSON(message: VerifyClientSecretResponse): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.serviceIdentityId !== "") {
+      obj.serviceIdentityId = message.serviceIdentityId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VerifyClientSecretResponse>): VerifyClientSecretResponse {
+    return VerifyClientSecretResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifyClientSecretResponse>): VerifyClientSecretResponse {
+    const message = createBaseVerifyClientSecretResponse();
+    message.tenantId = object.tenantId ?? "";
+    message.serviceIdentityId = object.serviceIdentityId ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteClientSecretRequest(): DeleteClientSecretRequest {
+  return { clientId: "" };
+}
+
+export const DeleteClientSecretRequest: MessageFns<DeleteClientSecretRequest> = {
+  encode(message: DeleteClientSecretRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clientId !== "") {
+      writer.uint32(10).string(message.clientId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteClientSecretRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteClientSecretRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteClientSecretRequest {
+    return {
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+    };
+  },
+
+  toJSON(message: DeleteClientSecretRequest): unknown {
+    const obj: any = {};
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteClientSecretRequest>): DeleteClientSecretRequest {
+    return DeleteClientSecretRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteClientSecretRequest>): DeleteClientSecretRequest {
+    const message = createBaseDeleteClientSecretRequest();
+    message.clientId = object.clientId ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteClientSecretResponse(): DeleteClientSecretResponse {
+  return {};
+}
+
+export const DeleteClientSecretResponse: MessageFns<DeleteClientSecretResponse> = {
+  encode(_: DeleteClientSecretResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteClientSecretResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteClientSecretResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteClientSecretResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteClientSecretResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteClientSecretResponse>): DeleteClientSecretResponse {
+    return DeleteClientSecretResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DeleteClientSecretResponse>): DeleteClientSecretResponse {
+    const message = createBaseDeleteClientSecretResponse();
+    return message;
+  },
+};
+
 /**
  * JoinTokenService owns one-time join tokens. Only the auth-server calls it, over mTLS.
  * A token's plaintext leaves this service exactly once, in CreateJoinTokenResponse;
@@ -518,6 +2837,36 @@ export const JoinTokenServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * ClaimJoinToken reserves a token for one join attempt (one conditional UPDATE: exactly one claim wins).
+     * Unknown, expired, used, revoked and already-claimed tokens all get the same UNAUTHENTICATED error.
+     */
+    claimJoinToken: {
+      name: "ClaimJoinToken",
+      requestType: ClaimJoinTokenRequest as typeof ClaimJoinTokenRequest,
+      requestStream: false,
+      responseType: ClaimJoinTokenResponse as typeof ClaimJoinTokenResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** ConfirmJoinToken marks a claimed token redeemed once the join succeeded. */
+    confirmJoinToken: {
+      name: "ConfirmJoinToken",
+      requestType: ConfirmJoinTokenRequest as typeof ConfirmJoinTokenRequest,
+      requestStream: false,
+      responseType: ConfirmJoinTokenResponse as typeof ConfirmJoinTokenResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** ReleaseJoinToken gives a claimed token back after a failed join, so it can be used again. */
+    releaseJoinToken: {
+      name: "ReleaseJoinToken",
+      requestType: ReleaseJoinTokenRequest as typeof ReleaseJoinTokenRequest,
+      requestStream: false,
+      responseType: ReleaseJoinTokenResponse as typeof ReleaseJoinTokenResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -532,6 +2881,24 @@ export interface JoinTokenServiceImplementation<CallContextExt = {}> {
     request: RevokeJoinTokensRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<RevokeJoinTokensResponse>>;
+  /**
+   * ClaimJoinToken reserves a token for one join attempt (one conditional UPDATE: exactly one claim wins).
+   * Unknown, expired, used, revoked and already-claimed tokens all get the same UNAUTHENTICATED error.
+   */
+  claimJoinToken(
+    request: ClaimJoinTokenRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ClaimJoinTokenResponse>>;
+  /** ConfirmJoinToken marks a claimed token redeemed once the join succeeded. */
+  confirmJoinToken(
+    request: ConfirmJoinTokenRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ConfirmJoinTokenResponse>>;
+  /** ReleaseJoinToken gives a claimed token back after a failed join, so it can be used again. */
+  releaseJoinToken(
+    request: ReleaseJoinTokenRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ReleaseJoinTokenResponse>>;
 }
 
 export interface JoinTokenServiceClient<CallOptionsExt = {}> {
@@ -545,6 +2912,191 @@ export interface JoinTokenServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<RevokeJoinTokensRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<RevokeJoinTokensResponse>;
+  /**
+   * ClaimJoinToken reserves a token for one join attempt (one conditional UPDATE: exactly one claim wins).
+   * Unknown, expired, used, revoked and already-claimed tokens all get the same UNAUTHENTICATED error.
+   */
+  claimJoinToken(
+    request: DeepPartial<ClaimJoinTokenRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ClaimJoinTokenResponse>;
+  /** ConfirmJoinToken marks a claimed token redeemed once the join succeeded. */
+  confirmJoinToken(
+    request: DeepPartial<ConfirmJoinTokenRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ConfirmJoinTokenResponse>;
+  /** ReleaseJoinToken gives a claimed token back after a failed join, so it can be used again. */
+  releaseJoinToken(
+    request: DeepPartial<ReleaseJoinTokenRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ReleaseJoinTokenResponse>;
+}
+
+/** ApiTokenService owns API tokens (`psk_<env>_…`) and client secrets. */
+export type ApiTokenServiceDefinition = typeof ApiTokenServiceDefinition;
+export const ApiTokenServiceDefinition = {
+  name: "ApiTokenService",
+  fullName: "mezite.token.v1.ApiTokenService",
+  methods: {
+    /** MintApiToken issues a token for an identity; the plaintext is returned once. */
+    mintApiToken: {
+      name: "MintApiToken",
+      requestType: MintApiTokenRequest as typeof MintApiTokenRequest,
+      requestStream: false,
+      responseType: MintApiTokenResponse as typeof MintApiTokenResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** VerifyApiToken resolves a plaintext to its token, or UNAUTHENTICATED (one error for every failure). */
+    verifyApiToken: {
+      name: "VerifyApiToken",
+      requestType: VerifyApiTokenRequest as typeof VerifyApiTokenRequest,
+      requestStream: false,
+      responseType: ApiTokenRecord as typeof ApiTokenRecord,
+      responseStream: false,
+      options: {},
+    },
+    /** ListApiTokens lists an identity's live tokens. */
+    listApiTokens: {
+      name: "ListApiTokens",
+      requestType: ListApiTokensRequest as typeof ListApiTokensRequest,
+      requestStream: false,
+      responseType: ListApiTokensResponse as typeof ListApiTokensResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** RotateApiToken issues a successor; the old token works until the rotation deadline. */
+    rotateApiToken: {
+      name: "RotateApiToken",
+      requestType: RotateApiTokenRequest as typeof RotateApiTokenRequest,
+      requestStream: false,
+      responseType: RotateApiTokenResponse as typeof RotateApiTokenResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** DeleteApiToken revokes a token on every replica before returning. */
+    deleteApiToken: {
+      name: "DeleteApiToken",
+      requestType: DeleteApiTokenRequest as typeof DeleteApiTokenRequest,
+      requestStream: false,
+      responseType: DeleteApiTokenResponse as typeof DeleteApiTokenResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** SetClientSecret stores (the keyed hash of) a new client secret for a client id, returning the plaintext once. */
+    setClientSecret: {
+      name: "SetClientSecret",
+      requestType: SetClientSecretRequest as typeof SetClientSecretRequest,
+      requestStream: false,
+      responseType: SetClientSecretResponse as typeof SetClientSecretResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** VerifyClientSecret checks a client secret in constant time. */
+    verifyClientSecret: {
+      name: "VerifyClientSecret",
+      requestType: VerifyClientSecretRequest as typeof VerifyClientSecretRequest,
+      requestStream: false,
+      responseType: VerifyClientSecretResponse as typeof VerifyClientSecretResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** DeleteClientSecret removes a client's secret. */
+    deleteClientSecret: {
+      name: "DeleteClientSecret",
+      requestType: DeleteClientSecretRequest as typeof DeleteClientSecretRequest,
+      requestStream: false,
+      responseType: DeleteClientSecretResponse as typeof DeleteClientSecretResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+export interface ApiTokenServiceImplementation<CallContextExt = {}> {
+  /** MintApiToken issues a token for an identity; the plaintext is returned once. */
+  mintApiToken(
+    request: MintApiTokenRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<MintApiTokenResponse>>;
+  /** VerifyApiToken resolves a plaintext to its token, or UNAUTHENTICATED (one error for every failure). */
+  verifyApiToken(
+    request: VerifyApiTokenRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ApiTokenRecord>>;
+  /** ListApiTokens lists an identity's live tokens. */
+  listApiTokens(
+    request: ListApiTokensRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ListApiTokensResponse>>;
+  /** RotateApiToken issues a successor; the old token works until the rotation deadline. */
+  rotateApiToken(
+    request: RotateApiTokenRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<RotateApiTokenResponse>>;
+  /** DeleteApiToken revokes a token on every replica before returning. */
+  deleteApiToken(
+    request: DeleteApiTokenRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<DeleteApiTokenResponse>>;
+  /** SetClientSecret stores (the keyed hash of) a new client secret for a client id, returning the plaintext once. */
+  setClientSecret(
+    request: SetClientSecretRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<SetClientSecretResponse>>;
+  /** VerifyClientSecret checks a client secret in constant time. */
+  verifyClientSecret(
+    request: VerifyClientSecretRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<VerifyClientSecretResponse>>;
+  /** DeleteClientSecret removes a client's secret. */
+  deleteClientSecret(
+    request: DeleteClientSecretRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<DeleteClientSecretResponse>>;
+}
+
+export interface ApiTokenServiceClient<CallOptionsExt = {}> {
+  /** MintApiToken issues a token for an identity; the plaintext is returned once. */
+  mintApiToken(
+    request: DeepPartial<MintApiTokenRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<MintApiTokenResponse>;
+  /** VerifyApiToken resolves a plaintext to its token, or UNAUTHENTICATED (one error for every failure). */
+  verifyApiToken(
+    request: DeepPartial<VerifyApiTokenRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ApiTokenRecord>;
+  /** ListApiTokens lists an identity's live tokens. */
+  listApiTokens(
+    request: DeepPartial<ListApiTokensRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ListApiTokensResponse>;
+  /** RotateApiToken issues a successor; the old token works until the rotation deadline. */
+  rotateApiToken(
+    request: DeepPartial<RotateApiTokenRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<RotateApiTokenResponse>;
+  /** DeleteApiToken revokes a token on every replica before returning. */
+  deleteApiToken(
+    request: DeepPartial<DeleteApiTokenRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<DeleteApiTokenResponse>;
+  /** SetClientSecret stores (the keyed hash of) a new client secret for a client id, returning the plaintext once. */
+  setClientSecret(
+    request: DeepPartial<SetClientSecretRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<SetClientSecretResponse>;
+  /** VerifyClientSecret checks a client secret in constant time. */
+  verifyClientSecret(
+    request: DeepPartial<VerifyClientSecretRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<VerifyClientSecretResponse>;
+  /** DeleteClientSecret removes a client's secret. */
+  deleteClientSecret(
+    request: DeepPartial<DeleteClientSecretRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<DeleteClientSecretResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

@@ -1,7 +1,7 @@
 // One jest run covers unit tests (next to the code), integration tests against the
 // real PostgreSQL and Redis, and the end-to-end tests in test/ that start the stack as
 // processes. TypeScript and the ESM-only dependencies (jose, yargs) go through swc.
-const packages = { proto: 'packages', identity: 'packages', platform: 'packages', cli: 'packages', daemon: 'packages', stack: 'packages', 'auth-server': 'services', 'token-service': 'services', 'ssh-ca': 'services' };
+const packages = { ssh: 'packages', proto: 'packages', identity: 'packages', platform: 'packages', cli: 'packages', daemon: 'packages', stack: 'packages', 'auth-server': 'services', 'token-service': 'services', 'ssh-ca': 'services' };
 const moduleNameMapper = {};
 for (const [name, dir] of Object.entries(packages)) moduleNameMapper[`^@mezite/${name}$`] = `<rootDir>/${dir}/${name}/src/index.ts`;
 

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '@mezite/identity';
 import type { CaAlgorithm, CaType, CertAuthority, CertAuthorityStore } from './cert-authority';
 import { sealPrivateKey } from './key-encryption';
-import { generateCaKey } from './ssh/ca-key';
-import { fingerprintSha256 } from './ssh/public-key';
+import { fingerprintSha256, generateCaKey } from '@mezite/ssh';
 
 /** Options of CaManager. */
 export interface CaManagerOptions {

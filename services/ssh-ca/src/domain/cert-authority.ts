@@ -1,7 +1,8 @@
 /** Which certificates a CA signs. */
 export type CaType = 'user' | 'host';
 /** CA key algorithms: ECDSA P-256 by default, Ed25519 supported. */
-export type CaAlgorithm = 'ecdsa-p256' | 'ed25519';
+export type { CaAlgorithm } from '@mezite/ssh';
+import type { CaAlgorithm } from '@mezite/ssh';
 
 /** A CA key pair; the private half only ever sealed with the key-encryption key. */
 export interface CertAuthority {

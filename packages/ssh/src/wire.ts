@@ -113,30 +113,43 @@ export function decodeText(b: Buffer, what: string): string {
   return s;
 }
 
-/** Builds SSH wire data; each method validates its value and returns `this`. */
+/**
+ * Builds SSH wire data into one growing buffer (a certificate is built per request, so
+ * it avoids a small allocation per field); each method validates its value and
+ * returns `this`.
+ */
 export class SshWriter {
-  private readonly chunks: Buffer[] = [];
+  private buf: Buffer;
+  private length = 0;
+
+  constructor(sizeHint = 256) {
+    this.buf = Buffer.allocUnsafe(sizeHint);
+  }
 
   /** A uint32 from an integer in [0, 2^32). */
   uint32(n: number): this {
     if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw invalidArgument(`uint32 out of range: ${n}`);
-    const b = Buffer.allocUnsafe(4);
-    b.writeUInt32BE(n, 0);
-    return this.raw(b);
+    this.reserve(4).writeUInt32BE(n, this.length);
+    this.length += 4;
+    return this;
   }
 
   /** A uint64 from a bigint in [0, 2^64). */
   uint64(n: bigint): this {
-    if (n < 0n || n > UINT64_MAX) throw invalidArgument(`uint64 out of range: ${n}`);
-    const b = Buffer.allocUnsafe(8);
-    b.writeBigUInt64BE(n, 0);
-    return this.raw(b);
+    if (typeof n !== 'bigint' || n < 0n || n > UINT64_MAX) throw invalidArgument(`uint64 out of range: ${n}`);
+    this.reserve(8).writeBigUInt64BE(n, this.length);
+    this.length += 8;
+    return this;
   }
 
   /** A `string`; text is written as UTF-8. */
   string(value: Buffer | string): this {
-    const b = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-    return this.uint32(b.length).raw(b);
+    if (typeof value !== 'string') return this.uint32(value.length).raw(value);
+    const n = Buffer.byteLength(value, 'utf8');
+    this.uint32(n);
+    this.reserve(n).write(value, this.length, 'utf8');
+    this.length += n;
+    return this;
   }
 
   /** An `mpint` from any bigint, minimally encoded as RFC 4251 requires. */
@@ -163,13 +176,24 @@ export class SshWriter {
 
   /** Bytes appended as they are (already-encoded wire data). */
   raw(b: Buffer): this {
-    this.chunks.push(b);
+    b.copy(this.reserve(b.length), this.length);
+    this.length += b.length;
     return this;
   }
 
-  /** The encoded bytes. */
+  /** The encoded bytes (a view; the writer must not be used afterwards). */
   toBuffer(): Buffer {
-    return Buffer.concat(this.chunks);
+    return this.buf.subarray(0, this.length);
+  }
+
+  /** The buffer, grown so that `n` more bytes fit. */
+  private reserve(n: number): Buffer {
+    if (this.length + n > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+      this.buf.copy(grown, 0, 0, this.length);
+      this.buf = grown;
+    }
+    return this.buf;
   }
 }
 

@@ -81,25 +81,28 @@ export function readKeyBody(r: SshReader, type: SshKeyType): KeyObject {
  * key is written as its public half). Returns the algorithm name.
  */
 export function writeKeyBlob(w: SshWriter, key: KeyObject): SshKeyType {
-  if (key.type === 'secret') throw invalidArgument('a secret key is not an SSH key');
+  const kind = key.asymmetricKeyType;
+  if (key.type === 'secret' || (kind !== 'ed25519' && kind !== 'ec' && kind !== 'rsa')) {
+    throw invalidArgument(`unsupported key for SSH: ${kind ?? 'secret key'}`);
+  }
   const jwk = key.export({ format: 'jwk' });
-  if (key.asymmetricKeyType === 'ed25519' && jwk.x) {
+  if (kind === 'ed25519' && jwk.x) {
     w.string('ssh-ed25519').string(Buffer.from(jwk.x, 'base64url'));
     return 'ssh-ed25519';
   }
-  if (key.asymmetricKeyType === 'rsa' && jwk.n && jwk.e) {
+  if (kind === 'rsa' && jwk.n && jwk.e) {
     const n = Buffer.from(jwk.n, 'base64url');
     if (bitLength(n) < RSA_MIN_BITS) throw invalidArgument(`RSA keys must have at least ${RSA_MIN_BITS} bits`);
     w.string('ssh-rsa').unsignedMpint(Buffer.from(jwk.e, 'base64url')).unsignedMpint(n);
     return 'ssh-rsa';
   }
   const curve = EC_CURVES.find((c) => c.crv === jwk.crv);
-  if (key.asymmetricKeyType === 'ec' && curve && jwk.x && jwk.y) {
+  if (kind === 'ec' && curve && jwk.x && jwk.y) {
     const q = Buffer.concat([Buffer.of(4), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
     w.string(curve.type).string(curve.id).string(q);
     return curve.type;
   }
-  throw invalidArgument(`unsupported key for SSH: ${key.asymmetricKeyType ?? 'unknown'} ${jwk.crv ?? ''}`.trim());
+  throw invalidArgument(`unsupported key for SSH: ${kind} ${jwk.crv ?? ''}`.trim());
 }
 
 /** The number of significant bits of a big-endian magnitude. */

@@ -1,6 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { invalidArgument } from '@mezite/identity';
-import type { CaAlgorithm } from '../cert-authority';
+/** CA key algorithms: ECDSA P-256 by default, Ed25519 supported. */
+export type CaAlgorithm = 'ecdsa-p256' | 'ed25519';
 import { formatPublicKey } from './public-key';
 import { sshSigner } from './ssh-signature';
 

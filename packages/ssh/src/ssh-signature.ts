@@ -1,4 +1,4 @@
-import { type KeyObject, sign, verify } from 'node:crypto';
+import { KeyObject, sign, verify } from 'node:crypto';
 import { invalidArgument } from '@mezite/identity';
 import { curveOfType, type EcCurve, writeKeyBlob } from './key-body';
 import type { SshPublicKey } from './public-key';
@@ -28,9 +28,9 @@ const signers = new WeakMap<KeyObject, SshSigner>();
  * KeyObject so that a CA signing thousands of certificates encodes its key once.
  */
 export function sshSigner(key: KeyObject): SshSigner {
+  if (!(key instanceof KeyObject) || key.type !== 'private') throw invalidArgument('a CA signer needs a private key');
   const cached = signers.get(key);
   if (cached) return cached;
-  if (key.type !== 'private') throw invalidArgument('a CA signer needs a private key');
   const w = new SshWriter();
   const type = writeKeyBlob(w, key);
   const publicBlob = w.toBuffer();

@@ -13,15 +13,17 @@ export type CertOptions = Record<string, string>;
 /** Encodes options for a certificate; names and values may not hold control characters. */
 export function encodeCertOptions(options: CertOptions | undefined, what: string): Buffer {
   const w = new SshWriter();
-  const entries = Object.entries(options ?? {}).map(([name, value]) => {
+  const names = Object.keys(options ?? {});
+  // Names are checked to be ASCII, where UTF-16 order (JS `<`) is byte order (strcmp).
+  names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const name of names) {
+    const value = (options as CertOptions)[name];
     if (typeof value !== 'string') throw invalidArgument(`${what} ${JSON.stringify(name)} must have a string value`);
     if (!/^[\x21-\x7e]+$/.test(name)) throw invalidArgument(`${what} name ${JSON.stringify(name)} must be printable ASCII`);
     if (/[\0-\x1f\x7f]/.test(value)) throw invalidArgument(`${what} ${name} has a control character in its value`);
-    return [Buffer.from(name), value] as const;
-  });
-  entries.sort(([a], [b]) => Buffer.compare(a, b));
-  for (const [name, value] of entries) {
-    w.string(name).string(value === '' ? Buffer.alloc(0) : new SshWriter().string(value).toBuffer());
+    w.string(name);
+    if (value === '') w.uint32(0);
+    else w.uint32(4 + Buffer.byteLength(value, 'utf8')).string(value);
   }
   return w.toBuffer();
 }

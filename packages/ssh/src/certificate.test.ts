@@ -160,7 +160,10 @@ describe('signCertificate refuses', () => {
     ['a subject blob with trailing bytes', (o) => (o.subjectKey = Buffer.concat([parsePublicKey(subject).blob, Buffer.of(0)])), /trailing/],
     ['a certificate as the subject', (o) => (o.subjectKey = parseCertificate(signCertificate(ok()).line).blob), /unsupported key type/],
     ['a DSA subject', (o) => (o.subjectKey = parsePublicKeyBlobLoose(ws.generate('dsa').publicLine)), /DSA/],
+    ['a hand-made certificate type as subject', (o) => (o.subjectKey = { ...parsePublicKey(subject), type: 'ssh-ed25519-cert-v01@openssh.com' as 'ssh-ed25519' }), /not a supported public key/],
+    ['no subject key', (o) => (o.subjectKey = undefined as unknown as Buffer), /not a supported public key/],
     ['a public key as the CA', (o) => (o.ca = { key: parsePublicKey(ca.publicKeyLine).key }), /private key/],
+    ['no CA key', (o) => (o.ca = { key: undefined as unknown as KeyObject }), /private key/],
     ['an X25519 CA', (o) => (o.ca = { key: generateKeyPairSync('x25519').privateKey }), /unsupported key/],
   ];
   it.each(cases)('%s', (_name, change, message) => {

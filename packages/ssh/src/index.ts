@@ -1,0 +1,29 @@
+/**
+ * OpenSSH keys and certificates, encoded directly (RFC 4251/4253/5656/8709,
+ * PROTOCOL.certkeys) and signed with Node's crypto: fast enough to sign per request,
+ * and accepted by stock OpenSSH. sshpk is only a test-time cross-check.
+ */
+export { type CaAlgorithm, type CaKeyPair, exportCaPrivateKey, generateCaKey, importCaPrivateKey } from './ca-key';
+export {
+  CERT_TYPE_SUFFIX,
+  type CertificateAuthoritySigner,
+  type CertificateType,
+  type CertOptions,
+  MAX_PRINCIPALS,
+  parseCertificate,
+  type SignCertificateOptions,
+  type SignedCertificate,
+  signCertificate,
+  type SshCertificate,
+  verifyCertificateSignature,
+} from './certificate';
+export {
+  encodePublicKey,
+  fingerprintSha256,
+  formatPublicKey,
+  isSshKeyType,
+  parsePublicKey,
+  parsePublicKeyBlob,
+  type SshKeyType,
+  type SshPublicKey,
+} from './public-key';

@@ -27,3 +27,5 @@ export {
   type SshKeyType,
   type SshPublicKey,
 } from './public-key';
+export { sshSigner, verifySshSignature, type SshSigner } from './ssh-signature';
+export { renewalSignedData, signRenewal, verifyRenewal } from './renewal-proof';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { systemClock, validateName } from '@mezite/identity';
+import { systemClock } from '@mezite/identity';
 import {
   createGrpcServer,
   createLogger,
@@ -11,17 +11,27 @@ import {
   runMigrations,
   spkiPin,
 } from '@mezite/platform';
-import { authv1, tokenv1 } from '@mezite/proto';
+import { authv1, sshcav1, tokenv1 } from '@mezite/proto';
 import { bootstrap } from './bootstrap';
 import { loadAuthServerConfig } from './config';
 import { BotManager } from './domain/bot-manager';
+import { JoinManager } from './domain/join-manager';
+import { RoleManager } from './domain/role-manager';
 import { SessionManager } from './domain/session-manager';
 import { authMiddleware } from './grpc/auth-middleware';
+import { auditHandlers } from './grpc/audit-handlers';
 import { botHandlers } from './grpc/bot-handlers';
+import { caHandlers } from './grpc/ca-handlers';
+import { joinHandlers } from './grpc/join-handlers';
+import { roleHandlers } from './grpc/role-handlers';
+import { GrpcCertAuthorityClient } from './grpc/ssh-ca-client';
 import { identityHandlers } from './grpc/identity-handlers';
 import { GrpcJoinTokenMinter } from './grpc/token-service-client';
 import { splitHostPort, startHttpServer } from './http/http-server';
+import { PrismaAuditLog } from './store/prisma-audit-log';
 import { PrismaBotStore } from './store/prisma-bot-store';
+import { PrismaRenewalChallengeStore } from './store/prisma-renewal-challenge-store';
+import { PrismaRoleStore } from './store/prisma-role-store';
 import { PrismaSessionStore } from './store/prisma-session-store';
 import { PrismaTenantStore } from './store/prisma-tenant-store';
 import { createPrismaClient } from './store/prisma';
@@ -38,19 +48,25 @@ export async function main(): Promise<void> {
   const internal = internalChannelCredentials(tls);
   const tokenService = createMeziteClient(tokenv1.JoinTokenServiceDefinition, { address: cfg.tokenServiceTarget, credentials: internal, peerName: 'token-service', defaultDeadlineMs: 5000, channelOptions: { 'grpc.ssl_target_name_override': 'token-service' } });
 
+  const sshCa = createMeziteClient(sshcav1.SshCaServiceDefinition, { address: cfg.sshCaTarget, credentials: internal, peerName: 'ssh-ca', defaultDeadlineMs: 5000, channelOptions: { 'grpc.ssl_target_name_override': 'ssh-ca' } });
+
   const clock = systemClock;
+  const audit = new PrismaAuditLog(prisma);
+  const ca = new GrpcCertAuthorityClient(sshCa.client);
+  const joinTokens = new GrpcJoinTokenMinter(tokenService.client);
   const sessions = new SessionManager({ store: new PrismaSessionStore(prisma), clock, pepper: cfg.sessionPepper });
-  const bots = new BotManager({
-    store: new PrismaBotStore(prisma),
-    joinTokens: new GrpcJoinTokenMinter(tokenService.client),
-    clock,
-    // Placeholder until roles land (issue 3): any well-formed role name is accepted.
-    roleExists: async (_tenant, role) => Boolean(validateName('role', role)),
-  });
+  const botStore = new PrismaBotStore(prisma);
+  const roles = new RoleManager({ store: new PrismaRoleStore(prisma), bots: botStore, clock });
+  const bots = new BotManager({ store: botStore, joinTokens, clock, roles });
+  const joins = new JoinManager({ bots: botStore, roles, joinTokens, ca, challenges: new PrismaRenewalChallengeStore(prisma), audit, clock });
 
   const grpc = createGrpcServer({ name: 'mezite.auth.v1', logger: log });
   const authed = grpc.services.with(authMiddleware((secret) => sessions.authenticate(secret)));
-  authed.add(authv1.BotServiceDefinition, botHandlers(bots));
+  authed.add(authv1.BotServiceDefinition, botHandlers(bots, audit));
+  authed.add(authv1.RoleServiceDefinition, roleHandlers(roles, audit));
+  authed.add(authv1.JoinServiceDefinition, joinHandlers(joins));
+  authed.add(authv1.CertAuthorityServiceDefinition, caHandlers(ca, audit));
+  authed.add(authv1.AuditServiceDefinition, auditHandlers(audit));
   authed.add(authv1.IdentityServiceDefinition, identityHandlers());
   const port = await grpc.listen(cfg.addr, publicServerCredentials(tls), { deferServing: true });
   const publicAddr = cfg.publicAddr || `localhost:${port}`;
@@ -84,6 +100,7 @@ export async function main(): Promise<void> {
     await grpc.shutdown();
     await http.close();
     tokenService.close();
+    sshCa.close();
     await prisma.$disconnect();
   });
 }

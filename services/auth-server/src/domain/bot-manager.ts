@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { alreadyExists, invalidArgument, notFound, validateName, type Clock, type Principal } from '@mezite/identity';
-import type { Bot, BotStore } from './bot';
+import { formatIdentityRef } from '@mezite/identity';
+import { activeLock, type Bot, type BotLock, type BotStore } from './bot';
 import type { JoinTokenMinter } from './join-token-minter';
 
 /** Join tokens live at least this long and at most a week. */
@@ -12,8 +13,8 @@ export interface BotManagerOptions {
   store: BotStore;
   joinTokens: JoinTokenMinter;
   clock: Clock;
-  /** Says whether a role exists in a tenant (roles arrive with the bots issue). */
-  roleExists: (tenantId: string, role: string) => Promise<boolean>;
+  /** Resolves role names; NotFound for one that does not exist. */
+  roles: { resolve(tenantId: string, names: string[]): Promise<unknown[]> };
 }
 
 /** A bot with the plaintext of its first join token, shown once. */
@@ -26,7 +27,7 @@ export interface CreatedBot {
 /** Bot lifecycle: create, read, list, remove. Every call is scoped to the caller's tenant. */
 export class BotManager {
   constructor(private readonly opts: BotManagerOptions) {
-    if (!opts.store || !opts.joinTokens || !opts.clock || !opts.roleExists) throw new Error('BotManager: store, joinTokens, clock and roleExists are required');
+    if (!opts.store || !opts.joinTokens || !opts.clock || !opts.roles) throw new Error('BotManager: store, joinTokens, clock and roles are required');
   }
 
   /**
@@ -37,14 +38,22 @@ export class BotManager {
     const name = validateName('bot', input.name);
     const roles = [...new Set(input.roles.map((r) => r.trim()).filter(Boolean))];
     if (roles.length === 0) throw invalidArgument('a bot needs at least one role (--roles)');
-    for (const r of roles) {
-      validateName('role', r);
-      if (!(await this.opts.roleExists(caller.tenantId, r))) throw notFound(`role "${r}" does not exist; create it first with mezctl create -f role.yaml`);
-    }
-    if (!Number.isFinite(input.tokenTtlMs) || input.tokenTtlMs < MIN_TOKEN_TTL_MS || input.tokenTtlMs > MAX_TOKEN_TTL_MS) {
-      throw invalidArgument('--token-ttl must be between 1m and 7d');
-    }
-    const bot: Bot = { id: randomUUID(), tenantId: caller.tenantId, name, roles, createdAt: this.opts.clock.now() };
+    for (const r of roles) validateName('role', r);
+    checkTokenTtl(input.tokenTtlMs);
+    await this.opts.roles.resolve(caller.tenantId, roles);
+    const bot: Bot = {
+      id: randomUUID(),
+      tenantId: caller.tenantId,
+      name,
+      roles,
+      createdAt: this.opts.clock.now(),
+      generation: 0,
+      lastPresentedGeneration: null,
+      joinGeneration: 0,
+      lastSeenAt: null,
+      certExpiresAt: null,
+      lock: null,
+    };
     if (await this.opts.store.get(caller.tenantId, name)) throw alreadyExists(`bot "${name}" already exists`);
     await this.opts.store.create(bot);
     try {
@@ -73,10 +82,47 @@ export class BotManager {
     return { bots: page, nextPageToken: bots.length > limit && last ? Buffer.from(last.name).toString('base64url') : '' };
   }
 
+  /** Revokes the bot's unredeemed join tokens (the old one stops working at once) and mints a new one. */
+  async rotateToken(caller: Principal, name: string, tokenTtlMs: number, requestId?: string): Promise<{ joinToken: string; expiresAt: Date }> {
+    checkTokenTtl(tokenTtlMs);
+    const bot = await this.get(caller, name);
+    const rid = requestId ? { requestId } : {};
+    await this.opts.joinTokens.revokeForSubject({ tenantId: bot.tenantId, subjectId: bot.id, ...rid });
+    const t = await this.opts.joinTokens.create({ tenantId: bot.tenantId, subjectKind: 'bot', subjectId: bot.id, ttlMs: tokenTtlMs, ...rid });
+    return { joinToken: t.plaintext, expiresAt: t.expiresAt };
+  }
+
+  /** Locks the bot: it can neither join nor renew until unlocked or the lock expires. */
+  async lock(caller: Principal, name: string, input: { reason: string; ttlMs: number }): Promise<Bot> {
+    if (input.reason.length > 500) throw invalidArgument('--reason is longer than 500 characters');
+    if (input.ttlMs < 0 || input.ttlMs > 366 * 24 * 3600_000) throw invalidArgument('--expires must be between 1s and 366d');
+    const bot = await this.get(caller, name);
+    const now = this.opts.clock.now();
+    const lock: BotLock = { reason: input.reason, lockedAt: now, expiresAt: input.ttlMs > 0 ? new Date(now.getTime() + input.ttlMs) : null, lockedBy: formatIdentityRef(caller) };
+    await this.opts.store.setLock(bot.tenantId, bot.id, lock);
+    return { ...bot, lock };
+  }
+
+  /** Lifts the bot's lock. */
+  async unlock(caller: Principal, name: string): Promise<Bot> {
+    const bot = await this.get(caller, name);
+    await this.opts.store.setLock(bot.tenantId, bot.id, null);
+    return { ...bot, lock: null };
+  }
+
+  /** The lock in force on a bot now, if any. */
+  activeLock(bot: Bot): BotLock | null {
+    return activeLock(bot, this.opts.clock.now());
+  }
+
   /** Removes the bot and revokes its unredeemed join tokens. */
   async delete(caller: Principal, name: string, requestId?: string): Promise<void> {
     const bot = await this.get(caller, name);
     await this.opts.joinTokens.revokeForSubject({ tenantId: bot.tenantId, subjectId: bot.id, ...(requestId ? { requestId } : {}) });
     await this.opts.store.delete(bot.tenantId, bot.id);
   }
+}
+
+function checkTokenTtl(ms: number): void {
+  if (!Number.isFinite(ms) || ms < MIN_TOKEN_TTL_MS || ms > MAX_TOKEN_TTL_MS) throw invalidArgument('--token-ttl must be between 1m and 7d');
 }

@@ -1,3 +1,13 @@
+/** Why and until when a bot may not join or renew. */
+export interface BotLock {
+  reason: string;
+  lockedAt: Date;
+  /** Null: until unlocked. */
+  expiresAt: Date | null;
+  /** Who set it: `user:<uuid>`, or `mezite` for a detected copied credential. */
+  lockedBy: string;
+}
+
 /** A bot: a machine principal (kind `service`) that holds renewable SSH certificates. */
 export interface Bot {
   id: string;
@@ -5,6 +15,24 @@ export interface Bot {
   name: string;
   roles: string[];
   createdAt: Date;
+  /** Generation of the newest certificate issued: 1 after the first join, +1 per renewal or join. */
+  generation: number;
+  /** The generation the newest certificate was renewed from (crash tolerance); null after a join. */
+  lastPresentedGeneration: number | null;
+  /** The generation issued by the latest join: older certificates belong to a replaced instance. */
+  joinGeneration: number;
+  lastSeenAt: Date | null;
+  certExpiresAt: Date | null;
+  lock: BotLock | null;
+}
+
+/** The generation bookkeeping written after a join or renewal. */
+export interface GenerationAdvance {
+  generation: number;
+  lastPresentedGeneration: number | null;
+  joinGeneration?: number;
+  lastSeenAt: Date;
+  certExpiresAt: Date;
 }
 
 /** Persistence of bots; every method is scoped to one tenant. */
@@ -12,8 +40,25 @@ export interface BotStore {
   /** AlreadyExists when the tenant already has a bot of that name. */
   create(bot: Bot): Promise<void>;
   get(tenantId: string, name: string): Promise<Bot | null>;
+  getById(tenantId: string, id: string): Promise<Bot | null>;
   /** Bots of the tenant ordered by name, after `afterName`, at most `limit`. */
   list(tenantId: string, opts: { limit: number; afterName?: string }): Promise<Bot[]>;
   /** Removes the bot; false when there was none. */
   delete(tenantId: string, id: string): Promise<boolean>;
+  /** Sets or clears the lock; false when there is no such bot. */
+  setLock(tenantId: string, id: string, lock: BotLock | null): Promise<boolean>;
+  /**
+   * Moves the bot from generation `expected` to `next.generation` in one conditional
+   * update; false when another join or renewal got there first.
+   */
+  advanceGeneration(tenantId: string, id: string, expected: number, next: GenerationAdvance): Promise<boolean>;
+  /** Whether any bot of the tenant uses the role. */
+  anyUsesRole(tenantId: string, role: string): Promise<boolean>;
+}
+
+/** The lock in force at `now`, if any (an expired lock no longer counts). */
+export function activeLock(bot: Bot, now: Date): BotLock | null {
+  if (!bot.lock) return null;
+  if (bot.lock.expiresAt && bot.lock.expiresAt <= now) return null;
+  return bot.lock;
 }

@@ -1,7 +1,7 @@
 import { tokenv1 } from '@mezite/proto';
 import type { Client } from 'nice-grpc';
 import type { MeziteCallOptions } from '@mezite/platform';
-import type { JoinTokenMinter } from '../domain/join-token-minter';
+import type { JoinTokenClaim, JoinTokenMinter } from '../domain/join-token-minter';
 
 /** JoinTokenMinter over token-service's gRPC API. */
 export class GrpcJoinTokenMinter implements JoinTokenMinter {
@@ -24,5 +24,24 @@ export class GrpcJoinTokenMinter implements JoinTokenMinter {
   async revokeForSubject(input: { tenantId: string; subjectId: string; requestId?: string }) {
     const r = await this.client.revokeJoinTokens({ tenantId: input.tenantId, subjectId: input.subjectId }, input.requestId ? { requestId: input.requestId } : {});
     return r.revoked;
+  }
+
+  async claim(token: string, requestId?: string): Promise<JoinTokenClaim> {
+    const r = await this.client.claimJoinToken({ token, claimTtlSeconds: 60 }, requestId ? { requestId } : {});
+    return {
+      claimId: r.claimId,
+      tokenId: r.tokenId,
+      tenantId: r.tenantId,
+      subjectKind: r.subjectKind === tokenv1.SubjectKind.SUBJECT_KIND_NODE ? 'node' : 'bot',
+      subjectId: r.subjectId,
+    };
+  }
+
+  async confirm(claimId: string, requestId?: string): Promise<void> {
+    await this.client.confirmJoinToken({ claimId }, requestId ? { requestId } : {});
+  }
+
+  async release(claimId: string, requestId?: string): Promise<void> {
+    await this.client.releaseJoinToken({ claimId }, requestId ? { requestId } : {});
   }
 }

@@ -16,7 +16,19 @@ export function botStoreContract(name: string, make: () => Promise<{ store: BotS
     });
     afterAll(async () => close());
 
-    const bot = (tenantId: string, name: string): Bot => ({ id: randomUUID(), tenantId, name, roles: ['ci-deployer'], createdAt: new Date('2026-01-01T00:00:00Z') });
+    const bot = (tenantId: string, name: string): Bot => ({
+      id: randomUUID(),
+      tenantId,
+      name,
+      roles: ['ci-deployer'],
+      createdAt: new Date('2026-01-01T00:00:00Z'),
+      generation: 0,
+      lastPresentedGeneration: null,
+      joinGeneration: 0,
+      lastSeenAt: null,
+      certExpiresAt: null,
+      lock: null,
+    });
 
     test('create, get by name, and tenants do not see each other', async () => {
       const b = bot(tenantA, 'github-deploy');
@@ -37,6 +49,29 @@ export function botStoreContract(name: string, make: () => Promise<{ store: BotS
       const names = (await store.list(tenantB, { limit: 100 })).map((b) => b.name).filter((n) => n.startsWith('p-'));
       expect(names).toEqual(['p-a', 'p-b', 'p-c']);
       expect((await store.list(tenantB, { limit: 1, afterName: 'p-a' })).map((b) => b.name)).toEqual(['p-b']);
+    });
+
+    test('advanceGeneration is conditional: of two racing advances exactly one wins', async () => {
+      const b = bot(tenantA, 'gen');
+      await store.create(b);
+      const at = new Date('2026-01-01T01:00:00Z');
+      const next = { generation: 1, lastPresentedGeneration: null, joinGeneration: 1, lastSeenAt: at, certExpiresAt: at };
+      const results = await Promise.all([store.advanceGeneration(tenantA, b.id, 0, next), store.advanceGeneration(tenantA, b.id, 0, next)]);
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await store.get(tenantA, 'gen')).toMatchObject({ generation: 1, joinGeneration: 1, lastSeenAt: at });
+      expect(await store.advanceGeneration(tenantB, b.id, 1, { ...next, generation: 2 })).toBe(false);
+    });
+
+    test('locks are set, read back and cleared', async () => {
+      const b = bot(tenantA, 'lockme');
+      await store.create(b);
+      const lock = { reason: 'incident 42', lockedAt: new Date('2026-01-01T00:00:00Z'), expiresAt: null, lockedBy: 'user:x' };
+      expect(await store.setLock(tenantA, b.id, lock)).toBe(true);
+      expect((await store.get(tenantA, 'lockme'))?.lock).toEqual(lock);
+      expect(await store.setLock(tenantA, b.id, null)).toBe(true);
+      expect((await store.get(tenantA, 'lockme'))?.lock).toBeNull();
+      expect(await store.anyUsesRole(tenantA, 'ci-deployer')).toBe(true);
+      expect(await store.anyUsesRole(tenantA, 'nobody-has-this')).toBe(false);
     });
 
     test('delete is scoped to the tenant', async () => {

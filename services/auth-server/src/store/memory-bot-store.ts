@@ -1,5 +1,7 @@
 import { alreadyExists } from '@mezite/identity';
-import type { Bot, BotStore } from '../domain/bot';
+import type { Bot, BotLock, BotStore, GenerationAdvance } from '../domain/bot';
+
+const copy = (b: Bot): Bot => ({ ...b, roles: [...b.roles], lock: b.lock ? { ...b.lock } : null });
 
 /** BotStore in memory (unit tests). */
 export class MemoryBotStore implements BotStore {
@@ -7,12 +9,17 @@ export class MemoryBotStore implements BotStore {
 
   async create(bot: Bot): Promise<void> {
     for (const b of this.bots.values()) if (b.tenantId === bot.tenantId && b.name === bot.name) throw alreadyExists(`bot "${bot.name}" already exists`);
-    this.bots.set(bot.id, { ...bot, roles: [...bot.roles] });
+    this.bots.set(bot.id, copy(bot));
   }
 
   async get(tenantId: string, name: string): Promise<Bot | null> {
-    for (const b of this.bots.values()) if (b.tenantId === tenantId && b.name === name) return { ...b, roles: [...b.roles] };
+    for (const b of this.bots.values()) if (b.tenantId === tenantId && b.name === name) return copy(b);
     return null;
+  }
+
+  async getById(tenantId: string, id: string): Promise<Bot | null> {
+    const b = this.bots.get(id);
+    return b && b.tenantId === tenantId ? copy(b) : null;
   }
 
   async list(tenantId: string, opts: { limit: number; afterName?: string }): Promise<Bot[]> {
@@ -20,12 +27,34 @@ export class MemoryBotStore implements BotStore {
       .filter((b) => b.tenantId === tenantId && (opts.afterName === undefined || b.name > opts.afterName))
       .sort((a, b) => (a.name < b.name ? -1 : 1))
       .slice(0, opts.limit)
-      .map((b) => ({ ...b, roles: [...b.roles] }));
+      .map(copy);
   }
 
   async delete(tenantId: string, id: string): Promise<boolean> {
     const b = this.bots.get(id);
     if (!b || b.tenantId !== tenantId) return false;
     return this.bots.delete(id);
+  }
+
+  async setLock(tenantId: string, id: string, lock: BotLock | null): Promise<boolean> {
+    const b = this.bots.get(id);
+    if (!b || b.tenantId !== tenantId) return false;
+    b.lock = lock ? { ...lock } : null;
+    return true;
+  }
+
+  async advanceGeneration(tenantId: string, id: string, expected: number, next: GenerationAdvance): Promise<boolean> {
+    const b = this.bots.get(id);
+    if (!b || b.tenantId !== tenantId || b.generation !== expected) return false;
+    b.generation = next.generation;
+    b.lastPresentedGeneration = next.lastPresentedGeneration;
+    if (next.joinGeneration !== undefined) b.joinGeneration = next.joinGeneration;
+    b.lastSeenAt = next.lastSeenAt;
+    b.certExpiresAt = next.certExpiresAt;
+    return true;
+  }
+
+  async anyUsesRole(tenantId: string, role: string): Promise<boolean> {
+    return [...this.bots.values()].some((b) => b.tenantId === tenantId && b.roles.includes(role));
   }
 }

@@ -1,0 +1,21 @@
+/** One audit record. No secret ever goes in here: ids and names only. */
+export interface AuditEvent {
+  id: string;
+  tenantId: string | null;
+  time: Date;
+  /** `bot.create`, `bot.join`, `bot.renew`, `bot.lock`, `role.upsert`, … */
+  type: string;
+  /** `user:<uuid>`, `service:<uuid>`, `bot:<name>`, `anonymous`, `mezite`. */
+  actor: string;
+  /** `bot:<name>`, `role:<name>`, … */
+  target: string;
+  result: 'success' | 'failure';
+  requestId: string;
+  details: Record<string, string>;
+}
+
+/** Where audit records go. A failed write must fail the action (fail closed). */
+export interface AuditLog {
+  record(e: Omit<AuditEvent, 'id' | 'time'> & { time?: Date }): Promise<void>;
+  list(tenantId: string, filter: { since?: Date; typePrefix?: string; limit: number; before?: { time: Date; id: string } }): Promise<AuditEvent[]>;
+}

@@ -1,0 +1,229 @@
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { FakeClock, isMeziteError, parseRoleYaml, unauthenticated, type Principal } from '@mezite/identity';
+import { encodePublicKey, formatPublicKey, generateCaKey, parseCertificate, parsePublicKey, signCertificate, signRenewal } from '@mezite/ssh';
+import { MemoryAuditLog } from '../store/memory-audit-log';
+import { MemoryBotStore } from '../store/memory-bot-store';
+import { MemoryRenewalChallengeStore } from '../store/memory-renewal-challenge-store';
+import { MemoryRoleStore } from '../store/memory-role-store';
+import { BotManager } from './bot-manager';
+import type { CertAuthorityClient } from './cert-authority-client';
+import { JoinManager, MEZITE_EXTENSION } from './join-manager';
+import type { JoinTokenClaim, JoinTokenMinter } from './join-token-minter';
+import { RoleManager } from './role-manager';
+
+const SEED_ROLE = `kind: role
+metadata:
+  name: ci-deployer
+spec:
+  options:
+    max_session_ttl: 1h
+  allow:
+    node_labels:
+      env: [staging, production]
+    logins: [deploy]
+  deny:
+    logins: [root]
+`;
+
+/** One-time tokens in memory with the claim/confirm/release protocol of token-service. */
+class FakeJoinTokens implements JoinTokenMinter {
+  tokens = new Map<string, { subjectId: string; tenantId: string; state: 'live' | 'claimed' | 'used' | 'revoked'; claimId?: string }>();
+  async create(i: { tenantId: string; subjectId: string }) {
+    const plaintext = `tok-bot-${randomUUID().replace(/-/g, '')}`;
+    this.tokens.set(plaintext, { subjectId: i.subjectId, tenantId: i.tenantId, state: 'live' });
+    return { id: randomUUID(), plaintext, expiresAt: new Date() };
+  }
+  async revokeForSubject(i: { subjectId: string }) {
+    let n = 0;
+    for (const t of this.tokens.values()) if (t.subjectId === i.subjectId && t.state === 'live') (t.state = 'revoked'), n++;
+    return n;
+  }
+  async claim(token: string): Promise<JoinTokenClaim> {
+    const t = this.tokens.get(token);
+    if (!t || t.state !== 'live') throw unauthenticated('invalid join token');
+    t.state = 'claimed';
+    t.claimId = randomUUID();
+    return { claimId: t.claimId, tokenId: 'x', tenantId: t.tenantId, subjectKind: 'bot', subjectId: t.subjectId };
+  }
+  async confirm(claimId: string) {
+    for (const t of this.tokens.values()) if (t.claimId === claimId && t.state === 'claimed') t.state = 'used';
+  }
+  async release(claimId: string) {
+    for (const t of this.tokens.values()) if (t.claimId === claimId && t.state === 'claimed') t.state = 'live';
+  }
+}
+
+/** A CA that signs in process, like ssh-ca does. */
+class FakeCa implements CertAuthorityClient {
+  user = generateCaKey('ecdsa-p256');
+  host = generateCaKey('ecdsa-p256');
+  failNext = false;
+  constructor(private readonly clock: FakeClock) {}
+  async sign(i: Parameters<CertAuthorityClient['sign']>[0]) {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('ssh-ca down');
+    }
+    const now = this.clock.now();
+    const validAfter = new Date(now.getTime() - 60_000);
+    const validBefore = new Date(now.getTime() + i.ttlMs);
+    const c = signCertificate({ ca: { key: this.user.privateKey }, subjectKey: parsePublicKey(i.publicKey), type: i.type, serial: 7n, keyId: i.keyId, principals: i.principals, validAfter, validBefore, extensions: i.extensions ?? {} });
+    return { certificate: c.line, serial: '7', validAfter, validBefore };
+  }
+  async publicKeys(type: 'user' | 'host') {
+    return [(type === 'user' ? this.user : this.host).publicKeyLine];
+  }
+}
+
+function keyPair(): { line: string; privateKey: KeyObject } {
+  const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { line: formatPublicKey(k.publicKey), privateKey: k.privateKey };
+}
+
+describe('JoinManager', () => {
+  const tenantId = randomUUID();
+  const admin: Principal = { kind: 'user', id: randomUUID(), tenantId, name: 'admin', authMethod: 'bootstrap-admin', roles: ['admin'] };
+  let clock: FakeClock;
+  let tokens: FakeJoinTokens;
+  let ca: FakeCa;
+  let audit: MemoryAuditLog;
+  let bots: BotManager;
+  let joins: JoinManager;
+  let botStore: MemoryBotStore;
+
+  beforeEach(async () => {
+    clock = new FakeClock('2026-03-24T14:00:00Z');
+    tokens = new FakeJoinTokens();
+    ca = new FakeCa(clock);
+    audit = new MemoryAuditLog();
+    botStore = new MemoryBotStore();
+    const roles = new RoleManager({ store: new MemoryRoleStore(), bots: botStore, clock });
+    await roles.upsert(admin, { yaml: SEED_ROLE, fileName: 'role.yaml', force: false });
+    bots = new BotManager({ store: botStore, joinTokens: tokens, clock, roles });
+    joins = new JoinManager({ bots: botStore, roles, joinTokens: tokens, ca, challenges: new MemoryRenewalChallengeStore(), audit, clock });
+  });
+
+  const newBot = async () => (await bots.create(admin, { name: 'github-deploy', roles: ['ci-deployer'], tokenTtlMs: 3600_000 })).joinToken;
+  const join = (token: string, key = keyPair(), ttl = 4 * 3600_000) => joins.join({ joinToken: token, publicKey: key.line, requestedTtlMs: ttl, requestId: 'r' }).then((r) => ({ ...r, key }));
+  const renew = async (cert: string, key: KeyObject, next = keyPair()) => {
+    const b = await joins.beginRenewal({ certificate: cert, requestId: 'r' });
+    const sig = signRenewal(key, b.challenge, encodePublicKey(parsePub(next.line)));
+    const r = await joins.completeRenewal({ challengeId: b.challengeId, signature: sig, newPublicKey: next.line, requestedTtlMs: 3600_000, requestId: 'r' });
+    return { ...r, key: next };
+  };
+  const parsePub = (line: string) => parsePublicKey(line).key;
+
+  test('join: principals are allowed minus denied logins, TTL clamped to max_session_ttl, generation 1, token single-use', async () => {
+    const token = await newBot();
+    const r = await join(token);
+    const cert = parseCertificate(r.certificate);
+    expect(cert.principals).toEqual(['deploy']);
+    expect(r.principals).toEqual(['deploy']);
+    expect(cert.validBefore.getTime() - clock.now().getTime()).toBe(3600_000);
+    expect(cert.keyId).toBe('bot:github-deploy');
+    expect(JSON.parse(cert.extensions[MEZITE_EXTENSION] ?? '{}')).toMatchObject({ bot: 'github-deploy', gen: 1, roles: ['ci-deployer'] });
+    expect(r.hostCertAuthorities).toEqual([ca.host.publicKeyLine]);
+    expect(r.generation).toBe(1);
+    const again = await join(token).catch((e: unknown) => e);
+    expect(isMeziteError(again, 'Unauthenticated')).toBe(true);
+    expect((again as Error).message).toBe('invalid join token');
+  });
+
+  test('a failed signing releases the token: the join can be retried', async () => {
+    const token = await newBot();
+    ca.failNext = true;
+    await expect(join(token)).rejects.toThrow('ssh-ca down');
+    expect(tokens.tokens.get(token)?.state).toBe('live');
+    await expect(join(token)).resolves.toMatchObject({ generation: 1 });
+    expect(tokens.tokens.get(token)?.state).toBe('used');
+  });
+
+  test('unknown, malformed and used tokens get the same error', async () => {
+    const msgs = await Promise.all(['tok-bot-' + 'a'.repeat(32), 'garbage', ''].map((t) => join(t).catch((e: Error) => `${(e as { code?: string }).code}:${e.message}`)));
+    expect(new Set(msgs)).toEqual(new Set(['Unauthenticated:invalid join token']));
+    expect(audit.events.filter((e) => e.type === 'bot.join' && e.result === 'failure')).toHaveLength(3);
+  });
+
+  test('renewal proves possession, returns generation + 1 on a new key', async () => {
+    const j = await join(await newBot());
+    const r = await renew(j.certificate, j.key.privateKey);
+    expect(r.generation).toBe(2);
+    expect(parseCertificate(r.certificate).principals).toEqual(['deploy']);
+    const r3 = await renew(r.certificate, r.key.privateKey);
+    expect(r3.generation).toBe(3);
+  });
+
+  test('a signature by another key is refused and the challenge cannot be replayed', async () => {
+    const j = await join(await newBot());
+    const b = await joins.beginRenewal({ certificate: j.certificate, requestId: 'r' });
+    const next = keyPair();
+    const bad = signRenewal(keyPair().privateKey, b.challenge, encodePublicKey(parsePub(next.line)));
+    await expect(joins.completeRenewal({ challengeId: b.challengeId, signature: bad, newPublicKey: next.line, requestedTtlMs: 0, requestId: 'r' })).rejects.toThrow(/does not match the certificate key/);
+    const good = signRenewal(j.key.privateKey, b.challenge, encodePublicKey(parsePub(next.line)));
+    await expect(joins.completeRenewal({ challengeId: b.challengeId, signature: good, newPublicKey: next.line, requestedTtlMs: 0, requestId: 'r' })).rejects.toThrow(/unknown or expired renewal challenge/);
+  });
+
+  test('a crash between issuing and saving does not lock a healthy bot', async () => {
+    const j = await join(await newBot());
+    const lost = await renew(j.certificate, j.key.privateKey); // issued, never saved
+    expect(lost.generation).toBe(2);
+    const r = await renew(j.certificate, j.key.privateKey); // daemon retries with generation 1
+    expect(r.generation).toBe(3);
+    expect((await botStore.get(tenantId, 'github-deploy'))?.lock).toBeNull();
+  });
+
+  test('a copied credential renewing after the original locks the bot', async () => {
+    const j = await join(await newBot());
+    const a = await renew(j.certificate, j.key.privateKey); // original: gen 2
+    const b = await renew(a.certificate, a.key.privateKey); // original: gen 3
+    const clone = await renew(j.certificate, j.key.privateKey).catch((e: unknown) => e); // copy of gen 1
+    expect(isMeziteError(clone, 'PermissionDenied')).toBe(true);
+    expect((clone as Error).message).toMatch(/bot "github-deploy" is locked: certificate generation mismatch/);
+    const bot = await botStore.get(tenantId, 'github-deploy');
+    expect(bot?.lock?.lockedBy).toBe('mezite');
+    await expect(renew(b.certificate, b.key.privateKey)).rejects.toThrow(/is locked/);
+    expect(audit.events.some((e) => e.type === 'bot.lock' && e.actor === 'mezite')).toBe(true);
+  });
+
+  test('a locked bot can neither join nor renew; unlocking restores it', async () => {
+    const token = await newBot();
+    const j = await join(token);
+    await bots.lock(admin, 'github-deploy', { reason: 'incident 7', ttlMs: 0 });
+    await expect(renew(j.certificate, j.key.privateKey)).rejects.toThrow('bot "github-deploy" is locked: incident 7');
+    const rotated = await bots.rotateToken(admin, 'github-deploy', 3600_000);
+    await expect(join(rotated.joinToken)).rejects.toThrow(/is locked/);
+    expect(tokens.tokens.get(rotated.joinToken)?.state).toBe('live');
+    await bots.unlock(admin, 'github-deploy');
+    await expect(renew(j.certificate, j.key.privateKey)).resolves.toMatchObject({ generation: 2 });
+  });
+
+  test('a lock with an expiry lifts itself', async () => {
+    const j = await join(await newBot());
+    await bots.lock(admin, 'github-deploy', { reason: 'brief', ttlMs: 60_000 });
+    await expect(renew(j.certificate, j.key.privateKey)).rejects.toThrow(/is locked/);
+    clock.advance(61_000);
+    await expect(renew(j.certificate, j.key.privateKey)).resolves.toMatchObject({ generation: 2 });
+  });
+
+  test('a removed bot cannot renew; an expired certificate cannot renew', async () => {
+    const j = await join(await newBot());
+    clock.advance(2 * 3600_000);
+    await expect(renew(j.certificate, j.key.privateKey)).rejects.toThrow(/not issued by this cluster or has expired/);
+    clock.advance(-2 * 3600_000);
+    await bots.delete(admin, 'github-deploy');
+    await expect(renew(j.certificate, j.key.privateKey)).rejects.toThrow(/no longer exists/);
+  });
+
+  test('concurrent renewals presenting the same generation: exactly one wins', async () => {
+    const j = await join(await newBot());
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => renew(j.certificate, j.key.privateKey)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+  });
+
+  test('rotate-token: the old join token stops working at once', async () => {
+    const old = await newBot();
+    const r = await bots.rotateToken(admin, 'github-deploy', 3600_000);
+    await expect(join(old)).rejects.toThrow('invalid join token');
+    await expect(join(r.joinToken)).resolves.toMatchObject({ generation: 1 });
+  });
+});

@@ -1,0 +1,214 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  allowedLogins,
+  clampTtl,
+  failedPrecondition,
+  invalidArgument,
+  isMeziteError,
+  permissionDenied,
+  unauthenticated,
+  type Clock,
+  type Role,
+} from '@mezite/identity';
+import { parseCertificate, parsePublicKey, verifyCertificateSignature, verifyRenewal, type SshCertificate } from '@mezite/ssh';
+import type { AuditLog } from './audit';
+import { activeLock, type Bot, type BotStore } from './bot';
+import type { CertAuthorityClient } from './cert-authority-client';
+import type { JoinTokenMinter } from './join-token-minter';
+import type { RenewalChallengeStore } from './renewal-challenge';
+import type { RoleManager } from './role-manager';
+
+/** The certificate extension carrying who the certificate belongs to (signed by the CA). */
+export const MEZITE_EXTENSION = 'mezite@mezite.dev';
+/** Default and longest certificate lifetimes a bot may ask for. */
+export const DEFAULT_CERT_TTL_MS = 3600_000;
+const CHALLENGE_TTL_MS = 60_000;
+const JOIN_TOKEN = /^tok-(bot|node)-[0-9a-f]{32}$/;
+
+/** What the Mezite extension says. */
+export interface BotCertClaims {
+  v: 1;
+  bot: string;
+  bot_id: string;
+  tenant: string;
+  roles: string[];
+  gen: number;
+}
+
+/** A certificate for a bot, and what the daemon needs to use it. */
+export interface IssuedBotCert {
+  certificate: string;
+  hostCertAuthorities: string[];
+  userCertAuthorities: string[];
+  generation: number;
+  botName: string;
+  expiresAt: Date;
+  principals: string[];
+}
+
+/** Options of JoinManager. */
+export interface JoinManagerOptions {
+  bots: BotStore;
+  roles: Pick<RoleManager, 'resolve'>;
+  joinTokens: JoinTokenMinter;
+  ca: CertAuthorityClient;
+  challenges: RenewalChallengeStore;
+  audit: AuditLog;
+  clock: Clock;
+}
+
+/**
+ * Joins and renewals of bots. A join redeems a one-time token exactly once (claim →
+ * sign → commit generation → confirm; any failure releases the claim, so no token is
+ * consumed without a certificate). A renewal proves possession of the current key and
+ * certificate and moves the bot's generation forward; an older generation means a
+ * copied credential and locks the bot.
+ */
+export class JoinManager {
+  constructor(private readonly o: JoinManagerOptions) {
+    for (const k of ['bots', 'roles', 'joinTokens', 'ca', 'challenges', 'audit', 'clock'] as const) if (!o[k]) throw new Error(`JoinManager: ${k} is required`);
+  }
+
+  /** Redeems a join token for a certificate on `publicKey`. */
+  async join(input: { joinToken: string; publicKey: string; requestedTtlMs: number; requestId: string }): Promise<IssuedBotCert> {
+    const pub = parsePublicKey(input.publicKey);
+    const refused = unauthenticated('invalid join token');
+    if (!JOIN_TOKEN.test(input.joinToken)) {
+      await this.audit(null, 'bot.join', 'anonymous', 'bot:?', 'failure', input.requestId, { reason: 'malformed token' });
+      throw refused;
+    }
+    let claim;
+    try {
+      claim = await this.o.joinTokens.claim(input.joinToken, input.requestId);
+    } catch (err) {
+      if (isMeziteError(err, 'Unauthenticated')) {
+        await this.audit(null, 'bot.join', 'anonymous', 'bot:?', 'failure', input.requestId, { reason: 'unknown, expired, used or revoked token' });
+        throw refused;
+      }
+      throw err;
+    }
+    let bot: Bot | null = null;
+    try {
+      if (claim.subjectKind !== 'bot') throw refused;
+      bot = await this.o.bots.getById(claim.tenantId, claim.subjectId);
+      if (!bot) throw refused;
+      const lock = activeLock(bot, this.o.clock.now());
+      if (lock) throw permissionDenied(`bot "${bot.name}" is locked: ${lock.reason || 'no reason given'}`);
+      const generation = bot.generation + 1;
+      const issued = await this.issue(bot, pub.blob, input.publicKey, input.requestedTtlMs, generation, input.requestId);
+      const ok = await this.o.bots.advanceGeneration(bot.tenantId, bot.id, bot.generation, {
+        generation,
+        lastPresentedGeneration: null,
+        joinGeneration: generation,
+        lastSeenAt: this.o.clock.now(),
+        certExpiresAt: issued.expiresAt,
+      });
+      if (!ok) throw failedPrecondition(`bot "${bot.name}" joined or renewed concurrently; try again`);
+      await this.audit(bot.tenantId, 'bot.join', `bot:${bot.name}`, `bot:${bot.name}`, 'success', input.requestId, { generation: String(generation), token_id: claim.tokenId });
+      await this.o.joinTokens.confirm(claim.claimId, input.requestId);
+      return issued;
+    } catch (err) {
+      await this.o.joinTokens.release(claim.claimId, input.requestId).catch(() => undefined);
+      const name = bot?.name ?? '?';
+      await this.audit(claim.tenantId, 'bot.join', `bot:${name}`, `bot:${name}`, 'failure', input.requestId, { reason: (err as Error).message }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Checks a presented certificate and returns a single-use challenge for it. */
+  async beginRenewal(input: { certificate: string; requestId: string }): Promise<{ challengeId: string; challenge: Buffer; expiresAt: Date }> {
+    const { cert, claims } = await this.checkCertificate(input.certificate);
+    const now = this.o.clock.now();
+    const c = { id: randomUUID(), botId: claims.bot_id, tenantId: claims.tenant, challenge: randomBytes(32), certificate: input.certificate.trim(), presentedGeneration: claims.gen, expiresAt: new Date(now.getTime() + CHALLENGE_TTL_MS) };
+    void cert;
+    await this.o.challenges.create(c);
+    return { challengeId: c.id, challenge: c.challenge, expiresAt: c.expiresAt };
+  }
+
+  /** Proves possession with the challenge signature and returns a certificate for the new key. */
+  async completeRenewal(input: { challengeId: string; signature: Buffer; newPublicKey: string; requestedTtlMs: number; requestId: string }): Promise<IssuedBotCert> {
+    const newPub = parsePublicKey(input.newPublicKey);
+    if (!/^[0-9a-f-]{36}$/.test(input.challengeId)) throw unauthenticated('unknown or expired renewal challenge');
+    const ch = await this.o.challenges.consume(input.challengeId, this.o.clock.now());
+    if (!ch) throw unauthenticated('unknown or expired renewal challenge');
+    const { cert, claims } = await this.checkCertificate(ch.certificate);
+    if (newPub.blob.equals(cert.subjectKey.blob)) throw invalidArgument('a renewal must certify a new key; generate a fresh key pair');
+    if (!verifyRenewal(cert.subjectKey, ch.challenge, newPub.blob, input.signature)) {
+      await this.audit(claims.tenant, 'bot.renew', `bot:${claims.bot}`, `bot:${claims.bot}`, 'failure', input.requestId, { reason: 'bad proof of possession' });
+      throw unauthenticated('the renewal signature does not match the certificate key');
+    }
+    const bot = await this.o.bots.getById(claims.tenant, claims.bot_id);
+    if (!bot) throw permissionDenied(`bot "${claims.bot}" no longer exists`);
+    const lock = activeLock(bot, this.o.clock.now());
+    if (lock) {
+      await this.audit(bot.tenantId, 'bot.renew', `bot:${bot.name}`, `bot:${bot.name}`, 'failure', input.requestId, { reason: 'locked' });
+      throw permissionDenied(`bot "${bot.name}" is locked: ${lock.reason || 'no reason given'}`);
+    }
+    const g = ch.presentedGeneration;
+    if (g < bot.joinGeneration) throw failedPrecondition(`this certificate belongs to an instance of bot "${bot.name}" replaced by a newer join; join again`);
+    const current = g === bot.generation;
+    // A crash between issuing and saving leaves the daemon one generation behind; that
+    // is tolerated once, as long as the newest certificate was never presented.
+    const crashTolerated = g === bot.generation - 1 && bot.lastPresentedGeneration === g;
+    if (!current && !crashTolerated) await this.lockCopied(bot, g, input.requestId);
+    const generation = bot.generation + 1;
+    const issued = await this.issue(bot, newPub.blob, input.newPublicKey, input.requestedTtlMs, generation, input.requestId);
+    const ok = await this.o.bots.advanceGeneration(bot.tenantId, bot.id, bot.generation, {
+      generation,
+      lastPresentedGeneration: g,
+      lastSeenAt: this.o.clock.now(),
+      certExpiresAt: issued.expiresAt,
+    });
+    if (!ok) throw failedPrecondition(`another renewal of bot "${bot.name}" won; retry`);
+    await this.audit(bot.tenantId, 'bot.renew', `bot:${bot.name}`, `bot:${bot.name}`, 'success', input.requestId, { generation: String(generation), presented: String(g) });
+    return issued;
+  }
+
+  private async lockCopied(bot: Bot, presented: number, requestId: string): Promise<never> {
+    const reason = `certificate generation mismatch (presented ${presented}, current ${bot.generation}): a copy of this bot's credentials was used`;
+    await this.o.bots.setLock(bot.tenantId, bot.id, { reason, lockedAt: this.o.clock.now(), expiresAt: null, lockedBy: 'mezite' });
+    await this.audit(bot.tenantId, 'bot.lock', 'mezite', `bot:${bot.name}`, 'success', requestId, { reason });
+    await this.audit(bot.tenantId, 'bot.renew', `bot:${bot.name}`, `bot:${bot.name}`, 'failure', requestId, { reason: 'generation mismatch' });
+    throw permissionDenied(`bot "${bot.name}" is locked: ${reason}; an admin must investigate and run mezctl bots unlock`);
+  }
+
+  /** Parses a presented certificate and checks it is a live user certificate of this cluster for a bot. */
+  private async checkCertificate(line: string): Promise<{ cert: SshCertificate; claims: BotCertClaims }> {
+    const cert = parseCertificate(line);
+    const refused = unauthenticated('the certificate was not issued by this cluster or has expired');
+    if (cert.type !== 'user') throw refused;
+    const trusted = (await this.o.ca.publicKeys('user')).map((k) => Buffer.from(k.split(' ')[1] ?? '', 'base64'));
+    if (!trusted.some((t) => t.equals(cert.signatureKey.blob)) || !verifyCertificateSignature(cert)) throw refused;
+    const now = this.o.clock.now();
+    if (cert.validAfter > now || cert.validBefore <= now) throw refused;
+    let claims: BotCertClaims;
+    try {
+      claims = JSON.parse(cert.extensions[MEZITE_EXTENSION] ?? '') as BotCertClaims;
+    } catch {
+      throw refused;
+    }
+    if (claims?.v !== 1 || typeof claims.bot_id !== 'string' || typeof claims.tenant !== 'string' || !Number.isSafeInteger(claims.gen)) throw refused;
+    return { cert, claims };
+  }
+
+  /** Computes principals and TTL from the bot's roles and has ssh-ca sign. */
+  private async issue(bot: Bot, _blob: Buffer, publicKey: string, requestedTtlMs: number, generation: number, requestId: string): Promise<IssuedBotCert> {
+    const roles: Role[] = ((await this.o.roles.resolve(bot.tenantId, bot.roles)) as Array<{ role: Role }>).map((s) => s.role);
+    const principals = allowedLogins(roles);
+    if (principals.length === 0) throw failedPrecondition(`the roles of bot "${bot.name}" allow no logins`);
+    const requested = requestedTtlMs > 0 ? requestedTtlMs : DEFAULT_CERT_TTL_MS;
+    if (requested < 60_000) throw invalidArgument('certificate TTL must be at least 1m');
+    const ttlMs = clampTtl(requested, roles);
+    const extensions: Record<string, string> = {};
+    for (const e of new Set(roles.flatMap((r) => r.options.sshExtensions))) extensions[e] = '';
+    const claims: BotCertClaims = { v: 1, bot: bot.name, bot_id: bot.id, tenant: bot.tenantId, roles: bot.roles, gen: generation };
+    extensions[MEZITE_EXTENSION] = JSON.stringify(claims);
+    const signed = await this.o.ca.sign({ type: 'user', publicKey, keyId: `bot:${bot.name}`, principals, ttlMs, extensions, tenantId: bot.tenantId, subjectId: bot.id, requestId });
+    const [host, user] = await Promise.all([this.o.ca.publicKeys('host'), this.o.ca.publicKeys('user')]);
+    return { certificate: signed.certificate, hostCertAuthorities: host, userCertAuthorities: user, generation, botName: bot.name, expiresAt: signed.validBefore, principals };
+  }
+
+  private audit(tenantId: string | null, type: string, actor: string, target: string, result: 'success' | 'failure', requestId: string, details: Record<string, string>): Promise<void> {
+    return this.o.audit.record({ tenantId, type, actor, target, result, requestId, details });
+  }
+}

@@ -1,0 +1,18 @@
+/** A single-use renewal challenge, bound to the certificate that asked for it. */
+export interface RenewalChallenge {
+  id: string;
+  botId: string;
+  tenantId: string;
+  challenge: Buffer;
+  /** The presented certificate line; its key must sign the challenge. */
+  certificate: string;
+  presentedGeneration: number;
+  expiresAt: Date;
+}
+
+/** Persistence of challenges. */
+export interface RenewalChallengeStore {
+  create(c: RenewalChallenge): Promise<void>;
+  /** Marks the challenge used in one conditional update; null when unknown, used or expired. */
+  consume(id: string, now: Date): Promise<RenewalChallenge | null>;
+}

@@ -1,0 +1,42 @@
+import type { authv1 } from '@mezite/proto';
+import type { ServiceImplementation } from 'nice-grpc';
+import type { IssuedBotCert, JoinManager } from '../domain/join-manager';
+import type { AuthContext } from './auth-middleware';
+
+function toProto(c: IssuedBotCert): authv1.JoinResponse {
+  return {
+    certificate: c.certificate,
+    hostCertAuthorities: c.hostCertAuthorities,
+    userCertAuthorities: c.userCertAuthorities,
+    generation: c.generation,
+    botName: c.botName,
+    expireTime: c.expiresAt,
+    principals: c.principals,
+  };
+}
+
+/** Handlers for JoinService: no bearer credential; the token or the proof is the credential. */
+export function joinHandlers(joins: JoinManager): ServiceImplementation<typeof authv1.JoinServiceDefinition, AuthContext> {
+  return {
+    async join(req, ctx) {
+      const r = await joins.join({ joinToken: req.joinToken, publicKey: req.publicKey, requestedTtlMs: req.requestedTtlSeconds * 1000, requestId: ctx.requestId });
+      ctx.log.info('bot joined', { bot: r.botName, generation: r.generation });
+      return toProto(r);
+    },
+    async beginRenewal(req, ctx) {
+      const r = await joins.beginRenewal({ certificate: req.certificate, requestId: ctx.requestId });
+      return { challengeId: r.challengeId, challenge: r.challenge, expireTime: r.expiresAt };
+    },
+    async completeRenewal(req, ctx) {
+      const r = await joins.completeRenewal({
+        challengeId: req.challengeId,
+        signature: Buffer.from(req.signature),
+        newPublicKey: req.newPublicKey,
+        requestedTtlMs: req.requestedTtlSeconds * 1000,
+        requestId: ctx.requestId,
+      });
+      ctx.log.info('bot renewed', { bot: r.botName, generation: r.generation });
+      return toProto(r);
+    },
+  };
+}

@@ -1,0 +1,23 @@
+import { randomUUID } from 'node:crypto';
+import type { AuditEvent, AuditLog } from '../domain/audit';
+
+/** AuditLog in memory (unit tests); `failNext` simulates a write failure. */
+export class MemoryAuditLog implements AuditLog {
+  readonly events: AuditEvent[] = [];
+  failNext = false;
+
+  async record(e: Omit<AuditEvent, 'id' | 'time'> & { time?: Date }): Promise<void> {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('audit store down');
+    }
+    this.events.push({ ...e, id: randomUUID(), time: e.time ?? new Date() });
+  }
+
+  async list(tenantId: string, f: { since?: Date; typePrefix?: string; limit: number }): Promise<AuditEvent[]> {
+    return this.events
+      .filter((e) => e.tenantId === tenantId && (!f.since || e.time >= f.since) && (!f.typePrefix || e.type.startsWith(f.typePrefix)))
+      .reverse()
+      .slice(0, f.limit);
+  }
+}

@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import type { Role } from '@mezite/identity';
+import { translateDbError } from '@mezite/platform';
+import type { RoleStore, StoredRole } from '../domain/role-store';
+import type { PrismaClient } from './prisma';
+
+type Row = NonNullable<Awaited<ReturnType<PrismaClient['role']['findFirst']>>>;
+const toDomain = (r: Row): StoredRole => ({ role: r.spec as unknown as Role, createdAt: r.createdAt, updatedAt: r.updatedAt, revision: Number(r.revision) });
+
+/** RoleStore on PostgreSQL; the validated role is kept as JSON (`spec`). */
+export class PrismaRoleStore implements RoleStore {
+  constructor(private readonly db: PrismaClient) {}
+
+  private async run<T>(fn: () => Promise<T>, what = 'role'): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw translateDbError(err, what);
+    }
+  }
+
+  create(tenantId: string, role: Role, at: Date): Promise<StoredRole> {
+    return this.run(async () => toDomain(await this.db.role.create({ data: { id: randomUUID(), tenantId, name: role.name, spec: role as object, createdAt: at, updatedAt: at } })), `role "${role.name}"`);
+  }
+
+  replace(tenantId: string, role: Role, at: Date): Promise<{ created: boolean; stored: StoredRole }> {
+    return this.run(async () => {
+      const updated = await this.db.role.updateMany({ where: { tenantId, name: role.name }, data: { spec: role as object, updatedAt: at, revision: { increment: 1 } } });
+      if (updated.count === 0) return { created: true, stored: await this.create(tenantId, role, at) };
+      const row = await this.db.role.findUnique({ where: { tenantId_name: { tenantId, name: role.name } } });
+      if (!row) throw new Error('role vanished during replace');
+      return { created: false, stored: toDomain(row) };
+    });
+  }
+
+  get(tenantId: string, name: string): Promise<StoredRole | null> {
+    return this.run(async () => {
+      const r = await this.db.role.findUnique({ where: { tenantId_name: { tenantId, name } } });
+      return r ? toDomain(r) : null;
+    });
+  }
+
+  getMany(tenantId: string, names: string[]): Promise<StoredRole[]> {
+    return this.run(async () => (await this.db.role.findMany({ where: { tenantId, name: { in: names } } })).map(toDomain));
+  }
+
+  list(tenantId: string, opts: { limit: number; afterName?: string }): Promise<StoredRole[]> {
+    return this.run(async () =>
+      (
+        await this.db.role.findMany({ where: { tenantId, ...(opts.afterName !== undefined ? { name: { gt: opts.afterName } } : {}) }, orderBy: { name: 'asc' }, take: opts.limit })
+      ).map(toDomain),
+    );
+  }
+
+  delete(tenantId: string, name: string): Promise<boolean> {
+    return this.run(async () => (await this.db.role.deleteMany({ where: { tenantId, name } })).count > 0);
+  }
+}

@@ -4,13 +4,15 @@ import { createGrpcServer, createLogger, internalServerCredentials, onShutdown, 
 import { sshcav1 } from '@mezite/proto';
 import { loadSshCaConfig } from './config';
 import { CaManager } from './domain/ca-manager';
+import { CertificateSigner } from './domain/certificate-signer';
 import { sshCaHandlers } from './grpc/ssh-ca-handlers';
 import { PrismaCertAuthorityStore } from './store/prisma-cert-authority-store';
+import { PrismaIssuedCertificateStore } from './store/prisma-issued-certificate-store';
 import { createPrismaClient } from './store/prisma';
 
 const SERVICE = 'ssh-ca';
 
-/** Wires ssh-ca: config, migrations, the CAs (made on first start), gRPC on the internal mTLS port. */
+/** Wires ssh-ca: config, migrations, the CAs (made on first start), the signer, gRPC on the internal mTLS port. */
 export async function main(): Promise<void> {
   const log = createLogger({ service: SERVICE });
   const cfg = loadSshCaConfig();
@@ -18,9 +20,11 @@ export async function main(): Promise<void> {
   const prisma = createPrismaClient(cfg.databaseUrl, cfg.dbPoolSize);
   const cas = new CaManager({ store: new PrismaCertAuthorityStore(prisma), clock: systemClock, kek: cfg.kek, algorithm: cfg.algorithm });
   for (const ca of await cas.ensure()) log.info('certificate authority ready', { type: ca.type, fingerprint: ca.fingerprint, algorithm: ca.algorithm });
+  const signer = new CertificateSigner({ store: new PrismaIssuedCertificateStore(prisma), cas, kek: cfg.kek, clock: systemClock, logger: log });
+  await signer.load(); // a wrong MEZITE_CA_KEK fails here, not at the first request
 
   const grpc = createGrpcServer({ name: 'mezite.sshca.v1.SshCaService', logger: log });
-  grpc.services.add(sshcav1.SshCaServiceDefinition, sshCaHandlers(cas));
+  grpc.services.add(sshcav1.SshCaServiceDefinition, sshCaHandlers({ cas, signer }));
   const tls = readTlsFiles({ ca: cfg.tlsCa, cert: cfg.tlsCert, key: cfg.tlsKey });
   const port = await grpc.listen(cfg.addr, internalServerCredentials(tls));
   log.info('listening', { addr: cfg.addr.replace(/:\d+$/, `:${port}`) });

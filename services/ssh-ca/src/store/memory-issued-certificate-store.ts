@@ -1,0 +1,34 @@
+import { alreadyExists } from '@mezite/identity';
+import type { IssuedCertificate, IssuedCertificateStore } from '../domain/issued-certificate';
+
+const copy = (c: IssuedCertificate): IssuedCertificate => ({ ...c, principals: [...c.principals] });
+const byAge = (a: IssuedCertificate, b: IssuedCertificate) => a.createdAt.getTime() - b.createdAt.getTime() || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0);
+
+/** IssuedCertificateStore in memory (unit tests). */
+export class MemoryIssuedCertificateStore implements IssuedCertificateStore {
+  private readonly certs = new Map<string, IssuedCertificate>();
+
+  async insert(cert: IssuedCertificate): Promise<void> {
+    const key = `${cert.caId}/${cert.serial}`;
+    if (this.certs.has(key)) throw alreadyExists('issued certificate already exists');
+    this.certs.set(key, copy(cert));
+  }
+
+  async find(caId: string, serial: bigint): Promise<IssuedCertificate | null> {
+    const c = this.certs.get(`${caId}/${serial}`);
+    return c ? copy(c) : null;
+  }
+
+  async listBySubject(subjectId: string, opts: { unexpiredAt?: Date } = {}): Promise<IssuedCertificate[]> {
+    const after = opts.unexpiredAt?.getTime();
+    return [...this.certs.values()]
+      .filter((c) => c.subjectId === subjectId && (after === undefined || c.validBefore.getTime() > after))
+      .sort(byAge)
+      .map(copy);
+  }
+
+  /** How many certificates were logged (tests). */
+  get size(): number {
+    return this.certs.size;
+  }
+}

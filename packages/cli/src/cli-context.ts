@@ -1,7 +1,10 @@
+import { isMeziteError, type Clock } from '@mezite/identity';
+import { ClientError, Status } from 'nice-grpc';
 import { connect, resolveTarget, type Clients, type GlobalOptions, type Target } from './connection';
+import { NotImplementedError } from './errors';
 import { formatJson, formatTable, type OutputFormat } from './output';
 
-/** What every command handler gets: how to reach the server and how to print. */
+/** What every command handler gets: how to reach the server, how to print, what time it is. */
 export class CliContext {
   constructor(
     /** The name the CLI was called by (`mezctl`, `plexctl`), for error lines. */
@@ -9,11 +12,22 @@ export class CliContext {
     readonly env: NodeJS.ProcessEnv,
     readonly repoRoot: string | undefined,
     private readonly write: (s: string) => void,
+    /** Reads all of standard input (`create -f -`); tests pass a string instead. */
+    readonly readStdin: () => Promise<string>,
+    /** The clock `--since 1h` and friends count back from. */
+    readonly clock: Clock,
+    /** Where notes that are not output go (stderr), so stdout stays parseable. */
+    private readonly writeNote: (s: string) => void = () => undefined,
   ) {}
 
   /** Prints text as is. */
   print(s: string): void {
     this.write(s);
+  }
+
+  /** Prints a one-line note on stderr (`mezctl: …`), never mixed into stdout. */
+  note(s: string): void {
+    this.writeNote(`${this.prog}: ${s}\n`);
   }
 
   /** Prints rows as a table, or `json()` of them as JSON. */
@@ -31,12 +45,23 @@ export class CliContext {
     return resolveTarget(opts, this.env, this.repoRoot);
   }
 
-  /** Runs `fn` with connected clients and closes them afterwards. */
+  /**
+   * Runs `fn` with connected clients and closes them afterwards. An RPC the server
+   * does not have (an auth server older than this CLI) becomes one clear line
+   * instead of grpc-js's "The server does not implement the method …".
+   */
   async withClients<R>(opts: GlobalOptions, fn: (c: Clients, target: Target) => Promise<R>): Promise<R> {
     const target = await this.target(opts);
     const clients = connect(target);
     try {
       return await fn(clients, target);
+    } catch (err) {
+      const cause = isMeziteError(err) ? err.cause : err;
+      if (cause instanceof ClientError && cause.code === Status.UNIMPLEMENTED) {
+        const method = cause.path.replace(/^\/mezite\.\w+\.v\d+\./, '').replace('/', '.');
+        throw new NotImplementedError(`the auth server at ${target.address} does not implement ${method}; it is older than this ${this.prog}`, { cause: err });
+      }
+      throw err;
     } finally {
       clients.close();
     }

@@ -92,6 +92,9 @@ export function connect(target: Target) {
   };
   return {
     bots: clients.create(authv1.BotServiceDefinition),
+    roles: clients.create(authv1.RoleServiceDefinition),
+    cas: clients.create(authv1.CertAuthorityServiceDefinition),
+    audit: clients.create(authv1.AuditServiceDefinition),
     identity: clients.create(authv1.IdentityServiceDefinition),
     /** Call options carrying the credential. */
     auth: metadata,

@@ -14,6 +14,10 @@ export function reportError(prog: string, err: unknown, write: (s: string) => vo
     write(`${prog}: ${reasonOf('InvalidArgument')}: ${err.message}\n`);
     return 2;
   }
+  if (err instanceof NotImplementedError) {
+    write(`${prog}: Not implemented: ${err.message}\n`);
+    return 1;
+  }
   const message = err instanceof Error ? err.message : String(err);
   write(`${prog}: ${reasonOf('Internal')}: ${message}\n`);
   return 1;
@@ -22,4 +26,12 @@ export function reportError(prog: string, err: unknown, write: (s: string) => vo
 /** A mistake in how the command was called (exit code 2). */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+}
+
+/**
+ * The server has no such RPC (gRPC UNIMPLEMENTED): an auth server older than the
+ * CLI. Not a domain error — no server-side code ever means it — so it lives here.
+ */
+export class NotImplementedError extends Error {
+  override readonly name = 'NotImplementedError';
 }

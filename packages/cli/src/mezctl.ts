@@ -1,8 +1,14 @@
+import { systemClock, type Clock } from '@mezite/identity';
 import yargs from 'yargs';
 import { CliContext } from './cli-context';
+import { auditCommand } from './commands/audit';
 import { botsCommand } from './commands/bots';
+import { caCommand } from './commands/ca';
+import { createCommand } from './commands/create';
+import { rolesCommand } from './commands/roles';
 import { whoamiCommand } from './commands/whoami';
 import { reportError, UsageError } from './errors';
+import { readAll } from './input-file';
 
 /** Options of runMezctl; tests pass their own streams and environment. */
 export interface RunOptions {
@@ -12,6 +18,10 @@ export interface RunOptions {
   repoRoot?: string;
   stdout?: (s: string) => void;
   stderr?: (s: string) => void;
+  /** Standard input for `create -f -`; default process.stdin. */
+  stdin?: string | NodeJS.ReadableStream;
+  /** The clock relative times (`--since 1h`) count back from; default the system clock. */
+  clock?: Clock;
 }
 
 /**
@@ -21,8 +31,9 @@ export interface RunOptions {
 export async function runMezctl(o: RunOptions): Promise<number> {
   const stdout = o.stdout ?? ((s: string) => void process.stdout.write(s));
   const stderr = o.stderr ?? ((s: string) => void process.stderr.write(s));
-  const ctx = new CliContext(o.prog, o.env ?? process.env, o.repoRoot, stdout);
-  let failure: unknown;
+  const stdin = o.stdin ?? process.stdin;
+  const readStdin = () => (typeof stdin === 'string' ? Promise.resolve(stdin) : readAll(stdin));
+  const ctx = new CliContext(o.prog, o.env ?? process.env, o.repoRoot, stdout, readStdin, o.clock ?? systemClock, stderr);
   const parser = yargs(o.argv)
     .scriptName(o.prog)
     .env(false)
@@ -30,21 +41,28 @@ export async function runMezctl(o: RunOptions): Promise<number> {
     .option('identity-file', { alias: 'i', type: 'string', describe: 'Identity file to act as; env MEZITE_IDENTITY' })
     .option('token-file', { type: 'string', describe: 'File holding a bearer token (API token or session) to act as' })
     .option('output', { alias: 'o', choices: ['table', 'json'] as const, default: 'table' as const, describe: 'Output format' })
+    .command(createCommand(ctx))
+    .command(rolesCommand(ctx))
     .command(botsCommand(ctx))
+    .command(caCommand(ctx))
+    .command(auditCommand(ctx))
     .command(whoamiCommand(ctx))
     .demandCommand(1, 'name a command')
     .strict()
     .help()
     .version(false)
     .wrap(Math.min(110, process.stdout.columns || 100))
+    // Throwing stops yargs: a validation failure (missing option, bad choice) must not
+    // go on to run the handler. yargs' own errors (YError, e.g. "Not enough arguments
+    // following: f") are usage errors; a handler's error passes through as it is.
     .fail((msg, err) => {
-      failure = err ?? new UsageError(msg ?? 'invalid usage');
+      if (err && err.name !== 'YError') throw err;
+      throw new UsageError((msg || err?.message || 'invalid usage').replace(/\s*\n\s*/g, ' '));
     });
   try {
     await parser.parseAsync();
   } catch (err) {
-    failure = err;
+    return reportError(o.prog, err, stderr);
   }
-  if (failure !== undefined) return reportError(o.prog, failure, stderr);
   return 0;
 }

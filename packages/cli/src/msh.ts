@@ -82,7 +82,8 @@ export async function runMsh(argv: string[], env: NodeJS.ProcessEnv = process.en
     .strict()
     .version(false)
     .fail((msg, err) => {
-      failure = err ?? new UsageError(msg ?? 'invalid usage');
+      if (err && err.name !== 'YError') throw err;
+      throw new UsageError((msg || err?.message || 'invalid usage').replace(/\s*\n\s*/g, ' '));
     })
     .parseAsync()
     .catch((err: unknown) => {

@@ -4,12 +4,16 @@ import type { Argv } from 'yargs';
 import type { CliContext } from '../cli-context';
 import type { GlobalOptions } from '../connection';
 import { rfc3339, type OutputFormat } from '../output';
+import { botJson, formatBot, joinTokenLines, lockedColumn } from './bot-format';
 
 type Opts = GlobalOptions & { output: OutputFormat };
 
-const botJson = (b: authv1.Bot) => ({ id: b.id, name: b.name, roles: b.roles, created_at: rfc3339(b.createTime) });
+/** Whole seconds for a duration flag; a part of a second counts as one. */
+const seconds = (text: string, flag: string) => Math.ceil(parseDuration(text, flag) / 1000);
 
-/** `mezctl bots …`: create, list, show and remove bots (seed 002). */
+const nameArg = (a: Argv<Opts>) => a.positional('name', { type: 'string', demandOption: true, describe: 'Bot name' });
+
+/** `mezctl bots …`: create, list, show, rotate, lock, unlock and remove bots (seed 002). */
 export function botsCommand(ctx: CliContext) {
   return {
     command: 'bots <command>',
@@ -25,23 +29,16 @@ export function botsCommand(ctx: CliContext) {
               .option('roles', { type: 'string', demandOption: true, describe: 'Comma-separated roles the bot gets' })
               .option('token-ttl', { type: 'string', default: '1h', describe: 'How long the join token stays valid (e.g. 30m, 1h)' }),
           async (argv) => {
-            const ttlMs = parseDuration(argv.tokenTtl, '--token-ttl');
+            const tokenTtlSeconds = seconds(argv.tokenTtl, '--token-ttl');
             const roles = argv.roles.split(',').map((r) => r.trim()).filter(Boolean);
             await ctx.withClients(argv, async (c, target) => {
-              const r = await c.bots.createBot({ name: argv.name, roles, tokenTtlSeconds: Math.ceil(ttlMs / 1000) }, c.auth());
+              const r = await c.bots.createBot({ name: argv.name, roles, tokenTtlSeconds }, c.auth());
               const bot = r.bot as authv1.Bot;
-              const expires = rfc3339(r.joinTokenExpireTime);
               if (argv.output === 'json') {
-                ctx.printJson({ bot: botJson(bot), join_token: r.joinToken, expires_at: expires });
+                ctx.printJson({ bot: botJson(bot), join_token: r.joinToken, expires_at: rfc3339(r.joinTokenExpireTime) });
                 return;
               }
-              ctx.print(
-                `Bot created: ${bot.name} (roles: ${bot.roles.join(', ')})\n` +
-                  `Join token: ${r.joinToken} (expires: ${expires})\n` +
-                  `\n` +
-                  `Use this token with mezd identity:\n` +
-                  `mezd identity start --auth-server=${target.address} --join-token=${r.joinToken}\n`,
-              );
+              ctx.print(`Bot created: ${bot.name} (roles: ${bot.roles.join(', ')})\n` + joinTokenLines(r.joinToken, r.joinTokenExpireTime, target.address));
             });
           },
         )
@@ -58,35 +55,67 @@ export function botsCommand(ctx: CliContext) {
                 bots.push(...r.bots);
                 pageToken = r.nextPageToken;
               } while (pageToken);
-              ctx.printList(argv.output, bots, ['NAME', 'ROLES', 'CREATED_AT'], (b) => [b.name, b.roles.join(','), rfc3339(b.createTime)], (items) => ({ items: items.map(botJson) }));
+              ctx.printList(
+                argv.output,
+                bots,
+                ['NAME', 'ROLES', 'LOCKED', 'GENERATION', 'CREATED_AT'],
+                (b) => [b.name, b.roles.join(','), lockedColumn(b), String(b.generation), rfc3339(b.createTime)],
+                (items) => ({ items: items.map(botJson) }),
+              );
+            });
+          },
+        )
+        .command('show <name>', 'Show one bot: lock, generation, last seen, certificate expiry', nameArg, async (argv) => {
+          await ctx.withClients(argv, async (c) => {
+            const b = await c.bots.getBot({ name: argv.name }, c.auth());
+            if (argv.output === 'json') return ctx.printJson(botJson(b));
+            ctx.print(formatBot(b));
+          });
+        })
+        .command(
+          'rotate-token <name>',
+          "Replace a bot's join token (the old one stops working) and print the new one",
+          (a) => nameArg(a).option('token-ttl', { type: 'string', default: '1h', describe: 'How long the new join token stays valid (e.g. 30m, 1h)' }),
+          async (argv) => {
+            const tokenTtlSeconds = seconds(argv.tokenTtl, '--token-ttl');
+            await ctx.withClients(argv, async (c, target) => {
+              const r = await c.bots.rotateBotToken({ name: argv.name, tokenTtlSeconds }, c.auth());
+              if (argv.output === 'json') return ctx.printJson({ name: argv.name, join_token: r.joinToken, expires_at: rfc3339(r.expireTime) });
+              ctx.print(joinTokenLines(r.joinToken, r.expireTime, target.address));
             });
           },
         )
         .command(
-          'show <name>',
-          'Show one bot',
-          (a) => a.positional('name', { type: 'string', demandOption: true }),
+          'lock <name>',
+          'Stop a bot from joining and renewing until unlocked',
+          (a) =>
+            nameArg(a)
+              .option('reason', { type: 'string', default: '', describe: 'Why, shown in bots show and to the daemon' })
+              .option('expires', { type: 'string', describe: 'Lift the lock by itself after this long (e.g. 24h); default: never' }),
           async (argv) => {
+            const ttlSeconds = argv.expires === undefined ? 0 : seconds(argv.expires, '--expires');
             await ctx.withClients(argv, async (c) => {
-              const b = await c.bots.getBot({ name: argv.name }, c.auth());
+              const b = await c.bots.lockBot({ name: argv.name, reason: argv.reason, ttlSeconds }, c.auth());
               if (argv.output === 'json') return ctx.printJson(botJson(b));
-              ctx.print(`name:        ${b.name}\nid:          ${b.id}\nroles:       ${b.roles.join(', ')}\ncreated_at:  ${rfc3339(b.createTime)}\n`);
+              ctx.print(`Bot locked: ${b.name || argv.name}\n`);
             });
           },
         )
-        .command(
-          ['rm <name>', 'remove <name>'],
-          'Remove a bot and revoke its join tokens',
-          (a) => a.positional('name', { type: 'string', demandOption: true }),
-          async (argv) => {
-            await ctx.withClients(argv, async (c) => {
-              await c.bots.deleteBot({ name: argv.name }, c.auth());
-              if (argv.output === 'json') return ctx.printJson({ removed: argv.name });
-              ctx.print(`Bot removed: ${argv.name}\n`);
-            });
-          },
-        )
-        .demandCommand(1, 'name a bots command: add, ls, show, rm'),
+        .command('unlock <name>', "Lift a bot's lock", nameArg, async (argv) => {
+          await ctx.withClients(argv, async (c) => {
+            const b = await c.bots.unlockBot({ name: argv.name }, c.auth());
+            if (argv.output === 'json') return ctx.printJson(botJson(b));
+            ctx.print(`Bot unlocked: ${b.name || argv.name}\n`);
+          });
+        })
+        .command(['rm <name>', 'remove <name>'], 'Remove a bot and revoke its join tokens', nameArg, async (argv) => {
+          await ctx.withClients(argv, async (c) => {
+            await c.bots.deleteBot({ name: argv.name }, c.auth());
+            if (argv.output === 'json') return ctx.printJson({ removed: argv.name });
+            ctx.print(`Bot removed: ${argv.name}\n`);
+          });
+        })
+        .demandCommand(1, 'name a bots command: add, ls, show, rotate-token, lock, unlock, rm'),
     handler: () => undefined,
   };
 }

@@ -1,11 +1,21 @@
 import { field, loadConfig, parse } from '@mezite/identity';
 import { commonConfigSchema } from '@mezite/platform';
+import { DEFAULT_API_TOKEN_TTL_MS, DEFAULT_ROTATION_OVERLAP_MS, MAX_API_TOKEN_TTL_MS } from './domain/api-token';
+
+/** A duration no longer than the longest API token lifetime (366 days). */
+function tokenDuration(raw: string): number {
+  const ms = parse.duration(raw);
+  if (ms > MAX_API_TOKEN_TTL_MS) throw new Error(`at most 366d, got "${raw}"`);
+  return ms;
+}
 
 /** token-service configuration: flags, then MEZITE_* environment, then file. */
 export const configSchema = {
   ...commonConfigSchema('token-service', '127.0.0.1:3026'),
   redisUrl: field('REDIS_URL', parse.url, ''),
   pepper: field('MEZITE_TOKEN_PEPPER', parse.key32, undefined, '32 random bytes, base64: keys the stored hashes of every bearer secret'),
+  rotationOverlapMs: field('MEZITE_ROTATION_OVERLAP', tokenDuration, DEFAULT_ROTATION_OVERLAP_MS, 'how long a rotated API token keeps working, e.g. 48h'),
+  apiTokenTtlMs: field('MEZITE_API_TOKEN_TTL', tokenDuration, DEFAULT_API_TOKEN_TTL_MS, 'lifetime of an API token minted without one, e.g. 90d'),
 };
 
 export type TokenServiceConfig = ReturnType<typeof loadTokenServiceConfig>;

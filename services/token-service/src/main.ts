@@ -1,31 +1,63 @@
 import { join } from 'node:path';
 import { systemClock } from '@mezite/identity';
-import { createGrpcServer, createLogger, internalServerCredentials, onShutdown, readTlsFiles, runMigrations } from '@mezite/platform';
+import { createGrpcServer, createLogger, internalServerCredentials, MemoryCache, onShutdown, readTlsFiles, RedisCache, runMigrations, type Cache } from '@mezite/platform';
 import { tokenv1 } from '@mezite/proto';
 import { loadTokenServiceConfig } from './config';
+import { ApiTokenCache } from './domain/api-token-cache';
+import { ApiTokenManager } from './domain/api-token-manager';
+import { ApiTokenVerifier } from './domain/api-token-verifier';
+import { ClientSecretManager } from './domain/client-secret-manager';
 import { JoinTokenManager } from './domain/join-token-manager';
+import { LastUseRecorder } from './domain/last-use-recorder';
+import { apiTokenHandlers } from './grpc/api-token-handlers';
 import { joinTokenHandlers } from './grpc/join-token-handlers';
+import { PrismaApiTokenStore } from './store/prisma-api-token-store';
+import { PrismaClientSecretStore } from './store/prisma-client-secret-store';
 import { PrismaJoinTokenStore } from './store/prisma-join-token-store';
 import { createPrismaClient } from './store/prisma';
 
 const SERVICE = 'token-service';
 
-/** Wires token-service: config, migrations, stores, gRPC on the internal mTLS port. */
+/** Wires token-service: config, migrations, stores, cache, gRPC on the internal mTLS port. */
 export async function main(): Promise<void> {
   const log = createLogger({ service: SERVICE });
   const cfg = loadTokenServiceConfig();
   await runMigrations({ databaseUrl: cfg.databaseUrl, schema: 'token', dir: join(__dirname, '..', 'migrations'), log: (m) => log.info(m) });
   const prisma = createPrismaClient(cfg.databaseUrl, cfg.dbPoolSize);
+  // Without REDIS_URL the cache lives in this process: correct only while token-service runs as one replica.
+  const cache: Cache = cfg.redisUrl ? new RedisCache({ url: cfg.redisUrl, keyPrefix: 'token:', logger: log }) : new MemoryCache({ logger: log });
+  log.info('cache', { backend: cfg.redisUrl ? 'redis' : 'memory' });
+
   const joinTokens = new JoinTokenManager({ store: new PrismaJoinTokenStore(prisma), clock: systemClock, pepper: cfg.pepper });
+  const apiTokenStore = new PrismaApiTokenStore(prisma);
+  const tokenCache = new ApiTokenCache(cache);
+  const lastUse = new LastUseRecorder({ store: apiTokenStore, logger: log });
+  const tokens = new ApiTokenManager({
+    store: apiTokenStore,
+    cache: tokenCache,
+    clock: systemClock,
+    pepper: cfg.pepper,
+    logger: log,
+    rotationOverlapMs: cfg.rotationOverlapMs,
+    defaultTtlMs: cfg.apiTokenTtlMs,
+  });
+  const verifier = new ApiTokenVerifier({ store: apiTokenStore, cache: tokenCache, clock: systemClock, pepper: cfg.pepper, logger: log, lastUse });
+  const clientSecrets = new ClientSecretManager({ store: new PrismaClientSecretStore(prisma), clock: systemClock, pepper: cfg.pepper });
+  await verifier.start();
+  lastUse.start();
 
   const grpc = createGrpcServer({ name: 'mezite.token.v1.JoinTokenService', logger: log });
   grpc.services.add(tokenv1.JoinTokenServiceDefinition, joinTokenHandlers(joinTokens));
+  grpc.services.add(tokenv1.ApiTokenServiceDefinition, apiTokenHandlers({ tokens, verifier, clientSecrets }));
   const tls = readTlsFiles({ ca: cfg.tlsCa, cert: cfg.tlsCert, key: cfg.tlsKey });
   const port = await grpc.listen(cfg.addr, internalServerCredentials(tls));
   log.info('listening', { addr: cfg.addr.replace(/:\d+$/, `:${port}`) });
 
   onShutdown(log, async () => {
     await grpc.shutdown();
+    await verifier.close();
+    await lastUse.close(); // writes the last uses still pending
+    await cache.close();
     await prisma.$disconnect();
   });
 }

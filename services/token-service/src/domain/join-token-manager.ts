@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { invalidArgument, isUuid, keyedHash, randomHex, type Clock } from '@mezite/identity';
-import { JOIN_TOKEN_RANDOM_BYTES, type SubjectKind } from './join-token';
+import { failedPrecondition, invalidArgument, isUuid, keyedHash, randomHex, unauthenticated, type Clock } from '@mezite/identity';
+import { claimTtlMs, JOIN_TOKEN_PATTERN, JOIN_TOKEN_RANDOM_BYTES, type JoinClaim, type SubjectKind } from './join-token';
 import type { JoinTokenStore } from './join-token-store';
 
 /** The longest a join token may live: long enough for a slow rollout, short enough to leak little. */
@@ -21,7 +21,18 @@ export interface MintedJoinToken {
   expiresAt: Date;
 }
 
-/** Mints and revokes one-time join tokens. */
+/**
+ * The one error for every join token that cannot be claimed: unknown, malformed,
+ * expired, used, revoked or held by another attempt look the same to a caller, so
+ * the answer tells a guesser nothing.
+ */
+const INVALID_JOIN_TOKEN = 'invalid join token';
+
+/**
+ * Mints, revokes and redeems one-time join tokens. Redemption is claim → (sign the
+ * certificate) → confirm, or release on failure: exactly one attempt wins a token,
+ * and a token is never consumed without a certificate.
+ */
 export class JoinTokenManager {
   private readonly store: JoinTokenStore;
   private readonly clock: Clock;
@@ -54,6 +65,8 @@ export class JoinTokenManager {
       expiresAt: new Date(now.getTime() + input.ttlMs),
       redeemedAt: null,
       revokedAt: null,
+      claimId: null,
+      claimedUntil: null,
     };
     await this.store.create(token);
     return { id: token.id, plaintext, expiresAt: token.expiresAt };
@@ -63,5 +76,42 @@ export class JoinTokenManager {
   async revokeForSubject(tenantId: string, subjectId: string): Promise<number> {
     if (!isUuid(tenantId) || !isUuid(subjectId)) throw invalidArgument('tenant_id and subject_id must be UUIDs');
     return this.store.revokeForSubject(tenantId, subjectId, this.clock.now());
+  }
+
+  /**
+   * Reserves the token for one join attempt for `claimTtlSeconds` (0: the default
+   * 60 s; clamped to 300 s, see `claimTtlMs()`).
+   * Unknown, malformed, expired, used, revoked and currently claimed tokens all get
+   * the same Unauthenticated `invalid join token`; a malformed one is refused
+   * without a store lookup.
+   */
+  async claim(input: { plaintext: string; claimTtlSeconds: number }): Promise<JoinClaim> {
+    const ttlMs = claimTtlMs(input.claimTtlSeconds);
+    if (!JOIN_TOKEN_PATTERN.test(input.plaintext)) throw unauthenticated(INVALID_JOIN_TOKEN);
+    const at = this.clock.now();
+    const claimId = randomUUID();
+    const t = await this.store.claim(keyedHash(this.pepper, input.plaintext), { claimId, at, until: new Date(at.getTime() + ttlMs) });
+    if (!t || !t.claimedUntil) throw unauthenticated(INVALID_JOIN_TOKEN);
+    return { claimId, tokenId: t.id, tenantId: t.tenantId, subjectKind: t.subjectKind, subjectId: t.subjectId, claimedUntil: t.claimedUntil };
+  }
+
+  /**
+   * Marks the claimed token redeemed: call once the certificate is signed. Refused
+   * (FailedPrecondition) when the claim no longer holds the token: it expired and
+   * another attempt claimed it, or the token was revoked meanwhile. The caller then
+   * discards the certificate.
+   */
+  async confirm(claimId: string): Promise<void> {
+    if (!isUuid(claimId)) throw invalidArgument('claim_id must be a UUID');
+    if (!(await this.store.confirm(claimId, this.clock.now()))) throw failedPrecondition('the join token claim no longer holds the token');
+  }
+
+  /**
+   * Gives the claimed token back after a failed join so it can be used again.
+   * Idempotent: returns false (not an error) when the claim holds nothing any more.
+   */
+  async release(claimId: string): Promise<boolean> {
+    if (!isUuid(claimId)) throw invalidArgument('claim_id must be a UUID');
+    return this.store.release(claimId);
   }
 }

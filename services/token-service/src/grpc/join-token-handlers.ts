@@ -1,7 +1,7 @@
 import { invalidArgument } from '@mezite/identity';
 import type { RequestContext } from '@mezite/platform';
 import { tokenv1 } from '@mezite/proto';
-import { ServerError, Status, type ServiceImplementation } from 'nice-grpc';
+import type { ServiceImplementation } from 'nice-grpc';
 import type { SubjectKind } from '../domain/join-token';
 import type { JoinTokenManager } from '../domain/join-token-manager';
 
@@ -9,6 +9,10 @@ function subjectKind(k: tokenv1.SubjectKind): SubjectKind {
   if (k === tokenv1.SubjectKind.SUBJECT_KIND_BOT) return 'bot';
   if (k === tokenv1.SubjectKind.SUBJECT_KIND_NODE) return 'node';
   throw invalidArgument('subject_kind must be BOT or NODE');
+}
+
+function toProtoKind(k: SubjectKind): tokenv1.SubjectKind {
+  return k === 'bot' ? tokenv1.SubjectKind.SUBJECT_KIND_BOT : tokenv1.SubjectKind.SUBJECT_KIND_NODE;
 }
 
 /** Thin gRPC handlers for JoinTokenService: map, call the manager, map back. */
@@ -27,14 +31,20 @@ export function joinTokenHandlers(manager: JoinTokenManager): ServiceImplementat
     async revokeJoinTokens(req) {
       return { revoked: await manager.revokeForSubject(req.tenantId, req.subjectId) };
     },
-    async claimJoinToken() {
-      throw new ServerError(Status.UNIMPLEMENTED, 'ClaimJoinToken is not implemented yet');
+    async claimJoinToken(req, ctx) {
+      const c = await manager.claim({ plaintext: req.token, claimTtlSeconds: req.claimTtlSeconds });
+      ctx.log.info('join token claimed', { token_id: c.tokenId, claim_id: c.claimId, subject_id: c.subjectId, claimed_until: c.claimedUntil.toISOString() });
+      return { claimId: c.claimId, tokenId: c.tokenId, tenantId: c.tenantId, subjectKind: toProtoKind(c.subjectKind), subjectId: c.subjectId };
     },
-    async confirmJoinToken() {
-      throw new ServerError(Status.UNIMPLEMENTED, 'ConfirmJoinToken is not implemented yet');
+    async confirmJoinToken(req, ctx) {
+      await manager.confirm(req.claimId);
+      ctx.log.info('join token redeemed', { claim_id: req.claimId });
+      return {};
     },
-    async releaseJoinToken() {
-      throw new ServerError(Status.UNIMPLEMENTED, 'ReleaseJoinToken is not implemented yet');
+    async releaseJoinToken(req, ctx) {
+      const released = await manager.release(req.claimId);
+      ctx.log.info('join token claim released', { claim_id: req.claimId, released });
+      return {};
     },
   };
 }

@@ -30,4 +30,34 @@ export class MemoryJoinTokenStore implements JoinTokenStore {
     const t = id ? this.byId.get(id) : undefined;
     return t ? { ...t, tokenHash: Buffer.from(t.tokenHash) } : null;
   }
+
+  async claim(tokenHash: Buffer, c: { claimId: string; at: Date; until: Date }): Promise<JoinToken | null> {
+    // No await between the check and the write: atomic on the one JS thread.
+    const id = this.byHash.get(tokenHash.toString('hex'));
+    const t = id ? this.byId.get(id) : undefined;
+    if (!t || t.redeemedAt || t.revokedAt || t.expiresAt <= c.at || (t.claimedUntil && t.claimedUntil >= c.at)) return null;
+    t.claimId = c.claimId;
+    t.claimedUntil = c.until;
+    return { ...t, tokenHash: Buffer.from(t.tokenHash) };
+  }
+
+  async confirm(claimId: string, at: Date): Promise<boolean> {
+    const t = this.byClaim(claimId);
+    if (!t || t.redeemedAt || t.revokedAt) return false;
+    t.redeemedAt = at;
+    return true;
+  }
+
+  async release(claimId: string): Promise<boolean> {
+    const t = this.byClaim(claimId);
+    if (!t || t.redeemedAt) return false;
+    t.claimId = null;
+    t.claimedUntil = null;
+    return true;
+  }
+
+  private byClaim(claimId: string): JoinToken | undefined {
+    for (const t of this.byId.values()) if (t.claimId === claimId) return t;
+    return undefined;
+  }
 }

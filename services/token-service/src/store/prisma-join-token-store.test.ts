@@ -7,11 +7,14 @@ import { createPrismaClient } from './prisma';
 joinTokenStoreContract('prisma', async () => {
   const db = await createTestDatabase();
   await runMigrations({ databaseUrl: db.url, schema: 'token', dir: join(__dirname, '..', '..', 'migrations') });
-  const prisma = createPrismaClient(db.url, 4);
+  // Two clients with pools of their own: two replicas racing on one database.
+  const prisma = createPrismaClient(db.url, 20);
+  const replica = createPrismaClient(db.url, 20);
   return {
     store: new PrismaJoinTokenStore(prisma),
+    peer: new PrismaJoinTokenStore(replica),
     close: async () => {
-      await prisma.$disconnect();
+      await Promise.all([prisma.$disconnect(), replica.$disconnect()]);
       await db.drop();
     },
   };

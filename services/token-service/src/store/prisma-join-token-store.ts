@@ -9,6 +9,41 @@ function toDomain(r: NonNullable<Row>): JoinToken {
   return { ...r, subjectKind: r.subjectKind as SubjectKind, tokenHash: Buffer.from(r.tokenHash) };
 }
 
+/**
+ * A row of `RETURNING` in a raw query: column names as in SQL. Raw queries name the
+ * schema (`token.join_tokens`): the adapter's `schema` option qualifies only the
+ * queries Prisma builds, and it is fixed by `@@schema("token")` anyway.
+ */
+interface RawRow {
+  id: string;
+  tenant_id: string;
+  subject_kind: string;
+  subject_id: string;
+  token_hash: Uint8Array;
+  created_at: Date;
+  expires_at: Date;
+  redeemed_at: Date | null;
+  revoked_at: Date | null;
+  claim_id: string | null;
+  claimed_until: Date | null;
+}
+
+function fromRaw(r: RawRow): JoinToken {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    subjectKind: r.subject_kind as SubjectKind,
+    subjectId: r.subject_id,
+    tokenHash: Buffer.from(r.token_hash),
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    redeemedAt: r.redeemed_at,
+    revokedAt: r.revoked_at,
+    claimId: r.claim_id,
+    claimedUntil: r.claimed_until,
+  };
+}
+
 /** JoinTokenStore on PostgreSQL (schema `token`). */
 export class PrismaJoinTokenStore implements JoinTokenStore {
   constructor(private readonly db: PrismaClient) {}
@@ -34,6 +69,46 @@ export class PrismaJoinTokenStore implements JoinTokenStore {
     try {
       const r = await this.db.joinToken.findUnique({ where: { tokenHash: new Uint8Array(tokenHash) } });
       return r ? toDomain(r) : null;
+    } catch (err) {
+      throw translateDbError(err, 'join token');
+    }
+  }
+
+  async claim(tokenHash: Buffer, c: { claimId: string; at: Date; until: Date }): Promise<JoinToken | null> {
+    try {
+      // One statement decides the winner: concurrent claims queue on the row lock and
+      // re-check the WHERE against the committed row, so only the first one matches.
+      const rows = await this.db.$queryRaw<RawRow[]>`
+        UPDATE token.join_tokens SET claim_id = ${c.claimId}::uuid, claimed_until = ${c.until}
+        WHERE token_hash = ${new Uint8Array(tokenHash)} AND redeemed_at IS NULL AND revoked_at IS NULL
+          AND expires_at > ${c.at} AND (claimed_until IS NULL OR claimed_until < ${c.at})
+        RETURNING *`;
+      const r = rows[0];
+      return r ? fromRaw(r) : null;
+    } catch (err) {
+      throw translateDbError(err, 'join token');
+    }
+  }
+
+  // Confirm and release are raw single statements too, so the claim check and the
+  // write cannot be split by a concurrent claim (STYLE.md §5).
+  async confirm(claimId: string, at: Date): Promise<boolean> {
+    try {
+      const n = await this.db.$executeRaw`
+        UPDATE token.join_tokens SET redeemed_at = ${at}
+        WHERE claim_id = ${claimId}::uuid AND redeemed_at IS NULL AND revoked_at IS NULL`;
+      return n === 1;
+    } catch (err) {
+      throw translateDbError(err, 'join token');
+    }
+  }
+
+  async release(claimId: string): Promise<boolean> {
+    try {
+      const n = await this.db.$executeRaw`
+        UPDATE token.join_tokens SET claim_id = NULL, claimed_until = NULL
+        WHERE claim_id = ${claimId}::uuid AND redeemed_at IS NULL`;
+      return n === 1;
     } catch (err) {
       throw translateDbError(err, 'join token');
     }

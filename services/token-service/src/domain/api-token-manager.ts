@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { failedPrecondition, invalidArgument, isUuid, keyedHash, notFound, unavailable, type Clock, type PrincipalKind } from '@mezite/identity';
+import type { Logger } from '@mezite/platform';
+import { apiTokenInfo, apiTokenTtlMs, DEFAULT_API_TOKEN_TTL_MS, DEFAULT_ROTATION_OVERLAP_MS, rotationOverlapMs, type ApiToken, type ApiTokenInfo } from './api-token';
+import type { ApiTokenCache } from './api-token-cache';
+import { generateApiToken, isApiTokenEnv } from './api-token-format';
+import type { ApiTokenStore } from './api-token-store';
+
+/** Options of ApiTokenManager. */
+export interface ApiTokenManagerOptions {
+  store: ApiTokenStore;
+  /** Where revocations and deadlines reach every replica's verifier. */
+  cache: ApiTokenCache;
+  clock: Clock;
+  /** Server-side secret keying the stored hashes. */
+  pepper: Buffer;
+  logger: Logger;
+  /** How long a rotated token keeps working when the request does not say; default 48 h. */
+  rotationOverlapMs?: number;
+  /** Lifetime of a token minted without one; default 90 days. */
+  defaultTtlMs?: number;
+}
+
+/** A token just issued: the plaintext exists only in this value. */
+export interface IssuedApiToken {
+  plaintext: string;
+  token: ApiTokenInfo;
+}
+
+/** Slack on cache markers beyond the token's expiry, so no marker expires before a cached copy of its token. */
+const MARKER_SLACK_MS = 5 * 60_000;
+
+/**
+ * Mints, lists, rotates and revokes API tokens (seed 000). Rotation overlaps rather
+ * than cuts over: the old token works until its rotation deadline, and at most two
+ * generations are ever alive. Rotation and revocation reach every replica's verifier
+ * through the shared cache before they return.
+ *
+ * Who may call what (a caller holding an API token may rotate but not mint) is the
+ * auth-server's decision; this manager checks ownership of the token named.
+ */
+export class ApiTokenManager {
+  private readonly store: ApiTokenStore;
+  private readonly cache: ApiTokenCache;
+  private readonly clock: Clock;
+  private readonly pepper: Buffer;
+  private readonly logger: Logger;
+  private readonly overlapMs: number;
+  private readonly defaultTtlMs: number;
+
+  constructor(opts: ApiTokenManagerOptions) {
+    if (!opts.store || !opts.cache || !opts.clock || !opts.logger) throw new Error('ApiTokenManager: store, cache, clock and logger are required');
+    if (!opts.pepper || opts.pepper.length < 32) throw new Error('ApiTokenManager: a pepper of at least 32 bytes is required');
+    this.store = opts.store;
+    this.cache = opts.cache;
+    this.clock = opts.clock;
+    this.pepper = opts.pepper;
+    this.logger = opts.logger;
+    this.overlapMs = opts.rotationOverlapMs ?? DEFAULT_ROTATION_OVERLAP_MS;
+    this.defaultTtlMs = opts.defaultTtlMs ?? DEFAULT_API_TOKEN_TTL_MS;
+  }
+
+  /** Issues a token for an identity; `ttlSeconds` 0 means the default lifetime. */
+  async mint(input: { tenantId: string; identityKind: string; identityId: string; env: string; ttlSeconds: number }): Promise<IssuedApiToken> {
+    if (!isUuid(input.tenantId)) throw invalidArgument('tenant_id must be a UUID');
+    if (!isUuid(input.identityId)) throw invalidArgument('identity_id must be a UUID');
+    if (input.identityKind !== 'user' && input.identityKind !== 'service') throw invalidArgument('identity_kind must be user or service');
+    if (!isApiTokenEnv(input.env)) throw invalidArgument('env_prefix must be live or dev');
+    const ttlMs = apiTokenTtlMs(input.ttlSeconds, this.defaultTtlMs);
+    const now = this.clock.now();
+    const { token, plaintext } = this.newToken({ tenantId: input.tenantId, identityKind: input.identityKind, identityId: input.identityId, env: input.env }, now, ttlMs);
+    await this.store.create(token);
+    return { plaintext, token: apiTokenInfo(token) };
+  }
+
+  /** The identity's working tokens, newest first. */
+  async list(tenantId: string, identityId: string): Promise<ApiTokenInfo[]> {
+    if (!isUuid(tenantId) || !isUuid(identityId)) throw invalidArgument('tenant_id and identity_id must be UUIDs');
+    return (await this.store.listLive(tenantId, identityId, this.clock.now())).map(apiTokenInfo);
+  }
+
+  /**
+   * Issues a successor to token `id` with the same lifetime as the original grant;
+   * the old token keeps working until `rotationDeadline` (now + overlap, at most its
+   * expiry). Rotating a token that itself replaced one still in its overlap cuts
+   * that one off now. A token rotated (or revoked, or expired) already is
+   * FailedPrecondition: of concurrent rotations exactly one wins.
+   */
+  async rotate(input: { tenantId: string; identityId: string; id: string; overlapSeconds: number }): Promise<IssuedApiToken & { rotationDeadline: Date }> {
+    this.checkIds(input);
+    const overlapMs = rotationOverlapMs(input.overlapSeconds, this.overlapMs);
+    const old = await this.owned(input);
+    const now = this.clock.now();
+    const { token, plaintext } = this.newToken(old, now, old.expiresAt.getTime() - old.createdAt.getTime());
+    const deadline = new Date(Math.min(now.getTime() + overlapMs, old.expiresAt.getTime()));
+    const r = await this.store.rotate({ id: old.id, tenantId: input.tenantId, identityId: input.identityId, at: now, deadline, successor: token });
+    if (!r) throw await this.whyNotRotated(input, now);
+
+    // The plaintext must reach the caller whatever happens now; a replica that misses
+    // the new deadline keeps its cached copy for at most the cache TTLs.
+    const propagate = [r.rotated, ...r.cutOff].map(async (t) => {
+      const key = t.tokenHash.toString('hex');
+      await this.cache.markDeadline(key, t.rotationDeadline ?? now, this.keepMs(t, now));
+      await this.cache.invalidate(key);
+    });
+    for (const res of await Promise.allSettled(propagate)) {
+      if (res.status === 'rejected') this.logger.warn('api token rotation deadline not propagated to the cache', { token_id: old.id, err: res.reason });
+    }
+    return { plaintext, token: apiTokenInfo(token), rotationDeadline: deadline };
+  }
+
+  /**
+   * Revokes token `id` and, before returning, marks it revoked in the shared cache
+   * and tells every replica to drop its cached copy. Idempotent: deleting a revoked
+   * token repeats the propagation, so a retry after Unavailable completes it.
+   * Unavailable when the cache cannot be reached: the token is revoked in the
+   * database, but a replica might still accept it from its cache, so retry.
+   */
+  async delete(input: { tenantId: string; identityId: string; id: string }): Promise<void> {
+    this.checkIds(input);
+    const now = this.clock.now();
+    const t = (await this.store.revoke({ ...input, at: now })) ?? (await this.owned(input));
+    if (!t.revokedAt) throw failedPrecondition('api token changed concurrently; retry');
+    const key = t.tokenHash.toString('hex');
+    try {
+      await this.cache.markRevoked(key, this.keepMs(t, now));
+      await this.cache.invalidate(key);
+    } catch (err) {
+      throw unavailable('the api token is revoked, but not every replica could be told yet; retry the deletion', { cause: err });
+    }
+  }
+
+  private newToken(of: { tenantId: string; identityKind: PrincipalKind; identityId: string; env: ApiToken['env'] }, now: Date, ttlMs: number): { token: ApiToken; plaintext: string } {
+    const plaintext = generateApiToken(of.env);
+    const token: ApiToken = {
+      id: randomUUID(),
+      tenantId: of.tenantId,
+      identityKind: of.identityKind,
+      identityId: of.identityId,
+      env: of.env,
+      tokenHash: keyedHash(this.pepper, plaintext),
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + ttlMs),
+      lastUsedAt: null,
+      rotatedAt: null,
+      rotationDeadline: null,
+      revokedAt: null,
+      replacedBy: null,
+    };
+    return { token, plaintext };
+  }
+
+  private checkIds(input: { tenantId: string; identityId: string; id: string }): void {
+    if (!isUuid(input.tenantId) || !isUuid(input.identityId)) throw invalidArgument('tenant_id and identity_id must be UUIDs');
+    if (!isUuid(input.id)) throw invalidArgument('id must be a UUID');
+  }
+
+  /** The token, if it belongs to the tenant and identity; NotFound otherwise (a foreign token is not admitted to exist). */
+  private async owned(input: { tenantId: string; identityId: string; id: string }): Promise<ApiToken> {
+    const t = await this.store.findById(input.id);
+    if (!t || t.tenantId !== input.tenantId || t.identityId !== input.identityId) throw notFound('api token not found');
+    return t;
+  }
+
+  /** The error for a rotation the store refused (read only to word the error; the store decided). */
+  private async whyNotRotated(input: { tenantId: string; identityId: string; id: string }, now: Date): Promise<Error> {
+    const t = await this.owned(input);
+    if (t.revokedAt) return failedPrecondition('api token is revoked');
+    if (t.rotatedAt) return failedPrecondition('api token was already rotated; rotate its successor');
+    if (t.expiresAt <= now) return failedPrecondition('api token has expired');
+    return failedPrecondition('api token changed concurrently; retry');
+  }
+
+  /** How long a cache marker about `t` must live: until it expires anyway. */
+  private keepMs(t: ApiToken, now: Date): number {
+    return Math.max(t.expiresAt.getTime() - now.getTime(), 0) + MARKER_SLACK_MS;
+  }
+}

@@ -1,0 +1,45 @@
+import type { ApiToken } from './api-token';
+
+/** What a successful rotation changed. */
+export interface ApiTokenRotation {
+  /** The rotated token, now with `rotatedAt`, `rotationDeadline` and `replacedBy` set. */
+  rotated: ApiToken;
+  /**
+   * Tokens cut off by this rotation (their deadline set to the rotation time): the
+   * rotated token's own predecessor, if it was still in its overlap. This is what
+   * keeps at most two generations alive.
+   */
+  cutOff: ApiToken[];
+}
+
+/**
+ * Persistence of API tokens (STYLE.md §4). Implemented on Prisma/PostgreSQL and in
+ * memory; both pass one contract suite (`store/api-token-store.contract.ts`).
+ * Rotation and revocation are single conditional statements (STYLE.md §5): of two
+ * concurrent rotations or revocations of one token, exactly one matches.
+ */
+export interface ApiTokenStore {
+  /** Stores a new token; AlreadyExists if the id or hash is taken. */
+  create(token: ApiToken): Promise<void>;
+  /** The token with this hash, or null. */
+  findByHash(tokenHash: Buffer): Promise<ApiToken | null>;
+  /** The token with this id, or null. */
+  findById(id: string): Promise<ApiToken | null>;
+  /** The identity's tokens that work at `at` (not revoked, expired or past a rotation deadline), newest first. */
+  listLive(tenantId: string, identityId: string, at: Date): Promise<ApiToken[]>;
+  /**
+   * In one statement: if token `id` belongs to the tenant and identity and at `at` is
+   * neither rotated, revoked nor expired, sets its `rotatedAt = at`,
+   * `rotationDeadline = deadline` and `replacedBy = successor.id`, stores `successor`,
+   * and cuts off (deadline = `at`) the token it had itself replaced, if that one is
+   * still live. Null (and nothing written) when the token did not qualify.
+   */
+  rotate(input: { id: string; tenantId: string; identityId: string; at: Date; deadline: Date; successor: ApiToken }): Promise<ApiTokenRotation | null>;
+  /**
+   * Revokes token `id` of the tenant and identity at `at` if not revoked yet, in one
+   * statement; returns it revoked, or null when nothing matched.
+   */
+  revoke(input: { id: string; tenantId: string; identityId: string; at: Date }): Promise<ApiToken | null>;
+  /** Records last uses in one write; a use older than the stored one is ignored. Unknown ids are ignored. */
+  touchLastUsed(uses: ReadonlyArray<{ id: string; at: Date }>): Promise<void>;
+}

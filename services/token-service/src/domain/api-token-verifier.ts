@@ -1,0 +1,183 @@
+import { isMeziteError, keyedHash, unauthenticated, type Clock } from '@mezite/identity';
+import type { Logger } from '@mezite/platform';
+import { apiTokenInfo, isApiTokenLive, type ApiTokenInfo } from './api-token';
+import type { ApiTokenCache, ApiTokenState } from './api-token-cache';
+import { parseApiToken } from './api-token-format';
+import type { ApiTokenStore } from './api-token-store';
+import type { LastUseRecorder } from './last-use-recorder';
+
+/** Options of ApiTokenVerifier. */
+export interface ApiTokenVerifierOptions {
+  store: ApiTokenStore;
+  cache: ApiTokenCache;
+  clock: Clock;
+  /** Server-side secret keying the stored hashes. */
+  pepper: Buffer;
+  logger: Logger;
+  lastUse: LastUseRecorder;
+  /** How long this process reuses a positive verification; default 10 s. */
+  localTtlMs?: number;
+  /** How long a positive verification is shared through the cache; default 60 s. */
+  sharedTtlMs?: number;
+  /** Bound on the in-process cache; the oldest entry goes first. Default 10 000. */
+  localMaxEntries?: number;
+}
+
+/** The one error for every token that does not verify: nothing is learned from it. */
+const INVALID_API_TOKEN = 'invalid api token';
+/** How often a failed subscription to invalidations is retried (on the next verification after it). */
+const RESUBSCRIBE_AFTER_MS = 10_000;
+
+/**
+ * VerifyApiToken's hot path, which must not query PostgreSQL on every call:
+ *
+ * 1. the format and checksum are checked first: no lookup for a mistyped token;
+ * 2. the token's state (revoked, or a rotation deadline) is read from the shared
+ *    cache on every verification, so a deletion or rotation on any replica is
+ *    honoured by all of them as soon as it returned; deadlines are compared with the
+ *    clock each time;
+ * 3. the token's metadata comes from this process (10 s), else the shared cache
+ *    (60 s), else the database, which then fills both; an invalidation published
+ *    on rotation or deletion drops the in-process copy on every replica;
+ * 4. when the cache cannot be reached, the database answers every verification and
+ *    nothing is cached: a token the database refuses is never accepted.
+ *
+ * Last use is noted in memory and written in batches (LastUseRecorder).
+ */
+export class ApiTokenVerifier {
+  private readonly store: ApiTokenStore;
+  private readonly cache: ApiTokenCache;
+  private readonly clock: Clock;
+  private readonly pepper: Buffer;
+  private readonly logger: Logger;
+  private readonly lastUse: LastUseRecorder;
+  private readonly localTtlMs: number;
+  private readonly sharedTtlMs: number;
+  private readonly localMax: number;
+  private readonly local = new Map<string, { info: ApiTokenInfo; until: number }>();
+  /** Bumped by every invalidation, so a lookup that raced one does not cache its result. */
+  private generation = 0;
+  private unsubscribe: (() => Promise<void>) | undefined;
+  private lastSubscribeAttempt = -Infinity;
+  private closed = false;
+
+  constructor(opts: ApiTokenVerifierOptions) {
+    if (!opts.store || !opts.cache || !opts.clock || !opts.logger || !opts.lastUse) throw new Error('ApiTokenVerifier: store, cache, clock, logger and lastUse are required');
+    if (!opts.pepper || opts.pepper.length < 32) throw new Error('ApiTokenVerifier: a pepper of at least 32 bytes is required');
+    this.store = opts.store;
+    this.cache = opts.cache;
+    this.clock = opts.clock;
+    this.pepper = opts.pepper;
+    this.logger = opts.logger;
+    this.lastUse = opts.lastUse;
+    this.localTtlMs = opts.localTtlMs ?? 10_000;
+    this.sharedTtlMs = opts.sharedTtlMs ?? 60_000;
+    this.localMax = opts.localMaxEntries ?? 10_000;
+  }
+
+  /**
+   * Subscribes to invalidations. Never fails: without the cache the in-process
+   * copies still expire after their TTL, and the subscription is retried later.
+   */
+  async start(): Promise<void> {
+    if (this.unsubscribe || this.closed) return;
+    this.lastSubscribeAttempt = this.clock.now().getTime();
+    try {
+      this.unsubscribe = await this.cache.onInvalidate((key) => {
+        this.generation++;
+        this.local.delete(key);
+      });
+    } catch (err) {
+      this.logger.warn('api token invalidations unavailable; retrying later', { err });
+    }
+  }
+
+  /** Resolves a plaintext to its token, or Unauthenticated `invalid api token` for every kind of failure. */
+  async verify(plaintext: string): Promise<ApiTokenInfo> {
+    if (!parseApiToken(plaintext)) throw unauthenticated(INVALID_API_TOKEN);
+    if (!this.unsubscribe && !this.closed && this.clock.now().getTime() - this.lastSubscribeAttempt > RESUBSCRIBE_AFTER_MS) void this.start();
+    const hash = keyedHash(this.pepper, plaintext);
+    const key = hash.toString('hex');
+    const now = this.clock.now();
+
+    let state: ApiTokenState | null;
+    try {
+      state = await this.cache.state(key);
+    } catch (err) {
+      if (!isMeziteError(err, 'Unavailable')) throw err;
+      this.logger.debug('cache unavailable; verifying against the database', { err });
+      return this.accept(await this.fromDatabase(hash, now), now);
+    }
+    if (state?.revoked) throw unauthenticated(INVALID_API_TOKEN);
+    const deadline = state ? state.deadline : undefined;
+
+    const info = this.localGet(key, now) ?? (await this.sharedOrDatabase(key, hash, now));
+    if (!isApiTokenLive(info, now, deadline)) throw unauthenticated(INVALID_API_TOKEN);
+    const effective = deadline && (!info.rotationDeadline || deadline < info.rotationDeadline) ? deadline : info.rotationDeadline;
+    return this.accept({ ...info, rotationDeadline: effective }, now);
+  }
+
+  /** Entries in the in-process cache (for metrics and tests). */
+  get localSize(): number {
+    return this.local.size;
+  }
+
+  /** Stops listening for invalidations. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.local.clear();
+    const u = this.unsubscribe;
+    this.unsubscribe = undefined;
+    await u?.().catch(() => undefined);
+  }
+
+  private accept(info: ApiTokenInfo, now: Date): ApiTokenInfo {
+    this.lastUse.record(info.id, now);
+    return info;
+  }
+
+  private localGet(key: string, now: Date): ApiTokenInfo | undefined {
+    const e = this.local.get(key);
+    if (!e) return undefined;
+    if (e.until > now.getTime()) return e.info;
+    this.local.delete(key);
+    return undefined;
+  }
+
+  /** From the shared cache, else the database (filling both caches); refuses what the database refuses. */
+  private async sharedOrDatabase(key: string, hash: Buffer, now: Date): Promise<ApiTokenInfo> {
+    const generation = this.generation;
+    let info: ApiTokenInfo | null;
+    try {
+      info = await this.cache.record(key);
+    } catch (err) {
+      if (!isMeziteError(err, 'Unavailable')) throw err;
+      return this.fromDatabase(hash, now);
+    }
+    if (!info) {
+      info = await this.fromDatabase(hash, now);
+      const ttl = Math.min(this.sharedTtlMs, info.expiresAt.getTime() - now.getTime());
+      await this.cache.putRecord(key, info, ttl).catch((err: unknown) => this.logger.debug('could not share an api token verification', { err }));
+    }
+    if (generation === this.generation) this.localPut(key, info, now);
+    return info;
+  }
+
+  /** The source of truth: the token as PostgreSQL has it, if it is live at `now`. */
+  private async fromDatabase(hash: Buffer, now: Date): Promise<ApiTokenInfo> {
+    const t = await this.store.findByHash(hash);
+    if (!t || !isApiTokenLive(t, now)) {
+      if (t?.revokedAt) await this.cache.markRevoked(hash.toString('hex'), Math.max(t.expiresAt.getTime() - now.getTime(), 0) + this.sharedTtlMs).catch(() => undefined);
+      throw unauthenticated(INVALID_API_TOKEN);
+    }
+    return apiTokenInfo(t);
+  }
+
+  private localPut(key: string, info: ApiTokenInfo, now: Date): void {
+    if (this.local.size >= this.localMax && !this.local.has(key)) {
+      const oldest = this.local.keys().next();
+      if (!oldest.done) this.local.delete(oldest.value);
+    }
+    this.local.set(key, { info, until: now.getTime() + Math.min(this.localTtlMs, info.expiresAt.getTime() - now.getTime()) });
+  }
+}

@@ -1,0 +1,76 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { FakeClock, keyedHash } from '@mezite/identity';
+import { MemoryClientSecretStore } from '../store/memory-client-secret-store';
+import { ClientSecretManager } from './client-secret-manager';
+
+function setup() {
+  const store = new MemoryClientSecretStore();
+  const pepper = randomBytes(32);
+  const manager = new ClientSecretManager({ store, clock: new FakeClock(), pepper });
+  const owner = { tenantId: randomUUID(), serviceIdentityId: randomUUID() };
+  return { store, pepper, manager, owner };
+}
+
+describe('ClientSecretManager', () => {
+  test('a generated secret is 32 random bytes, base64url; only its keyed hash is stored', async () => {
+    const { manager, store, pepper, owner } = setup();
+    const secret = await manager.set({ ...owner, clientId: 'svc-deployer' });
+    expect(Buffer.from(secret, 'base64url')).toHaveLength(32);
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const stored = await store.find('svc-deployer');
+    expect(stored?.secretHash).toEqual(keyedHash(pepper, secret));
+    expect(await manager.verify({ clientId: 'svc-deployer', secret })).toEqual(owner);
+  });
+
+  test('a given secret (demo fixture) is used as is; setting again replaces the old one', async () => {
+    const { manager, owner } = setup();
+    await manager.set({ ...owner, clientId: 'svc-deployer', secret: 'svc-deployer-demo-secret' });
+    expect(await manager.verify({ clientId: 'svc-deployer', secret: 'svc-deployer-demo-secret' })).toEqual(owner);
+    const next = await manager.set({ ...owner, clientId: 'svc-deployer' });
+    await expect(manager.verify({ clientId: 'svc-deployer', secret: 'svc-deployer-demo-secret' })).rejects.toMatchObject({ code: 'Unauthenticated' });
+    expect(await manager.verify({ clientId: 'svc-deployer', secret: next })).toEqual(owner);
+  });
+
+  test('unknown client, wrong secret, empty secret and malformed client id get one error', async () => {
+    const { manager, owner, store } = setup();
+    const secret = await manager.set({ ...owner, clientId: 'svc-a' });
+    const find = jest.spyOn(store, 'find');
+    const attempts = [
+      { clientId: 'svc-unknown', secret },
+      { clientId: 'svc-a', secret: secret.slice(0, -1) + (secret.endsWith('A') ? 'B' : 'A') },
+      { clientId: 'svc-a', secret: '' },
+      { clientId: 'svc a; drop table', secret },
+    ];
+    for (const a of attempts) {
+      await expect(manager.verify(a)).rejects.toMatchObject({ code: 'Unauthenticated', message: 'invalid client credentials' });
+    }
+    expect(find).toHaveBeenCalledTimes(3); // the malformed client id is not looked up
+  });
+
+  test('a client id owned by another identity is AlreadyExists and keeps its secret', async () => {
+    const { manager, owner } = setup();
+    const secret = await manager.set({ ...owner, clientId: 'svc-a' });
+    await expect(manager.set({ tenantId: owner.tenantId, serviceIdentityId: randomUUID(), clientId: 'svc-a' })).rejects.toMatchObject({ code: 'AlreadyExists' });
+    expect(await manager.verify({ clientId: 'svc-a', secret })).toEqual(owner);
+  });
+
+  test.each([
+    ['a tenant id that is not a UUID', { tenantId: 'x' }],
+    ['a service identity id that is not a UUID', { serviceIdentityId: 'x' }],
+    ['an empty client id', { clientId: '' }],
+    ['a client id with spaces', { clientId: 'svc deployer' }],
+    ['a client id of 129 characters', { clientId: 'a'.repeat(129) }],
+    ['a given secret of 15 characters', { secret: 'x'.repeat(15) }],
+  ])('set with %s is InvalidArgument', async (_what, over) => {
+    const { manager, owner } = setup();
+    await expect(manager.set({ ...owner, clientId: 'svc-a', ...over })).rejects.toMatchObject({ code: 'InvalidArgument' });
+  });
+
+  test('delete removes the secret; deleting again is NotFound', async () => {
+    const { manager, owner } = setup();
+    const secret = await manager.set({ ...owner, clientId: 'svc-a' });
+    await manager.delete('svc-a');
+    await expect(manager.verify({ clientId: 'svc-a', secret })).rejects.toMatchObject({ code: 'Unauthenticated' });
+    await expect(manager.delete('svc-a')).rejects.toMatchObject({ code: 'NotFound' });
+  });
+});

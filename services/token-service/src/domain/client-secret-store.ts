@@ -1,0 +1,18 @@
+import type { ClientSecret } from './client-secret';
+
+/**
+ * Persistence of client secrets (STYLE.md §4), one per client id. Implemented on
+ * Prisma/PostgreSQL and in memory; both pass `store/client-secret-store.contract.ts`.
+ */
+export interface ClientSecretStore {
+  /**
+   * Stores the secret, replacing the client's previous one, in one statement — but
+   * only if the client id is new or already belongs to the same tenant and service
+   * identity. Returns false (and writes nothing) when it belongs to another.
+   */
+  put(secret: ClientSecret): Promise<boolean>;
+  /** The client's secret, or null. */
+  find(clientId: string): Promise<ClientSecret | null>;
+  /** Removes the client's secret; false if there was none. */
+  delete(clientId: string): Promise<boolean>;
+}

@@ -1,0 +1,170 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { isMeziteError } from '@mezite/identity';
+import type { ApiToken } from '../domain/api-token';
+import type { ApiTokenStore } from '../domain/api-token-store';
+
+/** What the contract gets from an implementation's factory. */
+export interface ApiTokenStoreHarness {
+  store: ApiTokenStore;
+  /** The same data as a second replica sees it (its own connection pool); `store` itself in memory. */
+  peer: ApiTokenStore;
+  close(): Promise<void>;
+}
+
+const at = (hhmm: string, day = 1) => new Date(`2026-01-0${day}T${hhmm}:00Z`);
+
+/** The one suite every ApiTokenStore passes (STYLE.md §4). */
+export function apiTokenStoreContract(name: string, make: () => Promise<ApiTokenStoreHarness>): void {
+  describe(`ApiTokenStore contract: ${name}`, () => {
+    let store: ApiTokenStore;
+    let peer: ApiTokenStore;
+    let close: () => Promise<void>;
+    beforeAll(async () => {
+      ({ store, peer, close } = await make());
+    });
+    afterAll(async () => close());
+
+    const token = (over: Partial<ApiToken> = {}): ApiToken => ({
+      id: randomUUID(),
+      tenantId: randomUUID(),
+      identityKind: 'service',
+      identityId: randomUUID(),
+      env: 'live',
+      tokenHash: randomBytes(32),
+      createdAt: at('00:00'),
+      expiresAt: at('00:00', 9),
+      lastUsedAt: null,
+      rotatedAt: null,
+      rotationDeadline: null,
+      revokedAt: null,
+      replacedBy: null,
+      ...over,
+    });
+    /** A successor of `t` created at `now`. */
+    const successorOf = (t: ApiToken, now: Date) => token({ tenantId: t.tenantId, identityId: t.identityId, identityKind: t.identityKind, env: t.env, createdAt: now });
+    const rotate = (t: ApiToken, now: Date, deadline: Date, s: ApiTokenStore = store, successor = successorOf(t, now)) =>
+      s.rotate({ id: t.id, tenantId: t.tenantId, identityId: t.identityId, at: now, deadline, successor });
+
+    test('create, then find by hash and by id', async () => {
+      const t = token({ identityKind: 'user', env: 'dev' });
+      await store.create(t);
+      expect(await store.findByHash(t.tokenHash)).toEqual(t);
+      expect(await store.findById(t.id)).toEqual(t);
+      expect(await store.findByHash(randomBytes(32))).toBeNull();
+      expect(await store.findById(randomUUID())).toBeNull();
+    });
+
+    test('a duplicate hash is AlreadyExists', async () => {
+      const t = token();
+      await store.create(t);
+      const err = await store.create(token({ tokenHash: t.tokenHash })).catch((e: unknown) => e);
+      expect(isMeziteError(err, 'AlreadyExists')).toBe(true);
+    });
+
+    test('listLive lists the identity’s working tokens, newest first', async () => {
+      const base = token();
+      const mine = (over: Partial<ApiToken>) => token({ tenantId: base.tenantId, identityId: base.identityId, ...over });
+      const older = mine({ createdAt: at('01:00') });
+      const newer = mine({ createdAt: at('02:00') });
+      const inOverlap = mine({ createdAt: at('00:30'), rotatedAt: at('03:00'), rotationDeadline: at('05:00') });
+      const pastDeadline = mine({ rotatedAt: at('03:00'), rotationDeadline: at('04:00') });
+      const revoked = mine({ revokedAt: at('03:00') });
+      const expired = mine({ expiresAt: at('04:00') });
+      const otherIdentity = token({ tenantId: base.tenantId });
+      for (const t of [older, newer, inOverlap, pastDeadline, revoked, expired, otherIdentity]) await store.create(t);
+      const ids = (await store.listLive(base.tenantId, base.identityId, at('04:00'))).map((t) => t.id);
+      expect(ids).toEqual([newer.id, older.id, inOverlap.id]);
+      expect(await store.listLive(randomUUID(), base.identityId, at('04:00'))).toEqual([]);
+    });
+
+    test('rotate marks the token, stores the successor, and refuses a second rotation', async () => {
+      const t = token();
+      await store.create(t);
+      const successor = successorOf(t, at('01:00'));
+      const r = await rotate(t, at('01:00'), at('03:00'), store, successor);
+      expect(r).toEqual({ rotated: { ...t, rotatedAt: at('01:00'), rotationDeadline: at('03:00'), replacedBy: successor.id }, cutOff: [] });
+      expect(await store.findById(successor.id)).toEqual(successor);
+      expect(await rotate(t, at('01:30'), at('03:30'))).toBeNull();
+    });
+
+    test('rotate refuses a token of another tenant or identity, a revoked one and an expired one', async () => {
+      const t = token();
+      const revoked = token({ revokedAt: at('00:10') });
+      const expired = token({ expiresAt: at('01:00') });
+      for (const x of [t, revoked, expired]) await store.create(x);
+      const now = at('01:00');
+      const successor = () => token({ createdAt: now });
+      expect(await store.rotate({ id: t.id, tenantId: randomUUID(), identityId: t.identityId, at: now, deadline: now, successor: successor() })).toBeNull();
+      expect(await store.rotate({ id: t.id, tenantId: t.tenantId, identityId: randomUUID(), at: now, deadline: now, successor: successor() })).toBeNull();
+      expect(await rotate(revoked, now, at('02:00'))).toBeNull();
+      expect(await rotate(expired, now, at('02:00'))).toBeNull();
+      expect((await store.findById(t.id))?.rotatedAt).toBeNull();
+    });
+
+    test('rotating a successor while its predecessor is in its overlap cuts the predecessor off: two generations at most', async () => {
+      const a = token();
+      await store.create(a);
+      const b = successorOf(a, at('01:00'));
+      await rotate(a, at('01:00'), at('01:00', 3), store, b);
+      const c = successorOf(b, at('02:00'));
+      const r = await rotate(b, at('02:00'), at('02:00', 3), store, c);
+      expect(r?.rotated).toMatchObject({ id: b.id, rotationDeadline: at('02:00', 3), replacedBy: c.id });
+      expect(r?.cutOff).toEqual([{ ...a, rotatedAt: at('01:00'), rotationDeadline: at('02:00'), replacedBy: b.id }]);
+      expect(await store.findById(a.id)).toMatchObject({ rotationDeadline: at('02:00') });
+      const live = (await store.listLive(a.tenantId, a.identityId, at('02:00'))).map((t) => t.id);
+      expect(live).toEqual([c.id, b.id]);
+    });
+
+    test('a predecessor already past its deadline or revoked is not touched by the next rotation', async () => {
+      const a = token();
+      await store.create(a);
+      const b = successorOf(a, at('01:00'));
+      await rotate(a, at('01:00'), at('01:30'), store, b);
+      const r = await rotate(b, at('02:00'), at('03:00'));
+      expect(r?.cutOff).toEqual([]);
+      expect((await store.findById(a.id))?.rotationDeadline).toEqual(at('01:30'));
+    });
+
+    test('10 concurrent rotations of one token from two replicas: exactly one wins, one successor exists', async () => {
+      const t = token();
+      await store.create(t);
+      const successors = Array.from({ length: 10 }, () => successorOf(t, at('01:00')));
+      const results = await Promise.all(successors.map((s, i) => rotate(t, at('01:00'), at('03:00'), i % 2 ? peer : store, s)));
+      expect(results.filter((r) => r !== null)).toHaveLength(1);
+      const stored = await Promise.all(successors.map((s) => store.findById(s.id)));
+      expect(stored.filter((s) => s !== null)).toHaveLength(1);
+      expect((await store.findById(t.id))?.replacedBy).toBe(stored.find((s) => s !== null)?.id);
+    });
+
+    test('revoke revokes once; concurrent revocations: exactly one matches', async () => {
+      const t = token();
+      await store.create(t);
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? peer : store).revoke({ id: t.id, tenantId: t.tenantId, identityId: t.identityId, at: at('01:00') })));
+      const winners = results.filter((r) => r !== null);
+      expect(winners).toEqual([{ ...t, revokedAt: at('01:00') }]);
+      expect(await store.revoke({ id: t.id, tenantId: t.tenantId, identityId: t.identityId, at: at('02:00') })).toBeNull();
+    });
+
+    test('revoke refuses a token of another tenant or identity', async () => {
+      const t = token();
+      await store.create(t);
+      expect(await store.revoke({ id: t.id, tenantId: randomUUID(), identityId: t.identityId, at: at('01:00') })).toBeNull();
+      expect(await store.revoke({ id: t.id, tenantId: t.tenantId, identityId: randomUUID(), at: at('01:00') })).toBeNull();
+      expect((await store.findById(t.id))?.revokedAt).toBeNull();
+    });
+
+    test('touchLastUsed records the latest use in one batch and ignores older uses and unknown ids', async () => {
+      const a = token();
+      const b = token({ lastUsedAt: at('05:00') });
+      for (const t of [a, b]) await store.create(t);
+      await store.touchLastUsed([
+        { id: a.id, at: at('03:00') },
+        { id: b.id, at: at('04:00') },
+        { id: randomUUID(), at: at('04:00') },
+      ]);
+      await store.touchLastUsed([]);
+      expect((await store.findById(a.id))?.lastUsedAt).toEqual(at('03:00'));
+      expect((await store.findById(b.id))?.lastUsedAt).toEqual(at('05:00'));
+    });
+  });
+}

@@ -1,0 +1,55 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { ClientSecret } from '../domain/client-secret';
+import type { ClientSecretStore } from '../domain/client-secret-store';
+
+/** The one suite every ClientSecretStore passes (STYLE.md §4). */
+export function clientSecretStoreContract(name: string, make: () => Promise<{ store: ClientSecretStore; close(): Promise<void> }>): void {
+  describe(`ClientSecretStore contract: ${name}`, () => {
+    let store: ClientSecretStore;
+    let close: () => Promise<void>;
+    beforeAll(async () => {
+      ({ store, close } = await make());
+    });
+    afterAll(async () => close());
+
+    const secret = (over: Partial<ClientSecret> = {}): ClientSecret => ({
+      clientId: `svc-${randomBytes(4).toString('hex')}`,
+      tenantId: randomUUID(),
+      serviceIdentityId: randomUUID(),
+      secretHash: randomBytes(32),
+      createdAt: new Date('2026-01-01T00:00:00Z'),
+      ...over,
+    });
+
+    test('put then find returns it; an unknown client is null', async () => {
+      const c = secret();
+      expect(await store.put(c)).toBe(true);
+      expect(await store.find(c.clientId)).toEqual(c);
+      expect(await store.find('svc-unknown')).toBeNull();
+    });
+
+    test('put again by the same identity replaces the secret', async () => {
+      const c = secret();
+      await store.put(c);
+      const next = { ...c, secretHash: randomBytes(32), createdAt: new Date('2026-01-02T00:00:00Z') };
+      expect(await store.put(next)).toBe(true);
+      expect(await store.find(c.clientId)).toEqual(next);
+    });
+
+    test('put of a client id owned by another identity or tenant is refused and changes nothing', async () => {
+      const c = secret();
+      await store.put(c);
+      expect(await store.put(secret({ clientId: c.clientId, tenantId: c.tenantId }))).toBe(false);
+      expect(await store.put(secret({ clientId: c.clientId, serviceIdentityId: c.serviceIdentityId }))).toBe(false);
+      expect(await store.find(c.clientId)).toEqual(c);
+    });
+
+    test('delete removes the secret once', async () => {
+      const c = secret();
+      await store.put(c);
+      expect(await store.delete(c.clientId)).toBe(true);
+      expect(await store.delete(c.clientId)).toBe(false);
+      expect(await store.find(c.clientId)).toBeNull();
+    });
+  });
+}

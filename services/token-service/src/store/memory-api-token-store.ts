@@ -1,0 +1,76 @@
+import { alreadyExists } from '@mezite/identity';
+import type { ApiToken } from '../domain/api-token';
+import type { ApiTokenRotation, ApiTokenStore } from '../domain/api-token-store';
+
+const copy = (t: ApiToken): ApiToken => ({ ...t, tokenHash: Buffer.from(t.tokenHash) });
+const isLive = (t: ApiToken, at: Date) => !t.revokedAt && t.expiresAt > at && (!t.rotationDeadline || t.rotationDeadline > at);
+
+/**
+ * ApiTokenStore in memory, for unit tests and single-process use. Every method
+ * checks and writes without an await in between: atomic on the one JS thread, as the
+ * conditional statements are in PostgreSQL.
+ */
+export class MemoryApiTokenStore implements ApiTokenStore {
+  private readonly byId = new Map<string, ApiToken>();
+  private readonly byHash = new Map<string, string>();
+
+  async create(t: ApiToken): Promise<void> {
+    this.insert(t);
+  }
+
+  async findByHash(tokenHash: Buffer): Promise<ApiToken | null> {
+    const id = this.byHash.get(tokenHash.toString('hex'));
+    const t = id ? this.byId.get(id) : undefined;
+    return t ? copy(t) : null;
+  }
+
+  async findById(id: string): Promise<ApiToken | null> {
+    const t = this.byId.get(id);
+    return t ? copy(t) : null;
+  }
+
+  async listLive(tenantId: string, identityId: string, at: Date): Promise<ApiToken[]> {
+    return [...this.byId.values()]
+      .filter((t) => t.tenantId === tenantId && t.identityId === identityId && isLive(t, at))
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
+      .map(copy);
+  }
+
+  async rotate(r: { id: string; tenantId: string; identityId: string; at: Date; deadline: Date; successor: ApiToken }): Promise<ApiTokenRotation | null> {
+    const t = this.byId.get(r.id);
+    if (!t || t.tenantId !== r.tenantId || t.identityId !== r.identityId || t.rotatedAt || t.revokedAt || t.expiresAt <= r.at) return null;
+    this.insert(r.successor);
+    t.rotatedAt = r.at;
+    t.rotationDeadline = r.deadline;
+    t.replacedBy = r.successor.id;
+    const cutOff: ApiToken[] = [];
+    for (const p of this.byId.values()) {
+      if (p.replacedBy === t.id && !p.revokedAt && p.rotationDeadline && p.rotationDeadline > r.at) {
+        p.rotationDeadline = r.at;
+        cutOff.push(copy(p));
+      }
+    }
+    return { rotated: copy(t), cutOff };
+  }
+
+  async revoke(r: { id: string; tenantId: string; identityId: string; at: Date }): Promise<ApiToken | null> {
+    const t = this.byId.get(r.id);
+    if (!t || t.tenantId !== r.tenantId || t.identityId !== r.identityId || t.revokedAt) return null;
+    t.revokedAt = r.at;
+    return copy(t);
+  }
+
+  async touchLastUsed(uses: ReadonlyArray<{ id: string; at: Date }>): Promise<void> {
+    for (const u of uses) {
+      const t = this.byId.get(u.id);
+      if (t && (!t.lastUsedAt || t.lastUsedAt < u.at)) t.lastUsedAt = u.at;
+    }
+  }
+
+  private insert(t: ApiToken): void {
+    const h = t.tokenHash.toString('hex');
+    if (this.byId.has(t.id) || this.byHash.has(h)) throw alreadyExists('api token already exists');
+    this.byId.set(t.id, copy(t));
+    this.byHash.set(h, t.id);
+  }
+}

@@ -1,0 +1,185 @@
+import { translateDbError } from '@mezite/platform';
+import type { PrincipalKind } from '@mezite/identity';
+import type { ApiToken } from '../domain/api-token';
+import type { ApiTokenEnv } from '../domain/api-token-format';
+import type { ApiTokenRotation, ApiTokenStore } from '../domain/api-token-store';
+import type { PrismaClient } from './prisma';
+
+type Row = NonNullable<Awaited<ReturnType<PrismaClient['apiToken']['findUnique']>>>;
+
+function toDomain(r: Row): ApiToken {
+  return {
+    id: r.id,
+    tenantId: r.tenantId,
+    identityKind: r.identityKind as PrincipalKind,
+    identityId: r.identityId,
+    env: r.env as ApiTokenEnv,
+    tokenHash: Buffer.from(r.tokenHash),
+    createdAt: r.createdAt,
+    expiresAt: r.expiresAt,
+    lastUsedAt: r.lastUsedAt,
+    rotatedAt: r.rotatedAt,
+    rotationDeadline: r.rotationDeadline,
+    revokedAt: r.revokedAt,
+    replacedBy: r.replacedBy,
+  };
+}
+
+/** A row of a raw query, column names as in SQL. */
+interface RawRow {
+  id: string;
+  tenant_id: string;
+  identity_kind: string;
+  identity_id: string;
+  env: string;
+  token_hash: Uint8Array;
+  created_at: Date;
+  expires_at: Date;
+  last_used_at: Date | null;
+  rotated_at: Date | null;
+  rotation_deadline: Date | null;
+  revoked_at: Date | null;
+  replaced_by: string | null;
+}
+
+function fromRaw(r: RawRow): ApiToken {
+  return toDomain({
+    id: r.id,
+    tenantId: r.tenant_id,
+    identityKind: r.identity_kind,
+    identityId: r.identity_id,
+    env: r.env,
+    tokenHash: r.token_hash,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    lastUsedAt: r.last_used_at,
+    rotatedAt: r.rotated_at,
+    rotationDeadline: r.rotation_deadline,
+    revokedAt: r.revoked_at,
+    replacedBy: r.replaced_by,
+  } as Row);
+}
+
+const data = (t: ApiToken) => ({ ...t, tokenHash: new Uint8Array(t.tokenHash) });
+
+/**
+ * ApiTokenStore on PostgreSQL (schema `token`). Rotation and revocation are raw
+ * single statements so the condition and the write cannot be split (STYLE.md §5);
+ * raw queries name the schema, which the adapter's `schema` option does not do.
+ */
+export class PrismaApiTokenStore implements ApiTokenStore {
+  constructor(private readonly db: PrismaClient) {}
+
+  async create(t: ApiToken): Promise<void> {
+    try {
+      await this.db.apiToken.create({ data: data(t) });
+    } catch (err) {
+      throw translateDbError(err, 'api token');
+    }
+  }
+
+  async findByHash(tokenHash: Buffer): Promise<ApiToken | null> {
+    try {
+      const r = await this.db.apiToken.findUnique({ where: { tokenHash: new Uint8Array(tokenHash) } });
+      return r ? toDomain(r) : null;
+    } catch (err) {
+      throw translateDbError(err, 'api token');
+    }
+  }
+
+  async findById(id: string): Promise<ApiToken | null> {
+    try {
+      const r = await this.db.apiToken.findUnique({ where: { id } });
+      return r ? toDomain(r) : null;
+    } catch (err) {
+      throw translateDbError(err, 'api token');
+    }
+  }
+
+  async listLive(tenantId: string, identityId: string, at: Date): Promise<ApiToken[]> {
+    try {
+      const rows = await this.db.apiToken.findMany({
+        where: { tenantId, identityId, revokedAt: null, expiresAt: { gt: at }, OR: [{ rotationDeadline: null }, { rotationDeadline: { gt: at } }] },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      });
+      return rows.map(toDomain);
+    } catch (err) {
+      throw translateDbError(err, 'api token');
+    }
+  }
+
+  async rotate(r: { id: string; tenantId: string; identityId: string; at: Date; deadline: Date; successor: ApiToken }): Promise<ApiTokenRotation | null> {
+    const s = r.successor;
+    try {
+      // One statement: the UPDATE of `old` decides the winner (a concurrent rotation
+      // waits on the row lock, then no longer matches `rotated_at IS NULL`); the
+      // successor is inserted and the predecessor cut off only if it matched.
+      const rows = await this.db.$queryRaw<Array<RawRow & { cut_off: RawRow[] }>>`
+        WITH old AS (
+          UPDATE token.api_tokens
+          SET rotated_at = ${r.at}, rotation_deadline = ${r.deadline}, replaced_by = ${s.id}::uuid
+          WHERE id = ${r.id}::uuid AND tenant_id = ${r.tenantId}::uuid AND identity_id = ${r.identityId}::uuid
+            AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ${r.at}
+          RETURNING *
+        ), successor AS (
+          INSERT INTO token.api_tokens (id, tenant_id, identity_kind, identity_id, env, token_hash, created_at, expires_at)
+          SELECT ${s.id}::uuid, ${s.tenantId}::uuid, ${s.identityKind}, ${s.identityId}::uuid, ${s.env}, ${new Uint8Array(s.tokenHash)}, ${s.createdAt}, ${s.expiresAt}
+          FROM old
+          RETURNING id
+        ), cut AS (
+          UPDATE token.api_tokens p SET rotation_deadline = ${r.at}
+          FROM old
+          WHERE p.replaced_by = old.id AND p.revoked_at IS NULL AND p.rotation_deadline > ${r.at}
+          RETURNING p.*
+        )
+        SELECT old.*, (SELECT coalesce(json_agg(cut), '[]'::json) FROM cut) AS cut_off FROM old, successor`;
+      const row = rows[0];
+      if (!row) return null;
+      const { cut_off, ...old } = row;
+      return { rotated: fromRaw(old), cutOff: cut_off.map(fromJson) };
+    } catch (err) {
+      throw translateDbError(err, 'api token');
+    }
+  }
+
+  async revoke(r: { id: string; tenantId: string; identityId: string; at: Date }): Promise<ApiToken | null> {
+    try {
+      const rows = await this.db.$queryRaw<RawRow[]>`
+        UPDATE token.api_tokens SET revoked_at = ${r.at}
+        WHERE id = ${r.id}::uuid AND tenant_id = ${r.tenantId}::uuid AND identity_id = ${r.identityId}::uuid AND revoked_at IS NULL
+        RETURNING *`;
+      const row = rows[0];
+      return row ? fromRaw(row) : null;
+    } catch (err) {
+      throw translateDbError(err, 'api token');
+    }
+  }
+
+  async touchLastUsed(uses: ReadonlyArray<{ id: string; at: Date }>): Promise<void> {
+    if (uses.length === 0) return;
+    try {
+      await this.db.$executeRaw`
+        UPDATE token.api_tokens t SET last_used_at = v.at
+        FROM unnest(${uses.map((u) => u.id)}::uuid[], ${uses.map((u) => u.at.toISOString())}::timestamptz[]) AS v(id, at)
+        WHERE t.id = v.id AND (t.last_used_at IS NULL OR t.last_used_at < v.at)`;
+    } catch (err) {
+      throw translateDbError(err, 'api token');
+    }
+  }
+}
+
+/** A row that came through `json_agg`: timestamps as ISO text, bytea as `\x…` hex. */
+function fromJson(j: RawRow): ApiToken {
+  const date = (v: unknown) => (v === null ? null : new Date(v as string));
+  const hex = j.token_hash as unknown as string;
+  return fromRaw({
+    ...j,
+    token_hash: Buffer.from(hex.replace(/^\\x/, ''), 'hex'),
+    created_at: date(j.created_at) as Date,
+    expires_at: date(j.expires_at) as Date,
+    last_used_at: date(j.last_used_at),
+    rotated_at: date(j.rotated_at),
+    rotation_deadline: date(j.rotation_deadline),
+    revoked_at: date(j.revoked_at),
+  });
+}

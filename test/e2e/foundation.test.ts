@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { Client } from 'pg';
 import { runBin } from '../harness/cli';
+import { createRole } from '../harness/roles';
 import { TestStack } from '../harness/test-stack';
 
 /**
@@ -13,6 +14,7 @@ describe('quickstart stack on embedded PostgreSQL', () => {
 
   beforeAll(async () => {
     stack = await TestStack.start();
+    await createRole(stack.cliEnv);
   }, 120_000);
   afterAll(async () => stack?.destroy());
 

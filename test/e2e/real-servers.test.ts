@@ -1,6 +1,7 @@
 import { createTestDatabase } from '@mezite/platform';
 import { Client } from 'pg';
 import { runBin } from '../harness/cli';
+import { createRole } from '../harness/roles';
 import { TestStack } from '../harness/test-stack';
 
 /**
@@ -14,6 +15,7 @@ describe('stack on real PostgreSQL and Redis', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     stack = await TestStack.start({ databaseUrl: db.url, redisUrl: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379' });
+    await createRole(stack.cliEnv);
   }, 120_000);
   afterAll(async () => {
     await stack?.destroy();
@@ -66,6 +68,6 @@ describe('stack on real PostgreSQL and Redis', () => {
     await stack.startStopped();
     const ok = await runBin('mezctl', ['bots', 'ls'], { env: stack.cliEnv });
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(/^NAME\s+ROLES\s+CREATED_AT\n/);
+    expect(ok.stdout).toMatch(/^NAME\s+ROLES\s+LOCKED\s+GENERATION\s+CREATED_AT\n/);
   }, 90_000);
 });

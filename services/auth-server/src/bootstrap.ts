@@ -6,6 +6,9 @@ import type { Logger } from '@mezite/platform';
 import { ADMIN_ROLE } from './domain/authz';
 import type { AdminIdentityFile } from './domain/admin-identity';
 import type { SessionManager } from './domain/session-manager';
+import type { MachineIdpConfig } from './domain/machine-idp';
+import type { ServiceIdentityStore } from './domain/service-identity';
+import type { ServiceIdentityManager } from './domain/service-identity-manager';
 import type { Tenant, TenantStore } from './domain/tenant';
 
 /** The tenant the bootstrap admin and unscoped resources live in. */
@@ -28,6 +31,20 @@ export interface BootstrapOptions {
   publicAddr: string;
   httpUrl: string;
   caCertPem: string;
+  /** Service identities, for the demo fixture. */
+  services: ServiceIdentityManager;
+  serviceStore: ServiceIdentityStore;
+  /** Tenants declared in configuration (MEZITE_TENANTS). */
+  tenantsConfig: TenantConfig[];
+}
+
+/** A tenant declared in configuration, with its machine identity provider. */
+export interface TenantConfig {
+  domain: string;
+  kind?: Tenant['kind'];
+  machineIdp?: MachineIdpConfig;
+  /** Service identities whose credentials the external provider checks (no secret kept here). */
+  serviceIdentities?: Array<{ name: string; clientId: string }>;
 }
 
 /**
@@ -36,11 +53,22 @@ export interface BootstrapOptions {
  * and a valid admin identity file on this host.
  */
 export async function bootstrap(o: BootstrapOptions): Promise<{ defaultTenant: Tenant }> {
-  const defaultTenant = await o.tenants.ensureTenant({ id: randomUUID(), domain: DEFAULT_TENANT, kind: 'mixed', createdAt: o.clock.now() });
+  const builtin = { kind: 'builtin' } as const;
+  const defaultTenant = await o.tenants.ensureTenant({ id: randomUUID(), domain: DEFAULT_TENANT, kind: 'mixed', createdAt: o.clock.now(), machineIdp: builtin });
   const admin = await o.tenants.ensureUser({ id: randomUUID(), tenantId: defaultTenant.id, name: 'admin', roles: [ADMIN_ROLE], createdAt: o.clock.now() });
   if (o.demoFixtures) {
-    const demo = await o.tenants.ensureTenant({ id: randomUUID(), domain: DEMO_MACHINE_TENANT, kind: 'machine', createdAt: o.clock.now() });
-    o.log.info('demo fixtures ready', { tenant: demo.domain, tenant_id: demo.id });
+    const demo = await o.tenants.ensureTenant({ id: randomUUID(), domain: DEMO_MACHINE_TENANT, kind: 'machine', createdAt: o.clock.now(), machineIdp: builtin });
+    // Seed 000's fixture: fixture values, never real secrets.
+    const svc = await o.services.ensure(demo.id, { name: 'svc-deployer', clientId: 'svc-deployer', secret: 'svc-deployer-demo-secret' });
+    o.log.info('demo fixtures ready', { tenant: demo.domain, tenant_id: demo.id, service_identity: svc.id, client_id: svc.clientId });
+  }
+  for (const t of o.tenantsConfig) {
+    const tenant = await o.tenants.ensureTenant({ id: randomUUID(), domain: t.domain, kind: t.kind ?? 'machine', createdAt: o.clock.now(), machineIdp: t.machineIdp ?? builtin });
+    if (t.machineIdp) await o.tenants.setMachineIdp(tenant.id, t.machineIdp);
+    for (const s of t.serviceIdentities ?? []) {
+      if (!(await o.serviceStore.getByClientId(s.clientId))) await o.serviceStore.create({ id: randomUUID(), tenantId: tenant.id, name: s.name, clientId: s.clientId, createdAt: o.clock.now() });
+    }
+    o.log.info('tenant configured', { tenant: tenant.domain, machine_idp: (t.machineIdp ?? builtin).kind });
   }
   if (o.adminIdentityFile && o.adminIdentityFile !== 'off') {
     const existing = readIdentity(o.adminIdentityFile);

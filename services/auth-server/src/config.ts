@@ -1,6 +1,42 @@
 import { join } from 'node:path';
 import { field, loadConfig, parse } from '@mezite/identity';
 import { commonConfigSchema } from '@mezite/platform';
+import type { TenantConfig } from './bootstrap';
+
+/**
+ * `MEZITE_TENANTS`: a JSON list of tenants with their machine identity provider, e.g.
+ * `[{"domain":"acme","machine_idp":{"kind":"oauth2","token_endpoint":"https://idp/token"},
+ *    "service_identities":[{"name":"ci","client_id":"ci"}]}]`.
+ */
+function parseTenants(raw: string): TenantConfig[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw);
+  } catch {
+    throw new Error('expected a JSON list of tenants');
+  }
+  if (!Array.isArray(doc)) throw new Error('expected a JSON list of tenants');
+  return doc.map((t: Record<string, unknown>, i) => {
+    if (typeof t.domain !== 'string' || !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(t.domain)) throw new Error(`tenant ${i}: domain must be a lower-case DNS label`);
+    const idp = t.machine_idp as Record<string, unknown> | undefined;
+    const out: TenantConfig = { domain: t.domain };
+    if (idp) {
+      if (idp.kind === 'builtin') out.machineIdp = { kind: 'builtin' };
+      else if (idp.kind === 'oauth2' && typeof idp.token_endpoint === 'string' && /^https?:\/\//.test(idp.token_endpoint)) {
+        out.machineIdp = { kind: 'oauth2', tokenEndpoint: idp.token_endpoint, ...(typeof idp.scope === 'string' ? { scope: idp.scope } : {}) };
+      } else throw new Error(`tenant ${t.domain}: machine_idp must be {"kind":"builtin"} or {"kind":"oauth2","token_endpoint":"https://…"}`);
+    }
+    const sis = t.service_identities;
+    if (sis !== undefined) {
+      if (!Array.isArray(sis)) throw new Error(`tenant ${t.domain}: service_identities must be a list`);
+      out.serviceIdentities = sis.map((s: Record<string, unknown>) => {
+        if (typeof s.name !== 'string' || typeof s.client_id !== 'string') throw new Error(`tenant ${t.domain}: each service identity needs name and client_id`);
+        return { name: s.name, clientId: s.client_id };
+      });
+    }
+    return out;
+  });
+}
 
 const dataDir = () => process.env.MEZITE_DATA_DIR ?? '.mezite';
 
@@ -15,6 +51,7 @@ export function configSchema() {
     sessionPepper: field('MEZITE_SESSION_PEPPER', parse.key32, undefined, '32 random bytes, base64: keys the stored hashes of session secrets'),
     adminIdentityFile: field('MEZITE_ADMIN_IDENTITY_FILE', parse.string, join(dataDir(), 'admin-identity.json')),
     demoFixtures: field('MEZITE_DEMO_FIXTURES', parse.bool, false),
+    tenants: field('MEZITE_TENANTS', parseTenants, [] as TenantConfig[]),
   };
 }
 

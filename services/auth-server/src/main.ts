@@ -1,9 +1,10 @@
 import { join } from 'node:path';
-import { systemClock } from '@mezite/identity';
+import { systemClock, type Principal } from '@mezite/identity';
 import {
   createGrpcServer,
   createLogger,
   createMeziteClient,
+  createMeziteClients,
   internalChannelCredentials,
   onShutdown,
   publicServerCredentials,
@@ -15,11 +16,19 @@ import { authv1, sshcav1, tokenv1 } from '@mezite/proto';
 import { bootstrap } from './bootstrap';
 import { loadAuthServerConfig } from './config';
 import { BotManager } from './domain/bot-manager';
+import { BuiltinMachineIdp } from './domain/builtin-machine-idp';
+import { IdentityTokenManager } from './domain/identity-token-manager';
 import { JoinManager } from './domain/join-manager';
+import type { MachineIdentityProvider } from './domain/machine-idp';
+import { OAuth2MachineIdp } from './domain/oauth2-machine-idp';
+import { ServiceIdentityManager } from './domain/service-identity-manager';
 import { RoleManager } from './domain/role-manager';
 import { SessionManager } from './domain/session-manager';
 import { authMiddleware } from './grpc/auth-middleware';
+import { GrpcApiTokenClient } from './grpc/api-token-client';
 import { auditHandlers } from './grpc/audit-handlers';
+import { identityTokenHandlers } from './grpc/identity-token-handlers';
+import { serviceIdentityHandlers } from './grpc/service-identity-handlers';
 import { botHandlers } from './grpc/bot-handlers';
 import { caHandlers } from './grpc/ca-handlers';
 import { joinHandlers } from './grpc/join-handlers';
@@ -32,6 +41,7 @@ import { PrismaAuditLog } from './store/prisma-audit-log';
 import { PrismaBotStore } from './store/prisma-bot-store';
 import { PrismaRenewalChallengeStore } from './store/prisma-renewal-challenge-store';
 import { PrismaRoleStore } from './store/prisma-role-store';
+import { PrismaServiceIdentityStore } from './store/prisma-service-identity-store';
 import { PrismaSessionStore } from './store/prisma-session-store';
 import { PrismaTenantStore } from './store/prisma-tenant-store';
 import { createPrismaClient } from './store/prisma';
@@ -46,7 +56,9 @@ export async function main(): Promise<void> {
   const prisma = createPrismaClient(cfg.databaseUrl, cfg.dbPoolSize);
   const tls = readTlsFiles({ ca: cfg.tlsCa, cert: cfg.tlsCert, key: cfg.tlsKey });
   const internal = internalChannelCredentials(tls);
-  const tokenService = createMeziteClient(tokenv1.JoinTokenServiceDefinition, { address: cfg.tokenServiceTarget, credentials: internal, peerName: 'token-service', defaultDeadlineMs: 5000, channelOptions: { 'grpc.ssl_target_name_override': 'token-service' } });
+  const tokenChannel = createMeziteClients({ address: cfg.tokenServiceTarget, credentials: internal, peerName: 'token-service', defaultDeadlineMs: 5000, channelOptions: { 'grpc.ssl_target_name_override': 'token-service' } });
+  const tokenService = { client: tokenChannel.create(tokenv1.JoinTokenServiceDefinition), close: tokenChannel.close };
+  const apiTokens = new GrpcApiTokenClient(tokenChannel.create(tokenv1.ApiTokenServiceDefinition));
 
   const sshCa = createMeziteClient(sshcav1.SshCaServiceDefinition, { address: cfg.sshCaTarget, credentials: internal, peerName: 'ssh-ca', defaultDeadlineMs: 5000, channelOptions: { 'grpc.ssl_target_name_override': 'ssh-ca' } });
 
@@ -58,16 +70,34 @@ export async function main(): Promise<void> {
   const botStore = new PrismaBotStore(prisma);
   const roles = new RoleManager({ store: new PrismaRoleStore(prisma), bots: botStore, clock });
   const bots = new BotManager({ store: botStore, joinTokens, clock, roles });
+  const tenantStore = new PrismaTenantStore(prisma);
+  const serviceStore = new PrismaServiceIdentityStore(prisma);
+  const services = new ServiceIdentityManager({ store: serviceStore, secrets: apiTokens, clock });
+  const builtinIdp = new BuiltinMachineIdp(apiTokens);
+  const machineIdp = async (tenantId: string): Promise<MachineIdentityProvider> => {
+    const t = await tenantStore.getTenantById(tenantId);
+    return t?.machineIdp.kind === 'oauth2' ? new OAuth2MachineIdp({ tokenEndpoint: t.machineIdp.tokenEndpoint, ...(t.machineIdp.scope ? { scope: t.machineIdp.scope } : {}) }) : builtinIdp;
+  };
+  const identityTokens = new IdentityTokenManager({ tokens: apiTokens, services: serviceStore, machineIdp, audit });
+  const tenantDomain = async (id: string) => (await tenantStore.getTenantById(id))?.domain ?? id;
   const joins = new JoinManager({ bots: botStore, roles, joinTokens, ca, challenges: new PrismaRenewalChallengeStore(prisma), audit, clock });
 
   const grpc = createGrpcServer({ name: 'mezite.auth.v1', logger: log });
-  const authed = grpc.services.with(authMiddleware((secret) => sessions.authenticate(secret)));
+  // Bearer credentials: API tokens (`psk_…`, verified by token-service) or sessions.
+  const authenticate = async (secret: string): Promise<Principal> => {
+    if (!secret.startsWith('psk_')) return sessions.authenticate(secret);
+    const t = await apiTokens.verify(secret);
+    return { kind: t.identityKind, id: t.identityId, tenantId: t.tenantId, name: `${t.identityKind}:${t.identityId}`, authMethod: 'api-token', roles: [] };
+  };
+  const authed = grpc.services.with(authMiddleware(authenticate));
   authed.add(authv1.BotServiceDefinition, botHandlers(bots, audit));
   authed.add(authv1.RoleServiceDefinition, roleHandlers(roles, audit));
   authed.add(authv1.JoinServiceDefinition, joinHandlers(joins));
   authed.add(authv1.CertAuthorityServiceDefinition, caHandlers(ca, audit));
   authed.add(authv1.AuditServiceDefinition, auditHandlers(audit));
   authed.add(authv1.IdentityServiceDefinition, identityHandlers());
+  authed.add(authv1.IdentityTokenServiceDefinition, identityTokenHandlers(identityTokens));
+  authed.add(authv1.ServiceIdentityServiceDefinition, serviceIdentityHandlers(services, audit, tenantDomain));
   const port = await grpc.listen(cfg.addr, publicServerCredentials(tls), { deferServing: true });
   const publicAddr = cfg.publicAddr || `localhost:${port}`;
 
@@ -82,7 +112,10 @@ export async function main(): Promise<void> {
   const httpUrl = `http://${httpHost === '0.0.0.0' || httpHost === '::' ? 'localhost' : httpHost}:${http.port}`;
 
   await bootstrap({
-    tenants: new PrismaTenantStore(prisma),
+    tenants: tenantStore,
+    services,
+    serviceStore,
+    tenantsConfig: cfg.tenants,
     sessions,
     clock,
     log,

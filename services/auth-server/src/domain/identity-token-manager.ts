@@ -1,0 +1,114 @@
+import {
+  formatIdentityRef,
+  invalidArgument,
+  isMeziteError,
+  notFound,
+  parseIdentityRef,
+  permissionDenied,
+  unauthenticated,
+  type Principal,
+} from '@mezite/identity';
+import type { AuditLog } from './audit';
+import type { ApiTokenClient, ApiTokenInfo } from './api-token-client';
+import { ADMIN_ROLE } from './authz';
+import type { MachineIdentityProvider } from './machine-idp';
+import type { ServiceIdentityStore } from './service-identity';
+
+/** Seed 000's anti-escalation message, word for word. */
+export const API_TOKEN_CANNOT_MINT = 'a caller authenticated via an API token cannot mint another API token; sign in interactively to issue tokens';
+
+/** Lifetime of the token a machine gets from client_credentials. */
+export const SERVICE_TOKEN_TTL_SECONDS = 24 * 3600;
+
+/** A freshly issued token: the plaintext exists only in this value. */
+export interface IssuedApiToken {
+  plaintext: string;
+  token: ApiTokenInfo;
+}
+
+/** Options of IdentityTokenManager. */
+export interface IdentityTokenManagerOptions {
+  tokens: ApiTokenClient;
+  services: ServiceIdentityStore;
+  /** The machine identity provider of a tenant. */
+  machineIdp: (tenantId: string) => Promise<MachineIdentityProvider>;
+  audit: AuditLog;
+}
+
+/**
+ * Seed 000: machines sign in with client_credentials and get an API token; callers
+ * list, rotate and delete their own tokens; only interactive sessions mint.
+ */
+export class IdentityTokenManager {
+  constructor(private readonly o: IdentityTokenManagerOptions) {
+    for (const k of ['tokens', 'services', 'machineIdp', 'audit'] as const) if (!o[k]) throw new Error(`IdentityTokenManager: ${k} is required`);
+  }
+
+  /** The machine's sign-in. Every credential failure gets the same message. */
+  async issueService(input: { clientId: string; clientSecret: string; grantType: string; requestId: string; source?: string }): Promise<IssuedApiToken> {
+    if (input.grantType !== 'client_credentials') throw invalidArgument(`unsupported grant_type "${input.grantType}": only client_credentials is supported`);
+    if (!input.clientId || !input.clientSecret || input.clientId.length > 256 || input.clientSecret.length > 1024) throw unauthenticated('invalid client credentials');
+    const svc = await this.o.services.getByClientId(input.clientId);
+    const fail = async (reason: string) => {
+      await this.o.audit.record({ tenantId: svc?.tenantId ?? null, type: 'token.issue_service', actor: `client:${input.clientId.slice(0, 64)}`, target: svc ? `service:${svc.id}` : 'service:?', result: 'failure', requestId: input.requestId, details: { reason, ...(input.source ? { source: input.source } : {}) } });
+      return unauthenticated('invalid client credentials');
+    };
+    if (!svc) throw await fail('unknown client');
+    try {
+      await (await this.o.machineIdp(svc.tenantId)).verify(input.clientId, input.clientSecret, input.requestId);
+    } catch (err) {
+      if (isMeziteError(err, 'Unauthenticated')) throw await fail('bad secret');
+      throw err;
+    }
+    const r = await this.o.tokens.mint({ tenantId: svc.tenantId, identityKind: 'service', identityId: svc.id, env: 'live', ttlSeconds: SERVICE_TOKEN_TTL_SECONDS, requestId: input.requestId });
+    await this.o.audit.record({ tenantId: svc.tenantId, type: 'token.issue_service', actor: `service:${svc.id}`, target: `token:${r.token.id}`, result: 'success', requestId: input.requestId, details: {} });
+    return r;
+  }
+
+  /**
+   * Mints a token for an identity. Only an interactive session may (a leaked API token
+   * must not spawn more), and only for itself or, for admins, a service of its tenant.
+   */
+  async issue(caller: Principal, input: { identityRef: string; envPrefix: string; ttlSeconds: number; requestId: string }): Promise<IssuedApiToken> {
+    if (caller.authMethod === 'api-token' || caller.authMethod === 'bot-certificate') {
+      await this.o.audit.record({ tenantId: caller.tenantId, type: 'token.issue', actor: formatIdentityRef(caller), target: input.identityRef.slice(0, 80), result: 'failure', requestId: input.requestId, details: { reason: 'api token caller' } });
+      throw permissionDenied(API_TOKEN_CANNOT_MINT);
+    }
+    const ref = parseIdentityRef(input.identityRef);
+    if (input.envPrefix !== 'live' && input.envPrefix !== 'dev') throw invalidArgument('--env-prefix must be live or dev');
+    const self = ref.kind === caller.kind && ref.id === caller.id;
+    if (!self) {
+      if (!caller.roles.includes(ADMIN_ROLE)) throw permissionDenied(`${caller.name} may only mint tokens for itself`);
+      if (ref.kind !== 'service' || !(await this.o.services.getById(caller.tenantId, ref.id))) throw notFound(`identity ${input.identityRef} not found`);
+    }
+    const r = await this.o.tokens.mint({ tenantId: caller.tenantId, identityKind: ref.kind, identityId: ref.id, env: input.envPrefix, ttlSeconds: Math.max(0, input.ttlSeconds), requestId: input.requestId });
+    await this.o.audit.record({ tenantId: caller.tenantId, type: 'token.issue', actor: formatIdentityRef(caller), target: `token:${r.token.id}`, result: 'success', requestId: input.requestId, details: { identity: input.identityRef } });
+    return r;
+  }
+
+  /** The caller's own tokens, newest first. */
+  list(caller: Principal, requestId?: string): Promise<ApiTokenInfo[]> {
+    return this.o.tokens.list(caller.tenantId, caller.id, requestId);
+  }
+
+  /** Rotates one of the caller's own tokens (machines may: this is their lifecycle). */
+  async rotate(caller: Principal, id: string, requestId: string): Promise<{ plaintext: string; token: ApiTokenInfo; rotationDeadline: Date }> {
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw invalidArgument('--id must be a token id (UUID)');
+    const r = await this.o.tokens.rotate({ tenantId: caller.tenantId, identityId: caller.id, id, requestId });
+    await this.o.audit.record({ tenantId: caller.tenantId, type: 'token.rotate', actor: formatIdentityRef(caller), target: `token:${id}`, result: 'success', requestId, details: { successor: r.token.id } });
+    return r;
+  }
+
+  /** Revokes one of the caller's own tokens, on every replica, before returning. */
+  async delete(caller: Principal, id: string, requestId: string): Promise<void> {
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw invalidArgument('--id must be a token id (UUID)');
+    await this.o.tokens.delete({ tenantId: caller.tenantId, identityId: caller.id, id, requestId });
+    await this.o.audit.record({ tenantId: caller.tenantId, type: 'token.delete', actor: formatIdentityRef(caller), target: `token:${id}`, result: 'success', requestId, details: {} });
+  }
+}
+
+/** Refuses a service identity name that is not a DNS label. */
+export function checkServiceName(name: string): void {
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) throw invalidArgument(`invalid service identity name "${name}": use 1 to 63 lower-case letters, digits and '-'`);
+}
+

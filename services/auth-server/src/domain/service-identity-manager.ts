@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import { alreadyExists, invalidArgument, notFound, type Clock, type Principal } from '@mezite/identity';
+import type { ApiTokenClient } from './api-token-client';
+import type { ServiceIdentity, ServiceIdentityStore } from './service-identity';
+import { checkServiceName } from './identity-token-manager';
+
+const CLIENT_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Service identity lifecycle in the caller's tenant; the client secret lives in token-service. */
+export class ServiceIdentityManager {
+  constructor(private readonly o: { store: ServiceIdentityStore; secrets: Pick<ApiTokenClient, 'setClientSecret' | 'deleteClientSecret'>; clock: Clock }) {
+    if (!o.store || !o.secrets || !o.clock) throw new Error('ServiceIdentityManager: store, secrets and clock are required');
+  }
+
+  /** Creates the identity and its client secret (shown once). `secret` is for demo fixtures only. */
+  async create(tenantId: string, input: { name: string; clientId?: string; secret?: string; requestId?: string }): Promise<{ identity: ServiceIdentity; clientSecret: string }> {
+    checkServiceName(input.name);
+    const clientId = input.clientId || input.name;
+    if (!CLIENT_ID.test(clientId)) throw invalidArgument(`invalid client id "${clientId}": use 1 to 128 letters, digits, '.', '_' and '-'`);
+    if (await this.o.store.getByClientId(clientId)) throw alreadyExists(`client id "${clientId}" is taken`);
+    const identity: ServiceIdentity = { id: randomUUID(), tenantId, name: input.name, clientId, createdAt: this.o.clock.now() };
+    await this.o.store.create(identity);
+    try {
+      const clientSecret = await this.o.secrets.setClientSecret({ tenantId, clientId, serviceIdentityId: identity.id, ...(input.secret ? { secret: input.secret } : {}), ...(input.requestId ? { requestId: input.requestId } : {}) });
+      return { identity, clientSecret };
+    } catch (err) {
+      await this.o.store.delete(tenantId, identity.id).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The identity if it exists, else creates it with `secret` (idempotent demo fixtures). */
+  async ensure(tenantId: string, input: { name: string; clientId: string; secret: string }): Promise<ServiceIdentity> {
+    const cur = await this.o.store.getByClientId(input.clientId);
+    if (cur) {
+      await this.o.secrets.setClientSecret({ tenantId: cur.tenantId, clientId: cur.clientId, serviceIdentityId: cur.id, secret: input.secret });
+      return cur;
+    }
+    return (await this.create(tenantId, input)).identity;
+  }
+
+  async get(caller: Principal, name: string): Promise<ServiceIdentity> {
+    const s = await this.o.store.get(caller.tenantId, name);
+    if (!s) throw notFound(`service identity "${name}" not found`);
+    return s;
+  }
+
+  list(caller: Principal, opts: { limit: number; afterName?: string }): Promise<ServiceIdentity[]> {
+    return this.o.store.list(caller.tenantId, opts);
+  }
+
+  /** Removes the identity and its client secret: it can no longer sign in. */
+  async delete(caller: Principal, name: string, requestId?: string): Promise<void> {
+    const s = await this.get(caller, name);
+    await this.o.secrets.deleteClientSecret(s.clientId, requestId).catch(() => undefined);
+    await this.o.store.delete(caller.tenantId, s.id);
+  }
+
+  /** Replaces the client secret; the old one stops working at once. */
+  async rotateSecret(caller: Principal, name: string, requestId?: string): Promise<{ identity: ServiceIdentity; clientSecret: string }> {
+    const s = await this.get(caller, name);
+    const clientSecret = await this.o.secrets.setClientSecret({ tenantId: s.tenantId, clientId: s.clientId, serviceIdentityId: s.id, ...(requestId ? { requestId } : {}) });
+    return { identity: s, clientSecret };
+  }
+}

@@ -1,0 +1,59 @@
+import { formatIdentityRef } from '@mezite/identity';
+import type { authv1 } from '@mezite/proto';
+import type { ServiceImplementation } from 'nice-grpc';
+import type { ApiTokenInfo } from '../domain/api-token-client';
+import { requirePrincipal } from '../domain/authz';
+import type { IdentityTokenManager, IssuedApiToken } from '../domain/identity-token-manager';
+import type { AuthContext } from './auth-middleware';
+
+/** An API token's metadata as the API shows it. */
+export function apiTokenToProto(t: ApiTokenInfo): authv1.ApiToken {
+  return {
+    id: t.id,
+    envPrefix: t.env,
+    createTime: t.createdAt,
+    expireTime: t.expiresAt,
+    lastUsedTime: t.lastUsedAt ?? undefined,
+    rotateTime: t.rotatedAt ?? undefined,
+    rotationDeadline: t.rotationDeadline ?? undefined,
+    identityRef: formatIdentityRef({ kind: t.identityKind, id: t.identityId }),
+  };
+}
+
+/** An issued token as the API returns it (OAuth2's access-token response shape). */
+export function issuedToProto(r: IssuedApiToken, now = Date.now()): authv1.IssuedToken {
+  return {
+    accessToken: r.plaintext,
+    tokenType: 'Bearer',
+    expiresIn: Math.max(0, Math.round((r.token.expiresAt.getTime() - now) / 1000)),
+    id: r.token.id,
+    expireTime: r.token.expiresAt,
+    envPrefix: r.token.env,
+  };
+}
+
+/** Thin handlers for IdentityTokenService. */
+export function identityTokenHandlers(tokens: IdentityTokenManager): ServiceImplementation<typeof authv1.IdentityTokenServiceDefinition, AuthContext> {
+  return {
+    async issueServiceToken(req, ctx) {
+      return issuedToProto(await tokens.issueService({ clientId: req.clientId, clientSecret: req.clientSecret, grantType: req.grantType, requestId: ctx.requestId, source: ctx.peer }));
+    },
+    async issueToken(req, ctx) {
+      const caller = requirePrincipal(ctx.principal);
+      return issuedToProto(await tokens.issue(caller, { identityRef: req.identityRef, envPrefix: req.envPrefix, ttlSeconds: req.ttlSeconds, requestId: ctx.requestId }));
+    },
+    async listTokens(_req, ctx) {
+      const caller = requirePrincipal(ctx.principal);
+      return { tokens: (await tokens.list(caller, ctx.requestId)).map(apiTokenToProto), nextPageToken: '' };
+    },
+    async rotateToken(req, ctx) {
+      const caller = requirePrincipal(ctx.principal);
+      const r = await tokens.rotate(caller, req.id, ctx.requestId);
+      return { plaintext: r.plaintext, token: apiTokenToProto(r.token), rotationDeadline: r.rotationDeadline };
+    },
+    async deleteToken(req, ctx) {
+      await tokens.delete(requirePrincipal(ctx.principal), req.id, ctx.requestId);
+      return {};
+    },
+  };
+}

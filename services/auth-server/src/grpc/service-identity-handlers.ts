@@ -1,0 +1,44 @@
+import { formatIdentityRef } from '@mezite/identity';
+import type { authv1 } from '@mezite/proto';
+import type { ServiceImplementation } from 'nice-grpc';
+import type { AuditLog } from '../domain/audit';
+import { requireAdmin } from '../domain/authz';
+import type { ServiceIdentity } from '../domain/service-identity';
+import type { ServiceIdentityManager } from '../domain/service-identity-manager';
+import type { AuthContext } from './auth-middleware';
+
+const toProto = (s: ServiceIdentity, tenant: string): authv1.ServiceIdentity => ({ id: s.id, name: s.name, clientId: s.clientId, createTime: s.createdAt, tenant });
+
+/** Thin handlers for ServiceIdentityService (admins of the tenant). */
+export function serviceIdentityHandlers(services: ServiceIdentityManager, audit: AuditLog, tenantDomain: (id: string) => Promise<string>): ServiceImplementation<typeof authv1.ServiceIdentityServiceDefinition, AuthContext> {
+  return {
+    async createServiceIdentity(req, ctx) {
+      const caller = requireAdmin(ctx.principal, 'create service identities');
+      const r = await services.create(caller.tenantId, { name: req.name, clientId: req.clientId, requestId: ctx.requestId });
+      await audit.record({ tenantId: caller.tenantId, type: 'service_identity.create', actor: formatIdentityRef(caller), target: `service:${r.identity.id}`, result: 'success', requestId: ctx.requestId, details: { client_id: r.identity.clientId } });
+      return { serviceIdentity: toProto(r.identity, await tenantDomain(caller.tenantId)), clientSecret: r.clientSecret };
+    },
+    async listServiceIdentities(req, ctx) {
+      const caller = requireAdmin(ctx.principal, 'list service identities');
+      const limit = req.pageSize > 0 ? Math.min(req.pageSize, 1000) : 100;
+      const afterName = req.pageToken ? Buffer.from(req.pageToken, 'base64url').toString('utf8') : undefined;
+      const items = await services.list(caller, { limit: limit + 1, ...(afterName ? { afterName } : {}) });
+      const page = items.slice(0, limit);
+      const domain = await tenantDomain(caller.tenantId);
+      const last = page[page.length - 1];
+      return { serviceIdentities: page.map((s) => toProto(s, domain)), nextPageToken: items.length > limit && last ? Buffer.from(last.name).toString('base64url') : '' };
+    },
+    async deleteServiceIdentity(req, ctx) {
+      const caller = requireAdmin(ctx.principal, 'remove service identities');
+      await services.delete(caller, req.name, ctx.requestId);
+      await audit.record({ tenantId: caller.tenantId, type: 'service_identity.delete', actor: formatIdentityRef(caller), target: `service:${req.name}`, result: 'success', requestId: ctx.requestId, details: {} });
+      return {};
+    },
+    async rotateServiceIdentitySecret(req, ctx) {
+      const caller = requireAdmin(ctx.principal, 'rotate client secrets');
+      const r = await services.rotateSecret(caller, req.name, ctx.requestId);
+      await audit.record({ tenantId: caller.tenantId, type: 'service_identity.rotate_secret', actor: formatIdentityRef(caller), target: `service:${r.identity.id}`, result: 'success', requestId: ctx.requestId, details: {} });
+      return { serviceIdentity: toProto(r.identity, await tenantDomain(caller.tenantId)), clientSecret: r.clientSecret };
+    },
+  };
+}

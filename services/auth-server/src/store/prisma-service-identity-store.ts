@@ -1,0 +1,35 @@
+import { translateDbError } from '@mezite/platform';
+import type { ServiceIdentity, ServiceIdentityStore } from '../domain/service-identity';
+import type { PrismaClient } from './prisma';
+
+/** ServiceIdentityStore on PostgreSQL. */
+export class PrismaServiceIdentityStore implements ServiceIdentityStore {
+  constructor(private readonly db: PrismaClient) {}
+
+  private async run<T>(fn: () => Promise<T>, what = 'service identity'): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw translateDbError(err, what);
+    }
+  }
+
+  create(s: ServiceIdentity): Promise<void> {
+    return this.run(async () => void (await this.db.serviceIdentity.create({ data: s })), `service identity "${s.name}"`);
+  }
+  get(tenantId: string, name: string): Promise<ServiceIdentity | null> {
+    return this.run(() => this.db.serviceIdentity.findUnique({ where: { tenantId_name: { tenantId, name } } }));
+  }
+  getById(tenantId: string, id: string): Promise<ServiceIdentity | null> {
+    return this.run(() => this.db.serviceIdentity.findFirst({ where: { tenantId, id } }));
+  }
+  getByClientId(clientId: string): Promise<ServiceIdentity | null> {
+    return this.run(() => this.db.serviceIdentity.findUnique({ where: { clientId } }));
+  }
+  list(tenantId: string, opts: { limit: number; afterName?: string }): Promise<ServiceIdentity[]> {
+    return this.run(() => this.db.serviceIdentity.findMany({ where: { tenantId, ...(opts.afterName !== undefined ? { name: { gt: opts.afterName } } : {}) }, orderBy: { name: 'asc' }, take: opts.limit }));
+  }
+  delete(tenantId: string, id: string): Promise<boolean> {
+    return this.run(async () => (await this.db.serviceIdentity.deleteMany({ where: { tenantId, id } })).count > 0);
+  }
+}

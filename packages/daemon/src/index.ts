@@ -1,1 +1,11 @@
-export { runMezd } from './mezd';
+export { runMezd, type RunMezdOptions } from './mezd';
+export type { BotIdentity, IssuedCertificate } from './bot-identity';
+export type { Destination, IdentityArtifact } from './destination';
+export { DirectoryDestination } from './directory-destination';
+export { MemoryDestination } from './memory-destination';
+export type { IdentityIssuer } from './identity-issuer';
+export type { IdentityState, IdentityStateStore } from './identity-state';
+export { DirectoryStateStore } from './directory-state-store';
+export { IdentityRenewer, type IdentityRenewerOptions } from './identity-renewer';
+export { RenewalLoop, type RenewalLoopOptions } from './renewal-loop';
+export type { Timers, TimerHandle } from './timers';

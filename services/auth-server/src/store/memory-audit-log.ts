@@ -16,7 +16,7 @@ export class MemoryAuditLog implements AuditLog {
 
   async list(tenantId: string, f: { since?: Date; typePrefix?: string; limit: number }): Promise<AuditEvent[]> {
     return this.events
-      .filter((e) => e.tenantId === tenantId && (!f.since || e.time >= f.since) && (!f.typePrefix || e.type.startsWith(f.typePrefix)))
+      .filter((e) => (e.tenantId === tenantId || e.tenantId === null) && (!f.since || e.time >= f.since) && (!f.typePrefix || e.type.startsWith(f.typePrefix)))
       .reverse()
       .slice(0, f.limit);
   }

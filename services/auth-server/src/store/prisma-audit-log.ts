@@ -21,10 +21,11 @@ export class PrismaAuditLog implements AuditLog {
     try {
       const rows = await this.db.auditEvent.findMany({
         where: {
-          tenantId,
+          // Events no tenant can be attributed to (a join with an unknown token) are shown to every admin.
+          OR: [{ tenantId }, { tenantId: null }],
           ...(f.since ? { time: { gte: f.since } } : {}),
           ...(f.typePrefix ? { type: { startsWith: f.typePrefix } } : {}),
-          ...(f.before ? { OR: [{ time: { lt: f.before.time } }, { time: f.before.time, id: { lt: f.before.id } }] } : {}),
+          ...(f.before ? { AND: [{ OR: [{ time: { lt: f.before.time } }, { time: f.before.time, id: { lt: f.before.id } }] }] } : {}),
         },
         orderBy: [{ time: 'desc' }, { id: 'desc' }],
         take: f.limit,

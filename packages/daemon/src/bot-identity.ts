@@ -1,0 +1,83 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { internal } from '@mezite/identity';
+import { encodePublicKey, parseCertificate } from '@mezite/ssh';
+
+/**
+ * What a bot holds after a join or renewal: its private key (generated here, never
+ * sent anywhere), the certificate the auth server issued for it, and what a client
+ * needs to use it. Validity comes from the certificate itself, not the response.
+ */
+export interface BotIdentity {
+  botName: string;
+  /** 1 after a join, +1 per renewal; the server detects a copied credential by it. */
+  generation: number;
+  privateKey: KeyObject;
+  /** The OpenSSH user certificate, one line without a line break. */
+  certificate: string;
+  principals: string[];
+  /** Host CA keys (`<type> <base64>`), for `@cert-authority` lines in known_hosts. */
+  hostCertAuthorities: string[];
+  /** User CA keys; informational for a bot. */
+  userCertAuthorities: string[];
+  validAfter: Date;
+  validBefore: Date;
+}
+
+/** What the auth server answered to a join or renewal, in domain terms. */
+export interface IssuedCertificate {
+  certificate: string;
+  hostCertAuthorities: string[];
+  userCertAuthorities: string[];
+  generation: number;
+  botName: string;
+  principals: string[];
+}
+
+/** A fresh ECDSA P-256 key pair: what OpenSSH and the auth server both accept, and fast. */
+export function generateBotKey(): KeyObject {
+  return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+}
+
+/**
+ * Joins an issued certificate with the private key it was requested for, after
+ * checking that it is a user certificate for exactly that key and still valid: a
+ * certificate we cannot use must never replace one we can.
+ */
+export function identityFromIssued(issued: IssuedCertificate, privateKey: KeyObject, now: Date): BotIdentity {
+  const line = issued.certificate.trim();
+  let cert;
+  try {
+    cert = parseCertificate(line);
+  } catch (err) {
+    throw internal(`the auth server returned an unreadable certificate: ${(err as Error).message}`, { cause: err });
+  }
+  if (cert.type !== 'user') throw internal('the auth server returned a host certificate instead of a user certificate');
+  if (!cert.subjectKey.blob.equals(encodePublicKey(privateKey))) throw internal('the auth server certified a different public key than the one sent');
+  if (cert.validBefore.getTime() <= now.getTime()) throw internal(`the auth server returned a certificate that expired at ${cert.validBefore.toISOString()}`);
+  if (!Number.isSafeInteger(issued.generation) || issued.generation < 1) throw internal(`the auth server returned an invalid generation ${issued.generation}`);
+  return {
+    botName: issued.botName,
+    generation: issued.generation,
+    privateKey,
+    certificate: line,
+    principals: issued.principals.length > 0 ? [...issued.principals] : [...cert.principals],
+    hostCertAuthorities: issued.hostCertAuthorities.map((k) => k.trim()).filter(Boolean),
+    userCertAuthorities: issued.userCertAuthorities.map((k) => k.trim()).filter(Boolean),
+    validAfter: cert.validAfter,
+    validBefore: cert.validBefore,
+  };
+}
+
+/** Whether the identity can still be renewed at `now` (a renewal presents the certificate). */
+export function isUsable(identity: BotIdentity | undefined, now: Date): boolean {
+  return identity !== undefined && identity.validBefore.getTime() > now.getTime();
+}
+
+/**
+ * The latest time a renewal should happen: two thirds into the certificate's life,
+ * leaving a third of it for retries when the auth server is down.
+ */
+export function renewBy(identity: BotIdentity): Date {
+  const start = identity.validAfter.getTime();
+  return new Date(start + Math.floor(((identity.validBefore.getTime() - start) * 2) / 3));
+}

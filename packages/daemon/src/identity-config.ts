@@ -1,0 +1,167 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { formatDuration, parseDuration } from '@mezite/identity';
+import { parse as parseYaml } from 'yaml';
+import { parseHostPort } from './address';
+import { UsageError } from './errors';
+
+/** The validated settings of `mezd identity start`. */
+export interface IdentityConfig {
+  authServer: string;
+  joinToken?: string;
+  destination: string;
+  renewalIntervalMs: number;
+  certificateTtlMs: number;
+  oneShot: boolean;
+  dataDir: string;
+  /** `sha256:<64 hex>`, lower-case. */
+  caPin?: string;
+}
+
+/** The keys of the command line and of a `--config` file (the same names). */
+export const CONFIG_KEYS = ['auth-server', 'join-token', 'destination', 'renewal-interval', 'certificate-ttl', 'one-shot', 'data-dir', 'ca-pin'] as const;
+export type ConfigKey = (typeof CONFIG_KEYS)[number];
+type RawConfig = Partial<Record<ConfigKey, string | boolean>>;
+
+/**
+ * Keys also read from the environment. Only these three: they mean the same to every
+ * Mezite tool, and the token in the environment stays out of `ps`. The others would
+ * collide with the stack's own variables (`MEZITE_DATA_DIR`).
+ */
+export const CONFIG_ENV: Partial<Record<ConfigKey, string>> = { 'auth-server': 'MEZITE_AUTH_SERVER', 'join-token': 'MEZITE_JOIN_TOKEN', 'ca-pin': 'MEZITE_CA_PIN' };
+
+export const DEFAULT_RENEWAL_INTERVAL = '20m';
+export const DEFAULT_CERTIFICATE_TTL = '1h';
+/** The auth server refuses shorter certificates. */
+export const MIN_CERTIFICATE_TTL_MS = 60_000;
+/** Root's data dir; other users get `$XDG_STATE_HOME/mezite/identity` (default `~/.local/state/…`). */
+export const ROOT_DATA_DIR = '/var/lib/mezite/identity';
+
+/** Where the process runs, for defaults. */
+export interface ConfigEnvironment {
+  env: NodeJS.ProcessEnv;
+  isRoot: boolean;
+  home: string;
+}
+
+/** The environment of this process. */
+export function processEnvironment(env: NodeJS.ProcessEnv = process.env): ConfigEnvironment {
+  return { env, isRoot: process.getuid?.() === 0, home: homedir() };
+}
+
+/** The default `--data-dir` for this user. */
+export function defaultDataDir(e: ConfigEnvironment): string {
+  if (e.isRoot) return ROOT_DATA_DIR;
+  const state = e.env.XDG_STATE_HOME && e.env.XDG_STATE_HOME.startsWith('/') ? e.env.XDG_STATE_HOME : join(e.home, '.local', 'state');
+  return join(state, 'mezite', 'identity');
+}
+
+/**
+ * Loads the configuration once, at start-up (STYLE.md §19): flags, then the
+ * environment (MEZITE_AUTH_SERVER, MEZITE_JOIN_TOKEN, MEZITE_CA_PIN), then the
+ * `--config` file (YAML or JSON, same keys as the flags). Every problem is reported at
+ * once, each naming its key; unknown keys in the file are refused so a typo is never
+ * silently ignored.
+ */
+export function loadIdentityConfig(flags: RawConfig, configFile: string | undefined, e: ConfigEnvironment): IdentityConfig {
+  const file = configFile ? readConfigFile(configFile) : {};
+  const problems: string[] = [];
+  const raw = (key: ConfigKey): string | boolean | undefined => {
+    const envName = CONFIG_ENV[key];
+    const fromEnv = envName ? e.env[envName] : undefined;
+    return flags[key] ?? (fromEnv === '' ? undefined : fromEnv) ?? file[key];
+  };
+  const text = (key: ConfigKey): string | undefined => {
+    const v = raw(key);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') {
+      problems.push(`--${key} must be a string`);
+      return undefined;
+    }
+    const t = v.trim();
+    return t === '' ? undefined : t;
+  };
+  const duration = (key: ConfigKey, dflt: string): number | undefined => {
+    try {
+      return parseDuration(text(key) ?? dflt, `--${key}`);
+    } catch (err) {
+      problems.push((err as Error).message);
+      return undefined;
+    }
+  };
+
+  const authServer = text('auth-server');
+  if (!authServer) problems.push('--auth-server is required: the auth server\'s gRPC address, e.g. mezite.example.com:3025');
+  else {
+    try {
+      parseHostPort(authServer);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
+  // Default: <data-dir>/certs, i.e. /var/lib/mezite/identity/certs as root (the path seed 002's msh example uses).
+  const destination = text('destination') ?? join(text('data-dir') ?? defaultDataDir(e), 'certs');
+  const renewalIntervalMs = duration('renewal-interval', DEFAULT_RENEWAL_INTERVAL);
+  const certificateTtlMs = duration('certificate-ttl', DEFAULT_CERTIFICATE_TTL);
+  if (certificateTtlMs !== undefined && certificateTtlMs < MIN_CERTIFICATE_TTL_MS) problems.push(`--certificate-ttl (${formatDuration(certificateTtlMs)}) must be at least 1m`);
+  if (renewalIntervalMs !== undefined && certificateTtlMs !== undefined && renewalIntervalMs >= certificateTtlMs) {
+    problems.push(`--renewal-interval (${formatDuration(renewalIntervalMs)}) must be shorter than --certificate-ttl (${formatDuration(certificateTtlMs)}), or the certificate expires before it is renewed`);
+  }
+  const oneShotRaw = raw('one-shot');
+  let oneShot = false;
+  if (typeof oneShotRaw === 'boolean') oneShot = oneShotRaw;
+  else if (oneShotRaw !== undefined) problems.push('--one-shot must be true or false');
+  const caPin = text('ca-pin')?.toLowerCase();
+  if (caPin !== undefined && !/^sha256:[0-9a-f]{64}$/.test(caPin)) problems.push('--ca-pin must be sha256: and 64 hex digits, as `mezctl` and /.well-known/mezite print it');
+  const joinToken = text('join-token');
+  const dataDir = resolve(text('data-dir') ?? defaultDataDir(e));
+
+  if (problems.length > 0 || !authServer || !destination || renewalIntervalMs === undefined || certificateTtlMs === undefined) {
+    throw new UsageError(problems.join('; '));
+  }
+  return {
+    authServer,
+    destination: resolve(destination),
+    renewalIntervalMs,
+    certificateTtlMs,
+    oneShot,
+    dataDir,
+    ...(joinToken ? { joinToken } : {}),
+    ...(caPin ? { caPin } : {}),
+  };
+}
+
+/** Reads a `--config` file: a YAML (or JSON) mapping of the flag names to values. */
+function readConfigFile(path: string): RawConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--config ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { uniqueKeys: true, prettyErrors: false });
+  } catch (err) {
+    throw new UsageError(`--config ${path}: not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError(`--config ${path}: must be a mapping of keys such as auth-server and destination`);
+  const out: RawConfig = {};
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
+      problems.push(`unknown key "${key}" (known: ${CONFIG_KEYS.join(', ')})`);
+      continue;
+    }
+    if (key === 'one-shot') {
+      if (typeof value !== 'boolean') problems.push('one-shot must be true or false');
+      else out[key] = value;
+    } else if (typeof value === 'string') out[key as ConfigKey] = value;
+    else if (typeof value === 'number' && (key === 'renewal-interval' || key === 'certificate-ttl')) problems.push(`${key} needs a unit, e.g. 30m or 1h (a bare number is ambiguous)`);
+    else if (value !== null) problems.push(`${key} must be a string`);
+  }
+  if (problems.length > 0) throw new UsageError(`--config ${path}: ${problems.join('; ')}`);
+  return out;
+}

@@ -1,0 +1,154 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { type Clock, isMeziteError, systemClock } from '@mezite/identity';
+import { createLogger, createMeziteClients, type Logger, publicChannelCredentials } from '@mezite/platform';
+import { authv1 } from '@mezite/proto';
+import { isUsable } from './bot-identity';
+import { establishTrust } from './ca-trust';
+import { DirectoryDestination } from './directory-destination';
+import { DirectoryStateStore } from './directory-state-store';
+import { UsageError } from './errors';
+import { GrpcIdentityIssuer } from './grpc-identity-issuer';
+import type { IdentityConfig } from './identity-config';
+import { IdentityRenewer } from './identity-renewer';
+import { RenewalLoop } from './renewal-loop';
+import { systemTimers, type Timers } from './timers';
+
+/** The signals the daemon reacts to; `process` in production, an EventEmitter in tests. */
+export interface SignalSource {
+  on(signal: NodeJS.Signals, listener: () => void): unknown;
+  off(signal: NodeJS.Signals, listener: () => void): unknown;
+}
+
+/** What `identity start` needs from its process; tests pass their own. */
+export interface IdentityStartIo {
+  /** Log lines (one JSON object each) go here. */
+  stdout: (s: string) => void;
+  /** The trust-on-first-use warning goes here. */
+  stderr: (s: string) => void;
+  signals: SignalSource;
+  clock?: Clock;
+  timers?: Timers;
+  /** Called with the loop once the daemon runs (tests drive it directly). */
+  onLoop?: (loop: RenewalLoop) => void;
+  /** Environment (MEZITE_HOME for where the destination is recorded); default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * `mezd identity start`: establishes trust in the auth server, then joins or renews
+ * once (`--one-shot`) or keeps renewing until SIGTERM/SIGINT (SIGHUP renews now).
+ * Resolves to 0; failures are thrown for the caller's one-line report.
+ */
+export async function identityStart(config: IdentityConfig, io: IdentityStartIo): Promise<number> {
+  const clock = io.clock ?? systemClock;
+  const logger: Logger = createLogger({ service: 'mezd', write: (line) => io.stdout(line + '\n') }).child({ auth_server: config.authServer });
+  const store = new DirectoryStateStore(config.dataDir);
+  const state = await store.load();
+  const identity = state?.identity;
+  if (!(identity && isUsable(identity, clock.now())) && config.joinToken === undefined) {
+    throw new UsageError(
+      identity
+        ? `--join-token is required: the certificate in ${store.description} expired at ${identity.validBefore.toISOString()}`
+        : `--join-token is required on the first start (${store.description} holds no identity)`,
+    );
+  }
+  const dirMode = await stat(config.dataDir).then((st) => st.mode & 0o777, () => undefined);
+  if (dirMode !== undefined && (dirMode & 0o077) !== 0) {
+    logger.warn('the data dir is open to other users; it holds the private key', { data_dir: config.dataDir, mode: dirMode.toString(8) });
+  }
+  if (state && state.authServer !== config.authServer) {
+    logger.warn('the data dir holds an identity from another auth server address', { data_dir: config.dataDir, saved_auth_server: state.authServer });
+  }
+  const trust = await establishTrust({
+    address: config.authServer,
+    caPin: config.caPin,
+    pinned: state ? { caCertPem: state.caCertPem, from: store.description } : undefined,
+    warn: io.stderr,
+  });
+  logger.info('auth server CA trusted', { ca_pin: trust.pin, source: trust.source });
+
+  const clients = createMeziteClients({
+    address: config.authServer,
+    credentials: publicChannelCredentials(trust.caCertPem),
+    peerName: `auth server ${config.authServer}`,
+    defaultDeadlineMs: 15_000,
+  });
+  try {
+    const renewer = new IdentityRenewer({
+      issuer: new GrpcIdentityIssuer(clients.create(authv1.JoinServiceDefinition)),
+      store,
+      destinations: [new DirectoryDestination(config.destination)],
+      clock,
+      logger,
+      authServer: config.authServer,
+      caCertPem: trust.caCertPem,
+      certificateTtlMs: config.certificateTtlMs,
+      joinToken: config.joinToken,
+      initial: identity,
+    });
+    if (config.oneShot) {
+      try {
+        await renewer.refresh();
+        recordDestination(config.destination, io.env ?? process.env, logger);
+      } catch (err) {
+        const refused = isMeziteError(err, 'PermissionDenied') || isMeziteError(err, 'FailedPrecondition');
+        logger.error(refused ? 'renewal refused by the auth server' : 'renewal failed', {
+          code: isMeziteError(err) ? err.code : 'Internal',
+          reason: (err as Error).message,
+          ...(renewer.lastRequestId ? { request_id: renewer.lastRequestId } : {}),
+        });
+        throw err;
+      }
+      return 0;
+    }
+    return await runDaemon(renewer, config, io, clock, logger);
+  } finally {
+    clients.close();
+  }
+}
+
+async function runDaemon(renewer: IdentityRenewer, config: IdentityConfig, io: IdentityStartIo, clock: Clock, logger: Logger): Promise<number> {
+  const loop = new RenewalLoop({ renewer, clock, timers: io.timers ?? systemTimers, logger, renewalIntervalMs: config.renewalIntervalMs });
+  const onHup = () => void loop.renewNow();
+  const onStop = (signal: NodeJS.Signals) => () => {
+    logger.info('stopping', { signal });
+    void loop.stop();
+  };
+  const onTerm = onStop('SIGTERM');
+  const onInt = onStop('SIGINT');
+  io.signals.on('SIGHUP', onHup);
+  io.signals.on('SIGTERM', onTerm);
+  io.signals.on('SIGINT', onInt);
+  try {
+    await renewer.restore().catch((err: unknown) => logger.warn('could not restore the destination from the data dir', { reason: (err as Error).message }));
+    logger.info('started', { destination: config.destination, data_dir: config.dataDir, renewal_interval_s: config.renewalIntervalMs / 1000, certificate_ttl_s: config.certificateTtlMs / 1000 });
+    recordDestination(config.destination, io.env ?? process.env, logger);
+    io.onLoop?.(loop);
+    await loop.run();
+    logger.info('stopped');
+    return 0;
+  } finally {
+    io.signals.off('SIGHUP', onHup);
+    io.signals.off('SIGTERM', onTerm);
+    io.signals.off('SIGINT', onInt);
+  }
+}
+
+/**
+ * Records the destination in ~/.mezite/identity.json (MEZITE_HOME overrides), so `msh`
+ * finds the certificate without --cert, as seed 002's CI example runs it. Best effort.
+ */
+function recordDestination(destination: string, env: NodeJS.ProcessEnv, logger: Logger): void {
+  try {
+    const dir = env.MEZITE_HOME ?? join(homedir(), '.mezite');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const tmp = join(dir, `identity.json.${process.pid}.tmp`);
+    writeFileSync(tmp, JSON.stringify({ destination }, null, 2) + '\n', { mode: 0o600 });
+    renameSync(tmp, join(dir, 'identity.json'));
+  } catch (err) {
+    logger.warn('could not record the destination for msh', { reason: (err as Error).message });
+  }
+}

@@ -5,6 +5,7 @@ import {
   createLogger,
   createMeziteClient,
   createMeziteClients,
+  newRequestId,
   internalChannelCredentials,
   onShutdown,
   publicServerCredentials,
@@ -102,14 +103,26 @@ export async function main(): Promise<void> {
   const publicAddr = cfg.publicAddr || `localhost:${port}`;
 
   let healthy = true;
+  let issuer = cfg.issuer;
   const http = await startHttpServer({
     addr: cfg.httpAddr,
     log,
     healthy: () => healthy,
     discovery: () => ({ auth_server: publicAddr, ca_cert: tls.caCertPem, ca_pin: spkiPin(tls.caCertPem) }),
+    oauth2: {
+      tokens: identityTokens,
+      apiTokens,
+      services: serviceStore,
+      log,
+      issuer: () => issuer,
+      newRequestId,
+      // Admins may introspect any token of their tenant; anyone else only with an admin session.
+      canIntrospect: async (bearer) => (await authenticate(bearer)).roles.includes('admin'),
+    },
   });
   const [httpHost] = splitHostPort(cfg.httpAddr);
   const httpUrl = `http://${httpHost === '0.0.0.0' || httpHost === '::' ? 'localhost' : httpHost}:${http.port}`;
+  issuer = cfg.issuer || httpUrl;
 
   await bootstrap({
     tenants: tenantStore,

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '@mezite/platform';
+import { introspectionEndpoint, metadata, revocationEndpoint, send, tokenEndpoint, type OAuth2Deps } from './oauth2';
 
 /** The discovery document at `/.well-known/mezite`: how a client finds the gRPC API. */
 export interface Discovery {
@@ -14,6 +15,8 @@ export interface HttpServerOptions {
   log: Logger;
   discovery: () => Discovery;
   healthy: () => boolean;
+  /** The OAuth2 endpoints (seed 000); absent in tests of discovery alone. */
+  oauth2?: OAuth2Deps;
 }
 
 /**
@@ -25,11 +28,29 @@ export async function startHttpServer(o: HttpServerOptions): Promise<{ server: S
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(JSON.stringify(body));
   };
+  const routes: Record<string, (req: IncomingMessage, d: OAuth2Deps) => Promise<Parameters<typeof send>[1]>> = {
+    'POST /oauth2/token': tokenEndpoint,
+    'POST /oauth2/revoke': revocationEndpoint,
+    'POST /oauth2/introspect': introspectionEndpoint,
+  };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     try {
       const url = new URL(req.url ?? '/', 'http://x');
       if (req.method === 'GET' && url.pathname === '/.well-known/mezite') return json(res, 200, o.discovery());
       if (req.method === 'GET' && url.pathname === '/healthz') return json(res, o.healthy() ? 200 : 503, { status: o.healthy() ? 'SERVING' : 'NOT_SERVING' });
+      if (o.oauth2 && req.method === 'GET' && url.pathname === '/.well-known/oauth-authorization-server') return send(res, metadata(o.oauth2));
+      const route = routes[`${req.method} ${url.pathname}`];
+      if (o.oauth2 && route) {
+        route(req, o.oauth2).then(
+          (r) => send(res, r),
+          (err: unknown) => {
+            o.log.error('http handler failed', { err });
+            if (!res.headersSent) json(res, 500, { error: 'server_error' });
+          },
+        );
+        return;
+      }
+      if (o.oauth2 && Object.keys(routes).some((k) => k.endsWith(` ${url.pathname}`))) return json(res, 405, { error: 'invalid_request', error_description: 'method not allowed' });
       return json(res, 404, { error: 'not_found' });
     } catch (err) {
       o.log.error('http handler failed', { err });

@@ -1,0 +1,177 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isMeziteError, type MeziteError } from '@mezite/identity';
+import type { Logger } from '@mezite/platform';
+import type { ApiTokenClient } from '../domain/api-token-client';
+import type { IdentityTokenManager } from '../domain/identity-token-manager';
+import type { ServiceIdentityStore } from '../domain/service-identity';
+
+const MAX_BODY = 16 * 1024;
+
+/** What the OAuth2 endpoints need. */
+export interface OAuth2Deps {
+  tokens: IdentityTokenManager;
+  apiTokens: ApiTokenClient;
+  services: ServiceIdentityStore;
+  log: Logger;
+  /** The issuer URL (this server's HTTP base URL). */
+  issuer: () => string;
+  /** Whether a bearer credential may introspect tokens (admins and the token's own service). */
+  canIntrospect: (bearer: string) => Promise<boolean>;
+  newRequestId: () => string;
+}
+
+type Reply = { status: number; body: unknown; headers?: Record<string, string> };
+
+function oauthError(status: number, error: string, description: string, headers?: Record<string, string>): Reply {
+  return { status, body: { error, error_description: description }, ...(headers ? { headers } : {}) };
+}
+
+/** Reads an application/x-www-form-urlencoded body (at most 16 KiB). */
+async function readForm(req: IncomingMessage): Promise<URLSearchParams | Reply> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') return oauthError(400, 'invalid_request', 'the body must be application/x-www-form-urlencoded');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) return oauthError(413, 'invalid_request', 'request body too large');
+    chunks.push(c as Buffer);
+  }
+  const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  for (const k of new Set(form.keys())) if (form.getAll(k).length > 1) return oauthError(400, 'invalid_request', `parameter ${k} is repeated`);
+  return form;
+}
+
+/** Client authentication: client_secret_basic or client_secret_post, not both (RFC 6749 §2.3.1). */
+function clientCredentials(req: IncomingMessage, form: URLSearchParams): { id: string; secret: string; basic: boolean } | Reply {
+  const auth = req.headers.authorization;
+  const postId = form.get('client_id');
+  const postSecret = form.get('client_secret');
+  if (auth?.startsWith('Basic ')) {
+    if (postSecret !== null) return oauthError(400, 'invalid_request', 'use one client authentication method, not both');
+    const decoded = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    if (i < 0) return oauthError(401, 'invalid_client', 'malformed Basic credentials', { 'www-authenticate': 'Basic realm="mezite"' });
+    try {
+      return { id: decodeURIComponent(decoded.slice(0, i)), secret: decodeURIComponent(decoded.slice(i + 1)), basic: true };
+    } catch {
+      return oauthError(401, 'invalid_client', 'malformed Basic credentials', { 'www-authenticate': 'Basic realm="mezite"' });
+    }
+  }
+  if (postId !== null && postSecret !== null) return { id: postId, secret: postSecret, basic: false };
+  return oauthError(401, 'invalid_client', 'client authentication is required', { 'www-authenticate': 'Basic realm="mezite"' });
+}
+
+const isReply = (x: unknown): x is Reply => typeof x === 'object' && x !== null && 'status' in x && 'body' in x;
+
+function mapError(err: unknown, basic: boolean, log: Logger): Reply {
+  const e = err as MeziteError;
+  if (isMeziteError(err, 'Unauthenticated')) return oauthError(401, 'invalid_client', 'invalid client credentials', basic ? { 'www-authenticate': 'Basic realm="mezite"' } : undefined);
+  if (isMeziteError(err, 'InvalidArgument')) return oauthError(400, 'invalid_request', e.message);
+  if (isMeziteError(err, 'ResourceExhausted')) return oauthError(429, 'slow_down', e.message);
+  if (isMeziteError(err, 'Unavailable')) return oauthError(503, 'temporarily_unavailable', e.message);
+  log.error('oauth2 endpoint failed', { err });
+  return oauthError(500, 'server_error', 'internal error');
+}
+
+/** POST /oauth2/token — RFC 6749 §4.4 client_credentials. */
+export async function tokenEndpoint(req: IncomingMessage, d: OAuth2Deps): Promise<Reply> {
+  const form = await readForm(req);
+  if (isReply(form)) return form;
+  const client = clientCredentials(req, form);
+  if (isReply(client)) return client;
+  const grant = form.get('grant_type');
+  if (!grant) return oauthError(400, 'invalid_request', 'grant_type is required');
+  if (grant !== 'client_credentials') return oauthError(400, 'unsupported_grant_type', `grant_type ${grant.slice(0, 40)} is not supported; use client_credentials`);
+  try {
+    const r = await d.tokens.issueService({ clientId: client.id, clientSecret: client.secret, grantType: grant, requestId: d.newRequestId(), ...(req.socket.remoteAddress ? { source: req.socket.remoteAddress } : {}) });
+    return {
+      status: 200,
+      body: { access_token: r.plaintext, token_type: 'Bearer', expires_in: Math.max(0, Math.round((r.token.expiresAt.getTime() - Date.now()) / 1000)) },
+      headers: { pragma: 'no-cache' },
+    };
+  } catch (err) {
+    return mapError(err, client.basic, d.log);
+  }
+}
+
+/** POST /oauth2/revoke — RFC 7009: a client revokes its own token; unknown tokens answer 200 too. */
+export async function revocationEndpoint(req: IncomingMessage, d: OAuth2Deps): Promise<Reply> {
+  const form = await readForm(req);
+  if (isReply(form)) return form;
+  const client = clientCredentials(req, form);
+  if (isReply(client)) return client;
+  const token = form.get('token');
+  if (!token) return oauthError(400, 'invalid_request', 'token is required');
+  const rid = d.newRequestId();
+  try {
+    await d.apiTokens.verifyClientSecret(client.id, client.secret, rid);
+  } catch (err) {
+    return mapError(err, client.basic, d.log);
+  }
+  try {
+    const info = await d.apiTokens.verify(token, rid);
+    const svc = await d.services.getByClientId(client.id);
+    if (svc && info.identityKind === 'service' && info.identityId === svc.id) await d.apiTokens.delete({ tenantId: info.tenantId, identityId: info.identityId, id: info.id, requestId: rid });
+  } catch (err) {
+    if (!isMeziteError(err, 'Unauthenticated')) return mapError(err, client.basic, d.log);
+  }
+  return { status: 200, body: {} };
+}
+
+/** POST /oauth2/introspect — RFC 7662, for callers with a bearer credential allowed to introspect. */
+export async function introspectionEndpoint(req: IncomingMessage, d: OAuth2Deps): Promise<Reply> {
+  const bearer = /^Bearer (\S{1,512})$/.exec(req.headers.authorization ?? '')?.[1];
+  if (!bearer || !(await d.canIntrospect(bearer).catch(() => false))) {
+    return oauthError(401, 'invalid_token', 'introspection needs an authorized bearer credential', { 'www-authenticate': 'Bearer realm="mezite"' });
+  }
+  const form = await readForm(req);
+  if (isReply(form)) return form;
+  const token = form.get('token');
+  if (!token) return oauthError(400, 'invalid_request', 'token is required');
+  try {
+    const t = await d.apiTokens.verify(token, d.newRequestId());
+    return {
+      status: 200,
+      body: {
+        active: true,
+        token_type: 'Bearer',
+        sub: `${t.identityKind}:${t.identityId}`,
+        tenant: t.tenantId,
+        iat: Math.floor(t.createdAt.getTime() / 1000),
+        exp: Math.floor((t.rotationDeadline && t.rotationDeadline < t.expiresAt ? t.rotationDeadline : t.expiresAt).getTime() / 1000),
+        jti: t.id,
+        env: t.env,
+      },
+    };
+  } catch (err) {
+    if (isMeziteError(err, 'Unauthenticated')) return { status: 200, body: { active: false } };
+    return mapError(err, false, d.log);
+  }
+}
+
+/** GET /.well-known/oauth-authorization-server — RFC 8414 metadata. */
+export function metadata(d: OAuth2Deps): Reply {
+  const iss = d.issuer();
+  return {
+    status: 200,
+    body: {
+      issuer: iss,
+      token_endpoint: `${iss}/oauth2/token`,
+      revocation_endpoint: `${iss}/oauth2/revoke`,
+      introspection_endpoint: `${iss}/oauth2/introspect`,
+      grant_types_supported: ['client_credentials'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      introspection_endpoint_auth_methods_supported: ['bearer'],
+      response_types_supported: [],
+      service_documentation: 'https://github.com/mezite/mezite/tree/main/docs',
+    },
+  };
+}
+
+/** Writes a Reply as JSON with the no-store headers RFC 6749 §5.1 asks for. */
+export function send(res: ServerResponse, r: Reply): void {
+  res.writeHead(r.status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...r.headers });
+  res.end(JSON.stringify(r.body));
+}

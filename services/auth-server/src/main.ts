@@ -18,6 +18,7 @@ import { bootstrap } from './bootstrap';
 import { loadAuthServerConfig } from './config';
 import { BotManager } from './domain/bot-manager';
 import { BuiltinMachineIdp } from './domain/builtin-machine-idp';
+import { FailureLimiter, sourceAddress } from './domain/failure-limiter';
 import { IdentityTokenManager } from './domain/identity-token-manager';
 import { JoinManager } from './domain/join-manager';
 import type { MachineIdentityProvider } from './domain/machine-idp';
@@ -79,7 +80,9 @@ export async function main(): Promise<void> {
     const t = await tenantStore.getTenantById(tenantId);
     return t?.machineIdp.kind === 'oauth2' ? new OAuth2MachineIdp({ tokenEndpoint: t.machineIdp.tokenEndpoint, ...(t.machineIdp.scope ? { scope: t.machineIdp.scope } : {}) }) : builtinIdp;
   };
-  const identityTokens = new IdentityTokenManager({ tokens: apiTokens, services: serviceStore, machineIdp, audit });
+  // Per replica: 10 failed client authentications per client id or source address per minute.
+  const limiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit, windowMs: 60_000 });
+  const identityTokens = new IdentityTokenManager({ tokens: apiTokens, services: serviceStore, machineIdp, audit, limiter });
   const tenantDomain = async (id: string) => (await tenantStore.getTenantById(id))?.domain ?? id;
   const joins = new JoinManager({ bots: botStore, roles, joinTokens, ca, challenges: new PrismaRenewalChallengeStore(prisma), audit, clock });
 
@@ -90,7 +93,19 @@ export async function main(): Promise<void> {
     const t = await apiTokens.verify(secret);
     return { kind: t.identityKind, id: t.identityId, tenantId: t.tenantId, name: `${t.identityKind}:${t.identityId}`, authMethod: 'api-token', roles: [] };
   };
-  const authed = grpc.services.with(authMiddleware(authenticate));
+  // Bad bearer credentials count against the source address, like bad client secrets.
+  const bearerLimiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit * 3, windowMs: 60_000 });
+  const authenticateFrom = async (secret: string, peer?: string): Promise<Principal> => {
+    const key = [`source:${sourceAddress(peer)}`];
+    bearerLimiter.check(key);
+    try {
+      return await authenticate(secret);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'Unauthenticated') bearerLimiter.fail(key);
+      throw err;
+    }
+  };
+  const authed = grpc.services.with(authMiddleware(authenticateFrom));
   authed.add(authv1.BotServiceDefinition, botHandlers(bots, audit));
   authed.add(authv1.RoleServiceDefinition, roleHandlers(roles, audit));
   authed.add(authv1.JoinServiceDefinition, joinHandlers(joins));

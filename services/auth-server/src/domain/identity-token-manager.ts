@@ -11,6 +11,7 @@ import {
 import type { AuditLog } from './audit';
 import type { ApiTokenClient, ApiTokenInfo } from './api-token-client';
 import { ADMIN_ROLE } from './authz';
+import type { FailureLimiter } from './failure-limiter';
 import type { MachineIdentityProvider } from './machine-idp';
 import type { ServiceIdentityStore } from './service-identity';
 
@@ -33,6 +34,8 @@ export interface IdentityTokenManagerOptions {
   /** The machine identity provider of a tenant. */
   machineIdp: (tenantId: string) => Promise<MachineIdentityProvider>;
   audit: AuditLog;
+  /** Brute-force protection for client authentication (per client id and source). */
+  limiter?: FailureLimiter;
 }
 
 /**
@@ -47,9 +50,20 @@ export class IdentityTokenManager {
   /** The machine's sign-in. Every credential failure gets the same message. */
   async issueService(input: { clientId: string; clientSecret: string; grantType: string; requestId: string; source?: string }): Promise<IssuedApiToken> {
     if (input.grantType !== 'client_credentials') throw invalidArgument(`unsupported grant_type "${input.grantType}": only client_credentials is supported`);
-    if (!input.clientId || !input.clientSecret || input.clientId.length > 256 || input.clientSecret.length > 1024) throw unauthenticated('invalid client credentials');
+    const keys = [`client:${input.clientId.slice(0, 256)}`, `source:${input.source ?? 'unknown'}`];
+    try {
+      this.o.limiter?.check(keys);
+    } catch (err) {
+      await this.o.audit.record({ tenantId: null, type: 'token.issue_service', actor: `client:${input.clientId.slice(0, 64)}`, target: 'service:?', result: 'failure', requestId: input.requestId, details: { reason: 'rate limited', ...(input.source ? { source: input.source } : {}) } });
+      throw err;
+    }
+    if (!input.clientId || !input.clientSecret || input.clientId.length > 256 || input.clientSecret.length > 1024) {
+      this.o.limiter?.fail(keys);
+      throw unauthenticated('invalid client credentials');
+    }
     const svc = await this.o.services.getByClientId(input.clientId);
     const fail = async (reason: string) => {
+      this.o.limiter?.fail(keys);
       await this.o.audit.record({ tenantId: svc?.tenantId ?? null, type: 'token.issue_service', actor: `client:${input.clientId.slice(0, 64)}`, target: svc ? `service:${svc.id}` : 'service:?', result: 'failure', requestId: input.requestId, details: { reason, ...(input.source ? { source: input.source } : {}) } });
       return unauthenticated('invalid client credentials');
     };

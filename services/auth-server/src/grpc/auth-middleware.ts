@@ -10,7 +10,7 @@ export interface AuthContext extends RequestContext {
 }
 
 /** Resolves a bearer secret to its principal (sessions now; API tokens and bot certificates later). */
-export type Authenticator = (secret: string) => Promise<Principal>;
+export type Authenticator = (secret: string, peer?: string) => Promise<Principal>;
 
 /**
  * Authentication as middleware (STYLE.md §11): verify the bearer credential, then put
@@ -23,7 +23,7 @@ export function authMiddleware(authenticate: Authenticator) {
     if (!header) return yield* call.next(call.request, context);
     const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
     if (!m) throw unauthenticated('malformed authorization header; expected "Bearer <credential>"');
-    const principal = await authenticate(m[1] as string);
+    const principal = await authenticate(m[1] as string, context.peer);
     return yield* call.next(call.request, { ...context, principal });
   };
 }

@@ -4,6 +4,7 @@ import type { ServiceImplementation } from 'nice-grpc';
 import type { ApiTokenInfo } from '../domain/api-token-client';
 import { requirePrincipal } from '../domain/authz';
 import type { IdentityTokenManager, IssuedApiToken } from '../domain/identity-token-manager';
+import { sourceAddress } from '../domain/failure-limiter';
 import type { AuthContext } from './auth-middleware';
 
 /** An API token's metadata as the API shows it. */
@@ -36,7 +37,7 @@ export function issuedToProto(r: IssuedApiToken, now = Date.now()): authv1.Issue
 export function identityTokenHandlers(tokens: IdentityTokenManager): ServiceImplementation<typeof authv1.IdentityTokenServiceDefinition, AuthContext> {
   return {
     async issueServiceToken(req, ctx) {
-      return issuedToProto(await tokens.issueService({ clientId: req.clientId, clientSecret: req.clientSecret, grantType: req.grantType, requestId: ctx.requestId, source: ctx.peer }));
+      return issuedToProto(await tokens.issueService({ clientId: req.clientId, clientSecret: req.clientSecret, grantType: req.grantType, requestId: ctx.requestId, source: sourceAddress(ctx.peer) }));
     },
     async issueToken(req, ctx) {
       const caller = requirePrincipal(ctx.principal);

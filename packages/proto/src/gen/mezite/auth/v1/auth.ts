@@ -565,6 +565,58 @@ export interface DeleteTokenRequest {
 export interface DeleteTokenResponse {
 }
 
+/** CreateSessionRequest carries the ID token the CLI obtained (authorization code + PKCE). */
+export interface CreateSessionRequest {
+  /** id_token is the provider's signed ID token. */
+  idToken: string;
+  /** nonce is the nonce the CLI sent in the authorization request. */
+  nonce: string;
+  /** tenant is the tenant domain to sign in to; empty means the default tenant. */
+  tenant: string;
+}
+
+/** CreateSessionResponse carries the session secret, shown once. */
+export interface CreateSessionResponse {
+  /** session_token is the bearer secret (`mzs_…`). */
+  sessionToken: string;
+  /** expire_time is when the session ends. */
+  expireTime:
+    | Date
+    | undefined;
+  /** principal is `user:<uuid>`. */
+  principal: string;
+  /** acr from the ID token. */
+  acr: string;
+  /** amr from the ID token. */
+  amr: string[];
+  /** name is the user's display name (email or preferred_username). */
+  name: string;
+}
+
+/** DeleteSessionRequest is empty: the caller's own session ends. */
+export interface DeleteSessionRequest {
+}
+
+/** DeleteSessionResponse is empty. */
+export interface DeleteSessionResponse {
+}
+
+/** GetLoginConfigRequest names the tenant. */
+export interface GetLoginConfigRequest {
+  /** tenant domain; empty means the default tenant. */
+  tenant: string;
+}
+
+/** GetLoginConfigResponse says where and how to sign in. */
+export interface GetLoginConfigResponse {
+  /** issuer is the OpenID Connect issuer URL. */
+  issuer: string;
+  /** client_id is the public client the CLI uses (PKCE, loopback redirect). */
+  clientId: string;
+  /** scopes to request. */
+  scopes: string[];
+}
+
 function createBaseBot(): Bot {
   return {
     id: "",
@@ -6249,6 +6301,544 @@ export const DeleteTokenResponse: MessageFns<DeleteTokenResponse> = {
   },
 };
 
+function createBaseCreateSessionRequest(): CreateSessionRequest {
+  return { idToken: "", nonce: "", tenant: "" };
+}
+
+export const CreateSessionRequest: MessageFns<CreateSessionRequest> = {
+  encode(message: CreateSessionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.idToken !== "") {
+      writer.uint32(10).string(message.idToken);
+    }
+    if (message.nonce !== "") {
+      writer.uint32(18).string(message.nonce);
+    }
+    if (message.tenant !== "") {
+      writer.uint32(26).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateSessionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateSessionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.idToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nonce = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateSessionRequest {
+    return {
+      idToken: isSet(object.idToken)
+        ? globalThis.String(object.idToken)
+        : isSet(object.id_token)
+        ? globalThis.String(object.id_token)
+        : "",
+      nonce: isSet(object.nonce) ? globalThis.String(object.nonce) : "",
+      tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
+    };
+  },
+
+  toJSON(message: CreateSessionRequest): unknown {
+    const obj: any = {};
+    if (message.idToken !== "") {
+      obj.idToken = message.idToken;
+    }
+    if (message.nonce !== "") {
+      obj.nonce = message.nonce;
+    }
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateSessionRequest>): CreateSessionRequest {
+    return CreateSessionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateSessionRequest>): CreateSessionRequest {
+    const message = createBaseCreateSessionRequest();
+    message.idToken = object.idToken ?? "";
+    message.nonce = object.nonce ?? "";
+    message.tenant = object.tenant ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateSessionResponse(): CreateSessionResponse {
+  return { sessionToken: "", expireTime: undefined, principal: "", acr: "", amr: [], name: "" };
+}
+
+export const CreateSessionResponse: MessageFns<CreateSessionResponse> = {
+  encode(message: CreateSessionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionToken !== "") {
+      writer.uint32(10).string(message.sessionToken);
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(18).fork()).join();
+    }
+    if (message.principal !== "") {
+      writer.uint32(26).string(message.principal);
+    }
+    if (message.acr !== "") {
+      writer.uint32(34).string(message.acr);
+    }
+    for (const v of message.amr) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.name !== "") {
+      writer.uint32(50).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateSessionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateSessionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.principal = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.acr = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.amr.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateSessionResponse {
+    return {
+      sessionToken: isSet(object.sessionToken)
+        ? globalThis.String(object.sessionToken)
+        : isSet(object.session_token)
+        ? globalThis.String(object.session_token)
+        : "",
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+      principal: isSet(object.principal) ? globalThis.String(object.principal) : "",
+      acr: isSet(object.acr) ? globalThis.String(object.acr) : "",
+      amr: globalThis.Array.isArray(object?.amr) ? object.amr.map((e: any) => globalThis.String(e)) : [],
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+    };
+  },
+
+  toJSON(message: CreateSessionResponse): unknown {
+    const obj: any = {};
+    if (message.sessionToken !== "") {
+      obj.sessionToken = message.sessionToken;
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    if (message.principal !== "") {
+      obj.principal = message.principal;
+    }
+    if (message.acr !== "") {
+      obj.acr = message.acr;
+    }
+    if (message.amr?.length) {
+      obj.amr = message.amr;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateSessionResponse>): CreateSessionResponse {
+    return CreateSessionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateSessionResponse>): CreateSessionResponse {
+    const message = createBaseCreateSessionResponse();
+    message.sessionToken = object.sessionToken ?? "";
+    message.expireTime = object.expireTime ?? undefined;
+    message.principal = object.principal ?? "";
+    message.acr = object.acr ?? "";
+    message.amr = object.amr?.map((e) => e) || [];
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteSessionRequest(): DeleteSessionRequest {
+  return {};
+}
+
+export const DeleteSessionRequest: MessageFns<DeleteSessionRequest> = {
+  encode(_: DeleteSessionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteSessionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteSessionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteSessionRequest {
+    return {};
+  },
+
+  toJSON(_: DeleteSessionRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteSessionRequest>): DeleteSessionRequest {
+    return DeleteSessionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DeleteSessionRequest>): DeleteSessionRequest {
+    const message = createBaseDeleteSessionRequest();
+    return message;
+  },
+};
+
+function createBaseDeleteSessionResponse(): DeleteSessionResponse {
+  return {};
+}
+
+export const DeleteSessionResponse: MessageFns<DeleteSessionResponse> = {
+  encode(_: DeleteSessionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteSessionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteSessionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteSessionResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteSessionResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteSessionResponse>): DeleteSessionResponse {
+    return DeleteSessionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DeleteSessionResponse>): DeleteSessionResponse {
+    const message = createBaseDeleteSessionResponse();
+    return message;
+  },
+};
+
+function createBaseGetLoginConfigRequest(): GetLoginConfigRequest {
+  return { tenant: "" };
+}
+
+export const GetLoginConfigRequest: MessageFns<GetLoginConfigRequest> = {
+  encode(message: GetLoginConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== "") {
+      writer.uint32(10).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetLoginConfigRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetLoginConfigRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetLoginConfigRequest {
+    return { tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "" };
+  },
+
+  toJSON(message: GetLoginConfigRequest): unknown {
+    const obj: any = {};
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetLoginConfigRequest>): GetLoginConfigRequest {
+    return GetLoginConfigRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetLoginConfigRequest>): GetLoginConfigRequest {
+    const message = createBaseGetLoginConfigRequest();
+    message.tenant = object.tenant ?? "";
+    return message;
+  },
+};
+
+function createBaseGetLoginConfigResponse(): GetLoginConfigResponse {
+  return { issuer: "", clientId: "", scopes: [] };
+}
+
+export const GetLoginConfigResponse: MessageFns<GetLoginConfigResponse> = {
+  encode(message: GetLoginConfigResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.issuer !== "") {
+      writer.uint32(10).string(message.issuer);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(18).string(message.clientId);
+    }
+    for (const v of message.scopes) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetLoginConfigResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetLoginConfigResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.issuer = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.scopes.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetLoginConfigResponse {
+    return {
+      issuer: isSet(object.issuer) ? globalThis.String(object.issuer) : "",
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      scopes: globalThis.Array.isArray(object?.scopes) ? object.scopes.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: GetLoginConfigResponse): unknown {
+    const obj: any = {};
+    if (message.issuer !== "") {
+      obj.issuer = message.issuer;
+    }
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.scopes?.length) {
+      obj.scopes = message.scopes;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetLoginConfigResponse>): GetLoginConfigResponse {
+    return GetLoginConfigResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetLoginConfigResponse>): GetLoginConfigResponse {
+    const message = createBaseGetLoginConfigResponse();
+    message.issuer = object.issuer ?? "";
+    message.clientId = object.clientId ?? "";
+    message.scopes = object.scopes?.map((e) => e) || [];
+    return message;
+  },
+};
+
 /**
  * BotService manages bots: machine principals that join with a one-time token and
  * renew short-lived SSH certificates. Every call is scoped to the caller's tenant.
@@ -6755,6 +7345,78 @@ export interface IdentityTokenServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<DeleteTokenRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<DeleteTokenResponse>;
+}
+
+/** SessionService turns a person's OpenID Connect sign-in into a Mezite session. */
+export type SessionServiceDefinition = typeof SessionServiceDefinition;
+export const SessionServiceDefinition = {
+  name: "SessionService",
+  fullName: "mezite.auth.v1.SessionService",
+  methods: {
+    /** CreateSession verifies an ID token from the tenant's human identity provider and starts a session. */
+    createSession: {
+      name: "CreateSession",
+      requestType: CreateSessionRequest as typeof CreateSessionRequest,
+      requestStream: false,
+      responseType: CreateSessionResponse as typeof CreateSessionResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** DeleteSession ends the caller's session (logout). */
+    deleteSession: {
+      name: "DeleteSession",
+      requestType: DeleteSessionRequest as typeof DeleteSessionRequest,
+      requestStream: false,
+      responseType: DeleteSessionResponse as typeof DeleteSessionResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** GetLoginConfig tells a CLI how to sign in: the provider's issuer and the client to use. */
+    getLoginConfig: {
+      name: "GetLoginConfig",
+      requestType: GetLoginConfigRequest as typeof GetLoginConfigRequest,
+      requestStream: false,
+      responseType: GetLoginConfigResponse as typeof GetLoginConfigResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+export interface SessionServiceImplementation<CallContextExt = {}> {
+  /** CreateSession verifies an ID token from the tenant's human identity provider and starts a session. */
+  createSession(
+    request: CreateSessionRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<CreateSessionResponse>>;
+  /** DeleteSession ends the caller's session (logout). */
+  deleteSession(
+    request: DeleteSessionRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<DeleteSessionResponse>>;
+  /** GetLoginConfig tells a CLI how to sign in: the provider's issuer and the client to use. */
+  getLoginConfig(
+    request: GetLoginConfigRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<GetLoginConfigResponse>>;
+}
+
+export interface SessionServiceClient<CallOptionsExt = {}> {
+  /** CreateSession verifies an ID token from the tenant's human identity provider and starts a session. */
+  createSession(
+    request: DeepPartial<CreateSessionRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<CreateSessionResponse>;
+  /** DeleteSession ends the caller's session (logout). */
+  deleteSession(
+    request: DeepPartial<DeleteSessionRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<DeleteSessionResponse>;
+  /** GetLoginConfig tells a CLI how to sign in: the provider's issuer and the client to use. */
+  getLoginConfig(
+    request: DeepPartial<GetLoginConfigRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<GetLoginConfigResponse>;
 }
 
 /** AuditService reads the audit log. */

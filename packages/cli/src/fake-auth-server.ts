@@ -69,6 +69,8 @@ export class FakeAuthServer {
   readonly bots = new Map<string, authv1.Bot>();
   readonly roles = new Map<string, FakeRole>();
   readonly events: authv1.AuditEvent[] = [];
+  /** What VerifyAuditLog answers. */
+  auditChain = { ok: true, checked: 0, firstBadSeq: 0, problem: '' };
   userCaKeys = ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIUserCaKeyOne mezite-user-ca', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIUserCaKeyTwo mezite-user-ca'];
   hostCaKeys = ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostCaKeyOne mezite-host-ca'];
   private nextBot = 1;
@@ -291,6 +293,11 @@ function auditService(fake: () => FakeAuthServer, pageSize: number): ServiceImpl
       const all = f.events.filter((e) => (since === undefined || (e.time?.getTime() ?? 0) >= since) && e.type.startsWith(req.type)).sort((a, b) => (b.time?.getTime() ?? 0) - (a.time?.getTime() ?? 0));
       const p = page(all, (e) => e.id, req.pageToken, Math.min(req.pageSize || 100, pageSize));
       return { events: p.items, nextPageToken: p.next };
+    },
+    async verifyAuditLog(req, ctx: Ctx) {
+      const f = fake();
+      f.authorize('AuditService.VerifyAuditLog', req, ctx);
+      return f.auditChain;
     },
   };
 }

@@ -95,3 +95,20 @@ test('an auth server without AuditService gets one clear line', async () => {
     await server.stop();
   }
 });
+
+describe('mezctl audit verify', () => {
+  let server: FakeAuthServer;
+  beforeAll(async () => {
+    server = await FakeAuthServer.start();
+  });
+  afterAll(async () => server.stop());
+
+  test('reports an intact chain, and a broken one as a failure naming the record', async () => {
+    server.auditChain = { ok: true, checked: 42, firstBadSeq: 0, problem: '' };
+    expect(await server.run(['audit', 'verify'])).toEqual({ code: 0, stderr: '', stdout: 'Audit log intact: 42 records verified\n' });
+    server.auditChain = { ok: false, checked: 6, firstBadSeq: 7, problem: 'record 7 was modified' };
+    const r = await server.run(['audit', 'verify']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('mezctl: Failed precondition: audit log broken at record 7: record 7 was modified\n');
+  });
+});

@@ -1,3 +1,4 @@
+import { failedPrecondition } from '@mezite/identity';
 import { invalidArgument, parseDuration } from '@mezite/identity';
 import type { authv1 } from '@mezite/proto';
 import type { Argv } from 'yargs';
@@ -64,7 +65,20 @@ export function auditCommand(ctx: CliContext) {
             });
           },
         )
-        .demandCommand(1, 'name an audit command: ls'),
+        .command(
+          'verify',
+          'Check the audit log\'s hash chain: any edited, deleted or reordered record is reported',
+          (a) => a,
+          async (argv) => {
+            await ctx.withClients(argv, async (c) => {
+              const r = await c.audit.verifyAuditLog({}, c.auth());
+              if (argv.output === 'json') ctx.printJson({ ok: r.ok, checked: r.checked, first_bad_seq: r.firstBadSeq || null, problem: r.problem || null });
+              else if (r.ok) ctx.print(`Audit log intact: ${r.checked} records verified\n`);
+              if (!r.ok) throw failedPrecondition(`audit log broken at record ${r.firstBadSeq}: ${r.problem}`);
+            });
+          },
+        )
+        .demandCommand(1, 'name an audit command: ls, verify'),
     handler: () => undefined,
   };
 }

@@ -138,6 +138,14 @@ describe('JoinManager', () => {
     expect(tokens.tokens.get(token)?.state).toBe('used');
   });
 
+  test('fail closed: if the audit record cannot be written the join is refused and the token stays usable', async () => {
+    const token = await newBot();
+    audit.failNext = true;
+    await expect(join(token)).rejects.toThrow('audit store down');
+    expect(tokens.tokens.get(token)?.state).toBe('live');
+    await expect(join(token)).resolves.toMatchObject({ generation: 2 });
+  });
+
   test('unknown, malformed and used tokens get the same error', async () => {
     const msgs = await Promise.all(['tok-bot-' + 'a'.repeat(32), 'garbage', ''].map((t) => join(t).catch((e: Error) => `${(e as { code?: string }).code}:${e.message}`)));
     expect(new Set(msgs)).toEqual(new Set(['Unauthenticated:invalid join token']));

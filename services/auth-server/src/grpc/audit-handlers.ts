@@ -1,4 +1,4 @@
-import { invalidArgument } from '@mezite/identity';
+import { failedPrecondition, invalidArgument } from '@mezite/identity';
 import type { authv1 } from '@mezite/proto';
 import type { ServiceImplementation } from 'nice-grpc';
 import type { AuditLog } from '../domain/audit';
@@ -25,6 +25,12 @@ export function auditHandlers(audit: AuditLog): ServiceImplementation<typeof aut
         events: page.map((e) => ({ id: e.id, time: e.time, type: e.type, actor: e.actor, target: e.target, result: e.result, requestId: e.requestId, details: e.details })),
         nextPageToken: events.length > limit && last ? Buffer.from(`${last.time.getTime()}|${last.id}`).toString('base64url') : '',
       };
+    },
+    async verifyAuditLog(_req, ctx) {
+      requireAdmin(ctx.principal, 'verify the audit log');
+      if (!audit.verify) throw failedPrecondition('this audit log cannot be verified');
+      const r = await audit.verify();
+      return { ok: r.ok, checked: r.checked, firstBadSeq: r.firstBadSeq, problem: r.problem };
     },
   };
 }

@@ -617,6 +617,22 @@ export interface GetLoginConfigResponse {
   scopes: string[];
 }
 
+/** VerifyAuditLogRequest is empty. */
+export interface VerifyAuditLogRequest {
+}
+
+/** VerifyAuditLogResponse reports the first break in the chain, if any. */
+export interface VerifyAuditLogResponse {
+  /** ok is true when every record is intact, in order, and none is missing. */
+  ok: boolean;
+  /** checked is how many records were verified. */
+  checked: number;
+  /** first_bad_seq is the sequence number where the chain breaks (0 when ok). */
+  firstBadSeq: number;
+  /** problem says what is wrong there (edited, missing, reordered, truncated). */
+  problem: string;
+}
+
 function createBaseBot(): Bot {
   return {
     id: "",
@@ -6839,6 +6855,179 @@ export const GetLoginConfigResponse: MessageFns<GetLoginConfigResponse> = {
   },
 };
 
+function createBaseVerifyAuditLogRequest(): VerifyAuditLogRequest {
+  return {};
+}
+
+export const VerifyAuditLogRequest: MessageFns<VerifyAuditLogRequest> = {
+  encode(_: VerifyAuditLogRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyAuditLogRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyAuditLogRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): VerifyAuditLogRequest {
+    return {};
+  },
+
+  toJSON(_: VerifyAuditLogRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<VerifyAuditLogRequest>): VerifyAuditLogRequest {
+    return VerifyAuditLogRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<VerifyAuditLogRequest>): VerifyAuditLogRequest {
+    const message = createBaseVerifyAuditLogRequest();
+    return message;
+  },
+};
+
+function createBaseVerifyAuditLogResponse(): VerifyAuditLogResponse {
+  return { ok: false, checked: 0, firstBadSeq: 0, problem: "" };
+}
+
+export const VerifyAuditLogResponse: MessageFns<VerifyAuditLogResponse> = {
+  encode(message: VerifyAuditLogResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ok !== false) {
+      writer.uint32(8).bool(message.ok);
+    }
+    if (message.checked !== 0) {
+      writer.uint32(16).int64(message.checked);
+    }
+    if (message.firstBadSeq !== 0) {
+      writer.uint32(24).int64(message.firstBadSeq);
+    }
+    if (message.problem !== "") {
+      writer.uint32(34).string(message.problem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyAuditLogResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyAuditLogResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.ok = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.checked = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.firstBadSeq = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.problem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyAuditLogResponse {
+    return {
+      ok: isSet(object.ok) ? globalThis.Boolean(object.ok) : false,
+      checked: isSet(object.checked) ? globalThis.Number(object.checked) : 0,
+      firstBadSeq: isSet(object.firstBadSeq)
+        ? globalThis.Number(object.firstBadSeq)
+        : isSet(object.first_bad_seq)
+        ? globalThis.Number(object.first_bad_seq)
+        : 0,
+      problem: isSet(object.problem) ? globalThis.String(object.problem) : "",
+    };
+  },
+
+  toJSON(message: VerifyAuditLogResponse): unknown {
+    const obj: any = {};
+    if (message.ok !== false) {
+      obj.ok = message.ok;
+    }
+    if (message.checked !== 0) {
+      obj.checked = Math.round(message.checked);
+    }
+    if (message.firstBadSeq !== 0) {
+      obj.firstBadSeq = Math.round(message.firstBadSeq);
+    }
+    if (message.problem !== "") {
+      obj.problem = message.problem;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VerifyAuditLogResponse>): VerifyAuditLogResponse {
+    return VerifyAuditLogResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifyAuditLogResponse>): VerifyAuditLogResponse {
+    const message = createBaseVerifyAuditLogResponse();
+    message.ok = object.ok ?? false;
+    message.checked = object.checked ?? 0;
+    message.firstBadSeq = object.firstBadSeq ?? 0;
+    message.problem = object.problem ?? "";
+    return message;
+  },
+};
+
 /**
  * BotService manages bots: machine principals that join with a one-time token and
  * renew short-lived SSH certificates. Every call is scoped to the caller's tenant.
@@ -7434,6 +7623,15 @@ export const AuditServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /** VerifyAuditLog checks the hash chain over every audit record. */
+    verifyAuditLog: {
+      name: "VerifyAuditLog",
+      requestType: VerifyAuditLogRequest as typeof VerifyAuditLogRequest,
+      requestStream: false,
+      responseType: VerifyAuditLogResponse as typeof VerifyAuditLogResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -7443,6 +7641,11 @@ export interface AuditServiceImplementation<CallContextExt = {}> {
     request: ListAuditEventsRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<ListAuditEventsResponse>>;
+  /** VerifyAuditLog checks the hash chain over every audit record. */
+  verifyAuditLog(
+    request: VerifyAuditLogRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<VerifyAuditLogResponse>>;
 }
 
 export interface AuditServiceClient<CallOptionsExt = {}> {
@@ -7451,6 +7654,11 @@ export interface AuditServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<ListAuditEventsRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<ListAuditEventsResponse>;
+  /** VerifyAuditLog checks the hash chain over every audit record. */
+  verifyAuditLog(
+    request: DeepPartial<VerifyAuditLogRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<VerifyAuditLogResponse>;
 }
 
 /** IdentityService tells callers who they are. */

@@ -1,6 +1,6 @@
 import { isMeziteError, type Clock } from '@mezite/identity';
 import { ClientError, Status } from 'nice-grpc';
-import { connect, resolveTarget, type Clients, type GlobalOptions, type Target } from './connection';
+import { connect, resolveTarget, type Clients, type GlobalOptions, type Target, type TargetOptions } from './connection';
 import { NotImplementedError } from './errors';
 import { formatJson, formatTable, type OutputFormat } from './output';
 
@@ -41,17 +41,18 @@ export class CliContext {
   }
 
   /** Resolves the target from flags and environment. */
-  target(opts: GlobalOptions): Promise<Target> {
-    return resolveTarget(opts, this.env, this.repoRoot);
+  target(opts: GlobalOptions, how: TargetOptions = {}): Promise<Target> {
+    return resolveTarget(opts, this.env, this.repoRoot, how);
   }
 
   /**
    * Runs `fn` with connected clients and closes them afterwards. An RPC the server
    * does not have (an auth server older than this CLI) becomes one clear line
-   * instead of grpc-js's "The server does not implement the method …".
+   * instead of grpc-js's "The server does not implement the method …". With
+   * `anonymous`, the clients carry no credential whatever the flags and identity say.
    */
-  async withClients<R>(opts: GlobalOptions, fn: (c: Clients, target: Target) => Promise<R>): Promise<R> {
-    const target = await this.target(opts);
+  async withClients<R>(opts: GlobalOptions, fn: (c: Clients, target: Target) => Promise<R>, how: TargetOptions = {}): Promise<R> {
+    const target = await this.target(opts, how);
     const clients = connect(target);
     try {
       return await fn(clients, target);

@@ -47,13 +47,24 @@ export async function discover(httpUrl: string): Promise<Discovery> {
   return { auth_server: doc.auth_server, ca_cert: doc.ca_cert };
 }
 
+/** How a command wants its target resolved. */
+export interface TargetOptions {
+  /**
+   * No credential at all: the call carries its own (`identity-tokens issue-service`
+   * presents a client id and secret). `--token-file` is not read and the identity
+   * file, if any, only supplies the address and CA — its token is never sent.
+   */
+  anonymous?: boolean;
+}
+
 /**
  * Resolves the target, in order: `--auth-server` / `MEZITE_AUTH_SERVER`; the HTTP
  * URL in `PLEXSPHERE_URL` / `MEZITE_URL` (its discovery document names the gRPC
  * address and CA); the identity file (`--identity-file`, `MEZITE_IDENTITY`, or the
- * stack's data dir). The credential is `--token-file` if given, else the identity's.
+ * stack's data dir). The credential is `--token-file` if given, else the identity's;
+ * none when `anonymous`.
  */
-export async function resolveTarget(opts: GlobalOptions, env: NodeJS.ProcessEnv, repoRoot?: string): Promise<Target> {
+export async function resolveTarget(opts: GlobalOptions, env: NodeJS.ProcessEnv, repoRoot?: string, how: TargetOptions = {}): Promise<Target> {
   const explicitIdentity = opts.identityFile || env.MEZITE_IDENTITY;
   const identityPath = explicitIdentity || findIdentityFile(env, repoRoot);
   const identity: IdentityFile | undefined = identityPath ? readIdentityFile(identityPath) : undefined;
@@ -70,6 +81,7 @@ export async function resolveTarget(opts: GlobalOptions, env: NodeJS.ProcessEnv,
   const caCertPem = useIdentity?.ca_cert ?? discovered?.ca_cert;
   if (!caCertPem) throw invalidArgument(`no CA to verify ${address}: pass --identity-file or set PLEXSPHERE_URL to the auth server's HTTP address`);
 
+  if (how.anonymous) return { address, caCertPem };
   let token = useIdentity?.token;
   if (opts.tokenFile) {
     try {
@@ -96,6 +108,8 @@ export function connect(target: Target) {
     cas: clients.create(authv1.CertAuthorityServiceDefinition),
     audit: clients.create(authv1.AuditServiceDefinition),
     identity: clients.create(authv1.IdentityServiceDefinition),
+    tokens: clients.create(authv1.IdentityTokenServiceDefinition),
+    serviceIdentities: clients.create(authv1.ServiceIdentityServiceDefinition),
     /** Call options carrying the credential. */
     auth: metadata,
     close: clients.close,

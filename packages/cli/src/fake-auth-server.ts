@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { alreadyExists, failedPrecondition, FakeClock, invalidArgument, notFound, parseRoleYaml, unauthenticated, validateName, type Role } from '@mezite/identity';
 import { createGrpcServer, ensureInternalPki, nullLogger, publicServerCredentials, type GrpcServer, type RequestContext } from '@mezite/platform';
 import { authv1 } from '@mezite/proto';
-import type { CallContext, ServiceImplementation } from 'nice-grpc';
+import { ServerError, Status, type CallContext, type CompatServiceDefinition, type ServiceImplementation } from 'nice-grpc';
+import { FakeMachineIdentities, identityTokenService, serviceIdentityService } from './fake-machine-identities';
 import { runMezctl } from './mezctl';
 
 /** The services a test may leave out, to see how the CLI meets an older server (UNIMPLEMENTED). */
-export type FakeService = 'bots' | 'roles' | 'cas' | 'audit' | 'identity';
+export type FakeService = 'bots' | 'roles' | 'cas' | 'audit' | 'identity' | 'tokens' | 'service-identities';
 
 /** Options of {@link FakeAuthServer.start}. */
 export interface FakeAuthServerOptions {
@@ -47,6 +48,22 @@ function roleToProto(s: FakeRole): authv1.Role {
   };
 }
 
+/**
+ * The implementation with every method it lacks answering UNIMPLEMENTED, as an older
+ * server would: an RPC added to the proto must not stop the fake from listening (and
+ * so every CLI test) before the fake learns it.
+ */
+function orUnimplemented(definition: object, implementation: object): object {
+  const out: Record<string, unknown> = { ...implementation };
+  const methods = 'methods' in definition ? (definition.methods as object) : definition;
+  for (const name of Object.keys(methods)) {
+    out[name] ??= () => {
+      throw new ServerError(Status.UNIMPLEMENTED, `the fake auth server does not implement ${name}`);
+    };
+  }
+  return out;
+}
+
 /** One page of `items` after the name/id in `pageToken`. */
 function page<T>(items: T[], key: (t: T) => string, pageToken: string, size: number): { items: T[]; next: string } {
   const start = pageToken ? items.findIndex((t) => key(t) === pageToken) + 1 : 0;
@@ -73,6 +90,8 @@ export class FakeAuthServer {
   auditChain = { ok: true, checked: 0, firstBadSeq: 0, problem: '' };
   userCaKeys = ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIUserCaKeyOne mezite-user-ca', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIUserCaKeyTwo mezite-user-ca'];
   hostCaKeys = ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostCaKeyOne mezite-host-ca'];
+  /** Service identities and API tokens (seed 000). */
+  readonly machine = new FakeMachineIdentities(this.clock, this.token);
   private nextBot = 1;
   private nextToken = 1;
 
@@ -94,18 +113,23 @@ export class FakeAuthServer {
     const holder: { fake?: FakeAuthServer } = {};
     const fake = () => holder.fake as FakeAuthServer;
     const omit = new Set(opts.omit ?? []);
-    if (!omit.has('bots')) server.services.add(authv1.BotServiceDefinition, botService(fake, opts.pageSize ?? 100));
-    if (!omit.has('roles')) server.services.add(authv1.RoleServiceDefinition, roleService(fake, opts));
-    if (!omit.has('cas')) server.services.add(authv1.CertAuthorityServiceDefinition, caService(fake));
-    if (!omit.has('audit')) server.services.add(authv1.AuditServiceDefinition, auditService(fake, opts.pageSize ?? 100));
+    const add = <D extends CompatServiceDefinition>(definition: D, implementation: Partial<ServiceImplementation<D, RequestContext>>) =>
+      server.services.add(definition, orUnimplemented(definition, implementation) as ServiceImplementation<D, RequestContext>);
+    if (!omit.has('bots')) add(authv1.BotServiceDefinition, botService(fake, opts.pageSize ?? 100));
+    if (!omit.has('roles')) add(authv1.RoleServiceDefinition, roleService(fake, opts));
+    if (!omit.has('cas')) add(authv1.CertAuthorityServiceDefinition, caService(fake));
+    if (!omit.has('audit')) add(authv1.AuditServiceDefinition, auditService(fake, opts.pageSize ?? 100));
     if (!omit.has('identity')) {
-      server.services.add(authv1.IdentityServiceDefinition, {
+      add(authv1.IdentityServiceDefinition, {
         async whoAmI(req, ctx: Ctx) {
-          fake().authorize('IdentityService.WhoAmI', req, ctx);
-          return { principal: 'user', subject: 'u-1', domain: 'd-1', acr: '', amr: [] };
+          // The admin's session is user u-1; an API token the fake issued is its identity.
+          fake().calls.push({ method: 'IdentityService.WhoAmI', request: req });
+          return fake().machine.caller(ctx).whoami;
         },
       });
     }
+    if (!omit.has('tokens')) add(authv1.IdentityTokenServiceDefinition, identityTokenService(fake));
+    if (!omit.has('service-identities')) add(authv1.ServiceIdentityServiceDefinition, serviceIdentityService(fake, opts.pageSize ?? 100));
     const port = await server.listen('127.0.0.1:0', publicServerCredentials({ caCertPem: pki.caCertPem, certPem: leaf.certPem, keyPem: leaf.keyPem }));
     const address = `localhost:${port}`;
     const identityFile = join(dir, 'admin-identity.json');

@@ -5,7 +5,9 @@ import { auditCommand } from './commands/audit';
 import { botsCommand } from './commands/bots';
 import { caCommand } from './commands/ca';
 import { createCommand } from './commands/create';
+import { identityTokensCommand } from './commands/identity-tokens';
 import { rolesCommand } from './commands/roles';
+import { serviceIdentitiesCommand } from './commands/service-identities';
 import { whoamiCommand } from './commands/whoami';
 import { reportError, UsageError } from './errors';
 import { readAll } from './input-file';
@@ -47,6 +49,8 @@ export async function runMezctl(o: RunOptions): Promise<number> {
     .command(caCommand(ctx))
     .command(auditCommand(ctx))
     .command(whoamiCommand(ctx))
+    .command(identityTokensCommand(ctx))
+    .command(serviceIdentitiesCommand(ctx))
     .demandCommand(1, 'name a command')
     .strict()
     .help()

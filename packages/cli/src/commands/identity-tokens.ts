@@ -1,0 +1,140 @@
+import { parseDuration, parseIdentityRef } from '@mezite/identity';
+import type { authv1 } from '@mezite/proto';
+import type { Argv } from 'yargs';
+import type { CliContext } from '../cli-context';
+import type { GlobalOptions } from '../connection';
+import { UsageError } from '../errors';
+import { rfc3339, type OutputFormat } from '../output';
+import { readClientSecret } from './client-secret';
+import { jsonTime, onceSecret } from './once-secret';
+import { asUsageError } from './usage';
+
+type Opts = GlobalOptions & { output: OutputFormat };
+
+/** The only OAuth2 grant a machine signs in with. */
+const GRANT_TYPE = 'client_credentials';
+
+const idOption = (a: Argv<Opts>) => a.option('id', { type: 'string', demandOption: true, describe: 'Token id (the ID column of identity-tokens list)' });
+
+/** Prints a freshly issued token: the plaintext once, or OAuth2's token response as JSON. */
+function printIssued(ctx: CliContext, output: OutputFormat, r: authv1.IssuedToken): void {
+  if (output === 'json') {
+    ctx.printJson({ access_token: r.accessToken, token_type: r.tokenType, expires_in: r.expiresIn, id: r.id, expires_at: rfc3339(r.expireTime) });
+    return;
+  }
+  ctx.print(onceSecret(r.accessToken, [['id', r.id], ['env_prefix', r.envPrefix], ['expires_at', rfc3339(r.expireTime)]]));
+}
+
+/** An API token's metadata for JSON output; unset times are null. */
+function tokenJson(t: authv1.ApiToken) {
+  return {
+    id: t.id,
+    env: t.envPrefix,
+    created_at: jsonTime(t.createTime),
+    expires_at: jsonTime(t.expireTime),
+    last_used_at: jsonTime(t.lastUsedTime),
+    rotated_at: jsonTime(t.rotateTime),
+    rotation_deadline: jsonTime(t.rotationDeadline),
+    identity_ref: t.identityRef,
+  };
+}
+
+/**
+ * `mezctl identity-tokens …` (seed 000): a machine signs in with client_credentials
+ * (`issue-service`), then lists, rotates and deletes the API tokens it holds; people
+ * mint tokens with `issue`.
+ */
+export function identityTokensCommand(ctx: CliContext) {
+  return {
+    command: 'identity-tokens <command>',
+    describe: 'Issue, list, rotate and revoke API tokens (psk_live_…, psk_dev_…)',
+    builder: (y: Argv<Opts>) =>
+      y
+        .command(
+          'issue-service',
+          'Sign a service identity in with its client id and secret (OAuth2 client_credentials) and print its API token',
+          (a) =>
+            a
+              .option('client-id', { type: 'string', demandOption: true, describe: 'Client id of the service identity' })
+              .option('grant-type', { type: 'string', demandOption: true, describe: `OAuth2 grant type; only ${GRANT_TYPE}` })
+              .option('client-secret', { type: 'string', describe: 'Client secret (visible in ps and shell history; prefer the file or MEZITE_CLIENT_SECRET)' })
+              .option('client-secret-file', { type: 'string', requiresArg: true, describe: 'File holding the client secret; - reads standard input' })
+              .conflicts('client-secret', 'client-secret-file')
+              .epilogue(
+                'The client id and secret are the credential: no identity file or --token-file is sent. ' +
+                  'The secret is read from --client-secret, else --client-secret-file, else the environment variable MEZITE_CLIENT_SECRET. ' +
+                  'Prefer the file (- reads standard input) or the variable: other users can see --client-secret in the process list, and it stays in your shell history.',
+              ),
+          async (argv) => {
+            if (argv.grantType !== GRANT_TYPE) throw new UsageError(`--grant-type: unsupported grant type "${argv.grantType}"; only ${GRANT_TYPE} is allowed`);
+            const clientSecret = await readClientSecret(argv, ctx);
+            await ctx.withClients(
+              argv,
+              async (c) => printIssued(ctx, argv.output, await c.tokens.issueServiceToken({ clientId: argv.clientId, clientSecret, grantType: GRANT_TYPE })),
+              // The client id and secret are the credential: never add the identity's.
+              { anonymous: true },
+            );
+          },
+        )
+        .command(
+          'issue',
+          'Mint an API token for yourself or (admins) a service identity; needs an interactive session, not an API token',
+          (a) =>
+            a
+              .option('identity-ref', { type: 'string', demandOption: true, describe: 'Who the token authenticates as: service:<uuid> or user:<uuid>' })
+              .option('env-prefix', { choices: ['live', 'dev'] as const, demandOption: true, describe: 'Token prefix: psk_live_… or psk_dev_…' })
+              .option('ttl', { type: 'string', describe: "Lifetime (e.g. 30d, 12h); default the server's (90d)" }),
+          async (argv) => {
+            const identityRef = asUsageError(() => parseIdentityRef(argv.identityRef));
+            const ttlSeconds = argv.ttl === undefined ? 0 : Math.ceil(asUsageError(() => parseDuration(argv.ttl as string, '--ttl')) / 1000);
+            await ctx.withClients(argv, async (c) => {
+              const r = await c.tokens.issueToken({ identityRef: `${identityRef.kind}:${identityRef.id}`, envPrefix: argv.envPrefix, ttlSeconds }, c.auth());
+              printIssued(ctx, argv.output, r);
+            });
+          },
+        )
+        .command(
+          ['list', 'ls'],
+          'List your API tokens, newest first',
+          (a) => a,
+          async (argv) => {
+            await ctx.withClients(argv, async (c) => {
+              const tokens: authv1.ApiToken[] = [];
+              let pageToken = '';
+              do {
+                const r = await c.tokens.listTokens({ pageSize: 500, pageToken }, c.auth());
+                tokens.push(...r.tokens);
+                pageToken = r.nextPageToken;
+              } while (pageToken);
+              ctx.printList(
+                argv.output,
+                tokens,
+                ['ID', 'ENV', 'CREATED_AT', 'EXPIRES_AT', 'LAST_USED_AT', 'ROTATED_AT'],
+                (t) => [t.id, t.envPrefix, rfc3339(t.createTime), rfc3339(t.expireTime), rfc3339(t.lastUsedTime), rfc3339(t.rotateTime)],
+                (items) => ({ items: items.map(tokenJson) }),
+              );
+            });
+          },
+        )
+        .command('rotate', 'Replace a token with a new plaintext; the old one keeps working until the rotation deadline', idOption, async (argv) => {
+          await ctx.withClients(argv, async (c) => {
+            const r = await c.tokens.rotateToken({ id: argv.id }, c.auth());
+            const t = r.token;
+            const expires = rfc3339(t?.expireTime);
+            const deadline = rfc3339(r.rotationDeadline);
+            if (argv.output === 'json') {
+              ctx.printJson({ plaintext: r.plaintext, id: t?.id ?? '', env_prefix: t?.envPrefix ?? '', expires_at: expires || null, rotation_deadline: deadline || null });
+              return;
+            }
+            ctx.print(onceSecret(r.plaintext, [['id', t?.id], ['env_prefix', t?.envPrefix], ['expires_at', expires], ['rotation_deadline', deadline]]));
+          });
+        })
+        .command(['delete', 'rm'], 'Revoke a token at once; prints nothing on success', idOption, async (argv) => {
+          await ctx.withClients(argv, async (c) => {
+            await c.tokens.deleteToken({ id: argv.id }, c.auth());
+          });
+        })
+        .demandCommand(1, 'name an identity-tokens command: issue-service, issue, list, rotate, delete'),
+    handler: () => undefined,
+  };
+}

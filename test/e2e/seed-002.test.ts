@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runBin } from '../harness/cli';
+import { BIN, runBin } from '../harness/cli';
 import { freePort } from '../harness/ports';
 import { CI_DEPLOYER_ROLE } from '../harness/roles';
 import { ensureLoginUser, runSsh, sshdUnavailable, startSshd, type Sshd } from '../harness/sshd';
@@ -110,6 +110,10 @@ describeSsh('seed 002: bots, join tokens, mezd identity and stock OpenSSH', () =
     const r = await runBin('msh', ['ssh', `--cert=${join(dir, 'certs', 'ssh_key-cert.pub')}`, '--login=deploy', '-p', String(sshd.port), 'localhost', '--', './deploy.sh'], { cwd: dir });
     expect(r.stdout).toBe('deploying as deploy\n');
     expect(r.code).toBe(3);
+    // As in seed 002's CI example: no --cert, msh finds what mezd wrote last.
+    const noCert = await runBin('msh', ['ssh', '--login=deploy', '-p', String(sshd.port), 'localhost', '--', './deploy.sh'], { cwd: dir, env: { HOME: dir } });
+    expect(noCert.stdout).toBe('deploying as deploy\n');
+    expect(noCert.code).toBe(3);
   });
 
   test('a second one-shot run renews (generation 2) and the new certificate works', async () => {
@@ -122,6 +126,30 @@ describeSsh('seed 002: bots, join tokens, mezd identity and stock OpenSSH', () =
     expect(JSON.parse(show.stdout)).toMatchObject({ name: 'github-deploy', generation: 2 });
     expect((await sshAs('deploy', join(dir, 'certs'), ['true'])).code).toBe(0);
   });
+
+  test('mezd identity start as a daemon renews continuously with a short TTL, and SIGTERM stops it cleanly', async () => {
+    const { spawn } = await import('node:child_process');
+    const before = (JSON.parse((await mezctl(['bots', 'show', 'github-deploy', '--output', 'json'])).stdout) as { generation: number }).generation;
+    const daemon = spawn(join(BIN, 'mezd'), ['identity', 'start', `--auth-server=localhost:${stack.ports.auth}`, `--destination=${join(dir, 'certs')}`, `--data-dir=${join(dir, 'state')}`, '--certificate-ttl=1m', '--renewal-interval=3s'], { env: { ...process.env, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    daemon.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    daemon.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => daemon.once('exit', (code) => r(code)));
+    try {
+      let generation = before;
+      const deadline = Date.now() + 45_000;
+      while (generation < before + 3 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 1000));
+        generation = (JSON.parse((await mezctl(['bots', 'show', 'github-deploy', '--output', 'json'])).stdout) as { generation: number }).generation;
+      }
+      expect(generation).toBeGreaterThanOrEqual(before + 3);
+      expect((await sshAs('deploy', join(dir, 'certs'), ['true'])).code).toBe(0);
+    } finally {
+      daemon.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(out).not.toContain('PRIVATE KEY');
+  }, 90_000);
 
   test('bots lock stops renewal; unlock restores it; the audit log has every step', async () => {
     const lock = await mezctl(['bots', 'lock', 'github-deploy', '--reason=incident 42']);

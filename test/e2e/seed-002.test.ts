@@ -110,10 +110,13 @@ describeSsh('seed 002: bots, join tokens, mezd identity and stock OpenSSH', () =
     const r = await runBin('msh', ['ssh', `--cert=${join(dir, 'certs', 'ssh_key-cert.pub')}`, '--login=deploy', '-p', String(sshd.port), 'localhost', '--', './deploy.sh'], { cwd: dir });
     expect(r.stdout).toBe('deploying as deploy\n');
     expect(r.code).toBe(3);
-    // As in seed 002's CI example: no --cert, msh finds what mezd wrote last.
-    const noCert = await runBin('msh', ['ssh', '--login=deploy', '-p', String(sshd.port), 'localhost', '--', './deploy.sh'], { cwd: dir, env: { HOME: dir } });
-    expect(noCert.stdout).toBe('deploying as deploy\n');
-    expect(noCert.code).toBe(3);
+    // Seed 002's CI example, verbatim: no --cert (msh finds what mezd wrote last), and
+    // web-server-01 resolved by an ssh_config (the node inventory comes with issue 5).
+    writeFileSync(join(dir, 'ssh_config'), `Host web-server-01\n  HostName 127.0.0.1\n  Port ${sshd.port}\n`);
+    const verbatim = await runBin('msh', ['ssh', '--login=deploy', 'web-server-01', '--', './deploy.sh'], { cwd: dir, env: { HOME: dir, MSH_SSH_CONFIG: join(dir, 'ssh_config') } });
+    expect(verbatim.stderr).toBe('');
+    expect(verbatim.stdout).toBe('deploying as deploy\n');
+    expect(verbatim.code).toBe(3);
   });
 
   test('a second one-shot run renews (generation 2) and the new certificate works', async () => {
@@ -166,6 +169,22 @@ describeSsh('seed 002: bots, join tokens, mezd identity and stock OpenSSH', () =
     const types = (JSON.parse(audit.stdout) as { items: Array<{ type: string; result: string }> }).items.map((e) => `${e.type}:${e.result}`);
     for (const t of ['role.create:success', 'bot.create:success', 'bot.join:success', 'bot.join:failure', 'bot.renew:success', 'bot.renew:failure', 'bot.lock:success', 'bot.unlock:success', 'ca.sign_host:success']) expect(types).toContain(t);
     expect(audit.stdout).not.toContain(token.slice(8));
+  });
+
+  test('a copied data dir renewing after the original locks the bot', async () => {
+    const { cpSync } = await import('node:fs');
+    const args = (state: string, certs: string) => ['identity', 'start', `--auth-server=localhost:${stack.ports.auth}`, `--destination=${join(dir, certs)}`, `--data-dir=${join(dir, state)}`, '--one-shot'];
+    cpSync(join(dir, 'state'), join(dir, 'stolen-state'), { recursive: true });
+    expect((await mezd(args('state', 'certs'))).code).toBe(0);
+    expect((await mezd(args('state', 'certs'))).code).toBe(0);
+    const clone = await mezd(args('stolen-state', 'stolen-certs'));
+    expect(clone.code).not.toBe(0);
+    expect(clone.stderr).toMatch(/bot "github-deploy" is locked: certificate generation mismatch/);
+    const show = JSON.parse((await mezctl(['bots', 'show', 'github-deploy', '--output', 'json'])).stdout) as { locked: boolean; lock: { locked_by: string } };
+    expect(show.locked).toBe(true);
+    expect(show.lock.locked_by).toBe('mezite');
+    expect((await mezd(args('state', 'certs'))).code).not.toBe(0);
+    await mezctl(['bots', 'unlock', 'github-deploy']);
   });
 
   test('bots ls, rotate-token (old token dead at once) and rm', async () => {

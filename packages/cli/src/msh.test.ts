@@ -18,6 +18,10 @@ describe('msh', () => {
     ]);
   });
 
+  test('passes an ssh_config with -F first', () => {
+    expect(sshArgs({ cert, node: 'web-server-01', command: [], sshConfig: '/etc/mezite/ssh_config' }).slice(0, 2)).toEqual(['-F', '/etc/mezite/ssh_config']);
+  });
+
   test('finds the certificate mezd recorded, and refuses clearly when there is none', () => {
     const home = mkdtempSync(join(tmpdir(), 'msh-home-'));
     expect(() => findCertificate(undefined, { MEZITE_HOME: home })).toThrow(/no certificate: pass --cert/);

@@ -30,12 +30,12 @@ export function findCertificate(flag: string | undefined, env: NodeJS.ProcessEnv
 }
 
 /** The ssh(1) arguments that use a Mezite certificate, its key and its known_hosts. */
-export function sshArgs(o: { cert: string; login?: string | undefined; port?: number | undefined; node: string; command: string[] }): string[] {
+export function sshArgs(o: { cert: string; login?: string | undefined; port?: number | undefined; node: string; command: string[]; sshConfig?: string | undefined }): string[] {
   if (!o.cert.endsWith('-cert.pub')) throw invalidArgument(`--cert ${o.cert}: expected a file named …-cert.pub next to its private key`);
   const key = o.cert.slice(0, -'-cert.pub'.length);
   if (!existsSync(o.cert)) throw invalidArgument(`--cert ${o.cert}: no such file`);
   if (!existsSync(key)) throw invalidArgument(`private key ${key} (next to --cert) is missing`);
-  const args = ['-i', key, '-o', `CertificateFile=${o.cert}`, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes'];
+  const args = [...(o.sshConfig ? ['-F', o.sshConfig] : []), '-i', key, '-o', `CertificateFile=${o.cert}`, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes'];
   const knownHosts = join(dirname(o.cert), 'known_hosts');
   if (existsSync(knownHosts)) args.push('-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes');
   if (o.login) args.push('-l', o.login);
@@ -67,10 +67,11 @@ export async function runMsh(argv: string[], env: NodeJS.ProcessEnv = process.en
           .positional('node', { type: 'string', demandOption: true })
           .option('cert', { type: 'string', describe: 'Certificate file (ssh_key-cert.pub) written by mezd identity' })
           .option('login', { alias: 'l', type: 'string', describe: 'Remote login' })
-          .option('port', { alias: 'p', type: 'number', describe: 'SSH port' }),
+          .option('port', { alias: 'p', type: 'number', describe: 'SSH port' })
+          .option('ssh-config', { type: 'string', describe: 'ssh_config file for host names and ports (ssh -F); env MSH_SSH_CONFIG' }),
       async (a) => {
         const cert = findCertificate(a.cert, env);
-        const args = sshArgs({ cert, login: a.login, port: a.port, node: a.node, command });
+        const args = sshArgs({ cert, login: a.login, port: a.port, node: a.node, command, sshConfig: a.sshConfig ?? env.MSH_SSH_CONFIG });
         code = await new Promise<number>((res, rej) => {
           const child = spawn(env.MSH_SSH ?? 'ssh', args, { stdio: 'inherit', env });
           child.once('error', (e) => rej(invalidArgument(`cannot run ssh: ${e.message}`)));

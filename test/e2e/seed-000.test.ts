@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN } from '../harness/cli';
+import { BIN, runBin } from '../harness/cli';
 import { TestStack } from '../harness/test-stack';
 
 /**
@@ -36,6 +36,12 @@ describe('seed 000: a machine identity, its token, rotation and revocation', () 
         resolve({ code, stdout, stderr });
       });
     });
+
+  const runBinJson = async (args: string[]) => {
+    const r = await runBin('mezctl', args, { env: stack.cliEnv });
+    expect(r.stderr).toBe('');
+    return r.stdout;
+  };
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'mezite-seed000-'));
@@ -131,5 +137,20 @@ rm -f /tmp/svc.token`);
     expect(after.stderr).toMatch(/^plexctl: Unauthenticated: /);
     const again = await step(`plexctl identity-tokens issue-service --client-id "$CLIENT_ID" --grant-type client_credentials --client-secret "$CLIENT_SECRET" --output json | jq -r .token_type`);
     expect(again.stdout).toBe('Bearer\n');
+  });
+
+  test('no plaintext token or client secret in any service log, listing or audit record', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const seen = [...new Set((await step('echo "$TOKEN"; cat new.token')).stdout.split(/\s+/).filter((t) => t.startsWith('psk_')))];
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    const logs = readdirSync(join(stack.dataDir, 'logs')).map((f) => readFileSync(join(stack.dataDir, 'logs', f), 'utf8')).join('\n');
+    expect(logs.length).toBeGreaterThan(0);
+    const audit = await runBinJson(['audit', 'ls', '--output', 'json', '--limit', '1000']);
+    const list = await runBinJson(['service-identities', 'ls', '--output', 'json']);
+    for (const secret of [...seen, 'svc-deployer-demo-secret']) {
+      expect(logs).not.toContain(secret);
+      expect(audit).not.toContain(secret);
+      expect(list).not.toContain(secret);
+    }
   });
 });

@@ -2,3 +2,4 @@ export * from './server';
 export * from './server-middleware';
 export * from './client';
 export * from './credentials';
+export { Metadata } from 'nice-grpc-common';

@@ -133,6 +133,7 @@ export async function main(): Promise<void> {
       newRequestId,
       // Admins may introspect any token of their tenant; anyone else only with an admin session.
       canIntrospect: async (bearer) => (await authenticate(bearer)).roles.includes('admin'),
+      limiter,
     },
   });
   const [httpHost] = splitHostPort(cfg.httpAddr);

@@ -3,6 +3,7 @@ import { isMeziteError, type MeziteError } from '@mezite/identity';
 import type { Logger } from '@mezite/platform';
 import type { ApiTokenClient } from '../domain/api-token-client';
 import type { IdentityTokenManager } from '../domain/identity-token-manager';
+import type { FailureLimiter } from '../domain/failure-limiter';
 import type { ServiceIdentityStore } from '../domain/service-identity';
 
 const MAX_BODY = 16 * 1024;
@@ -18,6 +19,8 @@ export interface OAuth2Deps {
   /** Whether a bearer credential may introspect tokens (admins and the token's own service). */
   canIntrospect: (bearer: string) => Promise<boolean>;
   newRequestId: () => string;
+  /** Brute-force protection shared with the token endpoint's client authentication. */
+  limiter?: FailureLimiter;
 }
 
 type Reply = { status: number; body: unknown; headers?: Record<string, string> };
@@ -104,9 +107,12 @@ export async function revocationEndpoint(req: IncomingMessage, d: OAuth2Deps): P
   const token = form.get('token');
   if (!token) return oauthError(400, 'invalid_request', 'token is required');
   const rid = d.newRequestId();
+  const keys = [`client:${client.id.slice(0, 256)}`, `source:${req.socket.remoteAddress ?? 'unknown'}`];
   try {
+    d.limiter?.check(keys);
     await d.apiTokens.verifyClientSecret(client.id, client.secret, rid);
   } catch (err) {
+    if (isMeziteError(err, 'Unauthenticated')) d.limiter?.fail(keys);
     return mapError(err, client.basic, d.log);
   }
   try {

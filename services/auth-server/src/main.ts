@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { systemClock, type Principal } from '@mezite/identity';
+import { systemClock, unauthenticated, type Principal } from '@mezite/identity';
 import {
   createGrpcServer,
   createLogger,
@@ -131,8 +131,14 @@ export async function main(): Promise<void> {
       log,
       issuer: () => issuer,
       newRequestId,
-      // Admins may introspect any token of their tenant; anyone else only with an admin session.
-      canIntrospect: async (bearer) => (await authenticate(bearer)).roles.includes('admin'),
+      // Only admin sessions may introspect (any tenant's tokens: the introspection answer
+      // names the tenant); bad bearers count against the source like on the gRPC API.
+      canIntrospect: async (bearer, source) => (await authenticateFrom(bearer, source)).roles.includes('admin'),
+      verifyClient: async (clientId, secret, requestId) => {
+        const svc = await serviceStore.getByClientId(clientId);
+        if (!svc) throw unauthenticated('invalid client credentials');
+        await (await machineIdp(svc.tenantId)).verify(clientId, secret, requestId);
+      },
       limiter,
     },
   });

@@ -16,8 +16,10 @@ export interface OAuth2Deps {
   log: Logger;
   /** The issuer URL (this server's HTTP base URL). */
   issuer: () => string;
-  /** Whether a bearer credential may introspect tokens (admins and the token's own service). */
-  canIntrospect: (bearer: string) => Promise<boolean>;
+  /** Whether a bearer credential may introspect tokens (admins); ResourceExhausted when its source is over the limit. */
+  canIntrospect: (bearer: string, source: string | undefined) => Promise<boolean>;
+  /** Checks client credentials with the client's tenant's machine identity provider. */
+  verifyClient: (clientId: string, secret: string, requestId: string) => Promise<void>;
   newRequestId: () => string;
   /** Brute-force protection shared with the token endpoint's client authentication. */
   limiter?: FailureLimiter;
@@ -56,7 +58,9 @@ function clientCredentials(req: IncomingMessage, form: URLSearchParams): { id: s
     const i = decoded.indexOf(':');
     if (i < 0) return oauthError(401, 'invalid_client', 'malformed Basic credentials', { 'www-authenticate': 'Basic realm="mezite"' });
     try {
-      return { id: decodeURIComponent(decoded.slice(0, i)), secret: decodeURIComponent(decoded.slice(i + 1)), basic: true };
+      // RFC 6749 §2.3.1: both parts are form-urlencoded, so '+' is a space.
+      const formDecode = (x: string) => decodeURIComponent(x.replace(/\+/g, '%20'));
+      return { id: formDecode(decoded.slice(0, i)), secret: formDecode(decoded.slice(i + 1)), basic: true };
     } catch {
       return oauthError(401, 'invalid_client', 'malformed Basic credentials', { 'www-authenticate': 'Basic realm="mezite"' });
     }
@@ -110,7 +114,7 @@ export async function revocationEndpoint(req: IncomingMessage, d: OAuth2Deps): P
   const keys = [`client:${client.id.slice(0, 256)}`, `source:${req.socket.remoteAddress ?? 'unknown'}`];
   try {
     d.limiter?.check(keys);
-    await d.apiTokens.verifyClientSecret(client.id, client.secret, rid);
+    await d.verifyClient(client.id, client.secret, rid);
   } catch (err) {
     if (isMeziteError(err, 'Unauthenticated')) d.limiter?.fail(keys);
     return mapError(err, client.basic, d.log);
@@ -128,7 +132,15 @@ export async function revocationEndpoint(req: IncomingMessage, d: OAuth2Deps): P
 /** POST /oauth2/introspect — RFC 7662, for callers with a bearer credential allowed to introspect. */
 export async function introspectionEndpoint(req: IncomingMessage, d: OAuth2Deps): Promise<Reply> {
   const bearer = /^Bearer (\S{1,512})$/.exec(req.headers.authorization ?? '')?.[1];
-  if (!bearer || !(await d.canIntrospect(bearer).catch(() => false))) {
+  let allowed = false;
+  if (bearer) {
+    try {
+      allowed = await d.canIntrospect(bearer, req.socket.remoteAddress);
+    } catch (err) {
+      if (isMeziteError(err, 'ResourceExhausted')) return oauthError(429, 'slow_down', (err as Error).message);
+    }
+  }
+  if (!allowed) {
     return oauthError(401, 'invalid_token', 'introspection needs an authorized bearer credential', { 'www-authenticate': 'Bearer realm="mezite"' });
   }
   const form = await readForm(req);

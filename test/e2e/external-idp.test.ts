@@ -96,9 +96,7 @@ describe('external machine identity provider (oidc-provider) for tenant acme', (
     expect(t.access_token).toMatch(TOKEN);
   });
 
-  // KNOWN BUG (reported): /oauth2/revoke authenticates clients against token-service's
-  // built-in client secrets only, never the tenant's machine identity provider, so an
-  // acme client cannot revoke its own token (401 invalid_client).
+  // /oauth2/revoke authenticates clients with their tenant's machine identity provider.
   test('ci-client revokes its own token at /oauth2/revoke (RFC 7009)', async () => {
     const t = await oauth.processClientCredentialsResponse(mezite, client, await oauth.clientCredentialsGrantRequest(mezite, client, oauth.ClientSecretPost(SECRET), new URLSearchParams(), insecure));
     await oauth.processRevocationResponse(await oauth.revocationRequest(mezite, client, oauth.ClientSecretPost(SECRET), t.access_token, insecure));

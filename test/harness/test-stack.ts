@@ -12,10 +12,11 @@ export interface StackStatus {
   databaseUrl: string;
   embeddedPostgres: boolean;
   adminIdentityFile: string;
-  services: Record<'auth-server' | 'token-service' | 'ssh-ca', { pid?: number; addr: string; healthy: boolean }>;
+  /** `dev-oidc` is there while the stack runs its development OpenID Provider. */
+  services: Record<'auth-server' | 'token-service' | 'ssh-ca', { pid?: number; addr: string; healthy: boolean }> & { 'dev-oidc'?: { pid?: number; addr: string; healthy: boolean } };
 }
 
-export type Ports = Record<'auth' | 'http' | 'token' | 'sshCa' | 'pg', number>;
+export type Ports = Record<'auth' | 'http' | 'token' | 'sshCa' | 'pg' | 'oidc', number>;
 
 /** Options of startTestStack. */
 export interface TestStackOptions {
@@ -43,7 +44,7 @@ export class TestStack {
 
   static async start(o: TestStackOptions = {}): Promise<TestStack> {
     const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'mezite-e2e-'));
-    const ports: Ports = o.ports ?? { auth: await freePort(), http: await freePort(), token: await freePort(), sshCa: await freePort(), pg: await freePort() };
+    const ports: Ports = o.ports ?? { auth: await freePort(), http: await freePort(), token: await freePort(), sshCa: await freePort(), pg: await freePort(), oidc: await freePort() };
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       ...o.env,
@@ -53,6 +54,7 @@ export class TestStack {
       MEZITE_TOKEN_SERVICE_ADDR: `127.0.0.1:${ports.token}`,
       MEZITE_SSH_CA_ADDR: `127.0.0.1:${ports.sshCa}`,
       MEZITE_EMBEDDED_PG_PORT: String(ports.pg),
+      MEZITE_DEV_OIDC_ADDR: `127.0.0.1:${ports.oidc}`,
       MEZITE_STACK_RESTART: 'false',
     };
     delete env.DATABASE_URL;
@@ -86,6 +88,11 @@ export class TestStack {
     return `http://127.0.0.1:${this.ports.http}`;
   }
 
+  /** The issuer of the stack's development OpenID Provider (unless MEZITE_DEV_OIDC=false). */
+  get oidcIssuer(): string {
+    return `http://127.0.0.1:${this.ports.oidc}`;
+  }
+
   /** Environment that points bin/ commands at this stack as its bootstrap admin. */
   get cliEnv(): NodeJS.ProcessEnv {
     return { MEZITE_DATA_DIR: this.dataDir, MEZITE_IDENTITY: this.adminIdentityFile, PLEXSPHERE_URL: '', MEZITE_AUTH_SERVER: '' };
@@ -98,9 +105,9 @@ export class TestStack {
 
   /** Kills one service (SIGKILL: a crash, not a clean stop) and waits until the stack sees it gone. */
   async killService(name: keyof StackStatus['services']): Promise<void> {
-    const pid = this.status().services[name].pid;
+    const pid = this.status().services[name]?.pid;
     if (pid) process.kill(pid, 'SIGKILL');
-    await this.waitFor(() => !this.status().services[name].healthy, 10_000, `${name} to stop`);
+    await this.waitFor(() => !this.status().services[name]?.healthy, 10_000, `${name} to stop`);
   }
 
   /** Asks the stack to start every service that is not running, and waits until all are healthy. */

@@ -4,6 +4,7 @@ import { createMeziteClients, publicChannelCredentials } from '@mezite/platform'
 import { authv1 } from '@mezite/proto';
 import { Metadata } from 'nice-grpc';
 import { findIdentityFile, readIdentityFile, type IdentityFile } from './identity-file';
+import { isLive, readSessionFile } from './session-file';
 
 /** Global options every command accepts. */
 export interface GlobalOptions {
@@ -62,27 +63,31 @@ export interface TargetOptions {
  * URL in `PLEXSPHERE_URL` / `MEZITE_URL` (its discovery document names the gRPC
  * address and CA); the identity file (`--identity-file`, `MEZITE_IDENTITY`, or the
  * stack's data dir). The credential is `--token-file` if given, else the identity's;
- * none when `anonymous`.
+ * none when `anonymous`. Without `--token-file` or a named identity, a live session of
+ * `mezctl login` comes before the stack's admin identity, for its own server only.
  */
 export async function resolveTarget(opts: GlobalOptions, env: NodeJS.ProcessEnv, repoRoot?: string, how: TargetOptions = {}): Promise<Target> {
   const explicitIdentity = opts.identityFile || env.MEZITE_IDENTITY;
   const identityPath = explicitIdentity || findIdentityFile(env, repoRoot);
   const identity: IdentityFile | undefined = identityPath ? readIdentityFile(identityPath) : undefined;
+  const saved = !explicitIdentity && !opts.tokenFile ? readSessionFile(env) : undefined;
+  const session = saved && isLive(saved, new Date()) ? saved : undefined;
   const httpUrl = env.PLEXSPHERE_URL || env.MEZITE_URL;
   const discovered = httpUrl ? await discover(httpUrl) : undefined;
 
-  const address = opts.authServer || env.MEZITE_AUTH_SERVER || discovered?.auth_server || identity?.auth_server;
+  const address = opts.authServer || env.MEZITE_AUTH_SERVER || discovered?.auth_server || session?.auth_server || identity?.auth_server;
   if (!address) {
     throw invalidArgument('no auth server: pass --auth-server, set PLEXSPHERE_URL to its HTTP address, or run where the stack writes its admin identity (./.mezite)');
   }
   // A found (not named) identity is used only for the server it belongs to, so the
   // admin credential is never sent to another server.
-  const useIdentity = identity && (explicitIdentity || identity.auth_server === address) ? identity : undefined;
-  const caCertPem = useIdentity?.ca_cert ?? discovered?.ca_cert;
+  const useSession = session?.auth_server === address ? session : undefined;
+  const useIdentity = !useSession && identity && (explicitIdentity || identity.auth_server === address) ? identity : undefined;
+  const caCertPem = useSession?.ca_cert ?? useIdentity?.ca_cert ?? discovered?.ca_cert;
   if (!caCertPem) throw invalidArgument(`no CA to verify ${address}: pass --identity-file or set PLEXSPHERE_URL to the auth server's HTTP address`);
 
   if (how.anonymous) return { address, caCertPem };
-  let token = useIdentity?.token;
+  let token = useSession?.token ?? useIdentity?.token;
   if (opts.tokenFile) {
     try {
       token = readFileSync(opts.tokenFile, 'utf8').trim();
@@ -110,6 +115,7 @@ export function connect(target: Target) {
     identity: clients.create(authv1.IdentityServiceDefinition),
     tokens: clients.create(authv1.IdentityTokenServiceDefinition),
     serviceIdentities: clients.create(authv1.ServiceIdentityServiceDefinition),
+    sessions: clients.create(authv1.SessionServiceDefinition),
     /** Call options carrying the credential. */
     auth: metadata,
     close: clients.close,

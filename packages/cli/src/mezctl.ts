@@ -6,6 +6,7 @@ import { botsCommand } from './commands/bots';
 import { caCommand } from './commands/ca';
 import { createCommand } from './commands/create';
 import { identityTokensCommand } from './commands/identity-tokens';
+import { loginCommand, logoutCommand } from './commands/login';
 import { rolesCommand } from './commands/roles';
 import { serviceIdentitiesCommand } from './commands/service-identities';
 import { whoamiCommand } from './commands/whoami';
@@ -51,6 +52,7 @@ export async function runMezctl(o: RunOptions): Promise<number> {
     .command(whoamiCommand(ctx))
     .command(identityTokensCommand(ctx))
     .command(serviceIdentitiesCommand(ctx))
+    .command(loginCommand(ctx)).command(logoutCommand(ctx))
     .demandCommand(1, 'name a command')
     .strict()
     .help()

@@ -22,4 +22,6 @@ export interface Principal {
   amr?: string[];
   /** Roles granted to the principal (admin roles for people, bot roles for bots). */
   roles: string[];
+  /** The session behind the credential, when it is one (so that logout can end it). */
+  sessionId?: string;
 }

@@ -32,3 +32,23 @@ export async function waitHealthy(address: string, credentials: ChannelCredentia
   }
   throw new Error(`${address} did not become healthy: ${last}`);
 }
+
+/** Polls until `url` answers 200 (an HTTP service's readiness); same contract as waitHealthy. */
+export async function waitHttpOk(url: string, opts: { timeoutMs?: number; failed?: () => string | undefined } = {}): Promise<void> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  let last = '';
+  while (Date.now() < deadline) {
+    const dead = opts.failed?.();
+    if (dead !== undefined) throw new Error(dead);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer: ${last}`);
+}

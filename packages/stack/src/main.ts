@@ -19,6 +19,8 @@ async function main(): Promise<void> {
     ...(env.MEZITE_PUBLIC_HOSTS ? { publicHosts: env.MEZITE_PUBLIC_HOSTS.split(',') } : {}),
     restart: env.MEZITE_STACK_RESTART !== 'false',
     ...(env.MEZITE_DEMO_FIXTURES === 'false' ? { demoFixtures: false } : {}),
+    ...(/^(0|false|no|off)$/i.test(env.MEZITE_DEV_OIDC ?? '') ? { devOidc: false } : {}),
+    ...(env.MEZITE_DEV_OIDC_ADDR ? { devOidcAddr: env.MEZITE_DEV_OIDC_ADDR } : {}),
     log: (l) => process.stdout.write(`  ${l}\n`),
   });
   const rel = relative(process.cwd(), stack.dataDir) || '.';
@@ -31,6 +33,9 @@ async function main(): Promise<void> {
       `  token-service   ${stack.addrs['token-service']} (mTLS, internal)`,
       `  ssh-ca          ${stack.addrs['ssh-ca']} (mTLS, internal)`,
       `  storage         ${db}; cache: ${stack.redisUrl ? 'Redis from REDIS_URL' : 'in memory'}`,
+      stack.addrs['dev-oidc']
+        ? `  dev-oidc        ${stack.oidcIssuer} (development sign-in for mezctl login: demo@mezite.dev / demo)`
+        : `  sign-in         ${stack.oidcIssuer ? `${stack.oidcIssuer} (MEZITE_OIDC_ISSUER)` : 'off (MEZITE_DEV_OIDC=false and no MEZITE_OIDC_ISSUER)'}`,
       `  logs            ${rel}/logs/`,
       `Admin identity: ${rel}/admin-identity.json (mezctl on this machine uses it by default)`,
       `Try:  export PATH="$PWD/bin:$PATH"; mezctl bots ls`,

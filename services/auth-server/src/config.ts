@@ -38,6 +38,23 @@ function parseTenants(raw: string): TenantConfig[] {
   });
 }
 
+/**
+ * `MEZITE_OIDC_ISSUER`: https, or http only on a loopback host (the quickstart's
+ * development provider); compared with `iss` exactly as written (Auth0's ends in `/`).
+ */
+function parseIssuer(raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new Error(`expected an https URL, got "${raw}"`);
+  }
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) throw new Error('expected an https URL (http only on 127.0.0.1, localhost or [::1])');
+  if (u.search || u.hash) throw new Error('an issuer has no query or fragment');
+  return raw;
+}
+
 const dataDir = () => process.env.MEZITE_DATA_DIR ?? '.mezite';
 
 /** auth-server configuration: flags, then MEZITE_* environment, then file. */
@@ -54,6 +71,9 @@ export function configSchema() {
     authFailureLimit: field('MEZITE_AUTH_FAILURE_LIMIT', parse.int, 10, 'failed client authentications per client id or source address per minute, per replica'),
     issuer: field('MEZITE_ISSUER', parse.string, '', 'the public HTTP base URL (OAuth2 issuer); default the HTTP listen address'),
     tenants: field('MEZITE_TENANTS', parseTenants, [] as TenantConfig[]),
+    oidcIssuer: field('MEZITE_OIDC_ISSUER', parseIssuer, '', "the human identity provider's OpenID issuer; empty: human sign-in is off"),
+    oidcClientId: field('MEZITE_OIDC_CLIENT_ID', parse.string, 'mezctl', 'the public client mezctl login uses at that provider'),
+    oidcAdmins: field('MEZITE_OIDC_ADMINS', parse.list, [] as string[], 'comma-separated subjects or verified emails that get the admin role'),
   };
 }
 

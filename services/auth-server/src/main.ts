@@ -26,6 +26,9 @@ import { OAuth2MachineIdp } from './domain/oauth2-machine-idp';
 import { ServiceIdentityManager } from './domain/service-identity-manager';
 import { RoleManager } from './domain/role-manager';
 import { SessionManager } from './domain/session-manager';
+import { OidcIdTokenVerifier } from './domain/id-token-verifier';
+import { LoginManager } from './domain/login-manager';
+import { sessionHandlers } from './grpc/session-handlers';
 import { authMiddleware } from './grpc/auth-middleware';
 import { GrpcApiTokenClient } from './grpc/api-token-client';
 import { auditHandlers } from './grpc/audit-handlers';
@@ -83,6 +86,9 @@ export async function main(): Promise<void> {
   // Per replica: 10 failed client authentications per client id or source address per minute.
   const limiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit, windowMs: 60_000 });
   const identityTokens = new IdentityTokenManager({ tokens: apiTokens, services: serviceStore, machineIdp, audit, limiter });
+  // Human sign-in (mezctl login): off without MEZITE_OIDC_ISSUER.
+  const humanIdp = cfg.oidcIssuer ? { issuer: cfg.oidcIssuer, clientId: cfg.oidcClientId, admins: cfg.oidcAdmins, verifier: new OidcIdTokenVerifier({ issuer: cfg.oidcIssuer, clientId: cfg.oidcClientId, clock }) } : undefined;
+  const logins = new LoginManager({ idp: humanIdp, tenants: tenantStore, sessions, audit, clock, limiter });
   const tenantDomain = async (id: string) => (await tenantStore.getTenantById(id))?.domain ?? id;
   const joins = new JoinManager({ bots: botStore, roles, joinTokens, ca, challenges: new PrismaRenewalChallengeStore(prisma), audit, clock });
 
@@ -114,6 +120,7 @@ export async function main(): Promise<void> {
   authed.add(authv1.IdentityServiceDefinition, identityHandlers());
   authed.add(authv1.IdentityTokenServiceDefinition, identityTokenHandlers(identityTokens));
   authed.add(authv1.ServiceIdentityServiceDefinition, serviceIdentityHandlers(services, audit, tenantDomain));
+  authed.add(authv1.SessionServiceDefinition, sessionHandlers(logins));
   const port = await grpc.listen(cfg.addr, publicServerCredentials(tls), { deferServing: true });
   const publicAddr = cfg.publicAddr || `localhost:${port}`;
 

@@ -65,6 +65,11 @@ export class SessionManager {
     return toPrincipal(s);
   }
 
+  /** Ends a session: its secret is refused from the next call on. Idempotent. */
+  async revoke(id: string): Promise<void> {
+    await this.opts.store.revoke(id, this.opts.clock.now());
+  }
+
   /** True when `secret` names a live session (used to keep an identity file valid). */
   async isLive(secret: string): Promise<boolean> {
     return this.authenticate(secret).then(
@@ -75,7 +80,7 @@ export class SessionManager {
 }
 
 function toPrincipal(s: Session): Principal {
-  const p: Principal = { kind: s.principalKind, id: s.principalId, tenantId: s.tenantId, name: s.name, authMethod: s.authMethod, roles: s.roles };
+  const p: Principal = { kind: s.principalKind, id: s.principalId, tenantId: s.tenantId, name: s.name, authMethod: s.authMethod, roles: s.roles, sessionId: s.id };
   if (s.acr) p.acr = s.acr;
   if (s.amr.length) p.amr = s.amr;
   return p;

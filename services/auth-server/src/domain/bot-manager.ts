@@ -3,6 +3,7 @@ import { alreadyExists, invalidArgument, notFound, validateName, type Clock, typ
 import { formatIdentityRef } from '@mezite/identity';
 import { activeLock, type Bot, type BotLock, type BotStore } from './bot';
 import type { JoinTokenMinter } from './join-token-minter';
+import { pageByName } from './page';
 
 /** Join tokens live at least this long and at most a week. */
 const MIN_TOKEN_TTL_MS = 60_000;
@@ -74,13 +75,10 @@ export class BotManager {
 
   /** One page of the tenant's bots, by name. */
   async list(caller: Principal, opts: { pageSize: number; pageToken: string }): Promise<{ bots: Bot[]; nextPageToken: string }> {
-    const limit = opts.pageSize > 0 ? Math.min(opts.pageSize, 1000) : 100;
-    const afterName = opts.pageToken ? Buffer.from(opts.pageToken, 'base64url').toString('utf8') : undefined;
-    const bots = await this.opts.store.list(caller.tenantId, { limit: limit + 1, ...(afterName ? { afterName } : {}) });
-    const page = bots.slice(0, limit);
-    const last = page[page.length - 1];
-    return { bots: page, nextPageToken: bots.length > limit && last ? Buffer.from(last.name).toString('base64url') : '' };
+    const r = await pageByName(opts, (o) => this.opts.store.list(caller.tenantId, o), (b) => b.name);
+    return { bots: r.items, nextPageToken: r.nextPageToken };
   }
+
 
   /** Revokes the bot's unredeemed join tokens (the old one stops working at once) and mints a new one. */
   async rotateToken(caller: Principal, name: string, tokenTtlMs: number, requestId?: string): Promise<{ joinToken: string; expiresAt: Date }> {

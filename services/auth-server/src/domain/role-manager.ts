@@ -1,5 +1,6 @@
 import { failedPrecondition, notFound, parseRoleYaml, validateName, type Clock, type Principal, alreadyExists, isMeziteError } from '@mezite/identity';
 import type { BotStore } from './bot';
+import { pageByName } from './page';
 import type { RoleStore, StoredRole } from './role-store';
 
 /** Options of RoleManager. */
@@ -36,13 +37,10 @@ export class RoleManager {
   }
 
   async list(caller: Principal, opts: { pageSize: number; pageToken: string }): Promise<{ roles: StoredRole[]; nextPageToken: string }> {
-    const limit = opts.pageSize > 0 ? Math.min(opts.pageSize, 1000) : 100;
-    const afterName = opts.pageToken ? Buffer.from(opts.pageToken, 'base64url').toString('utf8') : undefined;
-    const roles = await this.opts.store.list(caller.tenantId, { limit: limit + 1, ...(afterName ? { afterName } : {}) });
-    const page = roles.slice(0, limit);
-    const last = page[page.length - 1];
-    return { roles: page, nextPageToken: roles.length > limit && last ? Buffer.from(last.role.name).toString('base64url') : '' };
+    const r = await pageByName(opts, (o) => this.opts.store.list(caller.tenantId, o), (s) => s.role.name);
+    return { roles: r.items, nextPageToken: r.nextPageToken };
   }
+
 
   /** Removes a role that no bot uses. */
   async delete(caller: Principal, name: string): Promise<void> {

@@ -3,6 +3,7 @@ import type { authv1 } from '@mezite/proto';
 import type { ServiceImplementation } from 'nice-grpc';
 import type { AuditLog } from '../domain/audit';
 import { requireAdmin } from '../domain/authz';
+import { pageByName } from '../domain/page';
 import type { ServiceIdentity } from '../domain/service-identity';
 import type { ServiceIdentityManager } from '../domain/service-identity-manager';
 import type { AuthContext } from './auth-middleware';
@@ -20,13 +21,9 @@ export function serviceIdentityHandlers(services: ServiceIdentityManager, audit:
     },
     async listServiceIdentities(req, ctx) {
       const caller = requireAdmin(ctx.principal, 'list service identities');
-      const limit = req.pageSize > 0 ? Math.min(req.pageSize, 1000) : 100;
-      const afterName = req.pageToken ? Buffer.from(req.pageToken, 'base64url').toString('utf8') : undefined;
-      const items = await services.list(caller, { limit: limit + 1, ...(afterName ? { afterName } : {}) });
-      const page = items.slice(0, limit);
+      const r = await pageByName(req, (o) => services.list(caller, o), (s) => s.name);
       const domain = await tenantDomain(caller.tenantId);
-      const last = page[page.length - 1];
-      return { serviceIdentities: page.map((s) => toProto(s, domain)), nextPageToken: items.length > limit && last ? Buffer.from(last.name).toString('base64url') : '' };
+      return { serviceIdentities: r.items.map((s) => toProto(s, domain)), nextPageToken: r.nextPageToken };
     },
     async deleteServiceIdentity(req, ctx) {
       const caller = requireAdmin(ctx.principal, 'remove service identities');

@@ -111,9 +111,10 @@ describeSsh('seed 002: bots, join tokens, mezd identity and stock OpenSSH', () =
     expect(r.stdout).toBe('deploying as deploy\n');
     expect(r.code).toBe(3);
     // Seed 002's CI example, verbatim: no --cert (msh finds what mezd wrote last), and
-    // web-server-01 resolved by an ssh_config (the node inventory comes with issue 5).
-    writeFileSync(join(dir, 'ssh_config'), `Host web-server-01\n  HostName 127.0.0.1\n  Port ${sshd.port}\n`);
-    const verbatim = await runBin('msh', ['ssh', '--login=deploy', 'web-server-01', '--', './deploy.sh'], { cwd: dir, env: { HOME: dir, MSH_SSH_CONFIG: join(dir, 'ssh_config') } });
+    // web-server-01 resolved through the auth server's inventory, asked as the bot.
+    const added = await mezctl(['nodes', 'add', '--name=web-server-01', `--addr=127.0.0.1:${sshd.port}`, '--labels=env=staging']);
+    expect(added.stderr).toBe('');
+    const verbatim = await runBin('msh', ['ssh', '--login=deploy', 'web-server-01', '--', './deploy.sh'], { cwd: dir, env: { HOME: dir } });
     expect(verbatim.stderr).toBe('');
     expect(verbatim.stdout).toBe('deploying as deploy\n');
     expect(verbatim.code).toBe(3);

@@ -33,7 +33,7 @@ export interface Sshd {
 }
 
 /** Starts `sshd -D -e` with a config that uses Mezite certificates only. */
-export async function startSshd(o: { dir: string; port: number; hostKey: string; hostCert?: string; trustedUserCaKeys: string; revokedKeys?: string; extra?: string[] }): Promise<Sshd> {
+export async function startSshd(o: { dir: string; port: number; hostKey: string; hostCert?: string; trustedUserCaKeys?: string; revokedKeys?: string; extra?: string[] }): Promise<Sshd> {
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const config = join(o.dir, 'sshd_config');
   writeFileSync(
@@ -43,7 +43,7 @@ export async function startSshd(o: { dir: string; port: number; hostKey: string;
       'ListenAddress 127.0.0.1',
       `HostKey ${o.hostKey}`,
       ...(o.hostCert ? [`HostCertificate ${o.hostCert}`] : []),
-      `TrustedUserCAKeys ${o.trustedUserCaKeys}`,
+      ...(o.trustedUserCaKeys ? [`TrustedUserCAKeys ${o.trustedUserCaKeys}`] : []),
       ...(o.revokedKeys ? [`RevokedKeys ${o.revokedKeys}`] : []),
       `PidFile ${join(o.dir, 'sshd.pid')}`,
       'UsePAM no',

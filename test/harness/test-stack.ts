@@ -26,7 +26,14 @@ export interface TestStackOptions {
   databaseUrl?: string;
   redisUrl?: string;
   env?: NodeJS.ProcessEnv;
+  /** Give each service a metrics endpoint and a plaintext health listener on free ports. */
+  ops?: boolean;
 }
+
+/** The services of the stack. */
+export type ServiceName = 'auth-server' | 'token-service' | 'ssh-ca';
+const SERVICE_NAMES: ServiceName[] = ['auth-server', 'token-service', 'ssh-ca'];
+const envKey = (s: ServiceName) => s.toUpperCase().replace(/-/g, '_');
 
 /**
  * The stack exactly as `pnpm start` runs it — `node packages/stack/dist/main.js`, a
@@ -40,6 +47,8 @@ export class TestStack {
     readonly ports: Ports,
     private readonly child: ChildProcess,
     private readonly output: { text: string },
+    /** Per service, when started with `ops`: its metrics and health ports. */
+    readonly opsPorts: Partial<Record<ServiceName, { metrics: number; health: number }>>,
   ) {}
 
   static async start(o: TestStackOptions = {}): Promise<TestStack> {
@@ -57,6 +66,14 @@ export class TestStack {
       MEZITE_DEV_OIDC_ADDR: `127.0.0.1:${ports.oidc}`,
       MEZITE_STACK_RESTART: 'false',
     };
+    const opsPorts: Partial<Record<ServiceName, { metrics: number; health: number }>> = {};
+    if (o.ops) {
+      for (const s of SERVICE_NAMES) {
+        opsPorts[s] = { metrics: await freePort(), health: await freePort() };
+        env[`MEZITE_${envKey(s)}_METRICS_ADDR`] = `127.0.0.1:${opsPorts[s].metrics}`;
+        env[`MEZITE_${envKey(s)}_HEALTH_ADDR`] = `127.0.0.1:${opsPorts[s].health}`;
+      }
+    }
     delete env.DATABASE_URL;
     delete env.REDIS_URL;
     if (o.databaseUrl) env.DATABASE_URL = o.databaseUrl;
@@ -65,9 +82,23 @@ export class TestStack {
     const output = { text: '' };
     child.stdout?.on('data', (d: Buffer) => (output.text += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output.text += d.toString()));
-    const stack = new TestStack(dataDir, ports, child, output);
+    const stack = new TestStack(dataDir, ports, child, output, opsPorts);
     await stack.waitFor(() => output.text.includes('Mezite is running'), 120_000, 'the stack to start');
     return stack;
+  }
+
+  /** `http://127.0.0.1:<port>/metrics` of a service (needs `ops`). */
+  metricsUrl(service: ServiceName): string {
+    const p = this.opsPorts[service];
+    if (!p) throw new Error('start the stack with { ops: true } for metrics endpoints');
+    return `http://127.0.0.1:${p.metrics}/metrics`;
+  }
+
+  /** `127.0.0.1:<port>` of a service's plaintext health listener (needs `ops`). */
+  healthAddr(service: ServiceName): string {
+    const p = this.opsPorts[service];
+    if (!p) throw new Error('start the stack with { ops: true } for health listeners');
+    return `127.0.0.1:${p.health}`;
   }
 
   /** What the stack printed so far. */

@@ -111,6 +111,8 @@ export function connect(target: Target) {
     bots: clients.create(authv1.BotServiceDefinition),
     roles: clients.create(authv1.RoleServiceDefinition),
     cas: clients.create(authv1.CertAuthorityServiceDefinition),
+    nodes: clients.create(authv1.NodeServiceDefinition),
+    join: clients.create(authv1.JoinServiceDefinition),
     audit: clients.create(authv1.AuditServiceDefinition),
     identity: clients.create(authv1.IdentityServiceDefinition),
     tokens: clients.create(authv1.IdentityTokenServiceDefinition),

@@ -291,7 +291,7 @@ function roleService(fake: () => FakeAuthServer, opts: FakeAuthServerOptions): S
   };
 }
 
-function caService(fake: () => FakeAuthServer): ServiceImplementation<typeof authv1.CertAuthorityServiceDefinition, RequestContext> {
+function caService(fake: () => FakeAuthServer): Partial<ServiceImplementation<typeof authv1.CertAuthorityServiceDefinition, RequestContext>> {
   return {
     async exportCertAuthorities(req, ctx: Ctx) {
       fake().calls.push({ method: 'CertAuthorityService.ExportCertAuthorities', request: req });

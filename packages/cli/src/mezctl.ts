@@ -4,6 +4,7 @@ import { CliContext } from './cli-context';
 import { auditCommand } from './commands/audit';
 import { botsCommand } from './commands/bots';
 import { caCommand } from './commands/ca';
+import { nodesCommand } from './commands/nodes';
 import { createCommand } from './commands/create';
 import { identityTokensCommand } from './commands/identity-tokens';
 import { loginCommand, logoutCommand } from './commands/login';
@@ -47,6 +48,7 @@ export async function runMezctl(o: RunOptions): Promise<number> {
     .command(createCommand(ctx))
     .command(rolesCommand(ctx))
     .command(botsCommand(ctx))
+    .command(nodesCommand(ctx))
     .command(caCommand(ctx))
     .command(auditCommand(ctx))
     .command(whoamiCommand(ctx))

@@ -1,3 +1,4 @@
+import { ServerError, Status } from 'nice-grpc';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type Clock, invalidArgument, type MeziteError, permissionDenied, systemClock, unauthenticated } from '@mezite/identity';
 import { createGrpcServer, ensureInternalPki, type GrpcServer, nullLogger, publicServerCredentials, type RequestContext, spkiPin } from '@mezite/platform';
@@ -84,6 +85,16 @@ export class FakeJoinServer {
       join: async (req, ctx) => (seen(ctx), get().join(req)),
       beginRenewal: async (req, ctx) => (seen(ctx), get().beginRenewal(req)),
       completeRenewal: async (req, ctx) => (seen(ctx), get().completeRenewal(req)),
+      // Node joins are exercised against the real stack (test/e2e/nodes.test.ts).
+      joinNode: async () => {
+        throw new ServerError(Status.UNIMPLEMENTED, 'the fake join server does not implement node joins');
+      },
+      beginNodeRenewal: async () => {
+        throw new ServerError(Status.UNIMPLEMENTED, 'the fake join server does not implement node renewals');
+      },
+      completeNodeRenewal: async () => {
+        throw new ServerError(Status.UNIMPLEMENTED, 'the fake join server does not implement node renewals');
+      },
     };
     server.services.add(authv1.JoinServiceDefinition, impl);
     const port = await server.listen('127.0.0.1:0', publicServerCredentials({ caCertPem: pki.caCertPem, certPem: leaf.certPem, keyPem: leaf.keyPem }));

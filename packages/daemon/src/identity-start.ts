@@ -92,7 +92,7 @@ export async function identityStart(config: IdentityConfig, io: IdentityStartIo)
     if (config.oneShot) {
       try {
         await renewer.refresh();
-        recordDestination(config.destination, io.env ?? process.env, logger);
+        recordDestination(config.destination, io.env ?? process.env, logger, { authServer: config.authServer, caCertPem: trust.caCertPem });
       } catch (err) {
         const refused = isMeziteError(err, 'PermissionDenied') || isMeziteError(err, 'FailedPrecondition');
         logger.error(refused ? 'renewal refused by the auth server' : 'renewal failed', {
@@ -104,13 +104,13 @@ export async function identityStart(config: IdentityConfig, io: IdentityStartIo)
       }
       return 0;
     }
-    return await runDaemon(renewer, config, io, clock, logger);
+    return await runDaemon(renewer, config, io, clock, logger, trust.caCertPem);
   } finally {
     clients.close();
   }
 }
 
-async function runDaemon(renewer: IdentityRenewer, config: IdentityConfig, io: IdentityStartIo, clock: Clock, logger: Logger): Promise<number> {
+async function runDaemon(renewer: IdentityRenewer, config: IdentityConfig, io: IdentityStartIo, clock: Clock, logger: Logger, caCertPem: string): Promise<number> {
   const loop = new RenewalLoop({ renewer, clock, timers: io.timers ?? systemTimers, logger, renewalIntervalMs: config.renewalIntervalMs });
   const onHup = () => void loop.renewNow();
   const onStop = (signal: NodeJS.Signals) => () => {
@@ -125,7 +125,7 @@ async function runDaemon(renewer: IdentityRenewer, config: IdentityConfig, io: I
   try {
     await renewer.restore().catch((err: unknown) => logger.warn('could not restore the destination from the data dir', { reason: (err as Error).message }));
     logger.info('started', { destination: config.destination, data_dir: config.dataDir, renewal_interval_s: config.renewalIntervalMs / 1000, certificate_ttl_s: config.certificateTtlMs / 1000 });
-    recordDestination(config.destination, io.env ?? process.env, logger);
+    recordDestination(config.destination, io.env ?? process.env, logger, { authServer: config.authServer, caCertPem });
     io.onLoop?.(loop);
     await loop.run();
     logger.info('stopped');
@@ -139,14 +139,15 @@ async function runDaemon(renewer: IdentityRenewer, config: IdentityConfig, io: I
 
 /**
  * Records the destination in ~/.mezite/identity.json (MEZITE_HOME overrides), so `msh`
- * finds the certificate without --cert, as seed 002's CI example runs it. Best effort.
+ * finds the certificate without --cert, as seed 002's CI example runs it, and the auth
+ * server (with its CA, public) that msh asks about nodes. Best effort.
  */
-function recordDestination(destination: string, env: NodeJS.ProcessEnv, logger: Logger): void {
+function recordDestination(destination: string, env: NodeJS.ProcessEnv, logger: Logger, server: { authServer: string; caCertPem: string }): void {
   try {
     const dir = env.MEZITE_HOME ?? join(homedir(), '.mezite');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const tmp = join(dir, `identity.json.${process.pid}.tmp`);
-    writeFileSync(tmp, JSON.stringify({ destination }, null, 2) + '\n', { mode: 0o600 });
+    writeFileSync(tmp, JSON.stringify({ destination, auth_server: server.authServer, ca_cert: server.caCertPem }, null, 2) + '\n', { mode: 0o600 });
     renameSync(tmp, join(dir, 'identity.json'));
   } catch (err) {
     logger.warn('could not record the destination for msh', { reason: (err as Error).message });

@@ -2,6 +2,8 @@ import yargs, { type Argv } from 'yargs';
 import { reportError, UsageError } from './errors';
 import { CONFIG_KEYS, type ConfigKey, loadIdentityConfig, processEnvironment, ROOT_DATA_DIR, type ConfigEnvironment } from './identity-config';
 import { identityStart, type IdentityStartIo } from './identity-start';
+import { authorizedPrincipals } from './authorized-principals';
+import { nodeConfig, nodeStart } from './node-agent';
 
 /** Options of runMezd; tests pass their own streams, environment and signals. */
 export interface RunMezdOptions extends Partial<IdentityStartIo> {
@@ -20,6 +22,20 @@ const START_OPTIONS = {
   'one-shot': { type: 'boolean', describe: 'Join (or renew), write the files and exit' },
   'data-dir': { type: 'string', defaultDescription: `${ROOT_DATA_DIR} as root, else ~/.local/state/mezite/identity ($XDG_STATE_HOME)`, describe: 'Where mezd keeps its state between runs (0700): current key, certificate, generation, pinned CA' },
   'ca-pin': { type: 'string', describe: 'sha256:<hex> pin of the auth server\'s CA (ca_pin in /.well-known/mezite), checked on first contact; without it the CA is trusted on first use, with a warning; env MEZITE_CA_PIN' },
+} as const;
+
+const NODE_OPTIONS = {
+  'auth-server': { type: 'string', describe: 'gRPC address of the auth server, host:port (port 3025); or MEZITE_AUTH_SERVER' },
+  'join-token': { type: 'string', describe: 'One-time node join token from `mezctl nodes add` (first start only); MEZITE_JOIN_TOKEN keeps it out of ps' },
+  'host-key': { type: 'string', default: '/etc/ssh/ssh_host_ed25519_key.pub', describe: "The host's public key file; its private key (next to it) proves the node's identity at renewal and never leaves the node" },
+  destination: { type: 'string', default: '/etc/ssh/mezite', describe: 'Directory for the host certificate, user_ca.pub, revoked_keys.krl, node.json and the sshd_config snippet' },
+  'data-dir': { type: 'string', defaultDescription: '/var/lib/mezite/node as root', describe: 'Where mezd keeps the node state (0700)' },
+  'ca-pin': { type: 'string', describe: "sha256:<hex> pin of the auth server's CA; without it the CA is trusted on first use, with a warning; env MEZITE_CA_PIN" },
+  'refresh-interval': { type: 'string', default: '1m', describe: 'How often the KRL and the trusted User CAs are fetched: a lock reaches sshd within this' },
+  'certificate-ttl': { type: 'string', default: '24h', describe: 'Host certificate lifetime to ask for (renewed at 2/3 of it)' },
+  'one-shot': { type: 'boolean', describe: 'Join (or renew), write the files and exit' },
+  'principals-command': { type: 'string', describe: 'AuthorizedPrincipalsCommand to write into the snippet (absolute paths; default: this node and mezd)' },
+  'principals-command-user': { type: 'string', default: 'nobody', describe: 'AuthorizedPrincipalsCommandUser to write into the snippet' },
 } as const;
 
 /**
@@ -55,7 +71,36 @@ export async function runMezd(argv: string[], o: RunMezdOptions = {}): Promise<n
         )
         .demandCommand(1, 'name an identity command: start'),
     )
-    .demandCommand(1, 'name a command: identity')
+    .command('node <command>', 'Node enrollment: a host certificate for this OpenSSH server, the User CAs, the KRL and label-based access', (y: Argv) =>
+      y
+        .command(
+          'start',
+          'Join (first start) or renew, write the files sshd reads, and keep them fresh',
+          (a: Argv) => a.options(NODE_OPTIONS).strictOptions(),
+          async (args) => {
+            const cfg = nodeConfig(args as Record<string, unknown>, o.env ?? process.env, environment.isRoot, environment.home);
+            code = await nodeStart(cfg, { stdout, stderr, signals: o.signals ?? process, ...(o.clock ? { clock: o.clock } : {}), ...(o.timers ? { timers: o.timers } : {}) });
+          },
+        )
+        .demandCommand(1, 'name a node command: start'),
+    )
+    .command(
+      'authorized-principals <user> <key-type> <key>',
+      "sshd's AuthorizedPrincipalsCommand (%u %t %k): prints the login if the certificate's roles allow it on this node",
+      (a: Argv) =>
+        a
+          .positional('user', { type: 'string', demandOption: true })
+          .positional('key-type', { type: 'string', demandOption: true })
+          .positional('key', { type: 'string', demandOption: true })
+          .option('node-file', { type: 'string', default: '/etc/ssh/mezite/node.json', describe: 'The node file mezd node writes' })
+          .strictOptions(),
+      (args) => {
+        const r = authorizedPrincipals({ nodeFile: args['node-file'] as string, user: String(args.user), keyType: String(args['key-type']), key: String(args.key) });
+        for (const p of r.principals) stdout(`${p}\n`);
+        if (r.principals.length === 0) stderr(`mezd authorized-principals: refused ${String(args.user)}: ${r.reason}\n`);
+      },
+    )
+    .demandCommand(1, 'name a command: identity, node, authorized-principals')
     .strict()
     .help()
     .version(false)

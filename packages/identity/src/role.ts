@@ -57,13 +57,50 @@ export function labelsMatch(selector: LabelSelector, labels: Record<string, stri
  * The logins `roles` grant on a node with `labels`: a role contributes its allowed
  * logins if its allow.node_labels match; any matching deny (by labels or login) wins.
  */
-export function loginsForNode(roles: Role[], labels: Record<string, string>): string[] {
+export function loginsForNode(roles: RoleGrant[], labels: Record<string, string>): string[] {
   const deniedByLabels = roles.some((r) => Object.keys(r.deny.nodeLabels).length > 0 && labelsMatch(r.deny.nodeLabels, labels));
   if (deniedByLabels) return [];
   const granting = roles.filter((r) => labelsMatch(r.allow.nodeLabels, labels));
   const deny = new Set(roles.flatMap((r) => r.deny.logins));
   if (deny.has('*')) return [];
   return [...new Set(granting.flatMap((r) => r.allow.logins))].filter((l) => l !== '*' && !deny.has(l)).sort();
+}
+
+/** What a role allows and denies: all a node needs to decide a login (carried in certificates). */
+export type RoleGrant = Pick<Role, 'allow' | 'deny'>;
+
+/** The grants of `roles` in the compact form certificates carry (`mezite@mezite.dev` extension). */
+export function grantsOf(roles: Role[]): Array<{ allow: { logins: string[]; node_labels: LabelSelector }; deny: { logins: string[]; node_labels: LabelSelector } }> {
+  return roles.map((r) => ({ allow: { logins: r.allow.logins, node_labels: r.allow.nodeLabels }, deny: { logins: r.deny.logins, node_labels: r.deny.nodeLabels } }));
+}
+
+/**
+ * Reads grants back from a certificate's extension. Anything malformed gives null, so
+ * the caller refuses (a node must never allow a login on a grant it cannot read).
+ */
+export function grantsFromClaims(raw: unknown): RoleGrant[] | null {
+  if (!Array.isArray(raw)) return null;
+  const strings = (x: unknown): string[] | null => (Array.isArray(x) && x.every((s) => typeof s === 'string') ? (x as string[]) : null);
+  const selector = (x: unknown): LabelSelector | null => {
+    if (typeof x !== 'object' || x === null || Array.isArray(x)) return null;
+    const out: LabelSelector = {};
+    for (const [k, v] of Object.entries(x)) {
+      const vs = strings(v);
+      if (!vs) return null;
+      out[k] = vs;
+    }
+    return out;
+  };
+  const grants: RoleGrant[] = [];
+  for (const g of raw) {
+    const allowLogins = strings(g?.allow?.logins);
+    const denyLogins = strings(g?.deny?.logins);
+    const allowLabels = selector(g?.allow?.node_labels ?? {});
+    const denyLabels = selector(g?.deny?.node_labels ?? {});
+    if (!allowLogins || !denyLogins || !allowLabels || !denyLabels) return null;
+    grants.push({ allow: { logins: allowLogins, nodeLabels: allowLabels }, deny: { logins: denyLogins, nodeLabels: denyLabels } });
+  }
+  return grants;
 }
 
 /** Validates a role's fields; throws InvalidArgument naming the field. */

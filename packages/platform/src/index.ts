@@ -5,3 +5,5 @@ export * from './service';
 export * from './pki';
 export * from './db';
 export * from './cache';
+export * from './telemetry';
+export * from './metrics';

@@ -29,3 +29,18 @@ export {
 } from './public-key';
 export { sshSigner, verifySshSignature, type SshSigner } from './ssh-signature';
 export { renewalSignedData, signRenewal, verifyRenewal } from './renewal-proof';
+export { CERT_AUTH_SCHEME, certAuthSignedData, makeCertAuthCredential, parseCertAuthCredential, verifyCertAuth } from './cert-auth';
+export {
+  encodeKrl,
+  isCertificateRevoked,
+  isKeyRevoked,
+  type KrlCertificateRef,
+  type KrlCertificateRevocations,
+  type KrlInput,
+  type KrlSerialRange,
+  MAX_KRL_BYTES,
+  type ParsedKrl,
+  type ParsedKrlCertificates,
+  parseKrl,
+} from './krl';
+export { parsePrivateKey } from './private-key';

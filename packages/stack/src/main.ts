@@ -1,5 +1,15 @@
 import { relative } from 'node:path';
-import { startStack } from './stack';
+import { SERVICES, startStack, type ServiceName } from './stack';
+
+/** `MEZITE_<SERVICE>_<KIND>_ADDR` for each service that has one (e.g. MEZITE_AUTH_SERVER_METRICS_ADDR). */
+function perService(env: NodeJS.ProcessEnv, kind: 'METRICS' | 'HEALTH'): Partial<Record<ServiceName, string>> {
+  const out: Partial<Record<ServiceName, string>> = {};
+  for (const s of SERVICES) {
+    const v = env[`MEZITE_${s.toUpperCase().replace(/-/g, '_')}_${kind}_ADDR`];
+    if (v) out[s] = v;
+  }
+  return out;
+}
 
 /**
  * `pnpm start`: the whole stack on this machine with embedded defaults. Prints where
@@ -15,6 +25,8 @@ async function main(): Promise<void> {
     ...(env.MEZITE_HTTP_ADDR ? { httpAddr: env.MEZITE_HTTP_ADDR } : {}),
     ...(env.MEZITE_TOKEN_SERVICE_ADDR ? { tokenServiceAddr: env.MEZITE_TOKEN_SERVICE_ADDR } : {}),
     ...(env.MEZITE_SSH_CA_ADDR ? { sshCaAddr: env.MEZITE_SSH_CA_ADDR } : {}),
+    metricsAddrs: perService(env, 'METRICS'),
+    healthAddrs: perService(env, 'HEALTH'),
     ...(env.MEZITE_EMBEDDED_PG_PORT ? { embeddedPgPort: Number(env.MEZITE_EMBEDDED_PG_PORT) } : {}),
     ...(env.MEZITE_PUBLIC_HOSTS ? { publicHosts: env.MEZITE_PUBLIC_HOSTS.split(',') } : {}),
     restart: env.MEZITE_STACK_RESTART !== 'false',

@@ -29,6 +29,10 @@ export interface StackOptions {
   httpAddr?: string;
   tokenServiceAddr?: string;
   sshCaAddr?: string;
+  /** Per service: where it serves Prometheus `/metrics` (its MEZITE_METRICS_ADDR); none when absent. */
+  metricsAddrs?: Partial<Record<ServiceName, string>>;
+  /** Per service: its plaintext grpc.health.v1 listener (its MEZITE_HEALTH_ADDR); none when absent. */
+  healthAddrs?: Partial<Record<ServiceName, string>>;
   /** Port of the embedded PostgreSQL. */
   embeddedPgPort?: number;
   /**
@@ -136,6 +140,12 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   }
   if (o.redisUrl) baseEnv.REDIS_URL = o.redisUrl;
   else delete baseEnv.REDIS_URL;
+  // One address or service name for three processes would clash: these are set per service below.
+  for (const k of ['MEZITE_METRICS_ADDR', 'MEZITE_HEALTH_ADDR', 'OTEL_SERVICE_NAME']) delete baseEnv[k];
+  const opsEnv = (name: ServiceName): NodeJS.ProcessEnv => ({
+    ...(o.metricsAddrs?.[name] ? { MEZITE_METRICS_ADDR: o.metricsAddrs[name] } : {}),
+    ...(o.healthAddrs?.[name] ? { MEZITE_HEALTH_ADDR: o.healthAddrs[name] } : {}),
+  });
 
   const processes = new Map<ProcessName, ServiceProcess>();
   const healthy = new Set<ProcessName>();
@@ -145,7 +155,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const writeStatus = () => {
     const services: Record<string, { pid: number | undefined; addr: string; healthy: boolean }> = {};
     for (const n of names) services[n] = { pid: processes.get(n)?.child.pid, addr: addrs[n] ?? '', healthy: healthy.has(n) };
-    const status = { pid: process.pid, dataDir, databaseUrl, embeddedPostgres: Boolean(pg), redisUrl: o.redisUrl ?? null, addrs, adminIdentityFile, services };
+    const status = { pid: process.pid, dataDir, databaseUrl, embeddedPostgres: Boolean(pg), redisUrl: o.redisUrl ?? null, addrs, metricsAddrs: o.metricsAddrs ?? {}, healthAddrs: o.healthAddrs ?? {}, adminIdentityFile, services };
     const tmp = `${statusFile}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(status, null, 2) + '\n', { mode: 0o600 });
     renameSync(tmp, statusFile);
@@ -159,7 +169,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
         : spawnService({
             name,
             entry: join(repoRoot, 'services', name, 'dist', 'main.js'),
-            env: { ...baseEnv, MEZITE_TLS_CERT: pki.leaf(name).certPath, MEZITE_TLS_KEY: pki.leaf(name).keyPath },
+            env: { ...baseEnv, ...opsEnv(name), MEZITE_TLS_CERT: pki.leaf(name).certPath, MEZITE_TLS_KEY: pki.leaf(name).keyPath },
             logFile: join(dataDir, 'logs', `${name}.log`),
           });
     processes.set(name, p);

@@ -1,3 +1,4 @@
+import '@mezite/platform/instrument'; // first: hooks pg and ioredis for tracing before anything loads them (only when OTEL_* turn tracing on)
 import { join } from 'node:path';
 import { systemClock, unauthenticated, type Principal } from '@mezite/identity';
 import {
@@ -12,6 +13,8 @@ import {
   readTlsFiles,
   runMigrations,
   spkiPin,
+  startOpsEndpoints,
+  startTracing,
 } from '@mezite/platform';
 import { authv1, sshcav1, tokenv1 } from '@mezite/proto';
 import { bootstrap } from './bootstrap';
@@ -21,6 +24,13 @@ import { BuiltinMachineIdp } from './domain/builtin-machine-idp';
 import { FailureLimiter, sourceAddress } from './domain/failure-limiter';
 import { IdentityTokenManager } from './domain/identity-token-manager';
 import { JoinManager } from './domain/join-manager';
+import { CertAuthenticator } from './domain/cert-authenticator';
+import { NodeJoinManager } from './domain/node-join-manager';
+import { NodeManager } from './domain/node-manager';
+import { RevocationList } from './domain/revocation';
+import { nodeHandlers } from './grpc/node-handlers';
+import { PrismaNodeStore } from './store/prisma-node-store';
+import { PrismaRevocationStore } from './store/prisma-revocation-store';
 import type { MachineIdentityProvider } from './domain/machine-idp';
 import { OAuth2MachineIdp } from './domain/oauth2-machine-idp';
 import { ServiceIdentityManager } from './domain/service-identity-manager';
@@ -56,6 +66,7 @@ const SERVICE = 'auth-server';
 /** Wires the auth-server: the public gRPC port (TLS), the HTTP port, and clients of the internal services (mTLS). */
 export async function main(): Promise<void> {
   const log = createLogger({ service: SERVICE });
+  const tracing = startTracing({ service: SERVICE, log });
   const cfg = loadAuthServerConfig();
   await runMigrations({ databaseUrl: cfg.databaseUrl, schema: 'auth', dir: join(__dirname, '..', 'migrations'), log: (m) => log.info(m) });
   const prisma = createPrismaClient(cfg.databaseUrl, cfg.dbPoolSize);
@@ -74,7 +85,8 @@ export async function main(): Promise<void> {
   const sessions = new SessionManager({ store: new PrismaSessionStore(prisma), clock, pepper: cfg.sessionPepper });
   const botStore = new PrismaBotStore(prisma);
   const roles = new RoleManager({ store: new PrismaRoleStore(prisma), bots: botStore, clock });
-  const bots = new BotManager({ store: botStore, joinTokens, clock, roles });
+  const revocations = new RevocationList({ store: new PrismaRevocationStore(prisma), bots: botStore, ca, clock });
+  const bots = new BotManager({ store: botStore, joinTokens, clock, roles, revocations });
   const tenantStore = new PrismaTenantStore(prisma);
   const serviceStore = new PrismaServiceIdentityStore(prisma);
   const services = new ServiceIdentityManager({ store: serviceStore, secrets: apiTokens, clock });
@@ -90,7 +102,12 @@ export async function main(): Promise<void> {
   const humanIdp = cfg.oidcIssuer ? { issuer: cfg.oidcIssuer, clientId: cfg.oidcClientId, admins: cfg.oidcAdmins, verifier: new OidcIdTokenVerifier({ issuer: cfg.oidcIssuer, clientId: cfg.oidcClientId, clock }) } : undefined;
   const logins = new LoginManager({ idp: humanIdp, tenants: tenantStore, sessions, audit, clock, limiter });
   const tenantDomain = async (id: string) => (await tenantStore.getTenantById(id))?.domain ?? id;
-  const joins = new JoinManager({ bots: botStore, roles, joinTokens, ca, challenges: new PrismaRenewalChallengeStore(prisma), audit, clock });
+  const challenges = new PrismaRenewalChallengeStore(prisma);
+  const joins = new JoinManager({ bots: botStore, roles, joinTokens, ca, challenges, audit, clock });
+  const nodeStore = new PrismaNodeStore(prisma);
+  const nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens, revocations, audit, clock });
+  const nodeJoins = new NodeJoinManager({ nodes: nodeStore, joinTokens, ca, challenges, audit, clock });
+  const certAuth = new CertAuthenticator({ ca, bots: botStore, clock });
 
   const grpc = createGrpcServer({ name: 'mezite.auth.v1', logger: log });
   // Bearer credentials: API tokens (`psk_…`, verified by token-service) or sessions.
@@ -111,11 +128,23 @@ export async function main(): Promise<void> {
       throw err;
     }
   };
-  const authed = grpc.services.with(authMiddleware(authenticateFrom));
+  // A bot's certificate (msh): failures count against the source like bad bearers.
+  const certificateFrom = async (credential: string, peer?: string): Promise<Principal> => {
+    const key = [`source:${sourceAddress(peer)}`];
+    bearerLimiter.check(key);
+    try {
+      return await certAuth.authenticate(credential);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'Unauthenticated') bearerLimiter.fail(key);
+      throw err;
+    }
+  };
+  const authed = grpc.services.with(authMiddleware(authenticateFrom, certificateFrom));
   authed.add(authv1.BotServiceDefinition, botHandlers(bots, audit));
   authed.add(authv1.RoleServiceDefinition, roleHandlers(roles, audit));
-  authed.add(authv1.JoinServiceDefinition, joinHandlers(joins));
-  authed.add(authv1.CertAuthorityServiceDefinition, caHandlers(ca, audit));
+  authed.add(authv1.JoinServiceDefinition, joinHandlers(joins, nodeJoins));
+  authed.add(authv1.NodeServiceDefinition, nodeHandlers(nodes));
+  authed.add(authv1.CertAuthorityServiceDefinition, caHandlers(ca, audit, revocations));
   authed.add(authv1.AuditServiceDefinition, auditHandlers(audit));
   authed.add(authv1.IdentityServiceDefinition, identityHandlers());
   authed.add(authv1.IdentityTokenServiceDefinition, identityTokenHandlers(identityTokens));
@@ -123,6 +152,7 @@ export async function main(): Promise<void> {
   authed.add(authv1.SessionServiceDefinition, sessionHandlers(logins));
   const port = await grpc.listen(cfg.addr, publicServerCredentials(tls), { deferServing: true });
   const publicAddr = cfg.publicAddr || `localhost:${port}`;
+  const ops = await startOpsEndpoints({ grpc, healthAddr: cfg.healthAddr, metricsAddr: cfg.metricsAddr, log });
 
   let healthy = true;
   let issuer = cfg.issuer;
@@ -177,6 +207,8 @@ export async function main(): Promise<void> {
     tokenService.close();
     sshCa.close();
     await prisma.$disconnect();
+    await ops.close();
+    await tracing.shutdown();
   });
 }
 

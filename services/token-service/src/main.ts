@@ -1,6 +1,7 @@
+import '@mezite/platform/instrument'; // first: hooks pg and ioredis for tracing before anything loads them (only when OTEL_* turn tracing on)
 import { join } from 'node:path';
 import { systemClock } from '@mezite/identity';
-import { createGrpcServer, createLogger, internalServerCredentials, MemoryCache, onShutdown, readTlsFiles, RedisCache, runMigrations, type Cache } from '@mezite/platform';
+import { createGrpcServer, createLogger, internalServerCredentials, MemoryCache, onShutdown, readTlsFiles, RedisCache, runMigrations, startOpsEndpoints, startTracing, type Cache } from '@mezite/platform';
 import { tokenv1 } from '@mezite/proto';
 import { loadTokenServiceConfig } from './config';
 import { ApiTokenCache } from './domain/api-token-cache';
@@ -21,6 +22,7 @@ const SERVICE = 'token-service';
 /** Wires token-service: config, migrations, stores, cache, gRPC on the internal mTLS port. */
 export async function main(): Promise<void> {
   const log = createLogger({ service: SERVICE });
+  const tracing = startTracing({ service: SERVICE, log });
   const cfg = loadTokenServiceConfig();
   await runMigrations({ databaseUrl: cfg.databaseUrl, schema: 'token', dir: join(__dirname, '..', 'migrations'), log: (m) => log.info(m) });
   const prisma = createPrismaClient(cfg.databaseUrl, cfg.dbPoolSize);
@@ -52,6 +54,7 @@ export async function main(): Promise<void> {
   const tls = readTlsFiles({ ca: cfg.tlsCa, cert: cfg.tlsCert, key: cfg.tlsKey });
   const port = await grpc.listen(cfg.addr, internalServerCredentials(tls));
   log.info('listening', { addr: cfg.addr.replace(/:\d+$/, `:${port}`) });
+  const ops = await startOpsEndpoints({ grpc, healthAddr: cfg.healthAddr, metricsAddr: cfg.metricsAddr, log });
 
   onShutdown(log, async () => {
     await grpc.shutdown();
@@ -59,6 +62,8 @@ export async function main(): Promise<void> {
     await lastUse.close(); // writes the last uses still pending
     await cache.close();
     await prisma.$disconnect();
+    await ops.close();
+    await tracing.shutdown();
   });
 }
 

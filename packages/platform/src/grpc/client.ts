@@ -1,14 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { codeFromGrpcStatus, MeziteError } from '@mezite/identity';
 import { isAbortError } from 'abort-controller-x';
-import { ClientError, Status, type CallOptions, type ClientMiddlewareCall } from 'nice-grpc-common';
+import { ClientError, Metadata, Status, type CallOptions, type ClientMiddlewareCall } from 'nice-grpc-common';
+import { currentRequest } from '../telemetry/request-scope';
 import { ORIGIN_TRAILER } from './server-middleware';
+import { tracingClientMiddleware } from './tracing-middleware';
 import { deadlineMiddleware, type DeadlineOptions } from 'nice-grpc-client-middleware-deadline';
 import { createChannel, createClientFactory, type ChannelCredentials, type Client, type CompatServiceDefinition } from 'nice-grpc';
 
 /** Per-call options every Mezite client accepts. */
 export interface MeziteCallOptions extends DeadlineOptions {
-  /** Forwarded as `x-request-id` so one request is traceable across services. */
+  /**
+   * Forwarded as `x-request-id` so one request is traceable across services; default
+   * the id of the request being handled, if any.
+   */
   requestId?: string;
 }
 
@@ -19,9 +24,13 @@ export interface MeziteCallOptions extends DeadlineOptions {
  */
 export function errorMappingMiddleware(peerName: string) {
   return async function* middleware<Req, Res>(call: ClientMiddlewareCall<Req, Res, MeziteCallOptions>, options: CallOptions & MeziteCallOptions) {
-    const { requestId, ...rest } = options;
-    const metadata = rest.metadata;
-    if (requestId && metadata && !metadata.has('x-request-id')) metadata.set('x-request-id', requestId);
+    const { requestId: given, ...rest } = options;
+    // A call made while handling a request carries that request's id unless told otherwise.
+    const requestId = given ?? currentRequest()?.requestId;
+    if (requestId && !rest.metadata?.has('x-request-id')) {
+      rest.metadata = Metadata(rest.metadata);
+      rest.metadata.set('x-request-id', requestId);
+    }
     let fromServer = false;
     const onTrailer = rest.onTrailer;
     rest.onTrailer = (t) => {
@@ -92,7 +101,7 @@ export function createMeziteClients(opts: ClientOptions): MeziteClients {
     ...opts.channelOptions,
   });
   const deadline = opts.defaultDeadlineMs ?? 10_000;
-  const factory = createClientFactory().use(errorMappingMiddleware(opts.peerName)).use(deadlineMiddleware);
+  const factory = createClientFactory().use(errorMappingMiddleware(opts.peerName)).use(tracingClientMiddleware(opts.peerName)).use(deadlineMiddleware);
   return {
     create: <S extends CompatServiceDefinition>(definition: S) => factory.create(definition, channel, { '*': { deadline } }) as unknown as Client<S, MeziteCallOptions>,
     close: () => channel.close(),

@@ -1,5 +1,6 @@
 export * from './server';
 export * from './server-middleware';
+export * from './tracing-middleware';
 export * from './client';
 export * from './credentials';
 export { Metadata } from 'nice-grpc-common';

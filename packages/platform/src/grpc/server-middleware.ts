@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { isAbortError } from 'abort-controller-x';
 import { MeziteError } from '@mezite/identity';
+import { trace } from '@opentelemetry/api';
 import { ServerError, Status, type CallContext, type ServerMiddlewareCall } from 'nice-grpc-common';
 import type { Logger } from '../log/logger';
+import { meziteMetrics, refusalReason } from '../metrics/metrics';
+import { runGeneratorIn, runInRequest } from '../telemetry/request-scope';
 
 /** What every handler finds in its call context. */
 export interface RequestContext {
@@ -25,7 +28,9 @@ export const ORIGIN_TRAILER = 'x-mezite-origin';
  * a MeziteError becomes its status and message; anything else is logged with its
  * cause and becomes a generic INTERNAL naming only the request id, so no stack trace
  * or driver message ever reaches a caller. It also assigns the request id (taken
- * from `x-request-id` when the caller sent a well-formed one) and logs each call.
+ * from `x-request-id` when the caller sent a well-formed one), runs the handler in
+ * that request's scope (so every log line it causes names the request), logs each
+ * call, and records its latency by method and code, and refusals by reason.
  */
 export function requestMiddleware(log: Logger) {
   return async function* middleware<Req, Res>(
@@ -37,9 +42,11 @@ export function requestMiddleware(log: Logger) {
     const reqLog = log.child({ request_id: requestId, method: call.method.path });
     const started = process.hrtime.bigint();
     context.header.set('x-request-id', requestId);
+    trace.getActiveSpan()?.setAttribute('mezite.request_id', requestId);
+    const scope = { requestId };
     let code: number = Status.OK;
     try {
-      return yield* call.next(call.request, { ...context, requestId, log: reqLog });
+      return yield* runGeneratorIn<Res, Res | void>((fn) => runInRequest(scope, fn), call.next(call.request, { ...context, requestId, log: reqLog }));
     } catch (err) {
       if (err instanceof ServerError) {
         code = err.code;
@@ -52,6 +59,7 @@ export function requestMiddleware(log: Logger) {
       context.trailer.set(ORIGIN_TRAILER, 'mezite');
       if (err instanceof MeziteError && err.code !== 'Internal') {
         code = err.grpcStatus;
+        if (err.code !== 'Unavailable' && err.code !== 'DeadlineExceeded') meziteMetrics.refusals.inc({ reason: refusalReason(err.code), method: call.method.path });
         if (err.cause) reqLog.debug('request refused', { code: err.code, reason: err.message, cause: err.cause });
         throw new ServerError(err.grpcStatus, err.message);
       }
@@ -61,6 +69,8 @@ export function requestMiddleware(log: Logger) {
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       reqLog.debug('rpc', { code, duration_ms: Math.round(ms * 100) / 100 });
+      const [, service = '', method = ''] = call.method.path.split('/');
+      meziteMetrics.grpcHandling.observe({ grpc_service: service, grpc_method: method, grpc_code: Status[code] ?? String(code) }, ms / 1000);
     }
   };
 }

@@ -1,8 +1,9 @@
-import type { ServerCredentials } from '@grpc/grpc-js';
+import { ServerCredentials } from '@grpc/grpc-js';
 import { createServer, type Server, type ServerAddBuilder } from 'nice-grpc';
 import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-server-health';
 import type { Logger } from '../log/logger';
 import { requestMiddleware, type RequestContext } from './server-middleware';
+import { tracingServerMiddleware } from './tracing-middleware';
 
 /** Options of createGrpcServer. */
 export interface GrpcServerOptions {
@@ -15,7 +16,7 @@ export interface GrpcServerOptions {
 
 /** A gRPC server with health, request ids, error mapping and graceful shutdown. */
 export interface GrpcServer {
-  /** Register services here (before listen): they get request ids and error mapping. */
+  /** Register services here (before listen): they get tracing, request ids, metrics and error mapping. */
   services: ServerAddBuilder<RequestContext>;
   /** The underlying server, without Mezite's middleware (health lives here). */
   server: Server;
@@ -26,6 +27,13 @@ export interface GrpcServer {
    * SERVING from then on, unless `deferServing`: then only after `serving()`.
    */
   listen(address: string, credentials: ServerCredentials, opts?: { deferServing?: boolean }): Promise<number>;
+  /**
+   * Binds a second, plaintext listener at `address` that serves only grpc.health.v1,
+   * with the same status as the main server, so Kubernetes' native `grpc:` probe and
+   * `mezite-health` work while the main port requires TLS or mTLS. Returns the port.
+   * It reveals nothing but SERVING or NOT_SERVING.
+   */
+  listenHealth(address: string): Promise<number>;
   /** Reports SERVING (after a deferred start-up step finished). */
   serving(): void;
   /** Reports NOT_SERVING, waits for calls in flight (at most `graceMs`), then stops. */
@@ -43,8 +51,9 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   const health = HealthState();
   base.add(HealthDefinition, HealthServiceImpl(health));
   const server = base;
+  let healthServer: Server | undefined;
   return {
-    services: base.with(requestMiddleware(opts.logger)),
+    services: base.with(tracingServerMiddleware()).with(requestMiddleware(opts.logger)),
     server,
     health,
     async listen(address, credentials, o = {}) {
@@ -52,6 +61,12 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
       const port = await server.listen(address, credentials);
       if (!o.deferServing) this.serving();
       return port;
+    },
+    async listenHealth(address) {
+      if (healthServer) throw new Error('listenHealth: the health listener is already bound');
+      healthServer = createServer();
+      healthServer.add(HealthDefinition, HealthServiceImpl(health));
+      return healthServer.listen(address, ServerCredentials.createInsecure());
     },
     serving() {
       health.setStatus('healthy');
@@ -71,6 +86,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
         }),
       ]);
       if (timer) clearTimeout(timer);
+      healthServer?.forceShutdown();
     },
   };
 }

@@ -1,3 +1,6 @@
+import { currentRequest } from '../telemetry/request-scope';
+import { activeTraceIds } from '../telemetry/tracing';
+
 /** Log levels, in increasing severity. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -7,7 +10,9 @@ export type LogFields = Record<string, unknown>;
 
 /**
  * A structured JSON logger (STYLE.md §20): one JSON object per line on stdout, with
- * the service name and whatever context a child carries (request id, trace id).
+ * the service name and whatever context a child carries. A line written while a
+ * request is handled names it (`request_id`, and `trace_id`/`span_id` while tracing is
+ * on), whichever logger wrote it.
  * Secrets must never reach it; as a last line of defence every string value is
  * scrubbed of anything shaped like a Mezite bearer secret.
  */
@@ -53,13 +58,13 @@ export interface LoggerOptions {
 
 /** Creates the root logger of a process. */
 export function createLogger(opts: LoggerOptions): Logger {
-  const envLevel = process.env.MEZITE_LOG_LEVEL as LogLevel | undefined;
+  const envLevel = process.env.MEZITE_LOG_LEVEL?.trim().toLowerCase() as LogLevel | undefined;
   const min = ORDER[opts.level ?? (envLevel && envLevel in ORDER ? envLevel : 'info')];
   const write = opts.write ?? ((line: string) => process.stdout.write(line + '\n'));
   const make = (base: LogFields): Logger => {
     const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
       if (ORDER[level] < min) return;
-      const rec = clean({ time: new Date().toISOString(), level, service: opts.service, msg, ...base, ...fields }) as LogFields;
+      const rec = clean({ time: new Date().toISOString(), level, service: opts.service, msg, ...requestFields(), ...base, ...fields }) as LogFields;
       try {
         write(JSON.stringify(rec));
       } catch {
@@ -75,6 +80,14 @@ export function createLogger(opts: LoggerOptions): Logger {
     };
   };
   return make({});
+}
+
+/** The request id and trace ids of the request being handled, if any. */
+function requestFields(): LogFields {
+  const req = currentRequest();
+  const ids = activeTraceIds();
+  if (!req && !ids) return {};
+  return { ...(req ? { request_id: req.requestId } : {}), ...ids };
 }
 
 /** A logger that drops everything (unit tests). */

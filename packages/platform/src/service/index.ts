@@ -1,2 +1,3 @@
 export * from './service-config';
 export * from './tls-files';
+export * from './ops-endpoints';

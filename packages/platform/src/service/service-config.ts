@@ -16,6 +16,8 @@ export function commonConfigSchema(service: string, defaultAddr: string) {
     tlsCert: field('MEZITE_TLS_CERT', parse.string, pki(`${service}.crt`)),
     tlsKey: field('MEZITE_TLS_KEY', parse.string, pki(`${service}.key`)),
     dbPoolSize: field('MEZITE_DB_POOL_SIZE', parse.int, 10),
+    healthAddr: field('MEZITE_HEALTH_ADDR', parse.hostPort, '', 'a plaintext gRPC listener serving only grpc.health.v1 (Kubernetes probes: 0.0.0.0:8086); empty: none'),
+    metricsAddr: field('MEZITE_METRICS_ADDR', parse.hostPort, '', 'where /metrics (Prometheus) is served (Kubernetes: 0.0.0.0:9464); empty: not served'),
   };
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { alreadyExists, invalidArgument, notFound, validateName, type Clock, type Principal } from '@mezite/identity';
+import { alreadyExists, invalidArgument, MAX_ROLE_TTL_MS, notFound, validateName, type Clock, type Principal } from '@mezite/identity';
 import { formatIdentityRef } from '@mezite/identity';
 import { activeLock, type Bot, type BotLock, type BotStore } from './bot';
 import type { JoinTokenMinter } from './join-token-minter';
@@ -16,6 +16,8 @@ export interface BotManagerOptions {
   clock: Clock;
   /** Resolves role names; NotFound for one that does not exist. */
   roles: { resolve(tenantId: string, names: string[]): Promise<unknown[]> };
+  /** The KRL: a removed bot's certificates are revoked; a lock change drops the cached list. */
+  revocations?: { revokeSubject(tenantId: string, subjectId: string, reason: string, expiresAt: Date): Promise<void>; invalidate(): void };
 }
 
 /** A bot with the plaintext of its first join token, shown once. */
@@ -98,6 +100,7 @@ export class BotManager {
     const now = this.opts.clock.now();
     const lock: BotLock = { reason: input.reason, lockedAt: now, expiresAt: input.ttlMs > 0 ? new Date(now.getTime() + input.ttlMs) : null, lockedBy: formatIdentityRef(caller) };
     await this.opts.store.setLock(bot.tenantId, bot.id, lock);
+    this.opts.revocations?.invalidate();
     return { ...bot, lock };
   }
 
@@ -105,6 +108,7 @@ export class BotManager {
   async unlock(caller: Principal, name: string): Promise<Bot> {
     const bot = await this.get(caller, name);
     await this.opts.store.setLock(bot.tenantId, bot.id, null);
+    this.opts.revocations?.invalidate();
     return { ...bot, lock: null };
   }
 
@@ -113,10 +117,12 @@ export class BotManager {
     return activeLock(bot, this.opts.clock.now());
   }
 
-  /** Removes the bot and revokes its unredeemed join tokens. */
+  /** Removes the bot, revokes its unredeemed join tokens and puts its unexpired certificates in the KRL. */
   async delete(caller: Principal, name: string, requestId?: string): Promise<void> {
     const bot = await this.get(caller, name);
     await this.opts.joinTokens.revokeForSubject({ tenantId: bot.tenantId, subjectId: bot.id, ...(requestId ? { requestId } : {}) });
+    const until = Math.max(bot.certExpiresAt?.getTime() ?? 0, this.opts.clock.now().getTime() + MAX_ROLE_TTL_MS);
+    await this.opts.revocations?.revokeSubject(bot.tenantId, bot.id, `bot ${bot.name} removed`, new Date(until));
     await this.opts.store.delete(bot.tenantId, bot.id);
   }
 }

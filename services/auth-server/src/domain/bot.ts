@@ -54,6 +54,8 @@ export interface BotStore {
   advanceGeneration(tenantId: string, id: string, expected: number, next: GenerationAdvance): Promise<boolean>;
   /** Whether any bot of the tenant uses the role. */
   anyUsesRole(tenantId: string, role: string): Promise<boolean>;
+  /** Ids of the bots locked at `now`, in every tenant (their certificates go in the KRL). */
+  listLockedIds(now: Date): Promise<string[]>;
 }
 
 /** The lock in force at `now`, if any (an expired lock no longer counts). */

@@ -1,4 +1,5 @@
 import { resourceExhausted, type Clock } from '@mezite/identity';
+import { meziteMetrics } from '@mezite/platform';
 
 /** Options of FailureLimiter. */
 export interface FailureLimiterOptions {
@@ -46,6 +47,7 @@ export class FailureLimiter {
     const now = this.o.clock.now().getTime();
     for (const k of keys) {
       if (this.level(k, now) >= this.o.maxFailures) {
+        meziteMetrics.rateLimited.inc({ scope: k.slice(0, k.indexOf(':')) || 'other' });
         throw resourceExhausted(`too many failed attempts; try again in ${Math.ceil(this.o.windowMs / this.o.maxFailures / 1000)}s`);
       }
     }

@@ -6,10 +6,9 @@ import { MemoryBotStore } from '../store/memory-bot-store';
 import { MemoryRenewalChallengeStore } from '../store/memory-renewal-challenge-store';
 import { MemoryRoleStore } from '../store/memory-role-store';
 import { BotManager } from './bot-manager';
-import type { CertAuthorityClient } from './cert-authority-client';
 import { JoinManager, MEZITE_EXTENSION } from './join-manager';
-import type { JoinTokenClaim, JoinTokenMinter } from './join-token-minter';
 import { RoleManager } from './role-manager';
+import { FakeCa, FakeJoinTokens } from './test-doubles';
 
 const SEED_ROLE = `kind: role
 metadata:
@@ -24,56 +23,6 @@ spec:
   deny:
     logins: [root]
 `;
-
-/** One-time tokens in memory with the claim/confirm/release protocol of token-service. */
-class FakeJoinTokens implements JoinTokenMinter {
-  tokens = new Map<string, { subjectId: string; tenantId: string; state: 'live' | 'claimed' | 'used' | 'revoked'; claimId?: string }>();
-  async create(i: { tenantId: string; subjectId: string }) {
-    const plaintext = `tok-bot-${randomUUID().replace(/-/g, '')}`;
-    this.tokens.set(plaintext, { subjectId: i.subjectId, tenantId: i.tenantId, state: 'live' });
-    return { id: randomUUID(), plaintext, expiresAt: new Date() };
-  }
-  async revokeForSubject(i: { subjectId: string }) {
-    let n = 0;
-    for (const t of this.tokens.values()) if (t.subjectId === i.subjectId && t.state === 'live') (t.state = 'revoked'), n++;
-    return n;
-  }
-  async claim(token: string): Promise<JoinTokenClaim> {
-    const t = this.tokens.get(token);
-    if (!t || t.state !== 'live') throw unauthenticated('invalid join token');
-    t.state = 'claimed';
-    t.claimId = randomUUID();
-    return { claimId: t.claimId, tokenId: 'x', tenantId: t.tenantId, subjectKind: 'bot', subjectId: t.subjectId };
-  }
-  async confirm(claimId: string) {
-    for (const t of this.tokens.values()) if (t.claimId === claimId && t.state === 'claimed') t.state = 'used';
-  }
-  async release(claimId: string) {
-    for (const t of this.tokens.values()) if (t.claimId === claimId && t.state === 'claimed') t.state = 'live';
-  }
-}
-
-/** A CA that signs in process, like ssh-ca does. */
-class FakeCa implements CertAuthorityClient {
-  user = generateCaKey('ecdsa-p256');
-  host = generateCaKey('ecdsa-p256');
-  failNext = false;
-  constructor(private readonly clock: FakeClock) {}
-  async sign(i: Parameters<CertAuthorityClient['sign']>[0]) {
-    if (this.failNext) {
-      this.failNext = false;
-      throw new Error('ssh-ca down');
-    }
-    const now = this.clock.now();
-    const validAfter = new Date(now.getTime() - 60_000);
-    const validBefore = new Date(now.getTime() + i.ttlMs);
-    const c = signCertificate({ ca: { key: this.user.privateKey }, subjectKey: parsePublicKey(i.publicKey), type: i.type, serial: 7n, keyId: i.keyId, principals: i.principals, validAfter, validBefore, extensions: i.extensions ?? {} });
-    return { certificate: c.line, serial: '7', validAfter, validBefore };
-  }
-  async publicKeys(type: 'user' | 'host') {
-    return [(type === 'user' ? this.user : this.host).publicKeyLine];
-  }
-}
 
 function keyPair(): { line: string; privateKey: KeyObject } {
   const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -120,8 +69,14 @@ describe('JoinManager', () => {
     expect(cert.principals).toEqual(['deploy']);
     expect(r.principals).toEqual(['deploy']);
     expect(cert.validBefore.getTime() - clock.now().getTime()).toBe(3600_000);
-    expect(cert.keyId).toBe('bot:github-deploy');
-    expect(JSON.parse(cert.extensions[MEZITE_EXTENSION] ?? '{}')).toMatchObject({ bot: 'github-deploy', gen: 1, roles: ['ci-deployer'] });
+    expect(cert.keyId).toMatch(/^bot:github-deploy\/\d+$/);
+    expect(JSON.parse(cert.extensions[MEZITE_EXTENSION] ?? '{}')).toMatchObject({
+      bot: 'github-deploy',
+      gen: 1,
+      roles: ['ci-deployer'],
+      // The grants travel with the certificate, so a node decides a login offline.
+      grants: [{ allow: { logins: ['deploy'], node_labels: { env: ['staging', 'production'] } }, deny: { logins: ['root'], node_labels: {} } }],
+    });
     expect(r.hostCertAuthorities).toEqual([ca.host.publicKeyLine]);
     expect(r.generation).toBe(1);
     const again = await join(token).catch((e: unknown) => e);

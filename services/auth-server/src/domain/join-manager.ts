@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import {
   allowedLogins,
   clampTtl,
+  grantsOf,
   failedPrecondition,
   invalidArgument,
   isMeziteError,
@@ -10,6 +11,7 @@ import {
   type Clock,
   type Role,
 } from '@mezite/identity';
+import { countOutcome, meziteMetrics } from '@mezite/platform';
 import { parseCertificate, parsePublicKey, verifyCertificateSignature, verifyRenewal, type SshCertificate } from '@mezite/ssh';
 import type { AuditLog } from './audit';
 import { activeLock, type Bot, type BotStore } from './bot';
@@ -33,6 +35,8 @@ export interface BotCertClaims {
   tenant: string;
   roles: string[];
   gen: number;
+  /** What the roles allow and deny, so a node decides a login offline (`mezd authorized-principals`). */
+  grants?: ReturnType<typeof grantsOf>;
 }
 
 /** A certificate for a bot, and what the daemon needs to use it. */
@@ -70,7 +74,11 @@ export class JoinManager {
   }
 
   /** Redeems a join token for a certificate on `publicKey`. */
-  async join(input: { joinToken: string; publicKey: string; requestedTtlMs: number; requestId: string }): Promise<IssuedBotCert> {
+  join(input: { joinToken: string; publicKey: string; requestedTtlMs: number; requestId: string }): Promise<IssuedBotCert> {
+    return countOutcome(meziteMetrics.joins, {}, () => this.redeem(input));
+  }
+
+  private async redeem(input: { joinToken: string; publicKey: string; requestedTtlMs: number; requestId: string }): Promise<IssuedBotCert> {
     const pub = parsePublicKey(input.publicKey);
     const refused = unauthenticated('invalid join token');
     if (!JOIN_TOKEN.test(input.joinToken)) {
@@ -126,11 +134,15 @@ export class JoinManager {
   }
 
   /** Proves possession with the challenge signature and returns a certificate for the new key. */
-  async completeRenewal(input: { challengeId: string; signature: Buffer; newPublicKey: string; requestedTtlMs: number; requestId: string }): Promise<IssuedBotCert> {
+  completeRenewal(input: { challengeId: string; signature: Buffer; newPublicKey: string; requestedTtlMs: number; requestId: string }): Promise<IssuedBotCert> {
+    return countOutcome(meziteMetrics.renewals, {}, () => this.renew(input));
+  }
+
+  private async renew(input: { challengeId: string; signature: Buffer; newPublicKey: string; requestedTtlMs: number; requestId: string }): Promise<IssuedBotCert> {
     const newPub = parsePublicKey(input.newPublicKey);
     if (!/^[0-9a-f-]{36}$/.test(input.challengeId)) throw unauthenticated('unknown or expired renewal challenge');
     const ch = await this.o.challenges.consume(input.challengeId, this.o.clock.now());
-    if (!ch) throw unauthenticated('unknown or expired renewal challenge');
+    if (!ch || (ch.subjectKind ?? 'bot') !== 'bot') throw unauthenticated('unknown or expired renewal challenge');
     const { cert, claims } = await this.checkCertificate(ch.certificate);
     if (newPub.blob.equals(cert.subjectKey.blob)) throw invalidArgument('a renewal must certify a new key; generate a fresh key pair');
     if (!verifyRenewal(cert.subjectKey, ch.challenge, newPub.blob, input.signature)) {
@@ -201,7 +213,7 @@ export class JoinManager {
     const ttlMs = clampTtl(requested, roles);
     const extensions: Record<string, string> = {};
     for (const e of new Set(roles.flatMap((r) => r.options.sshExtensions))) extensions[e] = '';
-    const claims: BotCertClaims = { v: 1, bot: bot.name, bot_id: bot.id, tenant: bot.tenantId, roles: bot.roles, gen: generation };
+    const claims: BotCertClaims = { v: 1, bot: bot.name, bot_id: bot.id, tenant: bot.tenantId, roles: bot.roles, gen: generation, grants: grantsOf(roles) };
     extensions[MEZITE_EXTENSION] = JSON.stringify(claims);
     const signed = await this.o.ca.sign({ type: 'user', publicKey, keyId: `bot:${bot.name}`, principals, ttlMs, extensions, tenantId: bot.tenantId, subjectId: bot.id, requestId });
     const [host, user] = await Promise.all([this.o.ca.publicKeys('host'), this.o.ca.publicKeys('user')]);

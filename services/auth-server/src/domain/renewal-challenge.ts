@@ -1,7 +1,10 @@
 /** A single-use renewal challenge, bound to the certificate that asked for it. */
 export interface RenewalChallenge {
   id: string;
+  /** The bot's id, or the node's for a node renewal. */
   botId: string;
+  /** Whose renewal this is; `bot` when unset. */
+  subjectKind?: 'bot' | 'node';
   tenantId: string;
   challenge: Buffer;
   /** The presented certificate line; its key must sign the challenge. */

@@ -17,10 +17,16 @@ export type Authenticator = (secret: string, peer?: string) => Promise<Principal
  * the principal in the call context. A call without a credential proceeds without a
  * principal (handlers that need one refuse it); a call with a bad one is refused here.
  */
-export function authMiddleware(authenticate: Authenticator) {
+export function authMiddleware(authenticate: Authenticator, certificate?: Authenticator) {
   return async function* middleware<Req, Res>(call: ServerMiddlewareCall<Req, Res, AuthContext>, context: CallContext & RequestContext) {
     const header = context.metadata.get('authorization');
     if (!header) return yield* call.next(call.request, context);
+    // A bot's SSH certificate with a signature over the time (msh); longer than a bearer.
+    const c = certificate && /^SshCert ([A-Za-z0-9_.-]{1,100000})$/.exec(header);
+    if (c && certificate) {
+      const principal = await certificate(c[1] as string, context.peer);
+      return yield* call.next(call.request, { ...context, principal });
+    }
     const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
     if (!m) throw unauthenticated('malformed authorization header; expected "Bearer <credential>"');
     const principal = await authenticate(m[1] as string, context.peer);

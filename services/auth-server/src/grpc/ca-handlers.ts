@@ -1,19 +1,33 @@
-import { formatIdentityRef, invalidArgument } from '@mezite/identity';
+import { formatIdentityRef, invalidArgument, notFound, isMeziteError } from '@mezite/identity';
 import type { authv1 } from '@mezite/proto';
 import type { ServiceImplementation } from 'nice-grpc';
 import type { AuditLog } from '../domain/audit';
 import { requireAdmin } from '../domain/authz';
-import type { CertAuthorityClient } from '../domain/cert-authority-client';
+import type { CaInfo, CertAuthorityClient } from '../domain/cert-authority-client';
+import type { RevocationList } from '../domain/revocation';
 import type { AuthContext } from './auth-middleware';
 
 const HOST_TTL_MAX_MS = 366 * 24 * 3600_000;
+const PHASES = new Set(['init', 'switch', 'complete', 'rollback']);
 
-/** Handlers for CertAuthorityService: public CA keys for anyone, host signing for admins. */
-export function caHandlers(ca: CertAuthorityClient, audit: AuditLog): ServiceImplementation<typeof authv1.CertAuthorityServiceDefinition, AuthContext> {
+const caType = (t: string, flag = '--type') => {
+  if (t !== 'user' && t !== 'host') throw invalidArgument(`${flag} must be user or host`);
+  return t;
+};
+
+function infoToProto(c: CaInfo): authv1.CertAuthorityInfo {
+  return { type: c.type, publicKey: c.publicKey, fingerprint: c.fingerprint, state: c.state, createTime: c.createdAt, lastCertificateExpireTime: c.lastCertificateExpiresAt ?? undefined };
+}
+
+/**
+ * Handlers for CertAuthorityService: public CA keys and the KRL for anyone (nodes poll
+ * them), host signing, rotation and revocation for admins. The CAs are shared by every
+ * tenant: rotating one is a cluster-wide operation.
+ */
+export function caHandlers(ca: CertAuthorityClient, audit: AuditLog, krl: RevocationList): ServiceImplementation<typeof authv1.CertAuthorityServiceDefinition, AuthContext> {
   return {
     async exportCertAuthorities(req) {
-      if (req.type !== 'user' && req.type !== 'host') throw invalidArgument('--type must be user or host');
-      return { publicKeys: await ca.publicKeys(req.type) };
+      return { publicKeys: await ca.publicKeys(caType(req.type)) };
     },
     async signHostCertificate(req, ctx) {
       const caller = requireAdmin(ctx.principal, 'sign host certificates');
@@ -24,5 +38,47 @@ export function caHandlers(ca: CertAuthorityClient, audit: AuditLog): ServiceImp
       await audit.record({ tenantId: caller.tenantId, type: 'ca.sign_host', actor: formatIdentityRef(caller), target: `host:${req.principals.join(',')}`, result: 'success', requestId: ctx.requestId, details: { serial: signed.serial } });
       return { certificate: signed.certificate, expireTime: signed.validBefore };
     },
+    async listCertAuthorities(req, ctx) {
+      requireAdmin(ctx.principal, 'list certificate authorities');
+      const type = req.type === '' ? undefined : caType(req.type);
+      return { certAuthorities: (await ca.status(type)).map(infoToProto) };
+    },
+    async rotateCertAuthority(req, ctx) {
+      const caller = requireAdmin(ctx.principal, 'rotate certificate authorities');
+      const type = caType(req.type);
+      if (req.phase !== '' && !PHASES.has(req.phase)) throw invalidArgument('--phase must be init, switch, complete or rollback');
+      const phase = (req.phase || nextPhase(await ca.status(type))) as 'init' | 'switch' | 'complete' | 'rollback';
+      const target = `ca:${type}`;
+      try {
+        const cas = await ca.rotate(type, phase, req.force, ctx.requestId);
+        await audit.record({ tenantId: caller.tenantId, type: 'ca.rotate', actor: formatIdentityRef(caller), target, result: 'success', requestId: ctx.requestId, details: { phase, force: String(req.force) } });
+        return { phase, certAuthorities: cas.map(infoToProto) };
+      } catch (err) {
+        if (isMeziteError(err, 'FailedPrecondition')) await audit.record({ tenantId: caller.tenantId, type: 'ca.rotate', actor: formatIdentityRef(caller), target, result: 'failure', requestId: ctx.requestId, details: { phase, reason: (err as Error).message } });
+        throw err;
+      }
+    },
+    async getRevocationList() {
+      const r = await krl.current();
+      return { krl: r.krl, generateTime: r.generatedAt, revokedCertificates: r.revokedCertificates };
+    },
+    async revokeCertificate(req, ctx) {
+      const caller = requireAdmin(ctx.principal, 'revoke certificates');
+      if (!/^[0-9]{1,20}$/.test(req.serial)) throw invalidArgument('serial must be the decimal serial ssh-keygen -L prints');
+      if (req.reason.length > 500) throw invalidArgument('--reason is longer than 500 characters');
+      const cert = await ca.issuedCertificate(req.serial);
+      // Another tenant's certificate is NotFound, exactly like one that does not exist.
+      if (cert.tenantId !== caller.tenantId) throw notFound(`no certificate with serial ${req.serial}`);
+      await krl.revokeSerial(caller.tenantId, req.serial, req.reason || 'revoked by an admin', cert.validBefore);
+      await audit.record({ tenantId: caller.tenantId, type: 'ca.revoke', actor: formatIdentityRef(caller), target: `cert:${req.serial}`, result: 'success', requestId: ctx.requestId, details: { key_id: cert.keyId, reason: req.reason } });
+      return {};
+    },
   };
+}
+
+/** init when nothing is in progress, switch after init, complete after switch. */
+function nextPhase(cas: CaInfo[]): string {
+  if (cas.some((c) => c.state === 'next')) return 'switch';
+  if (cas.some((c) => c.state === 'previous')) return 'complete';
+  return 'init';
 }

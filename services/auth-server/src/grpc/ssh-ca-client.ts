@@ -1,7 +1,22 @@
 import type { MeziteCallOptions } from '@mezite/platform';
 import { sshcav1 } from '@mezite/proto';
 import type { Client } from 'nice-grpc';
-import type { CertAuthorityClient, SignedCert } from '../domain/cert-authority-client';
+import type { CaInfo, CertAuthorityClient, SignedCert } from '../domain/cert-authority-client';
+
+const { CertAuthorityType: T, CertAuthorityState: S, RotationPhase: P } = sshcav1;
+const toType = (t: 'user' | 'host' | undefined) => (t === 'user' ? T.CERT_AUTHORITY_TYPE_USER : t === 'host' ? T.CERT_AUTHORITY_TYPE_HOST : T.CERT_AUTHORITY_TYPE_UNSPECIFIED);
+const PHASES = { init: P.ROTATION_PHASE_INIT, switch: P.ROTATION_PHASE_SWITCH, complete: P.ROTATION_PHASE_COMPLETE, rollback: P.ROTATION_PHASE_ROLLBACK } as const;
+
+function toInfo(c: sshcav1.CertAuthority): CaInfo {
+  return {
+    type: c.type === T.CERT_AUTHORITY_TYPE_USER ? 'user' : 'host',
+    publicKey: c.publicKey,
+    fingerprint: c.fingerprint,
+    state: c.state === S.CERT_AUTHORITY_STATE_NEXT ? 'next' : c.state === S.CERT_AUTHORITY_STATE_PREVIOUS ? 'previous' : 'active',
+    createdAt: c.createTime ?? new Date(0),
+    lastCertificateExpiresAt: c.lastCertificateExpireTime ?? null,
+  };
+}
 
 const CACHE_MS = 5000;
 
@@ -42,5 +57,26 @@ export class GrpcCertAuthorityClient implements CertAuthorityClient {
     keys.catch(() => this.cache.delete(type));
     this.cache.set(type, { at: Date.now(), keys });
     return keys;
+  }
+
+  async status(type?: 'user' | 'host'): Promise<CaInfo[]> {
+    const r = await this.client.listCertAuthorities({ type: toType(type) });
+    return r.certAuthorities.map(toInfo);
+  }
+
+  async rotate(type: 'user' | 'host', phase: 'init' | 'switch' | 'complete' | 'rollback', force: boolean, requestId?: string): Promise<CaInfo[]> {
+    const r = await this.client.rotateCertAuthority({ type: toType(type), phase: PHASES[phase], force }, requestId ? { requestId } : {});
+    this.cache.clear(); // this replica sees the new trust set at once; others within CACHE_MS
+    return r.certAuthorities.map(toInfo);
+  }
+
+  async generateKrl(input: { subjectIds: string[]; serials: string[] }): Promise<{ krl: Buffer; generatedAt: Date; revokedCertificates: number }> {
+    const r = await this.client.generateKrl(input);
+    return { krl: Buffer.from(r.krl), generatedAt: r.generateTime ?? new Date(), revokedCertificates: Number(r.revokedCertificates) };
+  }
+
+  async issuedCertificate(serial: string): Promise<{ serial: string; tenantId: string; subjectId: string; keyId: string; validBefore: Date }> {
+    const r = await this.client.getIssuedCertificate({ serial });
+    return { serial: r.serial, tenantId: r.tenantId, subjectId: r.subjectId, keyId: r.keyId, validBefore: r.validBefore ?? new Date() };
   }
 }

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Logger } from '@mezite/platform';
+import { traceHttpRequest, type Logger } from '@mezite/platform';
 import { introspectionEndpoint, metadata, revocationEndpoint, send, tokenEndpoint, type OAuth2Deps } from './oauth2';
 
 /** The discovery document at `/.well-known/mezite`: how a client finds the gRPC API. */
@@ -41,7 +41,9 @@ export async function startHttpServer(o: HttpServerOptions): Promise<{ server: S
       if (o.oauth2 && req.method === 'GET' && url.pathname === '/.well-known/oauth-authorization-server') return send(res, metadata(o.oauth2));
       const route = routes[`${req.method} ${url.pathname}`];
       if (o.oauth2 && route) {
-        route(req, o.oauth2).then(
+        const deps = o.oauth2;
+        // A span, a request scope for log lines, and latency on /metrics per route.
+        traceHttpRequest(`${req.method} ${url.pathname}`, req, res, () => route(req, deps)).then(
           (r) => send(res, r),
           (err: unknown) => {
             o.log.error('http handler failed', { err });

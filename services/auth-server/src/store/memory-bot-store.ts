@@ -1,4 +1,5 @@
 import { alreadyExists } from '@mezite/identity';
+import { activeLock } from '../domain/bot';
 import type { Bot, BotLock, BotStore, GenerationAdvance } from '../domain/bot';
 
 const copy = (b: Bot): Bot => ({ ...b, roles: [...b.roles], lock: b.lock ? { ...b.lock } : null });
@@ -56,5 +57,9 @@ export class MemoryBotStore implements BotStore {
 
   async anyUsesRole(tenantId: string, role: string): Promise<boolean> {
     return [...this.bots.values()].some((b) => b.tenantId === tenantId && b.roles.includes(role));
+  }
+
+  async listLockedIds(now: Date): Promise<string[]> {
+    return [...this.bots.values()].filter((b) => activeLock(b, now)).map((b) => b.id);
   }
 }

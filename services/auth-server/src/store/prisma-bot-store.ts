@@ -112,4 +112,11 @@ export class PrismaBotStore implements BotStore {
   anyUsesRole(tenantId: string, role: string): Promise<boolean> {
     return this.run(async () => (await this.db.bot.count({ where: { tenantId, roles: { has: role } } })) > 0);
   }
+
+  listLockedIds(now: Date): Promise<string[]> {
+    return this.run(async () => {
+      const rows = await this.db.bot.findMany({ where: { lockedAt: { not: null }, OR: [{ lockExpiresAt: null }, { lockExpiresAt: { gt: now } }] }, select: { id: true } });
+      return rows.map((r) => r.id);
+    });
+  }
 }

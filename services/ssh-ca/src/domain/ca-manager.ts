@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '@mezite/identity';
-import type { CaAlgorithm, CaType, CertAuthority, CertAuthorityStore } from './cert-authority';
-import { sealPrivateKey } from './key-encryption';
+import { failedPrecondition, isMeziteError, unavailable, type Clock } from '@mezite/identity';
 import { fingerprintSha256, generateCaKey } from '@mezite/ssh';
+import { type CaAlgorithm, type CaState, type CaType, type CertAuthority, type CertAuthorityStore, isTrusted } from './cert-authority';
+import type { IssuedCertificateStore } from './issued-certificate';
+import { sealPrivateKey } from './key-encryption';
 
 /** Options of CaManager. */
 export interface CaManagerOptions {
@@ -12,9 +13,25 @@ export interface CaManagerOptions {
   kek: Buffer;
   /** Algorithm of newly made CAs. */
   algorithm: CaAlgorithm;
+  /** The issued-certificate log: completing a rotation waits for the old CA's certificates to expire. */
+  issued?: Pick<IssuedCertificateStore, 'lastExpiry'>;
 }
 
-/** Creates and lists the User and Host CAs. */
+/** A rotation step (`mezctl ca rotate --phase`). */
+export type RotationPhase = 'init' | 'switch' | 'complete' | 'rollback';
+
+/** A trusted CA and when the last certificate it signed expires. */
+export interface CaStatus extends CertAuthority {
+  lastCertificateExpiresAt: Date | null;
+}
+
+/**
+ * Creates, lists and rotates the User and Host CAs. A rotation runs in phases so a
+ * fleet never sees a certificate it does not trust: `init` adds a new CA that is
+ * trusted everywhere but does not sign; `switch` makes it sign while the old one stays
+ * trusted; `complete` stops trusting the old one once every certificate it signed has
+ * expired (or with `force`). `rollback` drops a new CA that never signed.
+ */
 export class CaManager {
   constructor(private readonly opts: CaManagerOptions) {
     if (!opts.store || !opts.clock) throw new Error('CaManager: store and clock are required');
@@ -25,18 +42,87 @@ export class CaManager {
   async ensure(): Promise<CertAuthority[]> {
     const out: CertAuthority[] = [];
     for (const type of ['user', 'host'] as const) {
-      const active = (await this.opts.store.list(type)).find((c) => c.active);
-      out.push(active ?? (await this.opts.store.insertActiveIfNone(this.newCa(type))));
+      const active = (await this.opts.store.list(type)).find((c) => c.state === 'active');
+      out.push(active ?? (await this.opts.store.insertActiveIfNone(this.newCa(type, 'active'))));
     }
     return out;
   }
 
-  /** The CAs, oldest first, optionally of one type. */
-  list(type?: CaType): Promise<CertAuthority[]> {
-    return this.opts.store.list(type);
+  /** The trusted CAs (not retired), oldest first, optionally of one type. */
+  async list(type?: CaType): Promise<CertAuthority[]> {
+    return (await this.opts.store.list(type)).filter(isTrusted);
   }
 
-  private newCa(type: CaType): CertAuthority {
+  /** Every CA including retired ones (the signer must never certify any CA key). */
+  listAll(): Promise<CertAuthority[]> {
+    return this.opts.store.list();
+  }
+
+  /** The trusted CAs with the expiry of their last certificate. */
+  async status(type?: CaType): Promise<CaStatus[]> {
+    const cas = await this.list(type);
+    return Promise.all(cas.map(async (ca) => ({ ...ca, lastCertificateExpiresAt: (await this.opts.issued?.lastExpiry(ca.id)) ?? null })));
+  }
+
+  /** Runs one rotation phase for `type`; FailedPrecondition names what to do when the phase does not apply. */
+  async rotate(type: CaType, phase: RotationPhase, opts: { force?: boolean } = {}): Promise<CaStatus[]> {
+    const cas = await this.opts.store.list(type);
+    const by = (s: CaState) => cas.find((c) => c.state === s);
+    const next = by('next');
+    const active = by('active');
+    const previous = by('previous');
+    const now = this.opts.clock.now();
+    const moved = (ok: boolean) => {
+      if (!ok) throw failedPrecondition(`the ${type} CA changed while rotating (another admin or replica); run mezctl ca ls and retry`);
+    };
+    switch (phase) {
+      case 'init': {
+        if (next) throw failedPrecondition(`a ${type} CA rotation is already in phase init (new CA ${next.fingerprint}); run --phase switch or --phase rollback`);
+        if (previous) throw failedPrecondition(`the previous ${type} CA rotation is not complete; run --phase complete first`);
+        try {
+          await this.opts.store.insertNext(this.newCa(type, 'next'));
+        } catch (err) {
+          if (isMeziteError(err, 'AlreadyExists')) throw failedPrecondition(`a ${type} CA rotation was started concurrently; run mezctl ca ls`);
+          throw err;
+        }
+        break;
+      }
+      case 'switch': {
+        if (!next || !active) throw failedPrecondition(`no ${type} CA rotation is in phase init; run --phase init first`);
+        moved(await this.opts.store.transition(type, [{ id: active.id, from: 'active', to: 'previous' }, { id: next.id, from: 'next', to: 'active' }], now));
+        break;
+      }
+      case 'complete': {
+        if (next) throw failedPrecondition(`the new ${type} CA does not sign yet; run --phase switch first`);
+        if (!previous) throw failedPrecondition(`no ${type} CA rotation is in progress; run --phase init to start one`);
+        if (!opts.force) {
+          if (!this.opts.issued) throw unavailable('the issued-certificate log is not available');
+          const last = await this.opts.issued.lastExpiry(previous.id);
+          if (last && last > now) {
+            throw failedPrecondition(`certificates signed by the previous ${type} CA are valid until ${last.toISOString()}; completing now would break them. Run again after that, or pass --force`);
+          }
+        }
+        moved(await this.opts.store.transition(type, [{ id: previous.id, from: 'previous', to: 'retired' }], now));
+        break;
+      }
+      case 'rollback': {
+        if (!next) throw failedPrecondition(`only a rotation in phase init can be rolled back (the new ${type} CA has signed nothing yet)`);
+        moved(await this.opts.store.transition(type, [{ id: next.id, from: 'next', to: 'retired' }], now));
+        break;
+      }
+    }
+    return this.status(type);
+  }
+
+  /** The next phase of a rotation of `type`: init, then switch, then complete. */
+  async nextPhase(type: CaType): Promise<RotationPhase> {
+    const cas = await this.opts.store.list(type);
+    if (cas.some((c) => c.state === 'next')) return 'switch';
+    if (cas.some((c) => c.state === 'previous')) return 'complete';
+    return 'init';
+  }
+
+  private newCa(type: CaType, state: CaState): CertAuthority {
     const id = randomUUID();
     const key = generateCaKey(this.opts.algorithm);
     const blob = Buffer.from(key.publicKeyLine.split(' ')[1] ?? '', 'base64');
@@ -48,7 +134,7 @@ export class CaManager {
       publicKey: key.publicKeyLine.split(' ').slice(0, 2).join(' '),
       fingerprint: fingerprintSha256(blob),
       encryptedPrivateKey: sealPrivateKey(this.opts.kek, id, der),
-      active: true,
+      state,
       createdAt: this.opts.clock.now(),
     };
   }

@@ -3,7 +3,7 @@ import { alreadyExists, FakeClock, isMeziteError, unavailable } from '@mezite/id
 import type { Logger, LogFields } from '@mezite/platform';
 import { type CaAlgorithm, encodePublicKey, exportCaPrivateKey, fingerprintSha256, formatPublicKey, generateCaKey, parseCertificate, verifyCertificateSignature } from '@mezite/ssh';
 import { MemoryIssuedCertificateStore } from '../store/memory-issued-certificate-store';
-import type { CaType, CertAuthority } from './cert-authority';
+import type { CaState, CaType, CertAuthority } from './cert-authority';
 import type { CertificateRequest } from './certificate-request';
 import { CertificateSigner, type CertificateSignerOptions } from './certificate-signer';
 import type { IssuedCertificate } from './issued-certificate';
@@ -11,11 +11,11 @@ import { sealPrivateKey } from './key-encryption';
 
 const kek = randomBytes(32);
 
-function makeCa(type: CaType, active = true, algorithm: CaAlgorithm = 'ecdsa-p256'): CertAuthority {
+function makeCa(type: CaType, state: CaState = 'active', algorithm: CaAlgorithm = 'ecdsa-p256'): CertAuthority {
   const id = randomUUID();
   const { privateKey } = generateCaKey(algorithm);
   const blob = encodePublicKey(privateKey);
-  return { id, type, algorithm, publicKey: formatPublicKey(blob), fingerprint: fingerprintSha256(blob), encryptedPrivateKey: sealPrivateKey(kek, id, exportCaPrivateKey(privateKey)), active, createdAt: new Date('2025-06-01T00:00:00Z') };
+  return { id, type, algorithm, publicKey: formatPublicKey(blob), fingerprint: fingerprintSha256(blob), encryptedPrivateKey: sealPrivateKey(kek, id, exportCaPrivateKey(privateKey)), state, createdAt: new Date('2025-06-01T00:00:00Z') };
 }
 
 /** A logger that keeps its lines, to see what the signer did (key opened, CA changed). */
@@ -32,12 +32,12 @@ const TENANT = randomUUID();
 
 function setup(over: Partial<CertificateSignerOptions> = {}) {
   const clock = new FakeClock('2026-03-01T12:00:00.750Z');
-  const cas = [makeCa('user'), makeCa('host', true, 'ed25519')];
+  const cas = [makeCa('user'), makeCa('host', 'active', 'ed25519')];
   // A CA source that counts its reads and can be made to fail.
   const source = {
     reads: 0,
     fail: false,
-    async list() {
+    async listAll() {
       this.reads++;
       if (this.fail) throw unavailable('database unavailable');
       return cas.map((c) => ({ ...c }));
@@ -173,7 +173,7 @@ describe('CertificateSigner', () => {
 
   test('refuses to certify any CA key, active or not', async () => {
     const { signer, cas } = setup();
-    cas.push(makeCa('user', false));
+    cas.push(makeCa('user', 'retired'));
     for (const ca of cas) {
       const err = await rejection(signer.sign(userRequest({ publicKey: ca.publicKey })));
       expect(isMeziteError(err, 'InvalidArgument')).toBe(true);
@@ -202,7 +202,7 @@ describe('CertificateSigner', () => {
 
   test('without an active CA of the type the call is FailedPrecondition', async () => {
     const { signer, cas } = setup();
-    (cas[1] as CertAuthority).active = false;
+    (cas[1] as CertAuthority).state = 'previous';
     const err = await rejection(signer.sign({ type: 'host', publicKey: subjectLine(), keyId: 'node:web-1', principals: ['web-1'], ttlSeconds: 3600 }));
     expect(isMeziteError(err, 'FailedPrecondition')).toBe(true);
   });
@@ -224,7 +224,7 @@ describe('CertificateSigner', () => {
     const { signer, cas, clock, logger, userCa } = setup();
     expect((await signer.sign(userRequest())).caFingerprint).toBe(userCa.fingerprint);
     const next = makeCa('user');
-    userCa.active = false;
+    userCa.state = 'previous';
     cas.push(next);
     expect((await signer.sign(userRequest())).caFingerprint).toBe(userCa.fingerprint); // not read again yet
     clock.advance(5000);

@@ -1,6 +1,6 @@
 import { type KeyObject, randomBytes } from 'node:crypto';
 import { type Clock, failedPrecondition, internal, invalidArgument, isMeziteError } from '@mezite/identity';
-import type { Logger } from '@mezite/platform';
+import { meziteMetrics, type Logger } from '@mezite/platform';
 import { encodePublicKey, fingerprintSha256, importCaPrivateKey, signCertificate } from '@mezite/ssh';
 import type { CaType, CertAuthority } from './cert-authority';
 import { type CertificateRequest, checkCertificateRequest } from './certificate-request';
@@ -14,10 +14,10 @@ export const DEFAULT_CA_REFRESH_MS = 5000;
 /** Serials drawn before giving up; a 63-bit collision twice in a row means something else is wrong. */
 const MAX_SERIAL_ATTEMPTS = 3;
 
-/** Where the signer reads the CAs: CaManager or a CertAuthorityStore. */
+/** Where the signer reads the CAs: CaManager. */
 export interface CaSource {
-  /** Every CA, active and trusted-only. */
-  list(): Promise<CertAuthority[]>;
+  /** Every CA, retired ones included (no CA key, however old, may be certified). */
+  listAll(): Promise<CertAuthority[]>;
 }
 
 /** Options of CertificateSigner. */
@@ -155,6 +155,7 @@ export class CertificateSigner {
         this.log.warn('certificate serial already logged; drawing another', { ca_id: entry.ca.id, serial: serial.toString(), attempt });
         continue;
       }
+      meziteMetrics.certificatesIssued.inc({ ca: entry.ca.fingerprint, type: checked.type });
       this.log.debug('certificate issued', { ca_fingerprint: entry.ca.fingerprint, type: checked.type, key_id: keyId, serial: serial.toString(), principals: checked.principals, subject_id: checked.subjectId, valid_before: validBefore.toISOString() });
       return { certificate: cert.line, serial, keyId, validAfter, validBefore, caId: entry.ca.id, caFingerprint: entry.ca.fingerprint };
     }
@@ -175,7 +176,7 @@ export class CertificateSigner {
     const before = this.snapshot;
     let cas: CertAuthority[];
     try {
-      cas = await this.cas.list();
+      cas = await this.cas.listAll();
     } catch (err) {
       if (!before) throw err;
       // Keep signing with what we had (the old CA stays trusted during a rotation); retry after the interval.
@@ -185,7 +186,7 @@ export class CertificateSigner {
     }
     const active = new Map<CaType, ActiveCa>();
     for (const ca of cas) {
-      if (!ca.active) continue;
+      if (ca.state !== 'active') continue;
       const kept = before?.active.get(ca.type);
       if (kept?.ca.id === ca.id) {
         active.set(ca.type, kept);

@@ -36,4 +36,10 @@ export interface IssuedCertificateStore {
    * `validBefore` after it (what a KRL must list when the subject is revoked).
    */
   listBySubject(subjectId: string, opts?: { unexpiredAt?: Date }): Promise<IssuedCertificate[]>;
+  /** The certificates of any of `subjectIds` or with any of `serials` that are still valid at `unexpiredAt` (what a KRL lists). */
+  listRevocable(q: { subjectIds: string[]; serials: bigint[]; unexpiredAt: Date }): Promise<IssuedCertificate[]>;
+  /** A certificate by serial alone (serials are random 63-bit: unique in practice across CAs), or null. */
+  findBySerial(serial: bigint): Promise<IssuedCertificate | null>;
+  /** When the last certificate signed by the CA expires, or null if it signed none. */
+  lastExpiry(caId: string): Promise<Date | null>;
 }

@@ -22,6 +22,7 @@ import { CaManager } from '../domain/ca-manager';
 import { CertificateSigner } from '../domain/certificate-signer';
 import { MemoryCertAuthorityStore } from '../store/memory-cert-authority-store';
 import { MemoryIssuedCertificateStore } from '../store/memory-issued-certificate-store';
+import { KrlBuilder } from '../domain/krl-builder';
 import { sshCaHandlers } from './ssh-ca-handlers';
 
 const SSH_KEYGEN = '/usr/bin/ssh-keygen';
@@ -58,14 +59,14 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mezite-ssh-ca-grpc-'));
   const pki = await ensureInternalPki({ dir: join(dir, 'pki'), names: ['ssh-ca', 'auth-server'] });
   const kek = randomBytes(32);
-  const cas = new CaManager({ store: new MemoryCertAuthorityStore(), clock: systemClock, kek, algorithm: 'ecdsa-p256' });
-  await cas.ensure();
   log = new MemoryIssuedCertificateStore();
+  const cas = new CaManager({ store: new MemoryCertAuthorityStore(), clock: systemClock, kek, algorithm: 'ecdsa-p256', issued: log });
+  await cas.ensure();
   const signer = new CertificateSigner({ store: log, cas, kek, clock: systemClock, logger: nullLogger });
   await signer.load();
 
   server = createGrpcServer({ name: 'mezite.sshca.v1.SshCaService', logger: nullLogger });
-  server.services.add(sshcav1.SshCaServiceDefinition, sshCaHandlers({ cas, signer }));
+  server.services.add(sshcav1.SshCaServiceDefinition, sshCaHandlers({ cas, signer, krl: new KrlBuilder({ issued: log, cas, clock: systemClock }), issued: log }));
   const me = pki.leaf('ssh-ca');
   const port = await server.listen('127.0.0.1:0', internalServerCredentials({ caCertPem: pki.caCertPem, certPem: me.certPem, keyPem: me.keyPem }));
   const caller = pki.leaf('auth-server');

@@ -78,6 +78,28 @@ export function issuedCertificateStoreContract(name: string, make: () => Promise
       expect(await f.store.listBySubject(randomUUID())).toEqual([]);
     });
 
+    test('listRevocable returns the unexpired certificates of the named subjects and serials, and nothing for empty lists', async () => {
+      const at = (iso: string) => new Date(iso);
+      const subjectId = randomUUID();
+      const live = cert({ subjectId, validBefore: at('2026-03-01T00:00:00Z') });
+      const expired = cert({ subjectId, validBefore: at('2026-01-15T00:00:00Z') });
+      const bySerial = cert({ caId: f.caIds[1], type: 'host', validBefore: at('2026-03-01T00:00:00Z') });
+      const other = cert({ validBefore: at('2026-03-01T00:00:00Z') });
+      for (const c of [live, expired, bySerial, other]) await f.store.insert(c);
+      const got = await f.store.listRevocable({ subjectIds: [subjectId, randomUUID()], serials: [bySerial.serial, 999_999_999n], unexpiredAt: at('2026-02-01T00:00:00Z') });
+      expect(got.map((c) => c.serial).sort()).toEqual([live.serial, bySerial.serial].sort());
+      expect(await f.store.listRevocable({ subjectIds: [], serials: [], unexpiredAt: at('2026-02-01T00:00:00Z') })).toEqual([]);
+    });
+
+    test('findBySerial finds a certificate whatever its CA; lastExpiry is the latest valid_before of a CA', async () => {
+      const c = cert({ caId: f.caIds[1], type: 'host', serial: 7_000_000_000_000_000_001n, validBefore: new Date('2031-01-01T00:00:00Z') });
+      await f.store.insert(c);
+      expect(await f.store.findBySerial(c.serial)).toEqual(c);
+      expect(await f.store.findBySerial(7_000_000_000_000_000_002n)).toBeNull();
+      expect(await f.store.lastExpiry(f.caIds[1])).toEqual(new Date('2031-01-01T00:00:00Z'));
+      expect(await f.store.lastExpiry(randomUUID())).toBeNull();
+    });
+
     test('records are copies: changing a returned one changes nothing stored', async () => {
       const c = cert();
       await f.store.insert(c);

@@ -1,4 +1,5 @@
-import type { CaType, CertAuthority, CertAuthorityStore } from '../domain/cert-authority';
+import { alreadyExists } from '@mezite/identity';
+import type { CaState, CaType, CertAuthority, CertAuthorityStore } from '../domain/cert-authority';
 
 /** CertAuthorityStore in memory (unit tests). */
 export class MemoryCertAuthorityStore implements CertAuthorityStore {
@@ -9,9 +10,21 @@ export class MemoryCertAuthorityStore implements CertAuthorityStore {
   }
 
   async insertActiveIfNone(ca: CertAuthority): Promise<CertAuthority> {
-    const active = this.cas.find((c) => c.type === ca.type && c.active);
+    const active = this.cas.find((c) => c.type === ca.type && c.state === 'active');
     if (active) return { ...active };
-    this.cas.push({ ...ca });
-    return { ...ca };
+    this.cas.push({ ...ca, state: 'active' });
+    return { ...ca, state: 'active' };
+  }
+
+  async insertNext(ca: CertAuthority): Promise<void> {
+    if (this.cas.some((c) => c.type === ca.type && c.state === 'next')) throw alreadyExists(`a ${ca.type} CA rotation is already in progress`);
+    this.cas.push({ ...ca, state: 'next' });
+  }
+
+  async transition(type: CaType, moves: Array<{ id: string; from: CaState; to: CaState }>): Promise<boolean> {
+    const found = moves.map((m) => this.cas.find((c) => c.id === m.id && c.type === type && c.state === m.from));
+    if (found.some((c) => !c)) return false;
+    moves.forEach((m, i) => ((found[i] as CertAuthority).state = m.to));
+    return true;
   }
 }

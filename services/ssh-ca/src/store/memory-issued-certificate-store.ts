@@ -27,6 +27,26 @@ export class MemoryIssuedCertificateStore implements IssuedCertificateStore {
       .map(copy);
   }
 
+  async listRevocable(q: { subjectIds: string[]; serials: bigint[]; unexpiredAt: Date }): Promise<IssuedCertificate[]> {
+    const ids = new Set(q.subjectIds);
+    const serials = new Set(q.serials);
+    return [...this.certs.values()]
+      .filter((c) => c.validBefore > q.unexpiredAt && ((c.subjectId !== null && ids.has(c.subjectId)) || serials.has(c.serial)))
+      .sort((a, b) => a.caId.localeCompare(b.caId) || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0))
+      .map(copy);
+  }
+
+  async findBySerial(serial: bigint): Promise<IssuedCertificate | null> {
+    const c = [...this.certs.values()].find((x) => x.serial === serial);
+    return c ? copy(c) : null;
+  }
+
+  async lastExpiry(caId: string): Promise<Date | null> {
+    let last: Date | null = null;
+    for (const c of this.certs.values()) if (c.caId === caId && (!last || c.validBefore > last)) last = c.validBefore;
+    return last;
+  }
+
   /** How many certificates were logged (tests). */
   get size(): number {
     return this.certs.size;

@@ -1,10 +1,29 @@
 import { isMeziteError } from '@mezite/identity';
 import { translateDbError } from '@mezite/platform';
-import type { CaAlgorithm, CaType, CertAuthority, CertAuthorityStore } from '../domain/cert-authority';
+import type { CaAlgorithm, CaState, CaType, CertAuthority, CertAuthorityStore } from '../domain/cert-authority';
 import type { PrismaClient } from './prisma';
 
 type Row = NonNullable<Awaited<ReturnType<PrismaClient['certAuthority']['findFirst']>>>;
-const toDomain = (r: Row): CertAuthority => ({ ...r, type: r.type as CaType, algorithm: r.algorithm as CaAlgorithm, encryptedPrivateKey: Buffer.from(r.encryptedPrivateKey) });
+const toDomain = (r: Row): CertAuthority => ({
+  id: r.id,
+  type: r.type as CaType,
+  algorithm: r.algorithm as CaAlgorithm,
+  publicKey: r.publicKey,
+  fingerprint: r.fingerprint,
+  encryptedPrivateKey: Buffer.from(r.encryptedPrivateKey),
+  state: r.state as CaState,
+  createdAt: r.createdAt,
+});
+const toRow = (ca: CertAuthority, state: CaState) => ({
+  id: ca.id,
+  type: ca.type,
+  algorithm: ca.algorithm,
+  publicKey: ca.publicKey,
+  fingerprint: ca.fingerprint,
+  encryptedPrivateKey: new Uint8Array(ca.encryptedPrivateKey),
+  state,
+  createdAt: ca.createdAt,
+});
 
 /** CertAuthorityStore on PostgreSQL (schema `sshca`). */
 export class PrismaCertAuthorityStore implements CertAuthorityStore {
@@ -21,14 +40,44 @@ export class PrismaCertAuthorityStore implements CertAuthorityStore {
 
   async insertActiveIfNone(ca: CertAuthority): Promise<CertAuthority> {
     try {
-      await this.db.certAuthority.create({ data: { ...ca, encryptedPrivateKey: new Uint8Array(ca.encryptedPrivateKey) } });
-      return ca;
+      await this.db.certAuthority.create({ data: toRow(ca, 'active') });
+      return { ...ca, state: 'active' };
     } catch (err) {
       const e = translateDbError(err, 'cert authority');
       if (!isMeziteError(e, 'AlreadyExists')) throw e;
-      const active = (await this.list(ca.type)).find((c) => c.active);
+      const active = (await this.list(ca.type)).find((c) => c.state === 'active');
       if (!active) throw e;
       return active;
     }
   }
+
+  async insertNext(ca: CertAuthority): Promise<void> {
+    try {
+      await this.db.certAuthority.create({ data: toRow(ca, 'next') });
+    } catch (err) {
+      throw translateDbError(err, `${ca.type} CA rotation (one is already in progress)`);
+    }
+  }
+
+  async transition(type: CaType, moves: Array<{ id: string; from: CaState; to: CaState }>, at: Date): Promise<boolean> {
+    try {
+      return await this.db.$transaction(async (tx) => {
+        // Leave the signing state first, so the one-active index holds at every statement.
+        const ordered = [...moves].sort((a, b) => Number(b.from === 'active') - Number(a.from === 'active'));
+        for (const m of ordered) {
+          const r = await tx.certAuthority.updateMany({ where: { id: m.id, type, state: m.from }, data: { state: m.to, stateChangedAt: at } });
+          if (r.count !== 1) throw new StaleTransition();
+        }
+        return true;
+      });
+    } catch (err) {
+      if (err instanceof StaleTransition) return false;
+      const e = translateDbError(err, 'cert authority');
+      if (isMeziteError(e, 'AlreadyExists')) return false;
+      throw e;
+    }
+  }
 }
+
+/** Rolls the transaction back when a move no longer applies. */
+class StaleTransition extends Error {}

@@ -14,7 +14,7 @@ issuedCertificateStoreContract('prisma', async () => {
   // issued_certificates.ca_id references cert_authorities: log under two real CA rows.
   const cas = new PrismaCertAuthorityStore(prisma);
   const ca = async (type: CaType) =>
-    (await cas.insertActiveIfNone({ id: randomUUID(), type, algorithm: 'ecdsa-p256', publicKey: 'ecdsa-sha2-nistp256 AAAA', fingerprint: `SHA256:${type}`, encryptedPrivateKey: randomBytes(64), active: true, createdAt: new Date() })).id;
+    (await cas.insertActiveIfNone({ id: randomUUID(), type, algorithm: 'ecdsa-p256', publicKey: 'ecdsa-sha2-nistp256 AAAA', fingerprint: `SHA256:${type}`, encryptedPrivateKey: randomBytes(64), state: 'active', createdAt: new Date() })).id;
   return {
     store: new PrismaIssuedCertificateStore(prisma),
     caIds: [await ca('user'), await ca('host')],

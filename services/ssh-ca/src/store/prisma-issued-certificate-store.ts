@@ -38,4 +38,35 @@ export class PrismaIssuedCertificateStore implements IssuedCertificateStore {
       throw translateDbError(err, 'issued certificate');
     }
   }
+
+  async listRevocable(q: { subjectIds: string[]; serials: bigint[]; unexpiredAt: Date }): Promise<IssuedCertificate[]> {
+    if (q.subjectIds.length === 0 && q.serials.length === 0) return [];
+    try {
+      const rows = await this.db.issuedCertificate.findMany({
+        where: { validBefore: { gt: q.unexpiredAt }, OR: [{ subjectId: { in: q.subjectIds } }, { serial: { in: q.serials } }] },
+        orderBy: [{ caId: 'asc' }, { serial: 'asc' }],
+      });
+      return rows.map(toDomain);
+    } catch (err) {
+      throw translateDbError(err, 'issued certificate');
+    }
+  }
+
+  async findBySerial(serial: bigint): Promise<IssuedCertificate | null> {
+    try {
+      const r = await this.db.issuedCertificate.findFirst({ where: { serial } });
+      return r ? toDomain(r) : null;
+    } catch (err) {
+      throw translateDbError(err, 'issued certificate');
+    }
+  }
+
+  async lastExpiry(caId: string): Promise<Date | null> {
+    try {
+      const r = await this.db.issuedCertificate.aggregate({ where: { caId }, _max: { validBefore: true } });
+      return r._max.validBefore ?? null;
+    } catch (err) {
+      throw translateDbError(err, 'issued certificate');
+    }
+  }
 }

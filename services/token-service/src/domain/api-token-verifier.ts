@@ -1,5 +1,5 @@
 import { isMeziteError, keyedHash, unauthenticated, type Clock } from '@mezite/identity';
-import type { Logger } from '@mezite/platform';
+import { countOutcome, meziteMetrics, type Logger } from '@mezite/platform';
 import { apiTokenInfo, isApiTokenLive, type ApiTokenInfo } from './api-token';
 import type { ApiTokenCache, ApiTokenState } from './api-token-cache';
 import { parseApiToken } from './api-token-format';
@@ -93,7 +93,11 @@ export class ApiTokenVerifier {
   }
 
   /** Resolves a plaintext to its token, or Unauthenticated `invalid api token` for every kind of failure. */
-  async verify(plaintext: string): Promise<ApiTokenInfo> {
+  verify(plaintext: string): Promise<ApiTokenInfo> {
+    return countOutcome(meziteMetrics.tokenVerifications, { kind: 'api_token' }, () => this.check(plaintext));
+  }
+
+  private async check(plaintext: string): Promise<ApiTokenInfo> {
     if (!parseApiToken(plaintext)) throw unauthenticated(INVALID_API_TOKEN);
     if (!this.unsubscribe && !this.closed && this.clock.now().getTime() - this.lastSubscribeAttempt > RESUBSCRIBE_AFTER_MS) void this.start();
     const hash = keyedHash(this.pepper, plaintext);
@@ -106,6 +110,7 @@ export class ApiTokenVerifier {
     } catch (err) {
       if (!isMeziteError(err, 'Unavailable')) throw err;
       this.logger.debug('cache unavailable; verifying against the database', { err });
+      meziteMetrics.apiTokenLookups.inc({ source: 'database' });
       return this.accept(await this.fromDatabase(hash, now), now);
     }
     if (state?.revoked) throw unauthenticated(INVALID_API_TOKEN);
@@ -139,7 +144,10 @@ export class ApiTokenVerifier {
   private localGet(key: string, now: Date): ApiTokenInfo | undefined {
     const e = this.local.get(key);
     if (!e) return undefined;
-    if (e.until > now.getTime()) return e.info;
+    if (e.until > now.getTime()) {
+      meziteMetrics.apiTokenLookups.inc({ source: 'memory' });
+      return e.info;
+    }
     this.local.delete(key);
     return undefined;
   }
@@ -152,8 +160,10 @@ export class ApiTokenVerifier {
       info = await this.cache.record(key);
     } catch (err) {
       if (!isMeziteError(err, 'Unavailable')) throw err;
+      meziteMetrics.apiTokenLookups.inc({ source: 'database' });
       return this.fromDatabase(hash, now);
     }
+    meziteMetrics.apiTokenLookups.inc({ source: info ? 'cache' : 'database' });
     if (!info) {
       info = await this.fromDatabase(hash, now);
       const ttl = Math.min(this.sharedTtlMs, info.expiresAt.getTime() - now.getTime());

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { alreadyExists, constantTimeEqual, invalidArgument, isUuid, keyedHash, notFound, unauthenticated, type Clock } from '@mezite/identity';
+import { countOutcome, meziteMetrics } from '@mezite/platform';
 import { CLIENT_ID_PATTERN, CLIENT_SECRET_RANDOM_BYTES, MAX_CLIENT_SECRET_CHARS, MIN_CLIENT_SECRET_CHARS } from './client-secret';
 import type { ClientSecretStore } from './client-secret-store';
 
@@ -63,7 +64,11 @@ export class ClientSecretManager {
    * keyed hashes in constant time; an unknown client and a wrong secret get the same
    * Unauthenticated `invalid client credentials`.
    */
-  async verify(input: { clientId: string; secret: string }): Promise<{ tenantId: string; serviceIdentityId: string }> {
+  verify(input: { clientId: string; secret: string }): Promise<{ tenantId: string; serviceIdentityId: string }> {
+    return countOutcome(meziteMetrics.tokenVerifications, { kind: 'client_secret' }, () => this.check(input));
+  }
+
+  private async check(input: { clientId: string; secret: string }): Promise<{ tenantId: string; serviceIdentityId: string }> {
     const presented = keyedHash(this.pepper, input.secret);
     const c = CLIENT_ID_PATTERN.test(input.clientId) ? await this.store.find(input.clientId) : null;
     const ok = constantTimeEqual(presented, c ? c.secretHash : this.decoy);

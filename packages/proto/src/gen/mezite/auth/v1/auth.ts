@@ -633,6 +633,224 @@ export interface VerifyAuditLogResponse {
   problem: string;
 }
 
+/** JoinNodeRequest redeems a node join token. */
+export interface JoinNodeRequest {
+  /** join_token is the one-time token (`tok-node-…`). */
+  joinToken: string;
+  /** host_public_key is the node's existing SSH host key, authorized_keys format (e.g. ssh_host_ed25519_key.pub). */
+  hostPublicKey: string;
+  /** requested_ttl_seconds is the host certificate lifetime wanted; 0 means the server's default. */
+  requestedTtlSeconds: number;
+}
+
+/** NodeCertificateResponse carries a host certificate and the node's trust settings. */
+export interface NodeCertificateResponse {
+  /** host_certificate is the OpenSSH host certificate, authorized_keys format (sshd HostCertificate). */
+  hostCertificate: string;
+  /** user_cert_authorities are the trusted User CA keys (sshd TrustedUserCAKeys). */
+  userCertAuthorities: string[];
+  /** host_cert_authorities are the trusted Host CA keys. */
+  hostCertAuthorities: string[];
+  /** node is the node as the inventory has it (name, labels). */
+  node:
+    | Node
+    | undefined;
+  /** principals are the names in the host certificate. */
+  principals: string[];
+  /** expire_time is the host certificate's valid_before. */
+  expireTime: Date | undefined;
+}
+
+/** BeginNodeRenewalRequest presents the node's current host certificate. */
+export interface BeginNodeRenewalRequest {
+  /** host_certificate is the current host certificate, authorized_keys format. */
+  hostCertificate: string;
+}
+
+/** CompleteNodeRenewalRequest proves possession of the host key. */
+export interface CompleteNodeRenewalRequest {
+  /** challenge_id from BeginNodeRenewal. */
+  challengeId: string;
+  /** signature over the challenge with the host private key, SSH signature blob format. */
+  signature: Buffer;
+  /** requested_ttl_seconds is the host certificate lifetime wanted; 0 means the server's default. */
+  requestedTtlSeconds: number;
+}
+
+/** Node is an OpenSSH server in the inventory. */
+export interface Node {
+  /** id is the node's UUID. */
+  id: string;
+  /** name is unique within the tenant; it is the first principal of the host certificate. */
+  name: string;
+  /** addr is where ssh dials the node, `host:port`. */
+  addr: string;
+  /** labels select the node in roles (`allow.node_labels`). */
+  labels: { [key: string]: string };
+  /** create_time is when the node was added. */
+  createTime:
+    | Date
+    | undefined;
+  /** join_time is when the node joined; unset until then. */
+  joinTime:
+    | Date
+    | undefined;
+  /** last_seen_time is when the node last joined or renewed. */
+  lastSeenTime:
+    | Date
+    | undefined;
+  /** cert_expire_time is when the node's newest host certificate expires. */
+  certExpireTime:
+    | Date
+    | undefined;
+  /** host_key_fingerprint is the SHA256 fingerprint of the enrolled host key. */
+  hostKeyFingerprint: string;
+  /** logins are, for a bot caller, the logins its roles allow on this node. */
+  logins: string[];
+}
+
+export interface Node_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+/** AddNodeRequest describes the node to add. */
+export interface AddNodeRequest {
+  /** name is unique within the tenant: lower-case letters, digits, `-` and `.`, 1 to 63 characters. */
+  name: string;
+  /** addr is `host:port` (port 22 when omitted). */
+  addr: string;
+  /** labels of the node. */
+  labels: { [key: string]: string };
+  /** token_ttl_seconds is how long the join token is valid; 0 means one hour. */
+  tokenTtlSeconds: number;
+}
+
+export interface AddNodeRequest_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+/** AddNodeResponse carries the node and its join token, shown once. */
+export interface AddNodeResponse {
+  /** node is the stored node. */
+  node:
+    | Node
+    | undefined;
+  /** join_token is the plaintext one-time token (`tok-node-…`). */
+  joinToken: string;
+  /** join_token_expire_time is when the join token stops working. */
+  joinTokenExpireTime: Date | undefined;
+}
+
+/** GetNodeRequest names a node. */
+export interface GetNodeRequest {
+  /** name of the node. */
+  name: string;
+}
+
+/** ListNodesRequest pages through nodes. */
+export interface ListNodesRequest {
+  /** page_size is the most nodes to return; 0 means the server's default. */
+  pageSize: number;
+  /** page_token continues a previous listing. */
+  pageToken: string;
+}
+
+/** ListNodesResponse is one page of nodes. */
+export interface ListNodesResponse {
+  /** nodes in this page, by name. */
+  nodes: Node[];
+  /** next_page_token is empty on the last page. */
+  nextPageToken: string;
+}
+
+/** DeleteNodeRequest names the node to remove. */
+export interface DeleteNodeRequest {
+  /** name of the node. */
+  name: string;
+}
+
+/** DeleteNodeResponse is empty. */
+export interface DeleteNodeResponse {
+}
+
+/** CertAuthorityInfo is one trusted CA and its place in a rotation. */
+export interface CertAuthorityInfo {
+  /** type is `user` or `host`. */
+  type: string;
+  /** public_key in authorized_keys format. */
+  publicKey: string;
+  /** fingerprint is the SHA256 fingerprint. */
+  fingerprint: string;
+  /** state is `next` (trusted, not signing yet), `active` (signing) or `previous` (trusted until the rotation completes). */
+  state: string;
+  /** create_time is when the key pair was made. */
+  createTime:
+    | Date
+    | undefined;
+  /** last_certificate_expire_time is when the last certificate this CA signed expires; unset if none. */
+  lastCertificateExpireTime: Date | undefined;
+}
+
+/** ListCertAuthoritiesRequest optionally filters by type. */
+export interface ListCertAuthoritiesRequest {
+  /** type is `user`, `host` or empty for both. */
+  type: string;
+}
+
+/** ListCertAuthoritiesResponse lists the trusted CAs. */
+export interface ListCertAuthoritiesResponse {
+  /** cert_authorities, by type, oldest first. */
+  certAuthorities: CertAuthorityInfo[];
+}
+
+/** RotateCertAuthorityRequest names the CA type and the phase to run. */
+export interface RotateCertAuthorityRequest {
+  /** type is `user` or `host`. */
+  type: string;
+  /** phase is `init`, `switch`, `complete`, `rollback`, or empty for the next phase. */
+  phase: string;
+  /** force completes a rotation although certificates of the previous CA are still valid. */
+  force: boolean;
+}
+
+/** RotateCertAuthorityResponse reports the phase run and the CAs after it. */
+export interface RotateCertAuthorityResponse {
+  /** phase is the phase that ran. */
+  phase: string;
+  /** cert_authorities of the type after the phase. */
+  certAuthorities: CertAuthorityInfo[];
+}
+
+/** GetRevocationListRequest is empty. */
+export interface GetRevocationListRequest {
+}
+
+/** RevocationList is an OpenSSH KRL (PROTOCOL.krl) for sshd's RevokedKeys. */
+export interface RevocationList {
+  /** krl is the binary KRL. */
+  krl: Buffer;
+  /** generate_time is when it was made. */
+  generateTime:
+    | Date
+    | undefined;
+  /** revoked_certificates counts the certificates it revokes. */
+  revokedCertificates: number;
+}
+
+/** RevokeCertificateRequest names a certificate by serial. */
+export interface RevokeCertificateRequest {
+  /** serial is the certificate serial, decimal (as `ssh-keygen -L` prints it). */
+  serial: string;
+  /** reason is recorded in the audit log. */
+  reason: string;
+}
+
+/** RevokeCertificateResponse is empty. */
+export interface RevokeCertificateResponse {
+}
+
 function createBaseBot(): Bot {
   return {
     id: "",
@@ -7028,6 +7246,2345 @@ export const VerifyAuditLogResponse: MessageFns<VerifyAuditLogResponse> = {
   },
 };
 
+function createBaseJoinNodeRequest(): JoinNodeRequest {
+  return { joinToken: "", hostPublicKey: "", requestedTtlSeconds: 0 };
+}
+
+export const JoinNodeRequest: MessageFns<JoinNodeRequest> = {
+  encode(message: JoinNodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.joinToken !== "") {
+      writer.uint32(10).string(message.joinToken);
+    }
+    if (message.hostPublicKey !== "") {
+      writer.uint32(18).string(message.hostPublicKey);
+    }
+    if (message.requestedTtlSeconds !== 0) {
+      writer.uint32(24).int64(message.requestedTtlSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinNodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinNodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.joinToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostPublicKey = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.requestedTtlSeconds = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinNodeRequest {
+    return {
+      joinToken: isSet(object.joinToken)
+        ? globalThis.String(object.joinToken)
+        : isSet(object.join_token)
+        ? globalThis.String(object.join_token)
+        : "",
+      hostPublicKey: isSet(object.hostPublicKey)
+        ? globalThis.String(object.hostPublicKey)
+        : isSet(object.host_public_key)
+        ? globalThis.String(object.host_public_key)
+        : "",
+      requestedTtlSeconds: isSet(object.requestedTtlSeconds)
+        ? globalThis.Number(object.requestedTtlSeconds)
+        : isSet(object.requested_ttl_seconds)
+        ? globalThis.Number(object.requested_ttl_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: JoinNodeRequest): unknown {
+    const obj: any = {};
+    if (message.joinToken !== "") {
+      obj.joinToken = message.joinToken;
+    }
+    if (message.hostPublicKey !== "") {
+      obj.hostPublicKey = message.hostPublicKey;
+    }
+    if (message.requestedTtlSeconds !== 0) {
+      obj.requestedTtlSeconds = Math.round(message.requestedTtlSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JoinNodeRequest>): JoinNodeRequest {
+    return JoinNodeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JoinNodeRequest>): JoinNodeRequest {
+    const message = createBaseJoinNodeRequest();
+    message.joinToken = object.joinToken ?? "";
+    message.hostPublicKey = object.hostPublicKey ?? "";
+    message.requestedTtlSeconds = object.requestedTtlSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseNodeCertificateResponse(): NodeCertificateResponse {
+  return {
+    hostCertificate: "",
+    userCertAuthorities: [],
+    hostCertAuthorities: [],
+    node: undefined,
+    principals: [],
+    expireTime: undefined,
+  };
+}
+
+export const NodeCertificateResponse: MessageFns<NodeCertificateResponse> = {
+  encode(message: NodeCertificateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostCertificate !== "") {
+      writer.uint32(10).string(message.hostCertificate);
+    }
+    for (const v of message.userCertAuthorities) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.hostCertAuthorities) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.node !== undefined) {
+      Node.encode(message.node, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.principals) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeCertificateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeCertificateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostCertificate = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userCertAuthorities.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hostCertAuthorities.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.node = Node.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.principals.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeCertificateResponse {
+    return {
+      hostCertificate: isSet(object.hostCertificate)
+        ? globalThis.String(object.hostCertificate)
+        : isSet(object.host_certificate)
+        ? globalThis.String(object.host_certificate)
+        : "",
+      userCertAuthorities: globalThis.Array.isArray(object?.userCertAuthorities)
+        ? object.userCertAuthorities.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.user_cert_authorities)
+        ? object.user_cert_authorities.map((e: any) => globalThis.String(e))
+        : [],
+      hostCertAuthorities: globalThis.Array.isArray(object?.hostCertAuthorities)
+        ? object.hostCertAuthorities.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.host_cert_authorities)
+        ? object.host_cert_authorities.map((e: any) => globalThis.String(e))
+        : [],
+      node: isSet(object.node) ? Node.fromJSON(object.node) : undefined,
+      principals: globalThis.Array.isArray(object?.principals)
+        ? object.principals.map((e: any) => globalThis.String(e))
+        : [],
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: NodeCertificateResponse): unknown {
+    const obj: any = {};
+    if (message.hostCertificate !== "") {
+      obj.hostCertificate = message.hostCertificate;
+    }
+    if (message.userCertAuthorities?.length) {
+      obj.userCertAuthorities = message.userCertAuthorities;
+    }
+    if (message.hostCertAuthorities?.length) {
+      obj.hostCertAuthorities = message.hostCertAuthorities;
+    }
+    if (message.node !== undefined) {
+      obj.node = Node.toJSON(message.node);
+    }
+    if (message.principals?.length) {
+      obj.principals = message.principals;
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NodeCertificateResponse>): NodeCertificateResponse {
+    return NodeCertificateResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NodeCertificateResponse>): NodeCertificateResponse {
+    const message = createBaseNodeCertificateResponse();
+    message.hostCertificate = object.hostCertificate ?? "";
+    message.userCertAuthorities = object.userCertAuthorities?.map((e) => e) || [];
+    message.hostCertAuthorities = object.hostCertAuthorities?.map((e) => e) || [];
+    message.node = (object.node !== undefined && object.node !== null) ? Node.fromPartial(object.node) : undefined;
+    message.principals = object.principals?.map((e) => e) || [];
+    message.expireTime = object.expireTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseBeginNodeRenewalRequest(): BeginNodeRenewalRequest {
+  return { hostCertificate: "" };
+}
+
+export const BeginNodeRenewalRequest: MessageFns<BeginNodeRenewalRequest> = {
+  encode(message: BeginNodeRenewalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostCertificate !== "") {
+      writer.uint32(10).string(message.hostCertificate);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BeginNodeRenewalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeginNodeRenewalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostCertificate = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BeginNodeRenewalRequest {
+    return {
+      hostCertificate: isSet(object.hostCertificate)
+        ? globalThis.String(object.hostCertificate)
+        : isSet(object.host_certificate)
+        ? globalThis.String(object.host_certificate)
+        : "",
+    };
+  },
+
+  toJSON(message: BeginNodeRenewalRequest): unknown {
+    const obj: any = {};
+    if (message.hostCertificate !== "") {
+      obj.hostCertificate = message.hostCertificate;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BeginNodeRenewalRequest>): BeginNodeRenewalRequest {
+    return BeginNodeRenewalRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BeginNodeRenewalRequest>): BeginNodeRenewalRequest {
+    const message = createBaseBeginNodeRenewalRequest();
+    message.hostCertificate = object.hostCertificate ?? "";
+    return message;
+  },
+};
+
+function createBaseCompleteNodeRenewalRequest(): CompleteNodeRenewalRequest {
+  return { challengeId: "", signature: Buffer.alloc(0), requestedTtlSeconds: 0 };
+}
+
+export const CompleteNodeRenewalRequest: MessageFns<CompleteNodeRenewalRequest> = {
+  encode(message: CompleteNodeRenewalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.challengeId !== "") {
+      writer.uint32(10).string(message.challengeId);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(18).bytes(message.signature);
+    }
+    if (message.requestedTtlSeconds !== 0) {
+      writer.uint32(24).int64(message.requestedTtlSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompleteNodeRenewalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompleteNodeRenewalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.challengeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.requestedTtlSeconds = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompleteNodeRenewalRequest {
+    return {
+      challengeId: isSet(object.challengeId)
+        ? globalThis.String(object.challengeId)
+        : isSet(object.challenge_id)
+        ? globalThis.String(object.challenge_id)
+        : "",
+      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      requestedTtlSeconds: isSet(object.requestedTtlSeconds)
+        ? globalThis.Number(object.requestedTtlSeconds)
+        : isSet(object.requested_ttl_seconds)
+        ? globalThis.Number(object.requested_ttl_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: CompleteNodeRenewalRequest): unknown {
+    const obj: any = {};
+    if (message.challengeId !== "") {
+      obj.challengeId = message.challengeId;
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    if (message.requestedTtlSeconds !== 0) {
+      obj.requestedTtlSeconds = Math.round(message.requestedTtlSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CompleteNodeRenewalRequest>): CompleteNodeRenewalRequest {
+    return CompleteNodeRenewalRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CompleteNodeRenewalRequest>): CompleteNodeRenewalRequest {
+    const message = createBaseCompleteNodeRenewalRequest();
+    message.challengeId = object.challengeId ?? "";
+    message.signature = object.signature ?? Buffer.alloc(0);
+    message.requestedTtlSeconds = object.requestedTtlSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseNode(): Node {
+  return {
+    id: "",
+    name: "",
+    addr: "",
+    labels: {},
+    createTime: undefined,
+    joinTime: undefined,
+    lastSeenTime: undefined,
+    certExpireTime: undefined,
+    hostKeyFingerprint: "",
+    logins: [],
+  };
+}
+
+export const Node: MessageFns<Node> = {
+  encode(message: Node, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.addr !== "") {
+      writer.uint32(26).string(message.addr);
+    }
+    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
+      Node_LabelsEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(42).fork()).join();
+    }
+    if (message.joinTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.joinTime), writer.uint32(50).fork()).join();
+    }
+    if (message.lastSeenTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastSeenTime), writer.uint32(58).fork()).join();
+    }
+    if (message.certExpireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.certExpireTime), writer.uint32(66).fork()).join();
+    }
+    if (message.hostKeyFingerprint !== "") {
+      writer.uint32(74).string(message.hostKeyFingerprint);
+    }
+    for (const v of message.logins) {
+      writer.uint32(82).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Node {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNode();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.addr = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = Node_LabelsEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.labels[entry4.key] = entry4.value;
+            }
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.joinTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lastSeenTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.certExpireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.hostKeyFingerprint = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.logins.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Node {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      addr: isSet(object.addr) ? globalThis.String(object.addr) : "",
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      joinTime: isSet(object.joinTime)
+        ? fromJsonTimestamp(object.joinTime)
+        : isSet(object.join_time)
+        ? fromJsonTimestamp(object.join_time)
+        : undefined,
+      lastSeenTime: isSet(object.lastSeenTime)
+        ? fromJsonTimestamp(object.lastSeenTime)
+        : isSet(object.last_seen_time)
+        ? fromJsonTimestamp(object.last_seen_time)
+        : undefined,
+      certExpireTime: isSet(object.certExpireTime)
+        ? fromJsonTimestamp(object.certExpireTime)
+        : isSet(object.cert_expire_time)
+        ? fromJsonTimestamp(object.cert_expire_time)
+        : undefined,
+      hostKeyFingerprint: isSet(object.hostKeyFingerprint)
+        ? globalThis.String(object.hostKeyFingerprint)
+        : isSet(object.host_key_fingerprint)
+        ? globalThis.String(object.host_key_fingerprint)
+        : "",
+      logins: globalThis.Array.isArray(object?.logins)
+        ? object.logins.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Node): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.addr !== "") {
+      obj.addr = message.addr;
+    }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.joinTime !== undefined) {
+      obj.joinTime = message.joinTime.toISOString();
+    }
+    if (message.lastSeenTime !== undefined) {
+      obj.lastSeenTime = message.lastSeenTime.toISOString();
+    }
+    if (message.certExpireTime !== undefined) {
+      obj.certExpireTime = message.certExpireTime.toISOString();
+    }
+    if (message.hostKeyFingerprint !== "") {
+      obj.hostKeyFingerprint = message.hostKeyFingerprint;
+    }
+    if (message.logins?.length) {
+      obj.logins = message.logins;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Node>): Node {
+    return Node.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Node>): Node {
+    const message = createBaseNode();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.addr = object.addr ?? "";
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.createTime = object.createTime ?? undefined;
+    message.joinTime = object.joinTime ?? undefined;
+    message.lastSeenTime = object.lastSeenTime ?? undefined;
+    message.certExpireTime = object.certExpireTime ?? undefined;
+    message.hostKeyFingerprint = object.hostKeyFingerprint ?? "";
+    message.logins = object.logins?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseNode_LabelsEntry(): Node_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const Node_LabelsEntry: MessageFns<Node_LabelsEntry> = {
+  encode(message: Node_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Node_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNode_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Node_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Node_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Node_LabelsEntry>): Node_LabelsEntry {
+    return Node_LabelsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Node_LabelsEntry>): Node_LabelsEntry {
+    const message = createBaseNode_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseAddNodeRequest(): AddNodeRequest {
+  return { name: "", addr: "", labels: {}, tokenTtlSeconds: 0 };
+}
+
+export const AddNodeRequest: MessageFns<AddNodeRequest> = {
+  encode(message: AddNodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.addr !== "") {
+      writer.uint32(18).string(message.addr);
+    }
+    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
+      AddNodeRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    if (message.tokenTtlSeconds !== 0) {
+      writer.uint32(32).int64(message.tokenTtlSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddNodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddNodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.addr = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = AddNodeRequest_LabelsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.labels[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.tokenTtlSeconds = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddNodeRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      addr: isSet(object.addr) ? globalThis.String(object.addr) : "",
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      tokenTtlSeconds: isSet(object.tokenTtlSeconds)
+        ? globalThis.Number(object.tokenTtlSeconds)
+        : isSet(object.token_ttl_seconds)
+        ? globalThis.Number(object.token_ttl_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: AddNodeRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.addr !== "") {
+      obj.addr = message.addr;
+    }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
+    if (message.tokenTtlSeconds !== 0) {
+      obj.tokenTtlSeconds = Math.round(message.tokenTtlSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddNodeRequest>): AddNodeRequest {
+    return AddNodeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddNodeRequest>): AddNodeRequest {
+    const message = createBaseAddNodeRequest();
+    message.name = object.name ?? "";
+    message.addr = object.addr ?? "";
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.tokenTtlSeconds = object.tokenTtlSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseAddNodeRequest_LabelsEntry(): AddNodeRequest_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const AddNodeRequest_LabelsEntry: MessageFns<AddNodeRequest_LabelsEntry> = {
+  encode(message: AddNodeRequest_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddNodeRequest_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddNodeRequest_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddNodeRequest_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: AddNodeRequest_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddNodeRequest_LabelsEntry>): AddNodeRequest_LabelsEntry {
+    return AddNodeRequest_LabelsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddNodeRequest_LabelsEntry>): AddNodeRequest_LabelsEntry {
+    const message = createBaseAddNodeRequest_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseAddNodeResponse(): AddNodeResponse {
+  return { node: undefined, joinToken: "", joinTokenExpireTime: undefined };
+}
+
+export const AddNodeResponse: MessageFns<AddNodeResponse> = {
+  encode(message: AddNodeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.node !== undefined) {
+      Node.encode(message.node, writer.uint32(10).fork()).join();
+    }
+    if (message.joinToken !== "") {
+      writer.uint32(18).string(message.joinToken);
+    }
+    if (message.joinTokenExpireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.joinTokenExpireTime), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddNodeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddNodeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.node = Node.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.joinToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.joinTokenExpireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddNodeResponse {
+    return {
+      node: isSet(object.node) ? Node.fromJSON(object.node) : undefined,
+      joinToken: isSet(object.joinToken)
+        ? globalThis.String(object.joinToken)
+        : isSet(object.join_token)
+        ? globalThis.String(object.join_token)
+        : "",
+      joinTokenExpireTime: isSet(object.joinTokenExpireTime)
+        ? fromJsonTimestamp(object.joinTokenExpireTime)
+        : isSet(object.join_token_expire_time)
+        ? fromJsonTimestamp(object.join_token_expire_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: AddNodeResponse): unknown {
+    const obj: any = {};
+    if (message.node !== undefined) {
+      obj.node = Node.toJSON(message.node);
+    }
+    if (message.joinToken !== "") {
+      obj.joinToken = message.joinToken;
+    }
+    if (message.joinTokenExpireTime !== undefined) {
+      obj.joinTokenExpireTime = message.joinTokenExpireTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddNodeResponse>): AddNodeResponse {
+    return AddNodeResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddNodeResponse>): AddNodeResponse {
+    const message = createBaseAddNodeResponse();
+    message.node = (object.node !== undefined && object.node !== null) ? Node.fromPartial(object.node) : undefined;
+    message.joinToken = object.joinToken ?? "";
+    message.joinTokenExpireTime = object.joinTokenExpireTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetNodeRequest(): GetNodeRequest {
+  return { name: "" };
+}
+
+export const GetNodeRequest: MessageFns<GetNodeRequest> = {
+  encode(message: GetNodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetNodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetNodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetNodeRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: GetNodeRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetNodeRequest>): GetNodeRequest {
+    return GetNodeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetNodeRequest>): GetNodeRequest {
+    const message = createBaseGetNodeRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseListNodesRequest(): ListNodesRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const ListNodesRequest: MessageFns<ListNodesRequest> = {
+  encode(message: ListNodesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNodesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNodesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListNodesRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListNodesRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListNodesRequest>): ListNodesRequest {
+    return ListNodesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListNodesRequest>): ListNodesRequest {
+    const message = createBaseListNodesRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListNodesResponse(): ListNodesResponse {
+  return { nodes: [], nextPageToken: "" };
+}
+
+export const ListNodesResponse: MessageFns<ListNodesResponse> = {
+  encode(message: ListNodesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.nodes) {
+      Node.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNodesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNodesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodes.push(Node.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListNodesResponse {
+    return {
+      nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => Node.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListNodesResponse): unknown {
+    const obj: any = {};
+    if (message.nodes?.length) {
+      obj.nodes = message.nodes.map((e) => Node.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListNodesResponse>): ListNodesResponse {
+    return ListNodesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListNodesResponse>): ListNodesResponse {
+    const message = createBaseListNodesResponse();
+    message.nodes = object.nodes?.map((e) => Node.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteNodeRequest(): DeleteNodeRequest {
+  return { name: "" };
+}
+
+export const DeleteNodeRequest: MessageFns<DeleteNodeRequest> = {
+  encode(message: DeleteNodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteNodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteNodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteNodeRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: DeleteNodeRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteNodeRequest>): DeleteNodeRequest {
+    return DeleteNodeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteNodeRequest>): DeleteNodeRequest {
+    const message = createBaseDeleteNodeRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteNodeResponse(): DeleteNodeResponse {
+  return {};
+}
+
+export const DeleteNodeResponse: MessageFns<DeleteNodeResponse> = {
+  encode(_: DeleteNodeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteNodeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteNodeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteNodeResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteNodeResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteNodeResponse>): DeleteNodeResponse {
+    return DeleteNodeResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DeleteNodeResponse>): DeleteNodeResponse {
+    const message = createBaseDeleteNodeResponse();
+    return message;
+  },
+};
+
+function createBaseCertAuthorityInfo(): CertAuthorityInfo {
+  return {
+    type: "",
+    publicKey: "",
+    fingerprint: "",
+    state: "",
+    createTime: undefined,
+    lastCertificateExpireTime: undefined,
+  };
+}
+
+export const CertAuthorityInfo: MessageFns<CertAuthorityInfo> = {
+  encode(message: CertAuthorityInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== "") {
+      writer.uint32(10).string(message.type);
+    }
+    if (message.publicKey !== "") {
+      writer.uint32(18).string(message.publicKey);
+    }
+    if (message.fingerprint !== "") {
+      writer.uint32(26).string(message.fingerprint);
+    }
+    if (message.state !== "") {
+      writer.uint32(34).string(message.state);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(42).fork()).join();
+    }
+    if (message.lastCertificateExpireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastCertificateExpireTime), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CertAuthorityInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCertAuthorityInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.publicKey = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.fingerprint = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.lastCertificateExpireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CertAuthorityInfo {
+    return {
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      publicKey: isSet(object.publicKey)
+        ? globalThis.String(object.publicKey)
+        : isSet(object.public_key)
+        ? globalThis.String(object.public_key)
+        : "",
+      fingerprint: isSet(object.fingerprint) ? globalThis.String(object.fingerprint) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      lastCertificateExpireTime: isSet(object.lastCertificateExpireTime)
+        ? fromJsonTimestamp(object.lastCertificateExpireTime)
+        : isSet(object.last_certificate_expire_time)
+        ? fromJsonTimestamp(object.last_certificate_expire_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CertAuthorityInfo): unknown {
+    const obj: any = {};
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.publicKey !== "") {
+      obj.publicKey = message.publicKey;
+    }
+    if (message.fingerprint !== "") {
+      obj.fingerprint = message.fingerprint;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.lastCertificateExpireTime !== undefined) {
+      obj.lastCertificateExpireTime = message.lastCertificateExpireTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CertAuthorityInfo>): CertAuthorityInfo {
+    return CertAuthorityInfo.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CertAuthorityInfo>): CertAuthorityInfo {
+    const message = createBaseCertAuthorityInfo();
+    message.type = object.type ?? "";
+    message.publicKey = object.publicKey ?? "";
+    message.fingerprint = object.fingerprint ?? "";
+    message.state = object.state ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.lastCertificateExpireTime = object.lastCertificateExpireTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListCertAuthoritiesRequest(): ListCertAuthoritiesRequest {
+  return { type: "" };
+}
+
+export const ListCertAuthoritiesRequest: MessageFns<ListCertAuthoritiesRequest> = {
+  encode(message: ListCertAuthoritiesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== "") {
+      writer.uint32(10).string(message.type);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCertAuthoritiesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCertAuthoritiesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCertAuthoritiesRequest {
+    return { type: isSet(object.type) ? globalThis.String(object.type) : "" };
+  },
+
+  toJSON(message: ListCertAuthoritiesRequest): unknown {
+    const obj: any = {};
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListCertAuthoritiesRequest>): ListCertAuthoritiesRequest {
+    return ListCertAuthoritiesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListCertAuthoritiesRequest>): ListCertAuthoritiesRequest {
+    const message = createBaseListCertAuthoritiesRequest();
+    message.type = object.type ?? "";
+    return message;
+  },
+};
+
+function createBaseListCertAuthoritiesResponse(): ListCertAuthoritiesResponse {
+  return { certAuthorities: [] };
+}
+
+export const ListCertAuthoritiesResponse: MessageFns<ListCertAuthoritiesResponse> = {
+  encode(message: ListCertAuthoritiesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.certAuthorities) {
+      CertAuthorityInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCertAuthoritiesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCertAuthoritiesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certAuthorities.push(CertAuthorityInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCertAuthoritiesResponse {
+    return {
+      certAuthorities: globalThis.Array.isArray(object?.certAuthorities)
+        ? object.certAuthorities.map((e: any) => CertAuthorityInfo.fromJSON(e))
+        : globalThis.Array.isArray(object?.cert_authorities)
+        ? object.cert_authorities.map((e: any) => CertAuthorityInfo.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListCertAuthoritiesResponse): unknown {
+    const obj: any = {};
+    if (message.certAuthorities?.length) {
+      obj.certAuthorities = message.certAuthorities.map((e) => CertAuthorityInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListCertAuthoritiesResponse>): ListCertAuthoritiesResponse {
+    return ListCertAuthoritiesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListCertAuthoritiesResponse>): ListCertAuthoritiesResponse {
+    const message = createBaseListCertAuthoritiesResponse();
+    message.certAuthorities = object.certAuthorities?.map((e) => CertAuthorityInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRotateCertAuthorityRequest(): RotateCertAuthorityRequest {
+  return { type: "", phase: "", force: false };
+}
+
+export const RotateCertAuthorityRequest: MessageFns<RotateCertAuthorityRequest> = {
+  encode(message: RotateCertAuthorityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== "") {
+      writer.uint32(10).string(message.type);
+    }
+    if (message.phase !== "") {
+      writer.uint32(18).string(message.phase);
+    }
+    if (message.force !== false) {
+      writer.uint32(24).bool(message.force);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateCertAuthorityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateCertAuthorityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.phase = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateCertAuthorityRequest {
+    return {
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      phase: isSet(object.phase) ? globalThis.String(object.phase) : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+    };
+  },
+
+  toJSON(message: RotateCertAuthorityRequest): unknown {
+    const obj: any = {};
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.phase !== "") {
+      obj.phase = message.phase;
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateCertAuthorityRequest>): RotateCertAuthorityRequest {
+    return RotateCertAuthorityRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateCertAuthorityRequest>): RotateCertAuthorityRequest {
+    const message = createBaseRotateCertAuthorityRequest();
+    message.type = object.type ?? "";
+    message.phase = object.phase ?? "";
+    message.force = object.force ?? false;
+    return message;
+  },
+};
+
+function createBaseRotateCertAuthorityResponse(): RotateCertAuthorityResponse {
+  return { phase: "", certAuthorities: [] };
+}
+
+export const RotateCertAuthorityResponse: MessageFns<RotateCertAuthorityResponse> = {
+  encode(message: RotateCertAuthorityResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.phase !== "") {
+      writer.uint32(10).string(message.phase);
+    }
+    for (const v of message.certAuthorities) {
+      CertAuthorityInfo.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateCertAuthorityResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateCertAuthorityResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.phase = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.certAuthorities.push(CertAuthorityInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateCertAuthorityResponse {
+    return {
+      phase: isSet(object.phase) ? globalThis.String(object.phase) : "",
+      certAuthorities: globalThis.Array.isArray(object?.certAuthorities)
+        ? object.certAuthorities.map((e: any) => CertAuthorityInfo.fromJSON(e))
+        : globalThis.Array.isArray(object?.cert_authorities)
+        ? object.cert_authorities.map((e: any) => CertAuthorityInfo.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RotateCertAuthorityResponse): unknown {
+    const obj: any = {};
+    if (message.phase !== "") {
+      obj.phase = message.phase;
+    }
+    if (message.certAuthorities?.length) {
+      obj.certAuthorities = message.certAuthorities.map((e) => CertAuthorityInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateCertAuthorityResponse>): RotateCertAuthorityResponse {
+    return RotateCertAuthorityResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateCertAuthorityResponse>): RotateCertAuthorityResponse {
+    const message = createBaseRotateCertAuthorityResponse();
+    message.phase = object.phase ?? "";
+    message.certAuthorities = object.certAuthorities?.map((e) => CertAuthorityInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetRevocationListRequest(): GetRevocationListRequest {
+  return {};
+}
+
+export const GetRevocationListRequest: MessageFns<GetRevocationListRequest> = {
+  encode(_: GetRevocationListRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRevocationListRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRevocationListRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetRevocationListRequest {
+    return {};
+  },
+
+  toJSON(_: GetRevocationListRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRevocationListRequest>): GetRevocationListRequest {
+    return GetRevocationListRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetRevocationListRequest>): GetRevocationListRequest {
+    const message = createBaseGetRevocationListRequest();
+    return message;
+  },
+};
+
+function createBaseRevocationList(): RevocationList {
+  return { krl: Buffer.alloc(0), generateTime: undefined, revokedCertificates: 0 };
+}
+
+export const RevocationList: MessageFns<RevocationList> = {
+  encode(message: RevocationList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.krl.length !== 0) {
+      writer.uint32(10).bytes(message.krl);
+    }
+    if (message.generateTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.generateTime), writer.uint32(18).fork()).join();
+    }
+    if (message.revokedCertificates !== 0) {
+      writer.uint32(24).int64(message.revokedCertificates);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevocationList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevocationList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.krl = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.generateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.revokedCertificates = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevocationList {
+    return {
+      krl: isSet(object.krl) ? Buffer.from(bytesFromBase64(object.krl)) : Buffer.alloc(0),
+      generateTime: isSet(object.generateTime)
+        ? fromJsonTimestamp(object.generateTime)
+        : isSet(object.generate_time)
+        ? fromJsonTimestamp(object.generate_time)
+        : undefined,
+      revokedCertificates: isSet(object.revokedCertificates)
+        ? globalThis.Number(object.revokedCertificates)
+        : isSet(object.revoked_certificates)
+        ? globalThis.Number(object.revoked_certificates)
+        : 0,
+    };
+  },
+
+  toJSON(message: RevocationList): unknown {
+    const obj: any = {};
+    if (message.krl.length !== 0) {
+      obj.krl = base64FromBytes(message.krl);
+    }
+    if (message.generateTime !== undefined) {
+      obj.generateTime = message.generateTime.toISOString();
+    }
+    if (message.revokedCertificates !== 0) {
+      obj.revokedCertificates = Math.round(message.revokedCertificates);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevocationList>): RevocationList {
+    return RevocationList.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevocationList>): RevocationList {
+    const message = createBaseRevocationList();
+    message.krl = object.krl ?? Buffer.alloc(0);
+    message.generateTime = object.generateTime ?? undefined;
+    message.revokedCertificates = object.revokedCertificates ?? 0;
+    return message;
+  },
+};
+
+function createBaseRevokeCertificateRequest(): RevokeCertificateRequest {
+  return { serial: "", reason: "" };
+}
+
+export const RevokeCertificateRequest: MessageFns<RevokeCertificateRequest> = {
+  encode(message: RevokeCertificateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.serial !== "") {
+      writer.uint32(10).string(message.serial);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeCertificateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeCertificateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.serial = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeCertificateRequest {
+    return {
+      serial: isSet(object.serial) ? globalThis.String(object.serial) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RevokeCertificateRequest): unknown {
+    const obj: any = {};
+    if (message.serial !== "") {
+      obj.serial = message.serial;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeCertificateRequest>): RevokeCertificateRequest {
+    return RevokeCertificateRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeCertificateRequest>): RevokeCertificateRequest {
+    const message = createBaseRevokeCertificateRequest();
+    message.serial = object.serial ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeCertificateResponse(): RevokeCertificateResponse {
+  return {};
+}
+
+export const RevokeCertificateResponse: MessageFns<RevokeCertificateResponse> = {
+  encode(_: RevokeCertificateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeCertificateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeCertificateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RevokeCertificateResponse {
+    return {};
+  },
+
+  toJSON(_: RevokeCertificateResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeCertificateResponse>): RevokeCertificateResponse {
+    return RevokeCertificateResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RevokeCertificateResponse>): RevokeCertificateResponse {
+    const message = createBaseRevokeCertificateResponse();
+    return message;
+  },
+};
+
 /**
  * BotService manages bots: machine principals that join with a one-time token and
  * renew short-lived SSH certificates. Every call is scoped to the caller's tenant.
@@ -7252,6 +9809,33 @@ export const JoinServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /** JoinNode redeems a one-time node join token (`tok-node-…`) for a host certificate on the node's existing host key. */
+    joinNode: {
+      name: "JoinNode",
+      requestType: JoinNodeRequest as typeof JoinNodeRequest,
+      requestStream: false,
+      responseType: NodeCertificateResponse as typeof NodeCertificateResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** BeginNodeRenewal checks a node's host certificate and returns a single-use challenge. */
+    beginNodeRenewal: {
+      name: "BeginNodeRenewal",
+      requestType: BeginNodeRenewalRequest as typeof BeginNodeRenewalRequest,
+      requestStream: false,
+      responseType: BeginRenewalResponse as typeof BeginRenewalResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** CompleteNodeRenewal checks the host key's signature over the challenge and returns a fresh host certificate. */
+    completeNodeRenewal: {
+      name: "CompleteNodeRenewal",
+      requestType: CompleteNodeRenewalRequest as typeof CompleteNodeRenewalRequest,
+      requestStream: false,
+      responseType: NodeCertificateResponse as typeof NodeCertificateResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -7268,6 +9852,21 @@ export interface JoinServiceImplementation<CallContextExt = {}> {
     request: CompleteRenewalRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<JoinResponse>>;
+  /** JoinNode redeems a one-time node join token (`tok-node-…`) for a host certificate on the node's existing host key. */
+  joinNode(
+    request: JoinNodeRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<NodeCertificateResponse>>;
+  /** BeginNodeRenewal checks a node's host certificate and returns a single-use challenge. */
+  beginNodeRenewal(
+    request: BeginNodeRenewalRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<BeginRenewalResponse>>;
+  /** CompleteNodeRenewal checks the host key's signature over the challenge and returns a fresh host certificate. */
+  completeNodeRenewal(
+    request: CompleteNodeRenewalRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<NodeCertificateResponse>>;
 }
 
 export interface JoinServiceClient<CallOptionsExt = {}> {
@@ -7283,6 +9882,21 @@ export interface JoinServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<CompleteRenewalRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<JoinResponse>;
+  /** JoinNode redeems a one-time node join token (`tok-node-…`) for a host certificate on the node's existing host key. */
+  joinNode(
+    request: DeepPartial<JoinNodeRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<NodeCertificateResponse>;
+  /** BeginNodeRenewal checks a node's host certificate and returns a single-use challenge. */
+  beginNodeRenewal(
+    request: DeepPartial<BeginNodeRenewalRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<BeginRenewalResponse>;
+  /** CompleteNodeRenewal checks the host key's signature over the challenge and returns a fresh host certificate. */
+  completeNodeRenewal(
+    request: DeepPartial<CompleteNodeRenewalRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<NodeCertificateResponse>;
 }
 
 /** CertAuthorityService publishes the SSH CAs and signs host certificates. */
@@ -7309,6 +9923,42 @@ export const CertAuthorityServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /** ListCertAuthorities lists the trusted CAs with their rotation state (admins). */
+    listCertAuthorities: {
+      name: "ListCertAuthorities",
+      requestType: ListCertAuthoritiesRequest as typeof ListCertAuthoritiesRequest,
+      requestStream: false,
+      responseType: ListCertAuthoritiesResponse as typeof ListCertAuthoritiesResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** RotateCertAuthority moves a CA rotation one phase on (admins). */
+    rotateCertAuthority: {
+      name: "RotateCertAuthority",
+      requestType: RotateCertAuthorityRequest as typeof RotateCertAuthorityRequest,
+      requestStream: false,
+      responseType: RotateCertAuthorityResponse as typeof RotateCertAuthorityResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** GetRevocationList returns the OpenSSH KRL of every revoked, unexpired certificate (public: nodes poll it). */
+    getRevocationList: {
+      name: "GetRevocationList",
+      requestType: GetRevocationListRequest as typeof GetRevocationListRequest,
+      requestStream: false,
+      responseType: RevocationList as typeof RevocationList,
+      responseStream: false,
+      options: {},
+    },
+    /** RevokeCertificate adds one certificate, by serial, to the KRL (admins of its tenant). */
+    revokeCertificate: {
+      name: "RevokeCertificate",
+      requestType: RevokeCertificateRequest as typeof RevokeCertificateRequest,
+      requestStream: false,
+      responseType: RevokeCertificateResponse as typeof RevokeCertificateResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -7323,6 +9973,26 @@ export interface CertAuthorityServiceImplementation<CallContextExt = {}> {
     request: SignHostCertificateRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<SignHostCertificateResponse>>;
+  /** ListCertAuthorities lists the trusted CAs with their rotation state (admins). */
+  listCertAuthorities(
+    request: ListCertAuthoritiesRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ListCertAuthoritiesResponse>>;
+  /** RotateCertAuthority moves a CA rotation one phase on (admins). */
+  rotateCertAuthority(
+    request: RotateCertAuthorityRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<RotateCertAuthorityResponse>>;
+  /** GetRevocationList returns the OpenSSH KRL of every revoked, unexpired certificate (public: nodes poll it). */
+  getRevocationList(
+    request: GetRevocationListRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<RevocationList>>;
+  /** RevokeCertificate adds one certificate, by serial, to the KRL (admins of its tenant). */
+  revokeCertificate(
+    request: RevokeCertificateRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<RevokeCertificateResponse>>;
 }
 
 export interface CertAuthorityServiceClient<CallOptionsExt = {}> {
@@ -7336,6 +10006,99 @@ export interface CertAuthorityServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<SignHostCertificateRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<SignHostCertificateResponse>;
+  /** ListCertAuthorities lists the trusted CAs with their rotation state (admins). */
+  listCertAuthorities(
+    request: DeepPartial<ListCertAuthoritiesRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ListCertAuthoritiesResponse>;
+  /** RotateCertAuthority moves a CA rotation one phase on (admins). */
+  rotateCertAuthority(
+    request: DeepPartial<RotateCertAuthorityRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<RotateCertAuthorityResponse>;
+  /** GetRevocationList returns the OpenSSH KRL of every revoked, unexpired certificate (public: nodes poll it). */
+  getRevocationList(
+    request: DeepPartial<GetRevocationListRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<RevocationList>;
+  /** RevokeCertificate adds one certificate, by serial, to the KRL (admins of its tenant). */
+  revokeCertificate(
+    request: DeepPartial<RevokeCertificateRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<RevokeCertificateResponse>;
+}
+
+/** NodeService is the inventory of SSH nodes: stock OpenSSH servers enrolled with `mezd node`. */
+export type NodeServiceDefinition = typeof NodeServiceDefinition;
+export const NodeServiceDefinition = {
+  name: "NodeService",
+  fullName: "mezite.auth.v1.NodeService",
+  methods: {
+    /** AddNode registers a node and returns its one-time join token. */
+    addNode: {
+      name: "AddNode",
+      requestType: AddNodeRequest as typeof AddNodeRequest,
+      requestStream: false,
+      responseType: AddNodeResponse as typeof AddNodeResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** GetNode returns one node by name. */
+    getNode: {
+      name: "GetNode",
+      requestType: GetNodeRequest as typeof GetNodeRequest,
+      requestStream: false,
+      responseType: Node as typeof Node,
+      responseStream: false,
+      options: {},
+    },
+    /** ListNodes pages through the nodes the caller may see (bots: the nodes their roles reach). */
+    listNodes: {
+      name: "ListNodes",
+      requestType: ListNodesRequest as typeof ListNodesRequest,
+      requestStream: false,
+      responseType: ListNodesResponse as typeof ListNodesResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** DeleteNode removes a node and revokes its host certificates. */
+    deleteNode: {
+      name: "DeleteNode",
+      requestType: DeleteNodeRequest as typeof DeleteNodeRequest,
+      requestStream: false,
+      responseType: DeleteNodeResponse as typeof DeleteNodeResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+export interface NodeServiceImplementation<CallContextExt = {}> {
+  /** AddNode registers a node and returns its one-time join token. */
+  addNode(request: AddNodeRequest, context: CallContext & CallContextExt): Promise<DeepPartial<AddNodeResponse>>;
+  /** GetNode returns one node by name. */
+  getNode(request: GetNodeRequest, context: CallContext & CallContextExt): Promise<DeepPartial<Node>>;
+  /** ListNodes pages through the nodes the caller may see (bots: the nodes their roles reach). */
+  listNodes(request: ListNodesRequest, context: CallContext & CallContextExt): Promise<DeepPartial<ListNodesResponse>>;
+  /** DeleteNode removes a node and revokes its host certificates. */
+  deleteNode(
+    request: DeleteNodeRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<DeleteNodeResponse>>;
+}
+
+export interface NodeServiceClient<CallOptionsExt = {}> {
+  /** AddNode registers a node and returns its one-time join token. */
+  addNode(request: DeepPartial<AddNodeRequest>, options?: CallOptions & CallOptionsExt): Promise<AddNodeResponse>;
+  /** GetNode returns one node by name. */
+  getNode(request: DeepPartial<GetNodeRequest>, options?: CallOptions & CallOptionsExt): Promise<Node>;
+  /** ListNodes pages through the nodes the caller may see (bots: the nodes their roles reach). */
+  listNodes(request: DeepPartial<ListNodesRequest>, options?: CallOptions & CallOptionsExt): Promise<ListNodesResponse>;
+  /** DeleteNode removes a node and revokes its host certificates. */
+  deleteNode(
+    request: DeepPartial<DeleteNodeRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<DeleteNodeResponse>;
 }
 
 /**

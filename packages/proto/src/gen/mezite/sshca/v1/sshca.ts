@@ -13,6 +13,120 @@ export const protobufPackage = "mezite.sshca.v1";
 
 export const protobufFileName = "mezite/sshca/v1/sshca.proto";
 
+/** CertAuthorityState is a CA's place in a rotation. */
+export enum CertAuthorityState {
+  /** CERT_AUTHORITY_STATE_UNSPECIFIED - CERT_AUTHORITY_STATE_UNSPECIFIED is never stored. */
+  CERT_AUTHORITY_STATE_UNSPECIFIED = 0,
+  /** CERT_AUTHORITY_STATE_NEXT - CERT_AUTHORITY_STATE_NEXT is trusted but does not sign yet (rotation phase init). */
+  CERT_AUTHORITY_STATE_NEXT = 1,
+  /** CERT_AUTHORITY_STATE_ACTIVE - CERT_AUTHORITY_STATE_ACTIVE signs new certificates. */
+  CERT_AUTHORITY_STATE_ACTIVE = 2,
+  /** CERT_AUTHORITY_STATE_PREVIOUS - CERT_AUTHORITY_STATE_PREVIOUS no longer signs and stays trusted until the rotation completes. */
+  CERT_AUTHORITY_STATE_PREVIOUS = 3,
+  /** CERT_AUTHORITY_STATE_RETIRED - CERT_AUTHORITY_STATE_RETIRED is no longer trusted. */
+  CERT_AUTHORITY_STATE_RETIRED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function certAuthorityStateFromJSON(object: any): CertAuthorityState {
+  switch (object) {
+    case 0:
+    case "CERT_AUTHORITY_STATE_UNSPECIFIED":
+      return CertAuthorityState.CERT_AUTHORITY_STATE_UNSPECIFIED;
+    case 1:
+    case "CERT_AUTHORITY_STATE_NEXT":
+      return CertAuthorityState.CERT_AUTHORITY_STATE_NEXT;
+    case 2:
+    case "CERT_AUTHORITY_STATE_ACTIVE":
+      return CertAuthorityState.CERT_AUTHORITY_STATE_ACTIVE;
+    case 3:
+    case "CERT_AUTHORITY_STATE_PREVIOUS":
+      return CertAuthorityState.CERT_AUTHORITY_STATE_PREVIOUS;
+    case 4:
+    case "CERT_AUTHORITY_STATE_RETIRED":
+      return CertAuthorityState.CERT_AUTHORITY_STATE_RETIRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CertAuthorityState.UNRECOGNIZED;
+  }
+}
+
+export function certAuthorityStateToJSON(object: CertAuthorityState): string {
+  switch (object) {
+    case CertAuthorityState.CERT_AUTHORITY_STATE_UNSPECIFIED:
+      return "CERT_AUTHORITY_STATE_UNSPECIFIED";
+    case CertAuthorityState.CERT_AUTHORITY_STATE_NEXT:
+      return "CERT_AUTHORITY_STATE_NEXT";
+    case CertAuthorityState.CERT_AUTHORITY_STATE_ACTIVE:
+      return "CERT_AUTHORITY_STATE_ACTIVE";
+    case CertAuthorityState.CERT_AUTHORITY_STATE_PREVIOUS:
+      return "CERT_AUTHORITY_STATE_PREVIOUS";
+    case CertAuthorityState.CERT_AUTHORITY_STATE_RETIRED:
+      return "CERT_AUTHORITY_STATE_RETIRED";
+    case CertAuthorityState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** RotationPhase is one step of a CA rotation. */
+export enum RotationPhase {
+  /** ROTATION_PHASE_UNSPECIFIED - ROTATION_PHASE_UNSPECIFIED is refused. */
+  ROTATION_PHASE_UNSPECIFIED = 0,
+  /** ROTATION_PHASE_INIT - ROTATION_PHASE_INIT makes a new CA, trusted but not signing. */
+  ROTATION_PHASE_INIT = 1,
+  /** ROTATION_PHASE_SWITCH - ROTATION_PHASE_SWITCH makes the new CA sign; the old one stays trusted. */
+  ROTATION_PHASE_SWITCH = 2,
+  /** ROTATION_PHASE_COMPLETE - ROTATION_PHASE_COMPLETE stops trusting the old CA. */
+  ROTATION_PHASE_COMPLETE = 3,
+  /** ROTATION_PHASE_ROLLBACK - ROTATION_PHASE_ROLLBACK drops a new CA that has not started signing. */
+  ROTATION_PHASE_ROLLBACK = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function rotationPhaseFromJSON(object: any): RotationPhase {
+  switch (object) {
+    case 0:
+    case "ROTATION_PHASE_UNSPECIFIED":
+      return RotationPhase.ROTATION_PHASE_UNSPECIFIED;
+    case 1:
+    case "ROTATION_PHASE_INIT":
+      return RotationPhase.ROTATION_PHASE_INIT;
+    case 2:
+    case "ROTATION_PHASE_SWITCH":
+      return RotationPhase.ROTATION_PHASE_SWITCH;
+    case 3:
+    case "ROTATION_PHASE_COMPLETE":
+      return RotationPhase.ROTATION_PHASE_COMPLETE;
+    case 4:
+    case "ROTATION_PHASE_ROLLBACK":
+      return RotationPhase.ROTATION_PHASE_ROLLBACK;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RotationPhase.UNRECOGNIZED;
+  }
+}
+
+export function rotationPhaseToJSON(object: RotationPhase): string {
+  switch (object) {
+    case RotationPhase.ROTATION_PHASE_UNSPECIFIED:
+      return "ROTATION_PHASE_UNSPECIFIED";
+    case RotationPhase.ROTATION_PHASE_INIT:
+      return "ROTATION_PHASE_INIT";
+    case RotationPhase.ROTATION_PHASE_SWITCH:
+      return "ROTATION_PHASE_SWITCH";
+    case RotationPhase.ROTATION_PHASE_COMPLETE:
+      return "ROTATION_PHASE_COMPLETE";
+    case RotationPhase.ROTATION_PHASE_ROLLBACK:
+      return "ROTATION_PHASE_ROLLBACK";
+    case RotationPhase.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** CertAuthorityType says which certificates a CA signs. */
 export enum CertAuthorityType {
   /** CERT_AUTHORITY_TYPE_UNSPECIFIED - CERT_AUTHORITY_TYPE_UNSPECIFIED means every type where a filter is allowed. */
@@ -67,7 +181,13 @@ export interface CertAuthority {
   /** fingerprint is the OpenSSH SHA256 fingerprint of public_key. */
   fingerprint: string;
   /** create_time is when the key pair was made. */
-  createTime: Date | undefined;
+  createTime:
+    | Date
+    | undefined;
+  /** state is the CA's place in a rotation. */
+  state: CertAuthorityState;
+  /** last_certificate_expire_time is when the last certificate it signed expires; unset if none. */
+  lastCertificateExpireTime: Date | undefined;
 }
 
 /** ListCertAuthoritiesRequest optionally filters by type. */
@@ -132,8 +252,76 @@ export interface SignCertificateResponse {
   caFingerprint: string;
 }
 
+/** RotateCertAuthorityRequest names the type and phase. */
+export interface RotateCertAuthorityRequest {
+  /** type of the CA to rotate. */
+  type: CertAuthorityType;
+  /** phase to run. */
+  phase: RotationPhase;
+  /** force completes although certificates of the previous CA are still valid. */
+  force: boolean;
+}
+
+/** RotateCertAuthorityResponse lists the CAs of the type after the phase. */
+export interface RotateCertAuthorityResponse {
+  /** cert_authorities of the type, oldest first, retired ones left out. */
+  certAuthorities: CertAuthority[];
+}
+
+/** GenerateKrlRequest names what to revoke. */
+export interface GenerateKrlRequest {
+  /** subject_ids revoke every unexpired certificate of these bots or nodes. */
+  subjectIds: string[];
+  /** serials revoke single certificates (decimal). */
+  serials: string[];
+}
+
+/** GenerateKrlResponse carries the KRL. */
+export interface GenerateKrlResponse {
+  /** krl is the binary OpenSSH KRL. */
+  krl: Buffer;
+  /** revoked_certificates counts the certificates in it. */
+  revokedCertificates: number;
+  /** generate_time is the KRL's generated_date. */
+  generateTime: Date | undefined;
+}
+
+/** GetIssuedCertificateRequest names a certificate. */
+export interface GetIssuedCertificateRequest {
+  /** serial, decimal. */
+  serial: string;
+}
+
+/** IssuedCertificate is one entry of the issued-certificate log. */
+export interface IssuedCertificate {
+  /** serial, decimal. */
+  serial: string;
+  /** type of the certificate. */
+  type: CertAuthorityType;
+  /** key_id as in the certificate. */
+  keyId: string;
+  /** subject_id is the bot's or node's UUID. */
+  subjectId: string;
+  /** tenant_id of the subject. */
+  tenantId: string;
+  /** valid_before is the end of validity. */
+  validBefore:
+    | Date
+    | undefined;
+  /** ca_fingerprint names the CA that signed. */
+  caFingerprint: string;
+}
+
 function createBaseCertAuthority(): CertAuthority {
-  return { id: "", type: 0, publicKey: "", fingerprint: "", createTime: undefined };
+  return {
+    id: "",
+    type: 0,
+    publicKey: "",
+    fingerprint: "",
+    createTime: undefined,
+    state: 0,
+    lastCertificateExpireTime: undefined,
+  };
 }
 
 export const CertAuthority: MessageFns<CertAuthority> = {
@@ -152,6 +340,12 @@ export const CertAuthority: MessageFns<CertAuthority> = {
     }
     if (message.createTime !== undefined) {
       Timestamp.encode(toTimestamp(message.createTime), writer.uint32(42).fork()).join();
+    }
+    if (message.state !== 0) {
+      writer.uint32(48).int32(message.state);
+    }
+    if (message.lastCertificateExpireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastCertificateExpireTime), writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -209,6 +403,22 @@ export const CertAuthority: MessageFns<CertAuthority> = {
             message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lastCertificateExpireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -236,6 +446,12 @@ export const CertAuthority: MessageFns<CertAuthority> = {
         : isSet(object.create_time)
         ? fromJsonTimestamp(object.create_time)
         : undefined,
+      state: isSet(object.state) ? certAuthorityStateFromJSON(object.state) : 0,
+      lastCertificateExpireTime: isSet(object.lastCertificateExpireTime)
+        ? fromJsonTimestamp(object.lastCertificateExpireTime)
+        : isSet(object.last_certificate_expire_time)
+        ? fromJsonTimestamp(object.last_certificate_expire_time)
+        : undefined,
     };
   },
 
@@ -256,6 +472,12 @@ export const CertAuthority: MessageFns<CertAuthority> = {
     if (message.createTime !== undefined) {
       obj.createTime = message.createTime.toISOString();
     }
+    if (message.state !== 0) {
+      obj.state = certAuthorityStateToJSON(message.state);
+    }
+    if (message.lastCertificateExpireTime !== undefined) {
+      obj.lastCertificateExpireTime = message.lastCertificateExpireTime.toISOString();
+    }
     return obj;
   },
 
@@ -269,6 +491,8 @@ export const CertAuthority: MessageFns<CertAuthority> = {
     message.publicKey = object.publicKey ?? "";
     message.fingerprint = object.fingerprint ?? "";
     message.createTime = object.createTime ?? undefined;
+    message.state = object.state ?? 0;
+    message.lastCertificateExpireTime = object.lastCertificateExpireTime ?? undefined;
     return message;
   },
 };
@@ -1035,6 +1259,630 @@ export const SignCertificateResponse: MessageFns<SignCertificateResponse> = {
   },
 };
 
+function createBaseRotateCertAuthorityRequest(): RotateCertAuthorityRequest {
+  return { type: 0, phase: 0, force: false };
+}
+
+export const RotateCertAuthorityRequest: MessageFns<RotateCertAuthorityRequest> = {
+  encode(message: RotateCertAuthorityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== 0) {
+      writer.uint32(8).int32(message.type);
+    }
+    if (message.phase !== 0) {
+      writer.uint32(16).int32(message.phase);
+    }
+    if (message.force !== false) {
+      writer.uint32(24).bool(message.force);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateCertAuthorityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateCertAuthorityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.phase = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateCertAuthorityRequest {
+    return {
+      type: isSet(object.type) ? certAuthorityTypeFromJSON(object.type) : 0,
+      phase: isSet(object.phase) ? rotationPhaseFromJSON(object.phase) : 0,
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+    };
+  },
+
+  toJSON(message: RotateCertAuthorityRequest): unknown {
+    const obj: any = {};
+    if (message.type !== 0) {
+      obj.type = certAuthorityTypeToJSON(message.type);
+    }
+    if (message.phase !== 0) {
+      obj.phase = rotationPhaseToJSON(message.phase);
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateCertAuthorityRequest>): RotateCertAuthorityRequest {
+    return RotateCertAuthorityRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateCertAuthorityRequest>): RotateCertAuthorityRequest {
+    const message = createBaseRotateCertAuthorityRequest();
+    message.type = object.type ?? 0;
+    message.phase = object.phase ?? 0;
+    message.force = object.force ?? false;
+    return message;
+  },
+};
+
+function createBaseRotateCertAuthorityResponse(): RotateCertAuthorityResponse {
+  return { certAuthorities: [] };
+}
+
+export const RotateCertAuthorityResponse: MessageFns<RotateCertAuthorityResponse> = {
+  encode(message: RotateCertAuthorityResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.certAuthorities) {
+      CertAuthority.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateCertAuthorityResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateCertAuthorityResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certAuthorities.push(CertAuthority.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateCertAuthorityResponse {
+    return {
+      certAuthorities: globalThis.Array.isArray(object?.certAuthorities)
+        ? object.certAuthorities.map((e: any) => CertAuthority.fromJSON(e))
+        : globalThis.Array.isArray(object?.cert_authorities)
+        ? object.cert_authorities.map((e: any) => CertAuthority.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RotateCertAuthorityResponse): unknown {
+    const obj: any = {};
+    if (message.certAuthorities?.length) {
+      obj.certAuthorities = message.certAuthorities.map((e) => CertAuthority.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateCertAuthorityResponse>): RotateCertAuthorityResponse {
+    return RotateCertAuthorityResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateCertAuthorityResponse>): RotateCertAuthorityResponse {
+    const message = createBaseRotateCertAuthorityResponse();
+    message.certAuthorities = object.certAuthorities?.map((e) => CertAuthority.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGenerateKrlRequest(): GenerateKrlRequest {
+  return { subjectIds: [], serials: [] };
+}
+
+export const GenerateKrlRequest: MessageFns<GenerateKrlRequest> = {
+  encode(message: GenerateKrlRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.subjectIds) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.serials) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GenerateKrlRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGenerateKrlRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.subjectIds.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.serials.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GenerateKrlRequest {
+    return {
+      subjectIds: globalThis.Array.isArray(object?.subjectIds)
+        ? object.subjectIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.subject_ids)
+        ? object.subject_ids.map((e: any) => globalThis.String(e))
+        : [],
+      serials: globalThis.Array.isArray(object?.serials) ? object.serials.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: GenerateKrlRequest): unknown {
+    const obj: any = {};
+    if (message.subjectIds?.length) {
+      obj.subjectIds = message.subjectIds;
+    }
+    if (message.serials?.length) {
+      obj.serials = message.serials;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GenerateKrlRequest>): GenerateKrlRequest {
+    return GenerateKrlRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GenerateKrlRequest>): GenerateKrlRequest {
+    const message = createBaseGenerateKrlRequest();
+    message.subjectIds = object.subjectIds?.map((e) => e) || [];
+    message.serials = object.serials?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGenerateKrlResponse(): GenerateKrlResponse {
+  return { krl: Buffer.alloc(0), revokedCertificates: 0, generateTime: undefined };
+}
+
+export const GenerateKrlResponse: MessageFns<GenerateKrlResponse> = {
+  encode(message: GenerateKrlResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.krl.length !== 0) {
+      writer.uint32(10).bytes(message.krl);
+    }
+    if (message.revokedCertificates !== 0) {
+      writer.uint32(16).int64(message.revokedCertificates);
+    }
+    if (message.generateTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.generateTime), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GenerateKrlResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGenerateKrlResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.krl = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.revokedCertificates = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.generateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GenerateKrlResponse {
+    return {
+      krl: isSet(object.krl) ? Buffer.from(bytesFromBase64(object.krl)) : Buffer.alloc(0),
+      revokedCertificates: isSet(object.revokedCertificates)
+        ? globalThis.Number(object.revokedCertificates)
+        : isSet(object.revoked_certificates)
+        ? globalThis.Number(object.revoked_certificates)
+        : 0,
+      generateTime: isSet(object.generateTime)
+        ? fromJsonTimestamp(object.generateTime)
+        : isSet(object.generate_time)
+        ? fromJsonTimestamp(object.generate_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GenerateKrlResponse): unknown {
+    const obj: any = {};
+    if (message.krl.length !== 0) {
+      obj.krl = base64FromBytes(message.krl);
+    }
+    if (message.revokedCertificates !== 0) {
+      obj.revokedCertificates = Math.round(message.revokedCertificates);
+    }
+    if (message.generateTime !== undefined) {
+      obj.generateTime = message.generateTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GenerateKrlResponse>): GenerateKrlResponse {
+    return GenerateKrlResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GenerateKrlResponse>): GenerateKrlResponse {
+    const message = createBaseGenerateKrlResponse();
+    message.krl = object.krl ?? Buffer.alloc(0);
+    message.revokedCertificates = object.revokedCertificates ?? 0;
+    message.generateTime = object.generateTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetIssuedCertificateRequest(): GetIssuedCertificateRequest {
+  return { serial: "" };
+}
+
+export const GetIssuedCertificateRequest: MessageFns<GetIssuedCertificateRequest> = {
+  encode(message: GetIssuedCertificateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.serial !== "") {
+      writer.uint32(10).string(message.serial);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetIssuedCertificateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetIssuedCertificateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.serial = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetIssuedCertificateRequest {
+    return { serial: isSet(object.serial) ? globalThis.String(object.serial) : "" };
+  },
+
+  toJSON(message: GetIssuedCertificateRequest): unknown {
+    const obj: any = {};
+    if (message.serial !== "") {
+      obj.serial = message.serial;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetIssuedCertificateRequest>): GetIssuedCertificateRequest {
+    return GetIssuedCertificateRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetIssuedCertificateRequest>): GetIssuedCertificateRequest {
+    const message = createBaseGetIssuedCertificateRequest();
+    message.serial = object.serial ?? "";
+    return message;
+  },
+};
+
+function createBaseIssuedCertificate(): IssuedCertificate {
+  return { serial: "", type: 0, keyId: "", subjectId: "", tenantId: "", validBefore: undefined, caFingerprint: "" };
+}
+
+export const IssuedCertificate: MessageFns<IssuedCertificate> = {
+  encode(message: IssuedCertificate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.serial !== "") {
+      writer.uint32(10).string(message.serial);
+    }
+    if (message.type !== 0) {
+      writer.uint32(16).int32(message.type);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(26).string(message.keyId);
+    }
+    if (message.subjectId !== "") {
+      writer.uint32(34).string(message.subjectId);
+    }
+    if (message.tenantId !== "") {
+      writer.uint32(42).string(message.tenantId);
+    }
+    if (message.validBefore !== undefined) {
+      Timestamp.encode(toTimestamp(message.validBefore), writer.uint32(50).fork()).join();
+    }
+    if (message.caFingerprint !== "") {
+      writer.uint32(58).string(message.caFingerprint);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssuedCertificate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssuedCertificate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.serial = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.subjectId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.validBefore = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.caFingerprint = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IssuedCertificate {
+    return {
+      serial: isSet(object.serial) ? globalThis.String(object.serial) : "",
+      type: isSet(object.type) ? certAuthorityTypeFromJSON(object.type) : 0,
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      subjectId: isSet(object.subjectId)
+        ? globalThis.String(object.subjectId)
+        : isSet(object.subject_id)
+        ? globalThis.String(object.subject_id)
+        : "",
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      validBefore: isSet(object.validBefore)
+        ? fromJsonTimestamp(object.validBefore)
+        : isSet(object.valid_before)
+        ? fromJsonTimestamp(object.valid_before)
+        : undefined,
+      caFingerprint: isSet(object.caFingerprint)
+        ? globalThis.String(object.caFingerprint)
+        : isSet(object.ca_fingerprint)
+        ? globalThis.String(object.ca_fingerprint)
+        : "",
+    };
+  },
+
+  toJSON(message: IssuedCertificate): unknown {
+    const obj: any = {};
+    if (message.serial !== "") {
+      obj.serial = message.serial;
+    }
+    if (message.type !== 0) {
+      obj.type = certAuthorityTypeToJSON(message.type);
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.subjectId !== "") {
+      obj.subjectId = message.subjectId;
+    }
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.validBefore !== undefined) {
+      obj.validBefore = message.validBefore.toISOString();
+    }
+    if (message.caFingerprint !== "") {
+      obj.caFingerprint = message.caFingerprint;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<IssuedCertificate>): IssuedCertificate {
+    return IssuedCertificate.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<IssuedCertificate>): IssuedCertificate {
+    const message = createBaseIssuedCertificate();
+    message.serial = object.serial ?? "";
+    message.type = object.type ?? 0;
+    message.keyId = object.keyId ?? "";
+    message.subjectId = object.subjectId ?? "";
+    message.tenantId = object.tenantId ?? "";
+    message.validBefore = object.validBefore ?? undefined;
+    message.caFingerprint = object.caFingerprint ?? "";
+    return message;
+  },
+};
+
 /**
  * SshCaService holds the SSH certificate authorities. It is the only holder of CA
  * private keys; only the auth-server calls it, over mTLS.
@@ -1062,6 +1910,33 @@ export const SshCaServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /** RotateCertAuthority runs one phase of a CA rotation. */
+    rotateCertAuthority: {
+      name: "RotateCertAuthority",
+      requestType: RotateCertAuthorityRequest as typeof RotateCertAuthorityRequest,
+      requestStream: false,
+      responseType: RotateCertAuthorityResponse as typeof RotateCertAuthorityResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** GenerateKrl renders the OpenSSH KRL of the unexpired certificates of the given subjects and serials. */
+    generateKrl: {
+      name: "GenerateKrl",
+      requestType: GenerateKrlRequest as typeof GenerateKrlRequest,
+      requestStream: false,
+      responseType: GenerateKrlResponse as typeof GenerateKrlResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** GetIssuedCertificate returns the log entry of one certificate by serial. */
+    getIssuedCertificate: {
+      name: "GetIssuedCertificate",
+      requestType: GetIssuedCertificateRequest as typeof GetIssuedCertificateRequest,
+      requestStream: false,
+      responseType: IssuedCertificate as typeof IssuedCertificate,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -1076,6 +1951,21 @@ export interface SshCaServiceImplementation<CallContextExt = {}> {
     request: SignCertificateRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<SignCertificateResponse>>;
+  /** RotateCertAuthority runs one phase of a CA rotation. */
+  rotateCertAuthority(
+    request: RotateCertAuthorityRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<RotateCertAuthorityResponse>>;
+  /** GenerateKrl renders the OpenSSH KRL of the unexpired certificates of the given subjects and serials. */
+  generateKrl(
+    request: GenerateKrlRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<GenerateKrlResponse>>;
+  /** GetIssuedCertificate returns the log entry of one certificate by serial. */
+  getIssuedCertificate(
+    request: GetIssuedCertificateRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<IssuedCertificate>>;
 }
 
 export interface SshCaServiceClient<CallOptionsExt = {}> {
@@ -1089,6 +1979,29 @@ export interface SshCaServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<SignCertificateRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<SignCertificateResponse>;
+  /** RotateCertAuthority runs one phase of a CA rotation. */
+  rotateCertAuthority(
+    request: DeepPartial<RotateCertAuthorityRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<RotateCertAuthorityResponse>;
+  /** GenerateKrl renders the OpenSSH KRL of the unexpired certificates of the given subjects and serials. */
+  generateKrl(
+    request: DeepPartial<GenerateKrlRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<GenerateKrlResponse>;
+  /** GetIssuedCertificate returns the log entry of one certificate by serial. */
+  getIssuedCertificate(
+    request: DeepPartial<GetIssuedCertificateRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<IssuedCertificate>;
+}
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

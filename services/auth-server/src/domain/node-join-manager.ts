@@ -1,0 +1,156 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { alreadyExists, invalidArgument, isMeziteError, unauthenticated, type Clock } from '@mezite/identity';
+import { fingerprintSha256, parseCertificate, parsePublicKey, verifyCertificateSignature, verifyRenewal } from '@mezite/ssh';
+import type { AuditLog } from './audit';
+import type { CertAuthorityClient } from './cert-authority-client';
+import type { JoinTokenMinter } from './join-token-minter';
+import { type Node, type NodeStore, parseNodeAddr } from './node';
+import { MAX_HOST_CERT_TTL_MS } from './node-manager';
+import type { RenewalChallengeStore } from './renewal-challenge';
+
+/** Host certificates live a day unless the node asks otherwise; mezd node renews at ~2/3 of that. */
+export const DEFAULT_HOST_CERT_TTL_MS = 24 * 3600_000;
+const CHALLENGE_TTL_MS = 60_000;
+const NODE_TOKEN = /^tok-node-[0-9a-f]{32}$/;
+const HOST_KEY_TYPES = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521']);
+
+/** A host certificate and what the node needs next to it. */
+export interface IssuedHostCert {
+  hostCertificate: string;
+  userCertAuthorities: string[];
+  hostCertAuthorities: string[];
+  node: Node;
+  principals: string[];
+  expiresAt: Date;
+}
+
+/** Options of NodeJoinManager. */
+export interface NodeJoinManagerOptions {
+  nodes: NodeStore;
+  joinTokens: JoinTokenMinter;
+  ca: CertAuthorityClient;
+  challenges: RenewalChallengeStore;
+  audit: AuditLog;
+  clock: Clock;
+}
+
+/**
+ * Joins and renewals of nodes. A node joins once with its one-time `tok-node-…` token
+ * and its existing host key (the private half never leaves the node); it renews by
+ * signing a single-use challenge with that host key. The host certificate names the
+ * node and the host of its address, so `ssh` verifies it by name (msh passes
+ * HostKeyAlias) or by address.
+ */
+export class NodeJoinManager {
+  constructor(private readonly o: NodeJoinManagerOptions) {
+    for (const k of ['nodes', 'joinTokens', 'ca', 'challenges', 'audit', 'clock'] as const) if (!o[k]) throw new Error(`NodeJoinManager: ${k} is required`);
+  }
+
+  /** Redeems a node join token for a host certificate on `hostPublicKey`. */
+  async join(input: { joinToken: string; hostPublicKey: string; requestedTtlMs: number; requestId: string }): Promise<IssuedHostCert> {
+    const hostKey = this.checkHostKey(input.hostPublicKey);
+    const ttlMs = checkTtl(input.requestedTtlMs);
+    const refused = unauthenticated('invalid join token');
+    if (!NODE_TOKEN.test(input.joinToken)) {
+      await this.audit(null, 'node.join', 'node:?', 'failure', input.requestId, { reason: 'malformed token' });
+      throw refused;
+    }
+    let claim;
+    try {
+      claim = await this.o.joinTokens.claim(input.joinToken, input.requestId);
+    } catch (err) {
+      if (isMeziteError(err, 'Unauthenticated')) await this.audit(null, 'node.join', 'node:?', 'failure', input.requestId, { reason: 'unknown, expired, used or revoked token' });
+      throw err;
+    }
+    let node: Node | null = null;
+    try {
+      if (claim.subjectKind !== 'node') throw refused;
+      node = await this.o.nodes.getById(claim.tenantId, claim.subjectId);
+      if (!node) throw refused;
+      const fingerprint = fingerprintSha256(hostKey.blob);
+      const other = await this.o.nodes.findByHostKey(fingerprint);
+      if (other && other.id !== node.id) throw alreadyExists(`this host key is already enrolled as node "${other.name}"; remove that node first`);
+      const issued = await this.issue(node, input.hostPublicKey, ttlMs, input.requestId);
+      const at = this.o.clock.now();
+      await this.o.nodes.recordJoin(node.tenantId, node.id, { hostPublicKey: input.hostPublicKey.split(/\s+/).slice(0, 2).join(' '), hostKeyFingerprint: fingerprint, at, certExpiresAt: issued.expiresAt });
+      await this.audit(node.tenantId, 'node.join', `node:${node.name}`, 'success', input.requestId, { host_key: fingerprint, token_id: claim.tokenId });
+      await this.o.joinTokens.confirm(claim.claimId, input.requestId);
+      return { ...issued, node: { ...node, hostPublicKey: input.hostPublicKey, hostKeyFingerprint: fingerprint, joinedAt: at, lastSeenAt: at, certExpiresAt: issued.expiresAt } };
+    } catch (err) {
+      await this.o.joinTokens.release(claim.claimId, input.requestId).catch(() => undefined);
+      await this.audit(claim.tenantId, 'node.join', `node:${node?.name ?? '?'}`, 'failure', input.requestId, { reason: (err as Error).message }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Checks the node's current host certificate and returns a single-use challenge for its host key. */
+  async beginRenewal(input: { hostCertificate: string; requestId: string }): Promise<{ challengeId: string; challenge: Buffer; expiresAt: Date }> {
+    const node = await this.nodeOf(input.hostCertificate);
+    const now = this.o.clock.now();
+    const c = { id: randomUUID(), botId: node.id, tenantId: node.tenantId, subjectKind: 'node' as const, challenge: randomBytes(32), certificate: input.hostCertificate.trim(), presentedGeneration: 0, expiresAt: new Date(now.getTime() + CHALLENGE_TTL_MS) };
+    await this.o.challenges.create(c);
+    return { challengeId: c.id, challenge: c.challenge, expiresAt: c.expiresAt };
+  }
+
+  /** Checks the host key's signature over the challenge and issues a fresh host certificate. */
+  async completeRenewal(input: { challengeId: string; signature: Buffer; requestedTtlMs: number; requestId: string }): Promise<IssuedHostCert> {
+    const ttlMs = checkTtl(input.requestedTtlMs);
+    const gone = unauthenticated('unknown or expired renewal challenge');
+    if (!/^[0-9a-f-]{36}$/.test(input.challengeId)) throw gone;
+    const ch = await this.o.challenges.consume(input.challengeId, this.o.clock.now());
+    if (!ch || ch.subjectKind !== 'node') throw gone;
+    const node = await this.nodeOf(ch.certificate);
+    const cert = parseCertificate(ch.certificate);
+    if (!verifyRenewal(cert.subjectKey, ch.challenge, cert.subjectKey.blob, input.signature)) {
+      await this.audit(node.tenantId, 'node.renew', `node:${node.name}`, 'failure', input.requestId, { reason: 'bad proof of possession' });
+      throw unauthenticated('the renewal signature does not match the host key');
+    }
+    const issued = await this.issue(node, node.hostPublicKey ?? '', ttlMs, input.requestId);
+    await this.o.nodes.recordRenewal(node.tenantId, node.id, { at: this.o.clock.now(), certExpiresAt: issued.expiresAt });
+    await this.audit(node.tenantId, 'node.renew', `node:${node.name}`, 'success', input.requestId, {});
+    return issued;
+  }
+
+  /** The enrolled node a presented host certificate belongs to: trusted Host CA, unexpired, host key enrolled. */
+  private async nodeOf(line: string): Promise<Node> {
+    const refused = unauthenticated('the host certificate was not issued by this cluster, has expired, or its node was removed');
+    let cert;
+    try {
+      cert = parseCertificate(line);
+    } catch {
+      throw refused;
+    }
+    if (cert.type !== 'host') throw refused;
+    const trusted = (await this.o.ca.publicKeys('host')).map((k) => Buffer.from(k.split(' ')[1] ?? '', 'base64'));
+    if (!trusted.some((t) => t.equals(cert.signatureKey.blob)) || !verifyCertificateSignature(cert)) throw refused;
+    const now = this.o.clock.now();
+    if (cert.validAfter > now || cert.validBefore <= now) throw refused;
+    const node = await this.o.nodes.findByHostKey(fingerprintSha256(cert.subjectKey.blob));
+    if (!node) throw refused;
+    return node;
+  }
+
+  private checkHostKey(line: string) {
+    const key = parsePublicKey(line);
+    if (!HOST_KEY_TYPES.has(key.type)) throw invalidArgument(`host_public_key: ${key.type} host keys are not supported; use the node's ed25519 or ECDSA host key (/etc/ssh/ssh_host_ed25519_key.pub)`);
+    return key;
+  }
+
+  private async issue(node: Node, hostPublicKey: string, ttlMs: number, requestId: string): Promise<Omit<IssuedHostCert, 'node'> & { node: Node }> {
+    const { host } = parseNodeAddr(node.addr);
+    const principals = [...new Set([node.name, host])];
+    const signed = await this.o.ca.sign({ type: 'host', publicKey: hostPublicKey, keyId: `node:${node.name}`, principals, ttlMs, tenantId: node.tenantId, subjectId: node.id, requestId });
+    const [user, hostCas] = await Promise.all([this.o.ca.publicKeys('user'), this.o.ca.publicKeys('host')]);
+    return { hostCertificate: signed.certificate, userCertAuthorities: user, hostCertAuthorities: hostCas, node, principals, expiresAt: signed.validBefore };
+  }
+
+  private audit(tenantId: string | null, type: string, target: string, result: 'success' | 'failure', requestId: string, details: Record<string, string>): Promise<void> {
+    return this.o.audit.record({ tenantId, type, actor: target === 'node:?' ? 'anonymous' : target, target, result, requestId, details });
+  }
+}
+
+function checkTtl(ms: number): number {
+  const ttl = ms > 0 ? ms : DEFAULT_HOST_CERT_TTL_MS;
+  if (ttl < 60_000 || ttl > MAX_HOST_CERT_TTL_MS) throw invalidArgument('host certificate TTL must be between 1m and 30d');
+  return ttl;
+}

@@ -1,0 +1,210 @@
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { FakeClock, isMeziteError, type Principal } from '@mezite/identity';
+import { formatPublicKey, isCertificateRevoked, makeCertAuthCredential, parseCertificate, parseKrl, parsePublicKey, signRenewal } from '@mezite/ssh';
+import { MemoryAuditLog } from '../store/memory-audit-log';
+import { MemoryBotStore } from '../store/memory-bot-store';
+import { MemoryNodeStore, MemoryRevocationStore } from '../store/memory-node-store';
+import { MemoryRenewalChallengeStore } from '../store/memory-renewal-challenge-store';
+import { MemoryRoleStore } from '../store/memory-role-store';
+import { BotManager } from './bot-manager';
+import { CertAuthenticator } from './cert-authenticator';
+import { JoinManager } from './join-manager';
+import { NodeJoinManager } from './node-join-manager';
+import { NodeManager } from './node-manager';
+import { RevocationList } from './revocation';
+import { RoleManager } from './role-manager';
+import { FakeCa, FakeJoinTokens } from './test-doubles';
+
+const ROLE = `kind: role
+metadata:
+  name: ci-deployer
+spec:
+  allow:
+    node_labels:
+      env: [staging, production]
+    logins: [deploy]
+  deny:
+    logins: [root]
+`;
+
+const failure = async (p: Promise<unknown>) => {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a failure');
+};
+
+function keyPair(type: 'ed25519' | 'ec' = 'ec'): { line: string; privateKey: KeyObject } {
+  const k = type === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { line: formatPublicKey(k.publicKey), privateKey: k.privateKey };
+}
+
+describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
+  const tenantId = randomUUID();
+  const admin: Principal = { kind: 'user', id: randomUUID(), tenantId, name: 'admin', authMethod: 'bootstrap-admin', roles: ['admin'] };
+  let clock: FakeClock;
+  let ca: FakeCa;
+  let tokens: FakeJoinTokens;
+  let nodes: NodeManager;
+  let nodeJoins: NodeJoinManager;
+  let bots: BotManager;
+  let joins: JoinManager;
+  let krl: RevocationList;
+  let certAuth: CertAuthenticator;
+  let audit: MemoryAuditLog;
+
+  beforeEach(async () => {
+    clock = new FakeClock('2026-06-01T10:00:00Z');
+    ca = new FakeCa(clock);
+    tokens = new FakeJoinTokens();
+    audit = new MemoryAuditLog();
+    const botStore = new MemoryBotStore();
+    const nodeStore = new MemoryNodeStore();
+    const challenges = new MemoryRenewalChallengeStore();
+    const roles = new RoleManager({ store: new MemoryRoleStore(), bots: botStore, clock });
+    await roles.upsert(admin, { yaml: ROLE, fileName: 'role.yaml', force: false });
+    krl = new RevocationList({ store: new MemoryRevocationStore(), bots: botStore, ca, clock, cacheMs: 1000 });
+    bots = new BotManager({ store: botStore, joinTokens: tokens, clock, roles, revocations: krl });
+    joins = new JoinManager({ bots: botStore, roles, joinTokens: tokens, ca, challenges, audit, clock });
+    nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens: tokens, revocations: krl, audit, clock });
+    nodeJoins = new NodeJoinManager({ nodes: nodeStore, joinTokens: tokens, ca, challenges, audit, clock });
+    certAuth = new CertAuthenticator({ ca, bots: botStore, clock });
+  });
+
+  const addNode = (name: string, labels: Record<string, string>, addr = '127.0.0.1:2222') => nodes.add(admin, { name, addr, labels, tokenTtlMs: 0, requestId: 'r' });
+  const joinBot = async () => {
+    const created = await bots.create(admin, { name: 'github-deploy', roles: ['ci-deployer'], tokenTtlMs: 3600_000 });
+    const key = keyPair();
+    const r = await joins.join({ joinToken: created.joinToken, publicKey: key.line, requestedTtlMs: 3600_000, requestId: 'r' });
+    return { ...r, key };
+  };
+  const botPrincipal = (cert: string, key: KeyObject) => certAuth.authenticate(makeCertAuthCredential(parseCertificate(cert).blob, key, clock.now()));
+
+  test('add: a one-time tok-node- token; names, addresses and labels are checked; only admins add', async () => {
+    const r = await addNode('web-server-01', { env: 'staging', team: 'web' }, '127.0.0.1');
+    expect(r.joinToken).toMatch(/^tok-node-[0-9a-f]{32}$/);
+    expect(r.node).toMatchObject({ name: 'web-server-01', addr: '127.0.0.1:22', labels: { env: 'staging', team: 'web' }, joinedAt: null });
+    expect(isMeziteError(await failure(addNode('web-server-01', {})), 'AlreadyExists')).toBe(true);
+    for (const [name, addr, labels, msg] of [
+      ['Web_01', '127.0.0.1:22', {}, /--name/],
+      ['web-02', 'host:99999', {}, /--addr/],
+      ['web-02', 'a b:22', {}, /--addr/],
+      ['web-02', '127.0.0.1:22', { 'bad key!': 'x' }, /label name/],
+      ['web-02', '127.0.0.1:22', { env: 'a b' }, /value/],
+    ] as const) {
+      const err = await failure(nodes.add(admin, { name, addr, labels: { ...labels }, tokenTtlMs: 0, requestId: 'r' }));
+      expect(isMeziteError(err, 'InvalidArgument')).toBe(true);
+      expect(err.message).toMatch(msg);
+    }
+    const svc: Principal = { kind: 'service', id: randomUUID(), tenantId, name: 'svc', authMethod: 'api-token', roles: [] };
+    expect(isMeziteError(await failure(nodes.add(svc, { name: 'x', addr: '1.2.3.4', labels: {}, tokenTtlMs: 0, requestId: 'r' })), 'PermissionDenied')).toBe(true);
+    expect(isMeziteError(await failure(nodes.list(svc, { pageSize: 0, pageToken: '' })), 'PermissionDenied')).toBe(true);
+  });
+
+  test('join: a host certificate on the existing host key, naming the node and its host; the token works once', async () => {
+    const { joinToken } = await addNode('web-server-01', { env: 'staging' }, 'web1.internal:2222');
+    const host = keyPair('ed25519');
+    const r = await nodeJoins.join({ joinToken, hostPublicKey: host.line, requestedTtlMs: 0, requestId: 'r' });
+    const cert = parseCertificate(r.hostCertificate);
+    expect(cert.type).toBe('host');
+    expect(cert.principals).toEqual(['web-server-01', 'web1.internal']);
+    expect(cert.subjectKey.blob.equals(parsePublicKey(host.line).blob)).toBe(true);
+    expect(cert.signatureKey.blob.equals(parsePublicKey(ca.host.publicKeyLine).blob)).toBe(true);
+    expect(cert.validBefore.getTime() - clock.now().getTime()).toBe(24 * 3600_000);
+    expect(r.userCertAuthorities).toEqual([ca.user.publicKeyLine]);
+    expect(r.node.labels).toEqual({ env: 'staging' });
+    const again = await failure(nodeJoins.join({ joinToken, hostPublicKey: host.line, requestedTtlMs: 0, requestId: 'r' }));
+    expect(isMeziteError(again, 'Unauthenticated')).toBe(true);
+    expect((await nodes.get(admin, 'web-server-01')).joinedAt).toEqual(clock.now());
+    // A bot token is not a node token, and the same host key cannot be a second node.
+    const second = await addNode('web-server-02', {});
+    expect(isMeziteError(await failure(nodeJoins.join({ joinToken: second.joinToken, hostPublicKey: host.line, requestedTtlMs: 0, requestId: 'r' })), 'AlreadyExists')).toBe(true);
+    // …and the failed join gave the token back.
+    await nodeJoins.join({ joinToken: second.joinToken, hostPublicKey: keyPair('ed25519').line, requestedTtlMs: 0, requestId: 'r' });
+  });
+
+  test('renewal: the host key signs a single-use challenge; a wrong key, a reused challenge or a removed node is refused', async () => {
+    const { joinToken } = await addNode('web-server-01', { env: 'staging' });
+    const host = keyPair('ed25519');
+    const joined = await nodeJoins.join({ joinToken, hostPublicKey: host.line, requestedTtlMs: 3600_000, requestId: 'r' });
+    const blob = parsePublicKey(host.line).blob;
+    clock.advance(1800_000);
+    const b = await nodeJoins.beginRenewal({ hostCertificate: joined.hostCertificate, requestId: 'r' });
+    const wrong = keyPair('ed25519');
+    expect(isMeziteError(await failure(nodeJoins.completeRenewal({ challengeId: b.challengeId, signature: signRenewal(wrong.privateKey, b.challenge, blob), requestedTtlMs: 0, requestId: 'r' })), 'Unauthenticated')).toBe(true);
+    const b2 = await nodeJoins.beginRenewal({ hostCertificate: joined.hostCertificate, requestId: 'r' });
+    const sig = signRenewal(host.privateKey, b2.challenge, blob);
+    const renewed = await nodeJoins.completeRenewal({ challengeId: b2.challengeId, signature: sig, requestedTtlMs: 3600_000, requestId: 'r' });
+    expect(parseCertificate(renewed.hostCertificate).validBefore).toEqual(new Date(clock.now().getTime() + 3600_000));
+    expect(isMeziteError(await failure(nodeJoins.completeRenewal({ challengeId: b2.challengeId, signature: sig, requestedTtlMs: 0, requestId: 'r' })), 'Unauthenticated')).toBe(true);
+    // A bot's renewal challenge is not a node's, and the other way round.
+    const bot = await joinBot();
+    const botChallenge = await joins.beginRenewal({ certificate: bot.certificate, requestId: 'r' });
+    expect(isMeziteError(await failure(nodeJoins.completeRenewal({ challengeId: botChallenge.challengeId, signature: sig, requestedTtlMs: 0, requestId: 'r' })), 'Unauthenticated')).toBe(true);
+    await nodes.delete(admin, 'web-server-01', 'r');
+    expect(isMeziteError(await failure(nodeJoins.beginRenewal({ hostCertificate: renewed.hostCertificate, requestId: 'r' })), 'Unauthenticated')).toBe(true);
+  });
+
+  test("a bot, by its certificate, sees only the nodes its roles reach, with its logins there; never as an admin", async () => {
+    await addNode('staging-1', { env: 'staging' });
+    await addNode('prod-1', { env: 'production', team: 'web' });
+    await addNode('dev-1', { env: 'dev' });
+    const bot = await joinBot();
+    const p = await botPrincipal(bot.certificate, bot.key.privateKey);
+    expect(p).toMatchObject({ kind: 'service', authMethod: 'bot-certificate', name: 'bot:github-deploy', roles: [] });
+    const listed = await nodes.list(p, { pageSize: 0, pageToken: '' });
+    expect(listed.nodes.map((n) => [n.name, n.logins])).toEqual([
+      ['prod-1', ['deploy']],
+      ['staging-1', ['deploy']],
+    ]);
+    expect(isMeziteError(await failure(nodes.get(p, 'dev-1')), 'NotFound')).toBe(true);
+    expect(isMeziteError(await failure(nodes.add(p, { name: 'x', addr: '1.2.3.4', labels: {}, tokenTtlMs: 0, requestId: 'r' })), 'PermissionDenied')).toBe(true);
+    // A stale signing time, another key, or a locked bot: refused.
+    const cert = parseCertificate(bot.certificate).blob;
+    const old = makeCertAuthCredential(cert, bot.key.privateKey, new Date(clock.now().getTime() - 301_000));
+    expect(isMeziteError(await failure(certAuth.authenticate(old)), 'Unauthenticated')).toBe(true);
+    expect(isMeziteError(await failure(certAuth.authenticate(makeCertAuthCredential(cert, keyPair().privateKey, clock.now()))), 'Unauthenticated')).toBe(true);
+    await bots.lock(admin, 'github-deploy', { reason: 'test', ttlMs: 0 });
+    expect(isMeziteError(await failure(botPrincipal(bot.certificate, bot.key.privateKey)), 'Unauthenticated')).toBe(true);
+  });
+
+  test('KRL: a lock revokes the bot’s live certificates until unlocked; removing a bot or node revokes theirs for good', async () => {
+    const bot = await joinBot();
+    const botCert = parseCertificate(bot.certificate);
+    const ref = (c: ReturnType<typeof parseCertificate>) => ({ caPublicKeyBlob: c.signatureKey.blob, serial: c.serial, keyId: c.keyId });
+    const revoked = async (c: ReturnType<typeof parseCertificate>) => isCertificateRevoked(parseKrl((await krl.current()).krl), ref(c));
+    expect(await revoked(botCert)).toBe(false);
+    await bots.lock(admin, 'github-deploy', { reason: 'incident', ttlMs: 0 });
+    expect(await revoked(botCert)).toBe(true); // at once on this replica (the lock dropped the cache)
+    await bots.unlock(admin, 'github-deploy');
+    expect(await revoked(botCert)).toBe(false);
+    await bots.lock(admin, 'github-deploy', { reason: 'one minute', ttlMs: 60_000 });
+    expect(await revoked(botCert)).toBe(true);
+    clock.advance(61_000);
+    expect(await revoked(botCert)).toBe(false); // an expired lock no longer revokes
+    await bots.delete(admin, 'github-deploy', 'r');
+    expect(await revoked(botCert)).toBe(true);
+
+    const { joinToken } = await addNode('web-1', { env: 'staging' });
+    const hostCert = parseCertificate((await nodeJoins.join({ joinToken, hostPublicKey: keyPair('ed25519').line, requestedTtlMs: 0, requestId: 'r' })).hostCertificate);
+    clock.advance(1000);
+    expect(await revoked(hostCert)).toBe(false);
+    await nodes.delete(admin, 'web-1', 'r');
+    expect(await revoked(hostCert)).toBe(true);
+    expect((await krl.current()).revokedCertificates).toBe(2);
+  });
+
+  test('the KRL is rendered at most once per cache interval', async () => {
+    const spy = jest.spyOn(ca, 'generateKrl');
+    await Promise.all([krl.current(), krl.current(), krl.current()]);
+    clock.advance(999);
+    await krl.current();
+    expect(spy).toHaveBeenCalledTimes(1);
+    clock.advance(1);
+    await krl.current();
+    expect(spy).toHaveBeenCalledTimes(2);
+  });
+});
+

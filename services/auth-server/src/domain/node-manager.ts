@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import { alreadyExists, formatIdentityRef, invalidArgument, loginsForNode, notFound, permissionDenied, type Clock, type Principal, type Role } from '@mezite/identity';
+import { ADMIN_ROLE, requirePrincipal } from './authz';
+import type { AuditLog } from './audit';
+import { activeLock, type BotStore } from './bot';
+import type { JoinTokenMinter } from './join-token-minter';
+import { checkLabels, NODE_NAME, parseNodeAddr, type Node, type NodeStore } from './node';
+import { pageByName } from './page';
+import type { RevocationList } from './revocation';
+
+const MIN_TOKEN_TTL_MS = 60_000;
+const MAX_TOKEN_TTL_MS = 7 * 24 * 3600_000;
+/** Host certificates live at most this long, so a removed node's revocation can expire after it. */
+export const MAX_HOST_CERT_TTL_MS = 30 * 24 * 3600_000;
+
+/** A node as a caller sees it; for a bot, with the logins its roles allow there. */
+export interface VisibleNode extends Node {
+  logins?: string[];
+}
+
+/** Options of NodeManager. */
+export interface NodeManagerOptions {
+  store: NodeStore;
+  bots: Pick<BotStore, 'getById'>;
+  roles: { resolve(tenantId: string, names: string[]): Promise<Array<{ role: Role }>> };
+  joinTokens: JoinTokenMinter;
+  revocations: Pick<RevocationList, 'revokeSubject'>;
+  audit: AuditLog;
+  clock: Clock;
+}
+
+/**
+ * The node inventory. Admins add nodes (getting a one-time `tok-node-…` join token),
+ * list and remove them; a bot, authenticated by its certificate, sees only the nodes
+ * its roles reach, each with the logins allowed there — the same rule the node's
+ * `mezd authorized-principals` applies offline.
+ */
+export class NodeManager {
+  constructor(private readonly o: NodeManagerOptions) {
+    for (const k of ['store', 'bots', 'roles', 'joinTokens', 'revocations', 'audit', 'clock'] as const) if (!o[k]) throw new Error(`NodeManager: ${k} is required`);
+  }
+
+  /** Stores the node, then mints its join token (removing the node again if minting fails). */
+  async add(caller: Principal, input: { name: string; addr: string; labels: Record<string, string>; tokenTtlMs: number; requestId: string }): Promise<{ node: Node; joinToken: string; joinTokenExpiresAt: Date }> {
+    const admin = this.requireAdmin(caller, 'add nodes');
+    if (!NODE_NAME.test(input.name)) throw invalidArgument(`--name "${input.name}": use 1 to 63 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit`);
+    const { addr } = parseNodeAddr(input.addr);
+    const labels = checkLabels(input.labels);
+    const ttl = input.tokenTtlMs || 3600_000;
+    if (ttl < MIN_TOKEN_TTL_MS || ttl > MAX_TOKEN_TTL_MS) throw invalidArgument('--token-ttl must be between 1m and 7d');
+    if (await this.o.store.get(admin.tenantId, input.name)) throw alreadyExists(`node "${input.name}" already exists`);
+    const node: Node = { id: randomUUID(), tenantId: admin.tenantId, name: input.name, addr, labels, hostPublicKey: null, hostKeyFingerprint: null, joinedAt: null, lastSeenAt: null, certExpiresAt: null, createdAt: this.o.clock.now() };
+    await this.o.store.create(node);
+    let token;
+    try {
+      token = await this.o.joinTokens.create({ tenantId: node.tenantId, subjectKind: 'node', subjectId: node.id, ttlMs: ttl, requestId: input.requestId });
+    } catch (err) {
+      await this.o.store.delete(node.tenantId, node.id).catch(() => undefined);
+      throw err;
+    }
+    await this.o.audit.record({ tenantId: node.tenantId, type: 'node.add', actor: formatIdentityRef(admin), target: `node:${node.name}`, result: 'success', requestId: input.requestId, details: { addr, labels: JSON.stringify(labels) } });
+    return { node, joinToken: token.plaintext, joinTokenExpiresAt: token.expiresAt };
+  }
+
+  /** One node by name: admins see any node of their tenant, bots only the nodes they may reach (others are NotFound). */
+  async get(caller: Principal, name: string): Promise<VisibleNode> {
+    const p = requirePrincipal(caller);
+    const node = await this.o.store.get(p.tenantId, name);
+    const notThere = notFound(`node "${name}" not found`);
+    if (!node) throw notThere;
+    if (this.isAdmin(p)) return node;
+    const [visible] = await this.visibleToBot(p, [node]);
+    if (!visible) throw notThere;
+    return visible;
+  }
+
+  /** One page of nodes by name (for a bot, filtered to the nodes it may reach). */
+  async list(caller: Principal, page: { pageSize: number; pageToken: string }): Promise<{ nodes: VisibleNode[]; nextPageToken: string }> {
+    const p = requirePrincipal(caller);
+    const r = await pageByName(page, (o) => this.o.store.list(p.tenantId, o), (n) => n.name);
+    return { nodes: this.isAdmin(p) ? r.items : await this.visibleToBot(p, r.items), nextPageToken: r.nextPageToken };
+  }
+
+  /** Removes the node: revokes its join tokens and every host certificate it holds (KRL). */
+  async delete(caller: Principal, name: string, requestId: string): Promise<void> {
+    const admin = this.requireAdmin(caller, 'remove nodes');
+    const node = await this.o.store.get(admin.tenantId, name);
+    if (!node) throw notFound(`node "${name}" not found`);
+    await this.o.joinTokens.revokeForSubject({ tenantId: node.tenantId, subjectId: node.id, requestId });
+    const expires = new Date(Math.max(node.certExpiresAt?.getTime() ?? 0, this.o.clock.now().getTime() + MAX_HOST_CERT_TTL_MS));
+    await this.o.revocations.revokeSubject(node.tenantId, node.id, `node ${node.name} removed`, expires);
+    await this.o.store.delete(node.tenantId, node.id);
+    await this.o.audit.record({ tenantId: node.tenantId, type: 'node.remove', actor: formatIdentityRef(admin), target: `node:${node.name}`, result: 'success', requestId, details: {} });
+  }
+
+  private isAdmin(p: Principal): boolean {
+    return p.roles.includes(ADMIN_ROLE);
+  }
+
+  private requireAdmin(caller: Principal, action: string): Principal {
+    const p = requirePrincipal(caller);
+    if (!this.isAdmin(p)) throw permissionDenied(`${p.name} may not ${action}: the admin role is required`);
+    return p;
+  }
+
+  /** The nodes a bot may reach, with its logins there; non-bots without admin see nothing. */
+  private async visibleToBot(p: Principal, nodes: Node[]): Promise<VisibleNode[]> {
+    if (p.authMethod !== 'bot-certificate') throw permissionDenied(`${p.name} may not list nodes: the admin role or a bot certificate is required`);
+    const bot = await this.o.bots.getById(p.tenantId, p.id);
+    if (!bot || activeLock(bot, this.o.clock.now())) return [];
+    const roles = (await this.o.roles.resolve(bot.tenantId, bot.roles).catch(() => [])).map((r) => r.role);
+    return nodes.flatMap((n) => {
+      const logins = loginsForNode(roles, n.labels);
+      return logins.length ? [{ ...n, logins }] : [];
+    });
+  }
+}

@@ -196,6 +196,21 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
     expect((await krl.current()).revokedCertificates).toBe(2);
   });
 
+  test('one certificate revoked by serial is in the KRL until it expires; others of the same bot are not', async () => {
+    const bot = await joinBot();
+    const first = parseCertificate(bot.certificate);
+    const b = await joins.beginRenewal({ certificate: bot.certificate, requestId: 'r' });
+    const next = keyPair();
+    const renewed = await joins.completeRenewal({ challengeId: b.challengeId, signature: signRenewal(bot.key.privateKey, b.challenge, parsePublicKey(next.line).blob), newPublicKey: next.line, requestedTtlMs: 3600_000, requestId: 'r' });
+    const second = parseCertificate(renewed.certificate);
+    await krl.revokeSerial(tenantId, String(first.serial), 'key leaked', first.validBefore);
+    const parsed = parseKrl((await krl.current()).krl);
+    expect(isCertificateRevoked(parsed, { caPublicKeyBlob: first.signatureKey.blob, serial: first.serial, keyId: first.keyId })).toBe(true);
+    expect(isCertificateRevoked(parsed, { caPublicKeyBlob: second.signatureKey.blob, serial: second.serial, keyId: second.keyId })).toBe(false);
+    clock.advance(3600_000 + 1000);
+    expect((await krl.current()).revokedCertificates).toBe(0);
+  });
+
   test('the KRL is rendered at most once per cache interval', async () => {
     const spy = jest.spyOn(ca, 'generateKrl');
     await Promise.all([krl.current(), krl.current(), krl.current()]);

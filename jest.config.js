@@ -12,7 +12,7 @@ const esmOnly = ['jose', 'yargs', 'yargs-parser', 'cliui', 'y18n', 'escalade', '
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/packages', '<rootDir>/services', '<rootDir>/test'],
-  testMatch: ['**/src/**/*.test.ts', '<rootDir>/test/e2e/**/*.test.ts'],
+  testMatch: ['**/src/**/*.test.ts', '<rootDir>/test/e2e/**/*.test.ts', '<rootDir>/test/deploy/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
   moduleNameMapper,

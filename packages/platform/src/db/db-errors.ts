@@ -38,7 +38,8 @@ export function translateDbError(err: unknown, what = 'record'): MeziteError {
 type Verdict = 'AlreadyExists' | 'NotFound' | 'Unavailable' | undefined;
 
 /** Prisma error codes (P1xxx: connection level) that mean "cannot reach the database now". */
-const PRISMA_UNAVAILABLE = new Set(['P1000', 'P1001', 'P1002', 'P1003', 'P1008', 'P1010', 'P1011', 'P1017', 'P2024', 'P2037']);
+// P2024: no connection from the pool in time; P2028: a transaction could not start or timed out; P2034: write conflict or deadlock (retry).
+const PRISMA_UNAVAILABLE = new Set(['P1000', 'P1001', 'P1002', 'P1003', 'P1008', 'P1010', 'P1011', 'P1017', 'P2024', 'P2028', 'P2034', 'P2037']);
 /** `DriverAdapterError.cause.kind` values that mean the same. */
 const ADAPTER_UNAVAILABLE = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections', 'AuthenticationFailed', 'DatabaseDoesNotExist', 'DatabaseAccessDenied', 'TlsConnectionError', 'TransactionAlreadyClosed']);
 /** Node socket/DNS error codes. */
@@ -46,10 +47,14 @@ const SOCKET_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED'
 /** pg and pg-pool report lost connections and timeouts by message only. */
 const PG_UNAVAILABLE_MESSAGE = /connection terminated|timeout exceeded when trying to connect|connection timeout|not queryable|query read timeout|server closed the connection/i;
 
-/** SQLSTATE verdicts: 23505 unique; class 08 connection; 57P01–03 shutdown; 53300, 57014 (cancel/timeout). */
+/**
+ * SQLSTATE verdicts: 23505 unique; class 08 connection; 57P01–03 shutdown; 53300, 57014
+ * (cancel/timeout); 40001 and 40P01 (serialization failure, deadlock): the statement was
+ * rolled back and a retry may succeed, so the caller is told to retry, not "internal".
+ */
 function fromSqlState(code: string): Verdict {
   if (code === '23505') return 'AlreadyExists';
-  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300' || code === '57014') return 'Unavailable';
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300' || code === '57014' || code === '40001' || code === '40P01') return 'Unavailable';
   return undefined;
 }
 

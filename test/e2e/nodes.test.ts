@@ -45,6 +45,7 @@ describeSsh('nodes: mezd node, label-based access at stock sshd, msh, KRL, CA ro
   let certs: string;
   const nodes: Record<string, Node> = {};
   let botDaemon: ChildProcess | undefined;
+  let firstDevCert = '';
 
   const mezctl = (args: string[]) => runBin('mezctl', args, { env: stack.cliEnv, cwd: dir });
   const msh = (args: string[]) => runBin('msh', args, { env: { HOME: dir }, cwd: dir, timeoutMs: 30_000 });
@@ -52,7 +53,7 @@ describeSsh('nodes: mezd node, label-based access at stock sshd, msh, KRL, CA ro
     runSsh(['-i', join(certs, 'ssh_key'), '-o', `CertificateFile=${join(certs, 'ssh_key-cert.pub')}`, '-o', `UserKnownHostsFile=${join(certs, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'IdentitiesOnly=yes', '-o', `HostKeyAlias=${node.name}`, '-p', String(node.sshd.port), `${login}@127.0.0.1`, ...cmd]);
 
   /** Adds a node to the inventory, runs `mezd node start` for it and a stock sshd that includes the snippet. */
-  async function enroll(name: string, labels: string): Promise<Node> {
+  async function enroll(name: string, labels: string, extra: string[] = []): Promise<Node> {
     const nodeDir = join(dir, name);
     mkdirSync(nodeDir, { mode: 0o755 });
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(nodeDir, 'ssh_host_ed25519_key')]);
@@ -63,7 +64,7 @@ describeSsh('nodes: mezd node, label-based access at stock sshd, msh, KRL, CA ro
     expect(token).toBeDefined();
     const agent = spawn(
       join(BIN, 'mezd'),
-      ['node', 'start', `--auth-server=localhost:${stack.ports.auth}`, `--join-token=${token}`, `--host-key=${join(nodeDir, 'ssh_host_ed25519_key.pub')}`, `--destination=${join(nodeDir, 'mezite')}`, `--data-dir=${join(nodeDir, 'state')}`, '--refresh-interval=1s'],
+      ['node', 'start', `--auth-server=localhost:${stack.ports.auth}`, `--join-token=${token}`, `--host-key=${join(nodeDir, 'ssh_host_ed25519_key.pub')}`, `--destination=${join(nodeDir, 'mezite')}`, `--data-dir=${join(nodeDir, 'state')}`, '--refresh-interval=1s', ...extra],
       { env: { ...process.env, HOME: nodeDir }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let log = '';
@@ -87,7 +88,9 @@ describeSsh('nodes: mezd node, label-based access at stock sshd, msh, KRL, CA ro
     stack = await TestStack.start();
     await createRole(stack.cliEnv);
     nodes.staging = await enroll('staging-1', 'env=staging,team=web');
-    nodes.dev = await enroll('dev-1', 'env=dev');
+    // 1-minute host certificates: the dev node renews its own while the tests run.
+    nodes.dev = await enroll('dev-1', 'env=dev', ['--certificate-ttl=1m']);
+    firstDevCert = readFileSync(join(nodes.dev.dir, 'mezite', 'ssh_host_ed25519_key-cert.pub'), 'utf8');
     const bot = await mezctl(['bots', 'add', '--name=github-deploy', '--roles=ci-deployer']);
     const token = /Join token: (tok-bot-[0-9a-f]{32})/.exec(bot.stdout)?.[1] as string;
     certs = join(dir, 'certs');
@@ -264,4 +267,22 @@ describeSsh('nodes: mezd node, label-based access at stock sshd, msh, KRL, CA ro
     // Logins ran in every phase: before, with both CAs trusted, after the switch, and after completion.
     expect(new Set(results.map((r) => r.phase))).toEqual(new Set(['before', 'init', 'switch', 'complete']));
   }, 240_000);
+
+  test('a node renews its host certificate by itself (proof of possession of the host key); ssh still verifies the host', async () => {
+    const dev = nodes.dev as Node;
+    const certFile = join(dev.dir, 'mezite', 'ssh_host_ed25519_key-cert.pub');
+    // Renewal is due at 2/3 of the 2-minute validity window (issued 1 minute backdated).
+    expect(await until(() => readFileSync(certFile, 'utf8') !== firstDevCert, 90_000)).toBe(true);
+    const before = parseCertificate(firstDevCert);
+    const after = parseCertificate(readFileSync(certFile, 'utf8'));
+    expect(after.validBefore.getTime()).toBeGreaterThan(before.validBefore.getTime());
+    expect(after.subjectKey.blob.equals(before.subjectKey.blob)).toBe(true);
+    expect(after.serial).not.toBe(before.serial);
+    expect(dev.agentLog()).toMatch(/host certificate written/);
+    // The host is still verified through the Host CA (refused at login, as before, not at the host key).
+    const r = await sshTo(dev, 'deploy', ['true']);
+    expect(r.code).toBe(255);
+    expect(r.stderr).not.toMatch(/Host key verification failed|REMOTE HOST IDENTIFICATION/);
+    expect(r.stderr).toMatch(/Permission denied/);
+  }, 120_000);
 });

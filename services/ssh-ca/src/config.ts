@@ -10,6 +10,7 @@ const algorithm = (raw: string): CaAlgorithm => {
 /** ssh-ca configuration: flags, then MEZITE_* environment, then file. */
 export const configSchema = {
   ...commonConfigSchema('ssh-ca', '127.0.0.1:3027'),
+  allowedCallers: field('MEZITE_ALLOWED_CALLERS', parse.list, ['auth-server'] as string[], 'client certificate names (CN) that may call this internal service'),
   kek: field('MEZITE_CA_KEK', parse.key32, undefined, '32 random bytes, base64: encrypts CA private keys at rest'),
   algorithm: field('MEZITE_CA_ALGORITHM', algorithm, 'ecdsa-p256' as CaAlgorithm),
 };

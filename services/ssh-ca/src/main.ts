@@ -27,7 +27,7 @@ export async function main(): Promise<void> {
   const signer = new CertificateSigner({ store: issued, cas, kek: cfg.kek, clock: systemClock, logger: log });
   await signer.load(); // a wrong MEZITE_CA_KEK fails here, not at the first request
 
-  const grpc = createGrpcServer({ name: 'mezite.sshca.v1.SshCaService', logger: log });
+  const grpc = createGrpcServer({ name: 'mezite.sshca.v1.SshCaService', logger: log, allowedCallers: cfg.allowedCallers });
   grpc.services.add(sshcav1.SshCaServiceDefinition, sshCaHandlers({ cas, signer, krl: new KrlBuilder({ issued, cas, clock: systemClock }), issued }));
   const tls = readTlsFiles({ ca: cfg.tlsCa, cert: cfg.tlsCert, key: cfg.tlsKey });
   const port = await grpc.listen(cfg.addr, internalServerCredentials(tls));

@@ -12,6 +12,7 @@ function tokenDuration(raw: string): number {
 /** token-service configuration: flags, then MEZITE_* environment, then file. */
 export const configSchema = {
   ...commonConfigSchema('token-service', '127.0.0.1:3026'),
+  allowedCallers: field('MEZITE_ALLOWED_CALLERS', parse.list, ['auth-server'] as string[], 'client certificate names (CN) that may call this internal service'),
   redisUrl: field('REDIS_URL', parse.url, ''),
   pepper: field('MEZITE_TOKEN_PEPPER', parse.key32, undefined, '32 random bytes, base64: keys the stored hashes of every bearer secret'),
   rotationOverlapMs: field('MEZITE_ROTATION_OVERLAP', tokenDuration, DEFAULT_ROTATION_OVERLAP_MS, 'how long a rotated API token keeps working, e.g. 48h'),

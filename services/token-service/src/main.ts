@@ -48,7 +48,7 @@ export async function main(): Promise<void> {
   await verifier.start();
   lastUse.start();
 
-  const grpc = createGrpcServer({ name: 'mezite.token.v1.JoinTokenService', logger: log });
+  const grpc = createGrpcServer({ name: 'mezite.token.v1.JoinTokenService', logger: log, allowedCallers: cfg.allowedCallers });
   grpc.services.add(tokenv1.JoinTokenServiceDefinition, joinTokenHandlers(joinTokens));
   grpc.services.add(tokenv1.ApiTokenServiceDefinition, apiTokenHandlers({ tokens, verifier, clientSecrets }));
   const tls = readTlsFiles({ ca: cfg.tlsCa, cert: cfg.tlsCert, key: cfg.tlsKey });

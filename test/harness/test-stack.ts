@@ -12,9 +12,15 @@ export interface StackStatus {
   databaseUrl: string;
   embeddedPostgres: boolean;
   adminIdentityFile: string;
-  /** `dev-oidc` is there while the stack runs its development OpenID Provider. */
-  services: Record<'auth-server' | 'token-service' | 'ssh-ca', { pid?: number; addr: string; healthy: boolean }> & { 'dev-oidc'?: { pid?: number; addr: string; healthy: boolean } };
+  /**
+   * `dev-oidc` is there while the stack runs its development OpenID Provider; with
+   * replicas, further copies are `auth-server#2`, `token-service#2`, ….
+   */
+  services: Record<'auth-server' | 'token-service' | 'ssh-ca', { pid?: number; addr: string; healthy: boolean }> & { 'dev-oidc'?: { pid?: number; addr: string; healthy: boolean } } & Partial<Record<ReplicaName, { pid?: number; addr: string; healthy: boolean }>>;
 }
+
+/** A further copy of a service when the stack runs replicas (`auth-server#2`). */
+export type ReplicaName = `${ServiceName}#${number}`;
 
 export type Ports = Record<'auth' | 'http' | 'token' | 'sshCa' | 'pg' | 'oidc', number>;
 
@@ -26,9 +32,18 @@ export interface TestStackOptions {
   databaseUrl?: string;
   redisUrl?: string;
   env?: NodeJS.ProcessEnv;
-  /** Give each service a metrics endpoint and a plaintext health listener on free ports. */
+  /** Give each service a metrics endpoint and a plaintext health listener on free ports (the first replica's). */
   ops?: boolean;
+  /**
+   * Copies of each service (default 1) on free loopback ports, sharing the database
+   * and Redis (`redisUrl` is then required); the auth-servers balance over the
+   * token-service and ssh-ca copies. `authAddrs` lists the public addresses.
+   */
+  replicas?: number;
 }
+
+/** Per replicated listener, the port of each replica (index 0 is the one in `ports`). */
+export type ReplicaPorts = Record<'auth' | 'http' | 'token' | 'sshCa', number[]>;
 
 /** The services of the stack. */
 export type ServiceName = 'auth-server' | 'token-service' | 'ssh-ca';
@@ -49,19 +64,26 @@ export class TestStack {
     private readonly output: { text: string },
     /** Per service, when started with `ops`: its metrics and health ports. */
     readonly opsPorts: Partial<Record<ServiceName, { metrics: number; health: number }>>,
+    /** Per listener, the port of each replica. */
+    readonly replicaPorts: ReplicaPorts,
   ) {}
 
   static async start(o: TestStackOptions = {}): Promise<TestStack> {
     const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'mezite-e2e-'));
     const ports: Ports = o.ports ?? { auth: await freePort(), http: await freePort(), token: await freePort(), sshCa: await freePort(), pg: await freePort(), oidc: await freePort() };
+    const replicas = o.replicas ?? 1;
+    const more = async () => Promise.all(Array.from({ length: replicas - 1 }, () => freePort()));
+    const replicaPorts: ReplicaPorts = { auth: [ports.auth, ...(await more())], http: [ports.http, ...(await more())], token: [ports.token, ...(await more())], sshCa: [ports.sshCa, ...(await more())] };
+    const list = (ps: number[]) => ps.map((p) => `127.0.0.1:${p}`).join(',');
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       ...o.env,
       MEZITE_DATA_DIR: dataDir,
-      MEZITE_AUTH_SERVER_ADDR: `127.0.0.1:${ports.auth}`,
-      MEZITE_HTTP_ADDR: `127.0.0.1:${ports.http}`,
-      MEZITE_TOKEN_SERVICE_ADDR: `127.0.0.1:${ports.token}`,
-      MEZITE_SSH_CA_ADDR: `127.0.0.1:${ports.sshCa}`,
+      MEZITE_REPLICAS: String(replicas),
+      MEZITE_AUTH_SERVER_ADDR: list(replicaPorts.auth),
+      MEZITE_HTTP_ADDR: list(replicaPorts.http),
+      MEZITE_TOKEN_SERVICE_ADDR: list(replicaPorts.token),
+      MEZITE_SSH_CA_ADDR: list(replicaPorts.sshCa),
       MEZITE_EMBEDDED_PG_PORT: String(ports.pg),
       MEZITE_DEV_OIDC_ADDR: `127.0.0.1:${ports.oidc}`,
       MEZITE_STACK_RESTART: 'false',
@@ -82,9 +104,14 @@ export class TestStack {
     const output = { text: '' };
     child.stdout?.on('data', (d: Buffer) => (output.text += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output.text += d.toString()));
-    const stack = new TestStack(dataDir, ports, child, output, opsPorts);
+    const stack = new TestStack(dataDir, ports, child, output, opsPorts, replicaPorts);
     await stack.waitFor(() => output.text.includes('Mezite is running'), 120_000, 'the stack to start');
     return stack;
+  }
+
+  /** The public gRPC address (`localhost:<port>`) of each auth-server replica, for clients to spread over. */
+  get authAddrs(): string[] {
+    return this.replicaPorts.auth.map((p) => `localhost:${p}`);
   }
 
   /** `http://127.0.0.1:<port>/metrics` of a service (needs `ops`). */
@@ -134,7 +161,11 @@ export class TestStack {
     return JSON.parse(readFileSync(join(this.dataDir, 'secrets.json'), 'utf8')) as { token_pepper: string; session_pepper: string; ca_kek: string };
   }
 
-  /** Kills one service (SIGKILL: a crash, not a clean stop) and waits until the stack sees it gone. */
+  /**
+   * Kills one service (SIGKILL: a crash, not a clean stop) and waits until the stack
+   * sees it gone. With replicas, `auth-server` is the first copy and `auth-server#2`
+   * the second; `startStopped()` brings back every copy that is down.
+   */
   async killService(name: keyof StackStatus['services']): Promise<void> {
     const pid = this.status().services[name]?.pid;
     if (pid) process.kill(pid, 'SIGKILL');
@@ -144,7 +175,7 @@ export class TestStack {
   /** Asks the stack to start every service that is not running, and waits until all are healthy. */
   async startStopped(): Promise<void> {
     this.child.kill('SIGUSR2');
-    await this.waitFor(() => Object.values(this.status().services).every((s) => s.healthy), 60_000, 'services to become healthy');
+    await this.waitFor(() => Object.values(this.status().services).every((s) => s?.healthy), 60_000, 'services to become healthy');
   }
 
   /** Stops the stack (SIGTERM, as Ctrl-C would) and waits for it to exit. */
@@ -161,7 +192,8 @@ export class TestStack {
   /** Stops the stack and removes its data dir. */
   async destroy(): Promise<void> {
     await this.stop();
-    rmSync(this.dataDir, { recursive: true, force: true });
+    if (process.env.MEZITE_KEEP_TEST_DATA) process.stderr.write(`test stack data kept in ${this.dataDir}\n`);
+    else rmSync(this.dataDir, { recursive: true, force: true });
   }
 
   private async waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {

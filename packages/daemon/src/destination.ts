@@ -1,8 +1,9 @@
+import { type ErrorCode, MeziteError } from '@mezite/identity';
 import type { BotIdentity } from './bot-identity';
 
 /**
  * Where the daemon delivers an identity for other tools to use (STYLE.md §6): a
- * directory today, a Kubernetes secret later. A destination is written only after the
+ * directory or a Kubernetes Secret. A destination is written only after the
  * new identity was saved in the data dir, and a write that fails leaves what it had not
  * yet replaced as it was.
  */
@@ -11,6 +12,24 @@ export interface Destination {
   readonly description: string;
   /** Delivers `identity`, replacing the previous one. */
   write(identity: BotIdentity): Promise<void>;
+}
+
+/**
+ * A destination's own failure, not the auth server's (a Kubernetes API server refusing
+ * the write, say): its code decides what the renewal loop does, as for the server
+ * (Unavailable is retried like an outage), and `destination` keeps the log line from
+ * blaming the auth server.
+ */
+export class DestinationError extends MeziteError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    /** The destination's description. */
+    readonly destination: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
 }
 
 /** One artifact of an identity, as OpenSSH reads it. */

@@ -5,12 +5,16 @@ import { formatDuration, parseDuration } from '@mezite/identity';
 import { parse as parseYaml } from 'yaml';
 import { parseHostPort } from './address';
 import { UsageError } from './errors';
+import { KUBERNETES_SECRET_SCHEME, type KubernetesSecretRef, parseKubernetesSecretUrl } from './kubernetes-secret-destination';
 
 /** The validated settings of `mezd identity start`. */
 export interface IdentityConfig {
   authServer: string;
   joinToken?: string;
+  /** A directory (absolute), or the `kubernetes-secret://` URL as given. */
   destination: string;
+  /** Set when `destination` names a Kubernetes Secret. */
+  kubernetesSecret?: KubernetesSecretRef;
   renewalIntervalMs: number;
   certificateTtlMs: number;
   oneShot: boolean;
@@ -102,6 +106,17 @@ export function loadIdentityConfig(flags: RawConfig, configFile: string | undefi
   }
   // Default: <data-dir>/certs, i.e. /var/lib/mezite/identity/certs as root (the path seed 002's msh example uses).
   const destination = text('destination') ?? join(text('data-dir') ?? defaultDataDir(e), 'certs');
+  let kubernetesSecret: KubernetesSecretRef | undefined;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(destination)?.[1];
+  if (scheme?.toLowerCase() === KUBERNETES_SECRET_SCHEME) {
+    try {
+      kubernetesSecret = parseKubernetesSecretUrl(destination);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  } else if (scheme !== undefined) {
+    problems.push(`--destination ${destination}: unknown scheme "${scheme}"; give a directory or ${KUBERNETES_SECRET_SCHEME}://NAMESPACE/NAME`);
+  }
   const renewalIntervalMs = duration('renewal-interval', DEFAULT_RENEWAL_INTERVAL);
   const certificateTtlMs = duration('certificate-ttl', DEFAULT_CERTIFICATE_TTL);
   if (certificateTtlMs !== undefined && certificateTtlMs < MIN_CERTIFICATE_TTL_MS) problems.push(`--certificate-ttl (${formatDuration(certificateTtlMs)}) must be at least 1m`);
@@ -122,7 +137,8 @@ export function loadIdentityConfig(flags: RawConfig, configFile: string | undefi
   }
   return {
     authServer,
-    destination: resolve(destination),
+    destination: kubernetesSecret ? destination : resolve(destination),
+    ...(kubernetesSecret ? { kubernetesSecret } : {}),
     renewalIntervalMs,
     certificateTtlMs,
     oneShot,

@@ -39,6 +39,8 @@ async function mezd(args: string[], o: RunMezdOptions = {}): Promise<Run> {
     stdout: (s) => void (stdout += s),
     stderr: (s) => void (stderr += s),
     environment: { env: {}, isRoot: false, home: dir },
+    // Where mezd records its destination for msh: this test's dir, never the real ~/.mezite.
+    env: { MEZITE_HOME: join(dir, '.mezite') },
     signals: new EventEmitter(),
     ...o,
   });

@@ -7,12 +7,14 @@ import { createLogger, createMeziteClients, type Logger, publicChannelCredential
 import { authv1 } from '@mezite/proto';
 import { isUsable } from './bot-identity';
 import { establishTrust } from './ca-trust';
+import { type Destination, DestinationError } from './destination';
 import { DirectoryDestination } from './directory-destination';
 import { DirectoryStateStore } from './directory-state-store';
 import { UsageError } from './errors';
 import { GrpcIdentityIssuer } from './grpc-identity-issuer';
 import type { IdentityConfig } from './identity-config';
 import { IdentityRenewer } from './identity-renewer';
+import { kubernetesSecretDestination } from './kubernetes-secret-destination';
 import { RenewalLoop } from './renewal-loop';
 import { systemTimers, type Timers } from './timers';
 
@@ -33,7 +35,10 @@ export interface IdentityStartIo {
   timers?: Timers;
   /** Called with the loop once the daemon runs (tests drive it directly). */
   onLoop?: (loop: RenewalLoop) => void;
-  /** Environment (MEZITE_HOME for where the destination is recorded); default process.env. */
+  /**
+   * Environment: MEZITE_HOME for where the destination is recorded, KUBERNETES_SERVICE_*
+   * and MEZITE_KUBE_* for a Kubernetes Secret; default process.env.
+   */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -45,6 +50,9 @@ export interface IdentityStartIo {
 export async function identityStart(config: IdentityConfig, io: IdentityStartIo): Promise<number> {
   const clock = io.clock ?? systemClock;
   const logger: Logger = createLogger({ service: 'mezd', write: (line) => io.stdout(line + '\n') }).child({ auth_server: config.authServer });
+  const env = io.env ?? process.env;
+  // Built first: a Secret destination outside a pod fails before any contact.
+  const destination: Destination = config.kubernetesSecret ? kubernetesSecretDestination(config.kubernetesSecret, env, logger) : new DirectoryDestination(config.destination);
   const store = new DirectoryStateStore(config.dataDir);
   const state = await store.load();
   const identity = state?.identity;
@@ -80,7 +88,7 @@ export async function identityStart(config: IdentityConfig, io: IdentityStartIo)
     const renewer = new IdentityRenewer({
       issuer: new GrpcIdentityIssuer(clients.create(authv1.JoinServiceDefinition)),
       store,
-      destinations: [new DirectoryDestination(config.destination)],
+      destinations: [destination],
       clock,
       logger,
       authServer: config.authServer,
@@ -92,12 +100,13 @@ export async function identityStart(config: IdentityConfig, io: IdentityStartIo)
     if (config.oneShot) {
       try {
         await renewer.refresh();
-        recordDestination(config.destination, io.env ?? process.env, logger, { authServer: config.authServer, caCertPem: trust.caCertPem });
+        recordDestination(config, env, logger, { authServer: config.authServer, caCertPem: trust.caCertPem });
       } catch (err) {
         const refused = isMeziteError(err, 'PermissionDenied') || isMeziteError(err, 'FailedPrecondition');
-        logger.error(refused ? 'renewal refused by the auth server' : 'renewal failed', {
+        logger.error(err instanceof DestinationError ? 'destination write failed' : refused ? 'renewal refused by the auth server' : 'renewal failed', {
           code: isMeziteError(err) ? err.code : 'Internal',
           reason: (err as Error).message,
+          ...(err instanceof DestinationError ? { destination: err.destination } : {}),
           ...(renewer.lastRequestId ? { request_id: renewer.lastRequestId } : {}),
         });
         throw err;
@@ -125,7 +134,7 @@ async function runDaemon(renewer: IdentityRenewer, config: IdentityConfig, io: I
   try {
     await renewer.restore().catch((err: unknown) => logger.warn('could not restore the destination from the data dir', { reason: (err as Error).message }));
     logger.info('started', { destination: config.destination, data_dir: config.dataDir, renewal_interval_s: config.renewalIntervalMs / 1000, certificate_ttl_s: config.certificateTtlMs / 1000 });
-    recordDestination(config.destination, io.env ?? process.env, logger, { authServer: config.authServer, caCertPem });
+    recordDestination(config, io.env ?? process.env, logger, { authServer: config.authServer, caCertPem });
     io.onLoop?.(loop);
     await loop.run();
     logger.info('stopped');
@@ -140,9 +149,12 @@ async function runDaemon(renewer: IdentityRenewer, config: IdentityConfig, io: I
 /**
  * Records the destination in ~/.mezite/identity.json (MEZITE_HOME overrides), so `msh`
  * finds the certificate without --cert, as seed 002's CI example runs it, and the auth
- * server (with its CA, public) that msh asks about nodes. Best effort.
+ * server (with its CA, public) that msh asks about nodes. Best effort. Not for a
+ * Kubernetes Secret: msh reads files, and whoever mounts the Secret knows where it is.
  */
-function recordDestination(destination: string, env: NodeJS.ProcessEnv, logger: Logger, server: { authServer: string; caCertPem: string }): void {
+function recordDestination(config: IdentityConfig, env: NodeJS.ProcessEnv, logger: Logger, server: { authServer: string; caCertPem: string }): void {
+  if (config.kubernetesSecret) return;
+  const destination = config.destination;
   try {
     const dir = env.MEZITE_HOME ?? join(homedir(), '.mezite');
     mkdirSync(dir, { recursive: true, mode: 0o700 });

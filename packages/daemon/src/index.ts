@@ -1,11 +1,15 @@
 export { runMezd, type RunMezdOptions } from './mezd';
 export type { BotIdentity, IssuedCertificate } from './bot-identity';
-export type { Destination, IdentityArtifact } from './destination';
+export { type Destination, DestinationError, type IdentityArtifact } from './destination';
 export { DirectoryDestination } from './directory-destination';
+export { KubernetesSecretDestination, type KubernetesSecretDestinationOptions, type KubernetesSecretRef, kubernetesSecretDestination, parseKubernetesSecretUrl } from './kubernetes-secret-destination';
+export { inClusterSettings, KubernetesApiClient, type KubernetesApiSettings } from './kubernetes-api';
 export { MemoryDestination } from './memory-destination';
 export type { IdentityIssuer } from './identity-issuer';
 export type { IdentityState, IdentityStateStore } from './identity-state';
 export { DirectoryStateStore } from './directory-state-store';
+export { MemoryStateStore } from './memory-state-store';
+export { GrpcIdentityIssuer } from './grpc-identity-issuer';
 export { IdentityRenewer, type IdentityRenewerOptions } from './identity-renewer';
 export { RenewalLoop, type RenewalLoopOptions } from './renewal-loop';
-export type { Timers, TimerHandle } from './timers';
+export { systemTimers, type Timers, type TimerHandle } from './timers';

@@ -16,7 +16,7 @@ const START_OPTIONS = {
   config: { type: 'string', describe: 'YAML or JSON file with the same keys as these flags (flags win)' },
   'auth-server': { type: 'string', describe: 'gRPC address of the auth server, host:port (port 3025); required here, in MEZITE_AUTH_SERVER or in --config' },
   'join-token': { type: 'string', describe: 'One-time join token from `mezctl bots add`; needed on the first start only, not while --data-dir holds a valid identity; MEZITE_JOIN_TOKEN keeps it out of ps' },
-  destination: { type: 'string', describe: 'Directory to write ssh_key (0600), ssh_key-cert.pub and known_hosts to; required here or in --config' },
+  destination: { type: 'string', defaultDescription: '<data-dir>/certs', describe: 'Directory to write ssh_key (0600), ssh_key-cert.pub and known_hosts to, or kubernetes-secret://NAMESPACE/NAME (kubernetes-secret:///NAME: the pod\'s namespace) to write them as one Secret from inside a pod' },
   'renewal-interval': { type: 'string', defaultDescription: '20m', describe: 'Time between renewals (±10 % jitter, and never later than 2/3 of the certificate\'s life); must be shorter than --certificate-ttl' },
   'certificate-ttl': { type: 'string', defaultDescription: '1h', describe: 'Certificate lifetime to ask for; the bot\'s roles may shorten it' },
   'one-shot': { type: 'boolean', describe: 'Join (or renew), write the files and exit' },
@@ -66,7 +66,7 @@ export async function runMezd(argv: string[], o: RunMezdOptions = {}): Promise<n
               if (typeof v === 'string' || typeof v === 'boolean') flags[key] = v;
             }
             const config = loadIdentityConfig(flags, args.config as string | undefined, environment);
-            code = await identityStart(config, { stdout, stderr, signals: o.signals ?? process, ...(o.clock ? { clock: o.clock } : {}), ...(o.timers ? { timers: o.timers } : {}), ...(o.onLoop ? { onLoop: o.onLoop } : {}) });
+            code = await identityStart(config, { stdout, stderr, signals: o.signals ?? process, ...(o.env ? { env: o.env } : {}), ...(o.clock ? { clock: o.clock } : {}), ...(o.timers ? { timers: o.timers } : {}), ...(o.onLoop ? { onLoop: o.onLoop } : {}) });
           },
         )
         .demandCommand(1, 'name an identity command: start'),

@@ -1,11 +1,11 @@
-import { FakeClock, failedPrecondition, permissionDenied, unauthenticated, unavailable } from '@mezite/identity';
+import { FakeClock, failedPrecondition, MeziteError, permissionDenied, unauthenticated, unavailable } from '@mezite/identity';
 import { createLogger, type Logger } from '@mezite/platform';
 import { FakeTimers, settle } from './fake-timers';
 import { IdentityRenewer } from './identity-renewer';
 import { MemoryDestination } from './memory-destination';
 import { MemoryIssuer } from './memory-issuer';
 import { MemoryStateStore } from './memory-state-store';
-import { RenewalLoop } from './renewal-loop';
+import { JOIN_CLAIM_GRACE_MS, RenewalLoop } from './renewal-loop';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -119,6 +119,33 @@ test('a failed renewal keeps the old identity and retries with exponential backo
   await r.loop.stop();
 });
 
+test('a server shedding load is honoured: the retry waits its hint, jittered, and the backoff of an outage starts over', async () => {
+  const r = rig();
+  await settle();
+  await r.timers.advance(20 * MIN);
+  r.issuer.failAlways = unavailable('auth server is unavailable');
+  await r.timers.advance(20 * MIN);
+  for (let i = 0; i < 5; i++) await r.timers.fireNext(); // an outage: the backoff has grown to 32 s
+  expect(since(r, r.clock.now().getTime())).toBe(32_000);
+  // The server is back but busy: random = 0.5, so a 4 s hint is a 6 s wait, every time, whatever came before.
+  r.issuer.failAlways = new MeziteError('ResourceExhausted', 'the server is busy; retry in 4s', { retryAfterMs: 4000 });
+  await r.timers.fireNext();
+  const delays: number[] = [];
+  let last = r.clock.now().getTime();
+  for (let i = 0; i < 3; i++) {
+    delays.push(since(r, last));
+    await r.timers.fireNext();
+    last = r.clock.now().getTime();
+  }
+  expect(delays).toEqual([6, 6, 6].map((s) => s * 1000));
+  expect(r.logs.filter((l) => l.msg === 'renewal failed').at(-1)).toMatchObject({ level: 'warn', code: 'ResourceExhausted' });
+  r.issuer.failAlways = undefined;
+  await r.timers.fireNext();
+  expect(r.store.state?.identity.generation).toBe(3);
+  expect(r.outcome.settled).toBe(false);
+  await r.loop.stop();
+});
+
 test('a locked bot is retried at most every minute until unlocked, then renewal resumes', async () => {
   const r = rig();
   await settle();
@@ -169,6 +196,24 @@ test('without an identity, a server that is down is retried, a refused join toke
   await bad.running;
   expect(bad.outcome.error).toMatchObject({ code: 'Unauthenticated', message: 'invalid join token' });
   expect(bad.dest.written).toHaveLength(0);
+});
+
+test('a join token refused right after a join failed half-way (its claim may still hold the token) is retried for a while', async () => {
+  const r = rig({ prepare: (i) => i.failures.push(unavailable('database unavailable'), unauthenticated('invalid join token'), unauthenticated('invalid join token')) });
+  await settle();
+  await r.timers.fireNext();
+  await r.timers.fireNext();
+  expect(r.outcome.settled).toBe(false);
+  await r.timers.fireNext();
+  expect(r.issuer.joins).toBe(1);
+  await r.loop.stop();
+
+  // …but not forever: past the grace period (the claim has expired by then) the refusal is final.
+  const late = rig({ prepare: (i) => i.failures.push(unavailable('down'), ...Array.from({ length: 10 }, () => unauthenticated('invalid join token'))) });
+  await late.timers.advance(JOIN_CLAIM_GRACE_MS + 60_000);
+  await late.running;
+  expect(late.outcome.error).toMatchObject({ code: 'Unauthenticated', message: 'invalid join token' });
+  expect(late.issuer.joins).toBe(0);
 });
 
 test('renewNow renews at once (SIGHUP), resets the schedule and the backoff', async () => {

@@ -1,6 +1,7 @@
 import { type Clock, isMeziteError } from '@mezite/identity';
 import type { Logger } from '@mezite/platform';
 import { type BotIdentity, isUsable, renewBy } from './bot-identity';
+import { DestinationError } from './destination';
 import type { TimerHandle, Timers } from './timers';
 
 /** What the loop drives: one join-or-renew attempt, and the identity it holds. */
@@ -25,9 +26,23 @@ export interface RenewalLoopOptions {
   random?: () => number;
 }
 
-/** Retries start at 1 s and double up to 1 min, each jittered by ±20 %. */
+/**
+ * Retries start at 1 s and double up to 1 min, each jittered by ±20 %. A server that
+ * sheds load says when to come back (`retry-after-ms`): the wait is then that hint
+ * times a random factor in [1, 2), so a fleet told "1 s" at the same moment returns
+ * spread over a second instead of all at once; and the backoff starts again from
+ * 1 s, because a server that answers is up (after an outage, the backoff had grown
+ * to half a minute, and bots would idle while the server had room).
+ */
 export const BACKOFF_MIN_MS = 1_000;
 export const BACKOFF_MAX_MS = 60_000;
+/**
+ * How long after a join failed for a transient reason (the auth server or its
+ * database away) a refused join token is still retried: that failed attempt's claim
+ * may hold the token until the server releases it, at the latest when the claim
+ * expires (60 s). A token refused at first contact still ends the run at once.
+ */
+export const JOIN_CLAIM_GRACE_MS = 90_000;
 /**
  * A wait is split into steps of at most this, each re-reading the clock, so a host
  * that slept through a renewal (a suspended VM) renews within 5 min of waking.
@@ -48,6 +63,8 @@ export class RenewalLoop {
   private dueAt: number | undefined;
   private inFlight: Promise<void> | undefined;
   private failures = 0;
+  /** When a join last failed for a transient reason (see JOIN_CLAIM_GRACE_MS). */
+  private transientJoinFailureAt: number | undefined;
   private state: 'idle' | 'running' | 'stopped' = 'idle';
   private readonly done: Promise<void>;
   private settle!: { resolve: () => void; reject: (err: unknown) => void };
@@ -104,6 +121,7 @@ export class RenewalLoop {
       try {
         const identity = await this.o.renewer.refresh();
         this.failures = 0;
+        this.transientJoinFailureAt = undefined;
         if (this.state === 'running') this.scheduleRenewal(identity);
       } catch (err) {
         if (this.state === 'running') this.onFailure(err);
@@ -127,22 +145,34 @@ export class RenewalLoop {
     const now = this.o.clock.now();
     const cur = this.o.renewer.current();
     const fields = { ...errorFields(err), ...(this.o.renewer.lastRequestId ? { request_id: this.o.renewer.lastRequestId } : {}) };
-    if (!this.o.renewer.canRecover(now) || (!isUsable(cur, now) && !isTransient(err))) {
+    const joining = !isUsable(cur, now);
+    // A join token refused right after our own join failed half-way may be held by that attempt's claim: retry, for a while.
+    const heldByOurClaim = joining && isMeziteError(err, 'Unauthenticated') && this.transientJoinFailureAt !== undefined && now.getTime() - this.transientJoinFailureAt < JOIN_CLAIM_GRACE_MS;
+    if (joining && isTransient(err)) this.transientJoinFailureAt = now.getTime();
+    if (!this.o.renewer.canRecover(now) || (joining && !isTransient(err) && !heldByOurClaim)) {
       this.o.logger.error('giving up', fields);
       this.state = 'stopped';
       this.disarm();
       this.settle.reject(err);
       return;
     }
-    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(this.failures, 16));
-    this.failures++;
-    const delay = Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, base * (0.8 + 0.4 * this.random())));
+    const hint = isMeziteError(err, 'ResourceExhausted') ? err.retryAfterMs : undefined;
+    let delay: number;
+    if (hint !== undefined && hint > 0) {
+      this.failures = 0;
+      delay = Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, hint) * (1 + this.random()));
+    } else {
+      const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(this.failures, 16));
+      this.failures++;
+      delay = Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, base * (0.8 + 0.4 * this.random())));
+    }
     let due = now.getTime() + delay;
     // One last try just before the certificate expires rather than just after.
     const lastChance = cur ? cur.validBefore.getTime() - 1_000 : NaN;
     if (lastChance > now.getTime()) due = Math.min(due, lastChance);
     const refused = isMeziteError(err, 'PermissionDenied') || isMeziteError(err, 'FailedPrecondition');
-    this.o.logger[refused ? 'error' : 'warn'](refused ? 'renewal refused by the auth server' : 'renewal failed', {
+    const msg = err instanceof DestinationError ? 'destination write failed' : refused ? 'renewal refused by the auth server' : 'renewal failed';
+    this.o.logger[refused ? 'error' : 'warn'](msg, {
       ...fields,
       retry_at: new Date(due).toISOString(),
       ...(cur ? { valid_before: cur.validBefore.toISOString() } : {}),
@@ -175,6 +205,7 @@ function isTransient(err: unknown): boolean {
 }
 
 function errorFields(err: unknown): Record<string, unknown> {
+  if (err instanceof DestinationError) return { code: err.code, reason: err.message, destination: err.destination };
   if (isMeziteError(err)) return { code: err.code, reason: err.message };
   return { code: 'Internal', reason: err instanceof Error ? err.message : String(err) };
 }

@@ -69,12 +69,18 @@ const toReason: Record<ErrorCode, string> = {
 /** A domain error: a code the caller may act on, and a message fit to show them. */
 export class MeziteError extends Error {
   override readonly name = 'MeziteError';
+  /**
+   * When the caller should try again (ResourceExhausted from a server shedding load):
+   * sent as the `retry-after-ms` trailer, read back by the client middleware.
+   */
+  readonly retryAfterMs: number | undefined;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number | undefined },
   ) {
-    super(message, options);
+    super(message, options && 'cause' in options ? { cause: options.cause } : undefined);
+    this.retryAfterMs = options?.retryAfterMs;
   }
 
   /** The gRPC status number for this error. */
@@ -88,7 +94,7 @@ export class MeziteError extends Error {
   }
 }
 
-type Ctor = (message: string, options?: { cause?: unknown }) => MeziteError;
+type Ctor = (message: string, options?: { cause?: unknown; retryAfterMs?: number }) => MeziteError;
 const make =
   (code: ErrorCode): Ctor =>
   (message, options) =>

@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Scalar, type YAMLMap } from 'yaml';
 import { invalidArgument, isMeziteError } from './errors';
 import { validateRole, type LabelSelector, type Role } from './role';
 
@@ -11,13 +11,25 @@ import { validateRole, type LabelSelector, type Role } from './role';
 export function parseRoleYaml(text: string, file = 'role.yaml'): Role {
   if (text.length > 256 * 1024) throw invalidArgument(`${file}: file too large (over 256 KiB)`);
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  // Deep nesting overflows the yaml package's recursion. It reports that as a document
+  // error carrying the engine's message (RESOURCE_EXHAUSTION, or TAG_RESOLVE_FAILED when
+  // the overflow hits a scalar), and could throw the RangeError itself from elsewhere;
+  // either way say what is wrong with the document instead.
+  const tooDeep = `${file}:1: invalid YAML: the document is nested too deeply`;
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  } catch (err) {
+    if (err instanceof RangeError) throw invalidArgument(tooDeep);
+    throw err;
+  }
   const lineOf = (n: Node | null | undefined) => (n?.range ? lc.linePos(n.range[0]).line : 1);
   const fail = (n: Node | null | undefined, field: string, msg: string): never => {
     throw invalidArgument(`${file}:${lineOf(n)}: ${field}: ${msg}`);
   };
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
+    if (e?.code === 'RESOURCE_EXHAUSTION' || /Maximum call stack/.test(e?.message ?? '')) throw invalidArgument(tooDeep);
     throw invalidArgument(`${file}:${e?.linePos?.[0]?.line ?? 1}: invalid YAML: ${e?.message.split('\n')[0] ?? 'parse error'}`);
   }
   const root = doc.contents;
@@ -48,26 +60,33 @@ export function parseRoleYaml(text: string, file = 'role.yaml'): Role {
     if (!isScalar(p.value) || typeof p.value.value === 'object') fail(p.value as Node, path, 'expected a string');
     return String((p.value as { value: unknown }).value);
   };
-  const list = (m: YAMLMap | undefined, key: string, path: string): [string[] | undefined, Node | undefined] => {
-    const p = m ? get(m, key) : undefined;
+  // A plain scalar as written: YAML reads `1.20` as the number 1.2 and `0x1F` as 31, and
+  // a label value must match what the author typed, not its numeric reading.
+  const written = (s: Scalar): string => (typeof s.value === 'string' ? s.value : (s.source ?? String(s.value)));
+  const listOf = (p: ReturnType<typeof get>, path: string): [string[] | undefined, Node | undefined] => {
     if (!p || (isScalar(p.value) && p.value.value === null)) return [undefined, undefined];
-    if (isScalar(p.value)) return [[String(p.value.value)], p.value];
+    if (isScalar(p.value)) return [[written(p.value)], p.value];
     if (!isSeq(p.value)) fail(p.value as Node, path, 'expected a list of strings');
     const out: string[] = [];
     for (const item of (p.value as { items: unknown[] }).items) {
       if (!isScalar(item) || typeof item.value === 'object') fail(item as Node, path, 'expected a list of strings');
-      out.push(String((item as { value: unknown }).value));
+      out.push(written(item as Scalar));
     }
     return [out, p.value as Node];
   };
+  const list = (m: YAMLMap | undefined, key: string, path: string) => listOf(m ? get(m, key) : undefined, path);
   const labels = (m: YAMLMap | undefined, path: string): LabelSelector | undefined => {
     const sel = m ? map(m, 'node_labels', path) : undefined;
     if (!sel) return undefined;
     const out: LabelSelector = {};
     for (const p of sel.items) {
-      const k = isScalar(p.key) ? String(p.key.value) : '';
+      // Each pair's own value: looking it up again by the name's text missed keys YAML
+      // reads as numbers, booleans or null (`1: [prod]` became `1: []`, a deny that
+      // matches nothing), and `__proto__` set the object's prototype instead of a label.
+      const k = isScalar(p.key) && p.key.value !== null ? written(p.key) : '';
       if (!k) fail(p.key as Node, path, 'label names must be strings');
-      const [values] = list(sel, k, `${path}.${k}`);
+      if (k === '__proto__') fail(p.key as Node, `${path}.${k}`, 'not a valid label name');
+      const [values] = listOf(p, `${path}.${k}`);
       out[k] = values ?? [];
     }
     return out;

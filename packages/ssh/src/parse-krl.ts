@@ -194,7 +194,7 @@ function readCertificates(r: SshReader, acc: Accumulator): void {
 /** `uint64 offset, mpint bitmap`: bit N revokes serial offset+N; handed on as runs of set bits. */
 function readBitmap(r: SshReader, revoke: (first: bigint, last: bigint) => void): void {
   const offset = r.uint64();
-  const bits = r.unsignedMpint();
+  const bits = r.unsignedMpint({ minimal: false });
   if (bits.length > MAX_BITMAP_BYTES) throw invalidArgument('KRL serial bitmap is too large');
   if (bits.length === 0) return;
   const nbits = bits.length * 8 - (Math.clz32(bits[0] as number) - 24);

@@ -37,7 +37,11 @@ describe('mpint (RFC 4251 §5 examples)', () => {
     expect(new SshWriter().unsignedMpint(hex('0080')).toBuffer()).toEqual(hex('00000002 0080'));
     expect(new SshWriter().unsignedMpint(hex('00007f')).toBuffer()).toEqual(hex('00000001 7f'));
     expect(new SshWriter().unsignedMpint(hex('0000')).toBuffer()).toEqual(hex('00000000'));
-    expect(new SshReader(hex('00000003 000080')).unsignedMpint()).toEqual(hex('80'));
+    expect(new SshReader(hex('00000002 0080')).unsignedMpint()).toEqual(hex('80'));
+    // Only the minimal encoding: one key, one blob, one fingerprint.
+    expectInvalid(() => new SshReader(hex('00000003 000080')).unsignedMpint());
+    expectInvalid(() => new SshReader(hex('00000002 007f')).unsignedMpint());
+    expectInvalid(() => new SshReader(hex('00000001 00')).unsignedMpint());
     expectInvalid(() => new SshReader(hex('00000001 80')).unsignedMpint());
   });
 

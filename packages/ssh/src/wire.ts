@@ -74,11 +74,17 @@ export class SshReader {
     return (b[0] as number) & 0x80 ? magnitude - (1n << BigInt(b.length * 8)) : magnitude;
   }
 
-  /** A non-negative `mpint` as its big-endian magnitude without leading zero bytes. */
-  unsignedMpint(): Buffer {
+  /**
+   * A non-negative `mpint` as its big-endian magnitude without leading zero bytes. Only
+   * the minimal encoding (RFC 4251 §5) is accepted: a leading zero byte is allowed only
+   * before a byte with the high bit set, so one key has one blob and one fingerprint
+   * (`minimal: false` reads what OpenSSH's KRL reader tolerates, e.g. bitmaps).
+   */
+  unsignedMpint(opts: { minimal?: boolean } = {}): Buffer {
     const b = this.string();
     if (b.length > MAX_MPINT_BYTES) throw invalidArgument(`${this.what} has an oversized mpint`);
     if (b.length > 0 && (b[0] as number) & 0x80) throw invalidArgument(`${this.what} has a negative mpint`);
+    if (opts.minimal !== false && b.length > 0 && b[0] === 0 && (b.length === 1 || !((b[1] as number) & 0x80))) throw invalidArgument(`${this.what} has a non-minimal mpint`);
     let i = 0;
     while (i < b.length && b[i] === 0) i++;
     return b.subarray(i);

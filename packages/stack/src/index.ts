@@ -1,3 +1,3 @@
-export { startStack, SERVICES, DEV_OIDC, type Stack, type StackOptions, type ServiceName, type ProcessName } from './stack';
+export { startStack, instanceName, SERVICES, DEV_OIDC, type Stack, type StackOptions, type ServiceName, type InstanceName, type ProcessName } from './stack';
 export { startEmbeddedPostgres } from './embedded-postgres';
 export { checkHealth, waitHealthy } from './health';

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     ...(env.MEZITE_HTTP_ADDR ? { httpAddr: env.MEZITE_HTTP_ADDR } : {}),
     ...(env.MEZITE_TOKEN_SERVICE_ADDR ? { tokenServiceAddr: env.MEZITE_TOKEN_SERVICE_ADDR } : {}),
     ...(env.MEZITE_SSH_CA_ADDR ? { sshCaAddr: env.MEZITE_SSH_CA_ADDR } : {}),
+    ...(env.MEZITE_REPLICAS ? { replicas: replicasFrom(env.MEZITE_REPLICAS) } : {}),
     metricsAddrs: perService(env, 'METRICS'),
     healthAddrs: perService(env, 'HEALTH'),
     ...(env.MEZITE_EMBEDDED_PG_PORT ? { embeddedPgPort: Number(env.MEZITE_EMBEDDED_PG_PORT) } : {}),
@@ -38,12 +39,13 @@ async function main(): Promise<void> {
   const rel = relative(process.cwd(), stack.dataDir) || '.';
   const db = stack.embeddedPostgres ? `embedded PostgreSQL (${rel}/postgres)` : 'PostgreSQL from DATABASE_URL';
   const port = (a: string) => a.slice(a.lastIndexOf(':') + 1);
+  const all = (l: keyof typeof stack.replicaAddrs, f: (a: string) => string) => stack.replicaAddrs[l].map(f).join(', ');
   process.stdout.write(
     [
-      `Mezite is running (${((Date.now() - started) / 1000).toFixed(1)}s; data in ${rel})`,
-      `  auth-server     gRPC localhost:${port(stack.addrs['auth-server'])} (TLS)   HTTP http://localhost:${port(stack.addrs.http)}`,
-      `  token-service   ${stack.addrs['token-service']} (mTLS, internal)`,
-      `  ssh-ca          ${stack.addrs['ssh-ca']} (mTLS, internal)`,
+      `Mezite is running (${((Date.now() - started) / 1000).toFixed(1)}s; data in ${rel}${stack.replicas > 1 ? `; ${stack.replicas} replicas of each service` : ''})`,
+      `  auth-server     gRPC ${all('auth-server', (a) => `localhost:${port(a)}`)} (TLS)   HTTP ${all('http', (a) => `http://localhost:${port(a)}`)}`,
+      `  token-service   ${all('token-service', (a) => a)} (mTLS, internal)`,
+      `  ssh-ca          ${all('ssh-ca', (a) => a)} (mTLS, internal)`,
       `  storage         ${db}; cache: ${stack.redisUrl ? 'Redis from REDIS_URL' : 'in memory'}`,
       stack.addrs['dev-oidc']
         ? `  dev-oidc        ${stack.oidcIssuer} (development sign-in for mezctl login: demo@mezite.dev / demo)`
@@ -77,6 +79,13 @@ async function main(): Promise<void> {
   });
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/** `MEZITE_REPLICAS`: copies of each service (1–9). */
+function replicasFrom(raw: string): number {
+  const n = Number(raw);
+  if (!/^[1-9]$/.test(raw.trim()) || !Number.isInteger(n)) throw new Error(`MEZITE_REPLICAS: expected a number from 1 to 9, got "${raw}"`);
+  return n;
 }
 
 main().catch((err: unknown) => {

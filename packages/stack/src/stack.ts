@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { ensureInternalPki, internalChannelCredentials, publicChannelCredentials, type InternalPki } from '@mezite/platform';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { waitHealthy, waitHttpOk } from './health';
+import { balancedTarget, replicaList } from './replicas';
 import { ensureSecrets, type StackSecrets } from './secrets';
 import { spawnService, type ServiceProcess } from './service-process';
 
@@ -11,8 +12,16 @@ export const SERVICES = ['token-service', 'ssh-ca', 'auth-server'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 /** The development OpenID Provider, the quickstart's stand-in for a tenant's human identity provider. */
 export const DEV_OIDC = 'dev-oidc';
+/** One running copy of a service: `auth-server` is the first replica, `auth-server#2` the second. */
+export type InstanceName = ServiceName | `${ServiceName}#${number}`;
 /** Every process the stack may run. */
-export type ProcessName = ServiceName | typeof DEV_OIDC;
+export type ProcessName = InstanceName | typeof DEV_OIDC;
+/** The process name of replica `index` (0-based) of `service`. */
+export function instanceName(service: ServiceName, index: number): InstanceName {
+  return index === 0 ? service : `${service}#${index + 1}`;
+}
+/** Listeners that get one address per replica. */
+type ReplicatedListener = ServiceName | 'http';
 /** The development provider's demo user, made an admin of the default tenant. */
 const DEV_OIDC_ADMIN = 'demo@mezite.dev';
 
@@ -24,14 +33,24 @@ export interface StackOptions {
   databaseUrl?: string;
   /** A Redis URL; without one token-service uses its in-memory cache. */
   redisUrl?: string;
-  /** Listen addresses (`host:port`). */
+  /**
+   * Listen addresses (`host:port`). With replicas, a comma-separated list with one
+   * address per replica, or one address: replica i then listens on its port + 10·i.
+   */
   authAddr?: string;
   httpAddr?: string;
   tokenServiceAddr?: string;
   sshCaAddr?: string;
-  /** Per service: where it serves Prometheus `/metrics` (its MEZITE_METRICS_ADDR); none when absent. */
+  /**
+   * Copies of each service (default 1), sharing the database and Redis; the
+   * auth-servers balance their calls over every token-service and ssh-ca replica.
+   * More than one needs `redisUrl`: token-service's in-memory cache is per process,
+   * so replicas would disagree about revocations.
+   */
+  replicas?: number;
+  /** Per service: where its first replica serves Prometheus `/metrics` (its MEZITE_METRICS_ADDR); none when absent. */
   metricsAddrs?: Partial<Record<ServiceName, string>>;
-  /** Per service: its plaintext grpc.health.v1 listener (its MEZITE_HEALTH_ADDR); none when absent. */
+  /** Per service: its first replica's plaintext grpc.health.v1 listener (its MEZITE_HEALTH_ADDR); none when absent. */
   healthAddrs?: Partial<Record<ServiceName, string>>;
   /** Port of the embedded PostgreSQL. */
   embeddedPgPort?: number;
@@ -60,14 +79,19 @@ export interface Stack {
   databaseUrl: string;
   embeddedPostgres: boolean;
   redisUrl: string | undefined;
+  /** Where the first replica of each service listens. */
   addrs: Record<ServiceName, string> & { http: string; [DEV_OIDC]?: string };
+  /** Copies of each service. */
+  replicas: number;
+  /** Per listener, the address of each replica (the first is the one in `addrs`). */
+  replicaAddrs: Record<ReplicatedListener, string[]>;
   /** The issuer people sign in with (the development provider's, or MEZITE_OIDC_ISSUER); undefined when sign-in is off. */
   oidcIssuer: string | undefined;
   pki: InternalPki;
   secrets: StackSecrets;
   /** The admin identity file the auth-server writes. */
   adminIdentityFile: string;
-  /** The running process of each service. */
+  /** The running process of each service instance. */
   processes: Map<ProcessName, ServiceProcess>;
   /** Starts (again) one service and waits until it is healthy. */
   startService(name: ProcessName): Promise<void>;
@@ -87,6 +111,9 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const dataDir = resolve(o.dataDir ?? process.env.MEZITE_DATA_DIR ?? '.mezite');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const secrets = ensureSecrets(dataDir);
+  const replicas = o.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 9) throw new Error(`replicas must be an integer from 1 to 9, got ${String(o.replicas)}`);
+  if (replicas > 1 && !o.redisUrl) throw new Error(`${replicas} replicas need a shared cache: set REDIS_URL (token-service's in-memory cache is per process, so replicas would disagree about revoked tokens)`);
   const pki = await ensureInternalPki({ dir: join(dataDir, 'pki'), names: [...SERVICES], hosts: o.publicHosts ?? [] });
 
   let databaseUrl = o.databaseUrl;
@@ -99,14 +126,17 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     pg = started;
   }
 
-  const addrs: Stack['addrs'] = {
-    'auth-server': o.authAddr ?? '127.0.0.1:3025',
-    http: o.httpAddr ?? '127.0.0.1:8080',
-    'token-service': o.tokenServiceAddr ?? '127.0.0.1:3026',
-    'ssh-ca': o.sshCaAddr ?? '127.0.0.1:3027',
+  const replicaAddrs: Record<ReplicatedListener, string[]> = {
+    'auth-server': replicaList(o.authAddr ?? '127.0.0.1:3025', replicas, 'authAddr'),
+    http: replicaList(o.httpAddr ?? '127.0.0.1:8080', replicas, 'httpAddr'),
+    'token-service': replicaList(o.tokenServiceAddr ?? '127.0.0.1:3026', replicas, 'tokenServiceAddr'),
+    'ssh-ca': replicaList(o.sshCaAddr ?? '127.0.0.1:3027', replicas, 'sshCaAddr'),
   };
+  const first = (l: ReplicatedListener) => replicaAddrs[l][0] as string;
+  const addrs: Stack['addrs'] = { 'auth-server': first('auth-server'), http: first('http'), 'token-service': first('token-service'), 'ssh-ca': first('ssh-ca') };
   const externalIssuer = o.env?.MEZITE_OIDC_ISSUER ?? process.env.MEZITE_OIDC_ISSUER;
-  const names: ProcessName[] = [...SERVICES];
+  const instances = (s: ServiceName): InstanceName[] => Array.from({ length: replicas }, (_, i) => instanceName(s, i));
+  const names: ProcessName[] = SERVICES.flatMap(instances);
   if (o.devOidc !== false && !externalIssuer) {
     addrs[DEV_OIDC] = o.devOidcAddr ?? '127.0.0.1:5556';
     names.unshift(DEV_OIDC);
@@ -127,8 +157,9 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     MEZITE_HTTP_ADDR: addrs.http,
     MEZITE_TOKEN_SERVICE_ADDR: addrs['token-service'],
     MEZITE_SSH_CA_ADDR: addrs['ssh-ca'],
-    MEZITE_TOKEN_SERVICE_TARGET: addrs['token-service'],
-    MEZITE_SSH_CA_TARGET: addrs['ssh-ca'],
+    // With replicas, the auth-servers dial every copy (gRPC round robin over a list target).
+    MEZITE_TOKEN_SERVICE_TARGET: balancedTarget(replicaAddrs['token-service']),
+    MEZITE_SSH_CA_TARGET: balancedTarget(replicaAddrs['ssh-ca']),
     MEZITE_ADMIN_IDENTITY_FILE: adminIdentityFile,
     MEZITE_DEMO_FIXTURES: o.demoFixtures === false ? 'false' : 'true',
   };
@@ -142,10 +173,29 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   else delete baseEnv.REDIS_URL;
   // One address or service name for three processes would clash: these are set per service below.
   for (const k of ['MEZITE_METRICS_ADDR', 'MEZITE_HEALTH_ADDR', 'OTEL_SERVICE_NAME']) delete baseEnv[k];
-  const opsEnv = (name: ServiceName): NodeJS.ProcessEnv => ({
-    ...(o.metricsAddrs?.[name] ? { MEZITE_METRICS_ADDR: o.metricsAddrs[name] } : {}),
-    ...(o.healthAddrs?.[name] ? { MEZITE_HEALTH_ADDR: o.healthAddrs[name] } : {}),
-  });
+  // Only the first replica gets the operator's metrics and health addresses (one address cannot serve two processes).
+  const opsEnv = (name: ServiceName, index: number): NodeJS.ProcessEnv =>
+    index > 0
+      ? {}
+      : {
+          ...(o.metricsAddrs?.[name] ? { MEZITE_METRICS_ADDR: o.metricsAddrs[name] } : {}),
+          ...(o.healthAddrs?.[name] ? { MEZITE_HEALTH_ADDR: o.healthAddrs[name] } : {}),
+        };
+  /** What differs between replicas: the listen addresses, and only the first writes the admin identity file. */
+  const instanceEnv = (service: ServiceName, index: number): NodeJS.ProcessEnv => {
+    const env: NodeJS.ProcessEnv = { [`MEZITE_${service.toUpperCase().replace(/-/g, '_')}_ADDR`]: replicaAddrs[service][index] };
+    if (service === 'auth-server') {
+      env.MEZITE_HTTP_ADDR = replicaAddrs.http[index];
+      if (index > 0) env.MEZITE_ADMIN_IDENTITY_FILE = 'off';
+    }
+    return env;
+  };
+  const instanceOf = (name: InstanceName): { service: ServiceName; index: number; addr: string } => {
+    const [service, n] = name.split('#') as [ServiceName, string | undefined];
+    const index = n === undefined ? 0 : Number(n) - 1;
+    return { service, index, addr: replicaAddrs[service][index] as string };
+  };
+  const addrOf = (name: ProcessName): string => (name === DEV_OIDC ? (addrs[DEV_OIDC] ?? '') : instanceOf(name).addr);
 
   const processes = new Map<ProcessName, ServiceProcess>();
   const healthy = new Set<ProcessName>();
@@ -154,8 +204,8 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   /** Publishes what runs where (0600), for tooling and the end-to-end tests. */
   const writeStatus = () => {
     const services: Record<string, { pid: number | undefined; addr: string; healthy: boolean }> = {};
-    for (const n of names) services[n] = { pid: processes.get(n)?.child.pid, addr: addrs[n] ?? '', healthy: healthy.has(n) };
-    const status = { pid: process.pid, dataDir, databaseUrl, embeddedPostgres: Boolean(pg), redisUrl: o.redisUrl ?? null, addrs, metricsAddrs: o.metricsAddrs ?? {}, healthAddrs: o.healthAddrs ?? {}, adminIdentityFile, services };
+    for (const n of names) services[n] = { pid: processes.get(n)?.child.pid, addr: addrOf(n), healthy: healthy.has(n) };
+    const status = { pid: process.pid, dataDir, databaseUrl, embeddedPostgres: Boolean(pg), redisUrl: o.redisUrl ?? null, addrs, replicas, replicaAddrs, metricsAddrs: o.metricsAddrs ?? {}, healthAddrs: o.healthAddrs ?? {}, adminIdentityFile, services };
     const tmp = `${statusFile}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(status, null, 2) + '\n', { mode: 0o600 });
     renameSync(tmp, statusFile);
@@ -163,15 +213,15 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const clientCreds = internalChannelCredentials({ caCertPem: pki.caCertPem, certPem: pki.leaf('auth-server').certPem, keyPem: pki.leaf('auth-server').keyPem });
 
   const startService = async (name: ProcessName): Promise<void> => {
-    const p =
-      name === DEV_OIDC
-        ? spawnService({ name, entry: join(__dirname, 'dev-oidc', 'main.js'), env: baseEnv, logFile: join(dataDir, 'logs', `${name}.log`) })
-        : spawnService({
-            name,
-            entry: join(repoRoot, 'services', name, 'dist', 'main.js'),
-            env: { ...baseEnv, ...opsEnv(name), MEZITE_TLS_CERT: pki.leaf(name).certPath, MEZITE_TLS_KEY: pki.leaf(name).keyPath },
-            logFile: join(dataDir, 'logs', `${name}.log`),
-          });
+    const inst = name === DEV_OIDC ? undefined : instanceOf(name);
+    const p = !inst
+      ? spawnService({ name, entry: join(__dirname, 'dev-oidc', 'main.js'), env: baseEnv, logFile: join(dataDir, 'logs', `${name}.log`) })
+      : spawnService({
+          name,
+          entry: join(repoRoot, 'services', inst.service, 'dist', 'main.js'),
+          env: { ...baseEnv, ...opsEnv(inst.service, inst.index), ...instanceEnv(inst.service, inst.index), MEZITE_TLS_CERT: pki.leaf(inst.service).certPath, MEZITE_TLS_KEY: pki.leaf(inst.service).keyPath },
+          logFile: join(dataDir, 'logs', `${name}.log`),
+        });
     processes.set(name, p);
     healthy.delete(name);
     let exited: string | undefined;
@@ -186,10 +236,10 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
         }, 1000);
       }
     });
-    if (name === DEV_OIDC) await waitHttpOk(`http://${addrs[DEV_OIDC]}/.well-known/openid-configuration`, { timeoutMs: 60_000, failed: () => exited });
+    if (!inst) await waitHttpOk(`http://${addrs[DEV_OIDC]}/.well-known/openid-configuration`, { timeoutMs: 60_000, failed: () => exited });
     else {
-      const creds = name === 'auth-server' ? publicChannelCredentials(pki.caCertPem) : clientCreds;
-      await waitHealthy(addrs[name], creds, { timeoutMs: 60_000, failed: () => exited, targetName: name === 'auth-server' ? 'localhost' : name });
+      const creds = inst.service === 'auth-server' ? publicChannelCredentials(pki.caCertPem) : clientCreds;
+      await waitHealthy(inst.addr, creds, { timeoutMs: 60_000, failed: () => exited, targetName: inst.service === 'auth-server' ? 'localhost' : inst.service });
     }
     healthy.add(name);
     writeStatus();
@@ -203,8 +253,13 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
 
   try {
     // The auth-server needs the others at start (it reads the provider's discovery only at the first sign-in).
-    await Promise.all(names.filter((n) => n !== 'auth-server').map(startService));
+    // First replicas first, so one of each migrates and seeds alone; the first auth-server
+    // bootstraps (tenants, admin identity) before its copies start.
+    const auths = instances('auth-server');
+    await Promise.all(names.filter((n) => !auths.includes(n as InstanceName) && !n.includes('#')).map(startService));
+    await Promise.all(names.filter((n) => !auths.includes(n as InstanceName) && n.includes('#')).map(startService));
     await startService('auth-server');
+    await Promise.all(auths.slice(1).map(startService));
   } catch (err) {
     await stop();
     throw err;
@@ -215,6 +270,8 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     embeddedPostgres: Boolean(pg),
     redisUrl: o.redisUrl,
     addrs,
+    replicas,
+    replicaAddrs,
     oidcIssuer: devOidcIssuer ?? (externalIssuer || undefined),
     pki,
     secrets,
@@ -223,11 +280,16 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     startService,
     stopService: async (name) => processes.get(name)?.stop(),
     startStopped: async () => {
-      for (const name of names) {
+      const down = names.filter((name) => {
         const p = processes.get(name);
-        if (!p || p.child.exitCode !== null || p.child.signalCode !== null) await startService(name);
-      }
+        return !p || p.child.exitCode !== null || p.child.signalCode !== null;
+      });
+      // The auth-servers last, as at start; copies of one service come back together.
+      const isAuth = (n: ProcessName) => n === 'auth-server' || n.startsWith('auth-server#');
+      await Promise.all(down.filter((n) => !isAuth(n)).map(startService));
+      await Promise.all(down.filter(isAuth).map(startService));
     },
     stop,
   };
 }
+

@@ -55,6 +55,31 @@ function parseIssuer(raw: string): string {
   return raw;
 }
 
+/**
+ * Where the auth-server finds token-service or ssh-ca: `host:port`, or a gRPC target
+ * naming every replica, `ipv4:10.0.0.1:3026,10.0.0.2:3026` (also `ipv6:`) or
+ * `dns:///token-service.mezite:3026`, over which calls are balanced round robin.
+ */
+function grpcTarget(raw: string): string {
+  const list = /^(ipv4|ipv6):(.+)$/.exec(raw);
+  if (list) {
+    for (const a of (list[2] as string).split(',')) parse.hostPort(a);
+    return raw;
+  }
+  const dns = /^dns:(?:\/\/[^/]*\/)?(.+)$/.exec(raw);
+  if (dns) {
+    parse.hostPort(dns[1] as string);
+    return raw;
+  }
+  return parse.hostPort(raw);
+}
+
+function nonNegativeInt(raw: string): number {
+  const n = parse.int(raw);
+  if (n < 0) throw new Error(`expected a whole number ≥ 0, got "${raw}"`);
+  return n;
+}
+
 const dataDir = () => process.env.MEZITE_DATA_DIR ?? '.mezite';
 
 /** auth-server configuration: flags, then MEZITE_* environment, then file. */
@@ -63,12 +88,14 @@ export function configSchema() {
     ...commonConfigSchema('auth-server', '127.0.0.1:3025'),
     httpAddr: field('MEZITE_HTTP_ADDR', parse.hostPort, '127.0.0.1:8080'),
     publicAddr: field('MEZITE_PUBLIC_ADDR', parse.string, '', 'the gRPC address clients dial (default localhost:<port>)'),
-    tokenServiceTarget: field('MEZITE_TOKEN_SERVICE_TARGET', parse.hostPort, '127.0.0.1:3026'),
-    sshCaTarget: field('MEZITE_SSH_CA_TARGET', parse.hostPort, '127.0.0.1:3027'),
+    tokenServiceTarget: field('MEZITE_TOKEN_SERVICE_TARGET', grpcTarget, '127.0.0.1:3026', 'host:port, or ipv4:a:p,b:p / dns:///name:port to balance over replicas'),
+    sshCaTarget: field('MEZITE_SSH_CA_TARGET', grpcTarget, '127.0.0.1:3027', 'host:port, or ipv4:a:p,b:p / dns:///name:port to balance over replicas'),
     sessionPepper: field('MEZITE_SESSION_PEPPER', parse.key32, undefined, '32 random bytes, base64: keys the stored hashes of session secrets'),
     adminIdentityFile: field('MEZITE_ADMIN_IDENTITY_FILE', parse.string, join(dataDir(), 'admin-identity.json')),
     demoFixtures: field('MEZITE_DEMO_FIXTURES', parse.bool, false),
     authFailureLimit: field('MEZITE_AUTH_FAILURE_LIMIT', parse.int, 10, 'failed client authentications per client id or source address per minute, per replica'),
+    maxInFlight: field('MEZITE_MAX_IN_FLIGHT', nonNegativeInt, 256, 'calls the public gRPC port handles at once per replica; beyond, RESOURCE_EXHAUSTED with retry-after-ms (0: no limit)'),
+    shedRetryAfterMs: field('MEZITE_SHED_RETRY_AFTER', parse.duration, 1000, 'the retry hint sent with a shed call, e.g. 1s'),
     issuer: field('MEZITE_ISSUER', parse.string, '', 'the public HTTP base URL (OAuth2 issuer); default the HTTP listen address'),
     tenants: field('MEZITE_TENANTS', parseTenants, [] as TenantConfig[]),
     oidcIssuer: field('MEZITE_OIDC_ISSUER', parseIssuer, '', "the human identity provider's OpenID issuer; empty: human sign-in is off"),

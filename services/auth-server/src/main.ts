@@ -6,6 +6,7 @@ import {
   createLogger,
   createMeziteClient,
   createMeziteClients,
+  loadSheddingMiddleware,
   newRequestId,
   internalChannelCredentials,
   onShutdown,
@@ -72,11 +73,15 @@ export async function main(): Promise<void> {
   const prisma = createPrismaClient(cfg.databaseUrl, cfg.dbPoolSize);
   const tls = readTlsFiles({ ca: cfg.tlsCa, cert: cfg.tlsCert, key: cfg.tlsKey });
   const internal = internalChannelCredentials(tls);
-  const tokenChannel = createMeziteClients({ address: cfg.tokenServiceTarget, credentials: internal, peerName: 'token-service', defaultDeadlineMs: 5000, channelOptions: { 'grpc.ssl_target_name_override': 'token-service' } });
+  // A target naming replicas (ipv4:a,b / dns:///name) is balanced round robin. One address
+  // keeps grpc-js's pick-first, which reconnects on demand the moment a restarted peer is
+  // back (round robin reconnects on its backoff, up to 2 s).
+  const balanced = (target: string) => /^(ipv4|ipv6|dns):/.test(target);
+  const tokenChannel = createMeziteClients({ address: cfg.tokenServiceTarget, credentials: internal, peerName: 'token-service', defaultDeadlineMs: 5000, roundRobin: balanced(cfg.tokenServiceTarget), channelOptions: { 'grpc.ssl_target_name_override': 'token-service' } });
   const tokenService = { client: tokenChannel.create(tokenv1.JoinTokenServiceDefinition), close: tokenChannel.close };
   const apiTokens = new GrpcApiTokenClient(tokenChannel.create(tokenv1.ApiTokenServiceDefinition));
 
-  const sshCa = createMeziteClient(sshcav1.SshCaServiceDefinition, { address: cfg.sshCaTarget, credentials: internal, peerName: 'ssh-ca', defaultDeadlineMs: 5000, channelOptions: { 'grpc.ssl_target_name_override': 'ssh-ca' } });
+  const sshCa = createMeziteClient(sshcav1.SshCaServiceDefinition, { address: cfg.sshCaTarget, credentials: internal, peerName: 'ssh-ca', defaultDeadlineMs: 5000, roundRobin: balanced(cfg.sshCaTarget), channelOptions: { 'grpc.ssl_target_name_override': 'ssh-ca' } });
 
   const clock = systemClock;
   const audit = new PrismaAuditLog(prisma);
@@ -103,11 +108,11 @@ export async function main(): Promise<void> {
   const logins = new LoginManager({ idp: humanIdp, tenants: tenantStore, sessions, audit, clock, limiter });
   const tenantDomain = async (id: string) => (await tenantStore.getTenantById(id))?.domain ?? id;
   const challenges = new PrismaRenewalChallengeStore(prisma);
-  const joins = new JoinManager({ bots: botStore, roles, joinTokens, ca, challenges, audit, clock });
+  const joins = new JoinManager({ bots: botStore, roles, joinTokens, ca, challenges, audit, clock, revocations });
   const nodeStore = new PrismaNodeStore(prisma);
   const nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens, revocations, audit, clock });
   const nodeJoins = new NodeJoinManager({ nodes: nodeStore, joinTokens, ca, challenges, audit, clock });
-  const certAuth = new CertAuthenticator({ ca, bots: botStore, clock });
+  const certAuth = new CertAuthenticator({ ca, bots: botStore, clock, revocations });
 
   const grpc = createGrpcServer({ name: 'mezite.auth.v1', logger: log });
   // Bearer credentials: API tokens (`psk_…`, verified by token-service) or sessions.
@@ -139,7 +144,9 @@ export async function main(): Promise<void> {
       throw err;
     }
   };
-  const authed = grpc.services.with(authMiddleware(authenticateFrom, certificateFrom));
+  // Load shedding first: a call over the in-flight cap costs no authentication or database work.
+  const shedding = loadSheddingMiddleware({ maxInFlight: cfg.maxInFlight, retryAfterMs: cfg.shedRetryAfterMs });
+  const authed = grpc.services.with(shedding).with(authMiddleware(authenticateFrom, certificateFrom));
   authed.add(authv1.BotServiceDefinition, botHandlers(bots, audit));
   authed.add(authv1.RoleServiceDefinition, roleHandlers(roles, audit));
   authed.add(authv1.JoinServiceDefinition, joinHandlers(joins, nodeJoins));

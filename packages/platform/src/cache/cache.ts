@@ -22,8 +22,12 @@ export interface Cache {
   del(...keys: string[]): Promise<void>;
   /** Publishes on a channel to every subscriber on every replica. */
   publish(channel: string, message: string): Promise<void>;
-  /** Subscribes; returns an unsubscribe function. */
-  subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Subscribes; returns an unsubscribe function. `onGap`, when given, is called each
+   * time messages may have been lost (the connection to the backend dropped), so a
+   * subscriber can drop whatever the lost messages might have invalidated.
+   */
+  subscribe(channel: string, onMessage: (message: string) => void, onGap?: () => void): Promise<() => Promise<void>>;
   /** Resolves once the backend is reachable; rejects with Unavailable otherwise. */
   ping(): Promise<void>;
   /** Releases connections; later calls reject with Unavailable. Safe to call twice. */

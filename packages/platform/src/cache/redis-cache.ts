@@ -44,6 +44,8 @@ export class RedisCache implements Cache {
   private readonly commands: Connection;
   private subscriber: Connection | undefined;
   private readonly channels = new Map<string, Channel>();
+  /** Told when the subscriber connection drops: messages published meanwhile are lost. */
+  private readonly gapHandlers = new Set<() => void>();
   private closed = false;
 
   constructor(private readonly opts: RedisCacheOptions) {
@@ -83,11 +85,12 @@ export class RedisCache implements Cache {
     await this.run(this.commands, (r) => r.publish(this.prefix + channel, message));
   }
 
-  async subscribe(channel: string, onMessage: Handler): Promise<() => Promise<void>> {
+  async subscribe(channel: string, onMessage: Handler, onGap?: () => void): Promise<() => Promise<void>> {
     if (this.closed) throw unavailable('cache closed');
     const name = this.prefix + channel;
     const sub = this.subscriberConnection();
     const handler: Handler = (m) => onMessage(m); // the same function twice is two subscriptions
+    const gap = onGap ? () => onGap() : undefined;
     let ch = this.channels.get(name);
     if (!ch) {
       const subscribed = this.run(sub, (r) => r.subscribe(name)).then(() => undefined);
@@ -105,11 +108,13 @@ export class RedisCache implements Cache {
       ch.handlers.delete(handler);
       throw err;
     }
+    if (gap) this.gapHandlers.add(gap);
     const joined = ch;
     let done = false;
     return async () => {
       if (done) return;
       done = true;
+      if (gap) this.gapHandlers.delete(gap);
       joined.handlers.delete(handler);
       if (joined.handlers.size > 0 || this.channels.get(name) !== joined) return;
       this.channels.delete(name);
@@ -126,6 +131,7 @@ export class RedisCache implements Cache {
     if (this.closed) return;
     this.closed = true;
     this.channels.clear();
+    this.gapHandlers.clear();
     await Promise.all([this.commands.close(), this.subscriber?.close()]);
   }
 
@@ -133,6 +139,20 @@ export class RedisCache implements Cache {
     if (!this.subscriber) {
       const sub = new Connection(new Redis(this.opts.url, this.options), 'subscriber', this.timeoutMs, this.logger);
       sub.redis.on('message', (channel: string, message: string) => this.deliver(channel, message));
+      // Once per loss: ioredis re-subscribes by itself when Redis is back, but what was published in between is gone.
+      let lost = false;
+      sub.redis.on('ready', () => (lost = false));
+      sub.redis.on('close', () => {
+        if (lost || this.closed) return;
+        lost = true;
+        for (const g of [...this.gapHandlers]) {
+          try {
+            g();
+          } catch (err) {
+            this.logger.warn('cache gap handler failed', { err });
+          }
+        }
+      });
       this.subscriber = sub;
     }
     return this.subscriber;

@@ -3,7 +3,7 @@ import { codeFromGrpcStatus, MeziteError } from '@mezite/identity';
 import { isAbortError } from 'abort-controller-x';
 import { ClientError, Metadata, Status, type CallOptions, type ClientMiddlewareCall } from 'nice-grpc-common';
 import { currentRequest } from '../telemetry/request-scope';
-import { ORIGIN_TRAILER } from './server-middleware';
+import { ORIGIN_TRAILER, RETRY_AFTER_TRAILER } from './server-middleware';
 import { tracingClientMiddleware } from './tracing-middleware';
 import { deadlineMiddleware, type DeadlineOptions } from 'nice-grpc-client-middleware-deadline';
 import { createChannel, createClientFactory, type ChannelCredentials, type Client, type CompatServiceDefinition } from 'nice-grpc';
@@ -32,16 +32,20 @@ export function errorMappingMiddleware(peerName: string) {
       rest.metadata.set('x-request-id', requestId);
     }
     let fromServer = false;
+    let retryAfterMs: number | undefined;
     const onTrailer = rest.onTrailer;
     rest.onTrailer = (t) => {
       fromServer = t.get(ORIGIN_TRAILER) === 'mezite';
+      const after = Number(t.get(RETRY_AFTER_TRAILER) ?? NaN);
+      // A hint, bounded: a server cannot park a client for more than 5 minutes.
+      retryAfterMs = Number.isFinite(after) && after >= 0 ? Math.min(after, 300_000) : undefined;
       onTrailer?.(t);
     };
     try {
       return yield* call.next(call.request, rest);
     } catch (err) {
       if (err instanceof ClientError) {
-        if (fromServer) throw new MeziteError(codeFromGrpcStatus(err.code), err.details, { cause: err });
+        if (fromServer) throw new MeziteError(codeFromGrpcStatus(err.code), err.details, { cause: err, retryAfterMs });
         if (err.code === Status.UNAVAILABLE) {
           throw new MeziteError('Unavailable', `${peerName} is unavailable: ${transportReason(err.details)}`, { cause: err });
         }
@@ -82,7 +86,20 @@ export interface ClientOptions {
   defaultDeadlineMs?: number;
   /** Extra grpc-js channel options (e.g. `grpc.ssl_target_name_override`). */
   channelOptions?: Record<string, string | number>;
+  /**
+   * Spread calls over every address the target names (a list target
+   * `ipv4:10.0.0.1:3026,10.0.0.2:3026`, or a `dns:///` name with several records)
+   * round robin, instead of grpc-js's default of one connection to the first that
+   * answers. A replica that goes away is skipped until it is back.
+   */
+  roundRobin?: boolean;
 }
+
+/** grpc-js's default service config for round-robin balancing. */
+const ROUND_ROBIN_SERVICE_CONFIG = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
+
+/** A typed client of service `S` as `createMeziteClients` makes it. */
+export type MeziteClient<S extends CompatServiceDefinition> = Client<S, MeziteCallOptions>;
 
 /** Typed clients sharing one channel; calls fail with MeziteErrors and never hang past a deadline. */
 export interface MeziteClients {
@@ -98,6 +115,7 @@ export function createMeziteClients(opts: ClientOptions): MeziteClients {
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
     'grpc.initial_reconnect_backoff_ms': 200,
     'grpc.max_reconnect_backoff_ms': 2000,
+    ...(opts.roundRobin ? { 'grpc.service_config': ROUND_ROBIN_SERVICE_CONFIG } : {}),
     ...opts.channelOptions,
   });
   const deadline = opts.defaultDeadlineMs ?? 10_000;

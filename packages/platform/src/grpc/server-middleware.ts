@@ -24,6 +24,14 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 export const ORIGIN_TRAILER = 'x-mezite-origin';
 
 /**
+ * Trailer of a refusal that says when to try again, in milliseconds (a server
+ * shedding load: RESOURCE_EXHAUSTED). gRPC's own RetryInfo needs the google.rpc
+ * status protos in `grpc-status-details-bin`; a plain number is enough for our
+ * clients and readable by anyone's.
+ */
+export const RETRY_AFTER_TRAILER = 'retry-after-ms';
+
+/**
  * The one server middleware that maps domain errors to gRPC status (STYLE.md §10):
  * a MeziteError becomes its status and message; anything else is logged with its
  * cause and becomes a generic INTERNAL naming only the request id, so no stack trace
@@ -59,6 +67,7 @@ export function requestMiddleware(log: Logger) {
       context.trailer.set(ORIGIN_TRAILER, 'mezite');
       if (err instanceof MeziteError && err.code !== 'Internal') {
         code = err.grpcStatus;
+        if (err.retryAfterMs !== undefined) context.trailer.set(RETRY_AFTER_TRAILER, String(Math.max(0, Math.round(err.retryAfterMs))));
         if (err.code !== 'Unavailable' && err.code !== 'DeadlineExceeded') meziteMetrics.refusals.inc({ reason: refusalReason(err.code), method: call.method.path });
         if (err.cause) reqLog.debug('request refused', { code: err.code, reason: err.message, cause: err.cause });
         throw new ServerError(err.grpcStatus, err.message);

@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger';
 import { requestMiddleware, type RequestContext } from './server-middleware';
 import { tracingServerMiddleware } from './tracing-middleware';
 import { requireCallers } from './caller-identity';
+import { decodeGuardMiddleware, guardDecoding } from './decode-guard';
 
 /** Options of createGrpcServer. */
 export interface GrpcServerOptions {
@@ -60,7 +61,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   const server = base;
   let healthServer: Server | undefined;
   return {
-    services: base.with(tracingServerMiddleware()).with(requestMiddleware(opts.logger)),
+    services: guardedBuilder(base.with(tracingServerMiddleware()).with(requestMiddleware(opts.logger)).with(decodeGuardMiddleware())),
     server,
     health,
     async listen(address, credentials, o = {}) {
@@ -96,4 +97,12 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
       healthServer?.forceShutdown();
     },
   };
+}
+
+/** A builder whose services' request decoders never throw (see decode-guard.ts), however many middlewares are added. */
+function guardedBuilder<C extends object>(b: ServerAddBuilder<C>): ServerAddBuilder<C> {
+  return {
+    with: (middleware) => guardedBuilder(b.with(middleware)),
+    add: (definition, implementation) => b.add(guardDecoding(definition), implementation),
+  } as ServerAddBuilder<C>;
 }

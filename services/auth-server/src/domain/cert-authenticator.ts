@@ -16,7 +16,7 @@ export const CERT_AUTH_WINDOW_SECONDS = 300;
  * admin of the API, whatever they are called.
  */
 export class CertAuthenticator {
-  constructor(private readonly o: { ca: Pick<CertAuthorityClient, 'publicKeys'>; bots: Pick<BotStore, 'getById'>; clock: Clock }) {}
+  constructor(private readonly o: { ca: Pick<CertAuthorityClient, 'publicKeys'>; bots: Pick<BotStore, 'getById'>; clock: Clock; revocations?: { isCertificateRevoked(serial: string, subjectId: string): Promise<boolean> } }) {}
 
   async authenticate(credential: string): Promise<Principal> {
     const refused = unauthenticated('invalid certificate credential');
@@ -41,6 +41,7 @@ export class CertAuthenticator {
       throw refused;
     }
     if (claims?.v !== 1 || typeof claims.bot_id !== 'string' || typeof claims.tenant !== 'string' || !Number.isSafeInteger(claims.gen)) throw refused;
+    if (await this.o.revocations?.isCertificateRevoked(cert.serial.toString(), claims.bot_id)) throw refused;
     const bot = await this.o.bots.getById(claims.tenant, claims.bot_id);
     if (!bot || activeLock(bot, now) || claims.gen < bot.joinGeneration) throw refused;
     return { kind: 'service', id: bot.id, tenantId: bot.tenantId, name: `bot:${bot.name}`, authMethod: 'bot-certificate', roles: [] };

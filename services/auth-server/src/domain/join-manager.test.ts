@@ -135,6 +135,26 @@ describe('JoinManager', () => {
     expect((await botStore.get(tenantId, 'github-deploy'))?.lock).toBeNull();
   });
 
+  test('concurrent renewals presenting one generation: exactly one wins, the rest lose the race without locking the bot', async () => {
+    const j = await join(await newBot());
+    // All challenges issued before any renewal completes: the renewals are concurrent.
+    const begun = await Promise.all([1, 2, 3].map(() => joins.beginRenewal({ certificate: j.certificate, requestId: 'r' })));
+    const complete = (b: (typeof begun)[number]) => {
+      const next = keyPair();
+      const sig = signRenewal(j.key.privateKey, b.challenge, encodePublicKey(parsePub(next.line)));
+      return joins.completeRenewal({ challengeId: b.challengeId, signature: sig, newPublicKey: next.line, requestedTtlMs: 3600_000, requestId: 'r' });
+    };
+    const first = await complete(begun[0]!);
+    expect(first.generation).toBe(2);
+    // Completed after the winner: without the generation bound to the challenge, the
+    // second would pass as a crash retry and the third would lock the bot as a copy.
+    for (const b of begun.slice(1)) await expect(complete(b)).rejects.toMatchObject({ code: 'FailedPrecondition', message: 'another renewal of bot "github-deploy" won; retry' });
+    expect((await botStore.get(tenantId, 'github-deploy'))?.lock).toBeNull();
+    expect((await botStore.get(tenantId, 'github-deploy'))?.generation).toBe(2);
+    // A daemon that lost the answer retries with a new challenge: tolerated once, as before.
+    await expect(renew(j.certificate, j.key.privateKey)).resolves.toMatchObject({ generation: 3 });
+  });
+
   test('a copied credential renewing after the original locks the bot', async () => {
     const j = await join(await newBot());
     const a = await renew(j.certificate, j.key.privateKey); // original: gen 2

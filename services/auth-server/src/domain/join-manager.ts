@@ -59,6 +59,8 @@ export interface JoinManagerOptions {
   challenges: RenewalChallengeStore;
   audit: AuditLog;
   clock: Clock;
+  /** Certificates revoked by serial (or with their bot) are refused for renewal. */
+  revocations?: { isCertificateRevoked(serial: string, subjectId: string): Promise<boolean> };
 }
 
 /**
@@ -123,12 +125,24 @@ export class JoinManager {
     }
   }
 
-  /** Checks a presented certificate and returns a single-use challenge for it. */
+  /**
+   * Checks a presented certificate and returns a single-use challenge for it, bound to
+   * the bot's generation now: completing it may only move the bot on from there.
+   */
   async beginRenewal(input: { certificate: string; requestId: string }): Promise<{ challengeId: string; challenge: Buffer; expiresAt: Date }> {
-    const { cert, claims } = await this.checkCertificate(input.certificate);
+    const { claims } = await this.checkCertificate(input.certificate);
     const now = this.o.clock.now();
-    const c = { id: randomUUID(), botId: claims.bot_id, tenantId: claims.tenant, challenge: randomBytes(32), certificate: input.certificate.trim(), presentedGeneration: claims.gen, expiresAt: new Date(now.getTime() + CHALLENGE_TTL_MS) };
-    void cert;
+    const bot = await this.o.bots.getById(claims.tenant, claims.bot_id);
+    const c = {
+      id: randomUUID(),
+      botId: claims.bot_id,
+      tenantId: claims.tenant,
+      challenge: randomBytes(32),
+      certificate: input.certificate.trim(),
+      presentedGeneration: claims.gen,
+      ...(bot ? { botGeneration: bot.generation } : {}),
+      expiresAt: new Date(now.getTime() + CHALLENGE_TTL_MS),
+    };
     await this.o.challenges.create(c);
     return { challengeId: c.id, challenge: c.challenge, expiresAt: c.expiresAt };
   }
@@ -158,6 +172,10 @@ export class JoinManager {
     }
     const g = ch.presentedGeneration;
     if (g < bot.joinGeneration) throw failedPrecondition(`this certificate belongs to an instance of bot "${bot.name}" replaced by a newer join; join again`);
+    // Another renewal moved the bot on since this challenge was issued: the two were
+    // concurrent, and that one won. Not a copy, nor a crash retry (a retry asks for a
+    // new challenge after the lost certificate was issued, and is judged below).
+    if (ch.botGeneration !== undefined && ch.botGeneration !== bot.generation) throw failedPrecondition(`another renewal of bot "${bot.name}" won; retry`);
     const current = g === bot.generation;
     // A crash between issuing and saving leaves the daemon one generation behind; that
     // is tolerated once, as long as the newest certificate was never presented.
@@ -200,6 +218,7 @@ export class JoinManager {
       throw refused;
     }
     if (claims?.v !== 1 || typeof claims.bot_id !== 'string' || typeof claims.tenant !== 'string' || !Number.isSafeInteger(claims.gen)) throw refused;
+    if (await this.o.revocations?.isCertificateRevoked(cert.serial.toString(), claims.bot_id)) throw refused;
     return { cert, claims };
   }
 

@@ -67,10 +67,10 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
     await roles.upsert(admin, { yaml: ROLE, fileName: 'role.yaml', force: false });
     krl = new RevocationList({ store: new MemoryRevocationStore(), bots: botStore, ca, clock, cacheMs: 1000 });
     bots = new BotManager({ store: botStore, joinTokens: tokens, clock, roles, revocations: krl });
-    joins = new JoinManager({ bots: botStore, roles, joinTokens: tokens, ca, challenges, audit, clock });
+    joins = new JoinManager({ bots: botStore, roles, joinTokens: tokens, ca, challenges, audit, clock, revocations: krl });
     nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens: tokens, revocations: krl, audit, clock });
     nodeJoins = new NodeJoinManager({ nodes: nodeStore, joinTokens: tokens, ca, challenges, audit, clock });
-    certAuth = new CertAuthenticator({ ca, bots: botStore, clock });
+    certAuth = new CertAuthenticator({ ca, bots: botStore, clock, revocations: krl });
   });
 
   const addNode = (name: string, labels: Record<string, string>, addr = '127.0.0.1:2222') => nodes.add(admin, { name, addr, labels, tokenTtlMs: 0, requestId: 'r' });
@@ -207,6 +207,10 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
     const parsed = parseKrl((await krl.current()).krl);
     expect(isCertificateRevoked(parsed, { caPublicKeyBlob: first.signatureKey.blob, serial: first.serial, keyId: first.keyId })).toBe(true);
     expect(isCertificateRevoked(parsed, { caPublicKeyBlob: second.signatureKey.blob, serial: second.serial, keyId: second.keyId })).toBe(false);
+    // The auth-server refuses the revoked certificate too: for renewal and as a credential.
+    expect(isMeziteError(await failure(joins.beginRenewal({ certificate: bot.certificate, requestId: 'r' })), 'Unauthenticated')).toBe(true);
+    expect(isMeziteError(await failure(botPrincipal(bot.certificate, bot.key.privateKey)), 'Unauthenticated')).toBe(true);
+    expect((await botPrincipal(renewed.certificate, next.privateKey)).name).toBe('bot:github-deploy');
     clock.advance(3600_000 + 1000);
     expect((await krl.current()).revokedCertificates).toBe(0);
   });

@@ -10,6 +10,11 @@ export interface RenewalChallenge {
   /** The presented certificate line; its key must sign the challenge. */
   certificate: string;
   presentedGeneration: number;
+  /**
+   * The bot's generation when the challenge was issued: completing it may only move
+   * the bot on from there (unset for nodes).
+   */
+  botGeneration?: number | undefined;
   expiresAt: Date;
 }
 

@@ -19,6 +19,8 @@ export interface RevocationStore {
   add(r: Revocation): Promise<void>;
   /** Revocations whose certificates may still be valid at `now`. */
   listLive(now: Date): Promise<Revocation[]>;
+  /** Whether a live revocation names this serial or this subject. */
+  isRevoked(q: { serial: string; subjectId: string }, now: Date): Promise<boolean>;
 }
 
 /** Where the KRL learns which bots are locked right now (any tenant). */
@@ -73,6 +75,15 @@ export class RevocationList {
   async revokeSerial(tenantId: string, serial: string, reason: string, expiresAt: Date): Promise<void> {
     await this.o.store.add({ id: randomUUID(), tenantId, subjectId: null, serial, reason, createdAt: this.o.clock.now(), expiresAt });
     this.invalidate();
+  }
+
+  /**
+   * Whether a certificate was revoked (by serial, or with its bot or node): the
+   * auth-server refuses it for renewal and as a credential, as sshd does via the KRL.
+   * Read from PostgreSQL every time, so it holds on every replica at once.
+   */
+  isCertificateRevoked(serial: string, subjectId: string): Promise<boolean> {
+    return this.o.store.isRevoked({ serial, subjectId }, this.o.clock.now());
   }
 
   /** Drops this replica's rendered copy (after a lock or unlock made here). */

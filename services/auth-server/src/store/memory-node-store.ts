@@ -52,6 +52,9 @@ export class MemoryRevocationStore implements RevocationStore {
   async add(r: Revocation): Promise<void> {
     this.rows.push({ ...r });
   }
+  async isRevoked(q: { serial: string; subjectId: string }, now: Date): Promise<boolean> {
+    return this.rows.some((r) => r.expiresAt > now && (r.serial === q.serial || r.subjectId === q.subjectId));
+  }
   async listLive(now: Date): Promise<Revocation[]> {
     return this.rows.filter((r) => r.expiresAt > now).map((r) => ({ ...r }));
   }

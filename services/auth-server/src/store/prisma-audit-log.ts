@@ -7,6 +7,10 @@ import type { PrismaClient } from './prisma';
 type Row = NonNullable<Awaited<ReturnType<PrismaClient['auditEvent']['findFirst']>>>;
 const toEvent = (r: Row): AuditEvent => ({ id: r.id, tenantId: r.tenantId, time: r.time, type: r.type, actor: r.actor, target: r.target, result: r.result as AuditEvent['result'], requestId: r.requestId, details: r.details as Record<string, string> });
 
+/** PostgreSQL text cannot hold NUL: a caller's hostile input must not make the audit write (and so the action) fail. */
+const clean = (s: string) => s.replace(/\0/g, '\uFFFD');
+const cleanDetails = (d: Record<string, string>) => Object.fromEntries(Object.entries(d).map(([k, v]) => [clean(k), clean(String(v))]));
+
 /** Most records appended in one transaction. */
 const MAX_BATCH = 500;
 
@@ -68,7 +72,7 @@ export class PrismaAuditLog implements AuditLog {
         const rows = [];
         for (const e of events) {
           seq += 1;
-          const event = { id: randomUUID(), tenantId: e.tenantId, time: e.time ?? new Date(), type: e.type, actor: e.actor, target: e.target, result: e.result, requestId: e.requestId, details: e.details, seq };
+          const event = { id: randomUUID(), tenantId: e.tenantId, time: e.time ?? new Date(), type: e.type, actor: clean(e.actor), target: clean(e.target), result: e.result, requestId: clean(e.requestId), details: cleanDetails(e.details), seq };
           const hash = chainHash(prev, event);
           rows.push({ ...event, seq: BigInt(seq), prevHash: new Uint8Array(prev), hash: new Uint8Array(hash) });
           prev = hash;

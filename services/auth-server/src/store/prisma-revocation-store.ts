@@ -14,6 +14,15 @@ export class PrismaRevocationStore implements RevocationStore {
     }
   }
 
+  async isRevoked(q: { serial: string; subjectId: string }, now: Date): Promise<boolean> {
+    try {
+      const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(q.subjectId);
+      return (await this.db.revocation.count({ where: { expiresAt: { gt: now }, OR: [{ serial: q.serial }, ...(uuid ? [{ subjectId: q.subjectId }] : [])] } })) > 0;
+    } catch (err) {
+      throw translateDbError(err, 'revocation');
+    }
+  }
+
   async listLive(now: Date): Promise<Revocation[]> {
     try {
       return await this.db.revocation.findMany({ where: { expiresAt: { gt: now } }, orderBy: { createdAt: 'asc' } });

@@ -24,6 +24,9 @@ export class PrismaServiceIdentityStore implements ServiceIdentityStore {
     return this.run(() => this.db.serviceIdentity.findFirst({ where: { tenantId, id } }));
   }
   getByClientId(clientId: string): Promise<ServiceIdentity | null> {
+    // No client id holds anything but printable ASCII (token-service's CLIENT_ID_PATTERN);
+    // anything else is simply unknown, and never reaches PostgreSQL (NUL is an error there).
+    if (!/^[\x21-\x7e]{1,256}$/.test(clientId)) return Promise.resolve(null);
     return this.run(() => this.db.serviceIdentity.findUnique({ where: { clientId } }));
   }
   list(tenantId: string, opts: { limit: number; afterName?: string }): Promise<ServiceIdentity[]> {

@@ -76,9 +76,12 @@ export class ApiTokenCache {
     await this.cache.publish(INVALIDATE, key);
   }
 
-  /** Calls `onKey` with each invalidated hash; returns the unsubscribe function. */
-  onInvalidate(onKey: (key: string) => void): Promise<() => Promise<void>> {
-    return this.cache.subscribe(INVALIDATE, onKey);
+  /**
+   * Calls `onKey` with each invalidated hash, and `onGap` whenever invalidations may
+   * have been lost (the cache connection dropped); returns the unsubscribe function.
+   */
+  onInvalidate(onKey: (key: string) => void, onGap?: () => void): Promise<() => Promise<void>> {
+    return this.cache.subscribe(INVALIDATE, onKey, onGap);
   }
 }
 

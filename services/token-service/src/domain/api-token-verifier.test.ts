@@ -1,10 +1,51 @@
-import { unavailable } from '@mezite/identity';
-import { nullLogger } from '@mezite/platform';
+import { FakeClock, unavailable } from '@mezite/identity';
+import { MemoryCache, nullLogger, type Cache } from '@mezite/platform';
 import { apiTokenReplica, failure, until } from './api-token-harness';
 import { apiTokenChecksum } from './api-token-format';
 import { ApiTokenCache } from './api-token-cache';
 import { ApiTokenVerifier } from './api-token-verifier';
 import { LastUseRecorder } from './last-use-recorder';
+
+/**
+ * A Cache that can go down (every call Unavailable, subscribers told messages may be
+ * lost, as RedisCache does when its connection drops) and come back empty, like a
+ * Redis without persistence restarting.
+ */
+class OutageCache implements Cache {
+  private inner: MemoryCache;
+  private readonly gaps = new Set<() => void>();
+  private readonly subs: Array<{ channel: string; onMessage: (m: string) => void }> = [];
+  down = false;
+  constructor(private readonly clock: FakeClock) {
+    this.inner = new MemoryCache({ clock });
+  }
+  private check(): void {
+    if (this.down) throw unavailable('cache unavailable');
+  }
+  async get(k: string) { this.check(); return this.inner.get(k); }
+  async set(k: string, v: string, ttl?: number) { this.check(); return this.inner.set(k, v, ttl); }
+  async del(...k: string[]) { this.check(); return this.inner.del(...k); }
+  async publish(c: string, m: string) { this.check(); return this.inner.publish(c, m); }
+  async ping() { this.check(); }
+  async close() { await this.inner.close(); }
+  async subscribe(channel: string, onMessage: (m: string) => void, onGap?: () => void) {
+    this.check();
+    this.subs.push({ channel, onMessage });
+    await this.inner.subscribe(channel, onMessage);
+    if (onGap) this.gaps.add(onGap);
+    return async () => undefined;
+  }
+  stop(): void {
+    this.down = true;
+    for (const g of this.gaps) g();
+  }
+  /** Back, with nothing in it (subscriptions restored, as ioredis re-subscribes). */
+  async restartEmpty(): Promise<void> {
+    this.inner = new MemoryCache({ clock: this.clock });
+    for (const s of this.subs) await this.inner.subscribe(s.channel, s.onMessage);
+    this.down = false;
+  }
+}
 
 /** Two replicas of token-service sharing one database (store) and one cache. */
 function twoReplicas() {
@@ -115,6 +156,38 @@ describe('ApiTokenVerifier', () => {
     expect((await r.verifier.verify(valid.plaintext)).id).toBe(valid.token.id);
     expect((await r.verifier.verify(valid.plaintext)).id).toBe(valid.token.id);
     expect(find).toHaveBeenCalledTimes(3);
+  });
+
+  test.each([
+    ['verifies during the outage (finds the cache unreachable)', true],
+    ['sees no traffic during the outage (only its subscription drops)', false],
+  ])('a token cut off while the cache is down stays refused after it comes back empty, on a replica that %s', async (_what, busy) => {
+    const clock = new FakeClock('2026-01-01T00:00:00Z');
+    const cache = new OutageCache(clock);
+    const one = apiTokenReplica({ cache, clock });
+    const two = apiTokenReplica({ store: one.store, cache, clock, pepper: one.pepper });
+    await two.verifier.start();
+    const a = await one.mint();
+    const revoked = await one.mint();
+    await two.verifier.verify(a.plaintext);
+    await two.verifier.verify(revoked.plaintext);
+    expect(two.verifier.localSize).toBe(2); // both cached in two's process before the outage
+
+    cache.stop();
+    const b = await one.manager.rotate({ ...one.identity, id: a.token.id, overlapSeconds: 0 });
+    await one.manager.rotate({ ...one.identity, id: b.token.id, overlapSeconds: 0 }); // cuts `a` off now, in PostgreSQL only
+    expect(await failure(one.manager.delete({ ...one.identity, id: revoked.token.id }))).toMatchObject({ code: 'Unavailable' });
+    clock.advance(1000);
+    if (busy) {
+      await expect(two.verifier.verify(a.plaintext)).rejects.toMatchObject({ code: 'Unauthenticated' });
+      await expect(two.verifier.verify(revoked.plaintext)).rejects.toMatchObject({ code: 'Unauthenticated' });
+    }
+    expect(two.verifier.localSize).toBe(0);
+
+    await cache.restartEmpty();
+    await expect(two.verifier.verify(a.plaintext)).rejects.toMatchObject({ code: 'Unauthenticated', message: 'invalid api token' });
+    await expect(two.verifier.verify(revoked.plaintext)).rejects.toMatchObject({ code: 'Unauthenticated', message: 'invalid api token' });
+    await two.verifier.close();
   });
 
   test('the database being down is Unavailable, not a refusal', async () => {

@@ -40,7 +40,11 @@ const RESUBSCRIBE_AFTER_MS = 10_000;
  *    (60 s), else the database, which then fills both; an invalidation published
  *    on rotation or deletion drops the in-process copy on every replica;
  * 4. when the cache cannot be reached, the database answers every verification and
- *    nothing is cached: a token the database refuses is never accepted.
+ *    nothing is cached: a token the database refuses is never accepted. The
+ *    in-process copies are dropped the moment the cache is found unreachable, or the
+ *    subscription to invalidations drops: a rotation or deletion made meanwhile could
+ *    not be announced, and its state key may never have been written (or Redis came
+ *    back empty), so nothing cached before the outage is trusted after it.
  *
  * Last use is noted in memory and written in batches (LastUseRecorder).
  */
@@ -83,10 +87,13 @@ export class ApiTokenVerifier {
     if (this.unsubscribe || this.closed) return;
     this.lastSubscribeAttempt = this.clock.now().getTime();
     try {
-      this.unsubscribe = await this.cache.onInvalidate((key) => {
-        this.generation++;
-        this.local.delete(key);
-      });
+      this.unsubscribe = await this.cache.onInvalidate(
+        (key) => {
+          this.generation++;
+          this.local.delete(key);
+        },
+        () => this.dropLocal(),
+      );
     } catch (err) {
       this.logger.warn('api token invalidations unavailable; retrying later', { err });
     }
@@ -110,6 +117,7 @@ export class ApiTokenVerifier {
     } catch (err) {
       if (!isMeziteError(err, 'Unavailable')) throw err;
       this.logger.debug('cache unavailable; verifying against the database', { err });
+      this.dropLocal();
       meziteMetrics.apiTokenLookups.inc({ source: 'database' });
       return this.accept(await this.fromDatabase(hash, now), now);
     }
@@ -139,6 +147,12 @@ export class ApiTokenVerifier {
   private accept(info: ApiTokenInfo, now: Date): ApiTokenInfo {
     this.lastUse.record(info.id, now);
     return info;
+  }
+
+  /** Forgets every in-process copy (and any lookup racing this), after the cache may have missed an invalidation. */
+  private dropLocal(): void {
+    this.generation++;
+    this.local.clear();
   }
 
   private localGet(key: string, now: Date): ApiTokenInfo | undefined {

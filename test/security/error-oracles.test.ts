@@ -1,0 +1,327 @@
+import { createDecipheriv, createHmac, createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import { authv1 } from '@mezite/proto';
+import { encodePublicKey, formatPublicKey, generateCaKey, isCertificateRevoked, makeCertAuthCredential, parseKrl, parseCertificate, signCertificate, signRenewal, type SshCertificate } from '@mezite/ssh';
+import { Client } from 'pg';
+import { TestStack } from '../harness/test-stack';
+import { adminSession, auditEvents, createBot, upsertRole } from './fixtures';
+import { Code, RawGrpc, type RawReply } from './raw-grpc';
+
+/**
+ * Error oracles: a caller must not learn from the answer whether a credential it does
+ * not hold is unknown, expired, used, revoked or mistyped. For each kind of credential
+ * the public port takes, every such case gets the same code and message; the reason is
+ * recorded only in the audit log, found by the request id the answer carried.
+ *
+ * "Expired" join tokens are made by moving expires_at into the past in PostgreSQL (the
+ * shortest join-token TTL is a minute); an expired certificate is signed by the stack's
+ * own User CA, whose key the test opens with the KEK from secrets.json.
+ */
+describe('identical refusals for unknown, expired, used, revoked and mistyped credentials', () => {
+  let stack: TestStack;
+  let grpc: RawGrpc;
+  let admin: string;
+  let db: Client;
+  let pepper: Buffer;
+  const bearer = () => ({ authorization: `Bearer ${admin}` });
+  const keyLine = (k: KeyObject) => formatPublicKey(k);
+  const newKey = () => generateKeyPairSync('ed25519').privateKey;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  /** A join with a fresh key: the token is the only credential. */
+  const join = (joinToken: string, key: KeyObject = newKey()) => grpc.unary('/mezite.auth.v1.JoinService/Join', authv1.JoinRequest, { joinToken, publicKey: keyLine(key) }, authv1.JoinResponse);
+  const whoami = (authorization: string) => grpc.unary('/mezite.auth.v1.IdentityService/WhoAmI', authv1.WhoAmIRequest, {}, authv1.WhoAmIResponse, { authorization });
+  const issueService = (clientId: string, clientSecret: string) => grpc.unary('/mezite.auth.v1.IdentityTokenService/IssueServiceToken', authv1.IssueServiceTokenRequest, { clientId, clientSecret, grantType: 'client_credentials' }, authv1.IssuedToken);
+  const ok = <T>(r: RawReply & { message?: T }, what: string): T => {
+    if (r.code !== 0 || !r.message) throw new Error(`${what}: ${r.code} ${r.details}`);
+    return r.message;
+  };
+
+  /** Asserts every reply has the same code and message, and returns that pair. */
+  const identical = (replies: Record<string, RawReply>) => {
+    const shapes = Object.fromEntries(Object.entries(replies).map(([k, r]) => [k, { code: r.code, details: r.details }]));
+    const first = Object.values(shapes)[0];
+    expect(shapes).toEqual(Object.fromEntries(Object.keys(shapes).map((k) => [k, first])));
+    return first as { code: number; details: string };
+  };
+
+  beforeAll(async () => {
+    stack = await TestStack.start({ env: { MEZITE_AUTH_FAILURE_LIMIT: '1000000', MEZITE_ROTATION_OVERLAP: '1s' } });
+    admin = adminSession(stack);
+    grpc = RawGrpc.forStack(stack.dataDir, stack.ports.auth);
+    await upsertRole(grpc, admin);
+    db = new Client({ connectionString: stack.status().databaseUrl });
+    await db.connect();
+    pepper = Buffer.from(stack.secrets().token_pepper, 'base64');
+  }, 120_000);
+  afterAll(async () => {
+    grpc?.close();
+    await db?.end();
+    await stack?.destroy();
+  });
+
+  test('join tokens: unknown, malformed, mistyped, expired, used and revoked get one answer; the audit log has the reason', async () => {
+    const used = await createBot(grpc, admin, 'oracle-used');
+    ok(await join(used), 'first join');
+    const rotated = await createBot(grpc, admin, 'oracle-rotated');
+    ok(await grpc.unary('/mezite.auth.v1.BotService/RotateBotToken', authv1.RotateBotTokenRequest, { name: 'oracle-rotated' }, authv1.RotateBotTokenResponse, bearer()), 'rotate');
+    const removed = await createBot(grpc, admin, 'oracle-removed');
+    ok(await grpc.unary('/mezite.auth.v1.BotService/DeleteBot', authv1.DeleteBotRequest, { name: 'oracle-removed' }, authv1.DeleteBotResponse, bearer()), 'delete');
+    const expired = await createBot(grpc, admin, 'oracle-expired');
+    const moved = await db.query("UPDATE token.join_tokens SET expires_at = now() - interval '1 minute' WHERE token_hash = $1", [createHmac('sha256', pepper).update(expired).digest()]);
+    expect(moved.rowCount).toBe(1);
+    const live = await createBot(grpc, admin, 'oracle-live');
+    const lastHex = live.at(-1) as string;
+
+    const replies: Record<string, RawReply> = {
+      unknown: await join(`tok-bot-${randomBytes(16).toString('hex')}`),
+      mistyped: await join(live.slice(0, -1) + (lastHex === '0' ? '1' : '0')),
+      malformed: await join(live.toUpperCase()),
+      truncated: await join(live.slice(0, -1)),
+      'node token shape': await join(live.replace('tok-bot-', 'tok-node-')),
+      expired: await join(expired),
+      used: await join(used),
+      'revoked (rotated)': await join(rotated),
+      'revoked (bot removed)': await join(removed),
+    };
+    expect(identical(replies)).toEqual({ code: Code.UNAUTHENTICATED, details: 'invalid join token' });
+
+    const byRequest = new Map((await auditEvents(grpc, admin, 'bot.join')).map((e) => [e.requestId, e]));
+    for (const [what, r] of Object.entries(replies)) {
+      const e = byRequest.get(r.requestId ?? '');
+      expect({ what, type: e?.type, result: e?.result, reason: e?.details.reason }).toEqual({
+        what,
+        type: 'bot.join',
+        result: 'failure',
+        reason: ['malformed', 'truncated'].includes(what) ? 'malformed token' : 'unknown, expired, used or revoked token',
+      });
+    }
+    // None of the refusals consumed anything: the live token still joins.
+    expect((await join(live)).code).toBe(0);
+  });
+
+  test('API tokens: unknown, mistyped, expired, rotated out and revoked get one answer', async () => {
+    const svc = ok(await grpc.unary('/mezite.auth.v1.ServiceIdentityService/CreateServiceIdentity', authv1.CreateServiceIdentityRequest, { name: 'oracle-api' }, authv1.CreateServiceIdentityResponse, bearer()), 'create service identity');
+    const machine = async () => ok(await issueService(svc.serviceIdentity?.clientId as string, svc.clientSecret), 'client_credentials');
+    const short = ok(await grpc.unary('/mezite.auth.v1.IdentityTokenService/IssueToken', authv1.IssueTokenRequest, { identityRef: `service:${svc.serviceIdentity?.id}`, envPrefix: 'live', ttlSeconds: 1 }, authv1.IssuedToken, bearer()), 'mint 1 s');
+    const toRotate = await machine();
+    ok(await grpc.unary('/mezite.auth.v1.IdentityTokenService/RotateToken', authv1.RotateTokenRequest, { id: toRotate.id }, authv1.RotateTokenResponse, { authorization: `Bearer ${toRotate.accessToken}` }), 'rotate');
+    const toDelete = await machine();
+    ok(await grpc.unary('/mezite.auth.v1.IdentityTokenService/DeleteToken', authv1.DeleteTokenRequest, { id: toDelete.id }, authv1.DeleteTokenResponse, { authorization: `Bearer ${toDelete.accessToken}` }), 'delete');
+    const live = (await machine()).accessToken;
+    await sleep(1500); // past the 1 s TTL and the 1 s rotation overlap
+    const i = 12;
+    const typo = live.slice(0, i) + (live[i] === 'a' ? 'b' : 'a') + live.slice(i + 1);
+
+    const replies: Record<string, RawReply> = {
+      'unknown (valid checksum)': await whoami(`Bearer ${wellFormedApiToken()}`),
+      'mistyped (checksum fails)': await whoami(`Bearer ${typo}`),
+      expired: await whoami(`Bearer ${short.accessToken}`),
+      'rotated out': await whoami(`Bearer ${toRotate.accessToken}`),
+      'revoked (deleted)': await whoami(`Bearer ${toDelete.accessToken}`),
+    };
+    expect(identical(replies)).toEqual({ code: Code.UNAUTHENTICATED, details: 'invalid api token' });
+    expect((await whoami(`Bearer ${live}`)).code).toBe(0);
+  });
+
+  // Gap: a refused bearer credential (API token, session, certificate credential) is
+  // counted by the failure limiter but recorded nowhere, so why a token was refused
+  // (unknown, expired, rotated, revoked) is not in the audit log. Auditing every bad
+  // bearer needs a bound of its own (the audit chain serialises appends).
+  test.failing('API tokens: each refusal is in the audit log with its reason', async () => {
+    const r = await whoami(`Bearer ${wellFormedApiToken()}`);
+    expect(r.code).toBe(Code.UNAUTHENTICATED);
+    const e = (await auditEvents(grpc, admin)).find((x) => x.requestId === r.requestId);
+    expect(e?.result).toBe('failure');
+  });
+
+  test('client secrets: unknown client, wrong, mistyped, rotated and deleted secrets get one answer at /oauth2/token and at IssueServiceToken', async () => {
+    const create = async (name: string) => ok(await grpc.unary('/mezite.auth.v1.ServiceIdentityService/CreateServiceIdentity', authv1.CreateServiceIdentityRequest, { name }, authv1.CreateServiceIdentityResponse, bearer()), `create ${name}`);
+    const svc = await create('oracle-svc');
+    const id = svc.serviceIdentity?.clientId as string;
+    const oldSecret = svc.clientSecret;
+    const secret = ok(await grpc.unary('/mezite.auth.v1.ServiceIdentityService/RotateServiceIdentitySecret', authv1.RotateServiceIdentitySecretRequest, { name: 'oracle-svc' }, authv1.CreateServiceIdentityResponse, bearer()), 'rotate secret').clientSecret;
+    const gone = await create('oracle-gone');
+    ok(await grpc.unary('/mezite.auth.v1.ServiceIdentityService/DeleteServiceIdentity', authv1.DeleteServiceIdentityRequest, { name: 'oracle-gone' }, authv1.DeleteServiceIdentityResponse, bearer()), 'delete');
+    const typo = secret.slice(0, 5) + (secret[5] === 'A' ? 'B' : 'A') + secret.slice(6);
+    const cases: Record<string, [string, string]> = {
+      'unknown client': [`no-such-${randomBytes(4).toString('hex')}`, secret],
+      'wrong secret': [id, randomBytes(32).toString('base64url')],
+      'mistyped secret': [id, typo],
+      'rotated (old) secret': [id, oldSecret],
+      'deleted identity': [gone.serviceIdentity?.clientId as string, gone.clientSecret],
+      'empty secret': [id, ''],
+    };
+
+    const grpcReplies: Record<string, RawReply> = {};
+    for (const [what, [cid, s]] of Object.entries(cases)) grpcReplies[what] = await issueService(cid, s);
+    expect(identical(grpcReplies)).toEqual({ code: Code.UNAUTHENTICATED, details: 'invalid client credentials' });
+
+    const http = async (cid: string, s: string, how: 'basic' | 'post') => {
+      const form = new URLSearchParams({ grant_type: 'client_credentials', ...(how === 'post' ? { client_id: cid, client_secret: s } : {}) });
+      const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+      if (how === 'basic') headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(cid)}:${encodeURIComponent(s)}`).toString('base64')}`;
+      const res = await fetch(`${stack.httpUrl}/oauth2/token`, { method: 'POST', headers, body: form.toString(), signal: AbortSignal.timeout(10_000) });
+      return { status: res.status, body: await res.text(), challenge: res.headers.get('www-authenticate'), cache: res.headers.get('cache-control') };
+    };
+    for (const how of ['basic', 'post'] as const) {
+      const answers: Record<string, unknown> = {};
+      for (const [what, [cid, s]] of Object.entries(cases)) {
+        // client_secret_post with an empty secret is "no client authentication" (also 401 invalid_client, another message): not this oracle.
+        if (how === 'post' && s === '') continue;
+        answers[what] = await http(cid, s, how);
+      }
+      const first = Object.values(answers)[0] as { status: number; body: string };
+      expect(first.status).toBe(401);
+      expect(JSON.parse(first.body)).toEqual({ error: 'invalid_client', error_description: 'invalid client credentials' });
+      expect(answers).toEqual(Object.fromEntries(Object.keys(answers).map((k) => [k, first])));
+    }
+
+    // The reason is in the audit log only: unknown client (no such id, deleted) or bad
+    // secret. (An empty or oversized secret is refused before any lookup, unaudited.)
+    const byRequest = new Map((await auditEvents(grpc, admin, 'token.issue_service')).map((e) => [e.requestId, e]));
+    for (const [what, r] of Object.entries(grpcReplies)) {
+      if (what === 'empty secret') continue;
+      const e = byRequest.get(r.requestId ?? '');
+      const reason = what === 'unknown client' || what === 'deleted identity' ? 'unknown client' : 'bad secret';
+      expect({ what, result: e?.result, reason: e?.details.reason }).toEqual({ what, result: 'failure', reason });
+    }
+    expect((await issueService(id, secret)).code).toBe(0);
+  });
+
+  describe('bot certificates', () => {
+    const BEGIN = '/mezite.auth.v1.JoinService/BeginRenewal';
+    const COMPLETE = '/mezite.auth.v1.JoinService/CompleteRenewal';
+    const REFUSED = { code: Code.UNAUTHENTICATED, details: 'the certificate was not issued by this cluster or has expired' };
+    let userCa: KeyObject;
+
+    /** A bot with a certificate on `key`; the certificate line and its parsed form. */
+    const botWithCert = async (name: string, key: KeyObject = newKey()) => {
+      const r = ok(await join(await createBot(grpc, admin, name), key), `join ${name}`);
+      return { key, line: r.certificate, cert: parseCertificate(r.certificate) };
+    };
+    /** The same certificate (same key, serial, claims) signed by `ca` with another validity. */
+    const resign = (c: SshCertificate, ca: KeyObject, validAfter: Date, validBefore: Date) =>
+      signCertificate({ ca: { key: ca }, subjectKey: c.subjectKey.blob, type: 'user', serial: c.serial, keyId: c.keyId, principals: c.principals, validAfter, validBefore, extensions: c.extensions }).line;
+    const begin = (certificate: string) => grpc.unary(BEGIN, authv1.BeginRenewalRequest, { certificate }, authv1.BeginRenewalResponse);
+    /** Begin and complete a renewal with a valid proof of possession. */
+    const renew = async (line: string, key: KeyObject) => {
+      const b = await begin(line);
+      if (!b.message) return b;
+      const next = newKey();
+      return grpc.unary(COMPLETE, authv1.CompleteRenewalRequest, { challengeId: b.message.challengeId, signature: signRenewal(key, Buffer.from(b.message.challenge), encodePublicKey(next)), newPublicKey: keyLine(next) }, authv1.JoinResponse);
+    };
+    const credential = (line: string, key: KeyObject) => `SshCert ${makeCertAuthCredential(Buffer.from(line.split(' ')[1] as string, 'base64'), key, new Date())}`;
+
+    beforeAll(async () => {
+      // The active User CA's key, opened as ssh-ca does: AES-256-GCM, version|iv|tag|ciphertext, the CA id as AAD.
+      const row = (await db.query<{ id: string; encrypted_private_key: Buffer }>("SELECT id, encrypted_private_key FROM sshca.cert_authorities WHERE type = 'user' AND state = 'active'")).rows[0];
+      if (!row) throw new Error('no active User CA');
+      const d = createDecipheriv('aes-256-gcm', Buffer.from(stack.secrets().ca_kek, 'base64'), row.encrypted_private_key.subarray(1, 13));
+      d.setAAD(Buffer.from(row.id));
+      d.setAuthTag(row.encrypted_private_key.subarray(13, 29));
+      userCa = createPrivateKey({ key: Buffer.concat([d.update(row.encrypted_private_key.subarray(29)), d.final()]), format: 'der', type: 'pkcs8' });
+    });
+
+    test('BeginRenewal: a certificate from another CA, an expired one and one with a changed signature get one answer', async () => {
+      const { line, cert } = await botWithCert('oracle-cert');
+      const now = Date.now();
+      const sigAt = cert.blob.length - 5;
+      const flipped = Buffer.from(cert.blob);
+      flipped[sigAt] = (flipped[sigAt] as number) ^ 0x01;
+      const replies: Record<string, RawReply> = {
+        'another CA': await begin(resign(cert, generateCaKey('ed25519').privateKey, new Date(now - 60_000), new Date(now + 3600_000))),
+        expired: await begin(resign(cert, userCa, new Date(now - 7200_000), new Date(now - 3600_000))),
+        'not yet valid': await begin(resign(cert, userCa, new Date(now + 3600_000), new Date(now + 7200_000))),
+        'changed signature': await begin(`${cert.keyType} ${flipped.toString('base64')}`),
+      };
+      expect(identical(replies)).toEqual(REFUSED);
+      // Control: the same certificate, re-signed by the real CA with a live validity, is accepted.
+      expect((await begin(resign(cert, userCa, new Date(now - 60_000), new Date(now + 3600_000)))).code).toBe(0);
+      expect((await begin(line)).code).toBe(0);
+    });
+
+    test('CompleteRenewal: an unknown, malformed or already used challenge gets one answer', async () => {
+      const { line, key } = await botWithCert('oracle-challenge');
+      const b = ok(await begin(line), 'begin');
+      const next = newKey();
+      const proof = signRenewal(key, Buffer.from(b.challenge), encodePublicKey(next));
+      ok(await grpc.unary(COMPLETE, authv1.CompleteRenewalRequest, { challengeId: b.challengeId, signature: proof, newPublicKey: keyLine(next) }, authv1.JoinResponse), 'renew');
+      const complete = (challengeId: string) => grpc.unary(COMPLETE, authv1.CompleteRenewalRequest, { challengeId, signature: proof, newPublicKey: keyLine(newKey()) }, authv1.JoinResponse);
+      const replies = {
+        unknown: await complete('8a4d1d0e-6a3c-4a8e-9d5e-0c7f2b1a9e33'),
+        malformed: await complete('not-a-uuid'),
+        used: await complete(b.challengeId),
+      };
+      expect(identical(replies)).toEqual({ code: Code.UNAUTHENTICATED, details: 'unknown or expired renewal challenge' });
+    });
+
+    test('SshCert credentials: another CA, expired, changed signature, removed, locked and replaced bots get one answer', async () => {
+      const { key, cert } = await botWithCert('oracle-msh');
+      const removed = await botWithCert('oracle-msh-removed');
+      ok(await grpc.unary('/mezite.auth.v1.BotService/DeleteBot', authv1.DeleteBotRequest, { name: 'oracle-msh-removed' }, authv1.DeleteBotResponse, bearer()), 'delete');
+      const locked = await botWithCert('oracle-msh-locked');
+      ok(await grpc.unary('/mezite.auth.v1.BotService/LockBot', authv1.LockBotRequest, { name: 'oracle-msh-locked', reason: 'test' }, authv1.Bot, bearer()), 'lock');
+      const replaced = await botWithCert('oracle-msh-replaced');
+      const again = ok(await grpc.unary('/mezite.auth.v1.BotService/RotateBotToken', authv1.RotateBotTokenRequest, { name: 'oracle-msh-replaced' }, authv1.RotateBotTokenResponse, bearer()), 'rotate').joinToken;
+      ok(await join(again), 'second join');
+      const now = Date.now();
+      const flipped = Buffer.from(cert.blob);
+      flipped[flipped.length - 5] = (flipped[flipped.length - 5] as number) ^ 0x01;
+      const replies: Record<string, RawReply> = {
+        'another CA': await whoami(credential(resign(cert, generateCaKey('ed25519').privateKey, new Date(now - 60_000), new Date(now + 3600_000)), key)),
+        expired: await whoami(credential(resign(cert, userCa, new Date(now - 7200_000), new Date(now - 3600_000)), key)),
+        'changed signature': await whoami(credential(`${cert.keyType} ${flipped.toString('base64')}`, key)),
+        'signed by another key': await whoami(credential(`${cert.keyType} ${cert.blob.toString('base64')}`, newKey())),
+        'removed bot': await whoami(credential(removed.line, removed.key)),
+        'locked bot': await whoami(credential(locked.line, locked.key)),
+        'replaced instance': await whoami(credential(replaced.line, replaced.key)),
+      };
+      expect(identical(replies)).toEqual({ code: Code.UNAUTHENTICATED, details: 'invalid certificate credential' });
+      // Control: the real certificate and key authenticate (bots act as kind "service").
+      expect((await whoami(credential(`${cert.keyType} ${cert.blob.toString('base64')}`, key))).message?.principal).toBe('service');
+    });
+
+    test('RevokeCertificate puts the certificate in the KRL nodes load (precondition of the next test)', async () => {
+      const { cert } = await botWithCert('oracle-krl');
+      ok(await grpc.unary('/mezite.auth.v1.CertAuthorityService/RevokeCertificate', authv1.RevokeCertificateRequest, { serial: cert.serial.toString(), reason: 'stolen' }, authv1.RevokeCertificateResponse, bearer()), 'revoke');
+      const list = ok(await grpc.unary('/mezite.auth.v1.CertAuthorityService/GetRevocationList', authv1.GetRevocationListRequest, {}, authv1.RevocationList, bearer()), 'krl');
+      expect(isCertificateRevoked(parseKrl(Buffer.from(list.krl)), { caPublicKeyBlob: cert.signatureKey.blob, serial: cert.serial, keyId: cert.keyId })).toBe(true);
+    });
+
+    // Was a bug: a certificate revoked by serial was in the KRL (sshd refused it) but the
+    // auth-server still renewed it and accepted it as an `SshCert` credential. Both now
+    // consult the revocations (RevocationList.isCertificateRevoked).
+    test('a certificate revoked by serial can neither be renewed nor used as a credential', async () => {
+      const { key, line, cert } = await botWithCert('oracle-revoked-serial');
+      ok(await grpc.unary('/mezite.auth.v1.CertAuthorityService/RevokeCertificate', authv1.RevokeCertificateRequest, { serial: cert.serial.toString(), reason: 'stolen' }, authv1.RevokeCertificateResponse, bearer()), 'revoke');
+      const asCredential = await whoami(credential(line, key));
+      const renewed = await renew(line, key);
+      expect({ credential: asCredential.code, renewal: renewed.code }).toEqual({ credential: Code.UNAUTHENTICATED, renewal: Code.UNAUTHENTICATED });
+    });
+
+    // Gap: a certificate refused at BeginRenewal (another CA, expired, bad signature)
+    // leaves no audit record; only refusals after a proof of possession are audited.
+    test.failing('BeginRenewal refusals are in the audit log with their reason', async () => {
+      const { cert } = await botWithCert('oracle-audit');
+      const now = Date.now();
+      const r = await begin(resign(cert, userCa, new Date(now - 7200_000), new Date(now - 3600_000)));
+      expect(r).toMatchObject(REFUSED);
+      const e = (await auditEvents(grpc, admin)).find((x) => x.requestId === r.requestId);
+      expect(e?.result).toBe('failure');
+    });
+  });
+});
+
+/** A `psk_live_` token with a valid checksum that was never issued (the format of docs/DECISIONS.md: CRC32 in 6 base62 digits). */
+function wellFormedApiToken(): string {
+  const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+  const body = `psk_live_${Array.from(randomBytes(22), (b) => alphabet[b % 62]).join('')}`;
+  let n = crc32(body) >>> 0;
+  let sum = '';
+  for (let i = 0; i < 6; i++) {
+    sum = alphabet[n % 62] + sum;
+    n = Math.floor(n / 62);
+  }
+  return body + sum;
+}

@@ -55,7 +55,13 @@ describe('stack on real PostgreSQL and Redis', () => {
 
     await stack.startStopped();
     expect(stack.status().services['auth-server'].pid).toBe(authPid);
-    const up = await runBin('mezctl', ['bots', 'add', '--name=while-down', '--roles=ci-deployer'], { env: stack.cliEnv });
+    // The auth-server's channel may still be between reconnect attempts (≤ 2 s backoff):
+    // recovery means the call succeeds within seconds, with no restart of the auth-server.
+    let up = await runBin('mezctl', ['bots', 'add', '--name=while-down', '--roles=ci-deployer'], { env: stack.cliEnv });
+    for (let i = 0; i < 20 && /Unavailable/.test(up.stderr); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      up = await runBin('mezctl', ['bots', 'add', '--name=while-down', '--roles=ci-deployer'], { env: stack.cliEnv });
+    }
     expect(up.stderr).toBe('');
     expect(up.stdout).toMatch(/^Bot created: while-down /);
   }, 90_000);

@@ -88,7 +88,10 @@ export function serveChild(handlers: Record<string, (params: never) => unknown>)
         return h(m.params as never);
       })
       .then(
-        (result) => process.send?.({ id: m.id, result: result ?? null } satisfies Response),
+        (result) => {
+          if (process.env.BENCH_DEBUG) process.stdout.write(`[child ${process.pid}] ${m.method} answered\n`);
+          process.send?.({ id: m.id, result: result ?? null } satisfies Response);
+        },
         (err: unknown) => process.send?.({ id: m.id, error: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies Response),
       );
   });

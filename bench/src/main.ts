@@ -252,7 +252,7 @@ async function main(): Promise<void> {
         const results = await phase(
           'fleet',
           () => all<FleetResult>('fleet', () => ({ durationMs: opts.fleetDurationMs, ttlMs: opts.fleetTtlMs, intervalMs: opts.fleetIntervalMs, spreadMs: periodMs }), opts.fleetDurationMs + 90_000),
-          (rs) => combine(rs.map((r) => ({ ok: r.renewals, okTotal: r.renewals, errors: r.failures, errorSamples: r.errorSamples, hist: r.hist, startedAt: r.startedAt, endedAt: r.endedAt, clientCpuSeconds: r.clientCpuSeconds }))),
+          (rs) => combine(rs.map((r) => ({ ok: r.renewals, okTotal: r.renewals, hung: r.hung, errors: r.failures, errorSamples: r.errorSamples, hist: r.hist, startedAt: r.startedAt, endedAt: r.endedAt, clientCpuSeconds: r.clientCpuSeconds }))),
         );
         data.fleet = {
           bots: results.reduce((a, r) => a + r.bots, 0),

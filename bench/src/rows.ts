@@ -61,7 +61,9 @@ export function buildRows(d: RunData): Row[] {
     if (!o) return;
     const ref = measured(refName, ph(refPhase)?.result, peak(refPhase, 'echo reference'));
     const x = ratio(o, ref);
-    rows.push({ id, title, ours: o, ...(ref ? { reference: ref } : {}), ...(x !== undefined ? { ratio: x } : {}), target, met: met(o, x), ...(note ? { note } : {}) });
+    const hung = ph(phase)?.result?.hung ?? 0;
+    const notes = [note, hung ? `${hung} operations abandoned after 45 s without settling` : undefined].filter(Boolean).join('; ');
+    rows.push({ id, title, ours: o, ...(ref ? { reference: ref } : {}), ...(x !== undefined ? { ratio: x } : {}), target, met: met(o, x), ...(notes ? { note: notes } : {}) });
   };
   const inflight = d.opts.inflight;
   const absolute = (o: Measured) => (o.rate ?? 0) >= 1000 && (o.p99Ms ?? Infinity) < 100 && (o.errors ?? 0) === 0;
@@ -111,7 +113,7 @@ export function buildRows(d: RunData): Row[] {
       ratio: r.rate / d.fleetDemand.rate,
       target: '0 failures',
       met: failures === 0,
-      note: `${d.fleet.bots} bots${short}: ${r.ok} renewals, ${r.errors} failed attempts${r.errorSamples[0] ? ` (e.g. "${r.errorSamples[0]}")` : ''}, ${d.fleet.gaveUp} bots gave up, ${d.fleet.expired} ended without a valid certificate${d.fleet.stuckAtStop ? `, ${d.fleet.stuckAtStop} still in flight 40 s after the end` : ''}; RSS column: auth-server peak.${sustainable}`,
+      note: `${d.fleet.bots} bots${short}: ${r.ok} renewals, ${r.errors} failed attempts${r.errorSamples[0] ? ` (e.g. "${r.errorSamples[0]}")` : ''}, ${d.fleet.gaveUp} bots gave up, ${d.fleet.expired} ended without a valid certificate${r.hung ? `, ${r.hung} renewals abandoned after 45 s without settling` : ''}${d.fleet.stuckAtStop ? `, ${d.fleet.stuckAtStop} still in flight 40 s after the end` : ''}; RSS column: auth-server peak.${sustainable}`,
     });
   }
   // 6b: CPU per renewal from a clean, saturated run (the renewal row), or the fleet when it had no failures.

@@ -4,7 +4,7 @@ import { type MeziteCallOptions, Metadata, nullLogger } from '@mezite/platform';
 import type { authv1 } from '@mezite/proto';
 import type { Client } from 'nice-grpc';
 import { elapsedUs, Histogram } from '../histogram';
-import { closedLoop } from './closed-loop';
+import { closedLoop, HungError, within } from './closed-loop';
 import { BenchIssuer, MemoryStateStore, realTimers } from './grpc-issuer';
 import type { LoadResult } from './load-result';
 
@@ -29,6 +29,8 @@ export interface FleetResult {
   expired: number;
   /** Loops whose attempt in flight had not ended 40 s after the run (should be 0: calls have 15-s deadlines). */
   stuckAtStop: number;
+  /** Renewals abandoned after 45 s without settling (should be 0). */
+  hung: number;
   hist: LoadResult['hist'];
   /** Renewals and failures per 10 s slot since the start. */
   timeline: Array<[number, number]>;
@@ -123,6 +125,7 @@ export class BotFleet {
     let gaveUp = 0;
     let inFlight = 0;
     let maxInFlight = 0;
+    let hung = 0;
     const startedAt = Date.now();
     const cpu0 = process.cpuUsage();
     const slot = () => {
@@ -139,13 +142,14 @@ export class BotFleet {
           inFlight++;
           maxInFlight = Math.max(maxInFlight, inFlight);
           try {
-            const id = await renewer.refresh();
+            const id = await within(renewer.refresh(), 45_000, 'renewal');
             hist.record(elapsedUs(t));
             renewals++;
             slot()[0]++;
             bot.identity = id;
             return id;
           } catch (err) {
+            if (err instanceof HungError) hung++;
             failures++;
             slot()[1]++;
             if (errorSamples.size < 5) errorSamples.add(String((err as Error).message).slice(0, 200));
@@ -175,12 +179,13 @@ export class BotFleet {
     // Each stop waits for its attempt in flight (its calls have deadlines); bounded anyway.
     let stopped = 0;
     await Promise.race([Promise.all(running.map((r) => r.loop.stop().then(() => stopped++))), new Promise((r) => setTimeout(r, 40_000))]);
-    if (process.env.BENCH_DEBUG) process.stdout.write(`[fleet ${this.o.workerIndex}] stopped after ${Date.now() - endedAt} ms; ${inFlight} in flight\n`);
+    if (process.env.BENCH_DEBUG) process.stdout.write(`[fleet ${this.o.workerIndex}] stopped after ${Date.now() - endedAt} ms; ${inFlight} in flight, ${running.length - stopped} loops not stopped\n`);
     const cpu = process.cpuUsage(cpu0);
     const now = Date.now();
     return {
       bots: joined.length,
       stuckAtStop: running.length - stopped,
+      hung,
       renewals,
       failures,
       errorSamples: [...errorSamples],

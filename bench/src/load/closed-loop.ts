@@ -11,7 +11,23 @@ export interface ClosedLoopOptions {
   durationMs: number;
   /** Stop after this many operations (one-time join tokens, one renewal per bot). */
   maxOps?: number;
+  /**
+   * An operation still unsettled after this long is abandoned and counted as an error
+   * (`hung`), so one stuck call cannot hold the phase past its bound. Default 45 s:
+   * every call has a deadline well below it.
+   */
+  opTimeoutMs?: number;
 }
+
+/** Settles like `p`, or rejects once `ms` have passed. */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new HungError(`${what} did not settle within ${ms} ms`)), ms)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** An operation abandoned by {@link within}. */
+export class HungError extends Error {}
 
 /**
  * Closed-loop load: `inflight` lanes each run `op` back to back. Counted are the
@@ -25,6 +41,7 @@ export async function closedLoop(o: ClosedLoopOptions, op: (i: number) => Promis
   let ok = 0;
   let okTotal = 0;
   let errors = 0;
+  let hung = 0;
   let issued = 0;
   const t0 = Date.now();
   const windowStart = t0 + o.warmupMs;
@@ -41,7 +58,7 @@ export async function closedLoop(o: ClosedLoopOptions, op: (i: number) => Promis
       const counted = now >= windowStart;
       const t = process.hrtime.bigint();
       try {
-        await op(i);
+        await within(op(i), o.opTimeoutMs ?? 45_000, `operation ${i}`);
         okTotal++;
         const done = Date.now();
         if (counted && done <= windowEnd) {
@@ -50,6 +67,7 @@ export async function closedLoop(o: ClosedLoopOptions, op: (i: number) => Promis
           lastEnd = Math.max(lastEnd, done);
         }
       } catch (err) {
+        if (err instanceof HungError) hung++;
         if (counted) {
           errors++;
           lastEnd = Math.max(lastEnd, Date.now());
@@ -65,6 +83,7 @@ export async function closedLoop(o: ClosedLoopOptions, op: (i: number) => Promis
   return {
     ok,
     okTotal,
+    hung,
     errors,
     errorSamples: [...errorSamples],
     hist: hist.toJSON(),

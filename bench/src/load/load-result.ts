@@ -6,6 +6,8 @@ export interface LoadResult {
   ok: number;
   /** Every operation that succeeded, warm-up and tail included: what CPU per operation divides by. */
   okTotal: number;
+  /** Operations abandoned after not settling for far longer than their deadline (should be 0). */
+  hung?: number;
   /** Operations that failed inside the window. */
   errors: number;
   /** A few distinct error messages, for the report. */
@@ -23,6 +25,7 @@ export interface LoadResult {
 export interface CombinedResult {
   ok: number;
   okTotal: number;
+  hung: number;
   errors: number;
   errorSamples: string[];
   /** Successful operations per second over the combined window. */
@@ -48,6 +51,7 @@ export function combine(results: LoadResult[]): CombinedResult {
   return {
     ok,
     okTotal,
+    hung: results.reduce((a, r) => a + (r.hung ?? 0), 0),
     errors,
     errorSamples: [...new Set(results.flatMap((r) => r.errorSamples))].slice(0, 5),
     rate: ok / windowSeconds,

@@ -101,4 +101,14 @@ const handlers = {
   },
 };
 
+// Event-loop watchdog (BENCH_DEBUG): says when this process could not run its timers for a while.
+if (process.env.BENCH_DEBUG) {
+  let last = Date.now();
+  setInterval(() => {
+    const now = Date.now();
+    if (now - last > 3000) process.stdout.write(`[load ${process.pid}] event loop blocked for ${now - last - 1000} ms\n`);
+    last = now;
+  }, 1000).unref();
+}
+
 serveChild(handlers);

@@ -310,12 +310,10 @@ async function main(): Promise<void> {
 
 /**
  * How often one fleet bot renews: mezd's loop waits the interval (±10 %) but never past
- * 2/3 of the certificate's life, and that life starts 60 s in the past (ssh-ca
- * backdates validity for clock skew).
+ * 2/3 of the certificate's life from issuance (±5 % of the life).
  */
 function fleetPeriodMs(o: BenchOptions): number {
-  const renewBy = ((o.fleetTtlMs + 60_000) * 2) / 3 - 60_000;
-  return Math.min(o.fleetIntervalMs, renewBy);
+  return Math.min(o.fleetIntervalMs, (o.fleetTtlMs * 2) / 3);
 }
 
 function mergeTimelines(ts: Array<Array<[number, number]>>): Array<[number, number]> {

@@ -126,7 +126,7 @@ export function buildRows(d: RunData): Row[] {
       title: 'bots one core carries at a 30-min renewal interval (derived)',
       ours: { name: 'bots per core', value: 1800 / perRenewal, unit: 'bots' },
       target: 'derived',
-      note: `1800 s ÷ ${(perRenewal * 1000).toFixed(2)} ms of server CPU per renewal (auth-server + token-service + ssh-ca + PostgreSQL backends, from ${src.name}); mezd renews every 30 min with 45-min or longer certificates; CPU only: the single audit-chain lock (see PERFORMANCE.md) caps a stack at the renewal row's rate whatever the cores`,
+      note: `1800 s ÷ ${(perRenewal * 1000).toFixed(2)} ms of server CPU per renewal (auth-server + token-service + ssh-ca + PostgreSQL backends, from ${src.name}); mezd renews every 30 min with 45-min or longer certificates; CPU only: one auth-server process uses one core, and the audit chain's lock caps a whole deployment (row 8a)`,
     });
   }
 
@@ -141,7 +141,7 @@ export function buildRows(d: RunData): Row[] {
       ...(bareRef ? { reference: bareRef, ratio: d.mezd.idleRss / bare! } : {}),
       target: '< 60 MB',
       met: d.mezd.idleRss < MEZD_TARGET_BYTES,
-      note: `idle ${mib(d.mezd.idleMin)!.toFixed(1)}–${mib(d.mezd.idleMax)!.toFixed(1)} MiB over ${d.mezd.refreshes} joins/renewals; VmHWM ${mib(d.mezd.hwm)!.toFixed(1)} MiB`,
+      note: `VmRSS ${mib(d.mezd.idleMin)!.toFixed(1)}–${mib(d.mezd.idleMax)!.toFixed(1)} MiB between ${d.mezd.refreshes} joins/renewals (it falls back after each GC); VmHWM ${mib(d.mezd.hwm)!.toFixed(1)} MiB`,
     });
   }
   const letters7 = ['b', 'c', 'd'];

@@ -147,13 +147,18 @@ describe('telemetry: traces, metrics, health port, logs', () => {
     const tokensAfter = await scrape('token-service');
     const delta = (name: string, labels: Record<string, string>) => sample(tokensAfter, name, labels) - sample(tokensBefore, name, labels);
     expect(delta('mezite_token_verifications_total', { kind: 'client_secret', result: 'success' })).toBe(1);
-    expect(delta('mezite_token_verifications_total', { kind: 'api_token', result: 'success' })).toBe(3);
+    // Three calls, but the auth-server may reuse a verification for its lease
+    // (MEZITE_API_TOKEN_LEASE, 1 s): token-service sees one to three of them.
+    const verified = delta('mezite_token_verifications_total', { kind: 'api_token', result: 'success' });
+    expect(verified).toBeGreaterThanOrEqual(1);
+    expect(verified).toBeLessThanOrEqual(3);
     // The first verification reads PostgreSQL, the next ones this replica's memory.
     expect(delta('mezite_api_token_lookups_total', { source: 'database' })).toBe(1);
-    expect(delta('mezite_api_token_lookups_total', { source: 'memory' })).toBe(2);
-    // …and each one reads the token's state in Redis, traced as a child of the verification.
+    expect(delta('mezite_api_token_lookups_total', { source: 'memory' })).toBe(verified - 1);
+    // …and each one reads the token's state in Redis, traced as a child of the verification
+    // (VerifyApiTokens: the auth-server coalesces the verifications of one event-loop turn).
     const redis = await otlp.waitFor(() => {
-      const verify = otlp.spans.filter((v) => v.service === 'token-service' && v.kind === 2 && v.name === 'mezite.token.v1.ApiTokenService/VerifyApiToken');
+      const verify = otlp.spans.filter((v) => v.service === 'token-service' && v.kind === 2 && /^mezite\.token\.v1\.ApiTokenService\/VerifyApiTokens?$/.test(v.name));
       const found = otlp.spans.filter((r) => r.service === 'token-service' && (r.attributes['db.system'] === 'redis' || r.attributes['db.system.name'] === 'redis') && verify.some((v) => v.spanId === r.parentSpanId));
       return found.length > 0 ? found : undefined;
     }, 'Redis spans under VerifyApiToken');

@@ -23,6 +23,8 @@ describe('identical refusals for unknown, expired, used, revoked and mistyped cr
   let admin: string;
   let db: Client;
   let pepper: Buffer;
+  /** The API token refusals of the test that makes them, for the audit test after it: what was presented, and the answer. */
+  const apiTokenRefusals: Record<string, { presented: string; reply: RawReply }> = {};
   const bearer = () => ({ authorization: `Bearer ${admin}` });
   const keyLine = (k: KeyObject) => formatPublicKey(k);
   const newKey = () => generateKeyPairSync('ed25519').privateKey;
@@ -113,26 +115,43 @@ describe('identical refusals for unknown, expired, used, revoked and mistyped cr
     const i = 12;
     const typo = live.slice(0, i) + (live[i] === 'a' ? 'b' : 'a') + live.slice(i + 1);
 
-    const replies: Record<string, RawReply> = {
-      'unknown (valid checksum)': await whoami(`Bearer ${wellFormedApiToken()}`),
-      'mistyped (checksum fails)': await whoami(`Bearer ${typo}`),
-      expired: await whoami(`Bearer ${short.accessToken}`),
-      'rotated out': await whoami(`Bearer ${toRotate.accessToken}`),
-      'revoked (deleted)': await whoami(`Bearer ${toDelete.accessToken}`),
+    const presented: Record<string, string> = {
+      'unknown (valid checksum)': wellFormedApiToken(),
+      'mistyped (checksum fails)': typo,
+      expired: short.accessToken,
+      'rotated out': toRotate.accessToken,
+      'revoked (deleted)': toDelete.accessToken,
     };
+    const replies: Record<string, RawReply> = {};
+    for (const [what, token] of Object.entries(presented)) {
+      replies[what] = await whoami(`Bearer ${token}`);
+      apiTokenRefusals[what] = { presented: token, reply: replies[what] as RawReply };
+    }
     expect(identical(replies)).toEqual({ code: Code.UNAUTHENTICATED, details: 'invalid api token' });
     expect((await whoami(`Bearer ${live}`)).code).toBe(0);
   });
 
-  // Gap: a refused bearer credential (API token, session, certificate credential) is
-  // counted by the failure limiter but recorded nowhere, so why a token was refused
-  // (unknown, expired, rotated, revoked) is not in the audit log. Auditing every bad
-  // bearer needs a bound of its own (the audit chain serialises appends).
-  test.failing('API tokens: each refusal is in the audit log with its reason', async () => {
-    const r = await whoami(`Bearer ${wellFormedApiToken()}`);
-    expect(r.code).toBe(Code.UNAUTHENTICATED);
-    const e = (await auditEvents(grpc, admin)).find((x) => x.requestId === r.requestId);
-    expect(e?.result).toBe('failure');
+  // Was a gap: a refused bearer credential was counted by the failure limiter but
+  // recorded nowhere. Now token-service says why (to the auth-server only) and the
+  // refusal is audited, bounded per source (RefusalAuditor).
+  test('API tokens: each refusal is in the audit log with its reason, never the token', async () => {
+    expect(Object.keys(apiTokenRefusals)).toHaveLength(5); // made by the test before
+    const session = `mzs_${randomBytes(16).toString('hex')}`;
+    const sessionReply = await whoami(`Bearer ${session}`);
+    expect({ code: sessionReply.code, details: sessionReply.details }).toEqual({ code: Code.UNAUTHENTICATED, details: 'invalid or expired credential' });
+    const events = await auditEvents(grpc, admin, 'auth.authenticate');
+    const byRequest = new Map(events.map((e) => [e.requestId, e]));
+    const reasons: Record<string, string> = { 'unknown (valid checksum)': 'unknown', 'mistyped (checksum fails)': 'malformed', expired: 'expired', 'rotated out': 'rotated out', 'revoked (deleted)': 'revoked' };
+    for (const [what, { reply }] of Object.entries(apiTokenRefusals)) {
+      const e = byRequest.get(reply.requestId ?? '');
+      expect({ what, result: e?.result, reason: e?.details.reason, credential: e?.details.credential }).toEqual({ what, result: 'failure', reason: reasons[what], credential: 'api token' });
+    }
+    // A token that was found is named by id (and the record is its tenant's).
+    expect(byRequest.get(apiTokenRefusals.expired?.reply.requestId ?? '')?.target).toMatch(/^token:[0-9a-f-]{36}$/);
+    const s = byRequest.get(sessionReply.requestId ?? '');
+    expect({ result: s?.result, reason: s?.details.reason, credential: s?.details.credential }).toEqual({ result: 'failure', reason: 'unknown, expired or revoked session', credential: 'session' });
+    const text = JSON.stringify(events);
+    for (const secret of [...Object.values(apiTokenRefusals).map((r) => r.presented), session]) expect(text).not.toContain(secret.slice(-20));
   });
 
   test('client secrets: unknown client, wrong, mistyped, rotated and deleted secrets get one answer at /oauth2/token and at IssueServiceToken', async () => {
@@ -300,15 +319,52 @@ describe('identical refusals for unknown, expired, used, revoked and mistyped cr
       expect({ credential: asCredential.code, renewal: renewed.code }).toEqual({ credential: Code.UNAUTHENTICATED, renewal: Code.UNAUTHENTICATED });
     });
 
-    // Gap: a certificate refused at BeginRenewal (another CA, expired, bad signature)
-    // leaves no audit record; only refusals after a proof of possession are audited.
-    test.failing('BeginRenewal refusals are in the audit log with their reason', async () => {
-      const { cert } = await botWithCert('oracle-audit');
+    // Was a gap: a certificate refused at BeginRenewal (another CA, expired, bad
+    // signature, revoked) left no audit record. Now each is a `bot.renew` failure with
+    // its reason, bounded per source (RefusalAuditor).
+    test('BeginRenewal refusals are in the audit log with their reason', async () => {
+      const { line, cert } = await botWithCert('oracle-audit');
       const now = Date.now();
-      const r = await begin(resign(cert, userCa, new Date(now - 7200_000), new Date(now - 3600_000)));
-      expect(r).toMatchObject(REFUSED);
-      const e = (await auditEvents(grpc, admin)).find((x) => x.requestId === r.requestId);
-      expect(e?.result).toBe('failure');
+      const flipped = Buffer.from(cert.blob);
+      flipped[flipped.length - 5] = (flipped[flipped.length - 5] as number) ^ 0x01;
+      const revoked = await botWithCert('oracle-audit-revoked');
+      ok(await grpc.unary('/mezite.auth.v1.CertAuthorityService/RevokeCertificate', authv1.RevokeCertificateRequest, { serial: revoked.cert.serial.toString(), reason: 'stolen' }, authv1.RevokeCertificateResponse, bearer()), 'revoke');
+      const replies: Record<string, RawReply> = {
+        'another CA': await begin(resign(cert, generateCaKey('ed25519').privateKey, new Date(now - 60_000), new Date(now + 3600_000))),
+        expired: await begin(resign(cert, userCa, new Date(now - 7200_000), new Date(now - 3600_000))),
+        'changed signature': await begin(`${cert.keyType} ${flipped.toString('base64')}`),
+        revoked: await begin(revoked.line),
+      };
+      expect(identical(replies)).toEqual(REFUSED);
+      const byRequest = new Map((await auditEvents(grpc, admin, 'bot.renew')).map((e) => [e.requestId, e]));
+      const want: Record<string, [string, string]> = {
+        'another CA': ['not issued by a trusted CA', 'bot:?'],
+        expired: ['expired', 'bot:oracle-audit'],
+        'changed signature': ['bad certificate signature', 'bot:?'],
+        revoked: ['revoked', 'bot:oracle-audit-revoked'],
+      };
+      for (const [what, r] of Object.entries(replies)) {
+        const e = byRequest.get(r.requestId ?? '');
+        expect({ what, result: e?.result, reason: e?.details.reason, target: e?.target }).toEqual({ what, result: 'failure', reason: want[what]?.[0], target: want[what]?.[1] });
+      }
+      expect((await begin(line)).code).toBe(0);
+    });
+
+    test('SshCert credentials: each refusal is in the audit log with its reason', async () => {
+      const { key, cert } = await botWithCert('oracle-msh-audit');
+      const now = Date.now();
+      const replies: Record<string, RawReply> = {
+        'another CA': await whoami(credential(resign(cert, generateCaKey('ed25519').privateKey, new Date(now - 60_000), new Date(now + 3600_000)), key)),
+        expired: await whoami(credential(resign(cert, userCa, new Date(now - 7200_000), new Date(now - 3600_000)), key)),
+        'signed by another key': await whoami(credential(`${cert.keyType} ${cert.blob.toString('base64')}`, newKey())),
+      };
+      expect(identical(replies)).toEqual({ code: Code.UNAUTHENTICATED, details: 'invalid certificate credential' });
+      const byRequest = new Map((await auditEvents(grpc, admin, 'auth.authenticate')).map((e) => [e.requestId, e]));
+      const want: Record<string, string> = { 'another CA': 'not issued by a trusted CA', expired: 'expired', 'signed by another key': 'bad proof of possession' };
+      for (const [what, r] of Object.entries(replies)) {
+        const e = byRequest.get(r.requestId ?? '');
+        expect({ what, result: e?.result, reason: e?.details.reason, credential: e?.details.credential }).toEqual({ what, result: 'failure', reason: want[what], credential: 'bot certificate' });
+      }
     });
   });
 });

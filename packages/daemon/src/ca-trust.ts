@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { connect, type DetailedPeerCertificate } from 'node:tls';
 import { unauthenticated, unavailable } from '@mezite/identity';
-import { spkiPin } from '@mezite/platform';
+import { spkiPin } from '@mezite/platform/client';
 import { parseHostPort } from './address';
 
 /** How the auth server's CA came to be trusted (logged once at start). */

@@ -2,7 +2,7 @@ import { createPrivateKey } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { failedPrecondition } from '@mezite/identity';
-import { spkiPin } from '@mezite/platform';
+import { spkiPin } from '@mezite/platform/client';
 import { encodePublicKey, parseCertificate } from '@mezite/ssh';
 import { writeFileAtomic } from './atomic-file';
 import type { IdentityState, IdentityStateStore } from './identity-state';

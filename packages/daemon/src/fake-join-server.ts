@@ -171,7 +171,7 @@ export class FakeJoinServer {
       serial: this.serial++,
       keyId: `bot:${this.botName}`,
       principals: this.principals,
-      validAfter: new Date(Math.floor(now.getTime() / 1000) * 1000),
+      validAfter: new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000), // backdated for clock skew, as ssh-ca does
       validBefore,
       extensions: { 'permit-pty': '', [CLAIMS_EXTENSION]: JSON.stringify({ v: 1, bot: this.botName, gen }) },
     });

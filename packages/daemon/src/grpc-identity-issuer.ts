@@ -1,5 +1,5 @@
 import { internal } from '@mezite/identity';
-import type { MeziteCallOptions } from '@mezite/platform';
+import type { MeziteCallOptions } from '@mezite/platform/client';
 import type { authv1 } from '@mezite/proto';
 import { type CallOptions, type Client, Metadata } from 'nice-grpc';
 import type { IssuedCertificate } from './bot-identity';

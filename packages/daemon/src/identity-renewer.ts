@@ -1,6 +1,6 @@
 import { type KeyObject, randomUUID } from 'node:crypto';
 import { type Clock, failedPrecondition } from '@mezite/identity';
-import type { Logger } from '@mezite/platform';
+import type { Logger } from '@mezite/platform/client';
 import { encodePublicKey, formatPublicKey, signRenewal } from '@mezite/ssh';
 import { type BotIdentity, generateBotKey, identityFromIssued, isUsable } from './bot-identity';
 import type { Destination } from './destination';

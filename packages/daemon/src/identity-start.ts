@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { type Clock, isMeziteError, systemClock } from '@mezite/identity';
-import { createLogger, createMeziteClients, type Logger, publicChannelCredentials } from '@mezite/platform';
+import { createLogger, createMeziteClients, type Logger, publicChannelCredentials } from '@mezite/platform/client';
 import { authv1 } from '@mezite/proto';
 import { isUsable } from './bot-identity';
 import { establishTrust } from './ca-trust';

@@ -1,5 +1,5 @@
 import { type ErrorCode, isMeziteError } from '@mezite/identity';
-import { type Logger, nullLogger } from '@mezite/platform';
+import { type Logger, nullLogger } from '@mezite/platform/client';
 import type { BotIdentity } from './bot-identity';
 import { type Destination, DestinationError, identityArtifacts } from './destination';
 import { inClusterSettings, KubernetesApiClient, type KubernetesResponse, readPodNamespace } from './kubernetes-api';

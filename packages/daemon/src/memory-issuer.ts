@@ -55,7 +55,7 @@ export class MemoryIssuer implements IdentityIssuer {
       serial: BigInt(++this.generation),
       keyId: 'bot:test',
       principals: ['deploy'],
-      validAfter: now,
+      validAfter: new Date(now.getTime() - 60_000), // backdated for clock skew, as ssh-ca does
       validBefore: new Date(now.getTime() + ttl),
     });
     return { certificate: signed.line, hostCertAuthorities: [this.hostCa.publicKeyLine], userCertAuthorities: [this.userCa.publicKeyLine], generation: this.generation, botName: 'test', principals: ['deploy'] };

@@ -1,4 +1,5 @@
-import yargs, { type Argv } from 'yargs';
+import { parseArgs } from 'node:util';
+import type { Argv } from 'yargs';
 import { reportError, UsageError } from './errors';
 import { CONFIG_KEYS, type ConfigKey, loadIdentityConfig, processEnvironment, ROOT_DATA_DIR, type ConfigEnvironment } from './identity-config';
 import { identityStart, type IdentityStartIo } from './identity-start';
@@ -48,9 +49,30 @@ export async function runMezd(argv: string[], o: RunMezdOptions = {}): Promise<n
   const stdout = o.stdout ?? ((s: string) => void process.stdout.write(s));
   const stderr = o.stderr ?? ((s: string) => void process.stderr.write(s));
   const environment = o.environment ?? processEnvironment(o.env ?? process.env);
+  const startIdentity = (args: Record<string, unknown>): Promise<number> => {
+    const flags: Partial<Record<ConfigKey, string | boolean>> = {};
+    for (const key of CONFIG_KEYS) {
+      const v = args[key];
+      if (typeof v === 'string' || typeof v === 'boolean') flags[key] = v;
+    }
+    const config = loadIdentityConfig(flags, args.config as string | undefined, environment);
+    return identityStart(config, { stdout, stderr, signals: o.signals ?? process, ...(o.env ? { env: o.env } : {}), ...(o.clock ? { clock: o.clock } : {}), ...(o.timers ? { timers: o.timers } : {}), ...(o.onLoop ? { onLoop: o.onLoop } : {}) });
+  };
+  const startNode = (args: Record<string, unknown>): Promise<number> => {
+    const cfg = nodeConfig(args, o.env ?? process.env, environment.isRoot, environment.home);
+    return nodeStart(cfg, { stdout, stderr, signals: o.signals ?? process, ...(o.clock ? { clock: o.clock } : {}), ...(o.timers ? { timers: o.timers } : {}) });
+  };
+  const daemon = parseDaemonStart(argv);
+  if (daemon) {
+    try {
+      return await (daemon.command === 'identity' ? startIdentity(daemon.args) : startNode(daemon.args));
+    } catch (err) {
+      return reportError(err, stderr);
+    }
+  }
   let failure: unknown;
   let code = 0;
-  const parser = yargs(argv)
+  const parser = loadYargs()(argv)
     .scriptName('mezd')
     .env(false)
     .command('identity <command>', 'Machine identity: short-lived SSH certificates for a bot, renewed automatically', (y: Argv) =>
@@ -60,13 +82,7 @@ export async function runMezd(argv: string[], o: RunMezdOptions = {}): Promise<n
           'Join (first start) or renew, write the certificate files, and keep them renewed',
           (a: Argv) => a.options(START_OPTIONS).strictOptions(),
           async (args) => {
-            const flags: Partial<Record<ConfigKey, string | boolean>> = {};
-            for (const key of CONFIG_KEYS) {
-              const v = (args as Record<string, unknown>)[key];
-              if (typeof v === 'string' || typeof v === 'boolean') flags[key] = v;
-            }
-            const config = loadIdentityConfig(flags, args.config as string | undefined, environment);
-            code = await identityStart(config, { stdout, stderr, signals: o.signals ?? process, ...(o.env ? { env: o.env } : {}), ...(o.clock ? { clock: o.clock } : {}), ...(o.timers ? { timers: o.timers } : {}), ...(o.onLoop ? { onLoop: o.onLoop } : {}) });
+            code = await startIdentity(args as Record<string, unknown>);
           },
         )
         .demandCommand(1, 'name an identity command: start'),
@@ -78,8 +94,7 @@ export async function runMezd(argv: string[], o: RunMezdOptions = {}): Promise<n
           'Join (first start) or renew, write the files sshd reads, and keep them fresh',
           (a: Argv) => a.options(NODE_OPTIONS).strictOptions(),
           async (args) => {
-            const cfg = nodeConfig(args as Record<string, unknown>, o.env ?? process.env, environment.isRoot, environment.home);
-            code = await nodeStart(cfg, { stdout, stderr, signals: o.signals ?? process, ...(o.clock ? { clock: o.clock } : {}), ...(o.timers ? { timers: o.timers } : {}) });
+            code = await startNode(args as Record<string, unknown>);
           },
         )
         .demandCommand(1, 'name a node command: start'),
@@ -116,4 +131,35 @@ export async function runMezd(argv: string[], o: RunMezdOptions = {}): Promise<n
   }
   if (failure !== undefined) return reportError(failure, stderr);
   return code;
+}
+
+/**
+ * `identity start` or `node start` followed only by their own long options, each at
+ * most once, parsed with `node:util` instead of yargs: yargs and the ES modules it
+ * pulls in stay resident for the daemon's whole life (~5 MiB, docs/PERFORMANCE.md row
+ * 7). Values are what yargs would give for the same words. Anything else — `--help`, an
+ * unknown or repeated option, a missing value, another command — returns undefined,
+ * and yargs parses it, reports it and prints help exactly as before.
+ */
+export function parseDaemonStart(argv: readonly string[]): { command: 'identity' | 'node'; args: Record<string, unknown> } | undefined {
+  const [command, sub, ...rest] = argv;
+  if (sub !== 'start' || (command !== 'identity' && command !== 'node')) return undefined;
+  const table = command === 'identity' ? START_OPTIONS : NODE_OPTIONS;
+  const options = Object.fromEntries(Object.entries(table).map(([name, o]) => [name, { type: o.type }]));
+  try {
+    const { values, tokens } = parseArgs({ args: rest, options, strict: true, allowPositionals: false, tokens: true });
+    const names = tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : []));
+    if (new Set(names).size !== names.length) return undefined;
+    return { command, args: values };
+  } catch {
+    return undefined;
+  }
+}
+
+/** yargs, loaded only when {@link parseDaemonStart} declines (see there why). */
+function loadYargs(): typeof import('yargs') {
+  // Node's require(esm) returns yargs itself (it exports 'module.exports'); jest's
+  // CommonJS transform gives a namespace with `default`.
+  const m = require('yargs') as typeof import('yargs') & { default?: typeof import('yargs') };
+  return m.default ?? m;
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { type Clock, isMeziteError, parseDuration, systemClock, unauthenticated } from '@mezite/identity';
-import { createLogger, createMeziteClients, type Logger, type MeziteCallOptions, publicChannelCredentials } from '@mezite/platform';
+import { createLogger, createMeziteClients, type Logger, type MeziteCallOptions, publicChannelCredentials } from '@mezite/platform/client';
 import { authv1 } from '@mezite/proto';
 import { fingerprintSha256, parseCertificate, parsePrivateKey, parsePublicKey, signRenewal } from '@mezite/ssh';
 import type { Client } from 'nice-grpc';

@@ -92,6 +92,33 @@ test('renews by 2/3 of the certificate lifetime when the interval is longer (rol
   await r.loop.stop();
 });
 
+test('a 1-minute certificate (valid from a minute before issuance) is renewed 40 s after issuance, not 20 s', async () => {
+  const r = rig({ intervalMs: 50 * MIN, prepare: (i) => (i.ttlMs = MIN) });
+  await settle();
+  expect(since(r, T0)).toBe(40_000);
+  await r.loop.stop();
+});
+
+test('the 2/3 point is jittered by ±5 % of the life, so bots renewed together drift apart', async () => {
+  const dues: number[] = [];
+  for (const random of [0, 0.999]) {
+    const clock = new FakeClock('2026-03-24T12:00:00Z');
+    const timers = new FakeTimers(clock);
+    const issuer = new MemoryIssuer(clock);
+    issuer.ttlMs = MIN;
+    const logger = createLogger({ service: 'mezd', write: () => undefined });
+    const renewer = new IdentityRenewer({ issuer, store: new MemoryStateStore(), destinations: [new MemoryDestination()], clock, logger, authServer: '127.0.0.1:3025', caCertPem: 'unused', certificateTtlMs: MIN, joinToken: issuer.joinToken });
+    const loop = new RenewalLoop({ renewer, clock, timers, logger, renewalIntervalMs: 50 * MIN, random: () => random });
+    void loop.run().catch(() => undefined);
+    await settle();
+    dues.push((loop.nextAttemptAt?.getTime() ?? NaN) - clock.now().getTime());
+    await loop.stop();
+  }
+  expect(dues[0]).toBe(37_000);
+  expect(dues[1]).toBeGreaterThan(42_900);
+  expect(dues[1]).toBeLessThanOrEqual(43_000);
+});
+
 test('a failed renewal keeps the old identity and retries with exponential backoff, capped at 1 min', async () => {
   const r = rig();
   await settle();

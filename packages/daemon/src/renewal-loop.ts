@@ -1,6 +1,6 @@
 import { type Clock, isMeziteError } from '@mezite/identity';
-import type { Logger } from '@mezite/platform';
-import { type BotIdentity, isUsable, renewBy } from './bot-identity';
+import type { Logger } from '@mezite/platform/client';
+import { type BotIdentity, issuedAt, isUsable, renewBy } from './bot-identity';
 import { DestinationError } from './destination';
 import type { TimerHandle, Timers } from './timers';
 
@@ -136,7 +136,11 @@ export class RenewalLoop {
   private scheduleRenewal(identity: BotIdentity): void {
     const now = this.o.clock.now().getTime();
     const interval = this.o.renewalIntervalMs * (0.9 + 0.2 * this.random());
-    const due = Math.max(now, Math.min(now + interval, renewBy(identity).getTime()));
+    // The 2/3 point is jittered too (±5 % of the life), else bots whose certificates are
+    // shorter than ~1.5 intervals, once renewed together, stay together for good.
+    const by = renewBy(identity).getTime();
+    const cap = by + (by - issuedAt(identity).getTime()) * 0.15 * (this.random() - 0.5);
+    const due = Math.max(now, Math.min(now + interval, cap));
     this.o.logger.info('next renewal scheduled', { at: new Date(due).toISOString(), generation: identity.generation });
     this.arm(due);
   }

@@ -4,7 +4,7 @@ import { type CertOptions, encodeCertOptions } from './cert-options';
 import { CERT_TYPE_CODES, CERT_TYPE_SUFFIX, type CertificateType, MAX_PRINCIPALS } from './parse-certificate';
 import { isSshKeyType, joinKeyLine, parsePublicKeyBlob, type SshPublicKey } from './public-key';
 import { sshSigner } from './ssh-signature';
-import { SshReader, SshWriter } from './wire';
+import { SshWriter } from './wire';
 
 export {
   CERT_TYPE_SUFFIX,
@@ -58,8 +58,11 @@ export interface SignedCertificate {
 export function signCertificate(opts: SignCertificateOptions): SignedCertificate {
   const subject = Buffer.isBuffer(opts.subjectKey) ? parsePublicKeyBlob(opts.subjectKey) : opts.subjectKey;
   if (!subject || !Buffer.isBuffer(subject.blob) || !isSshKeyType(subject.type)) throw invalidArgument('subject key is not a supported public key');
-  const typeReader = new SshReader(subject.blob, 'subject key');
-  if (typeReader.text() !== subject.type) throw invalidArgument('subject key blob does not match its type');
+  // The blob starts with string(type): compared as bytes (types are ASCII), no decoder.
+  const bodyStart = 4 + subject.type.length;
+  if (subject.blob.length < bodyStart || subject.blob.readUInt32BE(0) !== subject.type.length || subject.blob.toString('latin1', 4, bodyStart) !== subject.type) {
+    throw invalidArgument('subject key blob does not match its type');
+  }
   if (!Object.hasOwn(CERT_TYPE_CODES, opts.type)) throw invalidArgument('certificate type must be "user" or "host"');
   const code = CERT_TYPE_CODES[opts.type];
   if (typeof opts.serial !== 'bigint') throw invalidArgument('serial must be a bigint');
@@ -75,10 +78,11 @@ export function signCertificate(opts: SignCertificateOptions): SignedCertificate
   if (nonce.length < 16 || nonce.length > 256) throw invalidArgument('nonce must be 16 to 256 bytes');
   const signer = sshSigner(opts.ca.key);
   const keyType = subject.type + CERT_TYPE_SUFFIX;
-  const signed = new SshWriter(1024 + subject.blob.length)
+  // One buffer for the whole certificate: the signed part, then its signature appended.
+  const w = new SshWriter(1536 + subject.blob.length)
     .string(keyType)
     .string(nonce)
-    .raw(subject.blob.subarray(typeReader.position))
+    .raw(subject.blob.subarray(bodyStart))
     .uint64(opts.serial)
     .uint32(code)
     .string(opts.keyId)
@@ -88,9 +92,9 @@ export function signCertificate(opts: SignCertificateOptions): SignedCertificate
     .string(encodeCertOptions(opts.criticalOptions, 'critical options'))
     .string(encodeCertOptions(opts.extensions, 'extensions'))
     .string(Buffer.alloc(0)) // reserved
-    .string(signer.publicBlob)
-    .toBuffer();
-  const blob = new SshWriter(signed.length + 600).raw(signed).string(signer.sign(signed)).toBuffer();
+    .string(signer.publicBlob);
+  const signature = signer.sign(w.toBuffer());
+  const blob = w.string(signature).toBuffer();
   return { line: joinKeyLine(keyType, blob, opts.keyId), blob };
 }
 

@@ -1,7 +1,7 @@
 import { invalidArgument } from '@mezite/identity';
 import { type CertOptions, decodeCertOptions } from './cert-options';
 import { isSshKeyType, readKeyBody } from './key-body';
-import { parsePublicKeyBlob, splitKeyLine, type SshPublicKey } from './public-key';
+import { parseCaKeyBlob, splitKeyLine, sshPublicKey, type SshPublicKey } from './public-key';
 import { verifySshSignature } from './ssh-signature';
 import { SshReader, SshWriter } from './wire';
 
@@ -83,7 +83,7 @@ function parseBlob(blob: Buffer, comment: string): SshCertificate {
   if (!isSshKeyType(base)) throw invalidArgument(`unsupported certificate type ${JSON.stringify(keyType.slice(0, 64))}`);
   const nonce = r.string();
   const bodyStart = r.position;
-  const key = readKeyBody(r, base);
+  const loadKey = readKeyBody(r, base);
   const subjectBlob = new SshWriter().string(base).raw(blob.subarray(bodyStart, r.position)).toBuffer();
   const serial = r.uint64();
   const code = r.uint32();
@@ -96,7 +96,7 @@ function parseBlob(blob: Buffer, comment: string): SshCertificate {
   const criticalOptions = decodeCertOptions(r.string(), 'critical options');
   const extensions = decodeCertOptions(r.string(), 'extensions');
   r.string(); // reserved: ignored in this version of the protocol
-  const signatureKey = parsePublicKeyBlob(r.string());
+  const signatureKey = parseCaKeyBlob(r.string());
   const signedData = blob.subarray(0, r.position);
   const signature = r.string();
   r.end();
@@ -105,7 +105,7 @@ function parseBlob(blob: Buffer, comment: string): SshCertificate {
   sig.string();
   sig.end();
   return {
-    keyType, nonce, subjectKey: { type: base, blob: subjectBlob, key, comment: '' }, serial, type, keyId, principals,
+    keyType, nonce, subjectKey: sshPublicKey(base, subjectBlob, '', loadKey), serial, type, keyId, principals,
     validAfter: toDate(validAfterSeconds), validBefore: toDate(validBeforeSeconds), validAfterSeconds, validBeforeSeconds,
     criticalOptions, extensions, signatureKey, signatureAlgorithm, signature, signedData, blob, comment,
   };

@@ -1,4 +1,4 @@
-import { createSecretKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createSecretKey, ECDH, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { isMeziteError } from '@mezite/identity';
 import * as sshpk from 'sshpk';
 import { encodePublicKey, fingerprintSha256, formatPublicKey, parsePublicKey, parsePublicKeyBlob } from './public-key';
@@ -151,5 +151,38 @@ describe('refused public keys', () => {
 describe('fingerprintSha256', () => {
   it('is unpadded base64 of SHA-256 over the blob', () => {
     expect(fingerprintSha256(Buffer.from('abc'))).toBe('SHA256:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0');
+  });
+});
+
+describe('EC points are checked without importing the key', () => {
+  const curves: [string, string, string][] = [
+    ['P-256', 'nistp256', 'prime256v1'],
+    ['P-384', 'nistp384', 'secp384r1'],
+    ['P-521', 'nistp521', 'secp521r1'],
+  ];
+  it.each(curves)('%s: a point is accepted exactly when OpenSSL accepts it', (crv, id, openssl) => {
+    for (let i = 0; i < 40; i++) {
+      const jwk = generateKeyPairSync('ec', { namedCurve: crv }).publicKey.export({ format: 'jwk' });
+      const q = Buffer.concat([Buffer.of(4), Buffer.from(jwk.x as string, 'base64url'), Buffer.from(jwk.y as string, 'base64url')]);
+      const point = i === 0 ? q : Buffer.from(q);
+      const at = 1 + ((i * 7) % (q.length - 1));
+      if (i > 0) point[at] = (point[at] as number) ^ (1 << i % 8);
+      let openSslAccepts = true;
+      try {
+        ECDH.convertKey(point, openssl, undefined, undefined, 'uncompressed');
+      } catch {
+        openSslAccepts = false;
+      }
+      const type = `ecdsa-sha2-${id}`;
+      const blob = new SshWriter().string(type).string(id).string(point).toBuffer();
+      let weAccept = true;
+      try {
+        parsePublicKeyBlob(blob);
+      } catch (err) {
+        if (!isMeziteError(err, 'InvalidArgument')) throw err;
+        weAccept = false;
+      }
+      expect({ i, weAccept }).toEqual({ i, weAccept: openSslAccepts });
+    }
   });
 });

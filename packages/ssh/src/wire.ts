@@ -187,7 +187,10 @@ export class SshWriter {
     return this;
   }
 
-  /** The encoded bytes (a view; the writer must not be used afterwards). */
+  /**
+   * The bytes written so far, as a view: writing more may move them to a larger buffer,
+   * so a view taken before more writes must be used before those writes (or not at all).
+   */
   toBuffer(): Buffer {
     return this.buf.subarray(0, this.length);
   }

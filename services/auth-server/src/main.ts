@@ -26,6 +26,7 @@ import { FailureLimiter, sourceAddress } from './domain/failure-limiter';
 import { IdentityTokenManager } from './domain/identity-token-manager';
 import { JoinManager } from './domain/join-manager';
 import { CertAuthenticator } from './domain/cert-authenticator';
+import { RefusalAuditor } from './domain/refusal-auditor';
 import { NodeJoinManager } from './domain/node-join-manager';
 import { NodeManager } from './domain/node-manager';
 import { RevocationList } from './domain/revocation';
@@ -58,6 +59,8 @@ import { PrismaBotStore } from './store/prisma-bot-store';
 import { PrismaRenewalChallengeStore } from './store/prisma-renewal-challenge-store';
 import { PrismaRoleStore } from './store/prisma-role-store';
 import { PrismaServiceIdentityStore } from './store/prisma-service-identity-store';
+import { CachedServiceIdentityStore } from './store/cached-service-identity-store';
+import { keptFor } from './domain/kept-for';
 import { PrismaSessionStore } from './store/prisma-session-store';
 import { PrismaTenantStore } from './store/prisma-tenant-store';
 import { createPrismaClient } from './store/prisma';
@@ -93,13 +96,14 @@ export async function main(): Promise<void> {
   const revocations = new RevocationList({ store: new PrismaRevocationStore(prisma), bots: botStore, ca, clock });
   const bots = new BotManager({ store: botStore, joinTokens, clock, roles, revocations });
   const tenantStore = new PrismaTenantStore(prisma);
-  const serviceStore = new PrismaServiceIdentityStore(prisma);
+  const serviceStore = new CachedServiceIdentityStore({ store: new PrismaServiceIdentityStore(prisma), clock });
   const services = new ServiceIdentityManager({ store: serviceStore, secrets: apiTokens, clock });
   const builtinIdp = new BuiltinMachineIdp(apiTokens);
-  const machineIdp = async (tenantId: string): Promise<MachineIdentityProvider> => {
+  // Read on every grant; tenants' providers come from configuration (kept 10 s).
+  const machineIdp = keptFor(10_000, clock, async (tenantId: string): Promise<MachineIdentityProvider> => {
     const t = await tenantStore.getTenantById(tenantId);
     return t?.machineIdp.kind === 'oauth2' ? new OAuth2MachineIdp({ tokenEndpoint: t.machineIdp.tokenEndpoint, ...(t.machineIdp.scope ? { scope: t.machineIdp.scope } : {}) }) : builtinIdp;
-  };
+  });
   // Per replica: 10 failed client authentications per client id or source address per minute.
   const limiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit, windowMs: 60_000 });
   const identityTokens = new IdentityTokenManager({ tokens: apiTokens, services: serviceStore, machineIdp, audit, limiter });
@@ -108,7 +112,10 @@ export async function main(): Promise<void> {
   const logins = new LoginManager({ idp: humanIdp, tenants: tenantStore, sessions, audit, clock, limiter });
   const tenantDomain = async (id: string) => (await tenantStore.getTenantById(id))?.domain ?? id;
   const challenges = new PrismaRenewalChallengeStore(prisma);
-  const joins = new JoinManager({ bots: botStore, roles, joinTokens, ca, challenges, audit, clock, revocations });
+  // Refused credentials (bearers, certificates, BeginRenewal) are audited with their
+  // reason, at most the bearer limiter's limit per source and 1000 per minute per replica.
+  const refusals = new RefusalAuditor({ audit, clock, log, perSource: cfg.authFailureLimit * 3 });
+  const joins = new JoinManager({ bots: botStore, roles, joinTokens, ca, challenges, audit, clock, revocations, refusals });
   const nodeStore = new PrismaNodeStore(prisma);
   const nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens, revocations, audit, clock });
   const nodeJoins = new NodeJoinManager({ nodes: nodeStore, joinTokens, ca, challenges, audit, clock });
@@ -121,28 +128,18 @@ export async function main(): Promise<void> {
     const t = await apiTokens.verify(secret);
     return { kind: t.identityKind, id: t.identityId, tenantId: t.tenantId, name: `${t.identityKind}:${t.identityId}`, authMethod: 'api-token', roles: [] };
   };
-  // Bad bearer credentials count against the source address, like bad client secrets.
+  // Bad bearer credentials count against the source address, like bad client secrets,
+  // and each refusal is audited with its reason while the source is under the limit.
   const bearerLimiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit * 3, windowMs: 60_000 });
-  const authenticateFrom = async (secret: string, peer?: string): Promise<Principal> => {
-    const key = [`source:${sourceAddress(peer)}`];
-    bearerLimiter.check(key);
-    try {
-      return await authenticate(secret);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'Unauthenticated') bearerLimiter.fail(key);
-      throw err;
-    }
+  const authenticateFrom = (secret: string, peer: string | undefined, requestId: string): Promise<Principal> => {
+    const apiToken = secret.startsWith('psk_');
+    const event = { type: 'auth.authenticate', requestId, source: sourceAddress(peer), credential: apiToken ? 'api token' : 'session', target: apiToken ? 'token:?' : 'session:?', fallbackReason: apiToken ? 'refused api token' : 'unknown, expired or revoked session' };
+    return refusals.guard(bearerLimiter, event, () => authenticate(secret));
   };
   // A bot's certificate (msh): failures count against the source like bad bearers.
-  const certificateFrom = async (credential: string, peer?: string): Promise<Principal> => {
-    const key = [`source:${sourceAddress(peer)}`];
-    bearerLimiter.check(key);
-    try {
-      return await certAuth.authenticate(credential);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'Unauthenticated') bearerLimiter.fail(key);
-      throw err;
-    }
+  const certificateFrom = (credential: string, peer: string | undefined, requestId: string): Promise<Principal> => {
+    const event = { type: 'auth.authenticate', requestId, source: sourceAddress(peer), credential: 'bot certificate', target: 'bot:?', fallbackReason: 'refused certificate credential' };
+    return refusals.guard(bearerLimiter, event, () => certAuth.authenticate(credential));
   };
   // Load shedding first: a call over the in-flight cap costs no authentication or database work.
   const shedding = loadSheddingMiddleware({ maxInFlight: cfg.maxInFlight, retryAfterMs: cfg.shedRetryAfterMs });
@@ -167,6 +164,8 @@ export async function main(): Promise<void> {
     addr: cfg.httpAddr,
     log,
     healthy: () => healthy,
+    // The OAuth2 endpoints are shed like the gRPC port (their own count, the same cap).
+    loadShedding: { maxInFlight: cfg.maxInFlight, retryAfterMs: cfg.shedRetryAfterMs },
     discovery: () => ({ auth_server: publicAddr, ca_cert: tls.caCertPem, ca_pin: spkiPin(tls.caCertPem) }),
     oauth2: {
       tokens: identityTokens,
@@ -177,7 +176,7 @@ export async function main(): Promise<void> {
       newRequestId,
       // Only admin sessions may introspect (any tenant's tokens: the introspection answer
       // names the tenant); bad bearers count against the source like on the gRPC API.
-      canIntrospect: async (bearer, source) => (await authenticateFrom(bearer, source)).roles.includes('admin'),
+      canIntrospect: async (bearer, source, requestId) => (await authenticateFrom(bearer, source, requestId)).roles.includes('admin'),
       verifyClient: async (clientId, secret, requestId) => {
         const svc = await serviceStore.getByClientId(clientId);
         if (!svc) throw unauthenticated('invalid client credentials');

@@ -9,6 +9,13 @@ describe('token-service config', () => {
     expect(cfg.redisUrl).toBe('');
     expect(cfg.rotationOverlapMs).toBe(48 * 3_600_000);
     expect(cfg.apiTokenTtlMs).toBe(90 * 86_400_000);
+    expect(cfg.apiTokenLeaseMs).toBe(1000);
+  });
+
+  test('MEZITE_API_TOKEN_LEASE takes a duration up to 10 s; 0 turns leases off', () => {
+    expect(loadTokenServiceConfig({ ...base, MEZITE_API_TOKEN_LEASE: '250ms' }).apiTokenLeaseMs).toBe(250);
+    expect(loadTokenServiceConfig({ ...base, MEZITE_API_TOKEN_LEASE: '0' }).apiTokenLeaseMs).toBe(0);
+    expect(() => loadTokenServiceConfig({ ...base, MEZITE_API_TOKEN_LEASE: '11s' })).toThrow(/MEZITE_API_TOKEN_LEASE/);
   });
 
   test('MEZITE_ROTATION_OVERLAP and MEZITE_API_TOKEN_TTL take durations', () => {

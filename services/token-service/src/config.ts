@@ -9,6 +9,17 @@ function tokenDuration(raw: string): number {
   return ms;
 }
 
+/** Longest verification lease: every deletion and rotation of an API token waits this long. */
+const MAX_API_TOKEN_LEASE_MS = 10_000;
+
+/** A lease of `0` (off) to 10 s. */
+function leaseDuration(raw: string): number {
+  if (raw.trim() === '0') return 0;
+  const ms = parse.duration(raw);
+  if (ms > MAX_API_TOKEN_LEASE_MS) throw new Error(`at most 10s, got "${raw}"`);
+  return ms;
+}
+
 /** token-service configuration: flags, then MEZITE_* environment, then file. */
 export const configSchema = {
   ...commonConfigSchema('token-service', '127.0.0.1:3026'),
@@ -17,6 +28,7 @@ export const configSchema = {
   pepper: field('MEZITE_TOKEN_PEPPER', parse.key32, undefined, '32 random bytes, base64: keys the stored hashes of every bearer secret'),
   rotationOverlapMs: field('MEZITE_ROTATION_OVERLAP', tokenDuration, DEFAULT_ROTATION_OVERLAP_MS, 'how long a rotated API token keeps working, e.g. 48h'),
   apiTokenTtlMs: field('MEZITE_API_TOKEN_TTL', tokenDuration, DEFAULT_API_TOKEN_TTL_MS, 'lifetime of an API token minted without one, e.g. 90d'),
+  apiTokenLeaseMs: field('MEZITE_API_TOKEN_LEASE', leaseDuration, 1000, 'how long an auth-server may reuse a verified API token (0 to 10s); deleting or rotating a token waits this long before it returns'),
 };
 
 export type TokenServiceConfig = ReturnType<typeof loadTokenServiceConfig>;

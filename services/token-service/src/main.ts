@@ -42,6 +42,7 @@ export async function main(): Promise<void> {
     logger: log,
     rotationOverlapMs: cfg.rotationOverlapMs,
     defaultTtlMs: cfg.apiTokenTtlMs,
+    verificationLeaseMs: cfg.apiTokenLeaseMs,
   });
   const verifier = new ApiTokenVerifier({ store: apiTokenStore, cache: tokenCache, clock: systemClock, pepper: cfg.pepper, logger: log, lastUse });
   const clientSecrets = new ClientSecretManager({ store: new PrismaClientSecretStore(prisma), clock: systemClock, pepper: cfg.pepper });
@@ -50,7 +51,7 @@ export async function main(): Promise<void> {
 
   const grpc = createGrpcServer({ name: 'mezite.token.v1.JoinTokenService', logger: log, allowedCallers: cfg.allowedCallers });
   grpc.services.add(tokenv1.JoinTokenServiceDefinition, joinTokenHandlers(joinTokens));
-  grpc.services.add(tokenv1.ApiTokenServiceDefinition, apiTokenHandlers({ tokens, verifier, clientSecrets }));
+  grpc.services.add(tokenv1.ApiTokenServiceDefinition, apiTokenHandlers({ tokens, verifier, clientSecrets, verificationLeaseMs: cfg.apiTokenLeaseMs }));
   const tls = readTlsFiles({ ca: cfg.tlsCa, cert: cfg.tlsCert, key: cfg.tlsKey });
   const port = await grpc.listen(cfg.addr, internalServerCredentials(tls));
   log.info('listening', { addr: cfg.addr.replace(/:\d+$/, `:${port}`) });

@@ -49,12 +49,13 @@ const PG_UNAVAILABLE_MESSAGE = /connection terminated|timeout exceeded when tryi
 
 /**
  * SQLSTATE verdicts: 23505 unique; class 08 connection; 57P01–03 shutdown; 53300, 57014
- * (cancel/timeout); 40001 and 40P01 (serialization failure, deadlock): the statement was
- * rolled back and a retry may succeed, so the caller is told to retry, not "internal".
+ * (cancel/timeout); 40001 and 40P01 (serialization failure, deadlock) and 55P03 (a lock
+ * not granted within lock_timeout): the statement was rolled back and a retry may
+ * succeed, so the caller is told to retry, not "internal".
  */
 function fromSqlState(code: string): Verdict {
   if (code === '23505') return 'AlreadyExists';
-  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300' || code === '57014' || code === '40001' || code === '40P01') return 'Unavailable';
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300' || code === '57014' || code === '40001' || code === '40P01' || code === '55P03') return 'Unavailable';
   return undefined;
 }
 

@@ -1,3 +1,4 @@
 export * from './db-errors';
 export * from './migrate';
 export * from './test-database';
+export * from './group-commit';

@@ -60,3 +60,33 @@ test('options are checked at start-up', () => {
   expect(() => loadSheddingMiddleware({ maxInFlight: 1.5, retryAfterMs: 1000 })).toThrow(/maxInFlight/);
   expect(loadSheddingMiddleware({ maxInFlight: 0, retryAfterMs: 1000 }).shed).toBe(0);
 });
+
+test('the hint grows with the ratio of refusals to completed calls in the previous second, within bounds', async () => {
+  let t = 0;
+  const mw = loadSheddingMiddleware({ maxInFlight: 1, retryAfterMs: 1000, maxRetryAfterMs: 5000, now: () => t });
+  let release: () => void = () => undefined;
+  const hold = new Promise<void>((r) => (release = r));
+  const call = (handler: () => Promise<void>) => ({ request: undefined, next: async function* () { await handler(); return undefined; } });
+  const drain = async (g: AsyncGenerator<unknown, unknown, undefined>) => {
+    for (;;) if ((await g.next()).done) return;
+  };
+  const refusal = async () => drain(mw(call(async () => undefined) as never, {} as never)).then(() => undefined, (e: { retryAfterMs?: number }) => e.retryAfterMs);
+  // One call done in the first second, then one held while 30 are refused.
+  await drain(mw(call(async () => undefined) as never, {} as never));
+  const held = drain(mw(call(() => hold) as never, {} as never));
+  const first: Array<number | undefined> = [];
+  for (let i = 0; i < 30; i++) first.push(await refusal());
+  expect(new Set(first)).toEqual(new Set([1000])); // nothing to go by yet: the base hint
+  t = 1000; // next second: 30 refusals against 1 completion
+  expect(await refusal()).toBe(5000); // 30× the base, bounded by maxRetryAfterMs
+  release();
+  await held;
+  let release2: () => void = () => undefined;
+  const held2 = drain(mw(call(() => new Promise<void>((r) => (release2 = r))) as never, {} as never));
+  t = 2000; // that second: 1 refusal, 1 completion
+  expect(await refusal()).toBe(1000);
+  t = 5000; // a quiet gap: nothing carried over
+  expect(await refusal()).toBe(1000);
+  release2();
+  await held2;
+});

@@ -7,6 +7,13 @@ export interface LoadSheddingOptions {
   maxInFlight: number;
   /** The retry hint sent with a refusal (the client adds its own jitter). */
   retryAfterMs: number;
+  /**
+   * The longest hint: while refusals outnumber completed calls, the hint grows with
+   * their ratio up to this. Default 8 × `retryAfterMs`.
+   */
+  maxRetryAfterMs?: number;
+  /** Milliseconds clock (tests); default Date.now. */
+  now?: () => number;
 }
 
 /** What a shedding middleware reports, for metrics and tests. */
@@ -27,23 +34,48 @@ export interface LoadShedder {
  * retried again. Clients honour the hint with jitter (mezd's renewal loop), so the
  * burst spreads out. Place it after the request middleware (which maps the error
  * and counts the refusal) and before authentication.
+ *
+ * The hint adapts to a sustained overload: it is `retryAfterMs` times the ratio of
+ * refusals to completed calls over the previous second (at least 1, at most
+ * `maxRetryAfterMs`). With a fixed hint, N waiting clients come back N times per hint,
+ * and on a busy machine the refusals and retries themselves eat the capacity (a
+ * benchmark fleet just over capacity collapsed to a third of it); scaled, the clients'
+ * retries settle near the rate the server completes calls.
  */
 export function loadSheddingMiddleware(o: LoadSheddingOptions): LoadShedder {
   if (!Number.isInteger(o.maxInFlight) || o.maxInFlight < 0) throw new Error('loadSheddingMiddleware: maxInFlight must be an integer ≥ 0');
   if (!(o.retryAfterMs >= 0)) throw new Error('loadSheddingMiddleware: retryAfterMs must be ≥ 0');
+  const maxRetryAfterMs = o.maxRetryAfterMs ?? o.retryAfterMs * 8;
+  if (!(maxRetryAfterMs >= o.retryAfterMs)) throw new Error('loadSheddingMiddleware: maxRetryAfterMs must be ≥ retryAfterMs');
+  const now = o.now ?? Date.now;
   let inFlight = 0;
   let shed = 0;
-  const seconds = Math.max(1, Math.ceil(o.retryAfterMs / 1000));
+  // Refusals and completions in the current one-second window, and in the one before.
+  let windowStart = now();
+  let current = { shed: 0, done: 0 };
+  let previous = { shed: 0, done: 0 };
+  const roll = (t: number) => {
+    if (t - windowStart < 1000) return;
+    previous = t - windowStart < 2000 ? current : { shed: 0, done: 0 };
+    current = { shed: 0, done: 0 };
+    windowStart = t;
+  };
   async function* middleware<Req, Res>(call: ServerMiddlewareCall<Req, Res>, context: CallContext): AsyncGenerator<Res, Res | void, undefined> {
     if (o.maxInFlight > 0 && inFlight >= o.maxInFlight) {
       shed++;
-      throw resourceExhausted(`the server is busy; retry in ${seconds}s`, { retryAfterMs: o.retryAfterMs });
+      roll(now());
+      current.shed++;
+      const ratio = previous.shed / Math.max(1, previous.done);
+      const retryAfterMs = Math.round(Math.min(maxRetryAfterMs, o.retryAfterMs * Math.max(1, ratio)));
+      throw resourceExhausted(`the server is busy; retry in ${Math.max(1, Math.ceil(retryAfterMs / 1000))}s`, { retryAfterMs });
     }
     inFlight++;
     try {
       return yield* call.next(call.request, context);
     } finally {
       inFlight--;
+      roll(now());
+      current.done++;
     }
   }
   return Object.defineProperties(middleware, {

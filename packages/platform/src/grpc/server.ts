@@ -6,6 +6,7 @@ import { requestMiddleware, type RequestContext } from './server-middleware';
 import { tracingServerMiddleware } from './tracing-middleware';
 import { requireCallers } from './caller-identity';
 import { decodeGuardMiddleware, guardDecoding } from './decode-guard';
+import { transportRefusals } from './transport-refusals';
 
 /** Options of createGrpcServer. */
 export interface GrpcServerOptions {
@@ -51,7 +52,8 @@ export interface GrpcServer {
 export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   const max = opts.maxMessageBytes ?? 1024 * 1024;
   const base = createServer({
-    ...(opts.allowedCallers ? { interceptors: [requireCallers(opts.allowedCallers)] } : {}),
+    // transportRefusals must come first: it has to receive grpc-js's base call (see its TSDoc).
+    interceptors: [transportRefusals(), ...(opts.allowedCallers ? [requireCallers(opts.allowedCallers)] : [])],
     'grpc.max_receive_message_length': max,
     'grpc.max_send_message_length': 16 * 1024 * 1024,
     'grpc.keepalive_permit_without_calls': 1,
@@ -72,7 +74,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
     },
     async listenHealth(address) {
       if (healthServer) throw new Error('listenHealth: the health listener is already bound');
-      healthServer = createServer();
+      healthServer = createServer({ interceptors: [transportRefusals()] });
       healthServer.add(HealthDefinition, HealthServiceImpl(health));
       return healthServer.listen(address, ServerCredentials.createInsecure());
     },

@@ -24,3 +24,22 @@ describe('logger', () => {
     expect(scrub('mzadm_0123456789abcdef')).toBe('mzadm_[redacted]');
   });
 });
+
+describe('the default stdout writer', () => {
+  test('the lines of one tick go out in one write, in order, after the tick', async () => {
+    const writes: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (writes.push(String(chunk)), true));
+    try {
+      const log = createLogger({ service: 'x', level: 'info' });
+      log.info('one');
+      log.child({ c: 1 }).warn('two');
+      log.debug('dropped');
+      expect(writes).toEqual([]);
+      await new Promise((r) => setImmediate(r));
+      expect(writes).toHaveLength(1);
+      expect(writes[0]?.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['one', 'two']);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});

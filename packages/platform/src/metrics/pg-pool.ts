@@ -3,8 +3,14 @@ import { observePool } from './metrics';
 
 /**
  * A PostgreSQL pool whose use (busy, idle, waiting, max) is reported on `/metrics`
- * as pool `name`. Services hand it to Prisma's pg adapter (`new PrismaPg(pool, …)`).
+ * as pool `name`. Services hand it to Prisma's pg adapter (`new PrismaPg(pool, …)`)
+ * and send their hot-path statements to it directly.
  */
 export function createPgPool(name: string, config: PoolConfig): Pool {
-  return observePool(name, new Pool(config));
+  const pool = new Pool(config);
+  // An idle connection that dies (PostgreSQL restarted, the backend was terminated) is
+  // dropped by the pool and replaced on demand; unheard, its 'error' would be thrown.
+  // Prisma's adapter listens too, but only from its first query.
+  pool.on('error', () => undefined);
+  return observePool(name, pool);
 }

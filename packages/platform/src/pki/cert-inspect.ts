@@ -1,19 +1,11 @@
-import { X509Certificate, createHash, createPrivateKey, createPublicKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { type San, sanKey } from './issue-cert';
 import { x509 } from './x509';
 
 /** A leaf is renewed once it has less than this left, well before any peer rejects it. */
 export const RENEW_BEFORE_MS = 30 * 24 * 60 * 60 * 1000;
 
-/**
- * The CA pin a first-time client checks (Teleport's `--ca-pin`): `sha256:` and the hex
- * SHA-256 of the certificate's SubjectPublicKeyInfo DER. It names the key, not the
- * certificate, so re-issuing the CA certificate for the same key keeps the pin.
- */
-export function spkiPin(certPem: string): string {
-  const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
-  return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
-}
+export { spkiPin } from './spki-pin';
 
 /**
  * The CN of a certificate's subject (the first, if several), or undefined when it has

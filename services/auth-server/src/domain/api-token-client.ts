@@ -15,6 +15,12 @@ export interface ApiTokenInfo {
 /** What the auth-server needs from token-service for API tokens and client secrets. */
 export interface ApiTokenClient {
   mint(input: { tenantId: string; identityKind: 'user' | 'service'; identityId: string; env: 'live' | 'dev'; ttlSeconds: number; requestId?: string }): Promise<{ plaintext: string; token: ApiTokenInfo }>;
+  /**
+   * Verifies a client secret and mints a token for the service identity it is bound
+   * to, in one call; Unauthenticated (one message) when the secret is wrong, the client
+   * unknown, or bound to another identity than `tenantId`/`serviceIdentityId`.
+   */
+  mintForClient(input: { clientId: string; secret: string; tenantId: string; serviceIdentityId: string; env: 'live' | 'dev'; ttlSeconds: number; requestId?: string }): Promise<{ plaintext: string; token: ApiTokenInfo }>;
   /** Unauthenticated for every token that must be refused. */
   verify(plaintext: string, requestId?: string): Promise<ApiTokenInfo>;
   list(tenantId: string, identityId: string, requestId?: string): Promise<ApiTokenInfo[]>;

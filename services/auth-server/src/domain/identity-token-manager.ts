@@ -68,13 +68,17 @@ export class IdentityTokenManager {
       return unauthenticated('invalid client credentials');
     };
     if (!svc) throw await fail('unknown client');
+    let r: IssuedApiToken | undefined;
     try {
-      await (await this.o.machineIdp(svc.tenantId)).verify(input.clientId, input.clientSecret, input.requestId);
+      const idp = await this.o.machineIdp(svc.tenantId);
+      // The built-in provider verifies and mints in one call; others verify, then we mint.
+      if (idp.verifyAndMint) r = await idp.verifyAndMint({ clientId: input.clientId, secret: input.clientSecret, tenantId: svc.tenantId, serviceIdentityId: svc.id, env: 'live', ttlSeconds: SERVICE_TOKEN_TTL_SECONDS, requestId: input.requestId });
+      else await idp.verify(input.clientId, input.clientSecret, input.requestId);
     } catch (err) {
       if (isMeziteError(err, 'Unauthenticated')) throw await fail('bad secret');
       throw err;
     }
-    const r = await this.o.tokens.mint({ tenantId: svc.tenantId, identityKind: 'service', identityId: svc.id, env: 'live', ttlSeconds: SERVICE_TOKEN_TTL_SECONDS, requestId: input.requestId });
+    r ??= await this.o.tokens.mint({ tenantId: svc.tenantId, identityKind: 'service', identityId: svc.id, env: 'live', ttlSeconds: SERVICE_TOKEN_TTL_SECONDS, requestId: input.requestId });
     await this.o.audit.record({ tenantId: svc.tenantId, type: 'token.issue_service', actor: `service:${svc.id}`, target: `token:${r.token.id}`, result: 'success', requestId: input.requestId, details: {} });
     return r;
   }

@@ -1,12 +1,14 @@
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { FakeClock, isMeziteError, parseRoleYaml, unauthenticated, type Principal } from '@mezite/identity';
 import { encodePublicKey, formatPublicKey, generateCaKey, parseCertificate, parsePublicKey, signCertificate, signRenewal } from '@mezite/ssh';
+import { nullLogger } from '@mezite/platform';
 import { MemoryAuditLog } from '../store/memory-audit-log';
 import { MemoryBotStore } from '../store/memory-bot-store';
 import { MemoryRenewalChallengeStore } from '../store/memory-renewal-challenge-store';
 import { MemoryRoleStore } from '../store/memory-role-store';
 import { BotManager } from './bot-manager';
 import { JoinManager, MEZITE_EXTENSION } from './join-manager';
+import { RefusalAuditor } from './refusal-auditor';
 import { RoleManager } from './role-manager';
 import { FakeCa, FakeJoinTokens } from './test-doubles';
 
@@ -208,5 +210,70 @@ describe('JoinManager', () => {
     const r = await bots.rotateToken(admin, 'github-deploy', 3600_000);
     await expect(join(old)).rejects.toThrow('invalid join token');
     await expect(join(r.joinToken)).resolves.toMatchObject({ generation: 1 });
+  });
+
+  describe('BeginRenewal refusals are audited with their reason', () => {
+    const REFUSED = 'Unauthenticated: the certificate was not issued by this cluster or has expired';
+    const revoked = new Set<string>();
+    const begin = (certificate: string, requestId: string, j = joins) =>
+      j.beginRenewal({ certificate, requestId, source: '192.0.2.7' }).then(
+        () => 'accepted',
+        (e: Error) => `${(e as { code?: string }).code}: ${e.message}`,
+      );
+    const resign = (line: string, caKey: KeyObject, validAfter: Date, validBefore: Date) => {
+      const c = parseCertificate(line);
+      return signCertificate({ ca: { key: caKey }, subjectKey: c.subjectKey.blob, type: 'user', serial: c.serial, keyId: c.keyId, principals: c.principals, validAfter, validBefore, extensions: c.extensions }).line;
+    };
+    const withRevocations = () =>
+      new JoinManager({ bots: botStore, roles: { resolve: async () => [] }, joinTokens: tokens, ca, challenges: new MemoryRenewalChallengeStore(), audit, clock, revocations: { isCertificateRevoked: async (serial) => revoked.has(serial) } });
+
+    test('another CA, a changed signature, expired, not yet valid and revoked: one answer, each reason under its request id', async () => {
+      const j = await join(await newBot());
+      const cert = parseCertificate(j.certificate);
+      const now = clock.now().getTime();
+      const flipped = Buffer.from(cert.blob);
+      flipped[flipped.length - 5] = (flipped[flipped.length - 5] as number) ^ 0x01;
+      revoked.add(cert.serial.toString());
+      const answers = {
+        'another CA': await begin(resign(j.certificate, generateCaKey('ed25519').privateKey, new Date(now - 60_000), new Date(now + 3600_000)), 'another CA'),
+        'changed signature': await begin(`${cert.keyType} ${flipped.toString('base64')}`, 'changed signature'),
+        expired: await begin(resign(j.certificate, ca.user.privateKey, new Date(now - 7200_000), new Date(now - 3600_000)), 'expired'),
+        'not yet valid': await begin(resign(j.certificate, ca.user.privateKey, new Date(now + 3600_000), new Date(now + 7200_000)), 'not yet valid'),
+        revoked: await begin(j.certificate, 'revoked', withRevocations()),
+      };
+      expect(new Set(Object.values(answers))).toEqual(new Set([REFUSED]));
+      const records = Object.fromEntries(audit.events.filter((e) => e.type === 'bot.renew').map((e) => [e.requestId, { tenant: e.tenantId, actor: e.actor, target: e.target, result: e.result, reason: e.details.reason, source: e.details.source }]));
+      const anonymous = { tenant: null, actor: 'anonymous', target: 'bot:?', result: 'failure', source: '192.0.2.7' };
+      const theBot = { tenant: tenantId, actor: 'bot:github-deploy', target: 'bot:github-deploy', result: 'failure', source: '192.0.2.7' };
+      expect(records).toEqual({
+        'another CA': { ...anonymous, reason: 'not issued by a trusted CA' },
+        'changed signature': { ...anonymous, reason: 'bad certificate signature' },
+        expired: { ...theBot, reason: 'expired' },
+        'not yet valid': { ...theBot, reason: 'not yet valid' },
+        revoked: { ...theBot, reason: 'revoked' },
+      });
+      // The record names the certificate by serial, never by its text.
+      expect(JSON.stringify(audit.events)).not.toContain(cert.blob.toString('base64').slice(0, 40));
+    });
+
+    test('a refusal stays a refusal when its audit record cannot be written', async () => {
+      const j = await join(await newBot());
+      clock.advance(2 * 3600_000);
+      audit.failNext = true;
+      expect(await begin(j.certificate, 'r1')).toBe(REFUSED);
+    });
+
+    test('bounded per source: a caller spraying certificates gets a few records and one "audit limit reached"', async () => {
+      const j = await join(await newBot());
+      const bounded = new JoinManager({ bots: botStore, roles: { resolve: async () => [] }, joinTokens: tokens, ca, challenges: new MemoryRenewalChallengeStore(), audit, clock, refusals: new RefusalAuditor({ audit, clock, log: nullLogger, perSource: 3 }) });
+      clock.advance(2 * 3600_000);
+      for (let i = 0; i < 50; i++) expect(await begin(j.certificate, `r${i}`, bounded)).toBe(REFUSED);
+      expect(audit.events.filter((e) => e.type === 'bot.renew').map((e) => e.details.reason)).toEqual(['expired', 'expired', 'expired', 'audit limit reached']);
+    });
+
+    test('a certificate that parses as nothing is InvalidArgument, as before, and not a refusal to audit', async () => {
+      expect(await begin('ssh-ed25519-cert-v01@openssh.com AAAA', 'r')).toMatch(/^InvalidArgument: /);
+      expect(audit.events.filter((e) => e.type === 'bot.renew')).toHaveLength(0);
+    });
   });
 });

@@ -11,12 +11,14 @@ import {
   type Clock,
   type Role,
 } from '@mezite/identity';
-import { countOutcome, meziteMetrics } from '@mezite/platform';
+import { countOutcome, meziteMetrics, nullLogger } from '@mezite/platform';
 import { parseCertificate, parsePublicKey, verifyCertificateSignature, verifyRenewal, type SshCertificate } from '@mezite/ssh';
 import type { AuditLog } from './audit';
 import { activeLock, type Bot, type BotStore } from './bot';
 import type { CertAuthorityClient } from './cert-authority-client';
 import type { JoinTokenMinter } from './join-token-minter';
+import { refused, type RefusalSubject } from './refusal';
+import { RefusalAuditor } from './refusal-auditor';
 import type { RenewalChallengeStore } from './renewal-challenge';
 import type { RoleManager } from './role-manager';
 
@@ -61,6 +63,12 @@ export interface JoinManagerOptions {
   clock: Clock;
   /** Certificates revoked by serial (or with their bot) are refused for renewal. */
   revocations?: { isCertificateRevoked(serial: string, subjectId: string): Promise<boolean> };
+  /**
+   * Audits certificates refused at BeginRenewal, bounded per source (anyone may call
+   * it). Default: one on `audit` with the default bounds that logs nothing when a record
+   * cannot be written; main.ts passes the one shared with bearer refusals.
+   */
+  refusals?: Pick<RefusalAuditor, 'refused'>;
 }
 
 /**
@@ -71,8 +79,11 @@ export interface JoinManagerOptions {
  * copied credential and locks the bot.
  */
 export class JoinManager {
+  private readonly refusals: Pick<RefusalAuditor, 'refused'>;
+
   constructor(private readonly o: JoinManagerOptions) {
     for (const k of ['bots', 'roles', 'joinTokens', 'ca', 'challenges', 'audit', 'clock'] as const) if (!o[k]) throw new Error(`JoinManager: ${k} is required`);
+    this.refusals = o.refusals ?? new RefusalAuditor({ audit: o.audit, clock: o.clock, log: nullLogger });
   }
 
   /** Redeems a join token for a certificate on `publicKey`. */
@@ -127,10 +138,20 @@ export class JoinManager {
 
   /**
    * Checks a presented certificate and returns a single-use challenge for it, bound to
-   * the bot's generation now: completing it may only move the bot on from there.
+   * the bot's generation now: completing it may only move the bot on from there. A
+   * refused certificate gets one answer whatever the reason; the reason goes to the
+   * audit log (`bot.renew`, failure), bounded per `source`.
    */
-  async beginRenewal(input: { certificate: string; requestId: string }): Promise<{ challengeId: string; challenge: Buffer; expiresAt: Date }> {
-    const { claims } = await this.checkCertificate(input.certificate);
+  async beginRenewal(input: { certificate: string; requestId: string; source?: string }): Promise<{ challengeId: string; challenge: Buffer; expiresAt: Date }> {
+    let claims: BotCertClaims;
+    try {
+      ({ claims } = await this.checkCertificate(input.certificate));
+    } catch (err) {
+      if (isMeziteError(err, 'Unauthenticated')) {
+        await this.refusals.refused({ type: 'bot.renew', requestId: input.requestId, source: input.source ?? 'unknown', credential: 'bot certificate', target: 'bot:?', fallbackReason: 'refused certificate' }, err);
+      }
+      throw err;
+    }
     const now = this.o.clock.now();
     const bot = await this.o.bots.getById(claims.tenant, claims.bot_id);
     const c = {
@@ -157,7 +178,10 @@ export class JoinManager {
     if (!/^[0-9a-f-]{36}$/.test(input.challengeId)) throw unauthenticated('unknown or expired renewal challenge');
     const ch = await this.o.challenges.consume(input.challengeId, this.o.clock.now());
     if (!ch || (ch.subjectKind ?? 'bot') !== 'bot') throw unauthenticated('unknown or expired renewal challenge');
-    const { cert, claims } = await this.checkCertificate(ch.certificate);
+    // BeginRenewal verified this certificate and stored it with the challenge: its CA
+    // signature is not checked again (a verification and a key import per renewal);
+    // trust, validity and revocation are, since they may have changed meanwhile.
+    const { cert, claims } = await this.checkCertificate(ch.certificate, { signatureVerified: true });
     if (newPub.blob.equals(cert.subjectKey.blob)) throw invalidArgument('a renewal must certify a new key; generate a fresh key pair');
     if (!verifyRenewal(cert.subjectKey, ch.challenge, newPub.blob, input.signature)) {
       await this.audit(claims.tenant, 'bot.renew', `bot:${claims.bot}`, `bot:${claims.bot}`, 'failure', input.requestId, { reason: 'bad proof of possession' });
@@ -202,23 +226,32 @@ export class JoinManager {
     throw permissionDenied(`bot "${bot.name}" is locked: ${reason}; an admin must investigate and run mezctl bots unlock`);
   }
 
-  /** Parses a presented certificate and checks it is a live user certificate of this cluster for a bot. */
-  private async checkCertificate(line: string): Promise<{ cert: SshCertificate; claims: BotCertClaims }> {
+  /**
+   * Parses a presented certificate and checks it is a live user certificate of this
+   * cluster for a bot. Every refusal has one message; why is a Refusal (refusal.ts).
+   * `signatureVerified`: the certificate comes from our own renewal challenge, whose
+   * creation verified its signature.
+   */
+  private async checkCertificate(line: string, opts: { signatureVerified?: boolean } = {}): Promise<{ cert: SshCertificate; claims: BotCertClaims }> {
     const cert = parseCertificate(line);
-    const refused = unauthenticated('the certificate was not issued by this cluster or has expired');
-    if (cert.type !== 'user') throw refused;
+    const refuse = (reason: string, subject?: RefusalSubject) => refused('the certificate was not issued by this cluster or has expired', reason, subject);
+    if (cert.type !== 'user') throw refuse('not a user certificate');
     const trusted = (await this.o.ca.publicKeys('user')).map((k) => Buffer.from(k.split(' ')[1] ?? '', 'base64'));
-    if (!trusted.some((t) => t.equals(cert.signatureKey.blob)) || !verifyCertificateSignature(cert)) throw refused;
-    const now = this.o.clock.now();
-    if (cert.validAfter > now || cert.validBefore <= now) throw refused;
+    if (!trusted.some((t) => t.equals(cert.signatureKey.blob))) throw refuse('not issued by a trusted CA');
+    if (!opts.signatureVerified && !verifyCertificateSignature(cert)) throw refuse('bad certificate signature');
+    // From here the certificate is the CA's: what it says can be trusted (and named in the record).
     let claims: BotCertClaims;
     try {
       claims = JSON.parse(cert.extensions[MEZITE_EXTENSION] ?? '') as BotCertClaims;
     } catch {
-      throw refused;
+      throw refuse('not a bot certificate');
     }
-    if (claims?.v !== 1 || typeof claims.bot_id !== 'string' || typeof claims.tenant !== 'string' || !Number.isSafeInteger(claims.gen)) throw refused;
-    if (await this.o.revocations?.isCertificateRevoked(cert.serial.toString(), claims.bot_id)) throw refused;
+    if (claims?.v !== 1 || typeof claims.bot_id !== 'string' || typeof claims.tenant !== 'string' || !Number.isSafeInteger(claims.gen)) throw refuse('not a bot certificate');
+    const who: RefusalSubject = { tenantId: claims.tenant, actor: `bot:${claims.bot}`, target: `bot:${claims.bot}`, details: { serial: cert.serial.toString() } };
+    const now = this.o.clock.now();
+    if (cert.validAfter > now) throw refuse('not yet valid', who);
+    if (cert.validBefore <= now) throw refuse('expired', who);
+    if (await this.o.revocations?.isCertificateRevoked(cert.serial.toString(), claims.bot_id)) throw refuse('revoked', who);
     return { cert, claims };
   }
 

@@ -1,9 +1,65 @@
-import type { MeziteCallOptions } from '@mezite/platform';
+import { codeFromGrpcStatus, GrpcStatus, isMeziteError, MeziteError, unauthenticated } from '@mezite/identity';
+import { newRequestId, type MeziteCallOptions } from '@mezite/platform';
 import type { tokenv1 } from '@mezite/proto';
-import type { Client } from 'nice-grpc';
+import type { Client, Metadata } from 'nice-grpc';
 import type { ApiTokenClient, ApiTokenInfo } from '../domain/api-token-client';
+import { refused } from '../domain/refusal';
+import { CallBatcher } from './call-batcher';
+import { TokenLeases } from './token-leases';
 
 const opts = (requestId?: string) => (requestId ? { requestId } : {});
+
+/** Token-service's trailers on a refused VerifyApiToken (services/token-service/src/grpc/api-token-handlers.ts). */
+const REFUSAL_TRAILER = 'x-mezite-refusal';
+const REFUSED_TOKEN_TRAILER = 'x-mezite-refused-token';
+const REFUSED_TENANT_TRAILER = 'x-mezite-refused-tenant';
+const REASON = /^[a-z ]{1,40}$/;
+const ID = /^[0-9a-f-]{36}$/;
+
+/**
+ * The same `invalid api token` refusal, with token-service's reason (and the token's id
+ * and tenant when it was found) attached for the audit log; without trailers, unchanged.
+ */
+function withReason(err: unknown, trailer: Metadata | undefined): unknown {
+  const text = (key: string) => {
+    const v = trailer?.get(key);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const reason = text(REFUSAL_TRAILER);
+  if (!isMeziteError(err, 'Unauthenticated') || !reason || !REASON.test(reason)) return err;
+  const id = text(REFUSED_TOKEN_TRAILER);
+  const tenantId = text(REFUSED_TENANT_TRAILER);
+  const known = id && tenantId && ID.test(id) && ID.test(tenantId);
+  return refused(err.message, reason, known ? { tenantId, target: `token:${id}` } : {}, err.cause);
+}
+
+/**
+ * One result of VerifyApiTokens as VerifyApiToken would have ended: the token, or the
+ * same error — a refusal with token-service's reason (and the token, when found) for
+ * the audit log, as `withReason` makes from the single call's trailers.
+ */
+function fromVerification(v: tokenv1.ApiTokenVerification): ApiTokenInfo | Error {
+  try {
+    if (v.token) return toInfo(v.token);
+  } catch (err) {
+    return err as Error;
+  }
+  if (v.code === GrpcStatus.OK) return new Error('token-service returned neither a token nor an error');
+  const err = new MeziteError(codeFromGrpcStatus(v.code), v.message);
+  if (err.code !== 'Unauthenticated' || !REASON.test(v.refusal)) return err;
+  const known = ID.test(v.refusedTokenId) && ID.test(v.refusedTenantId);
+  return refused(v.message, v.refusal, known ? { tenantId: v.refusedTenantId, target: `token:${v.refusedTokenId}` } : {});
+}
+
+type ClientGrant = Parameters<ApiTokenClient['mintForClient']>[0];
+type IssuedToken = { plaintext: string; token: ApiTokenInfo };
+
+/** Most grants per MintClientApiTokens call (token-service takes up to 1000). */
+const MAX_GRANT_BATCH = 256;
+/** Most plaintexts per VerifyApiTokens call (token-service takes up to 1000). */
+const MAX_VERIFY_BATCH = 256;
+/** How long to use single calls after token-service answered that it has no VerifyApiTokens (an older replica during an upgrade). */
+const SINGLE_CALLS_FOR_MS = 60_000;
 
 function toInfo(r: tokenv1.ApiTokenRecord | undefined): ApiTokenInfo {
   if (!r || !r.createTime || !r.expireTime) throw new Error('token-service returned an incomplete token record');
@@ -23,14 +79,110 @@ function toInfo(r: tokenv1.ApiTokenRecord | undefined): ApiTokenInfo {
 
 /** ApiTokenClient over token-service's gRPC API. */
 export class GrpcApiTokenClient implements ApiTokenClient {
-  constructor(private readonly c: Client<typeof tokenv1.ApiTokenServiceDefinition, MeziteCallOptions>) {}
+  /**
+   * Verifications are coalesced: those asked in one turn of the event loop go to
+   * token-service in one VerifyApiTokens call, a plaintext asked several times once
+   * (call-batcher.ts). Each is still decided by token-service after it was asked, so a
+   * token deleted a moment before is refused exactly as with one call per verification.
+   */
+  private readonly verifications = new CallBatcher<string, ApiTokenInfo>({ run: (p) => this.verifyBatch(p), maxBatch: MAX_VERIFY_BATCH, key: (p) => p });
+  private singleCallsUntil = 0;
+  /**
+   * client_credentials grants with the built-in provider, coalesced the same way: one
+   * MintClientApiTokens call (one read of the secrets, one insert of the tokens) for
+   * the grants of one turn. Never deduplicated: each grant mints its own token.
+   */
+  private readonly grants = new CallBatcher<ClientGrant, IssuedToken>({ run: (g) => this.mintBatch(g), maxBatch: MAX_GRANT_BATCH });
+  private singleGrantsUntil = 0;
+
+  /**
+   * @param leases verified tokens reused for the lease token-service grants with each
+   *   (token-leases.ts: a revocation returns only after every earlier lease ran out).
+   */
+  constructor(
+    private readonly c: Client<typeof tokenv1.ApiTokenServiceDefinition, MeziteCallOptions>,
+    private readonly leases = new TokenLeases(),
+  ) {}
 
   async mint(i: Parameters<ApiTokenClient['mint']>[0]) {
     const r = await this.c.mintApiToken({ tenantId: i.tenantId, identityKind: i.identityKind, identityId: i.identityId, envPrefix: i.env, ttlSeconds: i.ttlSeconds }, opts(i.requestId));
     return { plaintext: r.plaintext, token: toInfo(r.token) };
   }
-  async verify(plaintext: string, requestId?: string) {
-    return toInfo(await this.c.verifyApiToken({ plaintext }, opts(requestId)));
+  /** Batched (see `grants`): the grants of one event-loop turn go to token-service together. */
+  mintForClient(i: ClientGrant): Promise<IssuedToken> {
+    return this.grants.call(i);
+  }
+  private async mintBatch(grants: ClientGrant[]): Promise<Array<IssuedToken | Error>> {
+    if (Date.now() < this.singleGrantsUntil) return this.mintEach(grants);
+    try {
+      const r = await this.c.mintClientApiTokens(
+        { grants: grants.map((g) => ({ clientId: g.clientId, secret: g.secret, tenantId: g.tenantId, serviceIdentityId: g.serviceIdentityId, envPrefix: g.env, ttlSeconds: g.ttlSeconds })) },
+        { requestId: newRequestId() },
+      );
+      return r.results.map((x) => {
+        if (!x.minted) return new MeziteError(codeFromGrpcStatus(x.code === GrpcStatus.OK ? GrpcStatus.INTERNAL : x.code), x.message || 'token-service returned neither a token nor an error');
+        try {
+          return { plaintext: x.minted.plaintext, token: toInfo(x.minted.token) };
+        } catch (err) {
+          return err as Error;
+        }
+      });
+    } catch (err) {
+      if ((err as { cause?: { code?: unknown } }).cause?.code !== GrpcStatus.UNIMPLEMENTED) throw err;
+      this.singleGrantsUntil = Date.now() + SINGLE_CALLS_FOR_MS;
+      return this.mintEach(grants);
+    }
+  }
+  /** A token-service without MintClientApiTokens (an older replica): verify, check whom the secret is bound to, mint. */
+  private mintEach(grants: ClientGrant[]): Promise<Array<IssuedToken | Error>> {
+    return Promise.all(
+      grants.map(async (g) => {
+        try {
+          const bound = await this.verifyClientSecret(g.clientId, g.secret, g.requestId);
+          if (bound.tenantId !== g.tenantId || bound.serviceIdentityId !== g.serviceIdentityId) throw unauthenticated('invalid client credentials');
+          return await this.mint({ tenantId: g.tenantId, identityKind: 'service', identityId: g.serviceIdentityId, env: g.env, ttlSeconds: g.ttlSeconds, ...(g.requestId ? { requestId: g.requestId } : {}) });
+        } catch (err) {
+          return err instanceof Error ? err : new Error(String(err));
+        }
+      }),
+    );
+  }
+  /**
+   * From a lease when one runs (`leases`), else batched (`verifications`); `requestId`
+   * is not sent: one call serves many requests.
+   */
+  verify(plaintext: string, _requestId?: string): Promise<ApiTokenInfo> {
+    const leased = this.leases.get(this.leases.key(plaintext));
+    return leased ? Promise.resolve(leased) : this.verifications.call(plaintext);
+  }
+  private async verifyBatch(plaintexts: string[]): Promise<Array<ApiTokenInfo | Error>> {
+    if (Date.now() < this.singleCallsUntil) return this.verifyEach(plaintexts);
+    try {
+      const sentAt = this.leases.now();
+      // A request id of its own: the batch belongs to no one request.
+      const r = await this.c.verifyApiTokens({ plaintexts }, { requestId: newRequestId() });
+      if (r.results.length !== plaintexts.length) throw new Error(`token-service answered ${r.results.length} of ${plaintexts.length} verifications`);
+      return r.results.map((v, i) => {
+        const result = fromVerification(v);
+        if (!(result instanceof Error) && v.leaseMs > 0) this.leases.put(this.leases.key(plaintexts[i] as string), result, sentAt, v.leaseMs);
+        return result;
+      });
+    } catch (err) {
+      if ((err as { cause?: { code?: unknown } }).cause?.code !== GrpcStatus.UNIMPLEMENTED) throw err;
+      this.singleCallsUntil = Date.now() + SINGLE_CALLS_FOR_MS;
+      return this.verifyEach(plaintexts);
+    }
+  }
+  private verifyEach(plaintexts: string[]): Promise<Array<ApiTokenInfo | Error>> {
+    return Promise.all(plaintexts.map((p) => this.verifyOne(p).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))));
+  }
+  private async verifyOne(plaintext: string, requestId?: string) {
+    let trailer: Metadata | undefined;
+    try {
+      return toInfo(await this.c.verifyApiToken({ plaintext }, { ...opts(requestId), onTrailer: (t) => (trailer = t) }));
+    } catch (err) {
+      throw withReason(err, trailer);
+    }
   }
   async list(tenantId: string, identityId: string, requestId?: string) {
     return (await this.c.listApiTokens({ tenantId, identityId }, opts(requestId))).tokens.map(toInfo);

@@ -9,8 +9,12 @@ export interface AuthContext extends RequestContext {
   principal?: Principal;
 }
 
-/** Resolves a bearer secret to its principal (sessions now; API tokens and bot certificates later). */
-export type Authenticator = (secret: string, peer?: string) => Promise<Principal>;
+/**
+ * Resolves a credential to its principal, for a call from `peer` (grpc-js's
+ * `ipv4:…:port`, for the failure limiter) with `requestId` (for the audit record of a
+ * refusal).
+ */
+export type Authenticator = (secret: string, peer: string | undefined, requestId: string) => Promise<Principal>;
 
 /**
  * Authentication as middleware (STYLE.md §11): verify the bearer credential, then put
@@ -24,12 +28,12 @@ export function authMiddleware(authenticate: Authenticator, certificate?: Authen
     // A bot's SSH certificate with a signature over the time (msh); longer than a bearer.
     const c = certificate && /^SshCert ([A-Za-z0-9_.-]{1,100000})$/.exec(header);
     if (c && certificate) {
-      const principal = await certificate(c[1] as string, context.peer);
+      const principal = await certificate(c[1] as string, context.peer, context.requestId);
       return yield* call.next(call.request, { ...context, principal });
     }
     const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
     if (!m) throw unauthenticated('malformed authorization header; expected "Bearer <credential>"');
-    const principal = await authenticate(m[1] as string, context.peer);
+    const principal = await authenticate(m[1] as string, context.peer, context.requestId);
     return yield* call.next(call.request, { ...context, principal });
   };
 }

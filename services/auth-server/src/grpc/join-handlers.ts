@@ -1,5 +1,6 @@
 import type { authv1 } from '@mezite/proto';
 import type { ServiceImplementation } from 'nice-grpc';
+import { sourceAddress } from '../domain/failure-limiter';
 import type { IssuedBotCert, JoinManager } from '../domain/join-manager';
 import type { IssuedHostCert, NodeJoinManager } from '../domain/node-join-manager';
 import { nodeToProto } from './node-handlers';
@@ -51,7 +52,7 @@ export function joinHandlers(joins: JoinManager, nodeJoins: NodeJoinManager): Se
       return toProto(r);
     },
     async beginRenewal(req, ctx) {
-      const r = await joins.beginRenewal({ certificate: req.certificate, requestId: ctx.requestId });
+      const r = await joins.beginRenewal({ certificate: req.certificate, requestId: ctx.requestId, source: sourceAddress(ctx.peer) });
       return { challengeId: r.challengeId, challenge: r.challenge, expireTime: r.expiresAt };
     },
     async completeRenewal(req, ctx) {
@@ -62,7 +63,7 @@ export function joinHandlers(joins: JoinManager, nodeJoins: NodeJoinManager): Se
         requestedTtlMs: req.requestedTtlSeconds * 1000,
         requestId: ctx.requestId,
       });
-      ctx.log.info('bot renewed', { bot: r.botName, generation: r.generation });
+      ctx.log.debug('bot renewed', { bot: r.botName, generation: r.generation });
       return toProto(r);
     },
   };

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { traceHttpRequest, type Logger } from '@mezite/platform';
-import { introspectionEndpoint, metadata, revocationEndpoint, send, tokenEndpoint, type OAuth2Deps } from './oauth2';
+import { meziteMetrics, traceHttpRequest, type Logger } from '@mezite/platform';
+import { InFlightLimit, type InFlightLimitOptions } from './in-flight-limit';
+import { introspectionEndpoint, metadata, readRequest, revocationEndpoint, send, tokenEndpoint, type OAuth2Deps, type ReadRequest, type Reply } from './oauth2';
 
 /** The discovery document at `/.well-known/mezite`: how a client finds the gRPC API. */
 export interface Discovery {
@@ -17,18 +18,23 @@ export interface HttpServerOptions {
   healthy: () => boolean;
   /** The OAuth2 endpoints (seed 000); absent in tests of discovery alone. */
   oauth2?: OAuth2Deps;
+  /** Load shedding of the OAuth2 endpoints (not of health and discovery); default off. */
+  loadShedding?: InFlightLimitOptions;
 }
 
 /**
  * The auth-server's HTTP port (8080): discovery for CLIs that are given only an HTTP
- * URL (`PLEXSPHERE_URL`), and health. The OAuth2 endpoints join it with seed 000.
+ * URL (`PLEXSPHERE_URL`), and health. The OAuth2 endpoints join it with seed 000; they
+ * are shed beyond `loadShedding.maxInFlight` (in-flight-limit.ts), health and discovery
+ * never are.
  */
-export async function startHttpServer(o: HttpServerOptions): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+export async function startHttpServer(o: HttpServerOptions): Promise<{ server: Server; port: number; limit: InFlightLimit; close(): Promise<void> }> {
   const json = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(JSON.stringify(body));
   };
-  const routes: Record<string, (req: IncomingMessage, d: OAuth2Deps) => Promise<Parameters<typeof send>[1]>> = {
+  const limit = new InFlightLimit(o.loadShedding ?? { maxInFlight: 0, retryAfterMs: 1000 });
+  const routes: Record<string, (req: IncomingMessage, d: OAuth2Deps, read: ReadRequest) => Promise<Reply>> = {
     'POST /oauth2/token': tokenEndpoint,
     'POST /oauth2/revoke': revocationEndpoint,
     'POST /oauth2/introspect': introspectionEndpoint,
@@ -42,8 +48,21 @@ export async function startHttpServer(o: HttpServerOptions): Promise<{ server: S
       const route = routes[`${req.method} ${url.pathname}`];
       if (o.oauth2 && route) {
         const deps = o.oauth2;
+        const name = `${req.method} ${url.pathname}`;
         // A span, a request scope for log lines, and latency on /metrics per route.
-        traceHttpRequest(`${req.method} ${url.pathname}`, req, res, () => route(req, deps)).then(
+        traceHttpRequest(name, req, res, async () => {
+          const read = await readRequest(req);
+          const release = limit.acquire();
+          if (!release) {
+            meziteMetrics.refusals.inc({ reason: 'resource_exhausted', method: name });
+            return limit.shedReply();
+          }
+          try {
+            return await route(req, deps, read);
+          } finally {
+            release();
+          }
+        }).then(
           (r) => send(res, r),
           (err: unknown) => {
             o.log.error('http handler failed', { err });
@@ -71,6 +90,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<{ server: S
   return {
     server,
     port,
+    limit,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

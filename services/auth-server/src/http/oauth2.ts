@@ -17,7 +17,7 @@ export interface OAuth2Deps {
   /** The issuer URL (this server's HTTP base URL). */
   issuer: () => string;
   /** Whether a bearer credential may introspect tokens (admins); ResourceExhausted when its source is over the limit. */
-  canIntrospect: (bearer: string, source: string | undefined) => Promise<boolean>;
+  canIntrospect: (bearer: string, source: string | undefined, requestId: string) => Promise<boolean>;
   /** Checks client credentials with the client's tenant's machine identity provider. */
   verifyClient: (clientId: string, secret: string, requestId: string) => Promise<void>;
   newRequestId: () => string;
@@ -25,24 +25,47 @@ export interface OAuth2Deps {
   limiter?: FailureLimiter;
 }
 
-type Reply = { status: number; body: unknown; headers?: Record<string, string> };
+/** An answer of an OAuth2 endpoint, written by `send`. */
+export type Reply = { status: number; body: unknown; headers?: Record<string, string> };
 
-function oauthError(status: number, error: string, description: string, headers?: Record<string, string>): Reply {
+/**
+ * What the HTTP server read of a request before the endpoint runs: the body (`null`
+ * when over 16 KiB: 413) and the caller's address, taken before the body (reading
+ * stops by destroying the request, which takes its socket away).
+ */
+export interface ReadRequest {
+  body: Buffer | null;
+  source: string | undefined;
+}
+
+/** An OAuth2 error reply (RFC 6749 §5.2: `error`, `error_description`). */
+export function oauthError(status: number, error: string, description: string, headers?: Record<string, string>): Reply {
   return { status, body: { error, error_description: description }, ...(headers ? { headers } : {}) };
 }
 
-/** Reads an application/x-www-form-urlencoded body (at most 16 KiB). */
-async function readForm(req: IncomingMessage): Promise<URLSearchParams | Reply> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/x-www-form-urlencoded') return oauthError(400, 'invalid_request', 'the body must be application/x-www-form-urlencoded');
+/**
+ * Reads a request's body, at most 16 KiB (then stops reading: `null`). The HTTP server
+ * reads it before the endpoint takes an in-flight slot, so a slow sender holds a
+ * connection but not a slot (http-server.ts).
+ */
+export async function readRequest(req: IncomingMessage): Promise<ReadRequest> {
+  const source = req.socket.remoteAddress;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
     size += (c as Buffer).length;
-    if (size > MAX_BODY) return oauthError(413, 'invalid_request', 'request body too large');
+    if (size > MAX_BODY) return { body: null, source };
     chunks.push(c as Buffer);
   }
-  const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  return { body: Buffer.concat(chunks), source };
+}
+
+/** Parses an application/x-www-form-urlencoded body (at most 16 KiB). */
+function readForm(req: IncomingMessage, body: Buffer | null): URLSearchParams | Reply {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') return oauthError(400, 'invalid_request', 'the body must be application/x-www-form-urlencoded');
+  if (body === null) return oauthError(413, 'invalid_request', 'request body too large');
+  const form = new URLSearchParams(body.toString('utf8'));
   for (const k of new Set(form.keys())) if (form.getAll(k).length > 1) return oauthError(400, 'invalid_request', `parameter ${k} is repeated`);
   return form;
 }
@@ -82,8 +105,8 @@ function mapError(err: unknown, basic: boolean, log: Logger): Reply {
 }
 
 /** POST /oauth2/token — RFC 6749 §4.4 client_credentials. */
-export async function tokenEndpoint(req: IncomingMessage, d: OAuth2Deps): Promise<Reply> {
-  const form = await readForm(req);
+export async function tokenEndpoint(req: IncomingMessage, d: OAuth2Deps, read: ReadRequest): Promise<Reply> {
+  const form = readForm(req, read.body);
   if (isReply(form)) return form;
   const client = clientCredentials(req, form);
   if (isReply(client)) return client;
@@ -91,7 +114,7 @@ export async function tokenEndpoint(req: IncomingMessage, d: OAuth2Deps): Promis
   if (!grant) return oauthError(400, 'invalid_request', 'grant_type is required');
   if (grant !== 'client_credentials') return oauthError(400, 'unsupported_grant_type', `grant_type ${grant.slice(0, 40)} is not supported; use client_credentials`);
   try {
-    const r = await d.tokens.issueService({ clientId: client.id, clientSecret: client.secret, grantType: grant, requestId: d.newRequestId(), ...(req.socket.remoteAddress ? { source: req.socket.remoteAddress } : {}) });
+    const r = await d.tokens.issueService({ clientId: client.id, clientSecret: client.secret, grantType: grant, requestId: d.newRequestId(), ...(read.source ? { source: read.source } : {}) });
     return {
       status: 200,
       body: { access_token: r.plaintext, token_type: 'Bearer', expires_in: Math.max(0, Math.round((r.token.expiresAt.getTime() - Date.now()) / 1000)) },
@@ -103,15 +126,15 @@ export async function tokenEndpoint(req: IncomingMessage, d: OAuth2Deps): Promis
 }
 
 /** POST /oauth2/revoke — RFC 7009: a client revokes its own token; unknown tokens answer 200 too. */
-export async function revocationEndpoint(req: IncomingMessage, d: OAuth2Deps): Promise<Reply> {
-  const form = await readForm(req);
+export async function revocationEndpoint(req: IncomingMessage, d: OAuth2Deps, read: ReadRequest): Promise<Reply> {
+  const form = readForm(req, read.body);
   if (isReply(form)) return form;
   const client = clientCredentials(req, form);
   if (isReply(client)) return client;
   const token = form.get('token');
   if (!token) return oauthError(400, 'invalid_request', 'token is required');
   const rid = d.newRequestId();
-  const keys = [`client:${client.id.slice(0, 256)}`, `source:${req.socket.remoteAddress ?? 'unknown'}`];
+  const keys = [`client:${client.id.slice(0, 256)}`, `source:${read.source ?? 'unknown'}`];
   try {
     d.limiter?.check(keys);
     await d.verifyClient(client.id, client.secret, rid);
@@ -130,12 +153,13 @@ export async function revocationEndpoint(req: IncomingMessage, d: OAuth2Deps): P
 }
 
 /** POST /oauth2/introspect — RFC 7662, for callers with a bearer credential allowed to introspect. */
-export async function introspectionEndpoint(req: IncomingMessage, d: OAuth2Deps): Promise<Reply> {
+export async function introspectionEndpoint(req: IncomingMessage, d: OAuth2Deps, read: ReadRequest): Promise<Reply> {
   const bearer = /^Bearer (\S{1,512})$/.exec(req.headers.authorization ?? '')?.[1];
+  const rid = d.newRequestId();
   let allowed = false;
   if (bearer) {
     try {
-      allowed = await d.canIntrospect(bearer, req.socket.remoteAddress);
+      allowed = await d.canIntrospect(bearer, read.source, rid);
     } catch (err) {
       if (isMeziteError(err, 'ResourceExhausted')) return oauthError(429, 'slow_down', (err as Error).message);
     }
@@ -143,12 +167,12 @@ export async function introspectionEndpoint(req: IncomingMessage, d: OAuth2Deps)
   if (!allowed) {
     return oauthError(401, 'invalid_token', 'introspection needs an authorized bearer credential', { 'www-authenticate': 'Bearer realm="mezite"' });
   }
-  const form = await readForm(req);
+  const form = readForm(req, read.body);
   if (isReply(form)) return form;
   const token = form.get('token');
   if (!token) return oauthError(400, 'invalid_request', 'token is required');
   try {
-    const t = await d.apiTokens.verify(token, d.newRequestId());
+    const t = await d.apiTokens.verify(token, rid);
     return {
       status: 200,
       body: {

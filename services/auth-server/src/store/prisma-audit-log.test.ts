@@ -51,4 +51,28 @@ describe('PrismaAuditLog: one hash chain across concurrent writers, tampering de
     await sql.query('DELETE FROM auth.audit_events WHERE seq = 20');
     expect(await log.verify()).toMatchObject({ ok: false, firstBadSeq: 20, problem: 'record 20 is missing' });
   });
+
+});
+
+describe('PrismaAuditLog: hostile text', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let prisma: ReturnType<typeof createPrismaClient>;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await runMigrations({ databaseUrl: db.url, schema: 'auth', dir: join(__dirname, '..', '..', 'migrations') });
+    prisma = createPrismaClient(db.url, 2);
+  });
+  afterAll(async () => {
+    await prisma.$disconnect();
+    await db.drop();
+  });
+
+  test('hostile text (NUL, lone surrogates, quotes) is stored as hashed: the action succeeds and the chain stays intact', async () => {
+    const log = new PrismaAuditLog(prisma);
+    await log.record({ tenantId: null, type: 'bot.join', actor: 'bot:a\0b', target: 'bot:\ud800x"y', result: 'failure', requestId: 'r\udfff', details: { 'k\0': 'v\ud83d', ok: '\u{1F600} {"json": true}' } });
+    const report = await log.verify();
+    expect(report).toMatchObject({ ok: true, checked: 1 });
+    const [e] = await log.list('00000000-0000-0000-0000-000000000000', { limit: 1 });
+    expect(e).toMatchObject({ actor: 'bot:a\uFFFDb', target: 'bot:\uFFFDx"y', requestId: 'r\uFFFD', details: { 'k\uFFFD': 'v\uFFFD', ok: '\u{1F600} {"json": true}' } });
+  });
 });

@@ -1,24 +1,28 @@
 import { randomUUID } from 'node:crypto';
-import { translateDbError } from '@mezite/platform';
+import { GroupCommit, translateDbError } from '@mezite/platform';
 import type { AuditEvent, AuditLog } from '../domain/audit';
 import { chainHash, verifyChain, type ChainReport, type ChainedEvent } from '../domain/audit-chain';
-import type { PrismaClient } from './prisma';
+import { pgPoolOf, type PgPool, type PrismaClient } from './prisma';
 
 type Row = NonNullable<Awaited<ReturnType<PrismaClient['auditEvent']['findFirst']>>>;
 const toEvent = (r: Row): AuditEvent => ({ id: r.id, tenantId: r.tenantId, time: r.time, type: r.type, actor: r.actor, target: r.target, result: r.result as AuditEvent['result'], requestId: r.requestId, details: r.details as Record<string, string> });
 
-/** PostgreSQL text cannot hold NUL: a caller's hostile input must not make the audit write (and so the action) fail. */
-const clean = (s: string) => s.replace(/\0/g, '\uFFFD');
+/**
+ * PostgreSQL text cannot hold NUL, nor UTF-8 a lone surrogate: a caller's hostile input
+ * must not make the audit write (and so the action) fail, and the hash must cover
+ * exactly what is stored.
+ */
+const clean = (s: string) => s.replace(/\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 const cleanDetails = (d: Record<string, string>) => Object.fromEntries(Object.entries(d).map(([k, v]) => [clean(k), clean(String(v))]));
 
 /** Most records appended in one transaction. */
 const MAX_BATCH = 500;
 
-interface Pending {
-  event: Omit<AuditEvent, 'id' | 'time'> & { time?: Date };
-  resolve(): void;
-  reject(err: unknown): void;
-}
+type NewEvent = Omit<AuditEvent, 'id' | 'time'> & { time?: Date };
+
+/** Columns of one record as `jsonb_to_recordset` reads them (hashes in hex, seq as a string). */
+const RECORD = `r(id uuid, tenant_id uuid, time timestamptz, type text, actor text, target text, result text, request_id text,
+  details jsonb, seq bigint, prev_hash text, hash text)`;
 
 /**
  * AuditLog on PostgreSQL, hash-chained. An append locks the chain head row, links the
@@ -28,61 +32,85 @@ interface Pending {
  * pooled connection rather than one each — 100 concurrent joins no longer queue 100
  * transactions for the head lock. Each caller still waits for its own record to be
  * committed; a failed write rejects every record of the batch, so their actions fail
- * closed.
+ * closed. The transaction runs straight on `pg` (prisma.ts, pgPoolOf) in three round
+ * trips — lock and read the head; insert the records and move the head in one
+ * statement; commit — because every join, renewal and grant waits for it while it
+ * holds the lock that all replicas share.
  */
 export class PrismaAuditLog implements AuditLog {
-  private queue: Pending[] = [];
-  private writing = false;
+  private readonly pool: PgPool;
+  private readonly appends: GroupCommit<NewEvent>;
 
-  constructor(private readonly db: PrismaClient) {}
-
-  record(e: Omit<AuditEvent, 'id' | 'time'> & { time?: Date }): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ event: e, resolve, reject });
-      if (!this.writing) void this.drain();
-    });
+  constructor(private readonly db: PrismaClient) {
+    this.pool = pgPoolOf(db);
+    this.appends = new GroupCommit({ maxBatch: MAX_BATCH, write: async (batch) => (await this.append(batch), batch.map(() => undefined)) });
   }
 
-  private async drain(): Promise<void> {
-    this.writing = true;
+  async record(e: NewEvent): Promise<void> {
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, MAX_BATCH);
-        try {
-          await this.append(batch.map((p) => p.event));
-          for (const p of batch) p.resolve();
-        } catch (err) {
-          const e = translateDbError(err, 'audit event');
-          for (const p of batch) p.reject(e);
-        }
-      }
-    } finally {
-      this.writing = false;
+      await this.appends.submit(e);
+    } catch (err) {
+      throw translateDbError(err, 'audit event');
     }
   }
 
-  private async append(events: Array<Omit<AuditEvent, 'id' | 'time'> & { time?: Date }>): Promise<void> {
-    await this.db.$transaction(
-      async (tx) => {
-        const heads = await tx.$queryRaw<Array<{ seq: bigint; hash: Uint8Array }>>`SELECT seq, hash FROM auth.audit_chain_head WHERE id = 1 FOR UPDATE`;
-        const head = heads[0];
-        if (!head) throw new Error('audit chain head is missing');
-        let prev: Buffer = Buffer.from(head.hash);
-        let seq = Number(head.seq);
-        const rows = [];
-        for (const e of events) {
-          seq += 1;
-          const event = { id: randomUUID(), tenantId: e.tenantId, time: e.time ?? new Date(), type: e.type, actor: clean(e.actor), target: clean(e.target), result: e.result, requestId: clean(e.requestId), details: cleanDetails(e.details), seq };
-          const hash = chainHash(prev, event);
-          rows.push({ ...event, seq: BigInt(seq), prevHash: new Uint8Array(prev), hash: new Uint8Array(hash) });
-          prev = hash;
-        }
-        await tx.auditEvent.createMany({ data: rows });
-        await tx.auditChainHead.update({ where: { id: 1 }, data: { seq: BigInt(seq), hash: new Uint8Array(prev) } });
-      },
-      // Replicas take turns on the head lock: wait for it rather than fail a burst.
-      { maxWait: 10_000, timeout: 15_000 },
-    );
+  private async append(events: NewEvent[]): Promise<void> {
+    const c = await this.pool.connect();
+    let open = false;
+    let broken = false;
+    // A checked-out client has no listener of the pool's: a connection PostgreSQL ends
+    // between two statements would throw 'error' as unhandled and end the process.
+    const onError = () => (broken = true);
+    c.on('error', onError);
+    try {
+      // Simple protocol: the three statements in one round trip. Replicas take turns on
+      // the lock; one that waits longer than 10 s is refused (55P03: Unavailable, retry).
+      open = true;
+      const results = (await c.query("BEGIN; SET LOCAL lock_timeout = '10s'; SELECT seq, hash FROM auth.audit_chain_head WHERE id = 1 FOR UPDATE")) as unknown as Array<{ rows: Array<{ seq: string; hash: Buffer }> }>;
+      const head = results[2]?.rows[0];
+      if (!head) throw new Error('audit chain head is missing');
+      let prev: Buffer = head.hash;
+      let seq = Number(head.seq);
+      const rows = [];
+      for (const e of events) {
+        seq += 1;
+        const event = { id: randomUUID(), tenantId: e.tenantId, time: e.time ?? new Date(), type: clean(e.type), actor: clean(e.actor), target: clean(e.target), result: e.result, requestId: clean(e.requestId), details: cleanDetails(e.details), seq };
+        const hash = chainHash(prev, event);
+        rows.push({
+          id: event.id,
+          tenant_id: event.tenantId,
+          time: event.time.toISOString(),
+          type: event.type,
+          actor: event.actor,
+          target: event.target,
+          result: event.result,
+          request_id: event.requestId,
+          details: event.details,
+          seq: String(seq),
+          prev_hash: prev.toString('hex'),
+          hash: hash.toString('hex'),
+        });
+        prev = hash;
+      }
+      await c.query({
+        name: 'auth.audit_append',
+        text: `WITH appended AS (
+           INSERT INTO auth.audit_events (id, tenant_id, time, type, actor, target, result, request_id, details, seq, prev_hash, hash)
+           SELECT id, tenant_id, time, type, actor, target, result, request_id, details, seq, decode(prev_hash, 'hex'), decode(hash, 'hex')
+           FROM jsonb_to_recordset($1::jsonb) AS ${RECORD}
+         )
+         UPDATE auth.audit_chain_head SET seq = $2, hash = $3 WHERE id = 1`,
+        values: [JSON.stringify(rows), String(seq), prev],
+      });
+      await c.query('COMMIT');
+      open = false;
+    } catch (err) {
+      if (open) await c.query('ROLLBACK').catch(() => (broken = true));
+      throw err;
+    } finally {
+      c.off('error', onError);
+      c.release(broken); // a connection that failed or cannot even roll back is closed, not pooled
+    }
   }
 
   async list(tenantId: string, f: { since?: Date; typePrefix?: string; limit: number; before?: { time: Date; id: string } }): Promise<AuditEvent[]> {

@@ -1,6 +1,6 @@
 import { translateDbError } from '@mezite/platform';
 import type { Bot, BotLock, BotStore, GenerationAdvance } from '../domain/bot';
-import type { PrismaClient } from './prisma';
+import { pgPoolOf, type PgPool, type PrismaClient } from './prisma';
 
 type Row = NonNullable<Awaited<ReturnType<PrismaClient['bot']['findFirst']>>>;
 
@@ -20,6 +20,42 @@ function toDomain(r: Row): Bot {
   };
 }
 
+/** A row of `auth.bots` as `pg` returns it (bigints as strings). */
+interface RawRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  roles: string[];
+  created_at: Date;
+  generation: string;
+  last_presented_generation: string | null;
+  join_generation: string;
+  last_seen_at: Date | null;
+  cert_expires_at: Date | null;
+  lock_reason: string | null;
+  locked_at: Date | null;
+  lock_expires_at: Date | null;
+  locked_by: string | null;
+}
+
+function fromRaw(r: RawRow): Bot {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    name: r.name,
+    roles: r.roles,
+    createdAt: r.created_at,
+    generation: Number(r.generation),
+    lastPresentedGeneration: r.last_presented_generation === null ? null : Number(r.last_presented_generation),
+    joinGeneration: Number(r.join_generation),
+    lastSeenAt: r.last_seen_at,
+    certExpiresAt: r.cert_expires_at,
+    lock: r.locked_at ? { reason: r.lock_reason ?? '', lockedAt: r.locked_at, expiresAt: r.lock_expires_at, lockedBy: r.locked_by ?? '' } : null,
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const lockColumns = (l: BotLock | null) => ({
   lockReason: l?.reason ?? null,
   lockedAt: l?.lockedAt ?? null,
@@ -27,9 +63,17 @@ const lockColumns = (l: BotLock | null) => ({
   lockedBy: l?.lockedBy ?? null,
 });
 
-/** BotStore on PostgreSQL (schema `auth`). */
+/**
+ * BotStore on PostgreSQL (schema `auth`). What every join and renewal does — read the
+ * bot by id, advance its generation — is one statement each straight on `pg`
+ * (prisma.ts, pgPoolOf); the admin API's reads and writes go through Prisma.
+ */
 export class PrismaBotStore implements BotStore {
-  constructor(private readonly db: PrismaClient) {}
+  private readonly pool: PgPool;
+
+  constructor(private readonly db: PrismaClient) {
+    this.pool = pgPoolOf(db);
+  }
 
   private async run<T>(fn: () => Promise<T>, what = 'bot'): Promise<T> {
     try {
@@ -67,9 +111,12 @@ export class PrismaBotStore implements BotStore {
   }
 
   getById(tenantId: string, id: string): Promise<Bot | null> {
+    // Ids come from certificates and tokens: a malformed one is no bot (and no uuid cast error).
+    if (!UUID.test(tenantId) || !UUID.test(id)) return Promise.resolve(null);
     return this.run(async () => {
-      const r = await this.db.bot.findFirst({ where: { tenantId, id } });
-      return r ? toDomain(r) : null;
+      const r = await this.pool.query<RawRow>({ name: 'auth.bot_by_id', text: `SELECT id, tenant_id, name, roles, created_at, generation, last_presented_generation, join_generation, last_seen_at, cert_expires_at, lock_reason, locked_at, lock_expires_at, locked_by FROM auth.bots WHERE id = $1 AND tenant_id = $2`, values: [id, tenantId] });
+      const row = r.rows[0];
+      return row ? fromRaw(row) : null;
     });
   }
 
@@ -94,18 +141,17 @@ export class PrismaBotStore implements BotStore {
   }
 
   advanceGeneration(tenantId: string, id: string, expected: number, next: GenerationAdvance): Promise<boolean> {
+    if (!UUID.test(tenantId) || !UUID.test(id)) return Promise.resolve(false);
     return this.run(async () => {
-      const r = await this.db.bot.updateMany({
-        where: { tenantId, id, generation: BigInt(expected) },
-        data: {
-          generation: BigInt(next.generation),
-          lastPresentedGeneration: next.lastPresentedGeneration === null ? null : BigInt(next.lastPresentedGeneration),
-          ...(next.joinGeneration !== undefined ? { joinGeneration: BigInt(next.joinGeneration) } : {}),
-          lastSeenAt: next.lastSeenAt,
-          certExpiresAt: next.certExpiresAt,
-        },
+      // One conditional statement decides the race (STYLE.md §5); join_generation only on a join.
+      const r = await this.pool.query({
+        name: 'auth.bot_advance_generation',
+        text: `UPDATE auth.bots SET generation = $4, last_presented_generation = $5, join_generation = COALESCE($6, join_generation),
+           last_seen_at = $7, cert_expires_at = $8
+         WHERE id = $1 AND tenant_id = $2 AND generation = $3`,
+        values: [id, tenantId, expected, next.generation, next.lastPresentedGeneration, next.joinGeneration ?? null, next.lastSeenAt, next.certExpiresAt],
       });
-      return r.count === 1;
+      return r.rowCount === 1;
     });
   }
 

@@ -1,10 +1,18 @@
 import { translateDbError } from '@mezite/platform';
 import type { Revocation, RevocationStore } from '../domain/revocation';
-import type { PrismaClient } from './prisma';
+import { pgPoolOf, type PgPool, type PrismaClient } from './prisma';
 
-/** RevocationStore on PostgreSQL (schema `auth`, table `revocations`). */
+/**
+ * RevocationStore on PostgreSQL (schema `auth`, table `revocations`). `isRevoked` runs
+ * on every renewal and certificate-authenticated call: one statement straight on `pg`
+ * (prisma.ts, pgPoolOf).
+ */
 export class PrismaRevocationStore implements RevocationStore {
-  constructor(private readonly db: PrismaClient) {}
+  private readonly pool: PgPool;
+
+  constructor(private readonly db: PrismaClient) {
+    this.pool = pgPoolOf(db);
+  }
 
   async add(r: Revocation): Promise<void> {
     try {
@@ -17,7 +25,12 @@ export class PrismaRevocationStore implements RevocationStore {
   async isRevoked(q: { serial: string; subjectId: string }, now: Date): Promise<boolean> {
     try {
       const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(q.subjectId);
-      return (await this.db.revocation.count({ where: { expiresAt: { gt: now }, OR: [{ serial: q.serial }, ...(uuid ? [{ subjectId: q.subjectId }] : [])] } })) > 0;
+      const r = await this.pool.query({
+        name: 'auth.revocation_exists',
+        text: 'SELECT 1 FROM auth.revocations WHERE expires_at > $1 AND (serial = $2 OR subject_id = $3::uuid) LIMIT 1',
+        values: [now, q.serial, uuid ? q.subjectId : null],
+      });
+      return r.rows.length > 0;
     } catch (err) {
       throw translateDbError(err, 'revocation');
     }

@@ -2,14 +2,21 @@ import { randomUUID } from 'node:crypto';
 import type { Role } from '@mezite/identity';
 import { translateDbError } from '@mezite/platform';
 import type { RoleStore, StoredRole } from '../domain/role-store';
-import type { PrismaClient } from './prisma';
+import { pgPoolOf, type PgPool, type PrismaClient } from './prisma';
 
 type Row = NonNullable<Awaited<ReturnType<PrismaClient['role']['findFirst']>>>;
 const toDomain = (r: Row): StoredRole => ({ role: r.spec as unknown as Role, createdAt: r.createdAt, updatedAt: r.updatedAt, revision: Number(r.revision) });
 
-/** RoleStore on PostgreSQL; the validated role is kept as JSON (`spec`). */
+/**
+ * RoleStore on PostgreSQL; the validated role is kept as JSON (`spec`). `getMany` runs
+ * on every join and renewal: one statement straight on `pg` (prisma.ts, pgPoolOf).
+ */
 export class PrismaRoleStore implements RoleStore {
-  constructor(private readonly db: PrismaClient) {}
+  private readonly pool: PgPool;
+
+  constructor(private readonly db: PrismaClient) {
+    this.pool = pgPoolOf(db);
+  }
 
   private async run<T>(fn: () => Promise<T>, what = 'role'): Promise<T> {
     try {
@@ -41,7 +48,15 @@ export class PrismaRoleStore implements RoleStore {
   }
 
   getMany(tenantId: string, names: string[]): Promise<StoredRole[]> {
-    return this.run(async () => (await this.db.role.findMany({ where: { tenantId, name: { in: names } } })).map(toDomain));
+    if (names.length === 0) return Promise.resolve([]);
+    return this.run(async () => {
+      const r = await this.pool.query<{ spec: Role; created_at: Date; updated_at: Date; revision: string }>({
+        name: 'auth.roles_by_name',
+        text: 'SELECT spec, created_at, updated_at, revision FROM auth.roles WHERE tenant_id = $1 AND name = ANY($2::text[])',
+        values: [tenantId, names],
+      });
+      return r.rows.map((row) => ({ role: row.spec, createdAt: row.created_at, updatedAt: row.updated_at, revision: Number(row.revision) }));
+    });
   }
 
   list(tenantId: string, opts: { limit: number; afterName?: string }): Promise<StoredRole[]> {

@@ -62,6 +62,16 @@ export function issuedCertificateStoreContract(name: string, make: () => Promise
       expect(await f.store.find(twin.caId, twin.serial)).toEqual(twin);
     });
 
+    test('concurrent inserts are each logged once; of two racing with one serial exactly one is AlreadyExists, the others are unaffected', async () => {
+      const many = Array.from({ length: 40 }, () => cert({ principals: ['a"b', 'c d', '{e}'] }));
+      const dupe = cert({ serial: many[7]?.serial ?? 0n, keyId: 'dupe' });
+      const results = await Promise.allSettled([...many, dupe].map((c) => f.store.insert(c)));
+      const refused = results.filter((r) => r.status === 'rejected');
+      expect(refused).toHaveLength(1);
+      expect(isMeziteError((refused[0] as PromiseRejectedResult).reason, 'AlreadyExists')).toBe(true);
+      for (const c of many) expect(await f.store.find(c.caId, c.serial)).toEqual(c);
+    });
+
     test("listBySubject returns the subject's certificates oldest first, optionally only the unexpired", async () => {
       const subjectId = randomUUID();
       const at = (iso: string) => new Date(iso);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { failedPrecondition, invalidArgument, isUuid, keyedHash, notFound, unavailable, type Clock, type PrincipalKind } from '@mezite/identity';
+import { failedPrecondition, invalidArgument, isMeziteError, isUuid, keyedHash, notFound, unavailable, type Clock, type MeziteError, type PrincipalKind } from '@mezite/identity';
 import type { Logger } from '@mezite/platform';
 import { apiTokenInfo, apiTokenTtlMs, DEFAULT_API_TOKEN_TTL_MS, DEFAULT_ROTATION_OVERLAP_MS, rotationOverlapMs, type ApiToken, type ApiTokenInfo } from './api-token';
 import type { ApiTokenCache } from './api-token-cache';
@@ -19,6 +19,29 @@ export interface ApiTokenManagerOptions {
   rotationOverlapMs?: number;
   /** Lifetime of a token minted without one; default 90 days. */
   defaultTtlMs?: number;
+  /**
+   * How long a verification may be reused by its caller (VerifyApiTokens' `lease_ms`):
+   * a deletion or rotation returns only once this long has passed since it was written,
+   * so every answer given before it has expired by then. Default 0 (no reuse).
+   */
+  verificationLeaseMs?: number;
+  /** Waits `ms` of monotonic time (tests pass a fake); default a timer. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Waits at least `ms` of monotonic time (a timer may fire a little early). */
+async function sleepAtLeast(ms: number): Promise<void> {
+  const until = performance.now() + ms;
+  for (let left = ms; left > 0; left = until - performance.now()) await new Promise((r) => setTimeout(r, Math.ceil(left)));
+}
+
+/** What to mint: for whom, in which environment, for how long (`ttlSeconds` 0: the default). */
+export interface MintInput {
+  tenantId: string;
+  identityKind: string;
+  identityId: string;
+  env: string;
+  ttlSeconds: number;
 }
 
 /** A token just issued: the plaintext exists only in this value. */
@@ -47,6 +70,8 @@ export class ApiTokenManager {
   private readonly logger: Logger;
   private readonly overlapMs: number;
   private readonly defaultTtlMs: number;
+  private readonly leaseMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(opts: ApiTokenManagerOptions) {
     if (!opts.store || !opts.cache || !opts.clock || !opts.logger) throw new Error('ApiTokenManager: store, cache, clock and logger are required');
@@ -58,19 +83,56 @@ export class ApiTokenManager {
     this.logger = opts.logger;
     this.overlapMs = opts.rotationOverlapMs ?? DEFAULT_ROTATION_OVERLAP_MS;
     this.defaultTtlMs = opts.defaultTtlMs ?? DEFAULT_API_TOKEN_TTL_MS;
+    this.leaseMs = opts.verificationLeaseMs ?? 0;
+    this.sleep = opts.sleep ?? sleepAtLeast;
+  }
+
+  /**
+   * Lets every verification lease granted before a change written now expire (see
+   * verificationLeaseMs), less `coveredMs`: a change that takes effect only that far in
+   * the future (a rotation deadline) needs no lease to have run out before then.
+   */
+  private async outlastLeases(coveredMs = 0): Promise<void> {
+    const wait = this.leaseMs - Math.max(0, coveredMs);
+    if (wait > 0) await this.sleep(wait);
   }
 
   /** Issues a token for an identity; `ttlSeconds` 0 means the default lifetime. */
-  async mint(input: { tenantId: string; identityKind: string; identityId: string; env: string; ttlSeconds: number }): Promise<IssuedApiToken> {
+  async mint(input: MintInput): Promise<IssuedApiToken> {
+    const { token, plaintext } = this.prepare(input, this.clock.now());
+    await this.store.create(token);
+    return { plaintext, token: apiTokenInfo(token) };
+  }
+
+  /**
+   * `mint` for several identities with one write: each answer is the token or that
+   * input's own InvalidArgument; a write that fails rejects them all (nothing stored).
+   */
+  async mintMany(inputs: readonly MintInput[]): Promise<Array<IssuedApiToken | MeziteError>> {
+    const now = this.clock.now();
+    const made: ApiToken[] = [];
+    const results = inputs.map((input): IssuedApiToken | MeziteError => {
+      try {
+        const { token, plaintext } = this.prepare(input, now);
+        made.push(token);
+        return { plaintext, token: apiTokenInfo(token) };
+      } catch (err) {
+        if (!isMeziteError(err)) throw err;
+        return err;
+      }
+    });
+    if (made.length > 0) await this.store.createMany(made);
+    return results;
+  }
+
+  /** Checks a mint request and makes its token (not stored yet). */
+  private prepare(input: MintInput, now: Date): { token: ApiToken; plaintext: string } {
     if (!isUuid(input.tenantId)) throw invalidArgument('tenant_id must be a UUID');
     if (!isUuid(input.identityId)) throw invalidArgument('identity_id must be a UUID');
     if (input.identityKind !== 'user' && input.identityKind !== 'service') throw invalidArgument('identity_kind must be user or service');
     if (!isApiTokenEnv(input.env)) throw invalidArgument('env_prefix must be live or dev');
     const ttlMs = apiTokenTtlMs(input.ttlSeconds, this.defaultTtlMs);
-    const now = this.clock.now();
-    const { token, plaintext } = this.newToken({ tenantId: input.tenantId, identityKind: input.identityKind, identityId: input.identityId, env: input.env }, now, ttlMs);
-    await this.store.create(token);
-    return { plaintext, token: apiTokenInfo(token) };
+    return this.newToken({ tenantId: input.tenantId, identityKind: input.identityKind, identityId: input.identityId, env: input.env }, now, ttlMs);
   }
 
   /** The identity's working tokens, newest first. */
@@ -84,7 +146,9 @@ export class ApiTokenManager {
    * the old token keeps working until `rotationDeadline` (now + overlap, at most its
    * expiry). Rotating a token that itself replaced one still in its overlap cuts
    * that one off now. A token rotated (or revoked, or expired) already is
-   * FailedPrecondition: of concurrent rotations exactly one wins.
+   * FailedPrecondition: of concurrent rotations exactly one wins. Returns once every
+   * verification lease granted before the new deadlines were shared would have expired
+   * by the first of them (at once, unless one is closer than a lease).
    */
   async rotate(input: { tenantId: string; identityId: string; id: string; overlapSeconds: number }): Promise<IssuedApiToken & { rotationDeadline: Date }> {
     this.checkIds(input);
@@ -103,15 +167,21 @@ export class ApiTokenManager {
       await this.cache.markDeadline(key, t.rotationDeadline ?? now, this.keepMs(t, now));
       await this.cache.invalidate(key);
     });
-    for (const res of await Promise.allSettled(propagate)) {
+    const settled = await Promise.allSettled(propagate);
+    // Counted from when verifiers can see the new deadlines; only a deadline closer than
+    // a lease (a predecessor cut off now, a short overlap) needs the wait.
+    const firstDeadline = Math.min(...[r.rotated, ...r.cutOff].map((t) => (t.rotationDeadline ?? now).getTime()));
+    await this.outlastLeases(firstDeadline - this.clock.now().getTime());
+    for (const res of settled) {
       if (res.status === 'rejected') this.logger.warn('api token rotation deadline not propagated to the cache', { token_id: old.id, err: res.reason });
     }
     return { plaintext, token: apiTokenInfo(token), rotationDeadline: deadline };
   }
 
   /**
-   * Revokes token `id` and, before returning, marks it revoked in the shared cache
-   * and tells every replica to drop its cached copy. Idempotent: deleting a revoked
+   * Revokes token `id` and, before returning, marks it revoked in the shared cache,
+   * tells every replica to drop its cached copy and outlasts every verification lease
+   * granted before. Idempotent: deleting a revoked
    * token repeats the propagation, so a retry after Unavailable completes it.
    * Unavailable when the cache cannot be reached: the token is revoked in the
    * database, but a replica might still accept it from its cache, so retry.
@@ -126,8 +196,11 @@ export class ApiTokenManager {
       await this.cache.markRevoked(key, this.keepMs(t, now));
       await this.cache.invalidate(key);
     } catch (err) {
+      await this.outlastLeases();
       throw unavailable('the api token is revoked, but not every replica could be told yet; retry the deletion', { cause: err });
     }
+    // Counted from when every verifier refuses the token (its state is in the cache).
+    await this.outlastLeases();
   }
 
   private newToken(of: { tenantId: string; identityKind: PrincipalKind; identityId: string; env: ApiToken['env'] }, now: Date, ttlMs: number): { token: ApiToken; plaintext: string } {

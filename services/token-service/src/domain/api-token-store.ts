@@ -21,6 +21,8 @@ export interface ApiTokenRotation {
 export interface ApiTokenStore {
   /** Stores a new token; AlreadyExists if the id or hash is taken. */
   create(token: ApiToken): Promise<void>;
+  /** Stores new tokens in one write, all or none; AlreadyExists if any id or hash is taken. */
+  createMany(tokens: readonly ApiToken[]): Promise<void>;
   /** The token with this hash, or null. */
   findByHash(tokenHash: Buffer): Promise<ApiToken | null>;
   /** The token with this id, or null. */

@@ -1,8 +1,9 @@
-import { isMeziteError, keyedHash, unauthenticated, type Clock } from '@mezite/identity';
+import { isMeziteError, keyedHash, type Clock } from '@mezite/identity';
 import { countOutcome, meziteMetrics, type Logger } from '@mezite/platform';
-import { apiTokenInfo, isApiTokenLive, type ApiTokenInfo } from './api-token';
+import { apiTokenInfo, type ApiTokenInfo } from './api-token';
 import type { ApiTokenCache, ApiTokenState } from './api-token-cache';
 import { parseApiToken } from './api-token-format';
+import { refuseApiToken, whyNotLive } from './api-token-refusal';
 import type { ApiTokenStore } from './api-token-store';
 import type { LastUseRecorder } from './last-use-recorder';
 
@@ -23,8 +24,6 @@ export interface ApiTokenVerifierOptions {
   localMaxEntries?: number;
 }
 
-/** The one error for every token that does not verify: nothing is learned from it. */
-const INVALID_API_TOKEN = 'invalid api token';
 /** How often a failed subscription to invalidations is retried (on the next verification after it). */
 const RESUBSCRIBE_AFTER_MS = 10_000;
 
@@ -99,13 +98,16 @@ export class ApiTokenVerifier {
     }
   }
 
-  /** Resolves a plaintext to its token, or Unauthenticated `invalid api token` for every kind of failure. */
+  /**
+   * Resolves a plaintext to its token, or Unauthenticated `invalid api token` for every
+   * kind of failure; why is in the error's cause (ApiTokenRefusal), for the audit log.
+   */
   verify(plaintext: string): Promise<ApiTokenInfo> {
     return countOutcome(meziteMetrics.tokenVerifications, { kind: 'api_token' }, () => this.check(plaintext));
   }
 
   private async check(plaintext: string): Promise<ApiTokenInfo> {
-    if (!parseApiToken(plaintext)) throw unauthenticated(INVALID_API_TOKEN);
+    if (!parseApiToken(plaintext)) throw refuseApiToken('malformed');
     if (!this.unsubscribe && !this.closed && this.clock.now().getTime() - this.lastSubscribeAttempt > RESUBSCRIBE_AFTER_MS) void this.start();
     const hash = keyedHash(this.pepper, plaintext);
     const key = hash.toString('hex');
@@ -121,11 +123,12 @@ export class ApiTokenVerifier {
       meziteMetrics.apiTokenLookups.inc({ source: 'database' });
       return this.accept(await this.fromDatabase(hash, now), now);
     }
-    if (state?.revoked) throw unauthenticated(INVALID_API_TOKEN);
+    if (state?.revoked) throw refuseApiToken('revoked');
     const deadline = state ? state.deadline : undefined;
 
     const info = this.localGet(key, now) ?? (await this.sharedOrDatabase(key, hash, now));
-    if (!isApiTokenLive(info, now, deadline)) throw unauthenticated(INVALID_API_TOKEN);
+    const dead = whyNotLive(info, now, deadline);
+    if (dead) throw refuseApiToken(dead, info);
     const effective = deadline && (!info.rotationDeadline || deadline < info.rotationDeadline) ? deadline : info.rotationDeadline;
     return this.accept({ ...info, rotationDeadline: effective }, now);
   }
@@ -190,9 +193,11 @@ export class ApiTokenVerifier {
   /** The source of truth: the token as PostgreSQL has it, if it is live at `now`. */
   private async fromDatabase(hash: Buffer, now: Date): Promise<ApiTokenInfo> {
     const t = await this.store.findByHash(hash);
-    if (!t || !isApiTokenLive(t, now)) {
-      if (t?.revokedAt) await this.cache.markRevoked(hash.toString('hex'), Math.max(t.expiresAt.getTime() - now.getTime(), 0) + this.sharedTtlMs).catch(() => undefined);
-      throw unauthenticated(INVALID_API_TOKEN);
+    if (!t) throw refuseApiToken('unknown');
+    const dead = whyNotLive(t, now);
+    if (dead) {
+      if (t.revokedAt) await this.cache.markRevoked(hash.toString('hex'), Math.max(t.expiresAt.getTime() - now.getTime(), 0) + this.sharedTtlMs).catch(() => undefined);
+      throw refuseApiToken(dead, t);
     }
     return apiTokenInfo(t);
   }

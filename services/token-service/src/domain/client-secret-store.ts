@@ -13,6 +13,8 @@ export interface ClientSecretStore {
   put(secret: ClientSecret): Promise<boolean>;
   /** The client's secret, or null. */
   find(clientId: string): Promise<ClientSecret | null>;
+  /** The secrets of those of `clientIds` that have one, in one read (any order). */
+  findMany(clientIds: readonly string[]): Promise<ClientSecret[]>;
   /** Removes the client's secret; false if there was none. */
   delete(clientId: string): Promise<boolean>;
 }

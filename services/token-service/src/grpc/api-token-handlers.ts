@@ -2,8 +2,10 @@ import type { RequestContext } from '@mezite/platform';
 import type { tokenv1 } from '@mezite/proto';
 import type { ServiceImplementation } from 'nice-grpc';
 import type { ApiTokenManager } from '../domain/api-token-manager';
+import { apiTokenRefusalOf } from '../domain/api-token-refusal';
 import type { ApiTokenVerifier } from '../domain/api-token-verifier';
 import type { ClientSecretManager } from '../domain/client-secret-manager';
+import { mintClientApiTokens, verifyApiTokens } from './api-token-batch-handlers';
 import { toApiTokenRecord } from './api-token-mappers';
 
 /** What ApiTokenService needs. */
@@ -11,7 +13,19 @@ export interface ApiTokenHandlerDeps {
   tokens: ApiTokenManager;
   verifier: ApiTokenVerifier;
   clientSecrets: ClientSecretManager;
+  /** The lease VerifyApiTokens grants on a verified token (ApiTokenManager waits it out); default 0. */
+  verificationLeaseMs?: number;
 }
+
+/**
+ * Trailers of a refused VerifyApiToken saying why (`expired`, `rotated out`, …) and,
+ * when the token was found, its id and tenant. Only the auth-server reads them, for its
+ * audit log; the status and message are `invalid api token` for every reason, and the
+ * auth-server never forwards these trailers to its own callers.
+ */
+export const REFUSAL_TRAILER = 'x-mezite-refusal';
+export const REFUSED_TOKEN_TRAILER = 'x-mezite-refused-token';
+export const REFUSED_TENANT_TRAILER = 'x-mezite-refused-tenant';
 
 /**
  * Thin gRPC handlers for ApiTokenService: map, call one domain method, map back.
@@ -26,9 +40,21 @@ export function apiTokenHandlers(d: ApiTokenHandlerDeps): ServiceImplementation<
       ctx.log.info('api token minted', { token_id: r.token.id, identity_id: r.token.identityId, expires_at: r.token.expiresAt.toISOString() });
       return { plaintext: r.plaintext, token: toApiTokenRecord(r.token) };
     },
-    async verifyApiToken(req) {
-      return toApiTokenRecord(await d.verifier.verify(req.plaintext));
+    async verifyApiToken(req, ctx) {
+      try {
+        return toApiTokenRecord(await d.verifier.verify(req.plaintext));
+      } catch (err) {
+        const r = apiTokenRefusalOf(err);
+        if (r) {
+          ctx.trailer.set(REFUSAL_TRAILER, r.reason);
+          if (r.token) ctx.trailer.set(REFUSED_TOKEN_TRAILER, r.token.id);
+          if (r.token) ctx.trailer.set(REFUSED_TENANT_TRAILER, r.token.tenantId);
+        }
+        throw err;
+      }
     },
+    verifyApiTokens: (req, ctx) => verifyApiTokens(d.verifier, req, ctx, d.verificationLeaseMs ?? 0),
+    mintClientApiTokens: (req, ctx) => mintClientApiTokens(d.clientSecrets, d.tokens, req, ctx),
     async listApiTokens(req) {
       return { tokens: (await d.tokens.list(req.tenantId, req.identityId)).map(toApiTokenRecord) };
     },

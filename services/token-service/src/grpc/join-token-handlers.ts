@@ -33,12 +33,12 @@ export function joinTokenHandlers(manager: JoinTokenManager): ServiceImplementat
     },
     async claimJoinToken(req, ctx) {
       const c = await manager.claim({ plaintext: req.token, claimTtlSeconds: req.claimTtlSeconds });
-      ctx.log.info('join token claimed', { token_id: c.tokenId, claim_id: c.claimId, subject_id: c.subjectId, claimed_until: c.claimedUntil.toISOString() });
+      ctx.log.debug('join token claimed', { token_id: c.tokenId, claim_id: c.claimId, subject_id: c.subjectId, claimed_until: c.claimedUntil.toISOString() });
       return { claimId: c.claimId, tokenId: c.tokenId, tenantId: c.tenantId, subjectKind: toProtoKind(c.subjectKind), subjectId: c.subjectId };
     },
     async confirmJoinToken(req, ctx) {
       await manager.confirm(req.claimId);
-      ctx.log.info('join token redeemed', { claim_id: req.claimId });
+      ctx.log.debug('join token redeemed', { claim_id: req.claimId });
       return {};
     },
     async releaseJoinToken(req, ctx) {

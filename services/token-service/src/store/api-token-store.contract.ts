@@ -54,6 +54,18 @@ export function apiTokenStoreContract(name: string, make: () => Promise<ApiToken
       expect(await store.findById(randomUUID())).toBeNull();
     });
 
+    test('createMany stores every token in one write, or none of them', async () => {
+      const ts = [token(), token({ identityKind: 'user', env: 'dev' }), token({ lastUsedAt: at('01:00'), rotationDeadline: at('02:00', 2) })];
+      await store.createMany(ts);
+      for (const t of ts) expect(await peer.findByHash(t.tokenHash)).toEqual(t);
+      await store.createMany([]);
+
+      const fresh = token();
+      const err = await store.createMany([fresh, token({ tokenHash: ts[0]?.tokenHash as Buffer })]).catch((e: unknown) => e);
+      expect(isMeziteError(err, 'AlreadyExists')).toBe(true);
+      expect(await store.findById(fresh.id)).toBeNull();
+    });
+
     test('a duplicate hash is AlreadyExists', async () => {
       const t = token();
       await store.create(t);

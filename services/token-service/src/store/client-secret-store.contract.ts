@@ -28,6 +28,16 @@ export function clientSecretStoreContract(name: string, make: () => Promise<{ st
       expect(await store.find('svc-unknown')).toBeNull();
     });
 
+    test('findMany returns the secrets of the client ids that have one, in one read', async () => {
+      const a = secret();
+      const b = secret();
+      await store.put(a);
+      await store.put(b);
+      const found = await store.findMany([b.clientId, 'svc-unknown', a.clientId, b.clientId]);
+      expect(found.sort((x, y) => (x.clientId < y.clientId ? -1 : 1))).toEqual([a, b].sort((x, y) => (x.clientId < y.clientId ? -1 : 1)));
+      expect(await store.findMany([])).toEqual([]);
+    });
+
     test('put again by the same identity replaces the secret', async () => {
       const c = secret();
       await store.put(c);

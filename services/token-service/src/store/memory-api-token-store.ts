@@ -18,6 +18,13 @@ export class MemoryApiTokenStore implements ApiTokenStore {
     this.insert(t);
   }
 
+  async createMany(ts: readonly ApiToken[]): Promise<void> {
+    const ids = new Set(ts.map((t) => t.id));
+    const hashes = new Set(ts.map((t) => t.tokenHash.toString('hex')));
+    if (ids.size < ts.length || hashes.size < ts.length || ts.some((t) => this.byId.has(t.id) || this.byHash.has(t.tokenHash.toString('hex')))) throw alreadyExists('api token already exists');
+    for (const t of ts) this.insert(t);
+  }
+
   async findByHash(tokenHash: Buffer): Promise<ApiToken | null> {
     const id = this.byHash.get(tokenHash.toString('hex'));
     const t = id ? this.byId.get(id) : undefined;

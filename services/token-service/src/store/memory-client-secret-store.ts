@@ -19,6 +19,13 @@ export class MemoryClientSecretStore implements ClientSecretStore {
     return c ? copy(c) : null;
   }
 
+  async findMany(clientIds: readonly string[]): Promise<ClientSecret[]> {
+    return [...new Set(clientIds)].flatMap((id) => {
+      const c = this.byClient.get(id);
+      return c ? [copy(c)] : [];
+    });
+  }
+
   async delete(clientId: string): Promise<boolean> {
     return this.byClient.delete(clientId);
   }

@@ -3,7 +3,7 @@ import type { PrincipalKind } from '@mezite/identity';
 import type { ApiToken } from '../domain/api-token';
 import type { ApiTokenEnv } from '../domain/api-token-format';
 import type { ApiTokenRotation, ApiTokenStore } from '../domain/api-token-store';
-import type { PrismaClient } from './prisma';
+import { pgPoolOf, type PgPool, type PrismaClient } from './prisma';
 
 type Row = NonNullable<Awaited<ReturnType<PrismaClient['apiToken']['findUnique']>>>;
 
@@ -68,11 +68,48 @@ const data = (t: ApiToken) => ({ ...t, tokenHash: new Uint8Array(t.tokenHash) })
  * raw queries name the schema, which the adapter's `schema` option does not do.
  */
 export class PrismaApiTokenStore implements ApiTokenStore {
-  constructor(private readonly db: PrismaClient) {}
+  /** `create`, `createMany` and `findByHash` run on every grant and every uncached verification: straight on `pg` (prisma.ts). */
+  private readonly pool: PgPool;
+
+  constructor(private readonly db: PrismaClient) {
+    this.pool = pgPoolOf(db);
+  }
 
   async create(t: ApiToken): Promise<void> {
     try {
-      await this.db.apiToken.create({ data: data(t) });
+      await this.pool.query(
+        `INSERT INTO token.api_tokens (id, tenant_id, identity_kind, identity_id, env, token_hash, created_at, expires_at, last_used_at, rotated_at, rotation_deadline, revoked_at, replaced_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+        [t.id, t.tenantId, t.identityKind, t.identityId, t.env, t.tokenHash, t.createdAt, t.expiresAt, t.lastUsedAt, t.rotatedAt, t.rotationDeadline, t.revokedAt, t.replacedBy],
+      );
+    } catch (err) {
+      throw translateDbError(err, 'api token');
+    }
+  }
+
+  async createMany(ts: readonly ApiToken[]): Promise<void> {
+    if (ts.length === 0) return;
+    try {
+      // One statement for the whole batch (the tokens of the grants of one event-loop turn).
+      await this.pool.query(
+        `INSERT INTO token.api_tokens (id, tenant_id, identity_kind, identity_id, env, token_hash, created_at, expires_at, last_used_at, rotated_at, rotation_deadline, revoked_at, replaced_by)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::uuid[])`,
+        [
+          ts.map((t) => t.id),
+          ts.map((t) => t.tenantId),
+          ts.map((t) => t.identityKind),
+          ts.map((t) => t.identityId),
+          ts.map((t) => t.env),
+          ts.map((t) => t.tokenHash),
+          ts.map((t) => t.createdAt),
+          ts.map((t) => t.expiresAt),
+          ts.map((t) => t.lastUsedAt),
+          ts.map((t) => t.rotatedAt),
+          ts.map((t) => t.rotationDeadline),
+          ts.map((t) => t.revokedAt),
+          ts.map((t) => t.replacedBy),
+        ],
+      );
     } catch (err) {
       throw translateDbError(err, 'api token');
     }
@@ -80,8 +117,9 @@ export class PrismaApiTokenStore implements ApiTokenStore {
 
   async findByHash(tokenHash: Buffer): Promise<ApiToken | null> {
     try {
-      const r = await this.db.apiToken.findUnique({ where: { tokenHash: new Uint8Array(tokenHash) } });
-      return r ? toDomain(r) : null;
+      const r = await this.pool.query<RawRow>('SELECT * FROM token.api_tokens WHERE token_hash = $1', [tokenHash]);
+      const row = r.rows[0];
+      return row ? fromRaw(row) : null;
     } catch (err) {
       throw translateDbError(err, 'api token');
     }

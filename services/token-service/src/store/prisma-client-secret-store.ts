@@ -1,11 +1,20 @@
 import { translateDbError } from '@mezite/platform';
 import type { ClientSecret } from '../domain/client-secret';
 import type { ClientSecretStore } from '../domain/client-secret-store';
-import type { PrismaClient } from './prisma';
+import { pgPoolOf, type PgPool, type PrismaClient } from './prisma';
+
+/** A row of token.client_secrets as `pg` returns it. */
+type Row = { client_id: string; tenant_id: string; service_identity_id: string; secret_hash: Buffer; created_at: Date };
+const fromRow = (r: Row): ClientSecret => ({ clientId: r.client_id, tenantId: r.tenant_id, serviceIdentityId: r.service_identity_id, secretHash: Buffer.from(r.secret_hash), createdAt: r.created_at });
 
 /** ClientSecretStore on PostgreSQL (schema `token`). */
 export class PrismaClientSecretStore implements ClientSecretStore {
-  constructor(private readonly db: PrismaClient) {}
+  /** `find` and `findMany` run on every client_credentials grant: straight on `pg` (prisma.ts). */
+  private readonly pool: PgPool;
+
+  constructor(private readonly db: PrismaClient) {
+    this.pool = pgPoolOf(db);
+  }
 
   async put(c: ClientSecret): Promise<boolean> {
     try {
@@ -24,8 +33,19 @@ export class PrismaClientSecretStore implements ClientSecretStore {
 
   async find(clientId: string): Promise<ClientSecret | null> {
     try {
-      const r = await this.db.clientSecret.findUnique({ where: { clientId } });
-      return r ? { ...r, secretHash: Buffer.from(r.secretHash) } : null;
+      const r = await this.pool.query<Row>('SELECT client_id, tenant_id, service_identity_id, secret_hash, created_at FROM token.client_secrets WHERE client_id = $1', [clientId]);
+      const row = r.rows[0];
+      return row ? fromRow(row) : null;
+    } catch (err) {
+      throw translateDbError(err, 'client secret');
+    }
+  }
+
+  async findMany(clientIds: readonly string[]): Promise<ClientSecret[]> {
+    if (clientIds.length === 0) return [];
+    try {
+      const r = await this.pool.query<Row>('SELECT client_id, tenant_id, service_identity_id, secret_hash, created_at FROM token.client_secrets WHERE client_id = ANY($1::text[])', [[...new Set(clientIds)]]);
+      return r.rows.map(fromRow);
     } catch (err) {
       throw translateDbError(err, 'client secret');
     }

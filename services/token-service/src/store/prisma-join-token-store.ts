@@ -1,7 +1,7 @@
 import { translateDbError } from '@mezite/platform';
 import type { JoinToken, SubjectKind } from '../domain/join-token';
 import type { JoinTokenStore } from '../domain/join-token-store';
-import type { PrismaClient } from './prisma';
+import { pgPoolOf, type PgPool, type PrismaClient } from './prisma';
 
 type Row = Awaited<ReturnType<PrismaClient['joinToken']['findUnique']>>;
 
@@ -44,9 +44,16 @@ function fromRaw(r: RawRow): JoinToken {
   };
 }
 
-/** JoinTokenStore on PostgreSQL (schema `token`). */
+/**
+ * JoinTokenStore on PostgreSQL (schema `token`). Claim, confirm and release run on
+ * every join: each is one statement, sent straight through `pg` (prisma.ts, pgPoolOf).
+ */
 export class PrismaJoinTokenStore implements JoinTokenStore {
-  constructor(private readonly db: PrismaClient) {}
+  private readonly pool: PgPool;
+
+  constructor(private readonly db: PrismaClient) {
+    this.pool = pgPoolOf(db);
+  }
 
   async create(t: JoinToken): Promise<void> {
     try {
@@ -78,11 +85,14 @@ export class PrismaJoinTokenStore implements JoinTokenStore {
     try {
       // One statement decides the winner: concurrent claims queue on the row lock and
       // re-check the WHERE against the committed row, so only the first one matches.
-      const rows = await this.db.$queryRaw<RawRow[]>`
-        UPDATE token.join_tokens SET claim_id = ${c.claimId}::uuid, claimed_until = ${c.until}
-        WHERE token_hash = ${new Uint8Array(tokenHash)} AND redeemed_at IS NULL AND revoked_at IS NULL
-          AND expires_at > ${c.at} AND (claimed_until IS NULL OR claimed_until < ${c.at})
-        RETURNING *`;
+      const { rows } = await this.pool.query<RawRow>({
+        name: 'token.join_claim',
+        text: `UPDATE token.join_tokens SET claim_id = $1::uuid, claimed_until = $2
+         WHERE token_hash = $3 AND redeemed_at IS NULL AND revoked_at IS NULL
+           AND expires_at > $4 AND (claimed_until IS NULL OR claimed_until < $4)
+         RETURNING id, tenant_id, subject_kind, subject_id, token_hash, created_at, expires_at, redeemed_at, revoked_at, claim_id, claimed_until`,
+        values: [c.claimId, c.until, tokenHash, c.at],
+      });
       const r = rows[0];
       return r ? fromRaw(r) : null;
     } catch (err) {
@@ -94,10 +104,8 @@ export class PrismaJoinTokenStore implements JoinTokenStore {
   // write cannot be split by a concurrent claim (STYLE.md §5).
   async confirm(claimId: string, at: Date): Promise<boolean> {
     try {
-      const n = await this.db.$executeRaw`
-        UPDATE token.join_tokens SET redeemed_at = ${at}
-        WHERE claim_id = ${claimId}::uuid AND redeemed_at IS NULL AND revoked_at IS NULL`;
-      return n === 1;
+      const r = await this.pool.query({ name: 'token.join_confirm', text: 'UPDATE token.join_tokens SET redeemed_at = $1 WHERE claim_id = $2::uuid AND redeemed_at IS NULL AND revoked_at IS NULL', values: [at, claimId] });
+      return r.rowCount === 1;
     } catch (err) {
       throw translateDbError(err, 'join token');
     }
@@ -105,10 +113,8 @@ export class PrismaJoinTokenStore implements JoinTokenStore {
 
   async release(claimId: string): Promise<boolean> {
     try {
-      const n = await this.db.$executeRaw`
-        UPDATE token.join_tokens SET claim_id = NULL, claimed_until = NULL
-        WHERE claim_id = ${claimId}::uuid AND redeemed_at IS NULL`;
-      return n === 1;
+      const r = await this.pool.query({ name: 'token.join_release', text: 'UPDATE token.join_tokens SET claim_id = NULL, claimed_until = NULL WHERE claim_id = $1::uuid AND redeemed_at IS NULL', values: [claimId] });
+      return r.rowCount === 1;
     } catch (err) {
       throw translateDbError(err, 'join token');
     }

@@ -194,6 +194,52 @@ export interface VerifyApiTokenRequest {
   plaintext: string;
 }
 
+/** VerifyApiTokensRequest presents plaintexts to verify together. */
+export interface VerifyApiTokensRequest {
+  /** plaintexts are the presented tokens (at most 1000); duplicates are allowed. */
+  plaintexts: string[];
+}
+
+/** VerifyApiTokensResponse answers each plaintext, in the request's order. */
+export interface VerifyApiTokensResponse {
+  /** results has one entry per plaintext of the request, in the same order. */
+  results: ApiTokenVerification[];
+}
+
+/**
+ * ApiTokenVerification is one token's answer: its record, or the error VerifyApiToken
+ * would have returned for it.
+ */
+export interface ApiTokenVerification {
+  /** token is set when the plaintext verified. */
+  token:
+    | ApiTokenRecord
+    | undefined;
+  /**
+   * code is the gRPC status code of the failure when token is not set: UNAUTHENTICATED
+   * for every refused token, UNAVAILABLE or INTERNAL when it could not be decided.
+   */
+  code: number;
+  /** message is the failure's message (`invalid api token` for every refused token). */
+  message: string;
+  /**
+   * refusal says why a token was refused (`expired`, `revoked`, …), for the
+   * auth-server's audit log only: it is never passed on to the caller.
+   */
+  refusal: string;
+  /** refused_token_id is the id of a refused token that was found (not a secret). */
+  refusedTokenId: string;
+  /** refused_tenant_id is the tenant of a refused token that was found. */
+  refusedTenantId: string;
+  /**
+   * lease_ms, when the token verified, is how long the caller may reuse this answer,
+   * counted from when it sent the request (0: not at all). Token-service answers every
+   * deletion and rotation of a token only once this long has passed since it wrote the
+   * change, so no reused answer outlives a revocation that has returned.
+   */
+  leaseMs: number;
+}
+
 /** ListApiTokensRequest names the identity. */
 export interface ListApiTokensRequest {
   /** tenant_id of the identity. */
@@ -278,6 +324,55 @@ export interface VerifyClientSecretResponse {
   tenantId: string;
   /** service_identity_id it authenticates as. */
   serviceIdentityId: string;
+}
+
+/** MintClientApiTokensRequest carries client_credentials grants to check and mint together. */
+export interface MintClientApiTokensRequest {
+  /** grants to answer (at most 1000), each on its own. */
+  grants: ClientApiTokenGrant[];
+}
+
+/** MintClientApiTokensResponse answers each grant, in the request's order. */
+export interface MintClientApiTokensResponse {
+  /** results has one entry per grant of the request, in the same order. */
+  results: ClientApiTokenResult[];
+}
+
+/** ClientApiTokenResult is one grant's answer: the token, or the error of that grant. */
+export interface ClientApiTokenResult {
+  /** minted is set when the grant succeeded: the plaintext (once) and the token's record. */
+  minted:
+    | MintApiTokenResponse
+    | undefined;
+  /**
+   * code is the gRPC status code of the failure when minted is not set
+   * (UNAUTHENTICATED for every credential failure).
+   */
+  code: number;
+  /** message is the failure's message (`invalid client credentials` for every credential failure). */
+  message: string;
+}
+
+/** ClientApiTokenGrant presents client credentials and says what to mint. */
+export interface ClientApiTokenGrant {
+  /** client_id presented. */
+  clientId: string;
+  /** secret presented. */
+  secret: string;
+  /**
+   * tenant_id of the service identity the auth-server found for the client id; the
+   * secret must be bound to it.
+   */
+  tenantId: string;
+  /**
+   * service_identity_id the auth-server found for the client id; the secret must be
+   * bound to it.
+   */
+  serviceIdentityId: string;
+  /** env_prefix is `live` or `dev`. */
+  envPrefix: string;
+  /** ttl_seconds is the lifetime. */
+  ttlSeconds: number;
 }
 
 /** DeleteClientSecretRequest names the client. */
@@ -1747,6 +1842,327 @@ export const VerifyApiTokenRequest: MessageFns<VerifyApiTokenRequest> = {
   },
 };
 
+function createBaseVerifyApiTokensRequest(): VerifyApiTokensRequest {
+  return { plaintexts: [] };
+}
+
+export const VerifyApiTokensRequest: MessageFns<VerifyApiTokensRequest> = {
+  encode(message: VerifyApiTokensRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.plaintexts) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyApiTokensRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyApiTokensRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.plaintexts.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyApiTokensRequest {
+    return {
+      plaintexts: globalThis.Array.isArray(object?.plaintexts)
+        ? object.plaintexts.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: VerifyApiTokensRequest): unknown {
+    const obj: any = {};
+    if (message.plaintexts?.length) {
+      obj.plaintexts = message.plaintexts;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VerifyApiTokensRequest>): VerifyApiTokensRequest {
+    return VerifyApiTokensRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifyApiTokensRequest>): VerifyApiTokensRequest {
+    const message = createBaseVerifyApiTokensRequest();
+    message.plaintexts = object.plaintexts?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseVerifyApiTokensResponse(): VerifyApiTokensResponse {
+  return { results: [] };
+}
+
+export const VerifyApiTokensResponse: MessageFns<VerifyApiTokensResponse> = {
+  encode(message: VerifyApiTokensResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      ApiTokenVerification.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyApiTokensResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyApiTokensResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(ApiTokenVerification.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyApiTokensResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => ApiTokenVerification.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: VerifyApiTokensResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => ApiTokenVerification.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VerifyApiTokensResponse>): VerifyApiTokensResponse {
+    return VerifyApiTokensResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifyApiTokensResponse>): VerifyApiTokensResponse {
+    const message = createBaseVerifyApiTokensResponse();
+    message.results = object.results?.map((e) => ApiTokenVerification.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseApiTokenVerification(): ApiTokenVerification {
+  return { token: undefined, code: 0, message: "", refusal: "", refusedTokenId: "", refusedTenantId: "", leaseMs: 0 };
+}
+
+export const ApiTokenVerification: MessageFns<ApiTokenVerification> = {
+  encode(message: ApiTokenVerification, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== undefined) {
+      ApiTokenRecord.encode(message.token, writer.uint32(10).fork()).join();
+    }
+    if (message.code !== 0) {
+      writer.uint32(16).int32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    if (message.refusal !== "") {
+      writer.uint32(34).string(message.refusal);
+    }
+    if (message.refusedTokenId !== "") {
+      writer.uint32(42).string(message.refusedTokenId);
+    }
+    if (message.refusedTenantId !== "") {
+      writer.uint32(50).string(message.refusedTenantId);
+    }
+    if (message.leaseMs !== 0) {
+      writer.uint32(56).int64(message.leaseMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApiTokenVerification {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApiTokenVerification();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = ApiTokenRecord.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.code = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.refusal = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.refusedTokenId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.refusedTenantId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.leaseMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApiTokenVerification {
+    return {
+      token: isSet(object.token) ? ApiTokenRecord.fromJSON(object.token) : undefined,
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      refusal: isSet(object.refusal) ? globalThis.String(object.refusal) : "",
+      refusedTokenId: isSet(object.refusedTokenId)
+        ? globalThis.String(object.refusedTokenId)
+        : isSet(object.refused_token_id)
+        ? globalThis.String(object.refused_token_id)
+        : "",
+      refusedTenantId: isSet(object.refusedTenantId)
+        ? globalThis.String(object.refusedTenantId)
+        : isSet(object.refused_tenant_id)
+        ? globalThis.String(object.refused_tenant_id)
+        : "",
+      leaseMs: isSet(object.leaseMs)
+        ? globalThis.Number(object.leaseMs)
+        : isSet(object.lease_ms)
+        ? globalThis.Number(object.lease_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ApiTokenVerification): unknown {
+    const obj: any = {};
+    if (message.token !== undefined) {
+      obj.token = ApiTokenRecord.toJSON(message.token);
+    }
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.refusal !== "") {
+      obj.refusal = message.refusal;
+    }
+    if (message.refusedTokenId !== "") {
+      obj.refusedTokenId = message.refusedTokenId;
+    }
+    if (message.refusedTenantId !== "") {
+      obj.refusedTenantId = message.refusedTenantId;
+    }
+    if (message.leaseMs !== 0) {
+      obj.leaseMs = Math.round(message.leaseMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApiTokenVerification>): ApiTokenVerification {
+    return ApiTokenVerification.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApiTokenVerification>): ApiTokenVerification {
+    const message = createBaseApiTokenVerification();
+    message.token = (object.token !== undefined && object.token !== null)
+      ? ApiTokenRecord.fromPartial(object.token)
+      : undefined;
+    message.code = object.code ?? 0;
+    message.message = object.message ?? "";
+    message.refusal = object.refusal ?? "";
+    message.refusedTokenId = object.refusedTokenId ?? "";
+    message.refusedTenantId = object.refusedTenantId ?? "";
+    message.leaseMs = object.leaseMs ?? 0;
+    return message;
+  },
+};
+
 function createBaseListApiTokensRequest(): ListApiTokensRequest {
   return { tenantId: "", identityId: "" };
 }
@@ -2684,6 +3100,420 @@ export const VerifyClientSecretResponse: MessageFns<VerifyClientSecretResponse> 
   },
 };
 
+function createBaseMintClientApiTokensRequest(): MintClientApiTokensRequest {
+  return { grants: [] };
+}
+
+export const MintClientApiTokensRequest: MessageFns<MintClientApiTokensRequest> = {
+  encode(message: MintClientApiTokensRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.grants) {
+      ClientApiTokenGrant.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MintClientApiTokensRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMintClientApiTokensRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.grants.push(ClientApiTokenGrant.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MintClientApiTokensRequest {
+    return {
+      grants: globalThis.Array.isArray(object?.grants)
+        ? object.grants.map((e: any) => ClientApiTokenGrant.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: MintClientApiTokensRequest): unknown {
+    const obj: any = {};
+    if (message.grants?.length) {
+      obj.grants = message.grants.map((e) => ClientApiTokenGrant.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MintClientApiTokensRequest>): MintClientApiTokensRequest {
+    return MintClientApiTokensRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MintClientApiTokensRequest>): MintClientApiTokensRequest {
+    const message = createBaseMintClientApiTokensRequest();
+    message.grants = object.grants?.map((e) => ClientApiTokenGrant.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseMintClientApiTokensResponse(): MintClientApiTokensResponse {
+  return { results: [] };
+}
+
+export const MintClientApiTokensResponse: MessageFns<MintClientApiTokensResponse> = {
+  encode(message: MintClientApiTokensResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      ClientApiTokenResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MintClientApiTokensResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMintClientApiTokensResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(ClientApiTokenResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MintClientApiTokensResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => ClientApiTokenResult.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: MintClientApiTokensResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => ClientApiTokenResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MintClientApiTokensResponse>): MintClientApiTokensResponse {
+    return MintClientApiTokensResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MintClientApiTokensResponse>): MintClientApiTokensResponse {
+    const message = createBaseMintClientApiTokensResponse();
+    message.results = object.results?.map((e) => ClientApiTokenResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseClientApiTokenResult(): ClientApiTokenResult {
+  return { minted: undefined, code: 0, message: "" };
+}
+
+export const ClientApiTokenResult: MessageFns<ClientApiTokenResult> = {
+  encode(message: ClientApiTokenResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.minted !== undefined) {
+      MintApiTokenResponse.encode(message.minted, writer.uint32(10).fork()).join();
+    }
+    if (message.code !== 0) {
+      writer.uint32(16).int32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClientApiTokenResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClientApiTokenResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.minted = MintApiTokenResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.code = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClientApiTokenResult {
+    return {
+      minted: isSet(object.minted) ? MintApiTokenResponse.fromJSON(object.minted) : undefined,
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: ClientApiTokenResult): unknown {
+    const obj: any = {};
+    if (message.minted !== undefined) {
+      obj.minted = MintApiTokenResponse.toJSON(message.minted);
+    }
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ClientApiTokenResult>): ClientApiTokenResult {
+    return ClientApiTokenResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ClientApiTokenResult>): ClientApiTokenResult {
+    const message = createBaseClientApiTokenResult();
+    message.minted = (object.minted !== undefined && object.minted !== null)
+      ? MintApiTokenResponse.fromPartial(object.minted)
+      : undefined;
+    message.code = object.code ?? 0;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseClientApiTokenGrant(): ClientApiTokenGrant {
+  return { clientId: "", secret: "", tenantId: "", serviceIdentityId: "", envPrefix: "", ttlSeconds: 0 };
+}
+
+export const ClientApiTokenGrant: MessageFns<ClientApiTokenGrant> = {
+  encode(message: ClientApiTokenGrant, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clientId !== "") {
+      writer.uint32(10).string(message.clientId);
+    }
+    if (message.secret !== "") {
+      writer.uint32(18).string(message.secret);
+    }
+    if (message.tenantId !== "") {
+      writer.uint32(26).string(message.tenantId);
+    }
+    if (message.serviceIdentityId !== "") {
+      writer.uint32(34).string(message.serviceIdentityId);
+    }
+    if (message.envPrefix !== "") {
+      writer.uint32(42).string(message.envPrefix);
+    }
+    if (message.ttlSeconds !== 0) {
+      writer.uint32(48).int64(message.ttlSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClientApiTokenGrant {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClientApiTokenGrant();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.secret = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.serviceIdentityId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.envPrefix = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.ttlSeconds = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClientApiTokenGrant {
+    return {
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      secret: isSet(object.secret) ? globalThis.String(object.secret) : "",
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      serviceIdentityId: isSet(object.serviceIdentityId)
+        ? globalThis.String(object.serviceIdentityId)
+        : isSet(object.service_identity_id)
+        ? globalThis.String(object.service_identity_id)
+        : "",
+      envPrefix: isSet(object.envPrefix)
+        ? globalThis.String(object.envPrefix)
+        : isSet(object.env_prefix)
+        ? globalThis.String(object.env_prefix)
+        : "",
+      ttlSeconds: isSet(object.ttlSeconds)
+        ? globalThis.Number(object.ttlSeconds)
+        : isSet(object.ttl_seconds)
+        ? globalThis.Number(object.ttl_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: ClientApiTokenGrant): unknown {
+    const obj: any = {};
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.secret !== "") {
+      obj.secret = message.secret;
+    }
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.serviceIdentityId !== "") {
+      obj.serviceIdentityId = message.serviceIdentityId;
+    }
+    if (message.envPrefix !== "") {
+      obj.envPrefix = message.envPrefix;
+    }
+    if (message.ttlSeconds !== 0) {
+      obj.ttlSeconds = Math.round(message.ttlSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ClientApiTokenGrant>): ClientApiTokenGrant {
+    return ClientApiTokenGrant.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ClientApiTokenGrant>): ClientApiTokenGrant {
+    const message = createBaseClientApiTokenGrant();
+    message.clientId = object.clientId ?? "";
+    message.secret = object.secret ?? "";
+    message.tenantId = object.tenantId ?? "";
+    message.serviceIdentityId = object.serviceIdentityId ?? "";
+    message.envPrefix = object.envPrefix ?? "";
+    message.ttlSeconds = object.ttlSeconds ?? 0;
+    return message;
+  },
+};
+
 function createBaseDeleteClientSecretRequest(): DeleteClientSecretRequest {
   return { clientId: "" };
 }
@@ -2956,6 +3786,19 @@ export const ApiTokenServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * VerifyApiTokens verifies several plaintexts in one call, each exactly as VerifyApiToken
+     * would, at the time of this call: the auth-server coalesces the verifications that
+     * arrive in one turn of its event loop. A failure of one token fails only its result.
+     */
+    verifyApiTokens: {
+      name: "VerifyApiTokens",
+      requestType: VerifyApiTokensRequest as typeof VerifyApiTokensRequest,
+      requestStream: false,
+      responseType: VerifyApiTokensResponse as typeof VerifyApiTokensResponse,
+      responseStream: false,
+      options: {},
+    },
     /** ListApiTokens lists an identity's live tokens. */
     listApiTokens: {
       name: "ListApiTokens",
@@ -3001,6 +3844,22 @@ export const ApiTokenServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * MintClientApiTokens verifies client secrets as VerifyClientSecret does and mints a
+     * token for each one that authenticates the service identity named with it: OAuth2
+     * client_credentials with the built-in provider, for the grants that reach the
+     * auth-server in one turn of its event loop (one read of the secrets, one insert of
+     * the tokens). Each result is a token or its own error; a wrong secret, an unknown
+     * client and a client bound to another identity are the same UNAUTHENTICATED.
+     */
+    mintClientApiTokens: {
+      name: "MintClientApiTokens",
+      requestType: MintClientApiTokensRequest as typeof MintClientApiTokensRequest,
+      requestStream: false,
+      responseType: MintClientApiTokensResponse as typeof MintClientApiTokensResponse,
+      responseStream: false,
+      options: {},
+    },
     /** DeleteClientSecret removes a client's secret. */
     deleteClientSecret: {
       name: "DeleteClientSecret",
@@ -3024,6 +3883,15 @@ export interface ApiTokenServiceImplementation<CallContextExt = {}> {
     request: VerifyApiTokenRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<ApiTokenRecord>>;
+  /**
+   * VerifyApiTokens verifies several plaintexts in one call, each exactly as VerifyApiToken
+   * would, at the time of this call: the auth-server coalesces the verifications that
+   * arrive in one turn of its event loop. A failure of one token fails only its result.
+   */
+  verifyApiTokens(
+    request: VerifyApiTokensRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<VerifyApiTokensResponse>>;
   /** ListApiTokens lists an identity's live tokens. */
   listApiTokens(
     request: ListApiTokensRequest,
@@ -3049,6 +3917,18 @@ export interface ApiTokenServiceImplementation<CallContextExt = {}> {
     request: VerifyClientSecretRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<VerifyClientSecretResponse>>;
+  /**
+   * MintClientApiTokens verifies client secrets as VerifyClientSecret does and mints a
+   * token for each one that authenticates the service identity named with it: OAuth2
+   * client_credentials with the built-in provider, for the grants that reach the
+   * auth-server in one turn of its event loop (one read of the secrets, one insert of
+   * the tokens). Each result is a token or its own error; a wrong secret, an unknown
+   * client and a client bound to another identity are the same UNAUTHENTICATED.
+   */
+  mintClientApiTokens(
+    request: MintClientApiTokensRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<MintClientApiTokensResponse>>;
   /** DeleteClientSecret removes a client's secret. */
   deleteClientSecret(
     request: DeleteClientSecretRequest,
@@ -3067,6 +3947,15 @@ export interface ApiTokenServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<VerifyApiTokenRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<ApiTokenRecord>;
+  /**
+   * VerifyApiTokens verifies several plaintexts in one call, each exactly as VerifyApiToken
+   * would, at the time of this call: the auth-server coalesces the verifications that
+   * arrive in one turn of its event loop. A failure of one token fails only its result.
+   */
+  verifyApiTokens(
+    request: DeepPartial<VerifyApiTokensRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<VerifyApiTokensResponse>;
   /** ListApiTokens lists an identity's live tokens. */
   listApiTokens(
     request: DeepPartial<ListApiTokensRequest>,
@@ -3092,6 +3981,18 @@ export interface ApiTokenServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<VerifyClientSecretRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<VerifyClientSecretResponse>;
+  /**
+   * MintClientApiTokens verifies client secrets as VerifyClientSecret does and mints a
+   * token for each one that authenticates the service identity named with it: OAuth2
+   * client_credentials with the built-in provider, for the grants that reach the
+   * auth-server in one turn of its event loop (one read of the secrets, one insert of
+   * the tokens). Each result is a token or its own error; a wrong secret, an unknown
+   * client and a client bound to another identity are the same UNAUTHENTICATED.
+   */
+  mintClientApiTokens(
+    request: DeepPartial<MintClientApiTokensRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<MintClientApiTokensResponse>;
   /** DeleteClientSecret removes a client's secret. */
   deleteClientSecret(
     request: DeepPartial<DeleteClientSecretRequest>,

@@ -1,0 +1,143 @@
+import { meziteMetrics, nullLogger } from '@mezite/platform';
+import type { ApiTokenClient } from '../domain/api-token-client';
+import type { IdentityTokenManager } from '../domain/identity-token-manager';
+import type { ServiceIdentityStore } from '../domain/service-identity';
+import { startHttpServer } from './http-server';
+import { InFlightLimit } from './in-flight-limit';
+
+/**
+ * Load shedding of the OAuth2 endpoints on a real HTTP server on 127.0.0.1:0: with a
+ * cap of 1, a token request that is still being handled makes the next OAuth2 request
+ * a 503 with Retry-After, while health and discovery keep answering.
+ */
+describe('OAuth2 endpoints: load shedding', () => {
+  let server: Awaited<ReturnType<typeof startHttpServer>>;
+  let base: string;
+  let unblock: () => void = () => undefined;
+  let entered: () => void = () => undefined;
+
+  beforeAll(async () => {
+    const tokens = {
+      // Holds its slot until the test lets it go.
+      issueService: async () => {
+        entered();
+        await new Promise<void>((r) => (unblock = r));
+        return { plaintext: 'psk_live_x', token: { expiresAt: new Date(Date.now() + 3600_000) } };
+      },
+    };
+    server = await startHttpServer({
+      addr: '127.0.0.1:0',
+      log: nullLogger,
+      healthy: () => true,
+      discovery: () => ({ auth_server: 'localhost:3025', ca_cert: '', ca_pin: '' }),
+      loadShedding: { maxInFlight: 1, retryAfterMs: 1500 },
+      oauth2: {
+        tokens: tokens as unknown as IdentityTokenManager,
+        apiTokens: {} as ApiTokenClient,
+        services: {} as ServiceIdentityStore,
+        log: nullLogger,
+        issuer: () => base,
+        canIntrospect: async () => false,
+        verifyClient: async () => undefined,
+        newRequestId: () => 'r',
+      },
+    });
+    base = `http://127.0.0.1:${server.port}`;
+  });
+  afterAll(async () => {
+    unblock();
+    await server?.close();
+  });
+
+  const grant = () =>
+    fetch(`${base}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'c', client_secret: 's' }).toString(),
+      signal: AbortSignal.timeout(10_000),
+    });
+  const shedCount = async () => (await meziteMetrics.refusals.get()).values.filter((v) => v.labels.reason === 'resource_exhausted' && String(v.labels.method).startsWith('POST /oauth2/')).reduce((n, v) => n + v.value, 0);
+
+  test('over the cap: 503, Retry-After in seconds, temporarily_unavailable, counted; health and discovery still answer; the slot comes back', async () => {
+    const before = await shedCount();
+    const inside = new Promise<void>((r) => (entered = r));
+    const first = grant();
+    await inside;
+    expect(server.limit.inFlight).toBe(1);
+
+    for (const res of [await grant(), await fetch(`${base}/oauth2/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=x' })]) {
+      expect({ status: res.status, retryAfter: res.headers.get('retry-after'), type: res.headers.get('content-type'), cache: res.headers.get('cache-control'), body: await res.json() }).toEqual({
+        status: 503,
+        retryAfter: '2',
+        type: 'application/json',
+        cache: 'no-store',
+        body: { error: 'temporarily_unavailable', error_description: 'the server is busy; retry in 2s' },
+      });
+    }
+    expect(await shedCount()).toBe(before + 2);
+    expect(server.limit.shed).toBe(2);
+
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/.well-known/mezite`)).status).toBe(200);
+    expect((await fetch(`${base}/.well-known/oauth-authorization-server`)).status).toBe(200);
+
+    unblock();
+    expect((await first).status).toBe(200);
+    expect(server.limit.inFlight).toBe(0);
+    // The slot is free again: the next grant is handled (and holds it until released).
+    const again = new Promise<void>((r) => (entered = r));
+    const next = grant();
+    await again;
+    unblock();
+    expect((await next).status).toBe(200);
+  });
+
+  test('a body over 16 KiB is read first, and still 413 after the bearer check (the source is kept)', async () => {
+    const seen: Array<string | undefined> = [];
+    const other = await startHttpServer({
+      addr: '127.0.0.1:0',
+      log: nullLogger,
+      healthy: () => true,
+      discovery: () => ({ auth_server: '', ca_cert: '', ca_pin: '' }),
+      loadShedding: { maxInFlight: 1, retryAfterMs: 1000 },
+      oauth2: {
+        tokens: {} as IdentityTokenManager,
+        apiTokens: {} as ApiTokenClient,
+        services: {} as ServiceIdentityStore,
+        log: nullLogger,
+        issuer: () => '',
+        canIntrospect: async (_bearer, source) => {
+          seen.push(source);
+          return true;
+        },
+        verifyClient: async () => undefined,
+        newRequestId: () => 'r',
+      },
+    });
+    try {
+      const res = await fetch(`http://127.0.0.1:${other.port}/oauth2/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Bearer x' }, body: Buffer.alloc(64 * 1024, 0x61), signal: AbortSignal.timeout(10_000) });
+      expect({ status: res.status, body: await res.json() }).toEqual({ status: 413, body: { error: 'invalid_request', error_description: 'request body too large' } });
+      expect(seen).toEqual(['127.0.0.1']);
+      expect(other.limit.inFlight).toBe(0);
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('a slot is given back once, however often release is called', async () => {
+    const limit = new InFlightLimit({ maxInFlight: 1, retryAfterMs: 0 });
+    const release = limit.acquire();
+    expect(limit.acquire()).toBeUndefined();
+    release?.();
+    release?.(); // twice is once
+    expect(limit.inFlight).toBe(0);
+    expect(limit.acquire()).toBeDefined();
+    expect(limit.shedReply().headers).toEqual({ 'retry-after': '1' });
+  });
+
+  test('0 turns shedding off', () => {
+    const limit = new InFlightLimit({ maxInFlight: 0, retryAfterMs: 1000 });
+    for (let i = 0; i < 1000; i++) expect(limit.acquire()).toBeDefined();
+    expect(limit.shed).toBe(0);
+  });
+});

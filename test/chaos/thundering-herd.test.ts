@@ -2,19 +2,18 @@ import { ChaosEnv, eventually, report, timed } from '../harness/chaos';
 import { Fleet } from '../harness/fleet';
 
 /**
- * The issue asks for 2,000 bots renewing after a 30-second auth-server outage. That
- * size does not fit CI's time budget on two cores next to the rest of the suite, so
- * CI runs 500 bots and a 10-second outage; run the full size with
+ * 2,000 bots renewing after a 30-second outage of every auth-server replica (the size
+ * the issue asks for; CI runs it). Smaller or larger runs, e.g. while working on it:
  *
- *   MEZITE_CHAOS_HERD_BOTS=2000 MEZITE_CHAOS_HERD_OUTAGE_MS=30000 pnpm test:chaos -- thundering-herd
+ *   MEZITE_CHAOS_HERD_BOTS=500 MEZITE_CHAOS_HERD_OUTAGE_MS=10000 pnpm test:chaos -- thundering-herd
  *
  * Each bot is mezd's own IdentityRenewer and RenewalLoop in this process (jittered
  * exponential backoff, honouring the server's retry-after-ms). The auth-servers cap
  * calls in flight (MEZITE_MAX_IN_FLIGHT, low here so the herd certainly meets it) and
  * shed the rest with RESOURCE_EXHAUSTED.
  */
-const BOTS = Number(process.env.MEZITE_CHAOS_HERD_BOTS ?? 500);
-const OUTAGE_MS = Number(process.env.MEZITE_CHAOS_HERD_OUTAGE_MS ?? 10_000);
+const BOTS = Number(process.env.MEZITE_CHAOS_HERD_BOTS ?? 2000);
+const OUTAGE_MS = Number(process.env.MEZITE_CHAOS_HERD_OUTAGE_MS ?? 30_000);
 const MAX_IN_FLIGHT = Number(process.env.MEZITE_CHAOS_HERD_MAX_IN_FLIGHT ?? 32);
 /** Bounds on waiting for the fleet (never reached when things work; they are not timing assertions). */
 const RECOVERY_BOUND_MS = Math.max(180_000, BOTS * 200);

@@ -94,7 +94,7 @@ export function configSchema() {
     adminIdentityFile: field('MEZITE_ADMIN_IDENTITY_FILE', parse.string, join(dataDir(), 'admin-identity.json')),
     demoFixtures: field('MEZITE_DEMO_FIXTURES', parse.bool, false),
     authFailureLimit: field('MEZITE_AUTH_FAILURE_LIMIT', parse.int, 10, 'failed client authentications per client id or source address per minute, per replica'),
-    maxInFlight: field('MEZITE_MAX_IN_FLIGHT', nonNegativeInt, 256, 'calls the public gRPC port handles at once per replica; beyond, RESOURCE_EXHAUSTED with retry-after-ms (0: no limit)'),
+    maxInFlight: field('MEZITE_MAX_IN_FLIGHT', nonNegativeInt, 256, 'calls the public gRPC port and the OAuth2 HTTP endpoints each handle at once per replica; beyond, RESOURCE_EXHAUSTED with retry-after-ms (gRPC) or 503 with Retry-After (HTTP) (0: no limit)'),
     shedRetryAfterMs: field('MEZITE_SHED_RETRY_AFTER', parse.duration, 1000, 'the retry hint sent with a shed call, e.g. 1s'),
     issuer: field('MEZITE_ISSUER', parse.string, '', 'the public HTTP base URL (OAuth2 issuer); default the HTTP listen address'),
     tenants: field('MEZITE_TENANTS', parseTenants, [] as TenantConfig[]),

@@ -34,8 +34,11 @@ export class BotManager {
   }
 
   /**
-   * Stores the bot, then mints its join token. If minting fails the bot is removed
-   * again, so the caller can simply retry; no bot exists without a way to join.
+   * Mints the join token, then stores the bot. The two live in different services, so
+   * the order is what keeps them consistent: a failure between them (PostgreSQL
+   * restarting, token-service down) leaves at most a token for a bot that does not
+   * exist, which no join accepts, never a bot without a way to join. The caller can
+   * simply retry.
    */
   async create(caller: Principal, input: { name: string; roles: string[]; tokenTtlMs: number; requestId?: string }): Promise<CreatedBot> {
     const name = validateName('bot', input.name);
@@ -58,14 +61,17 @@ export class BotManager {
       lock: null,
     };
     if (await this.opts.store.get(caller.tenantId, name)) throw alreadyExists(`bot "${name}" already exists`);
-    await this.opts.store.create(bot);
+    const rid = input.requestId ? { requestId: input.requestId } : {};
+    const t = await this.opts.joinTokens.create({ tenantId: bot.tenantId, subjectKind: 'bot', subjectId: bot.id, ttlMs: input.tokenTtlMs, ...rid });
     try {
-      const t = await this.opts.joinTokens.create({ tenantId: bot.tenantId, subjectKind: 'bot', subjectId: bot.id, ttlMs: input.tokenTtlMs, ...(input.requestId ? { requestId: input.requestId } : {}) });
-      return { bot, joinToken: t.plaintext, joinTokenExpiresAt: t.expiresAt };
+      await this.opts.store.create(bot);
     } catch (err) {
-      await this.opts.store.delete(bot.tenantId, bot.id).catch(() => undefined);
+      // The token names a bot that does not exist, so it cannot join anything; revoke it
+      // anyway when the store allows (it may be the thing that is down).
+      await this.opts.joinTokens.revokeForSubject({ tenantId: bot.tenantId, subjectId: bot.id, ...rid }).catch(() => undefined);
       throw err;
     }
+    return { bot, joinToken: t.plaintext, joinTokenExpiresAt: t.expiresAt };
   }
 
   /** The caller's tenant's bot of that name; NotFound otherwise. */

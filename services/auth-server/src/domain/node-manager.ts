@@ -50,12 +50,13 @@ export class NodeManager {
     if (ttl < MIN_TOKEN_TTL_MS || ttl > MAX_TOKEN_TTL_MS) throw invalidArgument('--token-ttl must be between 1m and 7d');
     if (await this.o.store.get(admin.tenantId, input.name)) throw alreadyExists(`node "${input.name}" already exists`);
     const node: Node = { id: randomUUID(), tenantId: admin.tenantId, name: input.name, addr, labels, hostPublicKey: null, hostKeyFingerprint: null, joinedAt: null, lastSeenAt: null, certExpiresAt: null, createdAt: this.o.clock.now() };
-    await this.o.store.create(node);
-    let token;
+    // Token first, then the node (see BotManager.create): a failure between the two
+    // leaves a token naming no node, which no join accepts, never a node without a token.
+    const token = await this.o.joinTokens.create({ tenantId: node.tenantId, subjectKind: 'node', subjectId: node.id, ttlMs: ttl, requestId: input.requestId });
     try {
-      token = await this.o.joinTokens.create({ tenantId: node.tenantId, subjectKind: 'node', subjectId: node.id, ttlMs: ttl, requestId: input.requestId });
+      await this.o.store.create(node);
     } catch (err) {
-      await this.o.store.delete(node.tenantId, node.id).catch(() => undefined);
+      await this.o.joinTokens.revokeForSubject({ tenantId: node.tenantId, subjectId: node.id, requestId: input.requestId }).catch(() => undefined);
       throw err;
     }
     await this.o.audit.record({ tenantId: node.tenantId, type: 'node.add', actor: formatIdentityRef(admin), target: `node:${node.name}`, result: 'success', requestId: input.requestId, details: { addr, labels: JSON.stringify(labels) } });

@@ -19,6 +19,8 @@ function toInfo(c: sshcav1.CertAuthority): CaInfo {
 }
 
 const CACHE_MS = 5000;
+/** RotateCertAuthority's deadline: longer than the default, see `rotate`. */
+const ROTATE_DEADLINE_MS = 20_000;
 
 /**
  * CertAuthorityClient over ssh-ca's gRPC API. CA public keys are cached for a few
@@ -65,7 +67,8 @@ export class GrpcCertAuthorityClient implements CertAuthorityClient {
   }
 
   async rotate(type: 'user' | 'host', phase: 'init' | 'switch' | 'complete' | 'rollback', force: boolean, requestId?: string): Promise<CaInfo[]> {
-    const r = await this.client.rotateCertAuthority({ type: toType(type), phase: PHASES[phase], force }, requestId ? { requestId } : {});
+    // `complete` may wait up to ssh-ca's CA refresh interval and a second (ca-manager.ts).
+    const r = await this.client.rotateCertAuthority({ type: toType(type), phase: PHASES[phase], force }, { deadline: ROTATE_DEADLINE_MS, ...(requestId ? { requestId } : {}) });
     this.cache.clear(); // this replica sees the new trust set at once; others within CACHE_MS
     return r.certAuthorities.map(toInfo);
   }

@@ -8,8 +8,13 @@ function setup() {
   const clock = new FakeClock('2026-05-01T00:00:00Z');
   const issued = new MemoryIssuedCertificateStore();
   const store = new MemoryCertAuthorityStore();
-  const cas = new CaManager({ store, clock, kek: randomBytes(32), algorithm: 'ed25519', issued });
-  return { clock, issued, store, cas };
+  const sleeps: number[] = [];
+  const sleep = async (ms: number) => {
+    sleeps.push(ms);
+    clock.advance(ms);
+  };
+  const cas = new CaManager({ store, clock, kek: randomBytes(32), algorithm: 'ed25519', issued, sleep });
+  return { clock, issued, store, cas, sleeps };
 }
 
 const failure = async (p: Promise<unknown>) => {
@@ -91,4 +96,28 @@ test('phases out of order are FailedPrecondition saying what to run, and change 
   await cas.rotate('user', 'switch');
   expect((await failure(cas.rotate('user', 'init'))).message).toMatch(/--phase complete/);
   expect((await cas.listAll()).length).toBe(before.length + 1);
+});
+
+test('complete right after switch first waits until every replica\'s signer has re-read the CAs (refresh + 1 s), with --force too', async () => {
+  for (const force of [false, true]) {
+    const { cas, clock, sleeps } = setup();
+    await cas.ensure();
+    await cas.rotate('user', 'init');
+    await cas.rotate('user', 'switch');
+    clock.advance(2000);
+    const done = await cas.rotate('user', 'complete', { force });
+    // Switched 2 s ago; a signer may use what it read before for 5 s, plus a second of margin.
+    expect(sleeps).toEqual([4000]);
+    expect(done.map((c) => c.state)).toEqual(['active']);
+  }
+});
+
+test('complete long after switch does not wait', async () => {
+  const { cas, clock, sleeps } = setup();
+  await cas.ensure();
+  await cas.rotate('user', 'init');
+  await cas.rotate('user', 'switch');
+  clock.advance(60_000);
+  await cas.rotate('user', 'complete');
+  expect(sleeps).toEqual([]);
 });

@@ -3,6 +3,7 @@ import { failedPrecondition, isMeziteError, unavailable, type Clock } from '@mez
 import { fingerprintSha256, generateCaKey } from '@mezite/ssh';
 import { type CaAlgorithm, type CaState, type CaType, type CertAuthority, type CertAuthorityStore, isTrusted } from './cert-authority';
 import type { IssuedCertificateStore } from './issued-certificate';
+import { DEFAULT_CA_REFRESH_MS } from './certificate-signer';
 import { sealPrivateKey } from './key-encryption';
 
 /** Options of CaManager. */
@@ -15,7 +16,20 @@ export interface CaManagerOptions {
   algorithm: CaAlgorithm;
   /** The issued-certificate log: completing a rotation waits for the old CA's certificates to expire. */
   issued?: Pick<IssuedCertificateStore, 'lastExpiry'>;
+  /**
+   * How long a signer may keep signing with the CA it read before (CertificateSigner's
+   * caRefreshMs, every replica's). `complete` waits until this long (and a second more)
+   * has passed since `switch`, so no replica signs with a CA after it stopped being trusted.
+   */
+  signerRefreshMs?: number;
+  /** Waits `ms` (tests pass a fake); default a timer. */
+  sleep?: (ms: number) => Promise<void>;
 }
+
+/** Clock skew between replicas and a sign call in flight while a signer re-reads the CAs. */
+const SWITCH_SETTLE_MARGIN_MS = 1000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A rotation step (`mezctl ca rotate --phase`). */
 export type RotationPhase = 'init' | 'switch' | 'complete' | 'rollback';
@@ -95,14 +109,21 @@ export class CaManager {
       case 'complete': {
         if (next) throw failedPrecondition(`the new ${type} CA does not sign yet; run --phase switch first`);
         if (!previous) throw failedPrecondition(`no ${type} CA rotation is in progress; run --phase init to start one`);
+        // A replica that read the CAs just before `switch` signs with the previous CA until
+        // its next read: let every one of them move on first (with --force too: a
+        // certificate signed after `complete` by a CA no longer trusted would never work).
+        const settleMs = (this.opts.signerRefreshMs ?? DEFAULT_CA_REFRESH_MS) + SWITCH_SETTLE_MARGIN_MS;
+        const switchedAt = (active?.stateChangedAt ?? active?.createdAt ?? now).getTime();
+        const wait = Math.min(settleMs, switchedAt + settleMs - now.getTime());
+        if (wait > 0) await (this.opts.sleep ?? sleep)(wait);
         if (!opts.force) {
           if (!this.opts.issued) throw unavailable('the issued-certificate log is not available');
           const last = await this.opts.issued.lastExpiry(previous.id);
-          if (last && last > now) {
+          if (last && last > this.opts.clock.now()) {
             throw failedPrecondition(`certificates signed by the previous ${type} CA are valid until ${last.toISOString()}; completing now would break them. Run again after that, or pass --force`);
           }
         }
-        moved(await this.opts.store.transition(type, [{ id: previous.id, from: 'previous', to: 'retired' }], now));
+        moved(await this.opts.store.transition(type, [{ id: previous.id, from: 'previous', to: 'retired' }], this.opts.clock.now()));
         break;
       }
       case 'rollback': {

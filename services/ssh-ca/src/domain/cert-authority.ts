@@ -25,6 +25,8 @@ export interface CertAuthority {
   /** The CA's place in a rotation; exactly one CA per type is `active` (signs). */
   state: CaState;
   createdAt: Date;
+  /** When the CA last changed state (a rotation phase); its creation time when it never did. */
+  stateChangedAt?: Date;
 }
 
 /** Whether certificates signed by a CA in this state are accepted (`TrustedUserCAKeys`, `@cert-authority`). */

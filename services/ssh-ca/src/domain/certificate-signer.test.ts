@@ -236,6 +236,16 @@ describe('CertificateSigner', () => {
     await expect(signer.sign(userRequest({ publicKey: userCa.publicKey }))).rejects.toThrow(/CA key/);
   });
 
+  test('invalidate() (a rotation phase on this replica) makes the very next certificate use the CAs as stored now', async () => {
+    const { signer, cas, userCa } = setup();
+    expect((await signer.sign(userRequest())).caFingerprint).toBe(userCa.fingerprint);
+    const next = makeCa('user');
+    userCa.state = 'previous';
+    cas.push(next);
+    signer.invalidate();
+    expect((await signer.sign(userRequest())).caId).toBe(next.id);
+  });
+
   test('keeps signing with the CAs it has when a re-read fails; with none read yet, the error is the source\'s', async () => {
     const { signer, source, clock, logger } = setup();
     await signer.sign(userRequest());

@@ -1,4 +1,4 @@
-import { type KeyObject, randomBytes } from 'node:crypto';
+import { type KeyObject, randomFillSync } from 'node:crypto';
 import { type Clock, failedPrecondition, internal, invalidArgument, isMeziteError } from '@mezite/identity';
 import { meziteMetrics, type Logger } from '@mezite/platform';
 import { encodePublicKey, fingerprintSha256, importCaPrivateKey, signCertificate } from '@mezite/ssh';
@@ -77,6 +77,8 @@ export class CertificateSigner {
   private readonly refreshMs: number;
   private snapshot: CaSnapshot | undefined;
   private reading: Promise<CaSnapshot> | undefined;
+  /** Bumped by `invalidate`: a read that began before it does not become the snapshot. */
+  private epoch = 0;
 
   constructor(opts: CertificateSignerOptions) {
     if (!opts.store || !opts.cas || !opts.clock || !opts.logger) throw new Error('CertificateSigner: store, cas, clock and logger are required');
@@ -109,7 +111,8 @@ export class CertificateSigner {
   async sign(req: CertificateRequest): Promise<SignedSshCertificate> {
     const checked = checkCertificateRequest(req);
     const snap = await this.current();
-    if (snap.caFingerprints.has(fingerprintSha256(checked.subjectKey.blob))) throw invalidArgument('public_key is one of the CA keys; a CA key is never certified');
+    const publicKeyFingerprint = fingerprintSha256(checked.subjectKey.blob);
+    if (snap.caFingerprints.has(publicKeyFingerprint)) throw invalidArgument('public_key is one of the CA keys; a CA key is never certified');
     const entry = snap.active.get(checked.type);
     if (!entry) throw failedPrecondition(`there is no active ${checked.type} CA`);
     const key = this.keyOf(entry);
@@ -117,11 +120,11 @@ export class CertificateSigner {
     const seconds = Math.floor(now.getTime() / 1000);
     const validAfter = new Date((seconds - CLOCK_SKEW_SECONDS) * 1000);
     const validBefore = new Date((seconds + checked.ttlSeconds) * 1000);
-    const publicKeyFingerprint = fingerprintSha256(checked.subjectKey.blob);
 
     for (let attempt = 1; ; attempt++) {
       const serial = randomSerial();
-      const keyId = `${checked.keyId}/${serial}`;
+      const serialText = serial.toString();
+      const keyId = `${checked.keyId}/${serialText}`;
       const cert = signCertificate({
         ca: { key },
         subjectKey: checked.subjectKey,
@@ -152,13 +155,25 @@ export class CertificateSigner {
       } catch (err) {
         if (!isMeziteError(err, 'AlreadyExists')) throw err;
         if (attempt >= MAX_SERIAL_ATTEMPTS) throw internal('could not log the certificate under a unique serial', { cause: err });
-        this.log.warn('certificate serial already logged; drawing another', { ca_id: entry.ca.id, serial: serial.toString(), attempt });
+        this.log.warn('certificate serial already logged; drawing another', { ca_id: entry.ca.id, serial: serialText, attempt });
         continue;
       }
       meziteMetrics.certificatesIssued.inc({ ca: entry.ca.fingerprint, type: checked.type });
-      this.log.debug('certificate issued', { ca_fingerprint: entry.ca.fingerprint, type: checked.type, key_id: keyId, serial: serial.toString(), principals: checked.principals, subject_id: checked.subjectId, valid_before: validBefore.toISOString() });
+      this.log.debug('certificate issued', { ca_fingerprint: entry.ca.fingerprint, type: checked.type, key_id: keyId, serial: serialText, principals: checked.principals, subject_id: checked.subjectId, valid_before: validBefore.toISOString() });
       return { certificate: cert.line, serial, keyId, validAfter, validBefore, caId: entry.ca.id, caFingerprint: entry.ca.fingerprint };
     }
+  }
+
+  /**
+   * Forgets what the signer read about the CAs: the next certificate is signed with the
+   * CAs as stored now. Called after a rotation phase on this replica, so it signs with
+   * the new CA at once; other replicas follow within the refresh interval, which
+   * `complete` waits out (CaManager).
+   */
+  invalidate(): void {
+    this.epoch++;
+    this.reading = undefined;
+    if (this.snapshot) this.snapshot = { ...this.snapshot, readAt: Number.NEGATIVE_INFINITY };
   }
 
   /** The CA snapshot, read again when older than the refresh interval (one read at a time). */
@@ -174,6 +189,7 @@ export class CertificateSigner {
 
   private async read(now: number): Promise<CaSnapshot> {
     const before = this.snapshot;
+    const epoch = this.epoch;
     let cas: CertAuthority[];
     try {
       cas = await this.cas.listAll();
@@ -181,8 +197,9 @@ export class CertificateSigner {
       if (!before) throw err;
       // Keep signing with what we had (the old CA stays trusted during a rotation); retry after the interval.
       this.log.warn('cannot read the CAs; signing with the ones read before', { err });
-      this.snapshot = { ...before, readAt: now };
-      return this.snapshot;
+      const kept = { ...before, readAt: now };
+      if (epoch === this.epoch) this.snapshot = kept;
+      return kept;
     }
     const active = new Map<CaType, ActiveCa>();
     for (const ca of cas) {
@@ -195,8 +212,9 @@ export class CertificateSigner {
       active.set(ca.type, { ca });
       if (before) this.log.info('active CA changed', { type: ca.type, ca_id: ca.id, fingerprint: ca.fingerprint, previous: kept?.ca.fingerprint ?? null });
     }
-    this.snapshot = { readAt: now, active, caFingerprints: new Set(cas.map((c) => c.fingerprint)) };
-    return this.snapshot;
+    const snap = { readAt: now, active, caFingerprints: new Set(cas.map((c) => c.fingerprint)) };
+    if (epoch === this.epoch) this.snapshot = snap;
+    return snap;
   }
 
   /** The CA's KeyObject, decrypted, imported and checked against its public key once. */
@@ -219,10 +237,20 @@ export class CertificateSigner {
   }
 }
 
+// A call into OpenSSL's RNG costs a few µs, a tenth of a signature: serials are cut
+// from a pool refilled every 256 certificates, each byte handed out once.
+const serialPool = Buffer.alloc(2048);
+let serialOffset = serialPool.length;
+
 /** A random serial in 1 .. 2^63-1: unguessable, and positive as a signed bigint column. */
 export function randomSerial(): bigint {
   for (;;) {
-    const serial = randomBytes(8).readBigUInt64BE() & 0x7fff_ffff_ffff_ffffn;
+    if (serialOffset + 8 > serialPool.length) {
+      randomFillSync(serialPool);
+      serialOffset = 0;
+    }
+    const serial = serialPool.readBigUInt64BE(serialOffset) & 0x7fff_ffff_ffff_ffffn;
+    serialOffset += 8;
     if (serial !== 0n) return serial;
   }
 }

@@ -79,6 +79,7 @@ export function sshCaHandlers(deps: SshCaHandlerDeps): ServiceImplementation<typ
       const phase = PHASES.get(req.phase);
       if (!phase) throw invalidArgument('phase must be INIT, SWITCH, COMPLETE or ROLLBACK');
       const cas = await deps.cas.rotate(type, phase, { force: req.force });
+      deps.signer.invalidate(); // this replica signs with the new set at once; others within their refresh
       ctx.log.info('CA rotation phase done', { type, phase, force: req.force, cas: cas.map((c) => `${c.state}:${c.fingerprint}`) });
       return { certAuthorities: cas.map(toProto) };
     },

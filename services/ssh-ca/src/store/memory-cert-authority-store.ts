@@ -21,10 +21,10 @@ export class MemoryCertAuthorityStore implements CertAuthorityStore {
     this.cas.push({ ...ca, state: 'next' });
   }
 
-  async transition(type: CaType, moves: Array<{ id: string; from: CaState; to: CaState }>): Promise<boolean> {
+  async transition(type: CaType, moves: Array<{ id: string; from: CaState; to: CaState }>, at: Date): Promise<boolean> {
     const found = moves.map((m) => this.cas.find((c) => c.id === m.id && c.type === type && c.state === m.from));
     if (found.some((c) => !c)) return false;
-    moves.forEach((m, i) => ((found[i] as CertAuthority).state = m.to));
+    moves.forEach((m, i) => Object.assign(found[i] as CertAuthority, { state: m.to, stateChangedAt: at }));
     return true;
   }
 }

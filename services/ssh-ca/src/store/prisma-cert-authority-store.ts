@@ -13,6 +13,7 @@ const toDomain = (r: Row): CertAuthority => ({
   encryptedPrivateKey: Buffer.from(r.encryptedPrivateKey),
   state: r.state as CaState,
   createdAt: r.createdAt,
+  stateChangedAt: r.stateChangedAt,
 });
 const toRow = (ca: CertAuthority, state: CaState) => ({
   id: ca.id,

@@ -91,7 +91,9 @@ describe('the public port under hostile clients', () => {
           const body = message([str(1, id), str(2, secret), str(3, grant)]);
           checkRefusal(`IssueServiceToken ${body.toString('hex')}`, await grpc.call(ISSUE, body), REFUSED);
         }),
-        LIVE_RUNS,
+        // Was a bug, found by this property in CI: an unsupported grant type was echoed
+        // whole in the message (4 KiB back). Messages are now cut (boundedMessage).
+        { ...LIVE_RUNS, examples: [[Buffer.alloc(0), Buffer.from(`psk_live_${'0'.repeat(28)}`), Buffer.alloc(4096, 'x')]] },
       );
     });
 

@@ -108,7 +108,7 @@ export function identityTokenService(fake: () => FakeAuthServer): ServiceImpleme
       const f = fake();
       f.calls.push({ method: 'IdentityTokenService.IssueServiceToken', request: req });
       f.machine.issueServiceAuthorizations.push(ctx.metadata.get('authorization'));
-      if (req.grantType !== 'client_credentials') throw invalidArgument(`unsupported grant_type "${req.grantType}": only client_credentials is supported`);
+      if (req.grantType !== 'client_credentials') throw invalidArgument(`unsupported grant_type ${JSON.stringify(req.grantType.slice(0, 40))}: only client_credentials is supported`);
       const svc = [...f.machine.services.values()].find((s) => s.identity.clientId === req.clientId);
       if (!svc || svc.secret !== req.clientSecret) throw unauthenticated('invalid client credentials');
       return issued(f.machine.mint(`service:${svc.identity.id}`, 'live', DAY), f.clock.now());

@@ -70,7 +70,7 @@ export function requestMiddleware(log: Logger) {
         if (err.retryAfterMs !== undefined) context.trailer.set(RETRY_AFTER_TRAILER, String(Math.max(0, Math.round(err.retryAfterMs))));
         if (err.code !== 'Unavailable' && err.code !== 'DeadlineExceeded') meziteMetrics.refusals.inc({ reason: refusalReason(err.code), method: call.method.path });
         if (err.cause) reqLog.debug('request refused', { code: err.code, reason: err.message, cause: err.cause });
-        throw new ServerError(err.grpcStatus, err.message);
+        throw new ServerError(err.grpcStatus, boundedMessage(err.message));
       }
       code = Status.INTERNAL;
       reqLog.error('unhandled error', { err });
@@ -82,4 +82,12 @@ export function requestMiddleware(log: Logger) {
       meziteMetrics.grpcHandling.observe({ grpc_service: service, grpc_method: method, grpc_code: Status[code] ?? String(code) }, ms / 1000);
     }
   };
+}
+
+/** Longest error message a caller is sent; a message that echoes a hostile value is cut. */
+export const MAX_ERROR_MESSAGE_LENGTH = 500;
+
+/** `message`, cut to {@link MAX_ERROR_MESSAGE_LENGTH} characters with an ellipsis. */
+export function boundedMessage(message: string): string {
+  return message.length <= MAX_ERROR_MESSAGE_LENGTH ? message : `${message.slice(0, MAX_ERROR_MESSAGE_LENGTH - 1)}…`;
 }

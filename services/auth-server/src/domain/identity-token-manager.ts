@@ -49,7 +49,7 @@ export class IdentityTokenManager {
 
   /** The machine's sign-in. Every credential failure gets the same message. */
   async issueService(input: { clientId: string; clientSecret: string; grantType: string; requestId: string; source?: string }): Promise<IssuedApiToken> {
-    if (input.grantType !== 'client_credentials') throw invalidArgument(`unsupported grant_type "${input.grantType}": only client_credentials is supported`);
+    if (input.grantType !== 'client_credentials') throw invalidArgument(`unsupported grant_type ${JSON.stringify(input.grantType.slice(0, 40))}: only client_credentials is supported`);
     const keys = [`client:${input.clientId.slice(0, 256)}`, `source:${input.source ?? 'unknown'}`];
     try {
       this.o.limiter?.check(keys);

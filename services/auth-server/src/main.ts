@@ -106,15 +106,16 @@ export async function main(): Promise<void> {
   });
   // Per replica: 10 failed client authentications per client id or source address per minute.
   const limiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit, windowMs: 60_000 });
-  const identityTokens = new IdentityTokenManager({ tokens: apiTokens, services: serviceStore, machineIdp, audit, limiter });
+  // Refused credentials (bearers, certificates, BeginRenewal, rate-limited client
+  // credentials) are audited with their reason, at most the bearer limiter's limit per
+  // source and 1000 per minute per replica.
+  const refusals = new RefusalAuditor({ audit, clock, log, perSource: cfg.authFailureLimit * 3 });
+  const identityTokens = new IdentityTokenManager({ tokens: apiTokens, services: serviceStore, machineIdp, audit, limiter, refusals });
   // Human sign-in (mezctl login): off without MEZITE_OIDC_ISSUER.
   const humanIdp = cfg.oidcIssuer ? { issuer: cfg.oidcIssuer, clientId: cfg.oidcClientId, admins: cfg.oidcAdmins, verifier: new OidcIdTokenVerifier({ issuer: cfg.oidcIssuer, clientId: cfg.oidcClientId, clock }) } : undefined;
   const logins = new LoginManager({ idp: humanIdp, tenants: tenantStore, sessions, audit, clock, limiter });
   const tenantDomain = async (id: string) => (await tenantStore.getTenantById(id))?.domain ?? id;
   const challenges = new PrismaRenewalChallengeStore(prisma);
-  // Refused credentials (bearers, certificates, BeginRenewal) are audited with their
-  // reason, at most the bearer limiter's limit per source and 1000 per minute per replica.
-  const refusals = new RefusalAuditor({ audit, clock, log, perSource: cfg.authFailureLimit * 3 });
   const joins = new JoinManager({ bots: botStore, roles, joinTokens, ca, challenges, audit, clock, revocations, refusals });
   const nodeStore = new PrismaNodeStore(prisma);
   const nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens, revocations, audit, clock });

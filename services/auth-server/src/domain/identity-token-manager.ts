@@ -13,6 +13,7 @@ import type { ApiTokenClient, ApiTokenInfo } from './api-token-client';
 import { ADMIN_ROLE } from './authz';
 import type { FailureLimiter } from './failure-limiter';
 import type { MachineIdentityProvider } from './machine-idp';
+import type { RefusalAuditor } from './refusal-auditor';
 import type { ServiceIdentityStore } from './service-identity';
 
 /** Seed 000's anti-escalation message, word for word. */
@@ -36,6 +37,11 @@ export interface IdentityTokenManagerOptions {
   audit: AuditLog;
   /** Brute-force protection for client authentication (per client id and source). */
   limiter?: FailureLimiter;
+  /**
+   * Bounds the audit records of rate-limited attempts (one per source per window):
+   * without it every attempt the limiter refuses is an append to the audit chain.
+   */
+  refusals?: Pick<RefusalAuditor, 'rateLimited'>;
 }
 
 /**
@@ -54,7 +60,9 @@ export class IdentityTokenManager {
     try {
       this.o.limiter?.check(keys);
     } catch (err) {
-      await this.o.audit.record({ tenantId: null, type: 'token.issue_service', actor: `client:${input.clientId.slice(0, 64)}`, target: 'service:?', result: 'failure', requestId: input.requestId, details: { reason: 'rate limited', ...(input.source ? { source: input.source } : {}) } });
+      const actor = `client:${input.clientId.slice(0, 64)}`;
+      if (this.o.refusals) await this.o.refusals.rateLimited({ type: 'token.issue_service', requestId: input.requestId, source: input.source ?? 'unknown', credential: 'client secret', target: 'service:?' }, { actor });
+      else await this.o.audit.record({ tenantId: null, type: 'token.issue_service', actor, target: 'service:?', result: 'failure', requestId: input.requestId, details: { reason: 'rate limited', ...(input.source ? { source: input.source } : {}) } });
       throw err;
     }
     if (!input.clientId || !input.clientSecret || input.clientId.length > 256 || input.clientSecret.length > 1024) {

@@ -117,15 +117,18 @@ export class RefusalAuditor {
     this.suppressed++;
   }
 
-  /** Audits that the failure limiter refused the source: once per source per window. Never throws. */
-  async rateLimited(e: Omit<RefusalEvent, 'fallbackReason'>): Promise<void> {
+  /**
+   * Audits that the failure limiter refused the source: once per source per window
+   * (`subject` names what was attempted, e.g. the client id). Never throws.
+   */
+  async rateLimited(e: Omit<RefusalEvent, 'fallbackReason'>, subject: RefusalSubject = {}): Promise<void> {
     const s = this.slot(e.source);
     if (!s || s.noted) {
       this.suppressed++;
       return;
     }
     s.noted = true;
-    return this.write(e, 'rate limited', { details: { note: `further attempts from this source are not audited for ${Math.round(this.windowMs / 1000)}s` } });
+    return this.write(e, 'rate limited', { ...subject, details: { ...subject.details, note: `further attempts from this source are not audited for ${Math.round(this.windowMs / 1000)}s` } });
   }
 
   /** This window's state of `source`; undefined when too many sources were seen (those count only towards the log). */

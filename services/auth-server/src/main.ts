@@ -143,7 +143,10 @@ export async function main(): Promise<void> {
     return refusals.guard(bearerLimiter, event, () => certAuth.authenticate(credential));
   };
   // Load shedding first: a call over the in-flight cap costs no authentication or database work.
-  const shedding = loadSheddingMiddleware({ maxInFlight: cfg.maxInFlight, retryAfterMs: cfg.shedRetryAfterMs });
+  // A quarter of the cap is kept for the second step of renewals, so a begun renewal is
+  // not thrown away (and started again) when the replica is full.
+  const finishing = new Set(['/mezite.auth.v1.JoinService/CompleteRenewal', '/mezite.auth.v1.JoinService/CompleteNodeRenewal']);
+  const shedding = loadSheddingMiddleware({ maxInFlight: cfg.maxInFlight, retryAfterMs: cfg.shedRetryAfterMs, finishing: { methods: finishing, reserved: Math.floor(cfg.maxInFlight / 4) } });
   const authed = grpc.services.with(shedding).with(authMiddleware(authenticateFrom, certificateFrom));
   authed.add(authv1.BotServiceDefinition, botHandlers(bots, audit));
   authed.add(authv1.RoleServiceDefinition, roleHandlers(roles, audit));

@@ -90,3 +90,33 @@ test('the hint grows with the ratio of refusals to completed calls in the previo
   release2();
   await held2;
 });
+
+test('the second step of a renewal may use the reserve: other calls are refused while it is kept free', async () => {
+  const finishing = new Set(['/x.v1.Join/CompleteRenewal']);
+  const mw = loadSheddingMiddleware({ maxInFlight: 4, retryAfterMs: 1000, finishing: { methods: finishing, reserved: 2 } });
+  const release: Array<() => void> = [];
+  const call = (path: string) => ({ method: { path }, request: undefined, next: async function* () { await new Promise<void>((r) => release.push(r)); return undefined; } });
+  const start = (path: string) => {
+    const g = mw(call(path) as never, {} as never);
+    const done = (async () => {
+      for (;;) if ((await g.next()).done) return 'ok';
+    })().catch((e: unknown) => (isMeziteError(e, 'ResourceExhausted') ? 'shed' : 'other'));
+    return done;
+  };
+  const settle = () => new Promise((r) => setImmediate(r));
+  const begins = [start('/x.v1.Join/BeginRenewal'), start('/x.v1.Join/BeginRenewal')];
+  await settle();
+  // Two in flight: a third new call is refused, the reserve is for finishing ones.
+  await expect(start('/x.v1.Join/BeginRenewal')).resolves.toBe('shed');
+  const completes = [start('/x.v1.Join/CompleteRenewal'), start('/x.v1.Join/CompleteRenewal')];
+  await settle();
+  expect(mw.inFlight).toBe(4);
+  // Full: even a finishing call is refused beyond the cap.
+  await expect(start('/x.v1.Join/CompleteRenewal')).resolves.toBe('shed');
+  release.splice(0).forEach((r) => r());
+  expect(await Promise.all([...begins, ...completes])).toEqual(['ok', 'ok', 'ok', 'ok']);
+  expect(mw.shed).toBe(2);
+  // Without a reserve configured, or with shedding off, nothing changes.
+  expect(() => loadSheddingMiddleware({ maxInFlight: 0, retryAfterMs: 1000, finishing: { methods: finishing, reserved: 2 } })).not.toThrow();
+  expect(() => loadSheddingMiddleware({ maxInFlight: 4, retryAfterMs: 1000, finishing: { methods: finishing, reserved: -1 } })).toThrow(/reserved/);
+});

@@ -12,6 +12,14 @@ export interface LoadSheddingOptions {
    * their ratio up to this. Default 8 × `retryAfterMs`.
    */
   maxRetryAfterMs?: number;
+  /**
+   * Calls that finish work a client has already started (the second step of a
+   * renewal): they may use the whole cap, while every other call is refused once
+   * `maxInFlight - reserved` are in flight. Refusing the second step would throw away
+   * the first one's work (its challenge) and make the client start over, so under
+   * overload a server would spend more and more of itself on halves of renewals.
+   */
+  finishing?: { methods: ReadonlySet<string>; reserved: number };
   /** Milliseconds clock (tests); default Date.now. */
   now?: () => number;
 }
@@ -48,6 +56,8 @@ export function loadSheddingMiddleware(o: LoadSheddingOptions): LoadShedder {
   const maxRetryAfterMs = o.maxRetryAfterMs ?? o.retryAfterMs * 8;
   if (!(maxRetryAfterMs >= o.retryAfterMs)) throw new Error('loadSheddingMiddleware: maxRetryAfterMs must be ≥ retryAfterMs');
   const now = o.now ?? Date.now;
+  const reserved = o.finishing && o.maxInFlight > 0 ? Math.min(o.finishing.reserved, o.maxInFlight - 1) : 0;
+  if (!(reserved >= 0) || !Number.isInteger(reserved)) throw new Error('loadSheddingMiddleware: finishing.reserved must be an integer ≥ 0');
   let inFlight = 0;
   let shed = 0;
   // Refusals and completions in the current one-second window, and in the one before.
@@ -61,7 +71,8 @@ export function loadSheddingMiddleware(o: LoadSheddingOptions): LoadShedder {
     windowStart = t;
   };
   async function* middleware<Req, Res>(call: ServerMiddlewareCall<Req, Res>, context: CallContext): AsyncGenerator<Res, Res | void, undefined> {
-    if (o.maxInFlight > 0 && inFlight >= o.maxInFlight) {
+    const cap = reserved > 0 && !o.finishing!.methods.has(call.method.path) ? o.maxInFlight - reserved : o.maxInFlight;
+    if (o.maxInFlight > 0 && inFlight >= cap) {
       shed++;
       roll(now());
       current.shed++;

@@ -152,6 +152,29 @@ describe('OAuth2 endpoints through oauth4webapi', () => {
     expect((await introspect(own.access_token)).active).toBe(false);
   });
 
+  test('removing a service identity revokes its tokens at once and its client secret: nothing it held works any more', async () => {
+    const added = await runBin('plexctl', ['service-identities', 'add', '--name', 'oauth2-gone', '--output', 'json'], { env: stack.cliEnv });
+    expect(added.code).toBe(0);
+    const gone = JSON.parse(added.stdout) as { client_id: string; client_secret: string };
+    const goneClient: oauth.Client = { client_id: gone.client_id };
+    const held = [await issue(oauth.ClientSecretBasic(gone.client_secret), goneClient), await issue(oauth.ClientSecretPost(gone.client_secret), goneClient)];
+    for (const t of held) expect((await whoamiWithToken(stack.httpUrl, t.access_token)).code).toBe(0);
+    const bystander = await issue(oauth.ClientSecretBasic(CLIENT_SECRET));
+
+    const rm = await runBin('plexctl', ['service-identities', 'rm', 'oauth2-gone'], { env: stack.cliEnv });
+    expect(rm).toMatchObject({ code: 0, stderr: '' });
+
+    for (const t of held) {
+      expect((await introspect(t.access_token)).active).toBe(false);
+      expect((await whoamiWithToken(stack.httpUrl, t.access_token)).code).toBe(1);
+    }
+    const again = await post('/oauth2/token', 'grant_type=client_credentials', { authorization: basic(gone.client_id, gone.client_secret) });
+    expect(again.status).toBe(401);
+    expect(again.body.error).toBe('invalid_client');
+    // Another service's token is untouched.
+    expect((await whoamiWithToken(stack.httpUrl, bystander.access_token)).code).toBe(0);
+  });
+
   describe('errors a library never provokes (raw requests)', () => {
     const grant = 'grant_type=client_credentials';
 

@@ -149,6 +149,15 @@ describe('mezctl identity-tokens', () => {
     });
   });
 
+  test('a client secret that starts with "-" is taken as the value of --client-secret, not as an option', async () => {
+    const dashed = '-23BEWJdgHhSajIYqp-secret';
+    server.machine.addServiceIdentity('svc-dashed', dashed);
+    const r = await server.run(['identity-tokens', 'issue-service', '--client-id', 'svc-dashed', '--grant-type', 'client_credentials', '--client-secret', dashed, '--output', 'json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ token_type: 'Bearer' });
+  });
+
   test('issue-service works with only PLEXSPHERE_URL, no identity file at all', async () => {
     const ca = (JSON.parse(readFileSync(server.identityFile, 'utf8')) as { ca_cert: string }).ca_cert;
     const http: Server = createServer((req, res) => {

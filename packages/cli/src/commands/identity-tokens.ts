@@ -57,7 +57,7 @@ export function identityTokensCommand(ctx: CliContext) {
             a
               .option('client-id', { type: 'string', demandOption: true, describe: 'Client id of the service identity' })
               .option('grant-type', { type: 'string', demandOption: true, describe: `OAuth2 grant type; only ${GRANT_TYPE}` })
-              .option('client-secret', { type: 'string', describe: 'Client secret (visible in ps and shell history; prefer the file or MEZITE_CLIENT_SECRET)' })
+              .option('client-secret', { type: 'string', nargs: 1, describe: 'Client secret (visible in ps and shell history; prefer the file or MEZITE_CLIENT_SECRET)' })
               .option('client-secret-file', { type: 'string', requiresArg: true, describe: 'File holding the client secret; - reads standard input' })
               .conflicts('client-secret', 'client-secret-file')
               .epilogue(

@@ -73,7 +73,7 @@ export function serviceIdentitiesCommand(ctx: CliContext) {
             });
           },
         )
-        .command(['rm <name>', 'remove <name>'], 'Remove a service identity; it can no longer sign in', nameArg, async (argv) => {
+        .command(['rm <name>', 'remove <name>'], 'Remove a service identity: its client secret and every API token it holds stop working', nameArg, async (argv) => {
           await ctx.withClients(argv, async (c) => {
             await c.serviceIdentities.deleteServiceIdentity({ name: argv.name }, c.auth());
             if (argv.output === 'json') return ctx.printJson({ removed: argv.name });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { alreadyExists, invalidArgument, notFound, type Clock, type Principal } from '@mezite/identity';
+import { alreadyExists, invalidArgument, isMeziteError, notFound, type Clock, type Principal } from '@mezite/identity';
 import type { ApiTokenClient } from './api-token-client';
 import type { ServiceIdentity, ServiceIdentityStore } from './service-identity';
 import { checkServiceName } from './identity-token-manager';
@@ -8,7 +8,7 @@ const CLIENT_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** Service identity lifecycle in the caller's tenant; the client secret lives in token-service. */
 export class ServiceIdentityManager {
-  constructor(private readonly o: { store: ServiceIdentityStore; secrets: Pick<ApiTokenClient, 'setClientSecret' | 'deleteClientSecret'>; clock: Clock }) {
+  constructor(private readonly o: { store: ServiceIdentityStore; secrets: Pick<ApiTokenClient, 'setClientSecret' | 'deleteClientSecret' | 'list' | 'delete'>; clock: Clock }) {
     if (!o.store || !o.secrets || !o.clock) throw new Error('ServiceIdentityManager: store, secrets and clock are required');
   }
 
@@ -49,10 +49,21 @@ export class ServiceIdentityManager {
     return this.o.store.list(caller.tenantId, opts);
   }
 
-  /** Removes the identity and its client secret: it can no longer sign in. */
+  /**
+   * Removes the identity, and with it every way it had in: first its client secret (no
+   * new token from client_credentials), then each of its API tokens, revoked as
+   * `identity-tokens delete` revokes one (refused on every replica when this returns),
+   * then the identity itself. A failure on the way leaves the identity in place, so the
+   * admin can retry; nothing is left that works without it.
+   */
   async delete(caller: Principal, name: string, requestId?: string): Promise<void> {
     const s = await this.get(caller, name);
-    await this.o.secrets.deleteClientSecret(s.clientId, requestId).catch(() => undefined);
+    const rid = requestId ? { requestId } : {};
+    await this.o.secrets.deleteClientSecret(s.clientId, requestId).catch((err: unknown) => {
+      if (!isMeziteError(err, 'NotFound')) throw err; // gone already (a retry)
+    });
+    const tokens = await this.o.secrets.list(s.tenantId, s.id, requestId);
+    await Promise.all(tokens.map((t) => this.o.secrets.delete({ tenantId: s.tenantId, identityId: s.id, id: t.id, ...rid })));
     await this.o.store.delete(caller.tenantId, s.id);
   }
 

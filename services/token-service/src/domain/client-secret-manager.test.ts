@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { FakeClock, keyedHash } from '@mezite/identity';
 import { MemoryClientSecretStore } from '../store/memory-client-secret-store';
-import { ClientSecretManager } from './client-secret-manager';
+import { ClientSecretManager, newClientSecret } from './client-secret-manager';
 
 function setup() {
   const store = new MemoryClientSecretStore();
@@ -72,5 +72,16 @@ describe('ClientSecretManager', () => {
     await manager.delete('svc-a');
     await expect(manager.verify({ clientId: 'svc-a', secret })).rejects.toMatchObject({ code: 'Unauthenticated' });
     await expect(manager.delete('svc-a')).rejects.toMatchObject({ code: 'NotFound' });
+  });
+});
+
+describe('newClientSecret', () => {
+  test('never starts with "-" (a command line would take it for an option), and stays base64url of full length', () => {
+    // A random base64url string starts with "-" one time in 64: 4,000 draws would show ~60.
+    const drawn = Array.from({ length: 4000 }, () => newClientSecret());
+    expect(drawn.filter((s) => s.startsWith('-'))).toEqual([]);
+    expect(new Set(drawn.map((s) => s.length)).size).toBe(1);
+    for (const s of drawn.slice(0, 100)) expect(s).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]+$/);
+    expect(new Set(drawn).size).toBe(drawn.length);
   });
 });

@@ -51,7 +51,7 @@ export class ClientSecretManager {
   async set(input: { tenantId: string; clientId: string; serviceIdentityId: string; secret?: string }): Promise<string> {
     if (!isUuid(input.tenantId) || !isUuid(input.serviceIdentityId)) throw invalidArgument('tenant_id and service_identity_id must be UUIDs');
     if (!CLIENT_ID_PATTERN.test(input.clientId)) throw invalidArgument("client_id: use 1 to 128 letters, digits and '._:@-', starting with a letter or digit");
-    const secret = input.secret || randomBytes(CLIENT_SECRET_RANDOM_BYTES).toString('base64url');
+    const secret = input.secret || newClientSecret();
     if (secret.length < MIN_CLIENT_SECRET_CHARS || secret.length > MAX_CLIENT_SECRET_CHARS) {
       throw invalidArgument(`secret must be ${MIN_CLIENT_SECRET_CHARS} to ${MAX_CLIENT_SECRET_CHARS} characters`);
     }
@@ -119,5 +119,18 @@ export class ClientSecretManager {
   /** Removes the client's secret; NotFound when it has none. */
   async delete(clientId: string): Promise<void> {
     if (!CLIENT_ID_PATTERN.test(clientId) || !(await this.store.delete(clientId))) throw notFound('client secret not found');
+  }
+}
+
+/**
+ * A random client secret, base64url, never starting with `-`: a secret that looks like
+ * an option is taken for one by command lines (`--client-secret -x…`), and the seed's
+ * `--client-secret "$CLIENT_SECRET"` would then fail. Drawn again rather than changed,
+ * so every secret keeps its full entropy over the allowed strings.
+ */
+export function newClientSecret(): string {
+  for (;;) {
+    const s = randomBytes(CLIENT_SECRET_RANDOM_BYTES).toString('base64url');
+    if (!s.startsWith('-')) return s;
   }
 }

@@ -354,8 +354,14 @@ describe('the public port under hostile clients', () => {
           const r = await post(path, b, headers);
           if (!acceptable(path, r.status, r.json)) throw new Error(`${path} ${JSON.stringify(headers)} ${JSON.stringify(b.toString('latin1'))} → ${r.status} ${r.text}`);
           if (LEAK.test(r.text)) throw new Error(`${path}: the answer leaks internals: ${r.text}`);
+          // RFC 6749 §5.2: error_description is short printable ASCII without " and \ (no hostile value echoed whole).
+          const d = r.json?.error_description;
+          if (d !== undefined && (typeof d !== 'string' || d.length > 200 || !/^[\x20\x21\x23-\x5b\x5d-\x7e]*$/.test(d))) throw new Error(`${path}: error_description ${JSON.stringify(d)}`);
         }),
-        { ...LIVE_RUNS, numRuns: 200 },
+        { ...LIVE_RUNS, numRuns: 200, examples: [
+          ['/oauth2/token', Buffer.from(`${'\u00e9"'.repeat(300)}=1&${'\u00e9"'.repeat(300)}=2`, 'utf8'), 'application/x-www-form-urlencoded', undefined, false],
+          ['/oauth2/token', Buffer.from(`grant_type=${'\u00e9"\\'.repeat(300)}`, 'utf8'), 'application/x-www-form-urlencoded', undefined, false],
+        ] },
       );
     });
 

@@ -66,7 +66,7 @@ function readForm(req: IncomingMessage, body: Buffer | null): URLSearchParams | 
   if (type !== 'application/x-www-form-urlencoded') return oauthError(400, 'invalid_request', 'the body must be application/x-www-form-urlencoded');
   if (body === null) return oauthError(413, 'invalid_request', 'request body too large');
   const form = new URLSearchParams(body.toString('utf8'));
-  for (const k of new Set(form.keys())) if (form.getAll(k).length > 1) return oauthError(400, 'invalid_request', `parameter ${k} is repeated`);
+  for (const k of new Set(form.keys())) if (form.getAll(k).length > 1) return oauthError(400, 'invalid_request', `parameter ${echo(k)} is repeated`);
   return form;
 }
 
@@ -112,7 +112,7 @@ export async function tokenEndpoint(req: IncomingMessage, d: OAuth2Deps, read: R
   if (isReply(client)) return client;
   const grant = form.get('grant_type');
   if (!grant) return oauthError(400, 'invalid_request', 'grant_type is required');
-  if (grant !== 'client_credentials') return oauthError(400, 'unsupported_grant_type', `grant_type ${grant.slice(0, 40)} is not supported; use client_credentials`);
+  if (grant !== 'client_credentials') return oauthError(400, 'unsupported_grant_type', `grant_type ${echo(grant)} is not supported; use client_credentials`);
   try {
     const r = await d.tokens.issueService({ clientId: client.id, clientSecret: client.secret, grantType: grant, requestId: d.newRequestId(), ...(read.source ? { source: read.source } : {}) });
     return {
@@ -216,4 +216,12 @@ export function metadata(d: OAuth2Deps): Reply {
 export function send(res: ServerResponse, r: Reply): void {
   res.writeHead(r.status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...r.headers });
   res.end(JSON.stringify(r.body));
+}
+
+/**
+ * A value from the request, fit to be named in an `error_description`: at most 40
+ * characters, and only those RFC 6749 §5.2 allows there (others become `?`).
+ */
+export function echo(value: string): string {
+  return value.slice(0, 40).replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '?');
 }

@@ -124,6 +124,47 @@ describe('OAuth2 endpoints: load shedding', () => {
     }
   });
 
+  test('every OAuth2 answer names its request id, the one the handlers audit under (and a crash names it too)', async () => {
+    let n = 0;
+    const audited: string[] = [];
+    const other = await startHttpServer({
+      addr: '127.0.0.1:0',
+      log: nullLogger,
+      healthy: () => true,
+      discovery: () => ({ auth_server: '', ca_cert: '', ca_pin: '' }),
+      oauth2: {
+        tokens: {
+          issueService: async (i: { requestId: string; clientId: string }) => {
+            audited.push(i.requestId);
+            if (i.clientId === 'crash') throw new Error('a bug');
+            return { plaintext: 'psk_live_x', token: { expiresAt: new Date(Date.now() + 3600_000) } };
+          },
+        } as unknown as IdentityTokenManager,
+        apiTokens: {} as ApiTokenClient,
+        services: {} as ServiceIdentityStore,
+        log: nullLogger,
+        issuer: () => '',
+        canIntrospect: async () => false,
+        verifyClient: async () => undefined,
+        newRequestId: () => `req-${++n}`,
+      },
+    });
+    try {
+      const post = (path: string, body: string) => fetch(`http://127.0.0.1:${other.port}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, signal: AbortSignal.timeout(10_000) });
+      const ok = await post('/oauth2/token', 'grant_type=client_credentials&client_id=c&client_secret=s');
+      expect({ status: ok.status, id: ok.headers.get('x-request-id') }).toEqual({ status: 200, id: 'req-1' });
+      const refused = await post('/oauth2/introspect', 'token=x');
+      expect({ status: refused.status, id: refused.headers.get('x-request-id') }).toEqual({ status: 401, id: 'req-2' });
+      const crashed = await post('/oauth2/token', 'grant_type=client_credentials&client_id=crash&client_secret=s');
+      expect({ status: crashed.status, id: crashed.headers.get('x-request-id'), body: await crashed.json() }).toMatchObject({ status: 500, id: 'req-3', body: { error: 'server_error', error_description: 'internal error (request id req-3)' } });
+      expect(audited).toEqual(['req-1', 'req-3']);
+      // Health and discovery are not requests anyone audits.
+      expect((await fetch(`http://127.0.0.1:${other.port}/healthz`)).headers.get('x-request-id')).toBeNull();
+    } finally {
+      await other.close();
+    }
+  });
+
   test('a slot is given back once, however often release is called', async () => {
     const limit = new InFlightLimit({ maxInFlight: 1, retryAfterMs: 0 });
     const release = limit.acquire();

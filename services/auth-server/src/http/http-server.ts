@@ -49,9 +49,12 @@ export async function startHttpServer(o: HttpServerOptions): Promise<{ server: S
       if (o.oauth2 && route) {
         const deps = o.oauth2;
         const name = `${req.method} ${url.pathname}`;
+        // One id for the response header, the span, the log lines and the audit records.
+        const requestId = deps.newRequestId();
+        res.setHeader('x-request-id', requestId);
         // A span, a request scope for log lines, and latency on /metrics per route.
         traceHttpRequest(name, req, res, async () => {
-          const read = await readRequest(req);
+          const read = await readRequest(req, requestId);
           const release = limit.acquire();
           if (!release) {
             meziteMetrics.refusals.inc({ reason: 'resource_exhausted', method: name });
@@ -62,11 +65,11 @@ export async function startHttpServer(o: HttpServerOptions): Promise<{ server: S
           } finally {
             release();
           }
-        }).then(
+        }, requestId).then(
           (r) => send(res, r),
           (err: unknown) => {
-            o.log.error('http handler failed', { err });
-            if (!res.headersSent) json(res, 500, { error: 'server_error' });
+            o.log.error('http handler failed', { err, request_id: requestId });
+            if (!res.headersSent) json(res, 500, { error: 'server_error', error_description: `internal error (request id ${requestId})` });
           },
         );
         return;

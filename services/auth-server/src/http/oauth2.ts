@@ -36,11 +36,18 @@ export type Reply = { status: number; body: unknown; headers?: Record<string, st
 export interface ReadRequest {
   body: Buffer | null;
   source: string | undefined;
+  /**
+   * The request's id: in the `x-request-id` response header, its log lines, its span and
+   * every audit record it writes, so a refused caller can quote it to an admin.
+   */
+  requestId: string;
 }
 
 /** An OAuth2 error reply (RFC 6749 §5.2: `error`, `error_description`). */
 export function oauthError(status: number, error: string, description: string, headers?: Record<string, string>): Reply {
-  return { status, body: { error, error_description: description }, ...(headers ? { headers } : {}) };
+  // RFC 6749 §5.2's character set, and short, whatever a message carries.
+  const text = description.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '?').slice(0, 200);
+  return { status, body: { error, error_description: text }, ...(headers ? { headers } : {}) };
 }
 
 /**
@@ -48,16 +55,16 @@ export function oauthError(status: number, error: string, description: string, h
  * reads it before the endpoint takes an in-flight slot, so a slow sender holds a
  * connection but not a slot (http-server.ts).
  */
-export async function readRequest(req: IncomingMessage): Promise<ReadRequest> {
+export async function readRequest(req: IncomingMessage, requestId: string): Promise<ReadRequest> {
   const source = req.socket.remoteAddress;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
     size += (c as Buffer).length;
-    if (size > MAX_BODY) return { body: null, source };
+    if (size > MAX_BODY) return { body: null, source, requestId };
     chunks.push(c as Buffer);
   }
-  return { body: Buffer.concat(chunks), source };
+  return { body: Buffer.concat(chunks), source, requestId };
 }
 
 /** Parses an application/x-www-form-urlencoded body (at most 16 KiB). */
@@ -94,14 +101,14 @@ function clientCredentials(req: IncomingMessage, form: URLSearchParams): { id: s
 
 const isReply = (x: unknown): x is Reply => typeof x === 'object' && x !== null && 'status' in x && 'body' in x;
 
-function mapError(err: unknown, basic: boolean, log: Logger): Reply {
+function mapError(err: unknown, basic: boolean, log: Logger, requestId: string): Reply {
   const e = err as MeziteError;
   if (isMeziteError(err, 'Unauthenticated')) return oauthError(401, 'invalid_client', 'invalid client credentials', basic ? { 'www-authenticate': 'Basic realm="mezite"' } : undefined);
   if (isMeziteError(err, 'InvalidArgument')) return oauthError(400, 'invalid_request', e.message);
   if (isMeziteError(err, 'ResourceExhausted')) return oauthError(429, 'slow_down', e.message);
   if (isMeziteError(err, 'Unavailable')) return oauthError(503, 'temporarily_unavailable', e.message);
-  log.error('oauth2 endpoint failed', { err });
-  return oauthError(500, 'server_error', 'internal error');
+  log.error('oauth2 endpoint failed', { err, request_id: requestId });
+  return oauthError(500, 'server_error', `internal error (request id ${requestId})`);
 }
 
 /** POST /oauth2/token — RFC 6749 §4.4 client_credentials. */
@@ -114,14 +121,14 @@ export async function tokenEndpoint(req: IncomingMessage, d: OAuth2Deps, read: R
   if (!grant) return oauthError(400, 'invalid_request', 'grant_type is required');
   if (grant !== 'client_credentials') return oauthError(400, 'unsupported_grant_type', `grant_type ${echo(grant)} is not supported; use client_credentials`);
   try {
-    const r = await d.tokens.issueService({ clientId: client.id, clientSecret: client.secret, grantType: grant, requestId: d.newRequestId(), ...(read.source ? { source: read.source } : {}) });
+    const r = await d.tokens.issueService({ clientId: client.id, clientSecret: client.secret, grantType: grant, requestId: read.requestId, ...(read.source ? { source: read.source } : {}) });
     return {
       status: 200,
       body: { access_token: r.plaintext, token_type: 'Bearer', expires_in: Math.max(0, Math.round((r.token.expiresAt.getTime() - Date.now()) / 1000)) },
       headers: { pragma: 'no-cache' },
     };
   } catch (err) {
-    return mapError(err, client.basic, d.log);
+    return mapError(err, client.basic, d.log, read.requestId);
   }
 }
 
@@ -133,21 +140,21 @@ export async function revocationEndpoint(req: IncomingMessage, d: OAuth2Deps, re
   if (isReply(client)) return client;
   const token = form.get('token');
   if (!token) return oauthError(400, 'invalid_request', 'token is required');
-  const rid = d.newRequestId();
+  const rid = read.requestId;
   const keys = [`client:${client.id.slice(0, 256)}`, `source:${read.source ?? 'unknown'}`];
   try {
     d.limiter?.check(keys);
     await d.verifyClient(client.id, client.secret, rid);
   } catch (err) {
     if (isMeziteError(err, 'Unauthenticated')) d.limiter?.fail(keys);
-    return mapError(err, client.basic, d.log);
+    return mapError(err, client.basic, d.log, read.requestId);
   }
   try {
     const info = await d.apiTokens.verify(token, rid);
     const svc = await d.services.getByClientId(client.id);
     if (svc && info.identityKind === 'service' && info.identityId === svc.id) await d.apiTokens.delete({ tenantId: info.tenantId, identityId: info.identityId, id: info.id, requestId: rid });
   } catch (err) {
-    if (!isMeziteError(err, 'Unauthenticated')) return mapError(err, client.basic, d.log);
+    if (!isMeziteError(err, 'Unauthenticated')) return mapError(err, client.basic, d.log, read.requestId);
   }
   return { status: 200, body: {} };
 }
@@ -155,7 +162,7 @@ export async function revocationEndpoint(req: IncomingMessage, d: OAuth2Deps, re
 /** POST /oauth2/introspect — RFC 7662, for callers with a bearer credential allowed to introspect. */
 export async function introspectionEndpoint(req: IncomingMessage, d: OAuth2Deps, read: ReadRequest): Promise<Reply> {
   const bearer = /^Bearer (\S{1,512})$/.exec(req.headers.authorization ?? '')?.[1];
-  const rid = d.newRequestId();
+  const rid = read.requestId;
   let allowed = false;
   if (bearer) {
     try {
@@ -188,7 +195,7 @@ export async function introspectionEndpoint(req: IncomingMessage, d: OAuth2Deps,
     };
   } catch (err) {
     if (isMeziteError(err, 'Unauthenticated')) return { status: 200, body: { active: false } };
-    return mapError(err, false, d.log);
+    return mapError(err, false, d.log, read.requestId);
   }
 }
 

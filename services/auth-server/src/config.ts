@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { field, loadConfig, parse } from '@mezite/identity';
 import { commonConfigSchema } from '@mezite/platform';
 import type { TenantConfig } from './bootstrap';
+import { TrustedProxies } from './http/trusted-proxies';
 
 /**
  * `MEZITE_TENANTS`: a JSON list of tenants with their machine identity provider, e.g.
@@ -74,6 +75,13 @@ function grpcTarget(raw: string): string {
   return parse.hostPort(raw);
 }
 
+/** MEZITE_TRUSTED_PROXIES: addresses and CIDR ranges, each checked. */
+function trustedProxyList(raw: string): string[] {
+  const entries = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  new TrustedProxies(entries); // throws naming a bad entry
+  return entries;
+}
+
 function nonNegativeInt(raw: string): number {
   const n = parse.int(raw);
   if (n < 0) throw new Error(`expected a whole number ≥ 0, got "${raw}"`);
@@ -94,6 +102,7 @@ export function configSchema() {
     adminIdentityFile: field('MEZITE_ADMIN_IDENTITY_FILE', parse.string, join(dataDir(), 'admin-identity.json')),
     demoFixtures: field('MEZITE_DEMO_FIXTURES', parse.bool, false),
     authFailureLimit: field('MEZITE_AUTH_FAILURE_LIMIT', parse.int, 10, 'failed client authentications per client id or source address per minute, per replica'),
+    trustedProxies: field('MEZITE_TRUSTED_PROXIES', trustedProxyList, [] as string[], 'comma-separated addresses or CIDR ranges of proxies (the Ingress controller) whose X-Forwarded-For names the OAuth2 client; default none'),
     maxInFlight: field('MEZITE_MAX_IN_FLIGHT', nonNegativeInt, 256, 'calls the public gRPC port and the OAuth2 HTTP endpoints each handle at once per replica; beyond, RESOURCE_EXHAUSTED with retry-after-ms (gRPC) or 503 with Retry-After (HTTP) (0: no limit)'),
     shedRetryAfterMs: field('MEZITE_SHED_RETRY_AFTER', parse.duration, 1000, 'the retry hint sent with a shed call, e.g. 1s'),
     issuer: field('MEZITE_ISSUER', parse.string, '', 'the public HTTP base URL (OAuth2 issuer); default the HTTP listen address'),

@@ -64,6 +64,7 @@ import { keptFor } from './domain/kept-for';
 import { PrismaSessionStore } from './store/prisma-session-store';
 import { PrismaTenantStore } from './store/prisma-tenant-store';
 import { createPrismaClient } from './store/prisma';
+import { TrustedProxies } from './http/trusted-proxies';
 
 const SERVICE = 'auth-server';
 
@@ -170,6 +171,7 @@ export async function main(): Promise<void> {
     healthy: () => healthy,
     // The OAuth2 endpoints are shed like the gRPC port (their own count, the same cap).
     loadShedding: { maxInFlight: cfg.maxInFlight, retryAfterMs: cfg.shedRetryAfterMs },
+    trustedProxies: new TrustedProxies(cfg.trustedProxies),
     discovery: () => ({ auth_server: publicAddr, ca_cert: tls.caCertPem, ca_pin: spkiPin(tls.caCertPem) }),
     oauth2: {
       tokens: identityTokens,

@@ -4,6 +4,7 @@ import type { IdentityTokenManager } from '../domain/identity-token-manager';
 import type { ServiceIdentityStore } from '../domain/service-identity';
 import { startHttpServer } from './http-server';
 import { InFlightLimit } from './in-flight-limit';
+import { TrustedProxies } from './trusted-proxies';
 
 /**
  * Load shedding of the OAuth2 endpoints on a real HTTP server on 127.0.0.1:0: with a
@@ -162,6 +163,40 @@ describe('OAuth2 endpoints: load shedding', () => {
       expect((await fetch(`http://127.0.0.1:${other.port}/healthz`)).headers.get('x-request-id')).toBeNull();
     } finally {
       await other.close();
+    }
+  });
+
+  test('behind a trusted proxy the client is the address the proxy appended to X-Forwarded-For; otherwise the peer', async () => {
+    for (const [trusted, expected] of [[['127.0.0.1'], '203.0.113.9'], [['10.0.0.0/8'], '127.0.0.1'], [[], '127.0.0.1']] as const) {
+      const seen: Array<string | undefined> = [];
+      const other = await startHttpServer({
+        addr: '127.0.0.1:0',
+        log: nullLogger,
+        healthy: () => true,
+        discovery: () => ({ auth_server: '', ca_cert: '', ca_pin: '' }),
+        trustedProxies: new TrustedProxies(trusted),
+        oauth2: {
+          tokens: {} as IdentityTokenManager,
+          apiTokens: {} as ApiTokenClient,
+          services: {} as ServiceIdentityStore,
+          log: nullLogger,
+          issuer: () => '',
+          canIntrospect: async (_bearer, source) => {
+            seen.push(source);
+            return false;
+          },
+          verifyClient: async () => undefined,
+          newRequestId: () => 'r',
+        },
+      });
+      try {
+        // The client claims 1.1.1.1 itself; the (trusted) proxy appended what it saw.
+        const res = await fetch(`http://127.0.0.1:${other.port}/oauth2/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Bearer x', 'x-forwarded-for': '1.1.1.1, 203.0.113.9' }, body: 'token=x', signal: AbortSignal.timeout(10_000) });
+        expect(res.status).toBe(401);
+        expect(seen).toEqual([expected]);
+      } finally {
+        await other.close();
+      }
     }
   });
 

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { meziteMetrics, traceHttpRequest, type Logger } from '@mezite/platform';
 import { InFlightLimit, type InFlightLimitOptions } from './in-flight-limit';
+import { TrustedProxies } from './trusted-proxies';
 import { introspectionEndpoint, metadata, readRequest, revocationEndpoint, send, tokenEndpoint, type OAuth2Deps, type ReadRequest, type Reply } from './oauth2';
 
 /** The discovery document at `/.well-known/mezite`: how a client finds the gRPC API. */
@@ -20,6 +21,8 @@ export interface HttpServerOptions {
   oauth2?: OAuth2Deps;
   /** Load shedding of the OAuth2 endpoints (not of health and discovery); default off. */
   loadShedding?: InFlightLimitOptions;
+  /** Proxies whose X-Forwarded-For names the client (its failure-limiter key and audit source); default none. */
+  trustedProxies?: TrustedProxies;
 }
 
 /**
@@ -34,6 +37,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<{ server: S
     res.end(JSON.stringify(body));
   };
   const limit = new InFlightLimit(o.loadShedding ?? { maxInFlight: 0, retryAfterMs: 1000 });
+  const proxies = o.trustedProxies ?? new TrustedProxies([]);
   const routes: Record<string, (req: IncomingMessage, d: OAuth2Deps, read: ReadRequest) => Promise<Reply>> = {
     'POST /oauth2/token': tokenEndpoint,
     'POST /oauth2/revoke': revocationEndpoint,
@@ -54,7 +58,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<{ server: S
         res.setHeader('x-request-id', requestId);
         // A span, a request scope for log lines, and latency on /metrics per route.
         traceHttpRequest(name, req, res, async () => {
-          const read = await readRequest(req, requestId);
+          const read = await readRequest(req, requestId, proxies.clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']));
           const release = limit.acquire();
           if (!release) {
             meziteMetrics.refusals.inc({ reason: 'resource_exhausted', method: name });

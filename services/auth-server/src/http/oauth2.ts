@@ -55,8 +55,7 @@ export function oauthError(status: number, error: string, description: string, h
  * reads it before the endpoint takes an in-flight slot, so a slow sender holds a
  * connection but not a slot (http-server.ts).
  */
-export async function readRequest(req: IncomingMessage, requestId: string): Promise<ReadRequest> {
-  const source = req.socket.remoteAddress;
+export async function readRequest(req: IncomingMessage, requestId: string, source: string | undefined = req.socket.remoteAddress): Promise<ReadRequest> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {

@@ -181,14 +181,19 @@ describe('identical refusals for unknown, expired, used, revoked and mistyped cr
       const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
       if (how === 'basic') headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(cid)}:${encodeURIComponent(s)}`).toString('base64')}`;
       const res = await fetch(`${stack.httpUrl}/oauth2/token`, { method: 'POST', headers, body: form.toString(), signal: AbortSignal.timeout(10_000) });
+      // The request id differs by design (it is how an admin finds the reason): kept aside.
+      httpRequestIds.push(res.headers.get('x-request-id') ?? '');
       return { status: res.status, body: await res.text(), challenge: res.headers.get('www-authenticate'), cache: res.headers.get('cache-control') };
     };
+    const httpRequestIds: string[] = [];
+    const httpWhat = new Map<string, string>();
     for (const how of ['basic', 'post'] as const) {
       const answers: Record<string, unknown> = {};
       for (const [what, [cid, s]] of Object.entries(cases)) {
         // client_secret_post with an empty secret is "no client authentication" (also 401 invalid_client, another message): not this oracle.
         if (how === 'post' && s === '') continue;
         answers[what] = await http(cid, s, how);
+        httpWhat.set(httpRequestIds[httpRequestIds.length - 1]!, what);
       }
       const first = Object.values(answers)[0] as { status: number; body: string };
       expect(first.status).toBe(401);
@@ -204,6 +209,15 @@ describe('identical refusals for unknown, expired, used, revoked and mistyped cr
       const e = byRequest.get(r.requestId ?? '');
       const reason = what === 'unknown client' || what === 'deleted identity' ? 'unknown client' : 'bad secret';
       expect({ what, result: e?.result, reason: e?.details.reason }).toEqual({ what, result: 'failure', reason });
+    }
+    // …and for /oauth2/token, under the x-request-id its answer carried.
+    expect(httpWhat.size).toBe(httpRequestIds.length);
+    for (const [requestId, what] of httpWhat) {
+      expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+      if (what === 'empty secret') continue;
+      const e = byRequest.get(requestId);
+      const reason = what === 'unknown client' || what === 'deleted identity' ? 'unknown client' : 'bad secret';
+      expect({ what, via: 'http', result: e?.result, reason: e?.details.reason }).toEqual({ what, via: 'http', result: 'failure', reason });
     }
     expect((await issueService(id, secret)).code).toBe(0);
   });

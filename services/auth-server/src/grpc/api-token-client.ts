@@ -17,20 +17,23 @@ const REASON = /^[a-z ]{1,40}$/;
 const ID = /^[0-9a-f-]{36}$/;
 
 /**
- * The same `invalid api token` refusal, with token-service's reason (and the token's id
- * and tenant when it was found) attached for the audit log; without trailers, unchanged.
+ * `err` (an Unauthenticated refusal) with token-service's reason, and the token's id and
+ * tenant when it was found, attached for the audit log; `err` unchanged when token-service
+ * gave no well-formed reason. The values are checked: they come over the wire.
  */
+function withRefusal(err: MeziteError, reason: string | undefined, id: string | undefined, tenantId: string | undefined): MeziteError {
+  if (err.code !== 'Unauthenticated' || !reason || !REASON.test(reason)) return err;
+  const known = id && tenantId && ID.test(id) && ID.test(tenantId);
+  return refused(err.message, reason, known ? { tenantId, target: `token:${id}` } : {}, err.cause);
+}
+
+/** VerifyApiToken's refusal with the reason from its trailers (withRefusal). */
 function withReason(err: unknown, trailer: Metadata | undefined): unknown {
   const text = (key: string) => {
     const v = trailer?.get(key);
     return typeof v === 'string' ? v : undefined;
   };
-  const reason = text(REFUSAL_TRAILER);
-  if (!isMeziteError(err, 'Unauthenticated') || !reason || !REASON.test(reason)) return err;
-  const id = text(REFUSED_TOKEN_TRAILER);
-  const tenantId = text(REFUSED_TENANT_TRAILER);
-  const known = id && tenantId && ID.test(id) && ID.test(tenantId);
-  return refused(err.message, reason, known ? { tenantId, target: `token:${id}` } : {}, err.cause);
+  return isMeziteError(err) ? withRefusal(err, text(REFUSAL_TRAILER), text(REFUSED_TOKEN_TRAILER), text(REFUSED_TENANT_TRAILER)) : err;
 }
 
 /**
@@ -45,10 +48,7 @@ function fromVerification(v: tokenv1.ApiTokenVerification): ApiTokenInfo | Error
     return err as Error;
   }
   if (v.code === GrpcStatus.OK) return new Error('token-service returned neither a token nor an error');
-  const err = new MeziteError(codeFromGrpcStatus(v.code), v.message);
-  if (err.code !== 'Unauthenticated' || !REASON.test(v.refusal)) return err;
-  const known = ID.test(v.refusedTokenId) && ID.test(v.refusedTenantId);
-  return refused(v.message, v.refusal, known ? { tenantId: v.refusedTenantId, target: `token:${v.refusedTokenId}` } : {});
+  return withRefusal(new MeziteError(codeFromGrpcStatus(v.code), v.message), v.refusal, v.refusedTokenId, v.refusedTenantId);
 }
 
 type ClientGrant = Parameters<ApiTokenClient['mintForClient']>[0];

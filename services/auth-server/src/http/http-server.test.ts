@@ -2,9 +2,32 @@ import { meziteMetrics, nullLogger } from '@mezite/platform';
 import type { ApiTokenClient } from '../domain/api-token-client';
 import type { IdentityTokenManager } from '../domain/identity-token-manager';
 import type { ServiceIdentityStore } from '../domain/service-identity';
-import { startHttpServer } from './http-server';
+import { startHttpServer, type HttpServerOptions } from './http-server';
+import type { OAuth2Deps } from './oauth2';
 import { InFlightLimit } from './in-flight-limit';
 import { TrustedProxies } from './trusted-proxies';
+
+/** A server with OAuth2 endpoints on 127.0.0.1:0 whose dependencies fail unless a test gives them. */
+function startOAuth2Server(oauth2: Partial<OAuth2Deps>, options: Partial<HttpServerOptions> = {}) {
+  return startHttpServer({
+    addr: '127.0.0.1:0',
+    log: nullLogger,
+    healthy: () => true,
+    discovery: () => ({ auth_server: '', ca_cert: '', ca_pin: '' }),
+    ...options,
+    oauth2: {
+      tokens: {} as IdentityTokenManager,
+      apiTokens: {} as ApiTokenClient,
+      services: {} as ServiceIdentityStore,
+      log: nullLogger,
+      issuer: () => '',
+      canIntrospect: async () => false,
+      verifyClient: async () => undefined,
+      newRequestId: () => 'r',
+      ...oauth2,
+    },
+  });
+}
 
 /**
  * Load shedding of the OAuth2 endpoints on a real HTTP server on 127.0.0.1:0: with a
@@ -95,26 +118,15 @@ describe('OAuth2 endpoints: load shedding', () => {
 
   test('a body over 16 KiB is read first, and still 413 after the bearer check (the source is kept)', async () => {
     const seen: Array<string | undefined> = [];
-    const other = await startHttpServer({
-      addr: '127.0.0.1:0',
-      log: nullLogger,
-      healthy: () => true,
-      discovery: () => ({ auth_server: '', ca_cert: '', ca_pin: '' }),
-      loadShedding: { maxInFlight: 1, retryAfterMs: 1000 },
-      oauth2: {
-        tokens: {} as IdentityTokenManager,
-        apiTokens: {} as ApiTokenClient,
-        services: {} as ServiceIdentityStore,
-        log: nullLogger,
-        issuer: () => '',
+    const other = await startOAuth2Server(
+      {
         canIntrospect: async (_bearer, source) => {
           seen.push(source);
           return true;
         },
-        verifyClient: async () => undefined,
-        newRequestId: () => 'r',
       },
-    });
+      { loadShedding: { maxInFlight: 1, retryAfterMs: 1000 } },
+    );
     try {
       const res = await fetch(`http://127.0.0.1:${other.port}/oauth2/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Bearer x' }, body: Buffer.alloc(64 * 1024, 0x61), signal: AbortSignal.timeout(10_000) });
       expect({ status: res.status, body: await res.json() }).toEqual({ status: 413, body: { error: 'invalid_request', error_description: 'request body too large' } });
@@ -128,27 +140,15 @@ describe('OAuth2 endpoints: load shedding', () => {
   test('every OAuth2 answer names its request id, the one the handlers audit under (and a crash names it too)', async () => {
     let n = 0;
     const audited: string[] = [];
-    const other = await startHttpServer({
-      addr: '127.0.0.1:0',
-      log: nullLogger,
-      healthy: () => true,
-      discovery: () => ({ auth_server: '', ca_cert: '', ca_pin: '' }),
-      oauth2: {
-        tokens: {
-          issueService: async (i: { requestId: string; clientId: string }) => {
-            audited.push(i.requestId);
-            if (i.clientId === 'crash') throw new Error('a bug');
-            return { plaintext: 'psk_live_x', token: { expiresAt: new Date(Date.now() + 3600_000) } };
-          },
-        } as unknown as IdentityTokenManager,
-        apiTokens: {} as ApiTokenClient,
-        services: {} as ServiceIdentityStore,
-        log: nullLogger,
-        issuer: () => '',
-        canIntrospect: async () => false,
-        verifyClient: async () => undefined,
-        newRequestId: () => `req-${++n}`,
-      },
+    const other = await startOAuth2Server({
+      tokens: {
+        issueService: async (i: { requestId: string; clientId: string }) => {
+          audited.push(i.requestId);
+          if (i.clientId === 'crash') throw new Error('a bug');
+          return { plaintext: 'psk_live_x', token: { expiresAt: new Date(Date.now() + 3600_000) } };
+        },
+      } as unknown as IdentityTokenManager,
+      newRequestId: () => `req-${++n}`,
     });
     try {
       const post = (path: string, body: string) => fetch(`http://127.0.0.1:${other.port}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, signal: AbortSignal.timeout(10_000) });
@@ -169,26 +169,15 @@ describe('OAuth2 endpoints: load shedding', () => {
   test('behind a trusted proxy the client is the address the proxy appended to X-Forwarded-For; otherwise the peer', async () => {
     for (const [trusted, expected] of [[['127.0.0.1'], '203.0.113.9'], [['10.0.0.0/8'], '127.0.0.1'], [[], '127.0.0.1']] as const) {
       const seen: Array<string | undefined> = [];
-      const other = await startHttpServer({
-        addr: '127.0.0.1:0',
-        log: nullLogger,
-        healthy: () => true,
-        discovery: () => ({ auth_server: '', ca_cert: '', ca_pin: '' }),
-        trustedProxies: new TrustedProxies(trusted),
-        oauth2: {
-          tokens: {} as IdentityTokenManager,
-          apiTokens: {} as ApiTokenClient,
-          services: {} as ServiceIdentityStore,
-          log: nullLogger,
-          issuer: () => '',
+      const other = await startOAuth2Server(
+        {
           canIntrospect: async (_bearer, source) => {
             seen.push(source);
             return false;
           },
-          verifyClient: async () => undefined,
-          newRequestId: () => 'r',
         },
-      });
+        { trustedProxies: new TrustedProxies(trusted) },
+      );
       try {
         // The client claims 1.1.1.1 itself; the (trusted) proxy appended what it saw.
         const res = await fetch(`http://127.0.0.1:${other.port}/oauth2/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Bearer x', 'x-forwarded-for': '1.1.1.1, 203.0.113.9' }, body: 'token=x', signal: AbortSignal.timeout(10_000) });

@@ -68,8 +68,25 @@ export class TestStack {
     readonly replicaPorts: ReplicaPorts,
   ) {}
 
+  /**
+   * Starts the stack on free ports. A port found free can be taken by another process
+   * (a parallel test's listener, an outbound connection's ephemeral port) before the
+   * stack binds it; when the stack exits with EADDRINUSE on ports it chose, it is
+   * started again on fresh ones (at most three times).
+   */
   static async start(o: TestStackOptions = {}): Promise<TestStack> {
-    const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'mezite-e2e-'));
+    for (let attempt = 1; ; attempt++) {
+      const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'mezite-e2e-'));
+      try {
+        return await TestStack.startOnce(o, dataDir);
+      } catch (err) {
+        if (attempt >= 3 || o.ports || !/EADDRINUSE/.test(String((err as Error).message))) throw err;
+        if (!o.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      }
+    }
+  }
+
+  private static async startOnce(o: TestStackOptions, dataDir: string): Promise<TestStack> {
     const ports: Ports = o.ports ?? { auth: await freePort(), http: await freePort(), token: await freePort(), sshCa: await freePort(), pg: await freePort(), oidc: await freePort() };
     const replicas = o.replicas ?? 1;
     const more = async () => Promise.all(Array.from({ length: replicas - 1 }, () => freePort()));

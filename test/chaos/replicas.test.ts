@@ -2,12 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
 import { Metadata } from '@mezite/platform';
-import { asBot, ChaosEnv, completeRenewal, joinBot, load, newKey, outcome, report, tally, timed, untilAvailable, type Held, type Sample } from '../harness/chaos';
+import { parseCertificate } from '@mezite/ssh';
+import { asBot, ChaosEnv, joinBot, load, newKey, outcome, renewBot, report, tally, timed, untilAvailable, type Held, type Sample } from '../harness/chaos';
 import { runBin } from '../harness/cli';
 
 /**
  * Two replicas of every service on one PostgreSQL and one Redis, clients spread over
- * both auth-servers: one-time join tokens and renewal generations hold exactly once,
+ * both auth-servers: one-time join tokens and renewal generations hold exactly once
+ * (a repeat with the same key is a retry and gets the same certificate; with another
+ * key a join is refused and a renewal is a copied credential that locks the instance),
  * revocations hold on every replica as soon as the command returns, a join with every
  * ssh-ca down consumes nothing, and one replica of each service down costs nothing.
  */
@@ -31,63 +34,136 @@ describe('replicas', () => {
 
   const ROUNDS = Number(process.env.MEZITE_CHAOS_JOIN_ROUNDS ?? 20);
   const CONCURRENT = 100;
-  test(`${CONCURRENT} concurrent joins with one token, spread over both auth-servers, ${ROUNDS} times: one success, one certificate, one audit record each time`, async () => {
+  const KEYS = 4;
+  test(`${CONCURRENT} concurrent joins with one token and ${KEYS} keys, spread over both auth-servers, ${ROUNDS} times: one key wins, its racers all get the one certificate, the others are refused`, async () => {
     const bots: string[] = [];
     const started = Date.now();
     for (let round = 0; round < ROUNDS; round++) {
       const name = `once-${round}-${randomBytes(3).toString('hex')}`;
       const token = await env.addBot(name, round);
-      const key = newKey();
+      const keys = Array.from({ length: KEYS }, () => newKey());
+      const certs: Array<string | undefined> = Array(CONCURRENT);
       const results = await Promise.all(
-        Array.from({ length: CONCURRENT }, (_, i) => outcome(env.replica(i).join.join({ joinToken: token, publicKey: key.publicKey, requestedTtlSeconds: 600 }))),
+        Array.from({ length: CONCURRENT }, (_, i) =>
+          outcome(env.replica(i).join.join({ joinToken: token, publicKey: keys[i % KEYS]!.publicKey, requestedTtlSeconds: 600 }).then((r) => void (certs[i] = r.certificate))),
+        ),
       );
-      expect(tally(results)).toEqual({ ok: 1, Unauthenticated: CONCURRENT - 1 });
+      // Exactly one key won; a racer with it is a retry of the winning join (same certificate).
+      const winning = [...new Set(results.flatMap((r, i) => (r === 'ok' ? [i % KEYS] : [])))];
+      expect(winning).toHaveLength(1);
+      const perKey = CONCURRENT / KEYS;
+      expect(tally(results)).toEqual({ ok: perKey, Unauthenticated: CONCURRENT - perKey });
+      expect(results.filter((r, i) => (r === 'ok') !== (i % KEYS === winning[0]))).toEqual([]);
+      expect(new Set(certs.filter((c) => c !== undefined)).size).toBe(1);
       bots.push(name);
     }
     report(`exactly-once: ${ROUNDS} rounds of ${CONCURRENT} concurrent joins in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-    // In the shared database: one certificate and one successful join per bot, the token redeemed.
-    const rows = await env.pg.query<{ name: string; generation: string; certs: string; joins: string; redeemed: string }>(
+    // In the shared database: one certificate, one instance and one join (the rest are
+    // recorded as replays) per bot; the token redeemed and naming that instance.
+    const rows = await env.pg.query<{ name: string; generation: string; certs: string; instances: string; joins: string; redeemed: string }>(
       `SELECT b.name, b.generation::text AS generation,
          (SELECT count(*) FROM sshca.issued_certificates c WHERE c.subject_id = b.id)::text AS certs,
-         (SELECT count(*) FROM auth.audit_events a WHERE a.type = 'bot.join' AND a.result = 'success' AND a.target = 'bot:' || b.name)::text AS joins,
-         (SELECT count(*) FROM token.join_tokens t WHERE t.subject_id = b.id AND t.redeemed_at IS NOT NULL)::text AS redeemed
+         (SELECT count(*) FROM auth.bot_instances i WHERE i.bot_id = b.id)::text AS instances,
+         (SELECT count(*) FROM auth.audit_events a WHERE a.type = 'bot.join' AND a.result = 'success' AND a.target = 'bot:' || b.name AND NOT a.details ? 'replay')::text AS joins,
+         (SELECT count(*) FROM auth.join_tokens t JOIN auth.bot_instances i ON i.id = t.instance_id AND i.bot_id = b.id
+            WHERE t.subject_id = b.id AND t.redeemed_at IS NOT NULL)::text AS redeemed
        FROM auth.bots b WHERE b.name = ANY($1) ORDER BY b.name`,
       [bots],
     );
     expect(rows).toHaveLength(ROUNDS);
-    for (const r of rows) expect(r).toEqual({ name: r.name, generation: '1', certs: '1', joins: '1', redeemed: '1' });
+    for (const r of rows) expect(r).toEqual({ name: r.name, generation: '1', certs: '1', instances: '1', joins: '1', redeemed: '1' });
   }, 240_000);
 
-  test('concurrent renewals presenting the same generation, over both replicas: exactly one wins, the bot is not locked', async () => {
-    const name = `renew-race-${randomBytes(3).toString('hex')}`;
-    let held: Held = await joinBot(env.replica(0), await env.addBot(name));
-    const RACERS = 20;
-    for (let round = 0; round < 5; round++) {
-      // Every racer has its challenge before any completes: they are truly concurrent.
-      const begun = await Promise.all(Array.from({ length: RACERS }, (_, i) => env.replica(i).join.beginRenewal({ certificate: held.certificate })));
-      const winners: Held[] = [];
-      const results = await Promise.all(
-        begun.map((b, i) =>
-          outcome(
-            completeRenewal(env.replica(i), held, b.challengeId, Buffer.from(b.challenge)).then((h) => {
-              winners.push(h);
-            }),
-          ),
-        ),
-      );
-      expect(tally(results)).toEqual({ ok: 1, FailedPrecondition: RACERS - 1 });
-      expect(winners).toHaveLength(1);
-      expect(winners[0]?.generation).toBe(held.generation + 1);
-      held = winners[0] as Held;
-    }
-    const [bot] = await env.pg.query<{ generation: string; locked_at: Date | null; renewals: string }>(
-      `SELECT generation::text AS generation, locked_at,
-         (SELECT count(*) FROM auth.audit_events a WHERE a.type = 'bot.renew' AND a.result = 'success' AND a.target = 'bot:' || $1)::text AS renewals
-       FROM auth.bots WHERE name = $1`,
+  /** The instance's row, its lineage and what ssh-ca issued for the bot (whose only instance it is). */
+  const instanceState = async (name: string) => {
+    const [inst] = await env.pg.query<{ id: string; generation: string; locked_at: Date | null; locked_by: string | null; bot_locked_at: Date | null }>(
+      `SELECT i.id, i.generation::text AS generation, i.locked_at, i.locked_by, b.locked_at AS bot_locked_at FROM auth.bot_instances i JOIN auth.bots b ON b.id = i.bot_id WHERE b.name = $1`,
       [name],
     );
-    expect(bot).toEqual({ generation: '6', locked_at: null, renewals: '5' });
+    const lineage = await env.pg.query<{ generation: string; serial: string; key_fingerprint: string }>(
+      `SELECT g.generation::text AS generation, g.serial, g.key_fingerprint FROM auth.bot_instance_generations g JOIN auth.bot_instances i ON i.id = g.instance_id JOIN auth.bots b ON b.id = i.bot_id WHERE b.name = $1 ORDER BY g.generation`,
+      [name],
+    );
+    const issued = await env.pg.query<{ serial: string; fingerprint: string; revoked: boolean }>(
+      `SELECT c.serial::text AS serial, c.public_key_fingerprint AS fingerprint, EXISTS (SELECT 1 FROM auth.revocations r WHERE r.serial = c.serial::text) AS revoked
+       FROM sshca.issued_certificates c JOIN auth.bots b ON b.id = c.subject_id WHERE b.name = $1`,
+      [name],
+    );
+    const renewals = await env.pg.query<{ replay: string | null }>(`SELECT details->>'replay' AS replay FROM auth.audit_events WHERE type = 'bot.renew' AND result = 'success' AND target = 'bot:' || $1`, [name]);
+    return { inst, lineage, issued, renewals: { first: renewals.filter((r) => r.replay === null).length, replays: renewals.filter((r) => r.replay !== null).length } };
+  };
+
+  test('concurrent renewals presenting one generation with the same new key, over both replicas: every racer gets the one certificate, nothing is locked', async () => {
+    const name = `renew-retry-${randomBytes(3).toString('hex')}`;
+    let held: Held = await joinBot(env.replica(0), await env.addBot(name));
+    const RACERS = 20;
+    const ROUNDS_OF_RENEWAL = 5;
+    for (let round = 0; round < ROUNDS_OF_RENEWAL; round++) {
+      // One key for every racer: mezd retrying a renewal whose answer it lost, many times at once.
+      const next = newKey();
+      const answers: Held[] = [];
+      const results = await Promise.all(Array.from({ length: RACERS }, (_, i) => outcome(renewBot(env.replica(i), held, next).then((h) => void answers.push(h)))));
+      expect(tally(results)).toEqual({ ok: RACERS });
+      expect(new Set(answers.map((h) => h.certificate)).size).toBe(1);
+      expect(answers[0]).toMatchObject({ generation: held.generation + 1, instanceId: held.instanceId });
+      held = answers[0] as Held;
+    }
+    const { inst, lineage, issued, renewals } = await instanceState(name);
+    expect(inst).toMatchObject({ generation: String(1 + ROUNDS_OF_RENEWAL), locked_at: null, bot_locked_at: null });
+    // One step per generation, each certifying its own key; the last one is what the bot holds.
+    expect(lineage.map((g) => g.generation)).toEqual(Array.from({ length: 1 + ROUNDS_OF_RENEWAL }, (_, i) => String(i + 1)));
+    expect(new Set(lineage.map((g) => g.key_fingerprint)).size).toBe(lineage.length);
+    expect(lineage.at(-1)?.serial).toBe(parseCertificate(held.certificate).serial.toString());
+    // Racers that lost the advance had a certificate signed that nobody got; it can only
+    // be for the lineage's own key (and nothing needed revoking).
+    const keys = new Set(lineage.map((g) => g.key_fingerprint));
+    expect(issued.filter((c) => !keys.has(c.fingerprint))).toEqual([]);
+    expect(issued.filter((c) => c.revoked)).toEqual([]);
+    expect(renewals).toEqual({ first: ROUNDS_OF_RENEWAL, replays: (RACERS - 1) * ROUNDS_OF_RENEWAL });
+    // …and the bot renews on.
+    await expect(renewBot(env.replica(1), held)).resolves.toMatchObject({ generation: held.generation + 1 });
+  }, 120_000);
+
+  test('concurrent renewals presenting one generation with different keys, over both replicas: exactly one certificate is answered, the instance ends locked and every certificate it was issued is revoked', async () => {
+    const name = `renew-copy-${randomBytes(3).toString('hex')}`;
+    const held: Held = await joinBot(env.replica(0), await env.addBot(name));
+    const RACERS = 20;
+    // A copied credential: the same certificate and key, each racer asking for its own new key.
+    const answers: Held[] = [];
+    const results = await Promise.all(Array.from({ length: RACERS }, (_, i) => outcome(renewBot(env.replica(i), held).then((h) => void answers.push(h)))));
+    report(`copied credential: ${RACERS} concurrent renewals with different keys: ${JSON.stringify(tally(results))}`);
+    // Exactly once: one racer moved the instance on and got its certificate. Every other
+    // one is refused: as a copy (PermissionDenied), or, once the lock has revoked the
+    // presented certificate, as a revoked certificate (Unauthenticated).
+    expect(tally(results).ok).toBe(1);
+    expect(results.filter((r) => r !== 'ok' && r !== 'PermissionDenied' && r !== 'Unauthenticated')).toEqual([]);
+    expect(answers).toHaveLength(1);
+    const winner = answers[0] as Held;
+    expect(winner).toMatchObject({ generation: 2, instanceId: held.instanceId });
+
+    const { inst, lineage, issued, renewals } = await instanceState(name);
+    // The lineage has one successor, the answered one; the instance is locked (the bot is not).
+    expect(inst).toMatchObject({ id: held.instanceId, generation: '2', locked_at: expect.any(Date), locked_by: 'mezite', bot_locked_at: null });
+    expect(lineage.map((g) => [g.generation, g.serial])).toEqual([
+      ['1', parseCertificate(held.certificate).serial.toString()],
+      ['2', parseCertificate(winner.certificate).serial.toString()],
+    ]);
+    expect(renewals).toEqual({ first: 1, replays: 0 });
+    // Every certificate ssh-ca signed for the instance is revoked: the join's, the
+    // answered one and those signed for racers that lost (never delivered).
+    expect(issued.length).toBeGreaterThanOrEqual(2);
+    expect(issued.filter((c) => !c.revoked)).toEqual([]);
+    // The winner's certificate is as dead as the copy's: it renews nothing and authenticates nothing.
+    for (const i of [0, 1]) {
+      await expect(outcome(renewBot(env.replica(i), winner))).resolves.toMatch(/^(PermissionDenied|Unauthenticated)$/);
+      await expect(outcome(env.replica(i).nodes.listNodes({ pageSize: 1 }, asBot(winner)))).resolves.toBe('Unauthenticated');
+    }
+    // The bot itself is not locked: a new instance joins and renews.
+    const again = await env.replica(1).bots.addBotInstance({ name, tokenTtlSeconds: 600 }, env.admin());
+    const fresh = await joinBot(env.replica(1), again.joinToken);
+    expect(fresh.instanceId).not.toBe(held.instanceId);
+    await expect(renewBot(env.replica(0), fresh)).resolves.toMatchObject({ generation: 2, instanceId: fresh.instanceId });
   }, 120_000);
 
   test('after `mezctl identity-tokens delete` returns, not one request with the token succeeds on either replica', async () => {
@@ -123,15 +199,9 @@ describe('replicas', () => {
     const renewals: Sample[] = [];
     const renewing = (async () => {
       for (let i = 0; i < 500 && !done(); i++) {
-        const r = env.replica(i);
-        const sample: Sample = { what: 'renewal', sent: 0, ms: 0, result: '' };
-        sample.result = await outcome(
-          r.join.beginRenewal({ certificate: held.certificate }).then((b) => {
-            sample.sent = Date.now();
-            return completeRenewal(r, held, b.challengeId, Buffer.from(b.challenge)).then((h) => void (held = h));
-          }),
-        );
-        if (sample.sent === 0) sample.sent = Date.now();
+        const sample: Sample = { what: 'renewal', sent: Date.now(), ms: 0, result: '' };
+        sample.result = await outcome(renewBot(env.replica(i), held).then((h) => void (held = h)));
+        sample.ms = Date.now() - sample.sent;
         renewals.push(sample);
       }
     })();
@@ -185,21 +255,28 @@ describe('replicas', () => {
     await env.stack.killService('ssh-ca');
     await env.stack.killService('ssh-ca#2');
     const t = Date.now();
-    // One after the other (a concurrent second join would find the token claimed): each is given back.
-    const down = [await outcome(joinBot(env.replica(0), token)), await outcome(joinBot(env.replica(1), token))];
+    // Two at once, each through its own auth-server: a failed join rolls its redemption
+    // back, so the other one (waiting on the token's row, or coming after) redeems and
+    // fails in its turn, and the token is usable again at once.
+    const down = await Promise.all([outcome(joinBot(env.replica(0), token)), outcome(joinBot(env.replica(1), token))]);
     report(`atomic join: two joins with ssh-ca down answered in ${Date.now() - t} ms: ${down.join(', ')}`);
     expect(down).toEqual(['Unavailable', 'Unavailable']);
-    const [row] = await env.pg.query<{ redeemed_at: Date | null; claim_id: string | null; generation: string; certs: string }>(
-      `SELECT t.redeemed_at, t.claim_id, b.generation::text AS generation, (SELECT count(*) FROM sshca.issued_certificates c WHERE c.subject_id = b.id)::text AS certs
-       FROM auth.bots b JOIN token.join_tokens t ON t.subject_id = b.id WHERE b.name = $1`,
+    const [row] = await env.pg.query<{ redeemed_at: Date | null; instance_id: string | null; generation: string; instances: string; certs: string }>(
+      `SELECT t.redeemed_at, t.instance_id, b.generation::text AS generation,
+         (SELECT count(*) FROM auth.bot_instances i WHERE i.bot_id = b.id)::text AS instances,
+         (SELECT count(*) FROM sshca.issued_certificates c WHERE c.subject_id = b.id)::text AS certs
+       FROM auth.bots b JOIN auth.join_tokens t ON t.subject_id = b.id WHERE b.name = $1`,
       [name],
     );
-    expect(row).toEqual({ redeemed_at: null, claim_id: null, generation: '0', certs: '0' });
+    expect(row).toEqual({ redeemed_at: null, instance_id: null, generation: '0', instances: '0', certs: '0' });
 
     await env.stack.startStopped();
     // A client retries while the auth-server's channels reconnect (their backoff is at most 2 s).
-    const held = await untilAvailable(() => joinBot(env.replica(1), token));
-    expect(held.generation).toBe(1);
+    const key = newKey();
+    const first = await untilAvailable(() => env.replica(1).join.join({ joinToken: token, publicKey: key.publicKey, requestedTtlSeconds: 600 }));
+    expect(first.generation).toBe(1);
+    // The token is spent: another key is refused; the same key is a retry and gets the same certificate.
     await expect(outcome(joinBot(env.replica(0), token))).resolves.toBe('Unauthenticated');
+    await expect(env.replica(0).join.join({ joinToken: token, publicKey: key.publicKey, requestedTtlSeconds: 600 })).resolves.toMatchObject({ certificate: first.certificate, instanceId: first.instanceId });
   }, 90_000);
 });

@@ -70,11 +70,17 @@ describe(`thundering herd: ${BOTS} bots, ${OUTAGE_MS / 1000} s auth-server outag
     // The servers shed load at least once in this test (the join herd or the renewal herd): the limiter is on the path.
     expect(fleet.stats.shed).toBeGreaterThan(0);
 
-    // Nothing locked (a retried renewal never looks like a copied credential), nothing lost:
-    // each bot holds the certificate of its newest generation, and it is valid.
-    const rows = await env.pg.query<{ name: string; generation: string; locked_at: Date | null }>(`SELECT name, generation::text AS generation, locked_at FROM auth.bots WHERE name LIKE 'herd-%'`);
+    // Nothing locked (a retried renewal presents the same key again, so it never looks
+    // like a copied credential), nothing lost: each bot has one instance and holds the
+    // certificate of its newest generation, and it is valid.
+    const rows = await env.pg.query<{ name: string; generation: string; locked_at: Date | null; instances: string; instance_locked: string }>(
+      `SELECT b.name, i.generation::text AS generation, b.locked_at,
+         (SELECT count(*) FROM auth.bot_instances x WHERE x.bot_id = b.id)::text AS instances,
+         (SELECT count(*) FROM auth.bot_instances x WHERE x.bot_id = b.id AND x.locked_at IS NOT NULL)::text AS instance_locked
+       FROM auth.bots b LEFT JOIN auth.bot_instances i ON i.bot_id = b.id WHERE b.name LIKE 'herd-%'`,
+    );
     expect(rows).toHaveLength(BOTS);
-    expect(rows.filter((r) => r.locked_at !== null).map((r) => r.name)).toEqual([]);
+    expect(rows.filter((r) => r.locked_at !== null || r.instance_locked !== '0' || r.instances !== '1').map((r) => `${r.name}: ${r.instances} instances, ${r.instance_locked} locked`)).toEqual([]);
     const held = new Map(fleet.bots.map((b) => [b.name, b.renewer.current()]));
     const mismatched = rows.filter((r) => held.get(r.name)?.generation !== Number(r.generation) || !(held.get(r.name)!.validBefore.getTime() > Date.now()));
     expect(mismatched.map((r) => `${r.name}: server ${r.generation}, bot ${held.get(r.name)?.generation}`)).toEqual([]);

@@ -1,6 +1,6 @@
-import { createHmac } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { Client } from 'pg';
+import { joinTokenHash } from '../harness/bot-credentials';
 import { runBin } from '../harness/cli';
 import { createRole } from '../harness/roles';
 import { TestStack } from '../harness/test-stack';
@@ -45,10 +45,11 @@ describe('quickstart stack on embedded PostgreSQL', () => {
     const db = new Client({ connectionString: stack.status().databaseUrl });
     await db.connect();
     try {
-      const rows = await db.query<{ token_hash: Buffer }>('SELECT token_hash FROM token.join_tokens');
-      const expected = createHmac('sha256', Buffer.from(stack.secrets().token_pepper, 'base64')).update(token as string).digest();
+      // The auth-server keeps join tokens, keyed by a key derived from its session pepper.
+      const rows = await db.query<{ token_hash: Buffer }>('SELECT token_hash FROM auth.join_tokens');
+      const expected = joinTokenHash(stack.secrets().session_pepper, token as string);
       expect(rows.rows.map((x) => x.token_hash.toString('hex'))).toContain(expected.toString('hex'));
-      const dump = await db.query<{ t: string }>("SELECT string_agg(t::text, ' ') AS t FROM token.join_tokens t");
+      const dump = await db.query<{ t: string }>("SELECT string_agg(t::text, ' ') AS t FROM auth.join_tokens t");
       expect(dump.rows[0]?.t ?? '').not.toContain((token as string).slice(8));
     } finally {
       await db.end();

@@ -33,7 +33,7 @@ describe('stack on real PostgreSQL and Redis', () => {
     try {
       const bots = await c.query<{ name: string }>('SELECT name FROM auth.bots');
       expect(bots.rows.map((b) => b.name)).toEqual(['real-db-bot']);
-      const tokens = await c.query<{ n: string }>('SELECT count(*) AS n FROM token.join_tokens');
+      const tokens = await c.query<{ n: string }>('SELECT count(*) AS n FROM auth.join_tokens');
       expect(Number(tokens.rows[0]?.n)).toBe(1);
       const cas = await c.query<{ type: string }>('SELECT type FROM sshca.cert_authorities WHERE active ORDER BY type');
       expect(cas.rows.map((x) => x.type)).toEqual(['host', 'user']);
@@ -42,28 +42,33 @@ describe('stack on real PostgreSQL and Redis', () => {
     }
   });
 
-  test('a dead token-service makes bots add fail fast with Unavailable; restarting it alone recovers', async () => {
+  test('a dead token-service makes service-identities add fail fast with Unavailable, while bots add goes on; restarting it alone recovers', async () => {
     await stack.killService('token-service');
     const authPid = stack.status().services['auth-server'].pid;
-    const down = await runBin('mezctl', ['bots', 'add', '--name=while-down', '--roles=ci-deployer'], { env: stack.cliEnv, timeoutMs: 20_000 });
+    const down = await runBin('mezctl', ['service-identities', 'add', '--name=while-down'], { env: stack.cliEnv, timeoutMs: 20_000 });
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/^mezctl: Unavailable: token-service is unavailable/);
     expect(down.stderr.split('\n')).toHaveLength(2);
-    // Nothing half-done: the bot whose token could not be minted was not kept.
-    const ls = await runBin('mezctl', ['bots', 'ls', '--output', 'json'], { env: stack.cliEnv });
+    // Nothing half-done: the identity whose client secret could not be set was not kept.
+    const ls = await runBin('mezctl', ['service-identities', 'ls', '--output', 'json'], { env: stack.cliEnv });
+    expect(ls.stderr).toBe('');
     expect((JSON.parse(ls.stdout) as { items: Array<{ name: string }> }).items.map((b) => b.name)).not.toContain('while-down');
+    // Join tokens are the auth-server's own: bots are added without token-service.
+    const bot = await runBin('mezctl', ['bots', 'add', '--name=while-token-service-down', '--roles=ci-deployer'], { env: stack.cliEnv, timeoutMs: 20_000 });
+    expect(bot.stderr).toBe('');
+    expect(bot.stdout).toMatch(/^Bot created: while-token-service-down /);
 
     await stack.startStopped();
     expect(stack.status().services['auth-server'].pid).toBe(authPid);
     // The auth-server's channel may still be between reconnect attempts (≤ 2 s backoff):
     // recovery means the call succeeds within seconds, with no restart of the auth-server.
-    let up = await runBin('mezctl', ['bots', 'add', '--name=while-down', '--roles=ci-deployer'], { env: stack.cliEnv });
+    let up = await runBin('mezctl', ['service-identities', 'add', '--name=while-down'], { env: stack.cliEnv });
     for (let i = 0; i < 20 && /Unavailable/.test(up.stderr); i++) {
       await new Promise((r) => setTimeout(r, 500));
-      up = await runBin('mezctl', ['bots', 'add', '--name=while-down', '--roles=ci-deployer'], { env: stack.cliEnv });
+      up = await runBin('mezctl', ['service-identities', 'add', '--name=while-down'], { env: stack.cliEnv });
     }
     expect(up.stderr).toBe('');
-    expect(up.stdout).toMatch(/^Bot created: while-down /);
+    expect(up.code).toBe(0);
   }, 90_000);
 
   test('a dead auth-server is Unavailable to the CLI, not a hang', async () => {

@@ -172,7 +172,7 @@ describeSsh('seed 002: bots, join tokens, mezd identity and stock OpenSSH', () =
     expect(audit.stdout).not.toContain(token.slice(8));
   });
 
-  test('a copied data dir renewing after the original locks the bot', async () => {
+  test('a copied data dir renewing after the original locks that instance, not the bot', async () => {
     const { cpSync } = await import('node:fs');
     const args = (state: string, certs: string) => ['identity', 'start', `--auth-server=localhost:${stack.ports.auth}`, `--destination=${join(dir, certs)}`, `--data-dir=${join(dir, state)}`, '--one-shot'];
     cpSync(join(dir, 'state'), join(dir, 'stolen-state'), { recursive: true });
@@ -180,12 +180,12 @@ describeSsh('seed 002: bots, join tokens, mezd identity and stock OpenSSH', () =
     expect((await mezd(args('state', 'certs'))).code).toBe(0);
     const clone = await mezd(args('stolen-state', 'stolen-certs'));
     expect(clone.code).not.toBe(0);
-    expect(clone.stderr).toMatch(/bot "github-deploy" is locked: certificate generation mismatch/);
-    const show = JSON.parse((await mezctl(['bots', 'show', 'github-deploy', '--output', 'json'])).stdout) as { locked: boolean; lock: { locked_by: string } };
-    expect(show.locked).toBe(true);
-    expect(show.lock.locked_by).toBe('mezite');
+    expect(clone.stderr).toMatch(/this instance of bot "github-deploy" is locked: generation \d+ was presented twice with different keys/);
+    const show = JSON.parse((await mezctl(['bots', 'show', 'github-deploy', '--output', 'json'])).stdout) as { locked: boolean };
+    expect(show.locked).toBe(false);
+    const instances = JSON.parse((await mezctl(['bots', 'instances', 'ls', 'github-deploy', '--output', 'json'])).stdout) as { items: Array<{ locked: boolean; lock?: { locked_by: string } }> };
+    expect(instances.items.filter((i) => i.locked)).toHaveLength(1);
     expect((await mezd(args('state', 'certs'))).code).not.toBe(0);
-    await mezctl(['bots', 'unlock', 'github-deploy']);
   });
 
   test('bots ls, rotate-token (old token dead at once) and rm', async () => {

@@ -56,7 +56,7 @@ describe('telemetry: traces, metrics, health port, logs', () => {
     await otlp?.close();
   });
 
-  test('one join is one connected trace: mezd → auth-server → token-service and ssh-ca → PostgreSQL', async () => {
+  test('one join is one connected trace: mezd → auth-server → ssh-ca and PostgreSQL; the token is redeemed in the transaction that creates the instance', async () => {
     const token = await addBot('traced');
     const r = await join1(token, 'traced');
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/mezd: (?!warning: trusting)/) });
@@ -64,7 +64,7 @@ describe('telemetry: traces, metrics, health port, logs', () => {
     const call = await otlp.waitFor(() => otlp.spans.find((s) => s.service === 'mezd' && s.name === 'mezite.auth.v1.JoinService/Join' && s.kind === 3), 'the join span of mezd');
     // Each process exports its spans as they end, children before parents: once the
     // server spans are in, give the other batches (every 100 ms) a moment.
-    const servers = ['auth-server:mezite.auth.v1.JoinService/Join', 'token-service:mezite.token.v1.JoinTokenService/ConfirmJoinToken', 'ssh-ca:mezite.sshca.v1.SshCaService/SignCertificate'];
+    const servers = ['auth-server:mezite.auth.v1.JoinService/Join', 'ssh-ca:mezite.sshca.v1.SshCaService/SignCertificate'];
     await otlp.waitFor(() => servers.every((n) => otlp.trace(call.traceId).some((s) => s.kind === 2 && `${s.service}:${s.name}` === n)), 'the server spans of the join');
     await new Promise((r) => setTimeout(r, 1000));
     const spans = otlp.trace(call.traceId);
@@ -73,48 +73,75 @@ describe('telemetry: traces, metrics, health port, logs', () => {
     const ids = new Set(spans.map((s) => s.spanId));
     expect(spans.filter((s) => !s.parentSpanId)).toEqual([call]);
     for (const s of spans) if (s !== call) expect(ids.has(s.parentSpanId)).toBe(true);
-    expect(new Set(spans.map((s) => s.service))).toEqual(new Set(['mezd', 'auth-server', 'token-service', 'ssh-ca']));
+    // Join tokens are the auth-server's own (auth.join_tokens): a join never calls token-service.
+    expect(new Set(spans.map((s) => s.service))).toEqual(new Set(['mezd', 'auth-server', 'ssh-ca']));
 
     const server = (svc: string, name: string) => spans.find((s) => s.service === svc && s.kind === 2 && s.name === name);
     const join = server('auth-server', 'mezite.auth.v1.JoinService/Join')!;
     expect(join.parentSpanId).toBe(call.spanId);
     expect(join.attributes).toMatchObject({ 'rpc.system': 'grpc', 'rpc.grpc.status_code': 0 });
-    for (const [svc, name] of [
-      ['token-service', 'mezite.token.v1.JoinTokenService/ClaimJoinToken'],
-      ['token-service', 'mezite.token.v1.JoinTokenService/ConfirmJoinToken'],
-      ['ssh-ca', 'mezite.sshca.v1.SshCaService/SignCertificate'],
-    ] as const) {
-      const s = server(svc, name);
-      expect(s).toBeDefined();
-      // The server span's parent is the auth-server's client span of the same call, a child of the join.
-      const client = spans.find((c) => c.spanId === s!.parentSpanId)!;
-      expect(client).toMatchObject({ service: 'auth-server', kind: 3, name });
-      let up: ReceivedSpan | undefined = client;
-      while (up && up !== join) up = spans.find((p) => p.spanId === up!.parentSpanId);
-      expect(up).toBe(join);
-    }
+    const under = (s: ReceivedSpan, ancestor: ReceivedSpan) => {
+      let up: ReceivedSpan | undefined = s;
+      while (up && up !== ancestor) up = spans.find((p) => p.spanId === up!.parentSpanId);
+      return up === ancestor;
+    };
+    const sign = server('ssh-ca', 'mezite.sshca.v1.SshCaService/SignCertificate');
+    expect(sign).toBeDefined();
+    // The server span's parent is the auth-server's client span of the same call, a child of the join.
+    const signCall = spans.find((c) => c.spanId === sign!.parentSpanId)!;
+    expect(signCall).toMatchObject({ service: 'auth-server', kind: 3, name: 'mezite.sshca.v1.SshCaService/SignCertificate' });
+    expect(under(signCall, join)).toBe(true);
+
     // PostgreSQL statements are children of the server span of the service that sent them; SQL text only.
     const db = spans.filter((s) => s.attributes['db.system.name'] === 'postgresql' || s.attributes['db.system'] === 'postgresql');
-    for (const svc of ['auth-server', 'token-service', 'ssh-ca']) expect(db.some((s) => s.service === svc)).toBe(true);
+    for (const svc of ['auth-server', 'ssh-ca']) expect(db.some((s) => s.service === svc)).toBe(true);
     expect(db.some((s) => JSON.stringify(s.attributes).includes(token))).toBe(false);
+    const serverOf = (s: ReceivedSpan) => {
+      let up = spans.find((p) => p.spanId === s.parentSpanId);
+      while (up && up.kind !== 2) up = spans.find((p) => p.spanId === up!.parentSpanId);
+      return up;
+    };
+    for (const s of db) expect({ statement: s.name, server: serverOf(s)?.service }).toEqual({ statement: s.name, server: s.service });
+    for (const s of db.filter((x) => x.service === 'auth-server')) expect(under(s, join)).toBe(true);
+    // The auth-server redeems the token, has the certificate signed, stores the instance
+    // and commits, in this order, on one connection: a token is never spent without its
+    // instance, nor an instance made from a token that was not spent.
+    const sql = (s: ReceivedSpan) => String(s.attributes['db.query.text'] ?? s.attributes['db.statement'] ?? '');
+    const auth = db.filter((s) => s.service === 'auth-server').sort((a, b) => a.startNs - b.startNs);
+    const at = (re: RegExp, what: string) => {
+      const i = auth.findIndex((s) => re.test(sql(s)));
+      if (i < 0) throw new Error(`no auth-server statement ${what} in the join's trace: ${auth.map(sql).join(' | ')}`);
+      return i;
+    };
+    const begin = at(/^BEGIN/, 'BEGIN');
+    const redeem = at(/UPDATE auth\.join_tokens SET redeemed_at/, 'redeeming the token');
+    const instance = at(/INSERT INTO auth\.bot_instances/, 'inserting the instance');
+    const commit = auth.findIndex((s, i) => i > instance && /^COMMIT/.test(sql(s)));
+    expect(begin).toBeLessThan(redeem);
+    expect(commit).toBeGreaterThan(instance);
+    expect(auth.slice(begin + 1, commit).filter((s) => /^(BEGIN|COMMIT|ROLLBACK)/.test(sql(s)))).toEqual([]);
+    expect({ redeemedBeforeSigning: auth[redeem]!.endNs <= signCall.startNs, signedBeforeInstance: signCall.endNs <= auth[instance]!.startNs }).toEqual({ redeemedBeforeSigning: true, signedBeforeInstance: true });
   }, 60_000);
 
   test('a CLI command is one trace: mezctl → auth-server → token-service', async () => {
     const before = otlp.spans.length;
-    await addBot('cli-traced');
-    const root = await otlp.waitFor(() => otlp.spans.slice(before).find((s) => s.service === 'mezctl' && s.name === 'mezctl bots add'), 'the mezctl root span');
+    // A service identity's client secret is token-service's (join tokens are the auth-server's own).
+    const add = await mezctl(['service-identities', 'add', '--name', 'cli-traced', '--output', 'json']);
+    expect(add.stderr).toBe('');
+    const root = await otlp.waitFor(() => otlp.spans.slice(before).find((s) => s.service === 'mezctl' && s.name === 'mezctl service-identities add'), 'the mezctl root span');
     expect(root.parentSpanId).toBe('');
     const t = await otlp.waitFor(() => {
       const spans = otlp.trace(root.traceId);
       return spans.some((s) => s.service === 'token-service' && s.kind === 2) && spans.some((s) => s.service === 'auth-server' && s.kind === 2) ? spans : undefined;
-    }, 'the auth-server and token-service spans of bots add');
-    const createBot = t.find((s) => s.service === 'auth-server' && s.kind === 2)!;
-    expect(createBot.name).toMatch(/^mezite\.auth\.v1\.BotService\//);
+    }, 'the auth-server and token-service spans of service-identities add');
+    const create = t.find((s) => s.service === 'auth-server' && s.kind === 2)!;
+    expect(create.name).toMatch(/^mezite\.auth\.v1\.ServiceIdentityService\//);
     // auth-server's server span is a child of mezctl's client span, itself a child of the command's root.
-    const client = t.find((s) => s.spanId === createBot.parentSpanId)!;
+    const client = t.find((s) => s.spanId === create.parentSpanId)!;
     expect(client).toMatchObject({ service: 'mezctl', kind: 3, parentSpanId: root.spanId });
-    const mint = t.find((s) => s.service === 'token-service' && s.kind === 2)!;
-    expect(t.find((s) => s.spanId === mint.parentSpanId)).toMatchObject({ service: 'auth-server', kind: 3 });
+    const secret = t.find((s) => s.service === 'token-service' && s.kind === 2)!;
+    expect(secret.name).toMatch(/^mezite\.token\.v1\.ApiTokenService\//);
+    expect(t.find((s) => s.spanId === secret.parentSpanId)).toMatchObject({ service: 'auth-server', kind: 3 });
   }, 60_000);
 
   test('/metrics of each service: joins, certificates, RPC latency, refusals, rate limits, verifications, cache, DB pool', async () => {
@@ -122,6 +149,10 @@ describe('telemetry: traces, metrics, health port, logs', () => {
     const token = await addBot('counted');
     expect((await join1(token, 'counted')).code).toBe(0);
     expect((await join1(token, 'counted-again')).code).not.toBe(0); // the token is used: refused
+    // Join tokens are the auth-server's own: adding a bot and its joins cost token-service no call.
+    const tokenAfterJoins = await scrape('token-service');
+    expect(tokenAfterJoins).not.toMatch(/JoinToken/);
+    expect(sample(tokenAfterJoins, 'mezite_grpc_server_handling_seconds_count') - sample(before.token, 'mezite_grpc_server_handling_seconds_count')).toBe(0);
     const bad = await fetch(`${stack.httpUrl}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&client_id=svc-deployer&client_secret=wrong' });
     expect(bad.status).toBe(401);
     const after = { auth: await scrape('auth-server'), token: await scrape('token-service'), ca: await scrape('ssh-ca') };
@@ -135,7 +166,6 @@ describe('telemetry: traces, metrics, health port, logs', () => {
     expect(moved('auth', 'mezite_http_server_handling_seconds_count', { route: 'POST /oauth2/token', code: '401' })).toBe(1);
     expect(moved('ca', 'mezite_ssh_certificates_issued_total', { type: 'user' })).toBe(1);
     expect(after.ca).toMatch(/mezite_ssh_certificates_issued_total\{ca="SHA256:[A-Za-z0-9+/]+",type="user"\} [1-9]/);
-    expect(moved('token', 'mezite_grpc_server_handling_seconds_count', { grpc_method: 'ClaimJoinToken', grpc_code: 'OK' })).toBe(1);
     expect(moved('token', 'mezite_token_verifications_total', { kind: 'client_secret', result: 'refused' })).toBe(1);
 
     // API token verifications and where they were answered (the cache hit ratio).

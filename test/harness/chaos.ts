@@ -2,7 +2,8 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createMeziteClients, Metadata, publicChannelCredentials, type MeziteClient } from '@mezite/platform';
 import { authv1 } from '@mezite/proto';
-import { encodePublicKey, formatPublicKey, makeCertAuthCredential, parseCertificate, signRenewal } from '@mezite/ssh';
+import { encodePublicKey, formatPublicKey, makeCertAuthCredential, parseCertificate } from '@mezite/ssh';
+import { renewBotRequest } from './bot-credentials';
 import { PrivatePostgres } from './private-postgres';
 import { PrivateRedis } from './private-redis';
 import { TestStack } from './test-stack';
@@ -100,7 +101,12 @@ export interface Held {
   key: KeyObject;
   certificate: string;
   generation: number;
+  /** The instance its join created (every renewal keeps it). */
+  instanceId: string;
 }
+
+/** A key pair to certify: the private key, its authorized_keys line and its blob. */
+export type NewKey = ReturnType<typeof newKey>;
 
 /** A fresh ECDSA P-256 key pair, as mezd makes one per join and renewal. */
 export function newKey(): { key: KeyObject; publicKey: string; blob: Buffer } {
@@ -112,20 +118,16 @@ export function newKey(): { key: KeyObject; publicKey: string; blob: Buffer } {
 export async function joinBot(r: ReplicaClients, token: string): Promise<Held> {
   const k = newKey();
   const res = await r.join.join({ joinToken: token, publicKey: k.publicKey, requestedTtlSeconds: 3600 });
-  return { key: k.key, certificate: res.certificate, generation: res.generation };
+  return { key: k.key, certificate: res.certificate, generation: res.generation, instanceId: res.instanceId };
 }
 
-/** One renewal (BeginRenewal then CompleteRenewal) on `r`, proving possession of `held`'s key. */
-export async function renewBot(r: ReplicaClients, held: Held): Promise<Held> {
-  const begun = await r.join.beginRenewal({ certificate: held.certificate });
-  return completeRenewal(r, held, begun.challengeId, Buffer.from(begun.challenge));
-}
-
-/** The second half of a renewal, for tests that hold challenges back. */
-export async function completeRenewal(r: ReplicaClients, held: Held, challengeId: string, challenge: Buffer): Promise<Held> {
-  const k = newKey();
-  const res = await r.join.completeRenewal({ challengeId, signature: signRenewal(held.key, challenge, k.blob), newPublicKey: k.publicKey, requestedTtlSeconds: 3600 });
-  return { key: k.key, certificate: res.certificate, generation: res.generation };
+/**
+ * One renewal (RenewBot) on `r`: `held`'s key signs for `next` (a fresh key unless
+ * given; mezd keeps the key of a renewal whose answer was lost and presents it again).
+ */
+export async function renewBot(r: ReplicaClients, held: Held, next: NewKey = newKey()): Promise<Held> {
+  const res = await r.join.renewBot(renewBotRequest(held, next));
+  return { key: next.key, certificate: res.certificate, generation: res.generation, instanceId: res.instanceId };
 }
 
 /** Call options authenticating as the bot by its certificate (`authorization: SshCert …`), as msh does. */

@@ -1,5 +1,5 @@
 import { GrpcIdentityIssuer, IdentityRenewer, MemoryStateStore, RenewalLoop, systemTimers, type IdentityIssuer } from '@mezite/daemon';
-import { systemClock } from '@mezite/identity';
+import { systemClock, unavailable } from '@mezite/identity';
 import { createMeziteClients, nullLogger, publicChannelCredentials, type MeziteClients } from '@mezite/platform';
 import { authv1 } from '@mezite/proto';
 
@@ -21,6 +21,10 @@ export interface FleetStats {
   shed: number;
   /** Every other failure, by code. */
   failed: Record<string, number>;
+  /** Answers the server gave and the fleet threw away (`loseResponses`), by call. */
+  lost: { join: number; renew: number };
+  /** Up to ten distinct failure messages, for the report. */
+  samples: string[];
 }
 
 /**
@@ -30,7 +34,7 @@ export interface FleetStats {
  * certificates stay in memory; nothing is written to disk.
  */
 export class Fleet {
-  readonly stats: FleetStats = { attempts: 0, ok: 0, shed: 0, failed: {} };
+  readonly stats: FleetStats = { attempts: 0, ok: 0, shed: 0, failed: {}, lost: { join: 0, renew: 0 }, samples: [] };
   private readonly channels: MeziteClients[];
 
   private constructor(
@@ -40,7 +44,12 @@ export class Fleet {
     this.channels = channels;
   }
 
-  static start(o: { addrs: string[]; ca: string; tokens: Array<{ name: string; token: string }>; channelsPerAddr?: number; renewalIntervalMs?: number; certificateTtlMs?: number }): Fleet {
+  /**
+   * `loseResponses`: the share of successful answers (0…1) thrown away after they
+   * arrived, as if the connection dropped after the server committed: the daemon sees
+   * Unavailable and retries (presenting the key it stored before asking).
+   */
+  static start(o: { addrs: string[]; ca: string; tokens: Array<{ name: string; token: string }>; channelsPerAddr?: number; renewalIntervalMs?: number; certificateTtlMs?: number; loseResponses?: number; random?: () => number }): Fleet {
     const channels = o.addrs.flatMap((addr) =>
       Array.from({ length: o.channelsPerAddr ?? 4 }, () => createMeziteClients({ address: addr, credentials: publicChannelCredentials(o.ca), peerName: `auth server ${addr}`, defaultDeadlineMs: 15_000 })),
     );
@@ -48,7 +57,15 @@ export class Fleet {
     o.tokens.forEach(({ name, token }, i) => {
       const channel = channels[i % channels.length] as MeziteClients;
       const inner = new GrpcIdentityIssuer(channel.create(authv1.JoinServiceDefinition));
-      const issuer: IdentityIssuer = { join: (x) => fleet.count(inner.join(x)), renew: (x) => fleet.count(inner.renew(x)) };
+      const lose = <T>(what: 'join' | 'renew', p: Promise<T>): Promise<T> =>
+        p.then((r) => {
+          if ((o.loseResponses ?? 0) > (o.random ?? Math.random)()) {
+            fleet.stats.lost[what]++;
+            throw unavailable('the answer was lost on the way (test)');
+          }
+          return r;
+        });
+      const issuer: IdentityIssuer = { join: (x) => fleet.count(lose('join', inner.join(x))), renew: (x) => fleet.count(lose('renew', inner.renew(x))) };
       const renewer = new IdentityRenewer({
         issuer,
         store: new MemoryStateStore(),
@@ -98,6 +115,8 @@ export class Fleet {
       const code = (err as { code?: string }).code ?? 'error';
       if (code === 'ResourceExhausted') this.stats.shed++;
       else this.stats.failed[code] = (this.stats.failed[code] ?? 0) + 1;
+      const sample = `${code}: ${(err as Error).message}`.slice(0, 160);
+      if (this.stats.samples.length < 10 && !this.stats.samples.includes(sample)) this.stats.samples.push(sample);
       throw err;
     }
   }

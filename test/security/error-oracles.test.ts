@@ -1,10 +1,11 @@
-import { createDecipheriv, createHmac, createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createDecipheriv, createPrivateKey, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { authv1 } from '@mezite/proto';
-import { encodePublicKey, formatPublicKey, generateCaKey, isCertificateRevoked, makeCertAuthCredential, parseKrl, parseCertificate, signCertificate, signRenewal, type SshCertificate } from '@mezite/ssh';
+import { encodePublicKey, formatPublicKey, generateCaKey, isCertificateRevoked, makeCertAuthCredential, parseKrl, parseCertificate, signCertificate, type SshCertificate } from '@mezite/ssh';
 import { Client } from 'pg';
+import { joinTokenHash } from '../harness/bot-credentials';
 import { TestStack } from '../harness/test-stack';
-import { adminSession, auditEvents, createBot, upsertRole } from './fixtures';
+import { adminSession, auditEvents, createBot, renewBot, upsertRole } from './fixtures';
 import { Code, RawGrpc, type RawReply } from './raw-grpc';
 
 /**
@@ -13,16 +14,17 @@ import { Code, RawGrpc, type RawReply } from './raw-grpc';
  * the public port takes, every such case gets the same code and message; the reason is
  * recorded only in the audit log, found by the request id the answer carried.
  *
- * "Expired" join tokens are made by moving expires_at into the past in PostgreSQL (the
- * shortest join-token TTL is a minute); an expired certificate is signed by the stack's
- * own User CA, whose key the test opens with the KEK from secrets.json.
+ * "Expired" join tokens are made by moving expires_at into the past in PostgreSQL
+ * (`auth.join_tokens`, found by the keyed hash the auth-server derives from its session
+ * pepper; the shortest join-token TTL is a minute); an expired certificate is signed by
+ * the stack's own User CA, whose key the test opens with the KEK from secrets.json.
  */
 describe('identical refusals for unknown, expired, used, revoked and mistyped credentials', () => {
   let stack: TestStack;
   let grpc: RawGrpc;
   let admin: string;
   let db: Client;
-  let pepper: Buffer;
+  let sessionPepper: string;
   /** The API token refusals of the test that makes them, for the audit test after it: what was presented, and the answer. */
   const apiTokenRefusals: Record<string, { presented: string; reply: RawReply }> = {};
   const bearer = () => ({ authorization: `Bearer ${admin}` });
@@ -54,7 +56,7 @@ describe('identical refusals for unknown, expired, used, revoked and mistyped cr
     await upsertRole(grpc, admin);
     db = new Client({ connectionString: stack.status().databaseUrl });
     await db.connect();
-    pepper = Buffer.from(stack.secrets().token_pepper, 'base64');
+    sessionPepper = stack.secrets().session_pepper;
   }, 120_000);
   afterAll(async () => {
     grpc?.close();
@@ -70,7 +72,7 @@ describe('identical refusals for unknown, expired, used, revoked and mistyped cr
     const removed = await createBot(grpc, admin, 'oracle-removed');
     ok(await grpc.unary('/mezite.auth.v1.BotService/DeleteBot', authv1.DeleteBotRequest, { name: 'oracle-removed' }, authv1.DeleteBotResponse, bearer()), 'delete');
     const expired = await createBot(grpc, admin, 'oracle-expired');
-    const moved = await db.query("UPDATE token.join_tokens SET expires_at = now() - interval '1 minute' WHERE token_hash = $1", [createHmac('sha256', pepper).update(expired).digest()]);
+    const moved = await db.query("UPDATE auth.join_tokens SET expires_at = now() - interval '1 minute' WHERE token_hash = $1", [joinTokenHash(sessionPepper, expired)]);
     expect(moved.rowCount).toBe(1);
     const live = await createBot(grpc, admin, 'oracle-live');
     const lastHex = live.at(-1) as string;
@@ -88,15 +90,24 @@ describe('identical refusals for unknown, expired, used, revoked and mistyped cr
     };
     expect(identical(replies)).toEqual({ code: Code.UNAUTHENTICATED, details: 'invalid join token' });
 
+    // The auth-server keeps the tokens, so the audit log tells each case apart (a
+    // mistyped token or one of the wrong kind is simply unknown; a removed bot's tokens
+    // were revoked with it).
+    const reasons: Record<string, string> = {
+      unknown: 'unknown token',
+      mistyped: 'unknown token',
+      malformed: 'malformed token',
+      truncated: 'malformed token',
+      'node token shape': 'unknown token',
+      expired: 'expired token',
+      used: 'used token',
+      'revoked (rotated)': 'revoked token',
+      'revoked (bot removed)': 'revoked token',
+    };
     const byRequest = new Map((await auditEvents(grpc, admin, 'bot.join')).map((e) => [e.requestId, e]));
     for (const [what, r] of Object.entries(replies)) {
       const e = byRequest.get(r.requestId ?? '');
-      expect({ what, type: e?.type, result: e?.result, reason: e?.details.reason }).toEqual({
-        what,
-        type: 'bot.join',
-        result: 'failure',
-        reason: ['malformed', 'truncated'].includes(what) ? 'malformed token' : 'unknown, expired, used or revoked token',
-      });
+      expect({ what, type: e?.type, result: e?.result, reason: e?.details.reason }).toEqual({ what, type: 'bot.join', result: 'failure', reason: reasons[what] });
     }
     // None of the refusals consumed anything: the live token still joins.
     expect((await join(live)).code).toBe(0);
@@ -223,9 +234,8 @@ describe('identical refusals for unknown, expired, used, revoked and mistyped cr
   });
 
   describe('bot certificates', () => {
-    const BEGIN = '/mezite.auth.v1.JoinService/BeginRenewal';
-    const COMPLETE = '/mezite.auth.v1.JoinService/CompleteRenewal';
     const REFUSED = { code: Code.UNAUTHENTICATED, details: 'the certificate was not issued by this cluster or has expired' };
+    const BAD_PROOF = { code: Code.UNAUTHENTICATED, details: 'the renewal signature does not match the certificate key' };
     let userCa: KeyObject;
 
     /** A bot with a certificate on `key`; the certificate line and its parsed form. */
@@ -236,14 +246,8 @@ describe('identical refusals for unknown, expired, used, revoked and mistyped cr
     /** The same certificate (same key, serial, claims) signed by `ca` with another validity. */
     const resign = (c: SshCertificate, ca: KeyObject, validAfter: Date, validBefore: Date) =>
       signCertificate({ ca: { key: ca }, subjectKey: c.subjectKey.blob, type: 'user', serial: c.serial, keyId: c.keyId, principals: c.principals, validAfter, validBefore, extensions: c.extensions }).line;
-    const begin = (certificate: string) => grpc.unary(BEGIN, authv1.BeginRenewalRequest, { certificate }, authv1.BeginRenewalResponse);
-    /** Begin and complete a renewal with a valid proof of possession. */
-    const renew = async (line: string, key: KeyObject) => {
-      const b = await begin(line);
-      if (!b.message) return b;
-      const next = newKey();
-      return grpc.unary(COMPLETE, authv1.CompleteRenewalRequest, { challengeId: b.message.challengeId, signature: signRenewal(key, Buffer.from(b.message.challenge), encodePublicKey(next)), newPublicKey: keyLine(next) }, authv1.JoinResponse);
-    };
+    /** RenewBot for `line` with a valid proof of possession by `key` (for a fresh key unless `next` is given). */
+    const renew = (line: string, key: KeyObject, next: KeyObject = newKey()) => renewBot(grpc, line, key, next);
     const credential = (line: string, key: KeyObject) => `SshCert ${makeCertAuthCredential(Buffer.from(line.split(' ')[1] as string, 'base64'), key, new Date())}`;
 
     beforeAll(async () => {
@@ -256,48 +260,65 @@ describe('identical refusals for unknown, expired, used, revoked and mistyped cr
       userCa = createPrivateKey({ key: Buffer.concat([d.update(row.encrypted_private_key.subarray(29)), d.final()]), format: 'der', type: 'pkcs8' });
     });
 
-    test('BeginRenewal: a certificate from another CA, an expired one and one with a changed signature get one answer', async () => {
-      const { line, cert } = await botWithCert('oracle-cert');
+    test('RenewBot: a certificate from another CA, an expired one and one with a changed signature get one answer', async () => {
+      const { key, line, cert } = await botWithCert('oracle-cert');
       const now = Date.now();
       const sigAt = cert.blob.length - 5;
       const flipped = Buffer.from(cert.blob);
       flipped[sigAt] = (flipped[sigAt] as number) ^ 0x01;
+      // Each with a valid proof by the certificate's key: only the certificate is wrong.
       const replies: Record<string, RawReply> = {
-        'another CA': await begin(resign(cert, generateCaKey('ed25519').privateKey, new Date(now - 60_000), new Date(now + 3600_000))),
-        expired: await begin(resign(cert, userCa, new Date(now - 7200_000), new Date(now - 3600_000))),
-        'not yet valid': await begin(resign(cert, userCa, new Date(now + 3600_000), new Date(now + 7200_000))),
-        'changed signature': await begin(`${cert.keyType} ${flipped.toString('base64')}`),
+        'another CA': await renew(resign(cert, generateCaKey('ed25519').privateKey, new Date(now - 60_000), new Date(now + 3600_000)), key),
+        expired: await renew(resign(cert, userCa, new Date(now - 7200_000), new Date(now - 3600_000)), key),
+        'not yet valid': await renew(resign(cert, userCa, new Date(now + 3600_000), new Date(now + 7200_000)), key),
+        'changed signature': await renew(`${cert.keyType} ${flipped.toString('base64')}`, key),
       };
       expect(identical(replies)).toEqual(REFUSED);
-      // Control: the same certificate, re-signed by the real CA with a live validity, is accepted.
-      expect((await begin(resign(cert, userCa, new Date(now - 60_000), new Date(now + 3600_000)))).code).toBe(0);
-      expect((await begin(line)).code).toBe(0);
-    });
-
-    test('CompleteRenewal: an unknown, malformed or already used challenge gets one answer', async () => {
-      const { line, key } = await botWithCert('oracle-challenge');
-      const b = ok(await begin(line), 'begin');
+      // Control: the same certificate, re-signed by the real CA with a live validity, renews;
+      // the original presenting the same new key again is that renewal's retry (same certificate).
       const next = newKey();
-      const proof = signRenewal(key, Buffer.from(b.challenge), encodePublicKey(next));
-      ok(await grpc.unary(COMPLETE, authv1.CompleteRenewalRequest, { challengeId: b.challengeId, signature: proof, newPublicKey: keyLine(next) }, authv1.JoinResponse), 'renew');
-      const complete = (challengeId: string) => grpc.unary(COMPLETE, authv1.CompleteRenewalRequest, { challengeId, signature: proof, newPublicKey: keyLine(newKey()) }, authv1.JoinResponse);
-      const replies = {
-        unknown: await complete('8a4d1d0e-6a3c-4a8e-9d5e-0c7f2b1a9e33'),
-        malformed: await complete('not-a-uuid'),
-        used: await complete(b.challengeId),
-      };
-      expect(identical(replies)).toEqual({ code: Code.UNAUTHENTICATED, details: 'unknown or expired renewal challenge' });
+      const renewed = ok(await renew(resign(cert, userCa, new Date(now - 60_000), new Date(now + 3600_000)), key, next), 'renew the re-signed certificate');
+      expect(ok(await renew(line, key, next), 'retry with the original').certificate).toBe(renewed.certificate);
     });
 
-    test('SshCert credentials: another CA, expired, changed signature, removed, locked and replaced bots get one answer', async () => {
+    test('RenewBot: a proof by another key, or over another instance, generation, serial, new key or time, gets one answer and consumes nothing', async () => {
+      const { key, line, cert } = await botWithCert('oracle-proof');
+      const next = newKey();
+      const t = Date.now();
+      const replies: Record<string, RawReply> = {
+        'signed by another key': await renewBot(grpc, line, key, next, { signWith: newKey() }),
+        'another instance': await renewBot(grpc, line, key, next, { proof: { instanceId: randomUUID() } }),
+        'another generation': await renewBot(grpc, line, key, next, { proof: { generation: 2 } }),
+        'another serial': await renewBot(grpc, line, key, next, { proof: { serial: cert.serial + 1n } }),
+        'another new key': await renewBot(grpc, line, key, next, { proof: { newPublicKeyBlob: encodePublicKey(newKey()) } }),
+        'another time': await renewBot(grpc, line, key, next, { timeMs: t, request: { time: new Date(t + 1000) } }),
+        'no signature': await renewBot(grpc, line, key, next, { request: { signature: Buffer.alloc(0) } }),
+        'garbage signature': await renewBot(grpc, line, key, next, { request: { signature: randomBytes(80) } }),
+      };
+      expect(identical(replies)).toEqual(BAD_PROOF);
+      const byRequest = new Map((await auditEvents(grpc, admin, 'bot.renew')).map((e) => [e.requestId, e]));
+      for (const [what, r] of Object.entries(replies)) {
+        const e = byRequest.get(r.requestId ?? '');
+        expect({ what, result: e?.result, reason: e?.details.reason, target: e?.target }).toEqual({ what, result: 'failure', reason: 'bad proof of possession', target: 'bot:oracle-proof' });
+      }
+      // A valid proof signed too long ago is refused as such: only the key's holder gets this far.
+      const stale = await renewBot(grpc, line, key, next, { timeMs: t - 10 * 60_000 });
+      expect(stale).toMatchObject({ code: Code.UNAUTHENTICATED, details: expect.stringMatching(/more than 2 minutes from the server's clock/) });
+      // None of them moved the instance on or locked it: the real proof, with the same new key, renews.
+      expect(ok(await renew(line, key, next), 'renew').generation).toBe(2);
+    });
+
+    test('SshCert credentials: another CA, expired, changed signature, removed, locked and copied bots get one answer', async () => {
       const { key, cert } = await botWithCert('oracle-msh');
       const removed = await botWithCert('oracle-msh-removed');
       ok(await grpc.unary('/mezite.auth.v1.BotService/DeleteBot', authv1.DeleteBotRequest, { name: 'oracle-msh-removed' }, authv1.DeleteBotResponse, bearer()), 'delete');
       const locked = await botWithCert('oracle-msh-locked');
       ok(await grpc.unary('/mezite.auth.v1.BotService/LockBot', authv1.LockBotRequest, { name: 'oracle-msh-locked', reason: 'test' }, authv1.Bot, bearer()), 'lock');
-      const replaced = await botWithCert('oracle-msh-replaced');
-      const again = ok(await grpc.unary('/mezite.auth.v1.BotService/RotateBotToken', authv1.RotateBotTokenRequest, { name: 'oracle-msh-replaced' }, authv1.RotateBotTokenResponse, bearer()), 'rotate').joinToken;
-      ok(await join(again), 'second join');
+      // A copied credential: one generation renewed twice with different keys locks the instance.
+      const copied = await botWithCert('oracle-msh-copied');
+      const successorKey = newKey();
+      const successor = ok(await renew(copied.line, copied.key, successorKey), 'first renewal');
+      expect((await renew(copied.line, copied.key)).code).toBe(Code.PERMISSION_DENIED);
       const now = Date.now();
       const flipped = Buffer.from(cert.blob);
       flipped[flipped.length - 5] = (flipped[flipped.length - 5] as number) ^ 0x01;
@@ -308,10 +329,15 @@ describe('identical refusals for unknown, expired, used, revoked and mistyped cr
         'signed by another key': await whoami(credential(`${cert.keyType} ${cert.blob.toString('base64')}`, newKey())),
         'removed bot': await whoami(credential(removed.line, removed.key)),
         'locked bot': await whoami(credential(locked.line, locked.key)),
-        'replaced instance': await whoami(credential(replaced.line, replaced.key)),
+        'copied (instance locked)': await whoami(credential(copied.line, copied.key)),
+        'copied (the successor)': await whoami(credential(successor.certificate, successorKey)),
       };
       expect(identical(replies)).toEqual({ code: Code.UNAUTHENTICATED, details: 'invalid certificate credential' });
       // Control: the real certificate and key authenticate (bots act as kind "service").
+      expect((await whoami(credential(`${cert.keyType} ${cert.blob.toString('base64')}`, key))).message?.principal).toBe('service');
+      // A second join (a new token) makes another instance; the first one keeps working.
+      const again = ok(await grpc.unary('/mezite.auth.v1.BotService/RotateBotToken', authv1.RotateBotTokenRequest, { name: 'oracle-msh' }, authv1.RotateBotTokenResponse, bearer()), 'rotate').joinToken;
+      ok(await join(again), 'second join');
       expect((await whoami(credential(`${cert.keyType} ${cert.blob.toString('base64')}`, key))).message?.principal).toBe('service');
     });
 
@@ -333,21 +359,21 @@ describe('identical refusals for unknown, expired, used, revoked and mistyped cr
       expect({ credential: asCredential.code, renewal: renewed.code }).toEqual({ credential: Code.UNAUTHENTICATED, renewal: Code.UNAUTHENTICATED });
     });
 
-    // Was a gap: a certificate refused at BeginRenewal (another CA, expired, bad
-    // signature, revoked) left no audit record. Now each is a `bot.renew` failure with
-    // its reason, bounded per source (RefusalAuditor).
-    test('BeginRenewal refusals are in the audit log with their reason', async () => {
-      const { line, cert } = await botWithCert('oracle-audit');
+    // Was a gap: a certificate refused at renewal (another CA, expired, bad signature,
+    // revoked) left no audit record. Now each is a `bot.renew` failure with its reason,
+    // bounded per source (RefusalAuditor).
+    test('RenewBot refusals are in the audit log with their reason', async () => {
+      const { key, line, cert } = await botWithCert('oracle-audit');
       const now = Date.now();
       const flipped = Buffer.from(cert.blob);
       flipped[flipped.length - 5] = (flipped[flipped.length - 5] as number) ^ 0x01;
       const revoked = await botWithCert('oracle-audit-revoked');
       ok(await grpc.unary('/mezite.auth.v1.CertAuthorityService/RevokeCertificate', authv1.RevokeCertificateRequest, { serial: revoked.cert.serial.toString(), reason: 'stolen' }, authv1.RevokeCertificateResponse, bearer()), 'revoke');
       const replies: Record<string, RawReply> = {
-        'another CA': await begin(resign(cert, generateCaKey('ed25519').privateKey, new Date(now - 60_000), new Date(now + 3600_000))),
-        expired: await begin(resign(cert, userCa, new Date(now - 7200_000), new Date(now - 3600_000))),
-        'changed signature': await begin(`${cert.keyType} ${flipped.toString('base64')}`),
-        revoked: await begin(revoked.line),
+        'another CA': await renew(resign(cert, generateCaKey('ed25519').privateKey, new Date(now - 60_000), new Date(now + 3600_000)), key),
+        expired: await renew(resign(cert, userCa, new Date(now - 7200_000), new Date(now - 3600_000)), key),
+        'changed signature': await renew(`${cert.keyType} ${flipped.toString('base64')}`, key),
+        revoked: await renew(revoked.line, revoked.key),
       };
       expect(identical(replies)).toEqual(REFUSED);
       const byRequest = new Map((await auditEvents(grpc, admin, 'bot.renew')).map((e) => [e.requestId, e]));
@@ -361,7 +387,7 @@ describe('identical refusals for unknown, expired, used, revoked and mistyped cr
         const e = byRequest.get(r.requestId ?? '');
         expect({ what, result: e?.result, reason: e?.details.reason, target: e?.target }).toEqual({ what, result: 'failure', reason: want[what]?.[0], target: want[what]?.[1] });
       }
-      expect((await begin(line)).code).toBe(0);
+      expect((await renew(line, key)).code).toBe(0);
     });
 
     test('SshCert credentials: each refusal is in the audit log with its reason', async () => {

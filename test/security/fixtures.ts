@@ -1,8 +1,11 @@
+import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { authv1 } from '@mezite/proto';
+import { formatPublicKey } from '@mezite/ssh';
+import { renewBotRequest } from '../harness/bot-credentials';
 import { CI_DEPLOYER_ROLE } from '../harness/roles';
 import type { TestStack } from '../harness/test-stack';
-import type { RawGrpc } from './raw-grpc';
+import type { RawGrpc, RawReply } from './raw-grpc';
 
 /**
  * Set-up through the gRPC API as the bootstrap admin: the same calls `mezctl create -f`
@@ -26,6 +29,25 @@ export async function createBot(grpc: RawGrpc, admin: string, name: string, role
   const r = await grpc.unary('/mezite.auth.v1.BotService/CreateBot', authv1.CreateBotRequest, { name, roles, tokenTtlSeconds }, authv1.CreateBotResponse, { authorization: `Bearer ${admin}` });
   if (!r.message) throw new Error(`CreateBot ${name}: ${r.code} ${r.details}`);
   return r.message.joinToken;
+}
+
+/** The one call that renews a bot. */
+export const RENEW_BOT = '/mezite.auth.v1.JoinService/RenewBot';
+
+/**
+ * RenewBot for the certificate `line` held with `key`, asking for `next`: signed as mezd
+ * signs it, unless `o` makes it sign with another key, over other data, or at another
+ * time (renewBotRequest); `o.request` changes fields of the request after signing.
+ */
+export function renewBot(
+  grpc: RawGrpc,
+  line: string,
+  key: KeyObject,
+  next: KeyObject,
+  o: Parameters<typeof renewBotRequest>[2] & { request?: Partial<authv1.RenewBotRequest> } = {},
+): Promise<RawReply & { message?: authv1.JoinResponse }> {
+  const req = { ...renewBotRequest({ certificate: line, key }, { publicKey: formatPublicKey(next) }, o), ...o.request };
+  return grpc.unary(RENEW_BOT, authv1.RenewBotRequest, req, authv1.JoinResponse);
 }
 
 /** One audit record, as AuditService returns it. */

@@ -9,12 +9,12 @@ import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { authv1 } from '@mezite/proto';
-import { encodePublicKey, formatPublicKey, signRenewal } from '@mezite/ssh';
+import { formatPublicKey } from '@mezite/ssh';
 import * as fc from 'fast-check';
 import { runBin } from '../harness/cli';
 import { CI_DEPLOYER_ROLE } from '../harness/roles';
 import { TestStack } from '../harness/test-stack';
-import { adminSession, createBot, upsertRole } from './fixtures';
+import { adminSession, createBot, renewBot, RENEW_BOT, upsertRole } from './fixtures';
 import { checkRefusal, hostileBytes, hostileField, hostileText, LIVE_RUNS } from './hostile-input';
 import { int, message, str } from './proto-wire';
 import { Code, RawGrpc } from './raw-grpc';
@@ -64,8 +64,7 @@ describe('the public port under hostile clients', () => {
   });
 
   const JOIN = '/mezite.auth.v1.JoinService/Join';
-  const BEGIN = '/mezite.auth.v1.JoinService/BeginRenewal';
-  const COMPLETE = '/mezite.auth.v1.JoinService/CompleteRenewal';
+  const RENEW = RENEW_BOT;
   const WHOAMI = '/mezite.auth.v1.IdentityService/WhoAmI';
   const ISSUE = '/mezite.auth.v1.IdentityTokenService/IssueServiceToken';
   const { INVALID_ARGUMENT, UNAUTHENTICATED, RESOURCE_EXHAUSTED, UNIMPLEMENTED } = Code;
@@ -128,7 +127,11 @@ describe('the public port under hostile clients', () => {
       );
     });
 
-    test('BeginRenewal: mutated, truncated and made-up certificates → INVALID_ARGUMENT or UNAUTHENTICATED', async () => {
+    /** A google.protobuf.Timestamp (seconds, nanos) as a message field. */
+    const timestamp = (n: number, seconds: bigint, nanos = 0) => str(n, message([int(1, seconds), int(2, nanos)]));
+    const nowField = () => timestamp(3, BigInt(Math.floor(Date.now() / 1000)));
+
+    test('RenewBot: mutated, truncated and made-up certificates → INVALID_ARGUMENT or UNAUTHENTICATED', async () => {
       const [type, b64] = botCert.split(' ') as [string, string];
       const blob = Buffer.from(b64, 'base64');
       const mutated = fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }).map((edits) => {
@@ -138,35 +141,48 @@ describe('the public port under hostile clients', () => {
       });
       const truncated = fc.nat({ max: blob.length - 1 }).map((n) => Buffer.from(`${type} ${blob.subarray(0, n).toString('base64')}`));
       const cert = fc.oneof(mutated.filter((c) => !c.equals(Buffer.from(`${type} ${b64}`))), truncated, hostileField, hostileBytes.map((b) => Buffer.from(`${type} ${b.toString('base64')}`)));
+      // A valid new key, a current time and a signature-shaped blob, so the certificate is what decides.
+      const validKey = keyLine(newKey());
       await fc.assert(
-        fc.asyncProperty(cert, async (c) => {
-          checkRefusal(`BeginRenewal ${c.toString('hex').slice(0, 400)}`, await grpc.call(BEGIN, message([str(1, c)])), [INVALID_ARGUMENT, UNAUTHENTICATED]);
+        fc.asyncProperty(cert, hostileBytes, async (c, sig) => {
+          const body = message([str(1, c), str(2, validKey), nowField(), str(4, sig)]);
+          checkRefusal(`RenewBot ${body.toString('hex').slice(0, 400)}`, await grpc.call(RENEW, body), [INVALID_ARGUMENT, UNAUTHENTICATED]);
         }),
         LIVE_RUNS,
       );
     });
 
-    test('CompleteRenewal: made-up challenges and signatures → INVALID_ARGUMENT or UNAUTHENTICATED; a real challenge with a wrong signature is consumed', async () => {
+    test('RenewBot: the real certificate with any new key, time, signature, TTL, heartbeat and extra fields → INVALID_ARGUMENT or UNAUTHENTICATED', async () => {
       const validKey = keyLine(newKey());
-      const challengeId = fc.oneof(fc.uuid().map((u) => Buffer.from(u)), hostileField);
+      const keyField = fc.oneof(fc.constant(Buffer.from(validKey)), hostileField);
+      const time = fc.oneof(
+        fc.constant(nowField()),
+        fc.tuple(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 })).map(([sec, ns]) => timestamp(3, sec, ns)),
+        hostileBytes.map((b) => str(3, b)),
+      );
+      const heartbeat = fc.option(hostileField.map((b) => str(6, b)));
       await fc.assert(
-        fc.asyncProperty(challengeId, hostileBytes, fc.oneof(fc.constant(Buffer.from(validKey)), hostileField), async (id, sig, key) => {
-          const body = message([str(1, id), str(2, sig), str(3, key)]);
-          checkRefusal(`CompleteRenewal ${body.toString('hex').slice(0, 400)}`, await grpc.call(COMPLETE, body), [INVALID_ARGUMENT, UNAUTHENTICATED]);
+        fc.asyncProperty(keyField, time, hostileBytes, fc.option(fc.bigInt({ min: -(2n ** 40n), max: 2n ** 40n })), heartbeat, fc.array(fc.tuple(fc.integer({ min: 7, max: 40 }), hostileField), { maxLength: 2 }), async (key, t, sig, ttl, hb, extra) => {
+          const body = message([str(1, botCert), str(2, key), t, str(4, sig), ...(ttl === null ? [] : [int(5, ttl)]), ...(hb === null ? [] : [hb]), ...extra.map(([n, b]) => str(n, b))]);
+          checkRefusal(`RenewBot ${body.toString('hex').slice(0, 400)}`, await grpc.call(RENEW, body), [INVALID_ARGUMENT, UNAUTHENTICATED]);
         }),
         { ...LIVE_RUNS, numRuns: 100 },
       );
-      // A real challenge: a signature by another key is refused, and the challenge is gone.
-      const begun = await grpc.unary(BEGIN, authv1.BeginRenewalRequest, { certificate: botCert }, authv1.BeginRenewalResponse);
-      expect(begun.code).toBe(0);
-      const ch = begun.message as authv1.BeginRenewalResponse;
+    });
+
+    test('RenewBot: a forged proof is refused and moves nothing; the real one renews, and its repeat gets the same certificate', async () => {
+      const key = newKey();
+      const joined = await grpc.unary(JOIN, authv1.JoinRequest, { joinToken: await createBot(grpc, admin, 'fuzz-renewed'), publicKey: keyLine(key) }, authv1.JoinResponse);
+      const line = joined.message?.certificate as string;
+      expect(joined.code).toBe(0);
       const next = newKey();
-      const forged = signRenewal(newKey(), Buffer.from(ch.challenge), encodePublicKey(next));
-      const bad = await grpc.unary(COMPLETE, authv1.CompleteRenewalRequest, { challengeId: ch.challengeId, signature: forged, newPublicKey: keyLine(next) }, authv1.JoinResponse);
-      expect(bad).toMatchObject({ code: UNAUTHENTICATED, details: 'the renewal signature does not match the certificate key' });
-      const good = signRenewal(botKey, Buffer.from(ch.challenge), encodePublicKey(next));
-      const replay = await grpc.unary(COMPLETE, authv1.CompleteRenewalRequest, { challengeId: ch.challengeId, signature: good, newPublicKey: keyLine(next) }, authv1.JoinResponse);
-      expect(replay).toMatchObject({ code: UNAUTHENTICATED, details: 'unknown or expired renewal challenge' });
+      const forged = await renewBot(grpc, line, key, next, { signWith: newKey() });
+      expect(forged).toMatchObject({ code: UNAUTHENTICATED, details: 'the renewal signature does not match the certificate key' });
+      const good = await renewBot(grpc, line, key, next);
+      expect(good).toMatchObject({ code: 0, message: { generation: 2 } });
+      // A replay of the very same request (a retry whose answer was lost) is answered, not a copy.
+      const replay = await renewBot(grpc, line, key, next);
+      expect(replay).toMatchObject({ code: 0, message: { certificate: good.message?.certificate, generation: 2 } });
     });
   });
 
@@ -199,7 +215,7 @@ describe('the public port under hostile clients', () => {
   });
 
   describe('gRPC: bytes that are not a valid message, and broken framing', () => {
-    const paths = [JOIN, BEGIN, COMPLETE, WHOAMI, ISSUE];
+    const paths = [JOIN, RENEW, WHOAMI, ISSUE];
 
     test('random bytes to any method never crash a service, never get INTERNAL and never leak internals', async () => {
       await fc.assert(
@@ -266,7 +282,7 @@ describe('the public port under hostile clients', () => {
   describe('message size limit and memory', () => {
     test('a 5 MB message is RESOURCE_EXHAUSTED on every method; a message just under 1 MiB reaches the handler', async () => {
       const huge = message([str(1, Buffer.alloc(5 * 1024 * 1024, 0x61))]);
-      for (const path of [JOIN, WHOAMI, ISSUE, BEGIN]) {
+      for (const path of [JOIN, WHOAMI, ISSUE, RENEW]) {
         const r = await grpc.call(path, huge);
         expect(r.code).toBe(RESOURCE_EXHAUSTED);
         expect(r.details).toMatch(/^Received message larger than max \(\d+ vs 1048576\)$/);

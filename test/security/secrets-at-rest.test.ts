@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { createDecipheriv, createHash, createHmac, createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createDecipheriv, createHash, createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { authv1 } from '@mezite/proto';
 import { formatPublicKey } from '@mezite/ssh';
 import Redis from 'ioredis';
 import { Client } from 'pg';
+import { joinTokenHash } from '../harness/bot-credentials';
 import { runBin } from '../harness/cli';
 import { TestStack } from '../harness/test-stack';
 import { adminSession, createBot, upsertRole } from './fixtures';
@@ -167,9 +168,9 @@ describe('no plaintext secret in PostgreSQL or Redis after a full workflow', () 
     if (pgDump.error) console.warn(`pg_dump not run (${pgDump.error.message}); the row_to_json dump stands alone`);
     else if (pgDump.status !== 0) console.warn(`pg_dump failed (${pgDump.stderr.trim()}); the row_to_json dump stands alone`);
     else dumps.pg_dump = pgDump.stdout;
-    // The dumps are of the right database: they hold the keyed hash of a token the test saw.
-    const pepper = Buffer.from(stack.secrets().token_pepper, 'base64');
-    const joinHash = hmacHex(pepper, secrets.find((x) => x.what === 'join token (live)')?.value as string);
+    // The dumps are of the right database: they hold the keyed hash of a token the test saw
+    // (auth.join_tokens, under the key the auth-server derives from its session pepper).
+    const joinHash = joinTokenHash(stack.secrets().session_pepper, secrets.find((x) => x.what === 'join token (live)')?.value as string).toString('hex');
     for (const [name, dump] of Object.entries(dumps)) {
       console.log(`${name}: ${dump.length} characters searched for ${secrets.length} secrets`);
       expect({ name, hasJoinHash: dump.includes(joinHash) }).toEqual({ name, hasJoinHash: true });
@@ -218,7 +219,7 @@ async function jsonDump(url: string): Promise<string> {
   await c.connect();
   try {
     const tables = await c.query<{ s: string; t: string }>("SELECT table_schema AS s, table_name AS t FROM information_schema.tables WHERE table_schema IN ('auth', 'token', 'sshca') AND table_type = 'BASE TABLE' ORDER BY 1, 2");
-    expect(tables.rows.map((r) => `${r.s}.${r.t}`)).toEqual(expect.arrayContaining(['auth.sessions', 'token.join_tokens', 'token.api_tokens', 'token.client_secrets', 'sshca.cert_authorities']));
+    expect(tables.rows.map((r) => `${r.s}.${r.t}`)).toEqual(expect.arrayContaining(['auth.sessions', 'auth.join_tokens', 'auth.bot_instances', 'auth.bot_instance_generations', 'token.api_tokens', 'token.client_secrets', 'sshca.cert_authorities']));
     const lines: string[] = [];
     for (const { s, t } of tables.rows) {
       const rows = await c.query<{ j: unknown }>(`SELECT row_to_json(x) AS j FROM "${s}"."${t}" x`);
@@ -228,11 +229,6 @@ async function jsonDump(url: string): Promise<string> {
   } finally {
     await c.end();
   }
-}
-
-/** The keyed hash token-service stores for a plaintext, in hex (as both dumps print bytea). */
-function hmacHex(pepper: Buffer, s: string): string {
-  return createHmac('sha256', pepper).update(s).digest('hex');
 }
 
 /** A private key as PKCS#8 PEM (what every needle for a key is derived from). */

@@ -15,6 +15,8 @@ interface SimBot {
   name: string;
   joinToken: string;
   identity?: BotIdentity;
+  /** Its data dir: the pending key of a step whose answer was lost is sent again, as mezd does. */
+  store: MemoryStateStore;
 }
 
 /** What the fleet run measured in one worker. */
@@ -70,7 +72,7 @@ export class BotFleet {
   private renewer(bot: SimBot, i: number, ttlMs: number): IdentityRenewer {
     return new IdentityRenewer({
       issuer: this.issuer(i),
-      store: new MemoryStateStore(),
+      store: bot.store,
       destinations: [],
       clock: systemClock,
       logger: nullLogger,
@@ -79,6 +81,8 @@ export class BotFleet {
       certificateTtlMs: ttlMs,
       joinToken: bot.identity ? undefined : bot.joinToken,
       initial: bot.identity,
+      pending: bot.store.state?.pending,
+      joinTokenHash: bot.store.state?.joinTokenHash,
     });
   }
 
@@ -88,7 +92,7 @@ export class BotFleet {
     return closedLoop({ inflight: p.inflight, warmupMs: 0, durationMs: p.deadlineMs, maxOps: p.count }, async (i) => {
       const name = `b-${this.o.workerIndex}-${start + i}`;
       const r = await this.o.botClient.createBot({ name, roles: [p.role], tokenTtlSeconds: 3600 }, { metadata: Metadata({ authorization: `Bearer ${p.adminToken}` }) });
-      this.bots.push({ name, joinToken: r.joinToken });
+      this.bots.push({ name, joinToken: r.joinToken, store: new MemoryStateStore() });
     });
   }
 

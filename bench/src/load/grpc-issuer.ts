@@ -1,4 +1,4 @@
-import type { IdentityIssuer, IdentityState, IdentityStateStore, IssuedCertificate, Timers } from '@mezite/daemon';
+import { toProtoHeartbeat, type BotHeartbeat, type IdentityIssuer, type IdentityState, type IdentityStateStore, type IssuedCertificate, type JoinInput, type RenewInput, type Timers } from '@mezite/daemon';
 import type { MeziteCallOptions } from '@mezite/platform';
 import type { authv1 } from '@mezite/proto';
 import type { Client } from 'nice-grpc';
@@ -13,22 +13,45 @@ const fromResponse = (r: authv1.JoinResponse): IssuedCertificate => ({
   generation: r.generation,
   botName: r.botName,
   principals: r.principals,
+  instanceId: r.instanceId,
 });
 
 /**
- * The daemon's issuer, call for call (mezd's GrpcIdentityIssuer is internal to the
- * package): Join, or BeginRenewal then CompleteRenewal with the proof signed in between.
+ * What a daemon's heartbeat weighs, for renewers built without one (the fleet's): the
+ * server stores it with every join and renewal, so the load should carry it.
+ */
+const BENCH_HEARTBEAT: BotHeartbeat = {
+  version: 'bench',
+  hostname: 'bench-bot.example.internal',
+  os: `${process.platform} bench ${process.arch}`,
+  renewalIntervalSeconds: 1200,
+  oneShot: false,
+  destinations: [{ destination: 'directory:/var/lib/mezite/identity/certs', healthy: true, error: '', updateTime: new Date() }],
+};
+
+
+/**
+ * The daemon's issuer, call for call (as mezd's GrpcIdentityIssuer, without request
+ * ids): Join, or one RenewBot carrying the proof the renewer signed (signBotRenewal
+ * over the presented certificate's instance, generation and serial, the new key and
+ * the time).
  */
 export class BenchIssuer implements IdentityIssuer {
   constructor(private readonly client: JoinClient) {}
 
-  async join(i: { joinToken: string; publicKey: string; ttlMs: number }): Promise<IssuedCertificate> {
-    return fromResponse(await this.client.join({ joinToken: i.joinToken, publicKey: i.publicKey, requestedTtlSeconds: seconds(i.ttlMs) }));
+  async join(i: JoinInput): Promise<IssuedCertificate> {
+    return fromResponse(await this.client.join({ joinToken: i.joinToken, publicKey: i.publicKey, requestedTtlSeconds: seconds(i.ttlMs), heartbeat: toProtoHeartbeat(i.heartbeat ?? BENCH_HEARTBEAT) }));
   }
 
-  async renew(i: { certificate: string; newPublicKey: string; ttlMs: number; sign: (challenge: Buffer) => Buffer }): Promise<IssuedCertificate> {
-    const begun = await this.client.beginRenewal({ certificate: i.certificate });
-    const r = await this.client.completeRenewal({ challengeId: begun.challengeId, signature: i.sign(Buffer.from(begun.challenge)), newPublicKey: i.newPublicKey, requestedTtlSeconds: seconds(i.ttlMs) });
+  async renew(i: RenewInput): Promise<IssuedCertificate> {
+    const r = await this.client.renewBot({
+      certificate: i.certificate,
+      newPublicKey: i.newPublicKey,
+      time: i.time,
+      signature: i.signature,
+      requestedTtlSeconds: seconds(i.ttlMs),
+      heartbeat: toProtoHeartbeat(i.heartbeat ?? BENCH_HEARTBEAT),
+    });
     return fromResponse(r);
   }
 }
@@ -36,10 +59,14 @@ export class BenchIssuer implements IdentityIssuer {
 /** A simulated bot keeps its state in memory; mezd writes the same state to its data dir. */
 export class MemoryStateStore implements IdentityStateStore {
   readonly description = 'memory';
+  /** What was saved last: the bot's data dir, in memory (a pending key survives a failed phase). */
+  state: IdentityState | undefined;
   async load(): Promise<IdentityState | undefined> {
-    return undefined;
+    return this.state;
   }
-  async save(): Promise<void> {}
+  async save(state: IdentityState): Promise<void> {
+    this.state = state;
+  }
 }
 
 /** Real timers, as mezd's. */

@@ -1,11 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alreadyExists, failedPrecondition, FakeClock, invalidArgument, notFound, parseRoleYaml, unauthenticated, validateName, type Role } from '@mezite/identity';
+import { alreadyExists, failedPrecondition, FakeClock, invalidArgument, notFound, parseRoleYaml, unauthenticated, type Role } from '@mezite/identity';
 import { createGrpcServer, ensureInternalPki, nullLogger, publicServerCredentials, type GrpcServer, type RequestContext } from '@mezite/platform';
 import { authv1 } from '@mezite/proto';
 import { ServerError, Status, type CallContext, type CompatServiceDefinition, type ServiceImplementation } from 'nice-grpc';
+import { botService } from './fake-bot-service';
 import { FakeMachineIdentities, identityTokenService, serviceIdentityService } from './fake-machine-identities';
+import { page } from './fake-page';
 import { runMezctl } from './mezctl';
 
 /** The services a test may leave out, to see how the CLI meets an older server (UNIMPLEMENTED). */
@@ -64,14 +66,6 @@ function orUnimplemented(definition: object, implementation: object): object {
   return out;
 }
 
-/** One page of `items` after the name/id in `pageToken`. */
-function page<T>(items: T[], key: (t: T) => string, pageToken: string, size: number): { items: T[]; next: string } {
-  const start = pageToken ? items.findIndex((t) => key(t) === pageToken) + 1 : 0;
-  const out = items.slice(start, start + size);
-  const last = out[out.length - 1];
-  return { items: out, next: start + size < items.length && last ? key(last) : '' };
-}
-
 /**
  * Test support: an auth server with in-memory fakes of the public services, on a real
  * nice-grpc server over TLS on 127.0.0.1, with the platform's own error middleware — so
@@ -84,6 +78,8 @@ export class FakeAuthServer {
   readonly clock = new FakeClock('2026-03-24T14:00:00Z');
   readonly token = 'mzs_fake_admin_session';
   readonly bots = new Map<string, authv1.Bot>();
+  /** Bot instances by id, with their lineage (GetBotInstance answers all of it). */
+  readonly instances = new Map<string, authv1.BotInstance>();
   readonly roles = new Map<string, FakeRole>();
   readonly events: authv1.AuditEvent[] = [];
   /** What VerifyAuditLog answers. */
@@ -93,6 +89,7 @@ export class FakeAuthServer {
   /** Service identities and API tokens (seed 000). */
   readonly machine = new FakeMachineIdentities(this.clock, this.token);
   private nextBot = 1;
+  private nextInstance = 1;
   private nextToken = 1;
 
   private constructor(
@@ -152,9 +149,42 @@ export class FakeAuthServer {
 
   /** Adds a bot directly (a test's fixture). */
   addBot(b: Partial<authv1.Bot> & { name: string }): authv1.Bot {
-    const bot: authv1.Bot = { id: `00000000-0000-4000-8000-00000000000${this.nextBot++}`, roles: [], createTime: this.clock.now(), lock: undefined, generation: 0, lastSeenTime: undefined, certExpireTime: undefined, ...b };
+    const bot: authv1.Bot = {
+      id: `00000000-0000-4000-8000-00000000000${this.nextBot++}`,
+      roles: [],
+      createTime: this.clock.now(),
+      lock: undefined,
+      generation: 0,
+      lastSeenTime: undefined,
+      certExpireTime: undefined,
+      maxCertificateTtlSeconds: 0,
+      instances: [],
+      ...b,
+    };
     this.bots.set(bot.name, bot);
     return bot;
+  }
+
+  /**
+   * Adds an instance of a bot directly (a test's fixture): what a join and renewals by
+   * one machine would have left. Ids are `1a000000-0000-4000-8000-00000000000N`.
+   */
+  addBotInstance(i: Partial<authv1.BotInstance> & { botName: string }): authv1.BotInstance {
+    const instance: authv1.BotInstance = {
+      id: `1a000000-0000-4000-8000-${String(this.nextInstance++).padStart(12, '0')}`,
+      generation: 1,
+      joinMethod: 'token',
+      createTime: this.clock.now(),
+      lastRenewalTime: this.clock.now(),
+      lastAddress: '',
+      heartbeat: undefined,
+      certExpireTime: undefined,
+      lock: undefined,
+      lineage: [],
+      ...i,
+    };
+    this.instances.set(instance.id, instance);
+    return instance;
   }
 
   /** Adds a role from its YAML (a test's fixture). */
@@ -200,56 +230,6 @@ export class FakeAuthServer {
     await this.server.shutdown(1000);
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-function botService(fake: () => FakeAuthServer, pageSize: number): ServiceImplementation<typeof authv1.BotServiceDefinition, RequestContext> {
-  return {
-    async createBot(req, ctx: Ctx) {
-      const f = fake();
-      f.authorize('BotService.CreateBot', req, ctx);
-      validateName('bot', req.name);
-      if (f.bots.has(req.name)) throw alreadyExists(`bot "${req.name}" already exists`);
-      for (const r of req.roles) if (!f.roles.has(r)) throw notFound(`role "${r}" does not exist; create it first with mezctl create -f role.yaml`);
-      const bot = f.addBot({ name: req.name, roles: req.roles });
-      return { bot, joinToken: f.mintToken(), joinTokenExpireTime: new Date(f.clock.now().getTime() + req.tokenTtlSeconds * 1000) };
-    },
-    async getBot(req, ctx: Ctx) {
-      fake().authorize('BotService.GetBot', req, ctx);
-      return fake().bot(req.name);
-    },
-    async listBots(req, ctx: Ctx) {
-      fake().authorize('BotService.ListBots', req, ctx);
-      const all = [...fake().bots.values()].sort((a, b) => a.name.localeCompare(b.name));
-      const p = page(all, (b) => b.name, req.pageToken, Math.min(req.pageSize || 100, pageSize));
-      return { bots: p.items, nextPageToken: p.next };
-    },
-    async deleteBot(req, ctx: Ctx) {
-      fake().authorize('BotService.DeleteBot', req, ctx);
-      fake().bot(req.name);
-      fake().bots.delete(req.name);
-      return {};
-    },
-    async rotateBotToken(req, ctx: Ctx) {
-      const f = fake();
-      f.authorize('BotService.RotateBotToken', req, ctx);
-      f.bot(req.name);
-      return { joinToken: f.mintToken(), expireTime: new Date(f.clock.now().getTime() + (req.tokenTtlSeconds || 3600) * 1000) };
-    },
-    async lockBot(req, ctx: Ctx) {
-      const f = fake();
-      f.authorize('BotService.LockBot', req, ctx);
-      const b = f.bot(req.name);
-      const now = f.clock.now();
-      b.lock = { reason: req.reason, createTime: now, expireTime: req.ttlSeconds > 0 ? new Date(now.getTime() + req.ttlSeconds * 1000) : undefined, lockedBy: 'user:u-1' };
-      return b;
-    },
-    async unlockBot(req, ctx: Ctx) {
-      fake().authorize('BotService.UnlockBot', req, ctx);
-      const b = fake().bot(req.name);
-      b.lock = undefined;
-      return b;
-    },
-  };
 }
 
 function roleService(fake: () => FakeAuthServer, opts: FakeAuthServerOptions): ServiceImplementation<typeof authv1.RoleServiceDefinition, RequestContext> {

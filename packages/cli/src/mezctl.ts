@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '@mezite/identity';
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { CliContext } from './cli-context';
 import { auditCommand } from './commands/audit';
 import { botsCommand } from './commands/bots';
@@ -28,6 +28,38 @@ export interface RunOptions {
   clock?: Clock;
 }
 
+/** The options every command takes; `mezctl bots ls -o json` as well as `mezctl -o json bots ls`. */
+function globalOptions(y: Argv) {
+  return y
+    .option('auth-server', { type: 'string', describe: 'gRPC address of the auth server (host:3025); env MEZITE_AUTH_SERVER' })
+    .option('identity-file', { alias: 'i', type: 'string', describe: 'Identity file to act as; env MEZITE_IDENTITY' })
+    .option('token-file', { type: 'string', describe: 'File holding a bearer token (API token or session) to act as' })
+    .option('output', { alias: 'o', choices: ['table', 'json'] as const, default: 'table' as const, describe: 'Output format' });
+}
+
+/**
+ * Adds the top-level commands, in the order help lists them. A command group (`bots`,
+ * `bots instances`) is a command without positionals whose builder adds subcommands
+ * and demands one; `strict()` then refuses a word that names none of them wherever it
+ * stands (`bots frobnicate`, `bots frobnicate ls`: "Unknown argument"). Declared as
+ * `bots <command>`, a group took the unknown word as its positional and, with a known
+ * word after it, ran nothing and exited 0. mezctl.test.ts walks the whole tree.
+ */
+export function addMezctlCommands(y: ReturnType<typeof globalOptions>, ctx: CliContext) {
+  return y
+    .command(createCommand(ctx))
+    .command(rolesCommand(ctx))
+    .command(botsCommand(ctx))
+    .command(nodesCommand(ctx))
+    .command(caCommand(ctx))
+    .command(auditCommand(ctx))
+    .command(whoamiCommand(ctx))
+    .command(identityTokensCommand(ctx))
+    .command(serviceIdentitiesCommand(ctx))
+    .command(loginCommand(ctx))
+    .command(logoutCommand(ctx));
+}
+
 /**
  * Runs `mezctl` (or `plexctl`, the same CLI under another name) and resolves to the
  * exit code. Errors end in one `NAME: Reason: message` line on stderr.
@@ -38,23 +70,7 @@ export async function runMezctl(o: RunOptions): Promise<number> {
   const stdin = o.stdin ?? process.stdin;
   const readStdin = () => (typeof stdin === 'string' ? Promise.resolve(stdin) : readAll(stdin));
   const ctx = new CliContext(o.prog, o.env ?? process.env, o.repoRoot, stdout, readStdin, o.clock ?? systemClock, stderr);
-  const parser = yargs(o.argv)
-    .scriptName(o.prog)
-    .env(false)
-    .option('auth-server', { type: 'string', describe: 'gRPC address of the auth server (host:3025); env MEZITE_AUTH_SERVER' })
-    .option('identity-file', { alias: 'i', type: 'string', describe: 'Identity file to act as; env MEZITE_IDENTITY' })
-    .option('token-file', { type: 'string', describe: 'File holding a bearer token (API token or session) to act as' })
-    .option('output', { alias: 'o', choices: ['table', 'json'] as const, default: 'table' as const, describe: 'Output format' })
-    .command(createCommand(ctx))
-    .command(rolesCommand(ctx))
-    .command(botsCommand(ctx))
-    .command(nodesCommand(ctx))
-    .command(caCommand(ctx))
-    .command(auditCommand(ctx))
-    .command(whoamiCommand(ctx))
-    .command(identityTokensCommand(ctx))
-    .command(serviceIdentitiesCommand(ctx))
-    .command(loginCommand(ctx)).command(logoutCommand(ctx))
+  const parser = addMezctlCommands(globalOptions(yargs(o.argv).scriptName(o.prog).env(false)), ctx)
     .demandCommand(1, 'name a command')
     .strict()
     .help()

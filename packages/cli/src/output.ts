@@ -12,6 +12,26 @@ export function formatTable(headers: string[], rows: Array<Array<string | undefi
   return [line(headers), ...cells.map(line)].join('\n') + '\n';
 }
 
+/**
+ * Formats `key: value` lines with the values aligned three columns after the longest
+ * key (`bots show`, `bots instances show`). Empty values print `-`, as in tables; a
+ * value of several lines continues under its first line.
+ */
+export function formatFields(rows: Array<[string, string]>): string {
+  const width = Math.max(...rows.map(([k]) => k.length)) + 3;
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(width)}${(v || '-').split('\n').join(`\n${' '.repeat(width)}`)}\n`).join('');
+}
+
+/**
+ * Text a machine reported about itself (host names, OS, errors), made safe for a
+ * terminal: control characters (C0, DEL, C1) and bidirectional overrides become `?`,
+ * so a hostile daemon cannot move the cursor, recolour or reorder what an admin reads.
+ * JSON output keeps the exact text.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '?');
+}
+
 /** Pretty JSON with a trailing newline. */
 export function formatJson(value: unknown): string {
   return JSON.stringify(value, null, 2) + '\n';

@@ -1,6 +1,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { internal } from '@mezite/identity';
 import { encodePublicKey, parseCertificate } from '@mezite/ssh';
+import { botCertificateClaims } from './certificate-claims';
 
 /**
  * What a bot holds after a join or renewal: its private key (generated here, never
@@ -9,6 +10,11 @@ import { encodePublicKey, parseCertificate } from '@mezite/ssh';
  */
 export interface BotIdentity {
   botName: string;
+  /**
+   * The bot instance (one machine's lineage, created by its join) the certificate
+   * belongs to: from the auth server's answer, else the certificate's claims.
+   */
+  instanceId: string;
   /** 1 after a join, +1 per renewal; the server detects a copied credential by it. */
   generation: number;
   privateKey: KeyObject;
@@ -31,6 +37,8 @@ export interface IssuedCertificate {
   generation: number;
   botName: string;
   principals: string[];
+  /** The instance the certificate belongs to; empty when the server did not say. */
+  instanceId: string;
 }
 
 /** A fresh ECDSA P-256 key pair: what OpenSSH and the auth server both accept, and fast. */
@@ -57,6 +65,7 @@ export function identityFromIssued(issued: IssuedCertificate, privateKey: KeyObj
   if (!Number.isSafeInteger(issued.generation) || issued.generation < 1) throw internal(`the auth server returned an invalid generation ${issued.generation}`);
   return {
     botName: issued.botName,
+    instanceId: issued.instanceId || (botCertificateClaims(cert).instanceId ?? ''),
     generation: issued.generation,
     privateKey,
     certificate: line,

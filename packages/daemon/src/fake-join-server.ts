@@ -1,18 +1,20 @@
 import { ServerError, Status } from 'nice-grpc';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { type Clock, invalidArgument, type MeziteError, permissionDenied, systemClock, unauthenticated } from '@mezite/identity';
+import { type Clock, invalidArgument, type MeziteError, permissionDenied, systemClock, unauthenticated, unavailable } from '@mezite/identity';
 import { createGrpcServer, ensureInternalPki, type GrpcServer, nullLogger, publicServerCredentials, type RequestContext, spkiPin } from '@mezite/platform';
 import { authv1 } from '@mezite/proto';
-import { type CaKeyPair, generateCaKey, parseCertificate, parsePublicKey, signCertificate, type SshCertificate, verifyCertificateSignature, verifyRenewal } from '@mezite/ssh';
+import { type CaKeyPair, generateCaKey, parseCertificate, parsePublicKey, signCertificate, type SshCertificate, verifyBotRenewal, verifyCertificateSignature } from '@mezite/ssh';
+import { botCertificateClaims, botRenewalProof, CLAIMS_EXTENSION } from './certificate-claims';
 
-/** The extension the real auth server puts its claims in (`{v, bot, gen, …}` as JSON). */
-export const CLAIMS_EXTENSION = 'mezite@mezite.dev';
+export { CLAIMS_EXTENSION };
 
-/** One CompleteRenewal the fake accepted or refused. */
+/** One RenewBot the fake accepted or refused. */
 export interface RenewalRecord {
   presentedGeneration: number;
   signatureValid: boolean;
   issuedGeneration?: number;
+  /** Set when the renewal repeated an earlier one (same generation, same key) and got its certificate again. */
+  replayed?: true;
 }
 
 /** Options of {@link FakeJoinServer.start}. */
@@ -27,32 +29,51 @@ export interface FakeJoinServerOptions {
   clock?: Clock;
 }
 
+/** One machine's lineage: created by a join, moved on by renewals. */
+interface FakeInstance {
+  id: string;
+  generation: number;
+  lockReason?: string;
+  /** The answer to each presented generation, with the key it certified. */
+  answered: Map<number, { keyBlob: Buffer; response: authv1.JoinResponse }>;
+}
+
+/** How far a renewal's time may be from the server's clock. */
+const MAX_SKEW_MS = 2 * 60_000;
+
 /**
  * Test support: the auth server's JoinService as its contract says, over real TLS on
  * 127.0.0.1 with a certificate from `ensureInternalPki` (chain includes the CA), real
- * OpenSSH certificates from a User CA, single-use challenges checked with
- * `verifyRenewal`, and the server's generation rule (current, or the previous one once
- * after a crash; anything else locks the bot).
+ * OpenSSH certificates from a User CA, and the server's rules, kept simple: a join token
+ * is redeemed once, and a repeat with the same public key gets the same certificate;
+ * RenewBot checks the certificate, the time (±2 min) and the proof (`verifyBotRenewal`),
+ * answers a repeat of a generation with the same new key with the same certificate, and
+ * locks the instance when a generation comes again with another key (a copy).
  */
 export class FakeJoinServer {
   readonly userCa: CaKeyPair = generateCaKey('ecdsa-p256', 'user-ca');
   readonly hostCa: CaKeyPair = generateCaKey('ecdsa-p256', 'host-ca');
+  /** The first join token; {@link addJoinToken} mints more (another instance each). */
   readonly joinToken: string;
   readonly botName: string;
   principals: string[];
   maxTtlMs: number;
-  generation = 0;
-  lastPresentedGeneration: number | null = null;
-  tokenUsed = false;
-  /** When set, joins and renewals are refused as for a locked bot. */
+  /** When set, joins and renewals are refused as for a locked bot (an admin's lock). */
   lockReason: string | undefined;
+  /** Joins that redeemed a token (a repeat answered again is counted in joinReplays). */
   joins = 0;
+  joinReplays = 0;
   /** The `x-request-id` of every call, as the server middleware saw it. */
   readonly requestIds: string[] = [];
   readonly renewals: RenewalRecord[] = [];
+  /** The heartbeat of every Join and RenewBot that got past `failWith`, oldest first. */
+  readonly heartbeats: Array<authv1.BotHeartbeat | undefined> = [];
   /** Every RPC fails with this while set (e.g. Unavailable). */
   failWith: MeziteError | undefined;
-  private readonly challenges = new Map<string, { challenge: Buffer; cert: SshCertificate; gen: number }>();
+  /** The next this many calls that succeed commit, then fail with Unavailable (the response was lost). */
+  loseResponses = 0;
+  readonly instances = new Map<string, FakeInstance>();
+  private readonly tokens = new Map<string, { redeemed?: { publicKey: string; response: authv1.JoinResponse } }>();
   private serial = 1n;
 
   private constructor(
@@ -63,9 +84,17 @@ export class FakeJoinServer {
     o: FakeJoinServerOptions,
   ) {
     this.joinToken = o.joinToken ?? `tok-bot-${randomBytes(16).toString('hex')}`;
+    this.tokens.set(this.joinToken, {});
     this.botName = o.botName ?? 'github-deploy';
     this.principals = o.principals ?? ['deploy', 'ci'];
     this.maxTtlMs = o.maxTtlMs ?? 24 * 3600_000;
+  }
+
+  /** Mints another one-time join token for the bot (`mezctl bots instances add`). */
+  addJoinToken(): string {
+    const token = `tok-bot-${randomBytes(16).toString('hex')}`;
+    this.tokens.set(token, {});
+    return token;
   }
 
   /** `sha256:…` of the TLS CA, as `--ca-pin` takes it. */
@@ -83,8 +112,7 @@ export class FakeJoinServer {
     const seen = (ctx: RequestContext) => get().requestIds.push(ctx.requestId);
     const impl: authv1.JoinServiceImplementation<RequestContext> = {
       join: async (req, ctx) => (seen(ctx), get().join(req)),
-      beginRenewal: async (req, ctx) => (seen(ctx), get().beginRenewal(req)),
-      completeRenewal: async (req, ctx) => (seen(ctx), get().completeRenewal(req)),
+      renewBot: async (req, ctx) => (seen(ctx), get().renewBot(req)),
       // Node joins are exercised against the real stack (test/e2e/nodes.test.ts).
       joinNode: async () => {
         throw new ServerError(Status.UNIMPLEMENTED, 'the fake join server does not implement node joins');
@@ -108,17 +136,26 @@ export class FakeJoinServer {
 
   private join(req: authv1.JoinRequest): authv1.JoinResponse {
     this.maybeFail();
-    if (req.joinToken !== this.joinToken || this.tokenUsed) throw unauthenticated('invalid join token');
+    this.heartbeats.push(req.heartbeat);
+    const token = this.tokens.get(req.joinToken);
+    if (!token) throw unauthenticated('invalid join token');
+    if (token.redeemed) {
+      if (token.redeemed.publicKey !== req.publicKey) throw unauthenticated('invalid join token');
+      this.joinReplays++;
+      return this.respond(token.redeemed.response);
+    }
     if (this.lockReason) throw permissionDenied(`bot "${this.botName}" is locked: ${this.lockReason}`);
-    this.tokenUsed = true;
+    const instance: FakeInstance = { id: randomUUID(), generation: 1, answered: new Map() };
+    this.instances.set(instance.id, instance);
     this.joins++;
-    this.generation++;
-    this.lastPresentedGeneration = null;
-    return this.issue(req.publicKey, req.requestedTtlSeconds, this.generation);
+    const response = this.issue(req.publicKey, req.requestedTtlSeconds, instance);
+    token.redeemed = { publicKey: req.publicKey, response };
+    return this.respond(response);
   }
 
-  private beginRenewal(req: authv1.BeginRenewalRequest): Partial<authv1.BeginRenewalResponse> {
+  private renewBot(req: authv1.RenewBotRequest): authv1.JoinResponse {
     this.maybeFail();
+    this.heartbeats.push(req.heartbeat);
     const refused = unauthenticated('the certificate was not issued by this cluster or has expired');
     let cert: SshCertificate;
     try {
@@ -129,38 +166,38 @@ export class FakeJoinServer {
     const now = this.clock.now();
     if (cert.type !== 'user' || !cert.signatureKey.blob.equals(parsePublicKey(this.userCa.publicKeyLine).blob) || !verifyCertificateSignature(cert)) throw refused;
     if (cert.validAfter > now || cert.validBefore <= now) throw refused;
-    const gen = (JSON.parse(cert.extensions[CLAIMS_EXTENSION] ?? '{}') as { gen?: number }).gen;
-    if (typeof gen !== 'number') throw refused;
-    const id = randomUUID();
-    const challenge = randomBytes(32);
-    this.challenges.set(id, { challenge, cert, gen });
-    return { challengeId: id, challenge, expireTime: new Date(now.getTime() + 60_000) };
-  }
-
-  private completeRenewal(req: authv1.CompleteRenewalRequest): authv1.JoinResponse {
-    this.maybeFail();
-    const ch = this.challenges.get(req.challengeId);
-    this.challenges.delete(req.challengeId);
-    if (!ch) throw unauthenticated('unknown or expired renewal challenge');
+    const claims = botCertificateClaims(cert);
+    const instance = claims.instanceId === undefined ? undefined : this.instances.get(claims.instanceId);
+    if (!instance || claims.generation === undefined) throw refused;
+    if (!req.time || Math.abs(req.time.getTime() - now.getTime()) > MAX_SKEW_MS) throw invalidArgument('the renewal time is missing or more than 2 minutes off the server clock');
     const newKey = parsePublicKey(req.newPublicKey);
-    if (newKey.blob.equals(ch.cert.subjectKey.blob)) throw invalidArgument('a renewal must certify a new key; generate a fresh key pair');
-    const record: RenewalRecord = { presentedGeneration: ch.gen, signatureValid: verifyRenewal(ch.cert.subjectKey, ch.challenge, newKey.blob, Buffer.from(req.signature)) };
+    if (newKey.blob.equals(cert.subjectKey.blob)) throw invalidArgument('a renewal must certify a new key; generate a fresh key pair');
+    const proof = botRenewalProof(cert, newKey.blob, req.time.getTime());
+    const record: RenewalRecord = { presentedGeneration: proof.generation, signatureValid: verifyBotRenewal(cert.subjectKey, proof, Buffer.from(req.signature)) };
     this.renewals.push(record);
     if (!record.signatureValid) throw unauthenticated('the renewal signature does not match the certificate key');
     if (this.lockReason) throw permissionDenied(`bot "${this.botName}" is locked: ${this.lockReason}`);
-    const current = ch.gen === this.generation;
-    const crashTolerated = ch.gen === this.generation - 1 && this.lastPresentedGeneration === ch.gen;
-    if (!current && !crashTolerated) {
-      this.lockReason = `certificate generation mismatch (presented ${ch.gen}, current ${this.generation})`;
-      throw permissionDenied(`bot "${this.botName}" is locked: ${this.lockReason}`);
+    const locked = () => permissionDenied(`bot "${this.botName}" instance ${instance.id} is locked: ${instance.lockReason}`);
+    if (instance.lockReason) throw locked();
+    if (proof.generation === instance.generation) {
+      instance.generation++;
+      record.issuedGeneration = instance.generation;
+      const response = this.issue(req.newPublicKey, req.requestedTtlSeconds, instance);
+      instance.answered.set(proof.generation, { keyBlob: newKey.blob, response });
+      return this.respond(response);
     }
-    this.generation++;
-    this.lastPresentedGeneration = ch.gen;
-    record.issuedGeneration = this.generation;
-    return this.issue(req.newPublicKey, req.requestedTtlSeconds, this.generation);
+    const before = instance.answered.get(proof.generation);
+    if (before?.keyBlob.equals(newKey.blob)) {
+      record.issuedGeneration = before.response.generation;
+      record.replayed = true;
+      return this.respond(before.response);
+    }
+    instance.lockReason = `generation ${proof.generation} presented again with another key (current ${instance.generation}): the credentials were copied`;
+    throw locked();
   }
 
-  private issue(publicKey: string, ttlSeconds: number, gen: number): authv1.JoinResponse {
+  private issue(publicKey: string, ttlSeconds: number, instance: FakeInstance): authv1.JoinResponse {
+    const gen = instance.generation;
     const now = this.clock.now();
     const ttlMs = Math.min(this.maxTtlMs, ttlSeconds > 0 ? ttlSeconds * 1000 : 3600_000);
     const validBefore = new Date(Math.floor((now.getTime() + ttlMs) / 1000) * 1000);
@@ -173,7 +210,7 @@ export class FakeJoinServer {
       principals: this.principals,
       validAfter: new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000), // backdated for clock skew, as ssh-ca does
       validBefore,
-      extensions: { 'permit-pty': '', [CLAIMS_EXTENSION]: JSON.stringify({ v: 1, bot: this.botName, gen }) },
+      extensions: { 'permit-pty': '', [CLAIMS_EXTENSION]: JSON.stringify({ v: 1, bot: this.botName, bot_id: `bot-${this.botName}`, inst: instance.id, gen }) },
     });
     return {
       certificate: signed.line,
@@ -183,7 +220,17 @@ export class FakeJoinServer {
       botName: this.botName,
       expireTime: validBefore,
       principals: this.principals,
+      instanceId: instance.id,
     };
+  }
+
+  /** The answer, unless the response is to be lost after committing. */
+  private respond(response: authv1.JoinResponse): authv1.JoinResponse {
+    if (this.loseResponses > 0) {
+      this.loseResponses--;
+      throw unavailable('the connection was reset before the response was sent');
+    }
+    return response;
   }
 
   private maybeFail(): void {

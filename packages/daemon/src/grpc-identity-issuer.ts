@@ -1,36 +1,44 @@
-import { internal } from '@mezite/identity';
 import type { MeziteCallOptions } from '@mezite/platform/client';
 import type { authv1 } from '@mezite/proto';
 import { type CallOptions, type Client, Metadata } from 'nice-grpc';
 import type { IssuedCertificate } from './bot-identity';
-import type { IdentityIssuer } from './identity-issuer';
+import type { BotHeartbeat } from './heartbeat';
+import type { IdentityIssuer, JoinInput, RenewInput } from './identity-issuer';
 
 type JoinClient = Client<typeof authv1.JoinServiceDefinition, MeziteCallOptions>;
 
 /**
- * {@link IdentityIssuer} over the auth server's public JoinService. Errors arrive as
- * MeziteErrors from the client middleware (`createMeziteClients`), so a locked bot is
- * PermissionDenied with the server's message and a dead server is Unavailable.
+ * {@link IdentityIssuer} over the auth server's public JoinService: Join, and RenewBot
+ * (one call). Errors arrive as MeziteErrors from the client middleware
+ * (`createMeziteClients`), so a locked instance is PermissionDenied with the server's
+ * message, a dead server Unavailable and a shed call ResourceExhausted with its
+ * `retryAfterMs`.
  */
 export class GrpcIdentityIssuer implements IdentityIssuer {
   constructor(private readonly client: JoinClient) {
     if (!client) throw new Error('GrpcIdentityIssuer: client is required');
   }
 
-  async join(input: { joinToken: string; publicKey: string; ttlMs: number; requestId?: string }): Promise<IssuedCertificate> {
-    const r = await this.client.join({ joinToken: input.joinToken, publicKey: input.publicKey, requestedTtlSeconds: toSeconds(input.ttlMs) }, callOptions(input.requestId));
+  async join(input: JoinInput): Promise<IssuedCertificate> {
+    const r = await this.client.join(
+      { joinToken: input.joinToken, publicKey: input.publicKey, requestedTtlSeconds: toSeconds(input.ttlMs), heartbeat: toProtoHeartbeat(input.heartbeat) },
+      callOptions(input.requestId),
+    );
     return fromResponse(r);
   }
 
-  async renew(input: { certificate: string; newPublicKey: string; ttlMs: number; sign: (challenge: Buffer) => Buffer; requestId?: string }): Promise<IssuedCertificate> {
-    const begun = await this.client.beginRenewal({ certificate: input.certificate }, callOptions(input.requestId));
-    if (!begun.challengeId || begun.challenge.length === 0) throw internal('the auth server sent an empty renewal challenge');
-    const r = await this.client.completeRenewal({
-      challengeId: begun.challengeId,
-      signature: input.sign(Buffer.from(begun.challenge)),
-      newPublicKey: input.newPublicKey,
-      requestedTtlSeconds: toSeconds(input.ttlMs),
-    }, callOptions(input.requestId));
+  async renew(input: RenewInput): Promise<IssuedCertificate> {
+    const r = await this.client.renewBot(
+      {
+        certificate: input.certificate,
+        newPublicKey: input.newPublicKey,
+        time: input.time,
+        signature: input.signature,
+        requestedTtlSeconds: toSeconds(input.ttlMs),
+        heartbeat: toProtoHeartbeat(input.heartbeat),
+      },
+      callOptions(input.requestId),
+    );
     return fromResponse(r);
   }
 }
@@ -44,6 +52,19 @@ function toSeconds(ms: number): number {
   return Math.ceil(ms / 1000);
 }
 
+/** The heartbeat as the wire carries it (also used by the benchmark's issuer). */
+export function toProtoHeartbeat(h: BotHeartbeat | undefined): authv1.BotHeartbeat | undefined {
+  if (!h) return undefined;
+  return {
+    version: h.version,
+    hostname: h.hostname,
+    os: h.os,
+    renewalIntervalSeconds: h.renewalIntervalSeconds,
+    oneShot: h.oneShot,
+    destinations: h.destinations.map((d) => ({ destination: d.destination, healthy: d.healthy, error: d.error, updateTime: d.updateTime })),
+  };
+}
+
 function fromResponse(r: authv1.JoinResponse): IssuedCertificate {
   return {
     certificate: r.certificate,
@@ -52,5 +73,6 @@ function fromResponse(r: authv1.JoinResponse): IssuedCertificate {
     generation: r.generation,
     botName: r.botName,
     principals: r.principals,
+    instanceId: r.instanceId,
   };
 }

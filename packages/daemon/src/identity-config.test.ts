@@ -43,6 +43,16 @@ test.each([
   expect(() => loadIdentityConfig({ ...base, ...flags }, undefined, user)).toThrow(message);
 });
 
+test('--one-shot needs no renewal interval: a TTL shorter than the default interval is accepted', () => {
+  expect(loadIdentityConfig({ ...base, 'certificate-ttl': '10m', 'one-shot': true }, undefined, user)).toMatchObject({ certificateTtlMs: 600_000, oneShot: true });
+  // …also from a config file, and with an explicit interval longer than the TTL (it is not used).
+  const p = file('one-shot.yaml', 'certificate-ttl: 10m\nrenewal-interval: 30m\none-shot: true\n');
+  expect(loadIdentityConfig(base, p, user)).toMatchObject({ certificateTtlMs: 600_000, oneShot: true });
+  // The daemon still needs it shorter than the TTL.
+  expect(() => loadIdentityConfig({ ...base, 'certificate-ttl': '10m' }, undefined, user)).toThrow('--renewal-interval (20m) must be shorter than --certificate-ttl (10m)');
+  expect(() => loadIdentityConfig({ ...base, 'certificate-ttl': '10m', 'one-shot': false }, undefined, user)).toThrow('--renewal-interval (20m) must be shorter');
+});
+
 test('names every problem at once', () => {
   expect(() => loadIdentityConfig({ 'renewal-interval': 'soon' }, undefined, user)).toThrow(/--auth-server is required.*; --renewal-interval/);
 });

@@ -10,11 +10,16 @@ import { KUBERNETES_SECRET_SCHEME, type KubernetesSecretRef, parseKubernetesSecr
 /** The validated settings of `mezd identity start`. */
 export interface IdentityConfig {
   authServer: string;
+  /**
+   * Joined with when the data dir holds no usable identity, or one obtained with another
+   * token (its SHA-256 is saved with the identity); the same token again renews.
+   */
   joinToken?: string;
   /** A directory (absolute), or the `kubernetes-secret://` URL as given. */
   destination: string;
   /** Set when `destination` names a Kubernetes Secret. */
   kubernetesSecret?: KubernetesSecretRef;
+  /** Used by the daemon only; with `oneShot` it is not checked against the TTL. */
   renewalIntervalMs: number;
   certificateTtlMs: number;
   oneShot: boolean;
@@ -120,13 +125,14 @@ export function loadIdentityConfig(flags: RawConfig, configFile: string | undefi
   const renewalIntervalMs = duration('renewal-interval', DEFAULT_RENEWAL_INTERVAL);
   const certificateTtlMs = duration('certificate-ttl', DEFAULT_CERTIFICATE_TTL);
   if (certificateTtlMs !== undefined && certificateTtlMs < MIN_CERTIFICATE_TTL_MS) problems.push(`--certificate-ttl (${formatDuration(certificateTtlMs)}) must be at least 1m`);
-  if (renewalIntervalMs !== undefined && certificateTtlMs !== undefined && renewalIntervalMs >= certificateTtlMs) {
-    problems.push(`--renewal-interval (${formatDuration(renewalIntervalMs)}) must be shorter than --certificate-ttl (${formatDuration(certificateTtlMs)}), or the certificate expires before it is renewed`);
-  }
   const oneShotRaw = raw('one-shot');
   let oneShot = false;
   if (typeof oneShotRaw === 'boolean') oneShot = oneShotRaw;
   else if (oneShotRaw !== undefined) problems.push('--one-shot must be true or false');
+  // A one-shot run renews once and exits: it has no interval for the certificate to outlive.
+  if (!oneShot && renewalIntervalMs !== undefined && certificateTtlMs !== undefined && renewalIntervalMs >= certificateTtlMs) {
+    problems.push(`--renewal-interval (${formatDuration(renewalIntervalMs)}) must be shorter than --certificate-ttl (${formatDuration(certificateTtlMs)}), or the certificate expires before it is renewed`);
+  }
   const caPin = text('ca-pin')?.toLowerCase();
   if (caPin !== undefined && !/^sha256:[0-9a-f]{64}$/.test(caPin)) problems.push('--ca-pin must be sha256: and 64 hex digits, as `mezctl` and /.well-known/mezite print it');
   const joinToken = text('join-token');

@@ -1,12 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { createPrivateKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { arch, hostname, platform, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unavailable } from '@mezite/identity';
-import { formatPublicKey, parseCertificate, verifyCertificateSignature } from '@mezite/ssh';
+import { encodePublicKey, formatPublicKey, parseCertificate, verifyCertificateSignature } from '@mezite/ssh';
 import { STATE_FILE } from './directory-state-store';
 import { FakeJoinServer } from './fake-join-server';
+import { joinTokenHash } from './identity-state';
 import { runMezd, type RunMezdOptions } from './mezd';
 import type { RenewalLoop } from './renewal-loop';
 
@@ -52,7 +54,12 @@ const common = () => ['--auth-server', fake.address, '--destination', dest, '--d
 const join1 = () => [...common(), '--join-token', fake.joinToken, '--one-shot'];
 const read = (name: string) => readFileSync(join(dest, name), 'utf8');
 const mode = (p: string) => statSync(p).mode & 0o777;
-const snapshot = () => ({ key: read('ssh_key'), cert: read('ssh_key-cert.pub'), hosts: read('known_hosts'), state: readFileSync(join(dataDir, STATE_FILE), 'utf8') });
+const stateFile = () => JSON.parse(readFileSync(join(dataDir, STATE_FILE), 'utf8')) as Record<string, unknown> & { pending?: { for: string; private_key: string } };
+/** The destination's files and the saved identity (a failed attempt may leave a pending key next to it: see `pending`). */
+const snapshot = () => {
+  const { pending: _pending, ...state } = stateFile();
+  return { key: read('ssh_key'), cert: read('ssh_key-cert.pub'), hosts: read('known_hosts'), state };
+};
 
 test('--one-shot joins and writes ssh_key, ssh_key-cert.pub and known_hosts that OpenSSH accepts', async () => {
   const r = await mezd([...join1(), '--ca-pin', fake.caPin]);
@@ -93,20 +100,22 @@ test('a second run with the same --data-dir renews with a proof the server verif
   expect(r.code).toBe(0);
   expect(fake.joins).toBe(1);
   expect(fake.renewals).toEqual([{ presentedGeneration: 1, signatureValid: true, issuedGeneration: 2 }]);
-  expect(fake.requestIds.slice(1)).toEqual([r.logs[1]?.request_id, r.logs[1]?.request_id]);
+  // One RenewBot call, carrying the attempt's request id.
+  expect(fake.requestIds.slice(1)).toEqual([r.logs[1]?.request_id]);
   expect(r.logs.map((l) => l.msg)).toEqual(['auth server CA trusted', 'renewed']);
   expect(r.logs[0]).toMatchObject({ source: 'data-dir', ca_pin: fake.caPin });
   const second = snapshot();
   expect(second.key).not.toBe(first.key);
   expect(second.cert).not.toBe(first.cert);
-  expect(JSON.parse(second.state)).toMatchObject({ generation: 2 });
+  expect(second.state).toMatchObject({ generation: 2 });
+  expect(stateFile().pending).toBeUndefined();
   // A third run presents generation 2: the saved state moved with the certificate.
   expect((await mezd([...common(), '--one-shot'])).code).toBe(0);
   expect(fake.renewals.map((x) => x.presentedGeneration)).toEqual([1, 2]);
 });
 
-test('a renewal interval not shorter than the TTL is refused before any contact', async () => {
-  const r = await mezd([...join1(), '--renewal-interval', '1h', '--certificate-ttl', '1h']);
+test('a renewal interval not shorter than the TTL is refused before any contact (daemon mode)', async () => {
+  const r = await mezd([...common(), '--join-token', fake.joinToken, '--renewal-interval', '1h', '--certificate-ttl', '1h']);
   expect(r).toMatchObject({ code: 2, stdout: '' });
   expect(r.stderr).toBe('mezd: Invalid argument: --renewal-interval (1h) must be shorter than --certificate-ttl (1h), or the certificate expires before it is renewed\n');
   expect(fake.joins).toBe(0);
@@ -141,13 +150,14 @@ test('a failed renewal (server down, bot locked) exits non-zero with one line an
   expect(down.code).toBe(1);
   expect(down.stderr).toBe('mezd: Unavailable: the auth server is shutting down\n');
   expect(snapshot()).toEqual(before);
+  expect(stateFile().pending).toMatchObject({ for: 'renew' }); // the key for the retry
 
   fake.failWith = undefined;
   fake.lockReason = 'investigating a leak';
   const locked = await mezd([...common(), '--one-shot']);
   expect(locked.code).toBe(1);
   expect(locked.stderr).toBe('mezd: Forbidden: bot "github-deploy" is locked: investigating a leak\n');
-  expect(locked.logs.at(-1)).toMatchObject({ level: 'error', msg: 'renewal refused by the auth server', code: 'PermissionDenied', reason: 'bot "github-deploy" is locked: investigating a leak' });
+  expect(locked.logs.at(-1)).toMatchObject({ level: 'error', msg: 'renewal refused by the auth server', code: 'PermissionDenied', reason: 'bot "github-deploy" is locked: investigating a leak', hint: expect.stringContaining('locked') });
   expect(snapshot()).toEqual(before);
 
   await fake.stop();
@@ -192,7 +202,7 @@ test('daemon mode: renews on SIGHUP and on renewNow, exits 0 on SIGTERM', async 
   await loop?.renewNow();
   expect(fake.renewals.map((x) => [x.presentedGeneration, x.signatureValid])).toEqual([[1, true], [2, true]]);
   expect(read('ssh_key-cert.pub')).not.toBe(cert1);
-  expect(JSON.parse(readFileSync(join(dataDir, STATE_FILE), 'utf8'))).toMatchObject({ generation: 3 });
+  expect(stateFile()).toMatchObject({ generation: 3 });
 
   signals.emit('SIGTERM');
   const r = await running;
@@ -224,6 +234,132 @@ test('daemon mode keeps the old files while the server refuses, and resumes afte
   expect(r.logs.find((l) => l.msg === 'renewal refused by the auth server')).toMatchObject({ level: 'error', code: 'PermissionDenied', reason: 'bot "github-deploy" is locked: maintenance' });
 });
 
+test('a renewal whose response was lost: the next run presents the saved key again and gets the same certificate', async () => {
+  expect((await mezd(join1())).code).toBe(0);
+  const before = snapshot();
+  fake.loseResponses = 1;
+  const lost = await mezd([...common(), '--one-shot']);
+  expect(lost.code).toBe(1);
+  expect(lost.stderr).toBe('mezd: Unavailable: the connection was reset before the response was sent\n');
+  expect(fake.renewals).toEqual([{ presentedGeneration: 1, signatureValid: true, issuedGeneration: 2 }]); // the server moved on
+  expect(snapshot()).toEqual(before);
+  const pending = stateFile().pending;
+  expect(pending).toMatchObject({ for: 'renew', certificate_serial: String(parseCertificate(before.cert).serial) });
+
+  const retried = await mezd([...common(), '--one-shot']);
+  expect(retried.stderr).toBe('');
+  expect(retried.code).toBe(0);
+  expect(fake.renewals[1]).toEqual({ presentedGeneration: 1, signatureValid: true, issuedGeneration: 2, replayed: true });
+  expect([...fake.instances.values()][0]?.lockReason).toBeUndefined();
+  // The certificate is the one the lost response carried, for the key saved before the first request.
+  expect(read('ssh_key')).toBe(createPrivateKey(pending!.private_key).export({ type: 'sec1', format: 'pem' }));
+  expect(parseCertificate(read('ssh_key-cert.pub')).subjectKey.blob.equals(encodePublicKey(createPrivateKey(pending!.private_key)))).toBe(true);
+  expect(stateFile()).toMatchObject({ generation: 2 });
+  expect(stateFile().pending).toBeUndefined();
+  // And the instance goes on: generation 2 is presented next.
+  expect((await mezd([...common(), '--one-shot'])).code).toBe(0);
+  expect(fake.renewals[2]).toEqual({ presentedGeneration: 2, signatureValid: true, issuedGeneration: 3 });
+});
+
+test('a first join whose response was lost is retried by the next run with the same key (nothing pinned meanwhile)', async () => {
+  fake.loseResponses = 1;
+  const lost = await mezd([...join1(), '--ca-pin', fake.caPin]);
+  expect(lost.code).toBe(1);
+  expect(fake.joins).toBe(1);
+  expect(stateFile()).toEqual({ version: 1, auth_server: fake.address, pending: { for: 'join', join_token_sha256: joinTokenHash(fake.joinToken), private_key: expect.stringContaining('PRIVATE KEY') } });
+  const again = await mezd(join1());
+  // No CA was pinned with the pending key: trusted on first use again (the pin was not saved either).
+  expect(again.stderr).toMatch(/^mezd: warning: trusting the auth server's CA/);
+  expect(again.code).toBe(0);
+  expect(fake).toMatchObject({ joins: 1, joinReplays: 1 });
+  expect(stateFile()).toMatchObject({ generation: 1, join_token_sha256: joinTokenHash(fake.joinToken), ca_pin: fake.caPin });
+});
+
+describe('an explicit join token', () => {
+  test('the same token renews; a different one joins (a new instance); a token that is not valid fails although the identity is usable', async () => {
+    expect((await mezd(join1())).code).toBe(0);
+    const firstInstance = stateFile().instance_id;
+    expect(firstInstance).toEqual(expect.any(String));
+    expect(stateFile().join_token_sha256).toBe(joinTokenHash(fake.joinToken));
+
+    const same = await mezd(join1());
+    expect(same.code).toBe(0);
+    expect(same.logs.map((l) => l.msg)).toEqual(['auth server CA trusted', 'renewed']);
+    expect(fake.joins).toBe(1);
+
+    const other = fake.addJoinToken();
+    const joined = await mezd([...common(), '--join-token', other, '--one-shot']);
+    expect(joined.stderr).toBe('');
+    expect(joined.code).toBe(0);
+    expect(joined.logs.map((l) => l.msg)).toEqual(['auth server CA trusted', 'joined']);
+    expect(fake.joins).toBe(2);
+    expect(stateFile()).toMatchObject({ generation: 1, join_token_sha256: joinTokenHash(other) });
+    expect(stateFile().instance_id).not.toBe(firstInstance);
+    // From then on that token renews the new instance.
+    expect((await mezd([...common(), '--join-token', other, '--one-shot'])).logs.at(-1)).toMatchObject({ msg: 'renewed', generation: 2 });
+
+    const before = snapshot();
+    const garbage = await mezd([...common(), '--join-token=tok-bot-garbage', '--one-shot']);
+    expect(garbage.code).toBe(1);
+    expect(garbage.stderr).toBe('mezd: Unauthenticated: invalid join token\n');
+    expect(garbage.logs.at(-1)).toMatchObject({ level: 'error', msg: 'join refused by the auth server', code: 'Unauthenticated' });
+    expect(snapshot()).toEqual(before);
+    expect(garbage.stdout).not.toContain('tok-bot-garbage');
+    // The stored identity is still there, and renews without a token.
+    expect((await mezd([...common(), '--one-shot'])).logs.at(-1)).toMatchObject({ msg: 'renewed', generation: 3 });
+  });
+
+  test('the daemon joins with a different token too, and gives up when it is refused', async () => {
+    expect((await mezd(join1())).code).toBe(0);
+    const r = await mezd([...common(), '--join-token', 'tok-bot-garbage']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('mezd: Unauthenticated: invalid join token\n');
+    expect(r.logs.at(-1)).toMatchObject({ msg: 'giving up', code: 'Unauthenticated' });
+    expect(fake.renewals).toEqual([]);
+  });
+
+  test('an identity saved by an older mezd (no token hash) keeps renewing whatever token is passed, says so once, then tracks the token', async () => {
+    expect((await mezd(join1())).code).toBe(0);
+    const { join_token_sha256: _hash, instance_id: _instance, ...old } = stateFile();
+    writeFileSync(join(dataDir, STATE_FILE), JSON.stringify(old));
+    const upgraded = await mezd([...common(), '--join-token', 'tok-bot-the-unit-always-passes', '--one-shot']);
+    expect(upgraded.stderr).toBe('');
+    expect(upgraded.code).toBe(0);
+    expect(upgraded.logs.map((l) => l.msg)).toEqual(['the join token is ignored: the identity in the data dir predates join-token tracking, so it is renewed', 'auth server CA trusted', 'renewed']);
+    expect(upgraded.logs[0]).toMatchObject({ level: 'warn' });
+    expect(fake.joins).toBe(1);
+    expect(stateFile()).toMatchObject({ generation: 2, join_token_sha256: joinTokenHash('tok-bot-the-unit-always-passes'), instance_id: firstInstanceOf(fake) });
+    const next = await mezd([...common(), '--join-token', 'tok-bot-the-unit-always-passes', '--one-shot']);
+    expect(next.logs.map((l) => l.msg)).toEqual(['auth server CA trusted', 'renewed']);
+  });
+});
+
+test('--one-shot with a TTL shorter than the default interval is accepted, and the heartbeat says one-shot', async () => {
+  const r = await mezd([...join1(), '--certificate-ttl=10m', '--ca-pin', fake.caPin]);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  const cert = parseCertificate(read('ssh_key-cert.pub'));
+  expect(cert.validBefore.getTime() - Date.now()).toBeLessThanOrEqual(10 * 60_000);
+  expect(fake.heartbeats[0]).toMatchObject({ oneShot: true, renewalIntervalSeconds: 0 });
+});
+
+test('the heartbeat reaches the server with every join and renewal: version, machine, schedule and the destination\'s health', async () => {
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+  expect((await mezd(join1())).code).toBe(0);
+  expect(fake.heartbeats[0]).toEqual({ version: pkg.version, hostname: hostname(), os: `${platform()} ${release()} ${arch()}`, renewalIntervalSeconds: 0, oneShot: true, destinations: [] });
+
+  const signals = new EventEmitter();
+  let loop: RenewalLoop | undefined;
+  const running = mezd([...common(), '--renewal-interval', '30m', '--ca-pin', fake.caPin], { signals, onLoop: (l) => (loop = l) });
+  await waitFor(() => fake.renewals.length === 1 && loop?.nextAttemptAt !== undefined);
+  // The daemon rewrote the destination at start, so its first renewal reports it.
+  expect(fake.heartbeats[1]).toMatchObject({ version: pkg.version, renewalIntervalSeconds: 1800, oneShot: false, destinations: [{ destination: `directory:${dest}`, healthy: true, error: '' }] });
+  const written = fake.heartbeats[1]?.destinations[0]?.updateTime;
+  expect(Math.abs((written?.getTime() ?? 0) - Date.now())).toBeLessThan(10_000);
+  signals.emit('SIGTERM');
+  expect((await running).code).toBe(0);
+});
+
 async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
@@ -231,3 +367,5 @@ async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+const firstInstanceOf = (f: FakeJoinServer) => [...f.instances.keys()][0];

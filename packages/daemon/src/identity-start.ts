@@ -15,7 +15,7 @@ import { GrpcIdentityIssuer } from './grpc-identity-issuer';
 import type { IdentityConfig } from './identity-config';
 import { IdentityRenewer } from './identity-renewer';
 import { kubernetesSecretDestination } from './kubernetes-secret-destination';
-import { RenewalLoop } from './renewal-loop';
+import { describeFailure, RenewalLoop } from './renewal-loop';
 import { systemTimers, type Timers } from './timers';
 
 /** The signals the daemon reacts to; `process` in production, an EventEmitter in tests. */
@@ -44,7 +44,9 @@ export interface IdentityStartIo {
 
 /**
  * `mezd identity start`: establishes trust in the auth server, then joins or renews
- * once (`--one-shot`) or keeps renewing until SIGTERM/SIGINT (SIGHUP renews now).
+ * once (`--one-shot`) or keeps renewing until SIGTERM/SIGINT (SIGHUP renews now). A
+ * join token that is not the one the saved identity came from is joined with (an
+ * operator re-enrolling the machine), and its refusal is the run's failure.
  * Resolves to 0; failures are thrown for the caller's one-line report.
  */
 export async function identityStart(config: IdentityConfig, io: IdentityStartIo): Promise<number> {
@@ -67,13 +69,19 @@ export async function identityStart(config: IdentityConfig, io: IdentityStartIo)
   if (dirMode !== undefined && (dirMode & 0o077) !== 0) {
     logger.warn('the data dir is open to other users; it holds the private key', { data_dir: config.dataDir, mode: dirMode.toString(8) });
   }
-  if (state && state.authServer !== config.authServer) {
+  if (identity && state.authServer !== config.authServer) {
     logger.warn('the data dir holds an identity from another auth server address', { data_dir: config.dataDir, saved_auth_server: state.authServer });
+  }
+  if (identity && isUsable(identity, clock.now()) && config.joinToken !== undefined && state.joinTokenHash === undefined) {
+    // Written by a mezd that did not record its join token: a unit that always passes the
+    // token it once joined with must keep renewing. The token is adopted with the renewal.
+    logger.warn('the join token is ignored: the identity in the data dir predates join-token tracking, so it is renewed', { data_dir: config.dataDir });
   }
   const trust = await establishTrust({
     address: config.authServer,
     caPin: config.caPin,
-    pinned: state ? { caCertPem: state.caCertPem, from: store.description } : undefined,
+    // Pinned only with a successful join: a state holding just a pending join key pins nothing.
+    pinned: identity && state.caCertPem ? { caCertPem: state.caCertPem, from: store.description } : undefined,
     warn: io.stderr,
   });
   logger.info('auth server CA trusted', { ca_pin: trust.pin, source: trust.source });
@@ -96,16 +104,20 @@ export async function identityStart(config: IdentityConfig, io: IdentityStartIo)
       certificateTtlMs: config.certificateTtlMs,
       joinToken: config.joinToken,
       initial: identity,
+      joinTokenHash: state?.joinTokenHash,
+      pending: state?.pending,
+      heartbeat: { renewalIntervalMs: config.renewalIntervalMs, oneShot: config.oneShot },
     });
     if (config.oneShot) {
       try {
         await renewer.refresh();
         recordDestination(config, env, logger, { authServer: config.authServer, caCertPem: trust.caCertPem });
       } catch (err) {
-        const refused = isMeziteError(err, 'PermissionDenied') || isMeziteError(err, 'FailedPrecondition');
-        logger.error(err instanceof DestinationError ? 'destination write failed' : refused ? 'renewal refused by the auth server' : 'renewal failed', {
+        const { msg, hint } = describeFailure(err, renewer.lastAction);
+        logger.error(msg, {
           code: isMeziteError(err) ? err.code : 'Internal',
           reason: (err as Error).message,
+          ...(hint ? { hint } : {}),
           ...(err instanceof DestinationError ? { destination: err.destination } : {}),
           ...(renewer.lastRequestId ? { request_id: renewer.lastRequestId } : {}),
         });

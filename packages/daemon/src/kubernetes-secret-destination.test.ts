@@ -22,7 +22,7 @@ let api: FakeKubernetesApi;
 let env: NodeJS.ProcessEnv;
 const TOKEN = 'sa-token-one';
 const clock = new FakeClock(new Date());
-const issuer = new MemoryIssuer(clock);
+let issuer: MemoryIssuer;
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mezd-kube-'));
@@ -44,7 +44,9 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A fresh identity, from an issuer of its own (a join token is redeemed once). */
 async function identity(): Promise<BotIdentity> {
+  issuer = new MemoryIssuer(clock);
   const key = generateBotKey();
   return identityFromIssued(await issuer.join({ joinToken: issuer.joinToken, publicKey: formatPublicKey(key), ttlMs: 3600_000 }), key, clock.now());
 }

@@ -1,57 +1,13 @@
-import { FakeClock, failedPrecondition, MeziteError, permissionDenied, unauthenticated, unavailable } from '@mezite/identity';
-import { createLogger, type Logger } from '@mezite/platform';
+import { failedPrecondition, FakeClock, MeziteError, permissionDenied, unauthenticated, unavailable } from '@mezite/identity';
+import { createLogger } from '@mezite/platform';
+import { formatPublicKey } from '@mezite/ssh';
 import { FakeTimers, settle } from './fake-timers';
 import { IdentityRenewer } from './identity-renewer';
 import { MemoryDestination } from './memory-destination';
 import { MemoryIssuer } from './memory-issuer';
 import { MemoryStateStore } from './memory-state-store';
-import { JOIN_CLAIM_GRACE_MS, RenewalLoop } from './renewal-loop';
-
-const MIN = 60_000;
-const HOUR = 60 * MIN;
-
-interface Rig {
-  clock: FakeClock;
-  timers: FakeTimers;
-  issuer: MemoryIssuer;
-  dest: MemoryDestination;
-  store: MemoryStateStore;
-  renewer: IdentityRenewer;
-  loop: RenewalLoop;
-  logs: Array<Record<string, unknown>>;
-  running: Promise<void>;
-  outcome: { settled: boolean; error?: unknown };
-}
-
-/** A renewer over an in-memory issuer, and a loop on fake timers with no jitter (random = 0.5). */
-function rig(o: { intervalMs?: number; ttlMs?: number; joinToken?: string | null; prepare?: (issuer: MemoryIssuer) => void } = {}): Rig {
-  const clock = new FakeClock('2026-03-24T12:00:00Z');
-  const timers = new FakeTimers(clock);
-  const issuer = new MemoryIssuer(clock);
-  o.prepare?.(issuer);
-  const dest = new MemoryDestination();
-  const store = new MemoryStateStore();
-  const logs: Array<Record<string, unknown>> = [];
-  const logger: Logger = createLogger({ service: 'mezd', level: 'debug', write: (l) => logs.push(JSON.parse(l) as Record<string, unknown>) });
-  const renewer = new IdentityRenewer({
-    issuer, store, destinations: [dest], clock, logger, authServer: '127.0.0.1:3025', caCertPem: 'unused', certificateTtlMs: o.ttlMs ?? HOUR,
-    joinToken: o.joinToken === null ? undefined : (o.joinToken ?? issuer.joinToken),
-  });
-  const loop = new RenewalLoop({ renewer, clock, timers, logger, renewalIntervalMs: o.intervalMs ?? 20 * MIN, random: () => 0.5 });
-  const outcome: Rig['outcome'] = { settled: false };
-  const running = loop.run().then(
-    () => void (outcome.settled = true),
-    (err: unknown) => {
-      outcome.settled = true;
-      outcome.error = err;
-    },
-  );
-  return { clock, timers, issuer, dest, store, renewer, loop, logs, running, outcome };
-}
-
-const at = (r: Rig) => r.loop.nextAttemptAt?.getTime() ?? NaN;
-const since = (r: Rig, start: number) => at(r) - start;
-const T0 = new Date('2026-03-24T12:00:00Z').getTime();
+import { RenewalLoop } from './renewal-loop';
+import { HOUR, MIN, rig, since, T0 } from './renewal-rig';
 
 test('joins at once, then renews every interval, each with a new key', async () => {
   const r = rig();
@@ -62,7 +18,7 @@ test('joins at once, then renews every interval, each with a new key', async () 
   await r.timers.advance(20 * MIN);
   expect(r.issuer.renewals).toBe(1);
   expect(r.dest.written.map((i) => i.generation)).toEqual([1, 2]);
-  expect(r.store.state?.identity.generation).toBe(2);
+  expect(r.store.state?.identity?.generation).toBe(2);
   const [a, b] = r.dest.written;
   expect(a?.privateKey.export({ type: 'pkcs8', format: 'der' }).equals(b!.privateKey.export({ type: 'pkcs8', format: 'der' }))).toBe(false);
   await r.timers.advance(40 * MIN);
@@ -136,11 +92,11 @@ test('a failed renewal keeps the old identity and retries with exponential backo
   }
   expect(delays).toEqual([1, 2, 4, 8, 16, 32, 60, 60, 60].map((s) => s * 1000));
   expect(r.dest.written).toHaveLength(2);
-  expect(r.store.state?.identity.generation).toBe(2);
+  expect(r.store.state?.identity?.generation).toBe(2);
   expect(r.logs.filter((l) => l.msg === 'renewal failed')[0]).toMatchObject({ level: 'warn', code: 'Unavailable', reason: expect.stringContaining('connection refused') });
   r.issuer.failAlways = undefined;
   await r.timers.fireNext();
-  expect(r.store.state?.identity.generation).toBe(3);
+  expect(r.store.state?.identity?.generation).toBe(3);
   expect(since(r, r.clock.now().getTime())).toBe(20 * MIN);
   void first;
   await r.loop.stop();
@@ -168,7 +124,25 @@ test('a server shedding load is honoured: the retry waits its hint, jittered, an
   expect(r.logs.filter((l) => l.msg === 'renewal failed').at(-1)).toMatchObject({ level: 'warn', code: 'ResourceExhausted' });
   r.issuer.failAlways = undefined;
   await r.timers.fireNext();
-  expect(r.store.state?.identity.generation).toBe(3);
+  expect(r.store.state?.identity?.generation).toBe(3);
+  expect(r.outcome.settled).toBe(false);
+  await r.loop.stop();
+});
+
+test('a join that is shed is retried after the hint too, with the same key', async () => {
+  const busy = () => new MeziteError('ResourceExhausted', 'the server is busy; retry in 4s', { retryAfterMs: 4000 });
+  const r = rig({ prepare: (i) => i.failures.push(unavailable('down'), busy(), busy()) });
+  await settle();
+  const saved = r.store.state?.pending;
+  expect(saved).toMatchObject({ kind: 'join' });
+  await r.timers.fireNext(); // after the outage's 1 s
+  expect(since(r, r.clock.now().getTime())).toBe(6000);
+  await r.timers.fireNext();
+  expect(since(r, r.clock.now().getTime())).toBe(6000);
+  await r.timers.fireNext();
+  expect(r.issuer.joins).toBe(1);
+  expect(r.logs.filter((l) => l.msg === 'join failed').map((l) => l.code)).toEqual(['Unavailable', 'ResourceExhausted', 'ResourceExhausted']);
+  expect(r.issuer.requests.map((q) => q.publicKey)).toEqual([formatPublicKey(saved!.privateKey)]);
   expect(r.outcome.settled).toBe(false);
   await r.loop.stop();
 });
@@ -185,7 +159,7 @@ test('a locked bot is retried at most every minute until unlocked, then renewal 
   expect(since(r, r.clock.now().getTime())).toBeLessThanOrEqual(60_000);
   r.issuer.failAlways = undefined;
   await r.timers.advance(60_000);
-  expect(r.store.state?.identity.generation).toBe(3);
+  expect(r.store.state?.identity?.generation).toBe(3);
   expect(r.outcome.settled).toBe(false);
   await r.loop.stop();
 });
@@ -197,9 +171,12 @@ test('without an identity or a join token there is nothing to do: the run reject
 });
 
 test('keeps retrying until expiry, tries once more just before it, then ends with the expiry error', async () => {
-  const r = rig();
+  const first = rig();
   await settle();
-  (r.renewer as unknown as { o: { joinToken?: string | undefined } }).o.joinToken = undefined;
+  await first.loop.stop();
+  const r = rig({ after: first, joinToken: null });
+  await settle();
+  expect(r.issuer.renewals).toBe(1);
   r.issuer.failAlways = unavailable('auth server is unavailable');
   await r.timers.advance(2 * HOUR);
   await r.running;
@@ -207,7 +184,7 @@ test('keeps retrying until expiry, tries once more just before it, then ends wit
   expect(r.logs.at(-1)).toMatchObject({ msg: 'giving up' });
   const failures = r.logs.filter((l) => l.msg === 'renewal failed');
   expect(failures.map((l) => l.retry_at).slice(-2)).toEqual(['2026-03-24T12:59:59.000Z', '2026-03-24T13:00:59.000Z']);
-  expect(r.dest.written).toHaveLength(1);
+  expect(r.dest.written).toHaveLength(2);
 });
 
 test('without an identity, a server that is down is retried, a refused join token ends the run', async () => {
@@ -225,22 +202,16 @@ test('without an identity, a server that is down is retried, a refused join toke
   expect(bad.dest.written).toHaveLength(0);
 });
 
-test('a join token refused right after a join failed half-way (its claim may still hold the token) is retried for a while', async () => {
-  const r = rig({ prepare: (i) => i.failures.push(unavailable('database unavailable'), unauthenticated('invalid join token'), unauthenticated('invalid join token')) });
+test('a join token refused after a transient failure is final (no claim is held any more)', async () => {
+  const r = rig({ prepare: (i) => i.failures.push(unavailable('database unavailable'), unauthenticated('invalid join token')) });
   await settle();
-  await r.timers.fireNext();
-  await r.timers.fireNext();
   expect(r.outcome.settled).toBe(false);
   await r.timers.fireNext();
-  expect(r.issuer.joins).toBe(1);
-  await r.loop.stop();
-
-  // …but not forever: past the grace period (the claim has expired by then) the refusal is final.
-  const late = rig({ prepare: (i) => i.failures.push(unavailable('down'), ...Array.from({ length: 10 }, () => unauthenticated('invalid join token'))) });
-  await late.timers.advance(JOIN_CLAIM_GRACE_MS + 60_000);
-  await late.running;
-  expect(late.outcome.error).toMatchObject({ code: 'Unauthenticated', message: 'invalid join token' });
-  expect(late.issuer.joins).toBe(0);
+  await r.running;
+  expect(r.outcome.error).toMatchObject({ code: 'Unauthenticated', message: 'invalid join token' });
+  expect(r.issuer.joins).toBe(0);
+  expect(r.logs.filter((l) => l.msg === 'join failed')).toHaveLength(1);
+  expect(r.logs.at(-1)).toMatchObject({ msg: 'giving up', code: 'Unauthenticated' });
 });
 
 test('renewNow renews at once (SIGHUP), resets the schedule and the backoff', async () => {
@@ -257,20 +228,6 @@ test('renewNow renews at once (SIGHUP), resets the schedule and the backoff', as
   await r.loop.stop();
   await r.loop.renewNow(); // after stop: nothing
   expect(r.issuer.renewals).toBe(1);
-});
-
-test('a failed save keeps the new identity in memory, so the next renewal presents the newest generation', async () => {
-  const r = rig();
-  await settle();
-  r.store.failNext();
-  await r.loop.renewNow();
-  expect(r.store.state?.identity.generation).toBe(1);
-  expect(r.renewer.current()?.generation).toBe(2);
-  expect(r.dest.written).toHaveLength(1);
-  await r.timers.fireNext();
-  expect(r.store.state?.identity.generation).toBe(3);
-  expect(r.dest.written.map((i) => i.generation)).toEqual([1, 3]);
-  await r.loop.stop();
 });
 
 test('a destination that cannot be written is retried; the state already moved on', async () => {

@@ -12,6 +12,8 @@ export interface Refresher {
   canRecover(now: Date): boolean;
   /** The request id of the latest attempt, logged with its failure. */
   readonly lastRequestId?: string | undefined;
+  /** What the latest attempt did; without it, an attempt without a live certificate counts as a join. */
+  readonly lastAction?: 'join' | 'renew' | undefined;
 }
 
 /** Options of {@link RenewalLoop}. */
@@ -37,13 +39,6 @@ export interface RenewalLoopOptions {
 export const BACKOFF_MIN_MS = 1_000;
 export const BACKOFF_MAX_MS = 60_000;
 /**
- * How long after a join failed for a transient reason (the auth server or its
- * database away) a refused join token is still retried: that failed attempt's claim
- * may hold the token until the server releases it, at the latest when the claim
- * expires (60 s). A token refused at first contact still ends the run at once.
- */
-export const JOIN_CLAIM_GRACE_MS = 90_000;
-/**
  * A wait is split into steps of at most this, each re-reading the clock, so a host
  * that slept through a renewal (a suspended VM) renews within 5 min of waking.
  */
@@ -56,15 +51,16 @@ export const MAX_STEP_MS = 5 * 60_000;
  * certificate is valid, keeping the files already written. A bot that is locked is
  * retried the same way, so an unlock resumes it within a minute. A failure that cannot
  * heal (the certificate expired, the join token was refused) ends the loop with that
- * error.
+ * error. Retrying is safe because the renewer sends the same key for the same step and
+ * the server answers such a repeat with the same certificate; so a refused join token
+ * is final: a join of ours that committed before its response was lost is answered
+ * again, not refused.
  */
 export class RenewalLoop {
   private timer: TimerHandle | undefined;
   private dueAt: number | undefined;
   private inFlight: Promise<void> | undefined;
   private failures = 0;
-  /** When a join last failed for a transient reason (see JOIN_CLAIM_GRACE_MS). */
-  private transientJoinFailureAt: number | undefined;
   private state: 'idle' | 'running' | 'stopped' = 'idle';
   private readonly done: Promise<void>;
   private settle!: { resolve: () => void; reject: (err: unknown) => void };
@@ -121,7 +117,6 @@ export class RenewalLoop {
       try {
         const identity = await this.o.renewer.refresh();
         this.failures = 0;
-        this.transientJoinFailureAt = undefined;
         if (this.state === 'running') this.scheduleRenewal(identity);
       } catch (err) {
         if (this.state === 'running') this.onFailure(err);
@@ -149,22 +144,19 @@ export class RenewalLoop {
     const now = this.o.clock.now();
     const cur = this.o.renewer.current();
     const fields = { ...errorFields(err), ...(this.o.renewer.lastRequestId ? { request_id: this.o.renewer.lastRequestId } : {}) };
-    const joining = !isUsable(cur, now);
-    // A join token refused right after our own join failed half-way may be held by that attempt's claim: retry, for a while.
-    const heldByOurClaim = joining && isMeziteError(err, 'Unauthenticated') && this.transientJoinFailureAt !== undefined && now.getTime() - this.transientJoinFailureAt < JOIN_CLAIM_GRACE_MS;
-    if (joining && isTransient(err)) this.transientJoinFailureAt = now.getTime();
-    if (!this.o.renewer.canRecover(now) || (joining && !isTransient(err) && !heldByOurClaim)) {
+    const action = this.o.renewer.lastAction ?? (isUsable(cur, now) ? 'renew' : 'join');
+    if (!this.o.renewer.canRecover(now) || (action === 'join' && !isTransient(err))) {
       this.o.logger.error('giving up', fields);
       this.state = 'stopped';
       this.disarm();
       this.settle.reject(err);
       return;
     }
-    const hint = isMeziteError(err, 'ResourceExhausted') ? err.retryAfterMs : undefined;
+    const retryAfter = isMeziteError(err, 'ResourceExhausted') ? err.retryAfterMs : undefined;
     let delay: number;
-    if (hint !== undefined && hint > 0) {
+    if (retryAfter !== undefined && retryAfter > 0) {
       this.failures = 0;
-      delay = Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, hint) * (1 + this.random()));
+      delay = Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, retryAfter) * (1 + this.random()));
     } else {
       const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(this.failures, 16));
       this.failures++;
@@ -174,10 +166,10 @@ export class RenewalLoop {
     // One last try just before the certificate expires rather than just after.
     const lastChance = cur ? cur.validBefore.getTime() - 1_000 : NaN;
     if (lastChance > now.getTime()) due = Math.min(due, lastChance);
-    const refused = isMeziteError(err, 'PermissionDenied') || isMeziteError(err, 'FailedPrecondition');
-    const msg = err instanceof DestinationError ? 'destination write failed' : refused ? 'renewal refused by the auth server' : 'renewal failed';
+    const { msg, refused, hint } = describeFailure(err, action);
     this.o.logger[refused ? 'error' : 'warn'](msg, {
       ...fields,
+      ...(hint ? { hint } : {}),
       retry_at: new Date(due).toISOString(),
       ...(cur ? { valid_before: cur.validBefore.toISOString() } : {}),
     });
@@ -206,6 +198,27 @@ export class RenewalLoop {
 function isTransient(err: unknown): boolean {
   if (!isMeziteError(err)) return true;
   return err.code === 'Unavailable' || err.code === 'DeadlineExceeded' || err.code === 'Internal' || err.code === 'ResourceExhausted';
+}
+
+/**
+ * The log line of a failed attempt: the destination's failure, the server's refusal
+ * (PermissionDenied, FailedPrecondition, a join token refused: a person has to act)
+ * or a failure to retry. A PermissionDenied renewal says what can cause it, since the server's message may
+ * only say "locked": an admin's lock, or a copy of this instance's credentials seen
+ * (its generation presented twice with different keys). Shared with `--one-shot`.
+ */
+export function describeFailure(err: unknown, action: 'join' | 'renew' | undefined): { msg: string; refused: boolean; hint?: string } {
+  const refused = isMeziteError(err, 'PermissionDenied') || isMeziteError(err, 'FailedPrecondition') || (action === 'join' && isMeziteError(err, 'Unauthenticated'));
+  const noun = action === 'join' ? 'join' : 'renewal';
+  if (err instanceof DestinationError) return { msg: 'destination write failed', refused };
+  if (!refused) return { msg: `${noun} failed`, refused };
+  return {
+    msg: `${noun} refused by the auth server`,
+    refused,
+    ...(isMeziteError(err, 'PermissionDenied') && action === 'renew'
+      ? { hint: 'the bot or this instance is locked: by an admin, or because a copy of these credentials was used (one generation presented twice with different keys); a new join token starts a new instance' }
+      : {}),
+  };
 }
 
 function errorFields(err: unknown): Record<string, unknown> {

@@ -28,7 +28,7 @@ export {
   type SshPublicKey,
 } from './public-key';
 export { sshSigner, verifySshSignature, type SshSigner } from './ssh-signature';
-export { renewalSignedData, signRenewal, verifyRenewal } from './renewal-proof';
+export { botRenewalSignedData, renewalSignedData, signBotRenewal, signRenewal, verifyBotRenewal, verifyRenewal, type BotRenewalProof } from './renewal-proof';
 export { CERT_AUTH_SCHEME, certAuthSignedData, makeCertAuthCredential, parseCertAuthCredential, verifyCertAuth } from './cert-auth';
 export {
   encodeKrl,

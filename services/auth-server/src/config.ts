@@ -82,6 +82,11 @@ function trustedProxyList(raw: string): string[] {
   return entries;
 }
 
+function copyLockScope(raw: string): 'instance' | 'bot' {
+  if (raw !== 'instance' && raw !== 'bot') throw new Error(`expected instance or bot, got "${raw}"`);
+  return raw;
+}
+
 function nonNegativeInt(raw: string): number {
   const n = parse.int(raw);
   if (n < 0) throw new Error(`expected a whole number ≥ 0, got "${raw}"`);
@@ -110,6 +115,8 @@ export function configSchema() {
     oidcIssuer: field('MEZITE_OIDC_ISSUER', parseIssuer, '', "the human identity provider's OpenID issuer; empty: human sign-in is off"),
     oidcClientId: field('MEZITE_OIDC_CLIENT_ID', parse.string, 'mezctl', 'the public client mezctl login uses at that provider'),
     oidcAdmins: field('MEZITE_OIDC_ADMINS', parse.list, [] as string[], 'comma-separated subjects or verified emails that get the admin role'),
+    botMaxCertTtlMs: field('MEZITE_BOT_MAX_CERT_TTL', parse.duration, 3600_000, "the longest a bot certificate lives unless the bot says otherwise (bots add --max-ttl); always under its roles' max_session_ttl"),
+    copyLockScope: field('MEZITE_COPY_LOCK', copyLockScope, 'instance' as 'instance' | 'bot', 'what a detected copy of a bot credential locks: instance (the copied lineage) or bot (every instance)'),
   };
 }
 

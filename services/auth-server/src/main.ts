@@ -52,7 +52,10 @@ import { joinHandlers } from './grpc/join-handlers';
 import { roleHandlers } from './grpc/role-handlers';
 import { GrpcCertAuthorityClient } from './grpc/ssh-ca-client';
 import { identityHandlers } from './grpc/identity-handlers';
-import { GrpcJoinTokenMinter } from './grpc/token-service-client';
+import { BotCertificates } from './domain/bot-certificates';
+import { JoinTokens } from './domain/join-token';
+import { PrismaBotInstanceStore } from './store/prisma-bot-instance-store';
+import { PrismaJoinTokenStore } from './store/prisma-join-token-store';
 import { splitHostPort, startHttpServer } from './http/http-server';
 import { PrismaAuditLog } from './store/prisma-audit-log';
 import { PrismaBotStore } from './store/prisma-bot-store';
@@ -82,7 +85,6 @@ export async function main(): Promise<void> {
   // back (round robin reconnects on its backoff, up to 2 s).
   const balanced = (target: string) => /^(ipv4|ipv6|dns):/.test(target);
   const tokenChannel = createMeziteClients({ address: cfg.tokenServiceTarget, credentials: internal, peerName: 'token-service', defaultDeadlineMs: 5000, roundRobin: balanced(cfg.tokenServiceTarget), channelOptions: { 'grpc.ssl_target_name_override': 'token-service' } });
-  const tokenService = { client: tokenChannel.create(tokenv1.JoinTokenServiceDefinition), close: tokenChannel.close };
   const apiTokens = new GrpcApiTokenClient(tokenChannel.create(tokenv1.ApiTokenServiceDefinition));
 
   const sshCa = createMeziteClient(sshcav1.SshCaServiceDefinition, { address: cfg.sshCaTarget, credentials: internal, peerName: 'ssh-ca', defaultDeadlineMs: 5000, roundRobin: balanced(cfg.sshCaTarget), channelOptions: { 'grpc.ssl_target_name_override': 'ssh-ca' } });
@@ -90,12 +92,14 @@ export async function main(): Promise<void> {
   const clock = systemClock;
   const audit = new PrismaAuditLog(prisma);
   const ca = new GrpcCertAuthorityClient(sshCa.client);
-  const joinTokens = new GrpcJoinTokenMinter(tokenService.client);
+  const joinTokenStore = new PrismaJoinTokenStore(prisma);
+  const joinTokens = new JoinTokens({ store: joinTokenStore, clock, pepper: cfg.sessionPepper });
+  const instanceStore = new PrismaBotInstanceStore(prisma);
   const sessions = new SessionManager({ store: new PrismaSessionStore(prisma), clock, pepper: cfg.sessionPepper });
   const botStore = new PrismaBotStore(prisma);
   const roles = new RoleManager({ store: new PrismaRoleStore(prisma), bots: botStore, clock });
   const revocations = new RevocationList({ store: new PrismaRevocationStore(prisma), bots: botStore, ca, clock });
-  const bots = new BotManager({ store: botStore, joinTokens, clock, roles, revocations });
+  const bots = new BotManager({ store: botStore, instances: instanceStore, joinTokens, clock, roles, revocations });
   const tenantStore = new PrismaTenantStore(prisma);
   const serviceStore = new CachedServiceIdentityStore({ store: new PrismaServiceIdentityStore(prisma), clock });
   const services = new ServiceIdentityManager({ store: serviceStore, secrets: apiTokens, clock });
@@ -107,7 +111,7 @@ export async function main(): Promise<void> {
   });
   // Per replica: 10 failed client authentications per client id or source address per minute.
   const limiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit, windowMs: 60_000 });
-  // Refused credentials (bearers, certificates, BeginRenewal, rate-limited client
+  // Refused credentials (bearers, certificates, RenewBot, join tokens, rate-limited client
   // credentials) are audited with their reason, at most the bearer limiter's limit per
   // source and 1000 per minute per replica.
   const refusals = new RefusalAuditor({ audit, clock, log, perSource: cfg.authFailureLimit * 3 });
@@ -117,11 +121,13 @@ export async function main(): Promise<void> {
   const logins = new LoginManager({ idp: humanIdp, tenants: tenantStore, sessions, audit, clock, limiter });
   const tenantDomain = async (id: string) => (await tenantStore.getTenantById(id))?.domain ?? id;
   const challenges = new PrismaRenewalChallengeStore(prisma);
-  const joins = new JoinManager({ bots: botStore, roles, joinTokens, ca, challenges, audit, clock, revocations, refusals });
+  const certs = new BotCertificates({ roles, ca, clock, maxCertTtlMs: cfg.botMaxCertTtlMs });
+  const tokenHash = (plaintext: string) => joinTokens.hash(plaintext);
+  const joins = new JoinManager({ bots: botStore, instances: instanceStore, tokens: joinTokenStore, tokenHash, certs, audit, clock, revocations, refusals, copyLockScope: cfg.copyLockScope });
   const nodeStore = new PrismaNodeStore(prisma);
   const nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens, revocations, audit, clock });
-  const nodeJoins = new NodeJoinManager({ nodes: nodeStore, joinTokens, ca, challenges, audit, clock });
-  const certAuth = new CertAuthenticator({ ca, bots: botStore, clock, revocations });
+  const nodeJoins = new NodeJoinManager({ nodes: nodeStore, tokens: joinTokenStore, tokenHash, ca, challenges, audit, clock });
+  const certAuth = new CertAuthenticator({ ca, bots: botStore, instances: instanceStore, clock, revocations });
 
   const grpc = createGrpcServer({ name: 'mezite.auth.v1', logger: log });
   // Bearer credentials: API tokens (`psk_…`, verified by token-service) or sessions.
@@ -144,9 +150,10 @@ export async function main(): Promise<void> {
     return refusals.guard(bearerLimiter, event, () => certAuth.authenticate(credential));
   };
   // Load shedding first: a call over the in-flight cap costs no authentication or database work.
-  // A quarter of the cap is kept for the second step of renewals, so a begun renewal is
-  // not thrown away (and started again) when the replica is full.
-  const finishing = new Set(['/mezite.auth.v1.JoinService/CompleteRenewal', '/mezite.auth.v1.JoinService/CompleteNodeRenewal']);
+  // A quarter of the cap is kept for renewals (a bot's renewal keeps a live credential
+  // alive; joins and admin calls can wait) and for the second step of node renewals, so
+  // a begun node renewal is not thrown away when the replica is full.
+  const finishing = new Set(['/mezite.auth.v1.JoinService/RenewBot', '/mezite.auth.v1.JoinService/CompleteNodeRenewal']);
   const shedding = loadSheddingMiddleware({ maxInFlight: cfg.maxInFlight, retryAfterMs: cfg.shedRetryAfterMs, finishing: { methods: finishing, reserved: Math.floor(cfg.maxInFlight / 4) } });
   const authed = grpc.services.with(shedding).with(authMiddleware(authenticateFrom, certificateFrom));
   authed.add(authv1.BotServiceDefinition, botHandlers(bots, audit));
@@ -216,7 +223,7 @@ export async function main(): Promise<void> {
     healthy = false;
     await grpc.shutdown();
     await http.close();
-    tokenService.close();
+    tokenChannel.close();
     sshCa.close();
     await prisma.$disconnect();
     await ops.close();

@@ -25,7 +25,7 @@ export const configSchema = {
   ...commonConfigSchema('token-service', '127.0.0.1:3026'),
   allowedCallers: field('MEZITE_ALLOWED_CALLERS', parse.list, ['auth-server'] as string[], 'client certificate names (CN) that may call this internal service'),
   redisUrl: field('REDIS_URL', parse.url, ''),
-  pepper: field('MEZITE_TOKEN_PEPPER', parse.key32, undefined, '32 random bytes, base64: keys the stored hashes of every bearer secret'),
+  pepper: field('MEZITE_TOKEN_PEPPER', parse.key32, undefined, '32 random bytes, base64: keys the stored hashes of API tokens and client secrets'),
   rotationOverlapMs: field('MEZITE_ROTATION_OVERLAP', tokenDuration, DEFAULT_ROTATION_OVERLAP_MS, 'how long a rotated API token keeps working, e.g. 48h'),
   apiTokenTtlMs: field('MEZITE_API_TOKEN_TTL', tokenDuration, DEFAULT_API_TOKEN_TTL_MS, 'lifetime of an API token minted without one, e.g. 90d'),
   apiTokenLeaseMs: field('MEZITE_API_TOKEN_LEASE', leaseDuration, 1000, 'how long an auth-server may reuse a verified API token (0 to 10s); deleting or rotating a token waits this long before it returns'),

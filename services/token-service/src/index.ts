@@ -1,5 +1,4 @@
 export { main } from './main';
-export { JoinTokenManager } from './domain/join-token-manager';
 export { ApiTokenManager } from './domain/api-token-manager';
 export { ApiTokenVerifier } from './domain/api-token-verifier';
 export { ClientSecretManager } from './domain/client-secret-manager';

@@ -8,13 +8,10 @@ import { ApiTokenCache } from './domain/api-token-cache';
 import { ApiTokenManager } from './domain/api-token-manager';
 import { ApiTokenVerifier } from './domain/api-token-verifier';
 import { ClientSecretManager } from './domain/client-secret-manager';
-import { JoinTokenManager } from './domain/join-token-manager';
 import { LastUseRecorder } from './domain/last-use-recorder';
 import { apiTokenHandlers } from './grpc/api-token-handlers';
-import { joinTokenHandlers } from './grpc/join-token-handlers';
 import { PrismaApiTokenStore } from './store/prisma-api-token-store';
 import { PrismaClientSecretStore } from './store/prisma-client-secret-store';
-import { PrismaJoinTokenStore } from './store/prisma-join-token-store';
 import { createPrismaClient } from './store/prisma';
 
 const SERVICE = 'token-service';
@@ -30,7 +27,6 @@ export async function main(): Promise<void> {
   const cache: Cache = cfg.redisUrl ? new RedisCache({ url: cfg.redisUrl, keyPrefix: 'token:', logger: log }) : new MemoryCache({ logger: log });
   log.info('cache', { backend: cfg.redisUrl ? 'redis' : 'memory' });
 
-  const joinTokens = new JoinTokenManager({ store: new PrismaJoinTokenStore(prisma), clock: systemClock, pepper: cfg.pepper });
   const apiTokenStore = new PrismaApiTokenStore(prisma);
   const tokenCache = new ApiTokenCache(cache);
   const lastUse = new LastUseRecorder({ store: apiTokenStore, logger: log });
@@ -49,8 +45,7 @@ export async function main(): Promise<void> {
   await verifier.start();
   lastUse.start();
 
-  const grpc = createGrpcServer({ name: 'mezite.token.v1.JoinTokenService', logger: log, allowedCallers: cfg.allowedCallers });
-  grpc.services.add(tokenv1.JoinTokenServiceDefinition, joinTokenHandlers(joinTokens));
+  const grpc = createGrpcServer({ name: 'mezite.token.v1.ApiTokenService', logger: log, allowedCallers: cfg.allowedCallers });
   grpc.services.add(tokenv1.ApiTokenServiceDefinition, apiTokenHandlers({ tokens, verifier, clientSecrets, verificationLeaseMs: cfg.apiTokenLeaseMs }));
   const tls = readTlsFiles({ ca: cfg.tlsCa, cert: cfg.tlsCert, key: cfg.tlsKey });
   const port = await grpc.listen(cfg.addr, internalServerCredentials(tls));

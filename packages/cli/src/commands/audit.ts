@@ -30,7 +30,7 @@ const eventJson = (e: authv1.AuditEvent) => ({ id: e.id, time: rfc3339(e.time), 
 /** `mezctl audit ls`: the audit log, newest first (seed 002, "Audit Logging"). */
 export function auditCommand(ctx: CliContext) {
   return {
-    command: 'audit <command>',
+    command: 'audit',
     describe: 'Read the audit log',
     builder: (y: Argv<Opts>) =>
       y

@@ -1,13 +1,14 @@
+import { formatDuration } from '@mezite/identity';
 import type { authv1 } from '@mezite/proto';
-import { rfc3339 } from '../output';
+import { formatFields, rfc3339 } from '../output';
+import { botInstanceJson, botInstanceSummaryTable } from './bot-instance-format';
+import { jsonTime, lockJson, lockLine } from './lock-format';
 
-/** RFC 3339, or null when the time is unset (JSON's "never happened"). */
-const time = (d: Date | undefined) => (d ? rfc3339(d) : null);
-
-/** A bot's lock in JSON, or null when it is not locked. */
-function lockJson(l: authv1.Lock | undefined) {
-  return l ? { reason: l.reason, locked_by: l.lockedBy, created_at: time(l.createTime), expires_at: time(l.expireTime) } : null;
-}
+/**
+ * The most instances GetBot returns (newest first); `bots show` says when there may be
+ * more, and `bots instances ls NAME` lists them all.
+ */
+export const BOT_INSTANCES_SHOWN = 100;
 
 /** A bot as `--output json` shows it; the same shape in `ls`, `show`, `add`, `lock` and `unlock`. */
 export function botJson(b: authv1.Bot) {
@@ -19,27 +20,30 @@ export function botJson(b: authv1.Bot) {
     locked: b.lock !== undefined,
     lock: lockJson(b.lock),
     generation: b.generation,
-    last_seen_at: time(b.lastSeenTime),
-    cert_expires_at: time(b.certExpireTime),
+    last_seen_at: jsonTime(b.lastSeenTime),
+    cert_expires_at: jsonTime(b.certExpireTime),
+    /** 0: the server's default. */
+    max_certificate_ttl_seconds: b.maxCertificateTtlSeconds,
   };
 }
 
-/** The LOCKED column of `bots ls`. */
-export const lockedColumn = (b: authv1.Bot) => (b.lock ? 'yes' : 'no');
-
-/**
- * The `locked:` line of `bots show`: `no`, or `yes` with the reason (quoted, since it
- * is free text), when the lock lifts and who set it.
- */
-export function lockLine(l: authv1.Lock | undefined): string {
-  if (!l) return 'no';
-  const parts = [...(l.reason ? [`reason: ${JSON.stringify(l.reason)}`] : []), `expires: ${l.expireTime ? rfc3339(l.expireTime) : 'never'}`, ...(l.lockedBy ? [`locked_by: ${l.lockedBy}`] : [])];
-  return `yes (${parts.join(', ')})`;
+/** `bots show --output json`: the bot and its instances (newest first, at most 100). */
+export function botDetailJson(b: authv1.Bot) {
+  return { ...botJson(b), instances: b.instances.map(botInstanceJson) };
 }
 
-/** `bots show` as aligned `key: value` lines; unset times print `-`, as in tables. */
-export function formatBot(b: authv1.Bot): string {
-  const rows: Array<[string, string]> = [
+/** `4h`, or `server default` when the bot has no maximum of its own. */
+const maxTtlText = (seconds: number) => (seconds > 0 ? formatDuration(seconds * 1000) : 'server default');
+
+/**
+ * `bots show` as aligned `key: value` lines (unset times print `-`, as in tables),
+ * then, when the bot has instances, a short table of them, newest first.
+ *
+ * @param prog the CLI's name, for the hint when GetBot returned only the newest instances.
+ */
+export function formatBot(b: authv1.Bot, prog = 'mezctl'): string {
+  const n = b.instances.length;
+  const fields = formatFields([
     ['name', b.name],
     ['id', b.id],
     ['roles', b.roles.join(', ')],
@@ -48,9 +52,10 @@ export function formatBot(b: authv1.Bot): string {
     ['generation', String(b.generation)],
     ['last_seen_at', rfc3339(b.lastSeenTime)],
     ['cert_expires_at', rfc3339(b.certExpireTime)],
-  ];
-  const width = Math.max(...rows.map(([k]) => k.length)) + 3;
-  return rows.map(([k, v]) => `${`${k}:`.padEnd(width)}${v || '-'}\n`).join('');
+    ['max_cert_ttl', maxTtlText(b.maxCertificateTtlSeconds)],
+    ['instances', n >= BOT_INSTANCES_SHOWN ? `${n} newest shown (all: ${prog} bots instances ls ${b.name})` : String(n)],
+  ]);
+  return n === 0 ? fields : `${fields}\n${botInstanceSummaryTable(b.instances)}`;
 }
 
 /** The lines after a new join token: where it goes (seed 002, step 2). */

@@ -12,6 +12,7 @@ describe('mezctl bots', () => {
   afterAll(async () => server.stop());
   beforeEach(() => {
     server.bots.clear();
+    server.instances.clear();
     server.calls.length = 0;
   });
 
@@ -65,7 +66,9 @@ describe('mezctl bots', () => {
         'locked:           no\n' +
         'generation:       0\n' +
         'last_seen_at:     -\n' +
-        'cert_expires_at:  -\n',
+        'cert_expires_at:  -\n' +
+        'max_cert_ttl:     server default\n' +
+        'instances:        0\n',
     );
     Object.assign(b, {
       generation: 3,
@@ -79,6 +82,8 @@ describe('mezctl bots', () => {
       'generation:       3',
       'last_seen_at:     2026-03-24T13:45:00Z',
       'cert_expires_at:  2026-03-24T14:45:00Z',
+      'max_cert_ttl:     server default',
+      'instances:        0',
       '',
     ]);
     expect(JSON.parse((await server.run(['bots', 'show', 'github-deploy', '--output', 'json'])).stdout)).toEqual({
@@ -91,7 +96,78 @@ describe('mezctl bots', () => {
       generation: 3,
       last_seen_at: '2026-03-24T13:45:00Z',
       cert_expires_at: '2026-03-24T14:45:00Z',
+      max_certificate_ttl_seconds: 0,
+      instances: [],
     });
+  });
+
+  test('add --max-ttl caps the certificate lifetime; show prints it; without it the server default', async () => {
+    const r = await server.run(['bots', 'add', '--name=github-deploy', '--roles=ci-deployer', '--max-ttl=4h', '-o', 'json']);
+    expect(r.code).toBe(0);
+    expect(server.calls[0]).toEqual({ method: 'BotService.CreateBot', request: { name: 'github-deploy', roles: ['ci-deployer'], tokenTtlSeconds: 3600, maxCertificateTtlSeconds: 14400 } });
+    expect(JSON.parse(r.stdout)).toMatchObject({ bot: { name: 'github-deploy', max_certificate_ttl_seconds: 14400 } });
+    expect((await server.run(['bots', 'show', 'github-deploy'])).stdout).toContain('\nmax_cert_ttl:     4h\n');
+
+    server.calls.length = 0;
+    await server.run(['bots', 'add', '--name=nightly-backup', '--roles=ci-deployer']);
+    expect(server.calls[0]?.request).toMatchObject({ maxCertificateTtlSeconds: 0 });
+    expect((await server.run(['bots', 'show', 'nightly-backup'])).stdout).toContain('\nmax_cert_ttl:     server default\n');
+  });
+
+  test('a bad --max-ttl is refused before any call', async () => {
+    const r = await server.run(['bots', 'add', '--name=github-deploy', '--roles=ci-deployer', '--max-ttl=4']);
+    expect(r).toEqual({ code: 1, stdout: '', stderr: expect.stringMatching(/^mezctl: Invalid argument: --max-ttl: invalid duration "4"; [^\n]+\n$/) });
+    expect(server.calls).toEqual([]);
+  });
+
+  test('show lists the instances, newest first, after the lines it always had', async () => {
+    const b = server.addBot({ name: 'github-deploy', roles: ['ci-deployer'], createTime: at('2026-03-24T11:00:00Z'), generation: 4, maxCertificateTtlSeconds: 1800 });
+    const old = server.addBotInstance({ botName: 'github-deploy', generation: 1, createTime: at('2026-03-24T12:00:00Z'), lastRenewalTime: at('2026-03-24T12:00:00Z'), lock: { reason: 'certificate generation mismatch', createTime: at('2026-03-24T12:30:00Z'), expireTime: undefined, lockedBy: 'mezite' } });
+    const cur = server.addBotInstance({
+      botName: 'github-deploy',
+      generation: 3,
+      createTime: at('2026-03-24T13:00:00Z'),
+      lastRenewalTime: at('2026-03-24T13:40:00Z'),
+      heartbeat: { version: '0.1.0', hostname: 'runner-7', os: 'linux', renewalIntervalSeconds: 1200, oneShot: false, destinations: [] },
+      lineage: [{ generation: 1, publicKeyFingerprint: 'SHA256:x', serial: '1', issueTime: undefined, expireTime: undefined, address: '' }],
+    });
+    server.addBotInstance({ botName: 'other-bot' });
+    const r = await server.run(['bots', 'show', 'github-deploy']);
+    expect(r).toEqual({
+      code: 0,
+      stderr: '',
+      stdout:
+        'name:             github-deploy\n' +
+        `id:               ${b.id}\n` +
+        'roles:            ci-deployer\n' +
+        'created_at:       2026-03-24T11:00:00Z\n' +
+        'locked:           no\n' +
+        'generation:       4\n' +
+        'last_seen_at:     -\n' +
+        'cert_expires_at:  -\n' +
+        'max_cert_ttl:     30m\n' +
+        'instances:        2\n' +
+        '\n' +
+        'ID                                    GENERATION  HOSTNAME  LAST_RENEWAL          LOCKED\n' +
+        `${cur.id}  3           runner-7  2026-03-24T13:40:00Z  no\n` +
+        `${old.id}  1           -         2026-03-24T12:00:00Z  yes\n`,
+    });
+    const json = JSON.parse((await server.run(['bots', 'show', 'github-deploy', '-o', 'json'])).stdout) as { max_certificate_ttl_seconds: number; instances: Array<Record<string, unknown>> };
+    expect(json.max_certificate_ttl_seconds).toBe(1800);
+    expect(json.instances.map((i) => [i['id'], i['generation'], i['locked']])).toEqual([
+      [cur.id, 3, false],
+      [old.id, 1, true],
+    ]);
+    expect(json.instances[0]).not.toHaveProperty('lineage');
+  });
+
+  test('show says when it lists only the newest 100 instances', async () => {
+    server.addBot({ name: 'fleet', roles: ['ci-deployer'] });
+    for (let n = 0; n < 101; n++) server.addBotInstance({ botName: 'fleet', createTime: new Date(Date.parse('2026-03-24T00:00:00Z') + n * 1000) });
+    const out = (await server.run(['bots', 'show', 'fleet'])).stdout;
+    expect(out).toContain('\ninstances:        100 newest shown (all: mezctl bots instances ls fleet)\n');
+    expect(out.trimEnd().split('\n')).toHaveLength(10 + 1 + 1 + 100);
+    expect((await server.run(['bots', 'show', 'fleet'], { prog: 'plexctl' })).stdout).toContain('(all: plexctl bots instances ls fleet)');
   });
 
   test('rotate-token prints the new token and the mezd hint', async () => {

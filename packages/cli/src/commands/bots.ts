@@ -1,22 +1,24 @@
-import { parseDuration } from '@mezite/identity';
 import type { authv1 } from '@mezite/proto';
 import type { Argv } from 'yargs';
 import type { CliContext } from '../cli-context';
 import type { GlobalOptions } from '../connection';
 import { rfc3339, type OutputFormat } from '../output';
-import { botJson, formatBot, joinTokenLines, lockedColumn } from './bot-format';
+import { botDetailJson, botJson, formatBot, joinTokenLines } from './bot-format';
+import { botInstancesCommand } from './bot-instances';
+import { lockedColumn } from './lock-format';
+import { durationSeconds as seconds } from './usage';
 
 type Opts = GlobalOptions & { output: OutputFormat };
 
-/** Whole seconds for a duration flag; a part of a second counts as one. */
-const seconds = (text: string, flag: string) => Math.ceil(parseDuration(text, flag) / 1000);
-
 const nameArg = (a: Argv<Opts>) => a.positional('name', { type: 'string', demandOption: true, describe: 'Bot name' });
 
-/** `mezctl bots …`: create, list, show, rotate, lock, unlock and remove bots (seed 002). */
+/**
+ * `mezctl bots …`: create, list, show, rotate, lock, unlock and remove bots (seed 002),
+ * and `bots instances …`, the machines each bot runs on.
+ */
 export function botsCommand(ctx: CliContext) {
   return {
-    command: 'bots <command>',
+    command: 'bots',
     describe: 'Manage bots: machine identities that renew SSH certificates',
     builder: (y: Argv<Opts>) =>
       y
@@ -27,12 +29,14 @@ export function botsCommand(ctx: CliContext) {
             a
               .option('name', { type: 'string', demandOption: true, describe: 'Bot name (lower-case letters, digits, -)' })
               .option('roles', { type: 'string', demandOption: true, describe: 'Comma-separated roles the bot gets' })
-              .option('token-ttl', { type: 'string', default: '1h', describe: 'How long the join token stays valid (e.g. 30m, 1h)' }),
+              .option('token-ttl', { type: 'string', default: '1h', describe: 'How long the join token stays valid (e.g. 30m, 1h)' })
+              .option('max-ttl', { type: 'string', describe: "Longest certificate the bot may get (e.g. 4h), within its roles' max_session_ttl; default: the server's (1h)" }),
           async (argv) => {
             const tokenTtlSeconds = seconds(argv.tokenTtl, '--token-ttl');
+            const maxCertificateTtlSeconds = argv.maxTtl === undefined ? 0 : seconds(argv.maxTtl, '--max-ttl');
             const roles = argv.roles.split(',').map((r) => r.trim()).filter(Boolean);
             await ctx.withClients(argv, async (c, target) => {
-              const r = await c.bots.createBot({ name: argv.name, roles, tokenTtlSeconds }, c.auth());
+              const r = await c.bots.createBot({ name: argv.name, roles, tokenTtlSeconds, maxCertificateTtlSeconds }, c.auth());
               const bot = r.bot as authv1.Bot;
               if (argv.output === 'json') {
                 ctx.printJson({ bot: botJson(bot), join_token: r.joinToken, expires_at: rfc3339(r.joinTokenExpireTime) });
@@ -65,11 +69,11 @@ export function botsCommand(ctx: CliContext) {
             });
           },
         )
-        .command('show <name>', 'Show one bot: lock, generation, last seen, certificate expiry', nameArg, async (argv) => {
+        .command('show <name>', 'Show one bot: lock, generation, last seen, certificate expiry, its instances', nameArg, async (argv) => {
           await ctx.withClients(argv, async (c) => {
             const b = await c.bots.getBot({ name: argv.name }, c.auth());
-            if (argv.output === 'json') return ctx.printJson(botJson(b));
-            ctx.print(formatBot(b));
+            if (argv.output === 'json') return ctx.printJson(botDetailJson(b));
+            ctx.print(formatBot(b, ctx.prog));
           });
         })
         .command(
@@ -115,7 +119,8 @@ export function botsCommand(ctx: CliContext) {
             ctx.print(`Bot removed: ${argv.name}\n`);
           });
         })
-        .demandCommand(1, 'name a bots command: add, ls, show, rotate-token, lock, unlock, rm'),
+        .command(botInstancesCommand(ctx))
+        .demandCommand(1, 'name a bots command: add, ls, show, rotate-token, lock, unlock, rm, instances'),
     handler: () => undefined,
   };
 }

@@ -56,7 +56,7 @@ function rotationNext(type: string, phase: string, cas: authv1.CertAuthorityInfo
  */
 export function caCommand(ctx: CliContext) {
   return {
-    command: 'ca <command>',
+    command: 'ca',
     describe: 'Export the SSH certificate authorities and sign host certificates',
     builder: (y: Argv<Opts>) =>
       y

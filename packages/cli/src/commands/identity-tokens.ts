@@ -46,7 +46,7 @@ function tokenJson(t: authv1.ApiToken) {
  */
 export function identityTokensCommand(ctx: CliContext) {
   return {
-    command: 'identity-tokens <command>',
+    command: 'identity-tokens',
     describe: 'Issue, list, rotate and revoke API tokens (psk_live_…, psk_dev_…)',
     builder: (y: Argv<Opts>) =>
       y

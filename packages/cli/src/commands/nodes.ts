@@ -74,7 +74,7 @@ const nameArg = (a: Argv<Opts>) => a.positional('name', { type: 'string', demand
 /** `mezctl nodes …`: the inventory of OpenSSH nodes (add with a one-time join token, ls, show, rm). */
 export function nodesCommand(ctx: CliContext) {
   return {
-    command: 'nodes <command>',
+    command: 'nodes',
     describe: 'Manage nodes: OpenSSH servers that trust the User CA and hold host certificates',
     builder: (y: Argv<Opts>) =>
       y

@@ -27,7 +27,7 @@ async function listAllRoles(c: Clients): Promise<authv1.Role[]> {
  */
 export function rolesCommand(ctx: CliContext) {
   return {
-    command: 'roles <command>',
+    command: 'roles',
     describe: 'Manage roles (create them with: create -f role.yaml)',
     builder: (y: Argv<Opts>) =>
       y

@@ -32,7 +32,7 @@ function printWithSecret(ctx: CliContext, output: OutputFormat, r: authv1.Create
 /** `mezctl service-identities …`: machine principals that sign in with client_credentials (seed 000). */
 export function serviceIdentitiesCommand(ctx: CliContext) {
   return {
-    command: 'service-identities <command>',
+    command: 'service-identities',
     describe: 'Manage service identities: machines that sign in with a client id and secret',
     builder: (y: Argv<Opts>) =>
       y

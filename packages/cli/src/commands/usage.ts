@@ -1,4 +1,4 @@
-import { isMeziteError } from '@mezite/identity';
+import { isMeziteError, parseDuration } from '@mezite/identity';
 import { UsageError } from '../errors';
 
 /**
@@ -13,4 +13,13 @@ export function asUsageError<T>(parse: () => T): T {
     if (isMeziteError(err, 'InvalidArgument')) throw new UsageError(err.message, { cause: err });
     throw err;
   }
+}
+
+/**
+ * Whole seconds of a duration flag (`--token-ttl=30m`); a part of a second counts as
+ * one. A malformed value is the parser's InvalidArgument (exit 1), as `bots` commands
+ * have always answered it (test/e2e/foundation pins `--token-ttl=60` to exit 1).
+ */
+export function durationSeconds(text: string, flag: string): number {
+  return Math.ceil(parseDuration(text, flag) / 1000);
 }

@@ -12,5 +12,11 @@ export function createPgPool(name: string, config: PoolConfig): Pool {
   // dropped by the pool and replaced on demand; unheard, its 'error' would be thrown.
   // Prisma's adapter listens too, but only from its first query.
   pool.on('error', () => undefined);
+  // A checked-out connection has no pool listener: one that dies between two statements
+  // of a transaction (or in the instant it passes from a release to a waiting connect,
+  // before the new holder can listen) would throw 'error' as unhandled and end the
+  // process. Every connection hears its own errors; the pending or next query still
+  // fails, and the holder releases it as broken.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return observePool(name, pool);
 }

@@ -4,7 +4,8 @@ import { MemoryBotStore } from '../store/memory-bot-store';
 import { MemoryRoleStore } from '../store/memory-role-store';
 import { BotManager } from './bot-manager';
 import { RoleManager } from './role-manager';
-import { FakeJoinTokens } from './test-doubles';
+import { MemoryJoinTokenStore } from '../store/memory-join-token-store';
+import { JoinTokens } from './join-token';
 
 const ROLE = `kind: role
 metadata:
@@ -14,17 +15,27 @@ spec:
     logins: [deploy]
 `;
 
-describe('BotManager.create across two services', () => {
+describe('BotManager.create: the join token is minted before the bot is stored', () => {
   const tenantId = randomUUID();
   const admin: Principal = { kind: 'user', id: randomUUID(), tenantId, name: 'admin', authMethod: 'bootstrap-admin', roles: ['admin'] };
   let store: MemoryBotStore;
-  let tokens: FakeJoinTokens;
+  let tokens: JoinTokens;
+  let tokenStore: MemoryJoinTokenStore;
+  const minted: string[] = [];
   let bots: BotManager;
 
   beforeEach(async () => {
     const clock = new FakeClock('2026-03-24T14:00:00Z');
     store = new MemoryBotStore();
-    tokens = new FakeJoinTokens();
+    tokenStore = new MemoryJoinTokenStore();
+    tokens = new JoinTokens({ store: tokenStore, clock, pepper: Buffer.alloc(32, 1) });
+    minted.length = 0;
+    const mint = tokens.create.bind(tokens);
+    tokens.create = async (i) => {
+      const t = await mint(i);
+      minted.push(t.plaintext);
+      return t;
+    };
     const roles = new RoleManager({ store: new MemoryRoleStore(), bots: store, clock });
     await roles.upsert(admin, { yaml: ROLE, fileName: 'role.yaml', force: false });
     bots = new BotManager({ store, joinTokens: tokens, clock, roles });
@@ -32,8 +43,9 @@ describe('BotManager.create across two services', () => {
 
   test('a created bot has exactly one live join token for it', async () => {
     const r = await bots.create(admin, { name: 'ci', roles: ['deployer'], tokenTtlMs: 3600_000 });
-    const t = tokens.tokens.get(r.joinToken);
-    expect(t).toMatchObject({ subjectId: r.bot.id, tenantId, kind: 'bot', state: 'live' });
+    const t = await tokenStore.findByHash(tokens.hash(r.joinToken));
+    expect(t).toMatchObject({ subjectId: r.bot.id, tenantId, subjectKind: 'bot', redeemedAt: null, revokedAt: null });
+    expect(minted).toEqual([r.joinToken]);
     expect(await store.get(tenantId, 'ci')).toMatchObject({ id: r.bot.id });
   });
 
@@ -59,9 +71,9 @@ describe('BotManager.create across two services', () => {
       throw unavailable('database is unavailable');
     };
     await expect(bots.create(admin, { name: 'ci', roles: ['deployer'], tokenTtlMs: 3600_000 })).rejects.toMatchObject({ code: 'Unavailable' });
-    const minted = [...tokens.tokens.values()];
     expect(minted).toHaveLength(1);
-    expect(minted[0]!.state).toBe('revoked');
-    expect(await store.getById(tenantId, minted[0]!.subjectId)).toBeNull();
+    const t = await tokenStore.findByHash(tokens.hash(minted[0]!));
+    expect(t?.revokedAt).not.toBeNull();
+    expect(await store.getById(tenantId, t!.subjectId)).toBeNull();
   });
 });

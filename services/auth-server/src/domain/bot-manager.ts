@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { alreadyExists, invalidArgument, MAX_ROLE_TTL_MS, notFound, validateName, type Clock, type Principal } from '@mezite/identity';
 import { formatIdentityRef } from '@mezite/identity';
 import { activeLock, type Bot, type BotLock, type BotStore } from './bot';
+import type { BotInstance, BotInstanceStore, LineageStep } from './bot-instance';
 import type { JoinTokenMinter } from './join-token-minter';
 import { pageByName } from './page';
 
@@ -16,6 +17,8 @@ export interface BotManagerOptions {
   clock: Clock;
   /** Resolves role names; NotFound for one that does not exist. */
   roles: { resolve(tenantId: string, names: string[]): Promise<unknown[]> };
+  /** The bots' instances (listing, details). */
+  instances?: BotInstanceStore;
   /** The KRL: a removed bot's certificates are revoked; a lock change drops the cached list. */
   revocations?: { revokeSubject(tenantId: string, subjectId: string, reason: string, expiresAt: Date): Promise<void>; invalidate(): void };
 }
@@ -34,18 +37,19 @@ export class BotManager {
   }
 
   /**
-   * Mints the join token, then stores the bot. The two live in different services, so
-   * the order is what keeps them consistent: a failure between them (PostgreSQL
-   * restarting, token-service down) leaves at most a token for a bot that does not
-   * exist, which no join accepts, never a bot without a way to join. The caller can
-   * simply retry.
+   * Mints the join token, then stores the bot. The order is what keeps them consistent:
+   * a failure between them (PostgreSQL restarting) leaves at most a token for a bot that
+   * does not exist, which no join accepts, never a bot without a way to join. The caller
+   * can simply retry.
    */
-  async create(caller: Principal, input: { name: string; roles: string[]; tokenTtlMs: number; requestId?: string }): Promise<CreatedBot> {
+  async create(caller: Principal, input: { name: string; roles: string[]; tokenTtlMs: number; maxCertTtlMs?: number; requestId?: string }): Promise<CreatedBot> {
     const name = validateName('bot', input.name);
     const roles = [...new Set(input.roles.map((r) => r.trim()).filter(Boolean))];
     if (roles.length === 0) throw invalidArgument('a bot needs at least one role (--roles)');
     for (const r of roles) validateName('role', r);
     checkTokenTtl(input.tokenTtlMs);
+    const maxCertTtlMs = input.maxCertTtlMs ?? 0;
+    if (!Number.isSafeInteger(maxCertTtlMs) || maxCertTtlMs < 0 || (maxCertTtlMs > 0 && maxCertTtlMs < 60_000) || maxCertTtlMs > MAX_ROLE_TTL_MS) throw invalidArgument('--max-ttl must be between 1m and 30d');
     await this.opts.roles.resolve(caller.tenantId, roles);
     const bot: Bot = {
       id: randomUUID(),
@@ -54,11 +58,10 @@ export class BotManager {
       roles,
       createdAt: this.opts.clock.now(),
       generation: 0,
-      lastPresentedGeneration: null,
-      joinGeneration: 0,
       lastSeenAt: null,
       certExpiresAt: null,
       lock: null,
+      maxCertTtlMs: maxCertTtlMs > 0 ? maxCertTtlMs : null,
     };
     if (await this.opts.store.get(caller.tenantId, name)) throw alreadyExists(`bot "${name}" already exists`);
     const rid = input.requestId ? { requestId: input.requestId } : {};
@@ -96,6 +99,67 @@ export class BotManager {
     await this.opts.joinTokens.revokeForSubject({ tenantId: bot.tenantId, subjectId: bot.id, ...rid });
     const t = await this.opts.joinTokens.create({ tenantId: bot.tenantId, subjectKind: 'bot', subjectId: bot.id, ttlMs: tokenTtlMs, ...rid });
     return { joinToken: t.plaintext, expiresAt: t.expiresAt };
+  }
+
+  /**
+   * Mints another join token for the bot, leaving its other tokens alone: each join
+   * makes an instance, so one bot can run on many machines (Teleport's
+   * `tctl bots instances add`).
+   */
+  async addInstance(caller: Principal, name: string, tokenTtlMs: number, requestId?: string): Promise<{ joinToken: string; expiresAt: Date }> {
+    checkTokenTtl(tokenTtlMs);
+    const bot = await this.get(caller, name);
+    const t = await this.opts.joinTokens.create({ tenantId: bot.tenantId, subjectKind: 'bot', subjectId: bot.id, ttlMs: tokenTtlMs, ...(requestId ? { requestId } : {}) });
+    return { joinToken: t.plaintext, expiresAt: t.expiresAt };
+  }
+
+  /** One page of instances, newest first: of one bot (by name) or of the whole tenant. */
+  async listInstances(caller: Principal, opts: { botName?: string; pageSize: number; pageToken: string }): Promise<{ instances: Array<BotInstance & { botName: string }>; nextPageToken: string }> {
+    const store = this.instanceStore();
+    const limit = opts.pageSize > 0 ? Math.min(opts.pageSize, 1000) : 100;
+    let after: { createdAt: Date; id: string } | undefined;
+    if (opts.pageToken) {
+      const m = /^(\d{1,15})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(Buffer.from(opts.pageToken, 'base64url').toString('utf8'));
+      if (!m) throw invalidArgument('malformed page token');
+      after = { createdAt: new Date(Number(m[1])), id: m[2] as string };
+    }
+    const bot = opts.botName ? await this.get(caller, opts.botName) : undefined;
+    const rows = await store.list(caller.tenantId, { ...(bot ? { botId: bot.id } : {}), limit: limit + 1, ...(after ? { after } : {}) });
+    const page = rows.slice(0, limit);
+    const names = await this.botNames(caller.tenantId, page);
+    const last = page[page.length - 1];
+    return {
+      instances: page.map((i) => ({ ...i, botName: names.get(i.botId) ?? '' })),
+      nextPageToken: rows.length > limit && last ? Buffer.from(`${last.createdAt.getTime()}.${last.id}`).toString('base64url') : '',
+    };
+  }
+
+  /** One instance of the caller's tenant with its lineage; NotFound otherwise. */
+  async getInstance(caller: Principal, id: string): Promise<{ instance: BotInstance & { botName: string }; lineage: LineageStep[] }> {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw invalidArgument('an instance id is a UUID (see mezctl bots instances ls)');
+    const store = this.instanceStore();
+    const instance = await store.get(caller.tenantId, id.toLowerCase());
+    if (!instance) throw notFound(`bot instance "${id}" not found`);
+    const [names, lineage] = await Promise.all([this.botNames(caller.tenantId, [instance]), store.lineage(caller.tenantId, instance.id)]);
+    return { instance: { ...instance, botName: names.get(instance.botId) ?? '' }, lineage };
+  }
+
+  /** A bot with its newest instances (at most 100). */
+  async getWithInstances(caller: Principal, name: string): Promise<{ bot: Bot; instances: Array<BotInstance & { botName: string }> }> {
+    const bot = await this.get(caller, name);
+    const instances = this.opts.instances ? await this.opts.instances.list(caller.tenantId, { botId: bot.id, limit: 100 }) : [];
+    return { bot, instances: instances.map((i) => ({ ...i, botName: bot.name })) };
+  }
+
+  private instanceStore(): BotInstanceStore {
+    if (!this.opts.instances) throw new Error('BotManager: instances store not configured');
+    return this.opts.instances;
+  }
+
+  private async botNames(tenantId: string, instances: BotInstance[]): Promise<Map<string, string>> {
+    const ids = [...new Set(instances.map((i) => i.botId))];
+    const bots = await Promise.all(ids.map((id) => this.opts.store.getById(tenantId, id)));
+    return new Map(bots.flatMap((b) => (b ? [[b.id, b.name] as [string, string]] : [])));
   }
 
   /** Locks the bot: it can neither join nor renew until unlocked or the lock expires. */

@@ -15,24 +15,13 @@ export interface Bot {
   name: string;
   roles: string[];
   createdAt: Date;
-  /** Generation of the newest certificate issued: 1 after the first join, +1 per renewal or join. */
+  /** The highest generation of any of its instances (each instance counts its own). */
   generation: number;
-  /** The generation the newest certificate was renewed from (crash tolerance); null after a join. */
-  lastPresentedGeneration: number | null;
-  /** The generation issued by the latest join: older certificates belong to a replaced instance. */
-  joinGeneration: number;
   lastSeenAt: Date | null;
   certExpiresAt: Date | null;
   lock: BotLock | null;
-}
-
-/** The generation bookkeeping written after a join or renewal. */
-export interface GenerationAdvance {
-  generation: number;
-  lastPresentedGeneration: number | null;
-  joinGeneration?: number;
-  lastSeenAt: Date;
-  certExpiresAt: Date;
+  /** Caps its certificates' lifetime under its roles' max_session_ttl; null: the server's default. */
+  maxCertTtlMs?: number | null;
 }
 
 /** Persistence of bots; every method is scoped to one tenant. */
@@ -47,11 +36,6 @@ export interface BotStore {
   delete(tenantId: string, id: string): Promise<boolean>;
   /** Sets or clears the lock; false when there is no such bot. */
   setLock(tenantId: string, id: string, lock: BotLock | null): Promise<boolean>;
-  /**
-   * Moves the bot from generation `expected` to `next.generation` in one conditional
-   * update; false when another join or renewal got there first.
-   */
-  advanceGeneration(tenantId: string, id: string, expected: number, next: GenerationAdvance): Promise<boolean>;
   /** Whether any bot of the tenant uses the role. */
   anyUsesRole(tenantId: string, role: string): Promise<boolean>;
   /** Ids of the bots locked at `now`, in every tenant (their certificates go in the KRL). */

@@ -2,15 +2,15 @@ import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { FakeClock, type Principal } from '@mezite/identity';
 import { formatPublicKey, generateCaKey, makeCertAuthCredential, parseCertificate, signCertificate, type SshCertificate } from '@mezite/ssh';
 import { MemoryAuditLog } from '../store/memory-audit-log';
+import type { MemoryBotInstanceStore } from '../store/memory-bot-instance-store';
 import { MemoryBotStore } from '../store/memory-bot-store';
-import { MemoryRenewalChallengeStore } from '../store/memory-renewal-challenge-store';
 import { MemoryRoleStore } from '../store/memory-role-store';
 import { BotManager } from './bot-manager';
 import { CertAuthenticator } from './cert-authenticator';
-import { JoinManager } from './join-manager';
+import type { JoinManager } from './join-manager';
 import { refusalOf } from './refusal';
 import { RoleManager } from './role-manager';
-import { FakeCa, FakeJoinTokens } from './test-doubles';
+import { botWorld, FakeCa } from './test-doubles';
 
 const ROLE = `kind: role
 metadata:
@@ -36,26 +36,27 @@ describe('CertAuthenticator refusals', () => {
   let ca: FakeCa;
   let bots: BotManager;
   let joins: JoinManager;
+  let instances: MemoryBotInstanceStore;
   let certAuth: CertAuthenticator;
   const revoked = new Set<string>();
 
   beforeEach(async () => {
     clock = new FakeClock('2026-06-01T10:00:00Z');
     ca = new FakeCa(clock);
-    const tokens = new FakeJoinTokens();
     const botStore = new MemoryBotStore();
     const roles = new RoleManager({ store: new MemoryRoleStore(), bots: botStore, clock });
     await roles.upsert(admin, { yaml: ROLE, fileName: 'role.yaml', force: false });
-    bots = new BotManager({ store: botStore, joinTokens: tokens, clock, roles });
-    joins = new JoinManager({ bots: botStore, roles, joinTokens: tokens, ca, challenges: new MemoryRenewalChallengeStore(), audit: new MemoryAuditLog(), clock });
-    certAuth = new CertAuthenticator({ ca, bots: botStore, clock, revocations: { isCertificateRevoked: async (serial) => revoked.has(serial) } });
+    const world = botWorld({ clock, ca, roles, botStore, audit: new MemoryAuditLog() });
+    ({ joins, instances } = world);
+    bots = new BotManager({ store: botStore, joinTokens: world.joinTokens, instances, clock, roles });
+    certAuth = new CertAuthenticator({ ca, bots: botStore, instances, clock, revocations: { isCertificateRevoked: async (serial) => revoked.has(serial) } });
   });
 
   const joinBot = async (name: string) => {
     const created = await bots.create(admin, { name, roles: ['ci-deployer'], tokenTtlMs: 3600_000 });
     const key = keyPair();
-    const r = await joins.join({ joinToken: created.joinToken, publicKey: key.line, requestedTtlMs: 3600_000, requestId: 'r' });
-    return { key: key.privateKey, cert: parseCertificate(r.certificate) };
+    const r = await joins.join({ joinToken: created.joinToken, publicKey: key.line, requestedTtlMs: 3600_000, requestId: 'r', source: '192.0.2.10' });
+    return { key: key.privateKey, cert: parseCertificate(r.certificate), instanceId: r.instanceId, botId: created.bot.id };
   };
   const resign = (c: SshCertificate, caKey: KeyObject, validAfter: Date, validBefore: Date) =>
     signCertificate({ ca: { key: caKey }, subjectKey: c.subjectKey.blob, type: 'user', serial: c.serial, keyId: c.keyId, principals: c.principals, validAfter, validBefore, extensions: c.extensions }).blob;
@@ -78,9 +79,12 @@ describe('CertAuthenticator refusals', () => {
     await bots.delete(admin, 'removed');
     const locked = await joinBot('locked');
     await bots.lock(admin, 'locked', { reason: 'test', ttlMs: 0 });
-    const replaced = await joinBot('replaced');
-    const again = await bots.rotateToken(admin, 'replaced', 3600_000);
-    await joins.join({ joinToken: again.joinToken, publicKey: keyPair().line, requestedTtlMs: 3600_000, requestId: 'r' });
+    // The bot stays usable; only the instance the certificate names is locked or gone.
+    const copied = await joinBot('copied');
+    const lockedAt = clock.now();
+    await instances.lockAndRevoke(tenantId, copied.instanceId, { reason: 'copied credential', lockedAt, expiresAt: null, lockedBy: 'mezite' }, [], lockedAt);
+    const dropped = await joinBot('dropped');
+    instances.deleteForBot(dropped.botId);
     const gone = await joinBot('revoked');
     revoked.add(gone.cert.serial.toString());
     const cred = (blob: Buffer, k: KeyObject = key, at = clock.now()) => makeCertAuthCredential(blob, k, at);
@@ -98,11 +102,17 @@ describe('CertAuthenticator refusals', () => {
       'revoked by serial': [cred(gone.cert.blob, gone.key), { reason: 'revoked', ...bot('revoked') }],
       'removed bot': [cred(removed.cert.blob, removed.key), { reason: 'bot removed', ...bot('removed') }],
       'locked bot': [cred(locked.cert.blob, locked.key), { reason: 'bot locked', ...bot('locked') }],
-      'replaced instance': [cred(replaced.cert.blob, replaced.key), { reason: 'replaced by a newer join', ...bot('replaced') }],
+      'locked instance': [cred(copied.cert.blob, copied.key), { reason: 'instance locked', ...bot('copied') }],
+      'removed instance': [cred(dropped.cert.blob, dropped.key), { reason: 'instance removed', ...bot('dropped') }],
     };
     for (const [what, [credential, want]] of Object.entries(cases)) {
       expect({ what, ...(await attempt(credential)) }).toEqual({ what, answer: 'Unauthenticated: invalid certificate credential', ...want });
     }
     expect(await attempt(cred(cert.blob))).toEqual({ answer: 'accepted' });
+    // Another instance of the bot whose instance was locked is not affected.
+    const more = await bots.addInstance(admin, 'copied', 3600_000);
+    const other = keyPair();
+    const second = await joins.join({ joinToken: more.joinToken, publicKey: other.line, requestedTtlMs: 3600_000, requestId: 'r', source: '192.0.2.11' });
+    expect(await attempt(cred(parseCertificate(second.certificate).blob, other.privateKey))).toEqual({ answer: 'accepted' });
   });
 });

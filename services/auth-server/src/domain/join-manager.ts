@@ -1,275 +1,267 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import {
-  allowedLogins,
-  clampTtl,
-  grantsOf,
-  failedPrecondition,
-  invalidArgument,
-  isMeziteError,
-  permissionDenied,
-  unauthenticated,
-  type Clock,
-  type Role,
-} from '@mezite/identity';
+import { randomUUID } from 'node:crypto';
+import { failedPrecondition, invalidArgument, isMeziteError, permissionDenied, unavailable, type Clock } from '@mezite/identity';
 import { countOutcome, meziteMetrics, nullLogger } from '@mezite/platform';
-import { parseCertificate, parsePublicKey, verifyCertificateSignature, verifyRenewal, type SshCertificate } from '@mezite/ssh';
+import { parsePublicKey, verifyBotRenewal, type SshCertificate, type SshPublicKey } from '@mezite/ssh';
 import type { AuditLog } from './audit';
 import { activeLock, type Bot, type BotStore } from './bot';
-import type { CertAuthorityClient } from './cert-authority-client';
-import type { JoinTokenMinter } from './join-token-minter';
+import { type BotCertClaims, type BotCertificates, instanceOf, type IssuedBotCert } from './bot-certificates';
+import { boundedHeartbeat, type BotHeartbeat, type BotInstance, type BotInstanceStore, type LineageStep } from './bot-instance';
+import { JOIN_TOKEN_PATTERN, type JoinToken, type JoinTokenStore } from './join-token';
 import { refused, type RefusalSubject } from './refusal';
 import { RefusalAuditor } from './refusal-auditor';
-import type { RenewalChallengeStore } from './renewal-challenge';
-import type { RoleManager } from './role-manager';
 
-/** The certificate extension carrying who the certificate belongs to (signed by the CA). */
-export const MEZITE_EXTENSION = 'mezite@mezite.dev';
-/** Default and longest certificate lifetimes a bot may ask for. */
-export const DEFAULT_CERT_TTL_MS = 3600_000;
-const CHALLENGE_TTL_MS = 60_000;
-const JOIN_TOKEN = /^tok-(bot|node)-[0-9a-f]{32}$/;
+export { DEFAULT_CERT_TTL_MS, MEZITE_EXTENSION, type BotCertClaims, type IssuedBotCert } from './bot-certificates';
 
-/** What the Mezite extension says. */
-export interface BotCertClaims {
-  v: 1;
-  bot: string;
-  bot_id: string;
-  tenant: string;
-  roles: string[];
-  gen: number;
-  /** What the roles allow and deny, so a node decides a login offline (`mezd authorized-principals`). */
-  grants?: ReturnType<typeof grantsOf>;
-}
-
-/** A certificate for a bot, and what the daemon needs to use it. */
-export interface IssuedBotCert {
-  certificate: string;
-  hostCertAuthorities: string[];
-  userCertAuthorities: string[];
-  generation: number;
-  botName: string;
-  expiresAt: Date;
-  principals: string[];
-}
+/** How far a renewal's signed time may be from the server's clock. */
+export const RENEWAL_TIME_WINDOW_MS = 120_000;
 
 /** Options of JoinManager. */
 export interface JoinManagerOptions {
   bots: BotStore;
-  roles: Pick<RoleManager, 'resolve'>;
-  joinTokens: JoinTokenMinter;
-  ca: CertAuthorityClient;
-  challenges: RenewalChallengeStore;
+  instances: BotInstanceStore;
+  tokens: JoinTokenStore;
+  /** Hashes a join token's plaintext as it is stored (JoinTokens). */
+  tokenHash: (plaintext: string) => Buffer;
+  certs: BotCertificates;
   audit: AuditLog;
   clock: Clock;
-  /** Certificates revoked by serial (or with their bot) are refused for renewal. */
-  revocations?: { isCertificateRevoked(serial: string, subjectId: string): Promise<boolean> };
-  /**
-   * Audits certificates refused at BeginRenewal, bounded per source (anyone may call
-   * it). Default: one on `audit` with the default bounds that logs nothing when a record
-   * cannot be written; main.ts passes the one shared with bearer refusals.
-   */
+  /** Certificates revoked by serial (or with their bot) are refused; a lock drops the cached KRL. */
+  revocations?: { isCertificateRevoked(serial: string, subjectId: string): Promise<boolean>; invalidate?(): void };
+  /** Audits refused joins and renewals, bounded per source (anyone may call them). */
   refusals?: Pick<RefusalAuditor, 'refused'>;
+  /** What a detected copy locks: the instance (default) or the whole bot. */
+  copyLockScope?: 'instance' | 'bot';
 }
 
+/** A join: a one-time token and the key to certify. */
+export interface JoinInput {
+  joinToken: string;
+  publicKey: string;
+  requestedTtlMs: number;
+  heartbeat?: BotHeartbeat | null;
+  requestId: string;
+  source: string;
+}
+
+/** A renewal in one call: the current certificate, the new key, and a proof by the current key over both and the time. */
+export interface RenewInput {
+  certificate: string;
+  newPublicKey: string;
+  timeMs: number;
+  signature: Buffer;
+  requestedTtlMs: number;
+  heartbeat?: BotHeartbeat | null;
+  requestId: string;
+  source: string;
+}
+
+const INVALID_JOIN_TOKEN = 'invalid join token';
+const sameKey = (line: string, key: SshPublicKey) => Buffer.from(line.split(' ')[1] ?? '', 'base64').equals(key.blob);
+
 /**
- * Joins and renewals of bots. A join redeems a one-time token exactly once (claim →
- * sign → commit generation → confirm; any failure releases the claim, so no token is
- * consumed without a certificate). A renewal proves possession of the current key and
- * certificate and moves the bot's generation forward; an older generation means a
- * copied credential and locks the bot.
+ * Joins and renewals of bots. A join redeems a one-time token in the transaction that
+ * creates the bot instance and its first generation. A renewal proves possession of
+ * the current key over the new key and moves the instance one generation on. Each step
+ * of a lineage records the key it certified, so a repeat of a step with the same key is
+ * a retry (answered with the same certificate) and with another key a copy (the
+ * instance is locked and its certificates revoked). There is no tolerance window.
  */
 export class JoinManager {
   private readonly refusals: Pick<RefusalAuditor, 'refused'>;
 
   constructor(private readonly o: JoinManagerOptions) {
-    for (const k of ['bots', 'roles', 'joinTokens', 'ca', 'challenges', 'audit', 'clock'] as const) if (!o[k]) throw new Error(`JoinManager: ${k} is required`);
+    for (const k of ['bots', 'instances', 'tokens', 'tokenHash', 'certs', 'audit', 'clock'] as const) if (!o[k]) throw new Error(`JoinManager: ${k} is required`);
     this.refusals = o.refusals ?? new RefusalAuditor({ audit: o.audit, clock: o.clock, log: nullLogger });
   }
 
-  /** Redeems a join token for a certificate on `publicKey`. */
-  join(input: { joinToken: string; publicKey: string; requestedTtlMs: number; requestId: string }): Promise<IssuedBotCert> {
+  /** Redeems a join token for a certificate on `publicKey`; the same token and key again get the same certificate. */
+  join(input: JoinInput): Promise<IssuedBotCert> {
     return countOutcome(meziteMetrics.joins, {}, () => this.redeem(input));
   }
 
-  private async redeem(input: { joinToken: string; publicKey: string; requestedTtlMs: number; requestId: string }): Promise<IssuedBotCert> {
+  private async redeem(input: JoinInput): Promise<IssuedBotCert> {
     const pub = parsePublicKey(input.publicKey);
-    const refused = unauthenticated('invalid join token');
-    if (!JOIN_TOKEN.test(input.joinToken)) {
-      await this.audit(null, 'bot.join', 'anonymous', 'bot:?', 'failure', input.requestId, { reason: 'malformed token' });
-      throw refused;
-    }
-    let claim;
-    try {
-      claim = await this.o.joinTokens.claim(input.joinToken, input.requestId);
-    } catch (err) {
-      if (isMeziteError(err, 'Unauthenticated')) {
-        await this.audit(null, 'bot.join', 'anonymous', 'bot:?', 'failure', input.requestId, { reason: 'unknown, expired, used or revoked token' });
-        throw refused;
+    const event = { type: 'bot.join', requestId: input.requestId, source: input.source, credential: 'join token', target: 'bot:?', fallbackReason: 'refused token' };
+    if (!JOIN_TOKEN_PATTERN.test(input.joinToken)) return this.refuseJoin(event, 'malformed token');
+    const hash = this.o.tokenHash(input.joinToken);
+    const now = this.o.clock.now();
+    const heartbeat = boundedHeartbeat(input.heartbeat);
+    // Everything the join reads comes first: inside the redemption's transaction only
+    // ssh-ca is called and the transaction's own connection written (a second pool
+    // connection awaited there could starve the pool under a burst of joins).
+    const tok = await this.o.tokens.findByHash(hash);
+    let done: { issued: IssuedBotCert; bot: Bot; tokenId: string } | null = null;
+    if (tok && !tok.redeemedAt && !tok.revokedAt && tok.expiresAt > now) {
+      try {
+        const bot = await this.botOf(tok);
+        const lock = activeLock(bot, now);
+        if (lock) throw permissionDenied(`bot "${bot.name}" is locked: ${lock.reason || 'no reason given'}`);
+        const roles = await this.o.certs.rolesOf(bot);
+        done = await this.o.tokens.redeem(hash, now, async (t, writes) => {
+          const instanceId = randomUUID();
+          const { issued, step } = await this.o.certs.issue(bot, { instanceId, publicKey: pub, publicKeyLine: input.publicKey, requestedTtlMs: input.requestedTtlMs, generation: 1, requestId: input.requestId, address: input.source, roles });
+          const instance: BotInstance = { id: instanceId, tenantId: bot.tenantId, botId: bot.id, generation: 1, joinMethod: 'token', joinTokenId: t.id, createdAt: now, lastRenewalAt: now, lastAddress: input.source, heartbeat, certExpiresAt: step.expiresAt, lock: null, legacyGeneration: null };
+          await writes.createInstance(instance, step);
+          return { issued, bot, tokenId: t.id };
+        });
+      } catch (err) {
+        if (isMeziteError(err, 'Unauthenticated')) await this.refusals.refused(event, err);
+        else if (isMeziteError(err, 'PermissionDenied')) await this.audit(tok.tenantId, 'bot.join', 'anonymous', 'bot:?', 'failure', input.requestId, { reason: 'bot locked', token_id: tok.id }).catch(() => undefined);
+        throw err;
       }
-      throw err;
     }
-    let bot: Bot | null = null;
-    try {
-      if (claim.subjectKind !== 'bot') throw refused;
-      bot = await this.o.bots.getById(claim.tenantId, claim.subjectId);
-      if (!bot) throw refused;
-      const lock = activeLock(bot, this.o.clock.now());
-      if (lock) throw permissionDenied(`bot "${bot.name}" is locked: ${lock.reason || 'no reason given'}`);
-      const generation = bot.generation + 1;
-      const issued = await this.issue(bot, pub.blob, input.publicKey, input.requestedTtlMs, generation, input.requestId);
-      const ok = await this.o.bots.advanceGeneration(bot.tenantId, bot.id, bot.generation, {
-        generation,
-        lastPresentedGeneration: null,
-        joinGeneration: generation,
-        lastSeenAt: this.o.clock.now(),
-        certExpiresAt: issued.expiresAt,
-      });
-      if (!ok) throw failedPrecondition(`bot "${bot.name}" joined or renewed concurrently; try again`);
-      await this.audit(bot.tenantId, 'bot.join', `bot:${bot.name}`, `bot:${bot.name}`, 'success', input.requestId, { generation: String(generation), token_id: claim.tokenId });
-      await this.o.joinTokens.confirm(claim.claimId, input.requestId);
-      return issued;
-    } catch (err) {
-      await this.o.joinTokens.release(claim.claimId, input.requestId).catch(() => undefined);
-      const name = bot?.name ?? '?';
-      await this.audit(claim.tenantId, 'bot.join', `bot:${name}`, `bot:${name}`, 'failure', input.requestId, { reason: (err as Error).message }).catch(() => undefined);
-      throw err;
+    if (done) {
+      await this.recorded(done.bot.tenantId, 'bot.join', done.bot.name, input.requestId, { generation: '1', instance: done.issued.instanceId, token_id: done.tokenId, address: input.source });
+      return done.issued;
     }
+    // Not redeemable: a retry of a join whose answer was lost (same token, same key)
+    // gets that join's certificate; anything else is the one refusal.
+    const latest = tok && !tok.redeemedAt && !tok.revokedAt && tok.expiresAt > now ? await this.o.tokens.findByHash(hash) : tok;
+    const replay = latest ? await this.replayJoin(latest, pub, now) : null;
+    if (replay) {
+      await this.recorded(replay.bot.tenantId, 'bot.join', replay.bot.name, input.requestId, { generation: '1', instance: replay.issued.instanceId, token_id: latest!.id, replay: 'true', address: input.source });
+      return replay.issued;
+    }
+    return this.refuseJoin(event, !latest ? 'unknown token' : latest.revokedAt ? 'revoked token' : latest.redeemedAt ? 'used token' : 'expired token', latest ? { tenantId: latest.tenantId, details: { token_id: latest.id } } : undefined);
   }
 
-  /**
-   * Checks a presented certificate and returns a single-use challenge for it, bound to
-   * the bot's generation now: completing it may only move the bot on from there. A
-   * refused certificate gets one answer whatever the reason; the reason goes to the
-   * audit log (`bot.renew`, failure), bounded per `source`.
-   */
-  async beginRenewal(input: { certificate: string; requestId: string; source?: string }): Promise<{ challengeId: string; challenge: Buffer; expiresAt: Date }> {
+  private async botOf(tok: JoinToken): Promise<Bot> {
+    if (tok.subjectKind !== 'bot') throw refused(INVALID_JOIN_TOKEN, 'not a bot join token');
+    const bot = await this.o.bots.getById(tok.tenantId, tok.subjectId);
+    if (!bot) throw refused(INVALID_JOIN_TOKEN, 'the bot was removed');
+    return bot;
+  }
+
+  private async replayJoin(tok: JoinToken, pub: SshPublicKey, now: Date): Promise<{ issued: IssuedBotCert; bot: Bot } | null> {
+    if (tok.subjectKind !== 'bot' || !tok.redeemedAt || !tok.instanceId) return null;
+    const inst = await this.o.instances.get(tok.tenantId, tok.instanceId);
+    if (!inst || inst.lock || inst.generation !== 1) return null;
+    const step = await this.o.instances.step(tok.tenantId, inst.id, 1);
+    if (!step || step.expiresAt <= now || !sameKey(step.publicKey, pub)) return null;
+    const bot = await this.o.bots.getById(tok.tenantId, inst.botId);
+    if (!bot || activeLock(bot, now)) return null;
+    return { issued: await this.o.certs.reissue(bot, step), bot };
+  }
+
+  private async refuseJoin(event: Parameters<RefusalAuditor['refused']>[0], reason: string, subject?: RefusalSubject): Promise<never> {
+    const err = refused(INVALID_JOIN_TOKEN, reason, subject);
+    await this.refusals.refused(event, err);
+    throw err;
+  }
+
+  /** Renews in one call (RenewBot); see the class comment for retries and copies. */
+  renew(input: RenewInput): Promise<IssuedBotCert> {
+    return countOutcome(meziteMetrics.renewals, {}, () => this.renewOnce(input));
+  }
+
+  private async renewOnce(input: RenewInput): Promise<IssuedBotCert> {
+    const newPub = parsePublicKey(input.newPublicKey);
+    const event = { type: 'bot.renew', requestId: input.requestId, source: input.source, credential: 'bot certificate', target: 'bot:?', fallbackReason: 'refused certificate' };
+    let cert: SshCertificate;
     let claims: BotCertClaims;
     try {
-      ({ claims } = await this.checkCertificate(input.certificate));
+      ({ cert, claims } = await this.o.certs.check(input.certificate, this.o.revocations));
     } catch (err) {
-      if (isMeziteError(err, 'Unauthenticated')) {
-        await this.refusals.refused({ type: 'bot.renew', requestId: input.requestId, source: input.source ?? 'unknown', credential: 'bot certificate', target: 'bot:?', fallbackReason: 'refused certificate' }, err);
-      }
+      if (isMeziteError(err, 'Unauthenticated')) await this.refusals.refused(event, err);
+      throw err;
+    }
+    const instanceId = instanceOf(claims);
+    const who: RefusalSubject = { tenantId: claims.tenant, actor: `bot:${claims.bot}`, target: `bot:${claims.bot}`, details: { instance: instanceId, serial: cert.serial.toString() } };
+    const proof = { instanceId, generation: claims.gen, serial: cert.serial, newPublicKeyBlob: newPub.blob, timeMs: input.timeMs };
+    if (!verifyBotRenewal(cert.subjectKey, proof, input.signature)) {
+      const err = refused('the renewal signature does not match the certificate key', 'bad proof of possession', who);
+      await this.refusals.refused(event, err);
       throw err;
     }
     const now = this.o.clock.now();
-    const bot = await this.o.bots.getById(claims.tenant, claims.bot_id);
-    const c = {
-      id: randomUUID(),
-      botId: claims.bot_id,
-      tenantId: claims.tenant,
-      challenge: randomBytes(32),
-      certificate: input.certificate.trim(),
-      presentedGeneration: claims.gen,
-      ...(bot ? { botGeneration: bot.generation } : {}),
-      expiresAt: new Date(now.getTime() + CHALLENGE_TTL_MS),
-    };
-    await this.o.challenges.create(c);
-    return { challengeId: c.id, challenge: c.challenge, expiresAt: c.expiresAt };
-  }
-
-  /** Proves possession with the challenge signature and returns a certificate for the new key. */
-  completeRenewal(input: { challengeId: string; signature: Buffer; newPublicKey: string; requestedTtlMs: number; requestId: string }): Promise<IssuedBotCert> {
-    return countOutcome(meziteMetrics.renewals, {}, () => this.renew(input));
-  }
-
-  private async renew(input: { challengeId: string; signature: Buffer; newPublicKey: string; requestedTtlMs: number; requestId: string }): Promise<IssuedBotCert> {
-    const newPub = parsePublicKey(input.newPublicKey);
-    if (!/^[0-9a-f-]{36}$/.test(input.challengeId)) throw unauthenticated('unknown or expired renewal challenge');
-    const ch = await this.o.challenges.consume(input.challengeId, this.o.clock.now());
-    if (!ch || (ch.subjectKind ?? 'bot') !== 'bot') throw unauthenticated('unknown or expired renewal challenge');
-    // BeginRenewal verified this certificate and stored it with the challenge: its CA
-    // signature is not checked again (a verification and a key import per renewal);
-    // trust, validity and revocation are, since they may have changed meanwhile.
-    const { cert, claims } = await this.checkCertificate(ch.certificate, { signatureVerified: true });
-    if (newPub.blob.equals(cert.subjectKey.blob)) throw invalidArgument('a renewal must certify a new key; generate a fresh key pair');
-    if (!verifyRenewal(cert.subjectKey, ch.challenge, newPub.blob, input.signature)) {
-      await this.audit(claims.tenant, 'bot.renew', `bot:${claims.bot}`, `bot:${claims.bot}`, 'failure', input.requestId, { reason: 'bad proof of possession' });
-      throw unauthenticated('the renewal signature does not match the certificate key');
+    if (Math.abs(now.getTime() - input.timeMs) > RENEWAL_TIME_WINDOW_MS) {
+      const err = refused(`the renewal was signed at ${new Date(input.timeMs).toISOString()}, more than 2 minutes from the server's clock (${now.toISOString()}); check this machine's clock`, 'signed time out of window', who);
+      await this.refusals.refused(event, err);
+      throw err;
     }
+    if (newPub.blob.equals(cert.subjectKey.blob)) throw invalidArgument('a renewal must certify a new key; generate a fresh key pair');
     const bot = await this.o.bots.getById(claims.tenant, claims.bot_id);
     if (!bot) throw permissionDenied(`bot "${claims.bot}" no longer exists`);
-    const lock = activeLock(bot, this.o.clock.now());
-    if (lock) {
-      await this.audit(bot.tenantId, 'bot.renew', `bot:${bot.name}`, `bot:${bot.name}`, 'failure', input.requestId, { reason: 'locked' });
-      throw permissionDenied(`bot "${bot.name}" is locked: ${lock.reason || 'no reason given'}`);
+    const botLock = activeLock(bot, now);
+    if (botLock) {
+      await this.refusals.refused(event, refused('locked', 'bot locked', who));
+      throw permissionDenied(`bot "${bot.name}" is locked: ${botLock.reason || 'no reason given'}`);
     }
-    const g = ch.presentedGeneration;
-    if (g < bot.joinGeneration) throw failedPrecondition(`this certificate belongs to an instance of bot "${bot.name}" replaced by a newer join; join again`);
-    // Another renewal moved the bot on since this challenge was issued: the two were
-    // concurrent, and that one won. Not a copy, nor a crash retry (a retry asks for a
-    // new challenge after the lost certificate was issued, and is judged below).
-    if (ch.botGeneration !== undefined && ch.botGeneration !== bot.generation) throw failedPrecondition(`another renewal of bot "${bot.name}" won; retry`);
-    const current = g === bot.generation;
-    // A crash between issuing and saving leaves the daemon one generation behind; that
-    // is tolerated once, as long as the newest certificate was never presented.
-    const crashTolerated = g === bot.generation - 1 && bot.lastPresentedGeneration === g;
-    if (!current && !crashTolerated) await this.lockCopied(bot, g, input.requestId);
-    const generation = bot.generation + 1;
-    const issued = await this.issue(bot, newPub.blob, input.newPublicKey, input.requestedTtlMs, generation, input.requestId);
-    const ok = await this.o.bots.advanceGeneration(bot.tenantId, bot.id, bot.generation, {
-      generation,
-      lastPresentedGeneration: g,
-      lastSeenAt: this.o.clock.now(),
-      certExpiresAt: issued.expiresAt,
-    });
-    if (!ok) throw failedPrecondition(`another renewal of bot "${bot.name}" won; retry`);
-    await this.audit(bot.tenantId, 'bot.renew', `bot:${bot.name}`, `bot:${bot.name}`, 'success', input.requestId, { generation: String(generation), presented: String(g) });
+    const inst = await this.o.instances.get(claims.tenant, instanceId);
+    if (!inst) throw permissionDenied(`this instance of bot "${bot.name}" no longer exists; join again with a new token`);
+    if (inst.lock) {
+      await this.refusals.refused(event, refused('locked', 'instance locked', who));
+      throw permissionDenied(`this instance of bot "${bot.name}" is locked: ${inst.lock.reason}; join again with a new token`);
+    }
+    return this.moveOn(bot, inst, claims.gen, newPub, input);
+  }
+
+  /** Moves the instance from `presented` to the next generation, or answers a repeat of that step. */
+  private async moveOn(bot: Bot, inst: BotInstance, presented: number, newPub: SshPublicKey, input: RenewInput): Promise<IssuedBotCert> {
+    const next = await this.o.instances.step(bot.tenantId, inst.id, presented + 1);
+    if (next) return this.repeated(bot, inst, presented, next, newPub, input, []);
+    if (presented !== inst.generation) {
+      if (inst.legacyGeneration !== null && presented < inst.legacyGeneration) {
+        await this.audit(bot.tenantId, 'bot.renew', `bot:${bot.name}`, `bot:${bot.name}`, 'failure', input.requestId, { reason: 'generation older than the recorded lineage', instance: inst.id, presented: String(presented) });
+        throw failedPrecondition(`generation ${presented} of bot "${bot.name}" is older than its newest certificate, issued before the upgrade to bot instances; join again with a new token`);
+      }
+      // An older generation whose successor is not on record cannot be a retry.
+      return this.lockCopied(bot, inst, presented, null, input, []);
+    }
+    const { issued, step } = await this.o.certs.issue(bot, { instanceId: inst.id, publicKey: newPub, publicKeyLine: input.newPublicKey, requestedTtlMs: input.requestedTtlMs, generation: presented + 1, requestId: input.requestId, address: input.source });
+    const ok = await this.o.instances.advance(bot.tenantId, step, { at: this.o.clock.now(), address: input.source, heartbeat: boundedHeartbeat(input.heartbeat) });
+    if (!ok) {
+      // Another presentation of this generation got there first (or a lock came between).
+      const won = await this.o.instances.step(bot.tenantId, inst.id, presented + 1);
+      const undelivered = [{ serial: step.serial, expiresAt: step.expiresAt }];
+      if (won) return this.repeated(bot, inst, presented, won, newPub, input, undelivered);
+      throw failedPrecondition(`this instance of bot "${bot.name}" changed while renewing; retry`);
+    }
+    await this.recorded(bot.tenantId, 'bot.renew', bot.name, input.requestId, { generation: String(presented + 1), presented: String(presented), instance: inst.id, address: input.source });
     return issued;
   }
 
-  private async lockCopied(bot: Bot, presented: number, requestId: string): Promise<never> {
-    const reason = `certificate generation mismatch (presented ${presented}, current ${bot.generation}): a copy of this bot's credentials was used`;
-    await this.o.bots.setLock(bot.tenantId, bot.id, { reason, lockedAt: this.o.clock.now(), expiresAt: null, lockedBy: 'mezite' });
-    await this.audit(bot.tenantId, 'bot.lock', 'mezite', `bot:${bot.name}`, 'success', requestId, { reason });
-    await this.audit(bot.tenantId, 'bot.renew', `bot:${bot.name}`, `bot:${bot.name}`, 'failure', requestId, { reason: 'generation mismatch' });
-    throw permissionDenied(`bot "${bot.name}" is locked: ${reason}; an admin must investigate and run mezctl bots unlock`);
+  /** A second presentation of `presented`: the same new key is a retry, any other a copy. */
+  private async repeated(bot: Bot, inst: BotInstance, presented: number, next: LineageStep, newPub: SshPublicKey, input: RenewInput, undelivered: Array<{ serial: string; expiresAt: Date }>): Promise<IssuedBotCert> {
+    if (!sameKey(next.publicKey, newPub)) return this.lockCopied(bot, inst, presented, next, input, undelivered);
+    await this.recorded(bot.tenantId, 'bot.renew', bot.name, input.requestId, { generation: String(next.generation), presented: String(presented), instance: inst.id, replay: 'true', address: input.source });
+    return this.o.certs.reissue(bot, next);
+  }
+
+  private async lockCopied(bot: Bot, inst: BotInstance, presented: number, first: LineageStep | null, input: RenewInput, undelivered: Array<{ serial: string; expiresAt: Date }>): Promise<never> {
+    const now = this.o.clock.now();
+    const firstFrom = first?.address || 'unknown';
+    const reason = `generation ${presented} was presented twice with different keys (from ${firstFrom}, then from ${input.source || 'unknown'}): a copy of this instance's credentials was used`;
+    const scope = this.o.copyLockScope ?? 'instance';
+    const lock = { reason, lockedAt: now, expiresAt: null, lockedBy: 'mezite' };
+    const serials = await this.o.instances.lockAndRevoke(bot.tenantId, inst.id, lock, undelivered, now);
+    if (scope === 'bot') await this.o.bots.setLock(bot.tenantId, bot.id, lock);
+    this.o.revocations?.invalidate?.();
+    await this.audit(bot.tenantId, 'bot.lock', 'mezite', `bot:${bot.name}`, 'success', input.requestId, {
+      reason: 'copied credential',
+      scope,
+      instance: inst.id,
+      presented: String(presented),
+      first_address: firstFrom,
+      second_address: input.source || 'unknown',
+      revoked_certificates: String(serials.length),
+    });
+    await this.audit(bot.tenantId, 'bot.renew', `bot:${bot.name}`, `bot:${bot.name}`, 'failure', input.requestId, { reason: 'generation presented twice', instance: inst.id });
+    throw permissionDenied(`this instance of bot "${bot.name}" is locked: ${reason}; an admin must investigate, then join again with a new token`);
   }
 
   /**
-   * Parses a presented certificate and checks it is a live user certificate of this
-   * cluster for a bot. Every refusal has one message; why is a Refusal (refusal.ts).
-   * `signatureVerified`: the certificate comes from our own renewal challenge, whose
-   * creation verified its signature.
+   * Writes the success record of a join or renewal that has committed. A certificate is
+   * answered only once its record exists: when the write fails the caller gets
+   * Unavailable, and its retry (same key) is answered with the same certificate and
+   * records it then.
    */
-  private async checkCertificate(line: string, opts: { signatureVerified?: boolean } = {}): Promise<{ cert: SshCertificate; claims: BotCertClaims }> {
-    const cert = parseCertificate(line);
-    const refuse = (reason: string, subject?: RefusalSubject) => refused('the certificate was not issued by this cluster or has expired', reason, subject);
-    if (cert.type !== 'user') throw refuse('not a user certificate');
-    const trusted = (await this.o.ca.publicKeys('user')).map((k) => Buffer.from(k.split(' ')[1] ?? '', 'base64'));
-    if (!trusted.some((t) => t.equals(cert.signatureKey.blob))) throw refuse('not issued by a trusted CA');
-    if (!opts.signatureVerified && !verifyCertificateSignature(cert)) throw refuse('bad certificate signature');
-    // From here the certificate is the CA's: what it says can be trusted (and named in the record).
-    let claims: BotCertClaims;
+  private async recorded(tenantId: string, type: string, botName: string, requestId: string, details: Record<string, string>): Promise<void> {
     try {
-      claims = JSON.parse(cert.extensions[MEZITE_EXTENSION] ?? '') as BotCertClaims;
-    } catch {
-      throw refuse('not a bot certificate');
+      await this.audit(tenantId, type, `bot:${botName}`, `bot:${botName}`, 'success', requestId, details);
+    } catch (err) {
+      throw unavailable('the certificate was issued but could not be recorded; retry with the same key', { cause: err });
     }
-    if (claims?.v !== 1 || typeof claims.bot_id !== 'string' || typeof claims.tenant !== 'string' || !Number.isSafeInteger(claims.gen)) throw refuse('not a bot certificate');
-    const who: RefusalSubject = { tenantId: claims.tenant, actor: `bot:${claims.bot}`, target: `bot:${claims.bot}`, details: { serial: cert.serial.toString() } };
-    const now = this.o.clock.now();
-    if (cert.validAfter > now) throw refuse('not yet valid', who);
-    if (cert.validBefore <= now) throw refuse('expired', who);
-    if (await this.o.revocations?.isCertificateRevoked(cert.serial.toString(), claims.bot_id)) throw refuse('revoked', who);
-    return { cert, claims };
-  }
-
-  /** Computes principals and TTL from the bot's roles and has ssh-ca sign. */
-  private async issue(bot: Bot, _blob: Buffer, publicKey: string, requestedTtlMs: number, generation: number, requestId: string): Promise<IssuedBotCert> {
-    const roles: Role[] = ((await this.o.roles.resolve(bot.tenantId, bot.roles)) as Array<{ role: Role }>).map((s) => s.role);
-    const principals = allowedLogins(roles);
-    if (principals.length === 0) throw failedPrecondition(`the roles of bot "${bot.name}" allow no logins`);
-    const requested = requestedTtlMs > 0 ? requestedTtlMs : DEFAULT_CERT_TTL_MS;
-    if (requested < 60_000) throw invalidArgument('certificate TTL must be at least 1m');
-    const ttlMs = clampTtl(requested, roles);
-    const extensions: Record<string, string> = {};
-    for (const e of new Set(roles.flatMap((r) => r.options.sshExtensions))) extensions[e] = '';
-    const claims: BotCertClaims = { v: 1, bot: bot.name, bot_id: bot.id, tenant: bot.tenantId, roles: bot.roles, gen: generation, grants: grantsOf(roles) };
-    extensions[MEZITE_EXTENSION] = JSON.stringify(claims);
-    const signed = await this.o.ca.sign({ type: 'user', publicKey, keyId: `bot:${bot.name}`, principals, ttlMs, extensions, tenantId: bot.tenantId, subjectId: bot.id, requestId });
-    const [host, user] = await Promise.all([this.o.ca.publicKeys('host'), this.o.ca.publicKeys('user')]);
-    return { certificate: signed.certificate, hostCertAuthorities: host, userCertAuthorities: user, generation, botName: bot.name, expiresAt: signed.validBefore, principals };
   }
 
   private audit(tenantId: string | null, type: string, actor: string, target: string, result: 'success' | 'failure', requestId: string, details: Record<string, string>): Promise<void> {

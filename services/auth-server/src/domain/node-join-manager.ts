@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { alreadyExists, invalidArgument, isMeziteError, unauthenticated, type Clock } from '@mezite/identity';
+import { alreadyExists, invalidArgument, unauthenticated, type Clock } from '@mezite/identity';
 import { fingerprintSha256, parseCertificate, parsePublicKey, verifyCertificateSignature, verifyRenewal } from '@mezite/ssh';
 import type { AuditLog } from './audit';
 import type { CertAuthorityClient } from './cert-authority-client';
-import type { JoinTokenMinter } from './join-token-minter';
+import type { JoinTokenStore } from './join-token';
 import { type Node, type NodeStore, parseNodeAddr } from './node';
 import { MAX_HOST_CERT_TTL_MS } from './node-manager';
 import type { RenewalChallengeStore } from './renewal-challenge';
@@ -27,7 +27,9 @@ export interface IssuedHostCert {
 /** Options of NodeJoinManager. */
 export interface NodeJoinManagerOptions {
   nodes: NodeStore;
-  joinTokens: JoinTokenMinter;
+  /** Join tokens: a node's join redeems its token in the transaction that enrolls its host key. */
+  tokens: JoinTokenStore;
+  tokenHash: (plaintext: string) => Buffer;
   ca: CertAuthorityClient;
   challenges: RenewalChallengeStore;
   audit: AuditLog;
@@ -43,7 +45,7 @@ export interface NodeJoinManagerOptions {
  */
 export class NodeJoinManager {
   constructor(private readonly o: NodeJoinManagerOptions) {
-    for (const k of ['nodes', 'joinTokens', 'ca', 'challenges', 'audit', 'clock'] as const) if (!o[k]) throw new Error(`NodeJoinManager: ${k} is required`);
+    for (const k of ['nodes', 'tokens', 'tokenHash', 'ca', 'challenges', 'audit', 'clock'] as const) if (!o[k]) throw new Error(`NodeJoinManager: ${k} is required`);
   }
 
   /** Redeems a node join token for a host certificate on `hostPublicKey`. */
@@ -55,32 +57,48 @@ export class NodeJoinManager {
       await this.audit(null, 'node.join', 'node:?', 'failure', input.requestId, { reason: 'malformed token' });
       throw refused;
     }
-    let claim;
-    try {
-      claim = await this.o.joinTokens.claim(input.joinToken, input.requestId);
-    } catch (err) {
-      if (isMeziteError(err, 'Unauthenticated')) await this.audit(null, 'node.join', 'node:?', 'failure', input.requestId, { reason: 'unknown, expired, used or revoked token' });
-      throw err;
+    const fingerprint = fingerprintSha256(hostKey.blob);
+    const at = this.o.clock.now();
+    const hash = this.o.tokenHash(input.joinToken);
+    // Reads first: inside the redemption's transaction only ssh-ca is called and the
+    // transaction's own connection written.
+    const tok = await this.o.tokens.findByHash(hash);
+    let done: { issued: IssuedHostCert; tokenId: string; replay?: true } | null = null;
+    if (tok && !tok.redeemedAt && !tok.revokedAt && tok.expiresAt > at) {
+      let node: Node | null = null;
+      try {
+        if (tok.subjectKind !== 'node') throw refused;
+        node = await this.o.nodes.getById(tok.tenantId, tok.subjectId);
+        if (!node) throw refused;
+        const other = await this.o.nodes.findByHostKey(fingerprint);
+        if (other && other.id !== node.id) throw alreadyExists(`this host key is already enrolled as node "${other.name}"; remove that node first`);
+        const n = node;
+        done = await this.o.tokens.redeem(hash, at, async (t, writes) => {
+          const issued = await this.issue(n, input.hostPublicKey, ttlMs, input.requestId);
+          await writes.enrollNode(n.tenantId, n.id, { hostPublicKey: input.hostPublicKey.split(/\s+/).slice(0, 2).join(' '), hostKeyFingerprint: fingerprint, at, certExpiresAt: issued.expiresAt });
+          return { issued: { ...issued, node: { ...n, hostPublicKey: input.hostPublicKey, hostKeyFingerprint: fingerprint, joinedAt: at, lastSeenAt: at, certExpiresAt: issued.expiresAt } }, tokenId: t.id };
+        });
+      } catch (err) {
+        await this.audit(tok.tenantId, 'node.join', `node:${node?.name ?? '?'}`, 'failure', input.requestId, { reason: (err as Error).message }).catch(() => undefined);
+        throw err;
+      }
     }
-    let node: Node | null = null;
-    try {
-      if (claim.subjectKind !== 'node') throw refused;
-      node = await this.o.nodes.getById(claim.tenantId, claim.subjectId);
-      if (!node) throw refused;
-      const fingerprint = fingerprintSha256(hostKey.blob);
-      const other = await this.o.nodes.findByHostKey(fingerprint);
-      if (other && other.id !== node.id) throw alreadyExists(`this host key is already enrolled as node "${other.name}"; remove that node first`);
-      const issued = await this.issue(node, input.hostPublicKey, ttlMs, input.requestId);
-      const at = this.o.clock.now();
-      await this.o.nodes.recordJoin(node.tenantId, node.id, { hostPublicKey: input.hostPublicKey.split(/\s+/).slice(0, 2).join(' '), hostKeyFingerprint: fingerprint, at, certExpiresAt: issued.expiresAt });
-      await this.audit(node.tenantId, 'node.join', `node:${node.name}`, 'success', input.requestId, { host_key: fingerprint, token_id: claim.tokenId });
-      await this.o.joinTokens.confirm(claim.claimId, input.requestId);
-      return { ...issued, node: { ...node, hostPublicKey: input.hostPublicKey, hostKeyFingerprint: fingerprint, joinedAt: at, lastSeenAt: at, certExpiresAt: issued.expiresAt } };
-    } catch (err) {
-      await this.o.joinTokens.release(claim.claimId, input.requestId).catch(() => undefined);
-      await this.audit(claim.tenantId, 'node.join', `node:${node?.name ?? '?'}`, 'failure', input.requestId, { reason: (err as Error).message }).catch(() => undefined);
-      throw err;
+    if (!done) {
+      // A retry of a join whose answer was lost (same token, same host key, now enrolled)
+      // gets a host certificate again; anything else is the one refusal.
+      const latest = done === null && tok && !tok.redeemedAt ? await this.o.tokens.findByHash(hash) : tok;
+      const enrolled = latest?.redeemedAt && latest.subjectKind === 'node' ? await this.o.nodes.getById(latest.tenantId, latest.subjectId) : null;
+      if (!latest || !enrolled || enrolled.hostKeyFingerprint !== fingerprint) {
+        await this.audit(null, 'node.join', 'node:?', 'failure', input.requestId, { reason: 'unknown, expired, used or revoked token' });
+        throw refused;
+      }
+      const issued = await this.issue(enrolled, input.hostPublicKey, ttlMs, input.requestId);
+      await this.o.nodes.recordRenewal(enrolled.tenantId, enrolled.id, { at, certExpiresAt: issued.expiresAt });
+      done = { issued: { ...issued, node: { ...enrolled, lastSeenAt: at, certExpiresAt: issued.expiresAt } }, tokenId: latest.id, replay: true };
     }
+    const n = done.issued.node;
+    await this.audit(n.tenantId, 'node.join', `node:${n.name}`, 'success', input.requestId, { host_key: fingerprint, token_id: done.tokenId, ...('replay' in done ? { replay: 'true' } : {}) });
+    return done.issued;
   }
 
   /** Checks the node's current host certificate and returns a single-use challenge for its host key. */

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { FakeClock, isMeziteError, type Principal } from '@mezite/identity';
-import { formatPublicKey, isCertificateRevoked, makeCertAuthCredential, parseCertificate, parseKrl, parsePublicKey, signRenewal } from '@mezite/ssh';
+import { formatPublicKey, isCertificateRevoked, makeCertAuthCredential, parseCertificate, parseKrl, parsePublicKey, signBotRenewal, signRenewal } from '@mezite/ssh';
 import { MemoryAuditLog } from '../store/memory-audit-log';
 import { MemoryBotStore } from '../store/memory-bot-store';
 import { MemoryNodeStore, MemoryRevocationStore } from '../store/memory-node-store';
@@ -8,12 +8,12 @@ import { MemoryRenewalChallengeStore } from '../store/memory-renewal-challenge-s
 import { MemoryRoleStore } from '../store/memory-role-store';
 import { BotManager } from './bot-manager';
 import { CertAuthenticator } from './cert-authenticator';
-import { JoinManager } from './join-manager';
+import { MEZITE_EXTENSION, type BotCertClaims, type JoinManager, type RenewInput } from './join-manager';
 import { NodeJoinManager } from './node-join-manager';
 import { NodeManager } from './node-manager';
 import { RevocationList } from './revocation';
 import { RoleManager } from './role-manager';
-import { FakeCa, FakeJoinTokens } from './test-doubles';
+import { botWorld, FakeCa } from './test-doubles';
 
 const ROLE = `kind: role
 metadata:
@@ -46,7 +46,6 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
   const admin: Principal = { kind: 'user', id: randomUUID(), tenantId, name: 'admin', authMethod: 'bootstrap-admin', roles: ['admin'] };
   let clock: FakeClock;
   let ca: FakeCa;
-  let tokens: FakeJoinTokens;
   let nodes: NodeManager;
   let nodeJoins: NodeJoinManager;
   let bots: BotManager;
@@ -58,27 +57,36 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
   beforeEach(async () => {
     clock = new FakeClock('2026-06-01T10:00:00Z');
     ca = new FakeCa(clock);
-    tokens = new FakeJoinTokens();
     audit = new MemoryAuditLog();
     const botStore = new MemoryBotStore();
     const nodeStore = new MemoryNodeStore();
     const challenges = new MemoryRenewalChallengeStore();
     const roles = new RoleManager({ store: new MemoryRoleStore(), bots: botStore, clock });
     await roles.upsert(admin, { yaml: ROLE, fileName: 'role.yaml', force: false });
-    krl = new RevocationList({ store: new MemoryRevocationStore(), bots: botStore, ca, clock, cacheMs: 1000 });
-    bots = new BotManager({ store: botStore, joinTokens: tokens, clock, roles, revocations: krl });
-    joins = new JoinManager({ bots: botStore, roles, joinTokens: tokens, ca, challenges, audit, clock, revocations: krl });
-    nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens: tokens, revocations: krl, audit, clock });
-    nodeJoins = new NodeJoinManager({ nodes: nodeStore, joinTokens: tokens, ca, challenges, audit, clock });
-    certAuth = new CertAuthenticator({ ca, bots: botStore, clock, revocations: krl });
+    const revocationStore = new MemoryRevocationStore();
+    krl = new RevocationList({ store: revocationStore, bots: botStore, ca, clock, cacheMs: 1000 });
+    const world = botWorld({ clock, ca, roles, botStore, audit, revocations: krl, revocationStore, nodes: nodeStore });
+    joins = world.joins;
+    bots = new BotManager({ store: botStore, joinTokens: world.joinTokens, instances: world.instances, clock, roles, revocations: krl });
+    nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens: world.joinTokens, revocations: krl, audit, clock });
+    nodeJoins = new NodeJoinManager({ nodes: nodeStore, tokens: world.tokenStore, tokenHash: world.tokenHash, ca, challenges, audit, clock });
+    certAuth = new CertAuthenticator({ ca, bots: botStore, instances: world.instances, clock, revocations: krl });
   });
 
   const addNode = (name: string, labels: Record<string, string>, addr = '127.0.0.1:2222') => nodes.add(admin, { name, addr, labels, tokenTtlMs: 0, requestId: 'r' });
   const joinBot = async () => {
     const created = await bots.create(admin, { name: 'github-deploy', roles: ['ci-deployer'], tokenTtlMs: 3600_000 });
     const key = keyPair();
-    const r = await joins.join({ joinToken: created.joinToken, publicKey: key.line, requestedTtlMs: 3600_000, requestId: 'r' });
+    const r = await joins.join({ joinToken: created.joinToken, publicKey: key.line, requestedTtlMs: 3600_000, requestId: 'r', source: '192.0.2.10' });
     return { ...r, key };
+  };
+  /** A one-call renewal of `certificate` (signed by `current`) onto `next`, as mezd makes it. */
+  const renewal = (certificate: string, current: KeyObject, next: { line: string }): RenewInput => {
+    const cert = parseCertificate(certificate);
+    const claims = JSON.parse(cert.extensions[MEZITE_EXTENSION] ?? '{}') as Partial<BotCertClaims>;
+    const timeMs = clock.now().getTime();
+    const proof = { instanceId: claims.inst ?? '', generation: claims.gen ?? 0, serial: cert.serial, newPublicKeyBlob: parsePublicKey(next.line).blob, timeMs };
+    return { certificate, newPublicKey: next.line, timeMs, signature: signBotRenewal(current, proof), requestedTtlMs: 3600_000, requestId: 'r', source: '192.0.2.10' };
   };
   const botPrincipal = (cert: string, key: KeyObject) => certAuth.authenticate(makeCertAuthCredential(parseCertificate(cert).blob, key, clock.now()));
 
@@ -115,8 +123,12 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
     expect(cert.validBefore.getTime() - clock.now().getTime()).toBe(24 * 3600_000);
     expect(r.userCertAuthorities).toEqual([ca.user.publicKeyLine]);
     expect(r.node.labels).toEqual({ env: 'staging' });
-    const again = await failure(nodeJoins.join({ joinToken, hostPublicKey: host.line, requestedTtlMs: 0, requestId: 'r' }));
+    // Used once: another key cannot redeem it again; the same key is a retry of the lost
+    // answer (STYLE.md §7) and gets a host certificate on that key again.
+    const again = await failure(nodeJoins.join({ joinToken, hostPublicKey: keyPair('ed25519').line, requestedTtlMs: 0, requestId: 'r' }));
     expect(isMeziteError(again, 'Unauthenticated')).toBe(true);
+    const retried = await nodeJoins.join({ joinToken, hostPublicKey: host.line, requestedTtlMs: 0, requestId: 'r' });
+    expect(parseCertificate(retried.hostCertificate).subjectKey.blob.equals(parsePublicKey(host.line).blob)).toBe(true);
     expect((await nodes.get(admin, 'web-server-01')).joinedAt).toEqual(clock.now());
     // A bot token is not a node token, and the same host key cannot be a second node.
     const second = await addNode('web-server-02', {});
@@ -139,10 +151,10 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
     const renewed = await nodeJoins.completeRenewal({ challengeId: b2.challengeId, signature: sig, requestedTtlMs: 3600_000, requestId: 'r' });
     expect(parseCertificate(renewed.hostCertificate).validBefore).toEqual(new Date(clock.now().getTime() + 3600_000));
     expect(isMeziteError(await failure(nodeJoins.completeRenewal({ challengeId: b2.challengeId, signature: sig, requestedTtlMs: 0, requestId: 'r' })), 'Unauthenticated')).toBe(true);
-    // A bot's renewal challenge is not a node's, and the other way round.
+    // A bot's certificate does not renew a node, and a host certificate does not renew a bot.
     const bot = await joinBot();
-    const botChallenge = await joins.beginRenewal({ certificate: bot.certificate, requestId: 'r' });
-    expect(isMeziteError(await failure(nodeJoins.completeRenewal({ challengeId: botChallenge.challengeId, signature: sig, requestedTtlMs: 0, requestId: 'r' })), 'Unauthenticated')).toBe(true);
+    expect(isMeziteError(await failure(nodeJoins.beginRenewal({ hostCertificate: bot.certificate, requestId: 'r' })), 'Unauthenticated')).toBe(true);
+    expect(isMeziteError(await failure(joins.renew(renewal(renewed.hostCertificate, host.privateKey, keyPair()))), 'Unauthenticated')).toBe(true);
     await nodes.delete(admin, 'web-server-01', 'r');
     expect(isMeziteError(await failure(nodeJoins.beginRenewal({ hostCertificate: renewed.hostCertificate, requestId: 'r' })), 'Unauthenticated')).toBe(true);
   });
@@ -199,16 +211,15 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
   test('one certificate revoked by serial is in the KRL until it expires; others of the same bot are not', async () => {
     const bot = await joinBot();
     const first = parseCertificate(bot.certificate);
-    const b = await joins.beginRenewal({ certificate: bot.certificate, requestId: 'r' });
     const next = keyPair();
-    const renewed = await joins.completeRenewal({ challengeId: b.challengeId, signature: signRenewal(bot.key.privateKey, b.challenge, parsePublicKey(next.line).blob), newPublicKey: next.line, requestedTtlMs: 3600_000, requestId: 'r' });
+    const renewed = await joins.renew(renewal(bot.certificate, bot.key.privateKey, next));
     const second = parseCertificate(renewed.certificate);
     await krl.revokeSerial(tenantId, String(first.serial), 'key leaked', first.validBefore);
     const parsed = parseKrl((await krl.current()).krl);
     expect(isCertificateRevoked(parsed, { caPublicKeyBlob: first.signatureKey.blob, serial: first.serial, keyId: first.keyId })).toBe(true);
     expect(isCertificateRevoked(parsed, { caPublicKeyBlob: second.signatureKey.blob, serial: second.serial, keyId: second.keyId })).toBe(false);
     // The auth-server refuses the revoked certificate too: for renewal and as a credential.
-    expect(isMeziteError(await failure(joins.beginRenewal({ certificate: bot.certificate, requestId: 'r' })), 'Unauthenticated')).toBe(true);
+    expect(isMeziteError(await failure(joins.renew(renewal(bot.certificate, bot.key.privateKey, keyPair()))), 'Unauthenticated')).toBe(true);
     expect(isMeziteError(await failure(botPrincipal(bot.certificate, bot.key.privateKey)), 'Unauthenticated')).toBe(true);
     expect((await botPrincipal(renewed.certificate, next.privateKey)).name).toBe('bot:github-deploy');
     clock.advance(3600_000 + 1000);

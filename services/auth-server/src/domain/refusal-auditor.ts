@@ -6,7 +6,7 @@ import { refusalOf, type RefusalSubject } from './refusal';
 
 /** A refused credential, as the audit record names it. */
 export interface RefusalEvent {
-  /** `auth.authenticate` (a bearer or certificate credential), `bot.renew` (BeginRenewal). */
+  /** `auth.authenticate` (a bearer or certificate credential), `bot.renew` (RenewBot), `bot.join` (join tokens). */
   type: string;
   requestId: string;
   /** The caller's address without port (`sourceAddress`). */
@@ -43,7 +43,7 @@ interface SourceWindow {
 
 /**
  * Audits refused credentials (a bad API token, session or certificate credential, a
- * certificate refused at BeginRenewal) with their reason, without letting a caller who
+ * certificate refused at RenewBot, a join token refused at Join) with their reason, without letting a caller who
  * sprays bad credentials flood the audit log: appends to the hash chain are serialised,
  * so every record costs every replica a turn on the chain head.
  *

@@ -1,42 +1,23 @@
 /**
- * In-process stand-ins for token-service and ssh-ca, for the auth-server's unit tests
- * (the end-to-end tests run the real services). They follow the same protocols: join
- * tokens are claimed, confirmed or released; certificates are really signed by CA keys
- * and logged, and the KRL is a real OpenSSH KRL over that log.
+ * In-process stand-ins for ssh-ca, for the auth-server's unit tests (the end-to-end
+ * tests run the real services): certificates are really signed by CA keys and logged,
+ * and the KRL is a real OpenSSH KRL over that log. `botWorld` wires the bot, instance
+ * and join-token stores in memory with the managers that use them.
  */
-import { randomUUID } from 'node:crypto';
-import { failedPrecondition, notFound, unauthenticated, type Clock } from '@mezite/identity';
+import { failedPrecondition, notFound, type Clock } from '@mezite/identity';
 import { encodeKrl, generateCaKey, parsePublicKey, signCertificate, type CaKeyPair } from '@mezite/ssh';
+import { MemoryBotInstanceStore } from '../store/memory-bot-instance-store';
+import type { MemoryBotStore } from '../store/memory-bot-store';
+import { MemoryJoinTokenStore } from '../store/memory-join-token-store';
+import type { AuditLog } from './audit';
+import { BotCertificates } from './bot-certificates';
 import type { CaInfo, CertAuthorityClient, SignedCert } from './cert-authority-client';
-import type { JoinTokenClaim, JoinTokenMinter } from './join-token-minter';
-
-/** One-time tokens in memory with the claim/confirm/release protocol of token-service. */
-export class FakeJoinTokens implements JoinTokenMinter {
-  tokens = new Map<string, { subjectId: string; tenantId: string; kind: 'bot' | 'node'; state: 'live' | 'claimed' | 'used' | 'revoked'; claimId?: string }>();
-  async create(i: { tenantId: string; subjectKind: 'bot' | 'node'; subjectId: string }) {
-    const plaintext = `tok-${i.subjectKind}-${randomUUID().replace(/-/g, '')}`;
-    this.tokens.set(plaintext, { subjectId: i.subjectId, tenantId: i.tenantId, kind: i.subjectKind, state: 'live' });
-    return { id: randomUUID(), plaintext, expiresAt: new Date() };
-  }
-  async revokeForSubject(i: { subjectId: string }) {
-    let n = 0;
-    for (const t of this.tokens.values()) if (t.subjectId === i.subjectId && t.state === 'live') (t.state = 'revoked'), n++;
-    return n;
-  }
-  async claim(token: string): Promise<JoinTokenClaim> {
-    const t = this.tokens.get(token);
-    if (!t || t.state !== 'live') throw unauthenticated('invalid join token');
-    t.state = 'claimed';
-    t.claimId = randomUUID();
-    return { claimId: t.claimId, tokenId: 'x', tenantId: t.tenantId, subjectKind: t.kind, subjectId: t.subjectId };
-  }
-  async confirm(claimId: string) {
-    for (const t of this.tokens.values()) if (t.claimId === claimId && t.state === 'claimed') t.state = 'used';
-  }
-  async release(claimId: string) {
-    for (const t of this.tokens.values()) if (t.claimId === claimId && t.state === 'claimed') t.state = 'live';
-  }
-}
+import { JoinManager } from './join-manager';
+import { JoinTokens } from './join-token';
+import type { NodeStore } from './node';
+import type { RefusalAuditor } from './refusal-auditor';
+import type { Revocation, RevocationList } from './revocation';
+import type { RoleManager } from './role-manager';
 
 interface Logged {
   serial: bigint;
@@ -91,4 +72,26 @@ export class FakeCa implements CertAuthorityClient {
     if (!c) throw notFound(`no certificate with serial ${serial}`);
     return { serial, tenantId: c.tenantId, subjectId: c.subjectId, keyId: c.keyId, validBefore: c.validBefore };
   }
+}
+
+/** The in-memory stores and managers of bots, their instances and join tokens, wired as main.ts wires them. */
+export function botWorld(o: { clock: Clock; ca: CertAuthorityClient; roles: RoleManager; botStore: MemoryBotStore; audit: AuditLog; revocations?: RevocationList; revocationStore?: { add(r: Revocation): Promise<void> }; nodes?: NodeStore; copyLockScope?: 'instance' | 'bot'; refusals?: Pick<RefusalAuditor, 'refused'> }) {
+  const instances = new MemoryBotInstanceStore({ bots: o.botStore, ...(o.revocationStore ? { revocations: o.revocationStore } : {}) });
+  const tokenStore = new MemoryJoinTokenStore({ instances, ...(o.nodes ? { nodes: o.nodes } : {}) });
+  const joinTokens = new JoinTokens({ store: tokenStore, clock: o.clock, pepper: Buffer.alloc(32, 7) });
+  const tokenHash = (t: string) => joinTokens.hash(t);
+  const certs = new BotCertificates({ roles: o.roles, ca: o.ca, clock: o.clock });
+  const joins = new JoinManager({
+    bots: o.botStore,
+    instances,
+    tokens: tokenStore,
+    tokenHash,
+    certs,
+    audit: o.audit,
+    clock: o.clock,
+    ...(o.revocations ? { revocations: o.revocations } : {}),
+    ...(o.refusals ? { refusals: o.refusals } : {}),
+    ...(o.copyLockScope ? { copyLockScope: o.copyLockScope } : {}),
+  });
+  return { instances, tokenStore, joinTokens, tokenHash, certs, joins };
 }

@@ -3,7 +3,8 @@ import type { authv1 } from '@mezite/proto';
 import type { ServiceImplementation } from 'nice-grpc';
 import type { AuditLog } from '../domain/audit';
 import { requireAdmin } from '../domain/authz';
-import type { Bot } from '../domain/bot';
+import type { Bot, BotLock } from '../domain/bot';
+import type { BotInstance, LineageStep } from '../domain/bot-instance';
 import type { BotManager } from '../domain/bot-manager';
 import type { AuthContext } from './auth-middleware';
 
@@ -15,10 +16,43 @@ function toProto(b: Bot, bots: BotManager): authv1.Bot {
     name: b.name,
     roles: b.roles,
     createTime: b.createdAt,
-    lock: lock ? { reason: lock.reason, createTime: lock.lockedAt, expireTime: lock.expiresAt ?? undefined, lockedBy: lock.lockedBy } : undefined,
+    lock: lockToProto(lock),
     generation: b.generation,
     lastSeenTime: b.lastSeenAt ?? undefined,
     certExpireTime: b.certExpiresAt ?? undefined,
+    maxCertificateTtlSeconds: b.maxCertTtlMs ? Math.round(b.maxCertTtlMs / 1000) : 0,
+    instances: [],
+  };
+}
+
+function lockToProto(l: BotLock | null): authv1.Lock | undefined {
+  return l ? { reason: l.reason, createTime: l.lockedAt, expireTime: l.expiresAt ?? undefined, lockedBy: l.lockedBy } : undefined;
+}
+
+/** An instance as the API shows it. */
+export function instanceToProto(i: BotInstance & { botName: string }, lineage: LineageStep[] = []): authv1.BotInstance {
+  const h = i.heartbeat;
+  return {
+    id: i.id,
+    botName: i.botName,
+    generation: i.generation,
+    joinMethod: i.joinMethod,
+    createTime: i.createdAt,
+    lastRenewalTime: i.lastRenewalAt ?? undefined,
+    lastAddress: i.lastAddress,
+    heartbeat: h
+      ? {
+          version: h.version,
+          hostname: h.hostname,
+          os: h.os,
+          renewalIntervalSeconds: Math.round(h.renewalIntervalMs / 1000),
+          oneShot: h.oneShot,
+          destinations: h.destinations.map((d) => ({ destination: d.destination, healthy: d.healthy, error: d.error, updateTime: d.updatedAt ?? undefined })),
+        }
+      : undefined,
+    certExpireTime: i.certExpiresAt ?? undefined,
+    lock: lockToProto(i.lock),
+    lineage: lineage.map((s) => ({ generation: s.generation, publicKeyFingerprint: s.keyFingerprint, serial: s.serial, issueTime: s.issuedAt, expireTime: s.expiresAt, address: s.address })),
   };
 }
 
@@ -29,13 +63,28 @@ export function botHandlers(bots: BotManager, audit: AuditLog): ServiceImplement
   return {
     async createBot(req, ctx) {
       const caller = requireAdmin(ctx.principal, 'create bots');
-      const r = await bots.create(caller, { name: req.name, roles: req.roles, tokenTtlMs: req.tokenTtlSeconds * 1000, requestId: ctx.requestId });
+      const r = await bots.create(caller, { name: req.name, roles: req.roles, tokenTtlMs: req.tokenTtlSeconds * 1000, maxCertTtlMs: req.maxCertificateTtlSeconds * 1000, requestId: ctx.requestId });
       await record(caller, 'bot.create', r.bot.name, ctx.requestId, { roles: r.bot.roles.join(',') });
       ctx.log.info('bot created', { bot: r.bot.name, bot_id: r.bot.id, tenant_id: r.bot.tenantId, actor: caller.name });
       return { bot: toProto(r.bot, bots), joinToken: r.joinToken, joinTokenExpireTime: r.joinTokenExpiresAt };
     },
     async getBot(req, ctx) {
-      return toProto(await bots.get(requireAdmin(ctx.principal, 'read bots'), req.name), bots);
+      const r = await bots.getWithInstances(requireAdmin(ctx.principal, 'read bots'), req.name);
+      return { ...toProto(r.bot, bots), instances: r.instances.map((i) => instanceToProto(i)) };
+    },
+    async addBotInstance(req, ctx) {
+      const caller = requireAdmin(ctx.principal, 'add bot instances');
+      const r = await bots.addInstance(caller, req.name, req.tokenTtlSeconds > 0 ? req.tokenTtlSeconds * 1000 : 3600_000, ctx.requestId);
+      await record(caller, 'bot.add_instance', req.name, ctx.requestId);
+      return { joinToken: r.joinToken, expireTime: r.expiresAt };
+    },
+    async listBotInstances(req, ctx) {
+      const r = await bots.listInstances(requireAdmin(ctx.principal, 'list bot instances'), { ...(req.botName ? { botName: req.botName } : {}), pageSize: req.pageSize, pageToken: req.pageToken });
+      return { instances: r.instances.map((i) => instanceToProto(i)), nextPageToken: r.nextPageToken };
+    },
+    async getBotInstance(req, ctx) {
+      const r = await bots.getInstance(requireAdmin(ctx.principal, 'read bot instances'), req.id);
+      return instanceToProto(r.instance, r.lineage);
     },
     async listBots(req, ctx) {
       const r = await bots.list(requireAdmin(ctx.principal, 'list bots'), { pageSize: req.pageSize, pageToken: req.pageToken });

@@ -1,6 +1,7 @@
 import type { authv1 } from '@mezite/proto';
 import type { ServiceImplementation } from 'nice-grpc';
 import { sourceAddress } from '../domain/failure-limiter';
+import type { BotHeartbeat } from '../domain/bot-instance';
 import type { IssuedBotCert, JoinManager } from '../domain/join-manager';
 import type { IssuedHostCert, NodeJoinManager } from '../domain/node-join-manager';
 import { nodeToProto } from './node-handlers';
@@ -15,6 +16,20 @@ function toProto(c: IssuedBotCert): authv1.JoinResponse {
     botName: c.botName,
     expireTime: c.expiresAt,
     principals: c.principals,
+    instanceId: c.instanceId,
+  };
+}
+
+/** The daemon's heartbeat in domain terms (bounded by the domain). */
+function heartbeatOf(h: authv1.BotHeartbeat | undefined): BotHeartbeat | null {
+  if (!h) return null;
+  return {
+    version: h.version,
+    hostname: h.hostname,
+    os: h.os,
+    renewalIntervalMs: Math.max(0, Number(h.renewalIntervalSeconds)) * 1000,
+    oneShot: h.oneShot,
+    destinations: h.destinations.map((d) => ({ destination: d.destination, healthy: d.healthy, error: d.error, updatedAt: d.updateTime ?? null })),
   };
 }
 
@@ -47,23 +62,22 @@ export function joinHandlers(joins: JoinManager, nodeJoins: NodeJoinManager): Se
       return hostToProto(r);
     },
     async join(req, ctx) {
-      const r = await joins.join({ joinToken: req.joinToken, publicKey: req.publicKey, requestedTtlMs: req.requestedTtlSeconds * 1000, requestId: ctx.requestId });
-      ctx.log.info('bot joined', { bot: r.botName, generation: r.generation });
+      const r = await joins.join({ joinToken: req.joinToken, publicKey: req.publicKey, requestedTtlMs: req.requestedTtlSeconds * 1000, heartbeat: heartbeatOf(req.heartbeat), requestId: ctx.requestId, source: sourceAddress(ctx.peer) });
+      ctx.log.info('bot joined', { bot: r.botName, instance: r.instanceId, generation: r.generation });
       return toProto(r);
     },
-    async beginRenewal(req, ctx) {
-      const r = await joins.beginRenewal({ certificate: req.certificate, requestId: ctx.requestId, source: sourceAddress(ctx.peer) });
-      return { challengeId: r.challengeId, challenge: r.challenge, expireTime: r.expiresAt };
-    },
-    async completeRenewal(req, ctx) {
-      const r = await joins.completeRenewal({
-        challengeId: req.challengeId,
-        signature: Buffer.from(req.signature),
+    async renewBot(req, ctx) {
+      const r = await joins.renew({
+        certificate: req.certificate,
         newPublicKey: req.newPublicKey,
+        timeMs: req.time ? req.time.getTime() : Number.NaN,
+        signature: Buffer.from(req.signature),
         requestedTtlMs: req.requestedTtlSeconds * 1000,
+        heartbeat: heartbeatOf(req.heartbeat),
         requestId: ctx.requestId,
+        source: sourceAddress(ctx.peer),
       });
-      ctx.log.debug('bot renewed', { bot: r.botName, generation: r.generation });
+      ctx.log.debug('bot renewed', { bot: r.botName, instance: r.instanceId, generation: r.generation });
       return toProto(r);
     },
   };

@@ -23,11 +23,10 @@ export function botStoreContract(name: string, make: () => Promise<{ store: BotS
       roles: ['ci-deployer'],
       createdAt: new Date('2026-01-01T00:00:00Z'),
       generation: 0,
-      lastPresentedGeneration: null,
-      joinGeneration: 0,
       lastSeenAt: null,
       certExpiresAt: null,
       lock: null,
+      maxCertTtlMs: null,
     });
 
     test('create, get by name, and tenants do not see each other', async () => {
@@ -44,22 +43,21 @@ export function botStoreContract(name: string, make: () => Promise<{ store: BotS
       await expect(store.create(bot(tenantB, 'dup'))).resolves.toBeUndefined();
     });
 
+    test('a bot\'s own certificate lifetime cap is stored and read back (null: the server default)', async () => {
+      const capped = { ...bot(tenantA, 'capped'), maxCertTtlMs: 1_200_000 };
+      await store.create(capped);
+      expect((await store.get(tenantA, 'capped'))?.maxCertTtlMs).toBe(1_200_000);
+      expect((await store.getById(tenantA, capped.id))?.maxCertTtlMs).toBe(1_200_000);
+      const plain = bot(tenantA, 'uncapped');
+      await store.create(plain);
+      expect((await store.getById(tenantA, plain.id))?.maxCertTtlMs ?? null).toBeNull();
+    });
+
     test('list pages by name within the tenant', async () => {
       for (const n of ['p-c', 'p-a', 'p-b']) await store.create(bot(tenantB, n));
       const names = (await store.list(tenantB, { limit: 100 })).map((b) => b.name).filter((n) => n.startsWith('p-'));
       expect(names).toEqual(['p-a', 'p-b', 'p-c']);
       expect((await store.list(tenantB, { limit: 1, afterName: 'p-a' })).map((b) => b.name)).toEqual(['p-b']);
-    });
-
-    test('advanceGeneration is conditional: of two racing advances exactly one wins', async () => {
-      const b = bot(tenantA, 'gen');
-      await store.create(b);
-      const at = new Date('2026-01-01T01:00:00Z');
-      const next = { generation: 1, lastPresentedGeneration: null, joinGeneration: 1, lastSeenAt: at, certExpiresAt: at };
-      const results = await Promise.all([store.advanceGeneration(tenantA, b.id, 0, next), store.advanceGeneration(tenantA, b.id, 0, next)]);
-      expect(results.filter(Boolean)).toHaveLength(1);
-      expect(await store.get(tenantA, 'gen')).toMatchObject({ generation: 1, joinGeneration: 1, lastSeenAt: at });
-      expect(await store.advanceGeneration(tenantB, b.id, 1, { ...next, generation: 2 })).toBe(false);
     });
 
     test('locks are set, read back and cleared', async () => {

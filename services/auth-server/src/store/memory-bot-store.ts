@@ -1,6 +1,6 @@
 import { alreadyExists } from '@mezite/identity';
 import { activeLock } from '../domain/bot';
-import type { Bot, BotLock, BotStore, GenerationAdvance } from '../domain/bot';
+import type { Bot, BotLock, BotStore } from '../domain/bot';
 
 const copy = (b: Bot): Bot => ({ ...b, roles: [...b.roles], lock: b.lock ? { ...b.lock } : null });
 
@@ -44,15 +44,13 @@ export class MemoryBotStore implements BotStore {
     return true;
   }
 
-  async advanceGeneration(tenantId: string, id: string, expected: number, next: GenerationAdvance): Promise<boolean> {
+  /** What a join or renewal of one of its instances writes on the bot (as the PostgreSQL statements do). */
+  noteActivity(id: string, a: { generation: number; at: Date; certExpiresAt: Date }): void {
     const b = this.bots.get(id);
-    if (!b || b.tenantId !== tenantId || b.generation !== expected) return false;
-    b.generation = next.generation;
-    b.lastPresentedGeneration = next.lastPresentedGeneration;
-    if (next.joinGeneration !== undefined) b.joinGeneration = next.joinGeneration;
-    b.lastSeenAt = next.lastSeenAt;
-    b.certExpiresAt = next.certExpiresAt;
-    return true;
+    if (!b) return;
+    b.generation = Math.max(b.generation, a.generation);
+    b.lastSeenAt = a.at;
+    b.certExpiresAt = b.certExpiresAt && b.certExpiresAt > a.certExpiresAt ? b.certExpiresAt : a.certExpiresAt;
   }
 
   async anyUsesRole(tenantId: string, role: string): Promise<boolean> {

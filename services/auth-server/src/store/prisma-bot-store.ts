@@ -1,5 +1,5 @@
 import { translateDbError } from '@mezite/platform';
-import type { Bot, BotLock, BotStore, GenerationAdvance } from '../domain/bot';
+import type { Bot, BotLock, BotStore } from '../domain/bot';
 import { pgPoolOf, type PgPool, type PrismaClient } from './prisma';
 
 type Row = NonNullable<Awaited<ReturnType<PrismaClient['bot']['findFirst']>>>;
@@ -12,11 +12,10 @@ function toDomain(r: Row): Bot {
     roles: r.roles,
     createdAt: r.createdAt,
     generation: Number(r.generation),
-    lastPresentedGeneration: r.lastPresentedGeneration === null ? null : Number(r.lastPresentedGeneration),
-    joinGeneration: Number(r.joinGeneration),
     lastSeenAt: r.lastSeenAt,
     certExpiresAt: r.certExpiresAt,
     lock: r.lockedAt ? { reason: r.lockReason ?? '', lockedAt: r.lockedAt, expiresAt: r.lockExpiresAt, lockedBy: r.lockedBy ?? '' } : null,
+    maxCertTtlMs: r.maxCertTtlMs === null ? null : Number(r.maxCertTtlMs),
   };
 }
 
@@ -28,14 +27,13 @@ interface RawRow {
   roles: string[];
   created_at: Date;
   generation: string;
-  last_presented_generation: string | null;
-  join_generation: string;
   last_seen_at: Date | null;
   cert_expires_at: Date | null;
   lock_reason: string | null;
   locked_at: Date | null;
   lock_expires_at: Date | null;
   locked_by: string | null;
+  max_cert_ttl_ms: string | null;
 }
 
 function fromRaw(r: RawRow): Bot {
@@ -46,11 +44,10 @@ function fromRaw(r: RawRow): Bot {
     roles: r.roles,
     createdAt: r.created_at,
     generation: Number(r.generation),
-    lastPresentedGeneration: r.last_presented_generation === null ? null : Number(r.last_presented_generation),
-    joinGeneration: Number(r.join_generation),
     lastSeenAt: r.last_seen_at,
     certExpiresAt: r.cert_expires_at,
     lock: r.locked_at ? { reason: r.lock_reason ?? '', lockedAt: r.locked_at, expiresAt: r.lock_expires_at, lockedBy: r.locked_by ?? '' } : null,
+    maxCertTtlMs: r.max_cert_ttl_ms === null ? null : Number(r.max_cert_ttl_ms),
   };
 }
 
@@ -65,7 +62,7 @@ const lockColumns = (l: BotLock | null) => ({
 
 /**
  * BotStore on PostgreSQL (schema `auth`). What every join and renewal does — read the
- * bot by id, advance its generation — is one statement each straight on `pg`
+ * bot by id — is one statement straight on `pg`
  * (prisma.ts, pgPoolOf); the admin API's reads and writes go through Prisma.
  */
 export class PrismaBotStore implements BotStore {
@@ -93,10 +90,9 @@ export class PrismaBotStore implements BotStore {
           roles: bot.roles,
           createdAt: bot.createdAt,
           generation: BigInt(bot.generation),
-          lastPresentedGeneration: bot.lastPresentedGeneration === null ? null : BigInt(bot.lastPresentedGeneration),
-          joinGeneration: BigInt(bot.joinGeneration),
           lastSeenAt: bot.lastSeenAt,
           certExpiresAt: bot.certExpiresAt,
+          maxCertTtlMs: bot.maxCertTtlMs ? BigInt(bot.maxCertTtlMs) : null,
           ...lockColumns(bot.lock),
         },
       });
@@ -114,7 +110,7 @@ export class PrismaBotStore implements BotStore {
     // Ids come from certificates and tokens: a malformed one is no bot (and no uuid cast error).
     if (!UUID.test(tenantId) || !UUID.test(id)) return Promise.resolve(null);
     return this.run(async () => {
-      const r = await this.pool.query<RawRow>({ name: 'auth.bot_by_id', text: `SELECT id, tenant_id, name, roles, created_at, generation, last_presented_generation, join_generation, last_seen_at, cert_expires_at, lock_reason, locked_at, lock_expires_at, locked_by FROM auth.bots WHERE id = $1 AND tenant_id = $2`, values: [id, tenantId] });
+      const r = await this.pool.query<RawRow>({ name: 'auth.bot_by_id', text: `SELECT id, tenant_id, name, roles, created_at, generation, last_seen_at, cert_expires_at, lock_reason, locked_at, lock_expires_at, locked_by, max_cert_ttl_ms FROM auth.bots WHERE id = $1 AND tenant_id = $2`, values: [id, tenantId] });
       const row = r.rows[0];
       return row ? fromRaw(row) : null;
     });
@@ -138,21 +134,6 @@ export class PrismaBotStore implements BotStore {
 
   setLock(tenantId: string, id: string, lock: BotLock | null): Promise<boolean> {
     return this.run(async () => (await this.db.bot.updateMany({ where: { tenantId, id }, data: lockColumns(lock) })).count > 0);
-  }
-
-  advanceGeneration(tenantId: string, id: string, expected: number, next: GenerationAdvance): Promise<boolean> {
-    if (!UUID.test(tenantId) || !UUID.test(id)) return Promise.resolve(false);
-    return this.run(async () => {
-      // One conditional statement decides the race (STYLE.md §5); join_generation only on a join.
-      const r = await this.pool.query({
-        name: 'auth.bot_advance_generation',
-        text: `UPDATE auth.bots SET generation = $4, last_presented_generation = $5, join_generation = COALESCE($6, join_generation),
-           last_seen_at = $7, cert_expires_at = $8
-         WHERE id = $1 AND tenant_id = $2 AND generation = $3`,
-        values: [id, tenantId, expected, next.generation, next.lastPresentedGeneration, next.joinGeneration ?? null, next.lastSeenAt, next.certExpiresAt],
-      });
-      return r.rowCount === 1;
-    });
   }
 
   anyUsesRole(tenantId: string, role: string): Promise<boolean> {

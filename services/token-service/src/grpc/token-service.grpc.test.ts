@@ -1,6 +1,6 @@
-// JoinTokenService and ApiTokenService over a real gRPC server on 127.0.0.1:0 with the
-// internal mTLS the service uses, on memory stores: the proto ↔ domain mapping and the
-// status codes a caller (the auth-server) sees.
+// ApiTokenService over a real gRPC server on 127.0.0.1:0 with the internal mTLS the
+// service uses, on memory stores: the proto ↔ domain mapping and the status codes a
+// caller (the auth-server) sees.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,18 +24,14 @@ import { ApiTokenCache } from '../domain/api-token-cache';
 import { ApiTokenManager } from '../domain/api-token-manager';
 import { ApiTokenVerifier } from '../domain/api-token-verifier';
 import { ClientSecretManager } from '../domain/client-secret-manager';
-import { JoinTokenManager } from '../domain/join-token-manager';
 import { LastUseRecorder } from '../domain/last-use-recorder';
 import { MemoryApiTokenStore } from '../store/memory-api-token-store';
 import { MemoryClientSecretStore } from '../store/memory-client-secret-store';
-import { MemoryJoinTokenStore } from '../store/memory-join-token-store';
 import { apiTokenHandlers } from './api-token-handlers';
-import { joinTokenHandlers } from './join-token-handlers';
 
 let dir: string;
 let server: GrpcServer;
 let clients: MeziteClients;
-let joinTokens: Client<typeof tokenv1.JoinTokenServiceDefinition, MeziteCallOptions>;
 let api: Client<typeof tokenv1.ApiTokenServiceDefinition, MeziteCallOptions>;
 let cache: MemoryCache;
 
@@ -48,8 +44,7 @@ beforeAll(async () => {
   const apiStore = new MemoryApiTokenStore();
   const tokenCache = new ApiTokenCache(cache);
   const lastUse = new LastUseRecorder({ store: apiStore, logger: nullLogger });
-  server = createGrpcServer({ name: 'mezite.token.v1.JoinTokenService', logger: nullLogger });
-  server.services.add(tokenv1.JoinTokenServiceDefinition, joinTokenHandlers(new JoinTokenManager({ store: new MemoryJoinTokenStore(), clock, pepper })));
+  server = createGrpcServer({ name: 'mezite.token.v1.ApiTokenService', logger: nullLogger });
   server.services.add(
     tokenv1.ApiTokenServiceDefinition,
     apiTokenHandlers({
@@ -67,7 +62,6 @@ beforeAll(async () => {
     peerName: 'token-service',
     channelOptions: { 'grpc.ssl_target_name_override': 'token-service' },
   });
-  joinTokens = clients.create(tokenv1.JoinTokenServiceDefinition);
   api = clients.create(tokenv1.ApiTokenServiceDefinition);
 });
 
@@ -76,32 +70,6 @@ afterAll(async () => {
   await server?.shutdown(1000);
   await cache?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-const BOT = tokenv1.SubjectKind.SUBJECT_KIND_BOT;
-
-describe('JoinTokenService redemption', () => {
-  test('claim → confirm: the subject is named once, then the token is used', async () => {
-    const tenantId = randomUUID();
-    const subjectId = randomUUID();
-    const { token, id } = await joinTokens.createJoinToken({ tenantId, subjectKind: BOT, subjectId, ttlSeconds: 600 });
-    const c = await joinTokens.claimJoinToken({ token, claimTtlSeconds: 0 });
-    expect(c).toEqual({ claimId: expect.any(String), tokenId: id, tenantId, subjectKind: BOT, subjectId });
-    await expect(joinTokens.claimJoinToken({ token, claimTtlSeconds: 0 })).rejects.toMatchObject({ code: 'Unauthenticated', message: 'invalid join token' });
-    await joinTokens.confirmJoinToken({ claimId: c.claimId });
-    await expect(joinTokens.claimJoinToken({ token, claimTtlSeconds: 0 })).rejects.toMatchObject({ code: 'Unauthenticated', message: 'invalid join token' });
-    await expect(joinTokens.confirmJoinToken({ claimId: c.claimId })).rejects.toMatchObject({ code: 'FailedPrecondition' });
-  });
-
-  test('claim → release: the token can be claimed again; a malformed token is the same error', async () => {
-    const { token } = await joinTokens.createJoinToken({ tenantId: randomUUID(), subjectKind: BOT, subjectId: randomUUID(), ttlSeconds: 600 });
-    const c = await joinTokens.claimJoinToken({ token, claimTtlSeconds: 30 });
-    await joinTokens.releaseJoinToken({ claimId: c.claimId });
-    await joinTokens.releaseJoinToken({ claimId: c.claimId }); // idempotent
-    expect((await joinTokens.claimJoinToken({ token, claimTtlSeconds: 30 })).claimId).not.toBe(c.claimId);
-    await expect(joinTokens.claimJoinToken({ token: 'tok-bot-nope', claimTtlSeconds: 0 })).rejects.toMatchObject({ code: 'Unauthenticated', message: 'invalid join token' });
-    await expect(joinTokens.releaseJoinToken({ claimId: 'nope' })).rejects.toMatchObject({ code: 'InvalidArgument' });
-  });
 });
 
 describe('ApiTokenService', () => {

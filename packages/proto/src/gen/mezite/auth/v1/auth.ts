@@ -36,7 +36,97 @@ export interface Bot {
     | Date
     | undefined;
   /** cert_expire_time is when the bot's newest certificate expires. */
-  certExpireTime: Date | undefined;
+  certExpireTime:
+    | Date
+    | undefined;
+  /** max_certificate_ttl_seconds caps the lifetime of the bot's certificates (under its roles' max_session_ttl); 0: the server's default. */
+  maxCertificateTtlSeconds: number;
+  /** instances are the bot's instances (GetBot only; at most 100, newest first). */
+  instances: BotInstance[];
+}
+
+/** BotInstance is one machine's lineage of a bot: created by a successful join, moved on by each renewal. */
+export interface BotInstance {
+  /** id is the instance's UUID (carried in its certificates). */
+  id: string;
+  /** bot_name is the bot the instance belongs to. */
+  botName: string;
+  /** generation of the instance's newest certificate: 1 after its join, +1 per renewal. */
+  generation: number;
+  /** join_method is how the instance joined (`token`). */
+  joinMethod: string;
+  /** create_time is when the instance joined. */
+  createTime:
+    | Date
+    | undefined;
+  /** last_renewal_time is when the instance last joined or renewed. */
+  lastRenewalTime:
+    | Date
+    | undefined;
+  /** last_address is the source address of the latest join or renewal. */
+  lastAddress: string;
+  /** heartbeat is what the daemon said of itself with its latest join or renewal. */
+  heartbeat:
+    | BotHeartbeat
+    | undefined;
+  /** cert_expire_time is when the instance's newest certificate expires. */
+  certExpireTime:
+    | Date
+    | undefined;
+  /** lock is set once the instance is locked (a copy of its credentials was used). */
+  lock:
+    | Lock
+    | undefined;
+  /** lineage is the key certified at each generation still on record, oldest first (GetBotInstance only). */
+  lineage: BotInstanceGeneration[];
+}
+
+/** BotInstanceGeneration is one step of an instance's lineage. */
+export interface BotInstanceGeneration {
+  /** generation of the certificate. */
+  generation: number;
+  /** public_key_fingerprint is the certified key's SHA256 fingerprint, as ssh-keygen -l prints it. */
+  publicKeyFingerprint: string;
+  /** serial is the certificate's serial number (decimal). */
+  serial: string;
+  /** issue_time is when the certificate was issued. */
+  issueTime:
+    | Date
+    | undefined;
+  /** expire_time is the certificate's valid_before. */
+  expireTime:
+    | Date
+    | undefined;
+  /** address is the source address of the join or renewal that got it. */
+  address: string;
+}
+
+/** BotHeartbeat is what mezd says of itself with each join and renewal. */
+export interface BotHeartbeat {
+  /** version is mezd's version. */
+  version: string;
+  /** hostname is the machine's host name. */
+  hostname: string;
+  /** os names the operating system, release and architecture. */
+  os: string;
+  /** renewal_interval_seconds is the daemon's --renewal-interval (0 with --one-shot). */
+  renewalIntervalSeconds: number;
+  /** one_shot is set when the daemon joins or renews once and exits. */
+  oneShot: boolean;
+  /** destinations is the health of each destination after the previous write. */
+  destinations: DestinationHealth[];
+}
+
+/** DestinationHealth is how the latest write to one destination went. */
+export interface DestinationHealth {
+  /** destination describes it (a directory or a kubernetes-secret:// URL). */
+  destination: string;
+  /** healthy is false when the latest write failed. */
+  healthy: boolean;
+  /** error is the latest write's failure (at most 200 characters). */
+  error: string;
+  /** update_time is when the destination was last written successfully. */
+  updateTime: Date | undefined;
 }
 
 /** Lock says why and until when a bot is locked. */
@@ -63,6 +153,8 @@ export interface CreateBotRequest {
   roles: string[];
   /** token_ttl_seconds is how long the first join token is valid. */
   tokenTtlSeconds: number;
+  /** max_certificate_ttl_seconds caps the bot's certificate lifetime under its roles' max_session_ttl; 0: the server's default (1 h). */
+  maxCertificateTtlSeconds: number;
 }
 
 /** CreateBotResponse carries the bot and its join token, shown once. */
@@ -141,6 +233,38 @@ export interface RotateBotTokenResponse {
   joinToken: string;
   /** expire_time is when it stops working. */
   expireTime: Date | undefined;
+}
+
+/** AddBotInstanceRequest names the bot that gets another join token. */
+export interface AddBotInstanceRequest {
+  /** name of the bot. */
+  name: string;
+  /** token_ttl_seconds is how long the token is valid; 0 means one hour. */
+  tokenTtlSeconds: number;
+}
+
+/** ListBotInstancesRequest pages through instances. */
+export interface ListBotInstancesRequest {
+  /** bot_name limits the listing to one bot; empty: every bot of the tenant. */
+  botName: string;
+  /** page_size is the most instances to return; 0 means the server's default. */
+  pageSize: number;
+  /** page_token continues a previous listing. */
+  pageToken: string;
+}
+
+/** ListBotInstancesResponse is one page of instances, newest first. */
+export interface ListBotInstancesResponse {
+  /** instances on this page. */
+  instances: BotInstance[];
+  /** next_page_token continues the listing; empty on the last page. */
+  nextPageToken: string;
+}
+
+/** GetBotInstanceRequest names an instance. */
+export interface GetBotInstanceRequest {
+  /** id of the instance. */
+  id: string;
 }
 
 /** LockBotRequest names the bot to lock. */
@@ -256,8 +380,10 @@ export interface JoinRequest {
   joinToken: string;
   /** public_key is the caller's new public key, authorized_keys format; its private half never leaves the caller. */
   publicKey: string;
-  /** requested_ttl_seconds is the certificate lifetime wanted; clamped by the roles. */
+  /** requested_ttl_seconds is the certificate lifetime wanted; clamped by the bot's and the roles' maximum. */
   requestedTtlSeconds: number;
+  /** heartbeat describes the daemon and its machine (shown by `mezctl bots instances`). */
+  heartbeat: BotHeartbeat | undefined;
 }
 
 /** JoinResponse carries a certificate and what is needed to use it. */
@@ -278,17 +404,13 @@ export interface JoinResponse {
   principals: string[];
   /** user_cert_authorities are the User CA public keys (for nodes; informational for bots). */
   userCertAuthorities: string[];
+  /** instance_id names the bot instance the certificate belongs to. */
+  instanceId: string;
 }
 
-/** BeginRenewalRequest presents the current certificate. */
-export interface BeginRenewalRequest {
-  /** certificate is the bot's current certificate, authorized_keys format. */
-  certificate: string;
-}
-
-/** BeginRenewalResponse is a single-use challenge. */
+/** BeginRenewalResponse is a single-use challenge (node renewals). */
 export interface BeginRenewalResponse {
-  /** challenge_id names the challenge in CompleteRenewal. */
+  /** challenge_id names the challenge in CompleteNodeRenewal. */
   challengeId: string;
   /** challenge is the data to sign, with the current certificate's private key. */
   challenge: Buffer;
@@ -296,16 +418,22 @@ export interface BeginRenewalResponse {
   expireTime: Date | undefined;
 }
 
-/** CompleteRenewalRequest proves possession and asks for a certificate on a new key. */
-export interface CompleteRenewalRequest {
-  /** challenge_id from BeginRenewal. */
-  challengeId: string;
-  /** signature over the challenge with the current key, SSH signature blob format. */
-  signature: Buffer;
-  /** new_public_key is the key to certify, authorized_keys format. */
+/** RenewBotRequest asks for a certificate on a new key, proving possession of the current one. */
+export interface RenewBotRequest {
+  /** certificate is the bot's current certificate, authorized_keys format. */
+  certificate: string;
+  /** new_public_key is the key to certify, authorized_keys format. mezd stores its private half before asking, so a retry presents the same key. */
   newPublicKey: string;
-  /** requested_ttl_seconds is the certificate lifetime wanted; clamped by the roles. */
+  /** time is when the caller signed; accepted within 2 minutes of the server's clock. */
+  time:
+    | Date
+    | undefined;
+  /** signature by the current certificate's key over the domain-separated renewal data (instance, generation, serial, new key, time), SSH signature blob format. */
+  signature: Buffer;
+  /** requested_ttl_seconds is the certificate lifetime wanted; clamped by the bot's and the roles' maximum. */
   requestedTtlSeconds: number;
+  /** heartbeat describes the daemon and its machine. */
+  heartbeat: BotHeartbeat | undefined;
 }
 
 /** ExportCertAuthoritiesRequest selects the CA type. */
@@ -861,6 +989,8 @@ function createBaseBot(): Bot {
     generation: 0,
     lastSeenTime: undefined,
     certExpireTime: undefined,
+    maxCertificateTtlSeconds: 0,
+    instances: [],
   };
 }
 
@@ -889,6 +1019,12 @@ export const Bot: MessageFns<Bot> = {
     }
     if (message.certExpireTime !== undefined) {
       Timestamp.encode(toTimestamp(message.certExpireTime), writer.uint32(66).fork()).join();
+    }
+    if (message.maxCertificateTtlSeconds !== 0) {
+      writer.uint32(72).int64(message.maxCertificateTtlSeconds);
+    }
+    for (const v of message.instances) {
+      BotInstance.encode(v!, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -970,6 +1106,22 @@ export const Bot: MessageFns<Bot> = {
             message.certExpireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.maxCertificateTtlSeconds = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.instances.push(BotInstance.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1004,6 +1156,14 @@ export const Bot: MessageFns<Bot> = {
         : isSet(object.cert_expire_time)
         ? fromJsonTimestamp(object.cert_expire_time)
         : undefined,
+      maxCertificateTtlSeconds: isSet(object.maxCertificateTtlSeconds)
+        ? globalThis.Number(object.maxCertificateTtlSeconds)
+        : isSet(object.max_certificate_ttl_seconds)
+        ? globalThis.Number(object.max_certificate_ttl_seconds)
+        : 0,
+      instances: globalThis.Array.isArray(object?.instances)
+        ? object.instances.map((e: any) => BotInstance.fromJSON(e))
+        : [],
     };
   },
 
@@ -1033,6 +1193,12 @@ export const Bot: MessageFns<Bot> = {
     if (message.certExpireTime !== undefined) {
       obj.certExpireTime = message.certExpireTime.toISOString();
     }
+    if (message.maxCertificateTtlSeconds !== 0) {
+      obj.maxCertificateTtlSeconds = Math.round(message.maxCertificateTtlSeconds);
+    }
+    if (message.instances?.length) {
+      obj.instances = message.instances.map((e) => BotInstance.toJSON(e));
+    }
     return obj;
   },
 
@@ -1049,6 +1215,725 @@ export const Bot: MessageFns<Bot> = {
     message.generation = object.generation ?? 0;
     message.lastSeenTime = object.lastSeenTime ?? undefined;
     message.certExpireTime = object.certExpireTime ?? undefined;
+    message.maxCertificateTtlSeconds = object.maxCertificateTtlSeconds ?? 0;
+    message.instances = object.instances?.map((e) => BotInstance.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBotInstance(): BotInstance {
+  return {
+    id: "",
+    botName: "",
+    generation: 0,
+    joinMethod: "",
+    createTime: undefined,
+    lastRenewalTime: undefined,
+    lastAddress: "",
+    heartbeat: undefined,
+    certExpireTime: undefined,
+    lock: undefined,
+    lineage: [],
+  };
+}
+
+export const BotInstance: MessageFns<BotInstance> = {
+  encode(message: BotInstance, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.botName !== "") {
+      writer.uint32(18).string(message.botName);
+    }
+    if (message.generation !== 0) {
+      writer.uint32(24).int64(message.generation);
+    }
+    if (message.joinMethod !== "") {
+      writer.uint32(34).string(message.joinMethod);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(42).fork()).join();
+    }
+    if (message.lastRenewalTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastRenewalTime), writer.uint32(50).fork()).join();
+    }
+    if (message.lastAddress !== "") {
+      writer.uint32(58).string(message.lastAddress);
+    }
+    if (message.heartbeat !== undefined) {
+      BotHeartbeat.encode(message.heartbeat, writer.uint32(66).fork()).join();
+    }
+    if (message.certExpireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.certExpireTime), writer.uint32(74).fork()).join();
+    }
+    if (message.lock !== undefined) {
+      Lock.encode(message.lock, writer.uint32(82).fork()).join();
+    }
+    for (const v of message.lineage) {
+      BotInstanceGeneration.encode(v!, writer.uint32(90).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BotInstance {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBotInstance();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.botName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.generation = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.joinMethod = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.lastRenewalTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lastAddress = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.heartbeat = BotHeartbeat.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.certExpireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.lock = Lock.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.lineage.push(BotInstanceGeneration.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BotInstance {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      botName: isSet(object.botName)
+        ? globalThis.String(object.botName)
+        : isSet(object.bot_name)
+        ? globalThis.String(object.bot_name)
+        : "",
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      joinMethod: isSet(object.joinMethod)
+        ? globalThis.String(object.joinMethod)
+        : isSet(object.join_method)
+        ? globalThis.String(object.join_method)
+        : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      lastRenewalTime: isSet(object.lastRenewalTime)
+        ? fromJsonTimestamp(object.lastRenewalTime)
+        : isSet(object.last_renewal_time)
+        ? fromJsonTimestamp(object.last_renewal_time)
+        : undefined,
+      lastAddress: isSet(object.lastAddress)
+        ? globalThis.String(object.lastAddress)
+        : isSet(object.last_address)
+        ? globalThis.String(object.last_address)
+        : "",
+      heartbeat: isSet(object.heartbeat) ? BotHeartbeat.fromJSON(object.heartbeat) : undefined,
+      certExpireTime: isSet(object.certExpireTime)
+        ? fromJsonTimestamp(object.certExpireTime)
+        : isSet(object.cert_expire_time)
+        ? fromJsonTimestamp(object.cert_expire_time)
+        : undefined,
+      lock: isSet(object.lock) ? Lock.fromJSON(object.lock) : undefined,
+      lineage: globalThis.Array.isArray(object?.lineage)
+        ? object.lineage.map((e: any) => BotInstanceGeneration.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: BotInstance): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.botName !== "") {
+      obj.botName = message.botName;
+    }
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.joinMethod !== "") {
+      obj.joinMethod = message.joinMethod;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.lastRenewalTime !== undefined) {
+      obj.lastRenewalTime = message.lastRenewalTime.toISOString();
+    }
+    if (message.lastAddress !== "") {
+      obj.lastAddress = message.lastAddress;
+    }
+    if (message.heartbeat !== undefined) {
+      obj.heartbeat = BotHeartbeat.toJSON(message.heartbeat);
+    }
+    if (message.certExpireTime !== undefined) {
+      obj.certExpireTime = message.certExpireTime.toISOString();
+    }
+    if (message.lock !== undefined) {
+      obj.lock = Lock.toJSON(message.lock);
+    }
+    if (message.lineage?.length) {
+      obj.lineage = message.lineage.map((e) => BotInstanceGeneration.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BotInstance>): BotInstance {
+    return BotInstance.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BotInstance>): BotInstance {
+    const message = createBaseBotInstance();
+    message.id = object.id ?? "";
+    message.botName = object.botName ?? "";
+    message.generation = object.generation ?? 0;
+    message.joinMethod = object.joinMethod ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.lastRenewalTime = object.lastRenewalTime ?? undefined;
+    message.lastAddress = object.lastAddress ?? "";
+    message.heartbeat = (object.heartbeat !== undefined && object.heartbeat !== null)
+      ? BotHeartbeat.fromPartial(object.heartbeat)
+      : undefined;
+    message.certExpireTime = object.certExpireTime ?? undefined;
+    message.lock = (object.lock !== undefined && object.lock !== null) ? Lock.fromPartial(object.lock) : undefined;
+    message.lineage = object.lineage?.map((e) => BotInstanceGeneration.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBotInstanceGeneration(): BotInstanceGeneration {
+  return {
+    generation: 0,
+    publicKeyFingerprint: "",
+    serial: "",
+    issueTime: undefined,
+    expireTime: undefined,
+    address: "",
+  };
+}
+
+export const BotInstanceGeneration: MessageFns<BotInstanceGeneration> = {
+  encode(message: BotInstanceGeneration, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.generation !== 0) {
+      writer.uint32(8).int64(message.generation);
+    }
+    if (message.publicKeyFingerprint !== "") {
+      writer.uint32(18).string(message.publicKeyFingerprint);
+    }
+    if (message.serial !== "") {
+      writer.uint32(26).string(message.serial);
+    }
+    if (message.issueTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.issueTime), writer.uint32(34).fork()).join();
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(42).fork()).join();
+    }
+    if (message.address !== "") {
+      writer.uint32(50).string(message.address);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BotInstanceGeneration {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBotInstanceGeneration();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.generation = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.publicKeyFingerprint = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.serial = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.issueTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BotInstanceGeneration {
+    return {
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      publicKeyFingerprint: isSet(object.publicKeyFingerprint)
+        ? globalThis.String(object.publicKeyFingerprint)
+        : isSet(object.public_key_fingerprint)
+        ? globalThis.String(object.public_key_fingerprint)
+        : "",
+      serial: isSet(object.serial) ? globalThis.String(object.serial) : "",
+      issueTime: isSet(object.issueTime)
+        ? fromJsonTimestamp(object.issueTime)
+        : isSet(object.issue_time)
+        ? fromJsonTimestamp(object.issue_time)
+        : undefined,
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+    };
+  },
+
+  toJSON(message: BotInstanceGeneration): unknown {
+    const obj: any = {};
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.publicKeyFingerprint !== "") {
+      obj.publicKeyFingerprint = message.publicKeyFingerprint;
+    }
+    if (message.serial !== "") {
+      obj.serial = message.serial;
+    }
+    if (message.issueTime !== undefined) {
+      obj.issueTime = message.issueTime.toISOString();
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BotInstanceGeneration>): BotInstanceGeneration {
+    return BotInstanceGeneration.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BotInstanceGeneration>): BotInstanceGeneration {
+    const message = createBaseBotInstanceGeneration();
+    message.generation = object.generation ?? 0;
+    message.publicKeyFingerprint = object.publicKeyFingerprint ?? "";
+    message.serial = object.serial ?? "";
+    message.issueTime = object.issueTime ?? undefined;
+    message.expireTime = object.expireTime ?? undefined;
+    message.address = object.address ?? "";
+    return message;
+  },
+};
+
+function createBaseBotHeartbeat(): BotHeartbeat {
+  return { version: "", hostname: "", os: "", renewalIntervalSeconds: 0, oneShot: false, destinations: [] };
+}
+
+export const BotHeartbeat: MessageFns<BotHeartbeat> = {
+  encode(message: BotHeartbeat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== "") {
+      writer.uint32(10).string(message.version);
+    }
+    if (message.hostname !== "") {
+      writer.uint32(18).string(message.hostname);
+    }
+    if (message.os !== "") {
+      writer.uint32(26).string(message.os);
+    }
+    if (message.renewalIntervalSeconds !== 0) {
+      writer.uint32(32).int64(message.renewalIntervalSeconds);
+    }
+    if (message.oneShot !== false) {
+      writer.uint32(40).bool(message.oneShot);
+    }
+    for (const v of message.destinations) {
+      DestinationHealth.encode(v!, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BotHeartbeat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBotHeartbeat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostname = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.os = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.renewalIntervalSeconds = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.oneShot = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.destinations.push(DestinationHealth.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BotHeartbeat {
+    return {
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
+      os: isSet(object.os) ? globalThis.String(object.os) : "",
+      renewalIntervalSeconds: isSet(object.renewalIntervalSeconds)
+        ? globalThis.Number(object.renewalIntervalSeconds)
+        : isSet(object.renewal_interval_seconds)
+        ? globalThis.Number(object.renewal_interval_seconds)
+        : 0,
+      oneShot: isSet(object.oneShot)
+        ? globalThis.Boolean(object.oneShot)
+        : isSet(object.one_shot)
+        ? globalThis.Boolean(object.one_shot)
+        : false,
+      destinations: globalThis.Array.isArray(object?.destinations)
+        ? object.destinations.map((e: any) => DestinationHealth.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: BotHeartbeat): unknown {
+    const obj: any = {};
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.hostname !== "") {
+      obj.hostname = message.hostname;
+    }
+    if (message.os !== "") {
+      obj.os = message.os;
+    }
+    if (message.renewalIntervalSeconds !== 0) {
+      obj.renewalIntervalSeconds = Math.round(message.renewalIntervalSeconds);
+    }
+    if (message.oneShot !== false) {
+      obj.oneShot = message.oneShot;
+    }
+    if (message.destinations?.length) {
+      obj.destinations = message.destinations.map((e) => DestinationHealth.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BotHeartbeat>): BotHeartbeat {
+    return BotHeartbeat.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BotHeartbeat>): BotHeartbeat {
+    const message = createBaseBotHeartbeat();
+    message.version = object.version ?? "";
+    message.hostname = object.hostname ?? "";
+    message.os = object.os ?? "";
+    message.renewalIntervalSeconds = object.renewalIntervalSeconds ?? 0;
+    message.oneShot = object.oneShot ?? false;
+    message.destinations = object.destinations?.map((e) => DestinationHealth.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDestinationHealth(): DestinationHealth {
+  return { destination: "", healthy: false, error: "", updateTime: undefined };
+}
+
+export const DestinationHealth: MessageFns<DestinationHealth> = {
+  encode(message: DestinationHealth, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.destination !== "") {
+      writer.uint32(10).string(message.destination);
+    }
+    if (message.healthy !== false) {
+      writer.uint32(16).bool(message.healthy);
+    }
+    if (message.error !== "") {
+      writer.uint32(26).string(message.error);
+    }
+    if (message.updateTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DestinationHealth {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDestinationHealth();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.destination = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.healthy = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DestinationHealth {
+    return {
+      destination: isSet(object.destination) ? globalThis.String(object.destination) : "",
+      healthy: isSet(object.healthy) ? globalThis.Boolean(object.healthy) : false,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      updateTime: isSet(object.updateTime)
+        ? fromJsonTimestamp(object.updateTime)
+        : isSet(object.update_time)
+        ? fromJsonTimestamp(object.update_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: DestinationHealth): unknown {
+    const obj: any = {};
+    if (message.destination !== "") {
+      obj.destination = message.destination;
+    }
+    if (message.healthy !== false) {
+      obj.healthy = message.healthy;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.updateTime !== undefined) {
+      obj.updateTime = message.updateTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DestinationHealth>): DestinationHealth {
+    return DestinationHealth.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DestinationHealth>): DestinationHealth {
+    const message = createBaseDestinationHealth();
+    message.destination = object.destination ?? "";
+    message.healthy = object.healthy ?? false;
+    message.error = object.error ?? "";
+    message.updateTime = object.updateTime ?? undefined;
     return message;
   },
 };
@@ -1183,7 +2068,7 @@ export const Lock: MessageFns<Lock> = {
 };
 
 function createBaseCreateBotRequest(): CreateBotRequest {
-  return { name: "", roles: [], tokenTtlSeconds: 0 };
+  return { name: "", roles: [], tokenTtlSeconds: 0, maxCertificateTtlSeconds: 0 };
 }
 
 export const CreateBotRequest: MessageFns<CreateBotRequest> = {
@@ -1196,6 +2081,9 @@ export const CreateBotRequest: MessageFns<CreateBotRequest> = {
     }
     if (message.tokenTtlSeconds !== 0) {
       writer.uint32(24).int64(message.tokenTtlSeconds);
+    }
+    if (message.maxCertificateTtlSeconds !== 0) {
+      writer.uint32(32).int64(message.maxCertificateTtlSeconds);
     }
     return writer;
   },
@@ -1237,6 +2125,14 @@ export const CreateBotRequest: MessageFns<CreateBotRequest> = {
             message.tokenTtlSeconds = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxCertificateTtlSeconds = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1258,6 +2154,11 @@ export const CreateBotRequest: MessageFns<CreateBotRequest> = {
         : isSet(object.token_ttl_seconds)
         ? globalThis.Number(object.token_ttl_seconds)
         : 0,
+      maxCertificateTtlSeconds: isSet(object.maxCertificateTtlSeconds)
+        ? globalThis.Number(object.maxCertificateTtlSeconds)
+        : isSet(object.max_certificate_ttl_seconds)
+        ? globalThis.Number(object.max_certificate_ttl_seconds)
+        : 0,
     };
   },
 
@@ -1272,6 +2173,9 @@ export const CreateBotRequest: MessageFns<CreateBotRequest> = {
     if (message.tokenTtlSeconds !== 0) {
       obj.tokenTtlSeconds = Math.round(message.tokenTtlSeconds);
     }
+    if (message.maxCertificateTtlSeconds !== 0) {
+      obj.maxCertificateTtlSeconds = Math.round(message.maxCertificateTtlSeconds);
+    }
     return obj;
   },
 
@@ -1283,6 +2187,7 @@ export const CreateBotRequest: MessageFns<CreateBotRequest> = {
     message.name = object.name ?? "";
     message.roles = object.roles?.map((e) => e) || [];
     message.tokenTtlSeconds = object.tokenTtlSeconds ?? 0;
+    message.maxCertificateTtlSeconds = object.maxCertificateTtlSeconds ?? 0;
     return message;
   },
 };
@@ -2127,6 +3032,366 @@ export const RotateBotTokenResponse: MessageFns<RotateBotTokenResponse> = {
     const message = createBaseRotateBotTokenResponse();
     message.joinToken = object.joinToken ?? "";
     message.expireTime = object.expireTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseAddBotInstanceRequest(): AddBotInstanceRequest {
+  return { name: "", tokenTtlSeconds: 0 };
+}
+
+export const AddBotInstanceRequest: MessageFns<AddBotInstanceRequest> = {
+  encode(message: AddBotInstanceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.tokenTtlSeconds !== 0) {
+      writer.uint32(16).int64(message.tokenTtlSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddBotInstanceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddBotInstanceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.tokenTtlSeconds = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddBotInstanceRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      tokenTtlSeconds: isSet(object.tokenTtlSeconds)
+        ? globalThis.Number(object.tokenTtlSeconds)
+        : isSet(object.token_ttl_seconds)
+        ? globalThis.Number(object.token_ttl_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: AddBotInstanceRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.tokenTtlSeconds !== 0) {
+      obj.tokenTtlSeconds = Math.round(message.tokenTtlSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddBotInstanceRequest>): AddBotInstanceRequest {
+    return AddBotInstanceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddBotInstanceRequest>): AddBotInstanceRequest {
+    const message = createBaseAddBotInstanceRequest();
+    message.name = object.name ?? "";
+    message.tokenTtlSeconds = object.tokenTtlSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseListBotInstancesRequest(): ListBotInstancesRequest {
+  return { botName: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListBotInstancesRequest: MessageFns<ListBotInstancesRequest> = {
+  encode(message: ListBotInstancesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.botName !== "") {
+      writer.uint32(10).string(message.botName);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBotInstancesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBotInstancesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.botName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBotInstancesRequest {
+    return {
+      botName: isSet(object.botName)
+        ? globalThis.String(object.botName)
+        : isSet(object.bot_name)
+        ? globalThis.String(object.bot_name)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListBotInstancesRequest): unknown {
+    const obj: any = {};
+    if (message.botName !== "") {
+      obj.botName = message.botName;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListBotInstancesRequest>): ListBotInstancesRequest {
+    return ListBotInstancesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListBotInstancesRequest>): ListBotInstancesRequest {
+    const message = createBaseListBotInstancesRequest();
+    message.botName = object.botName ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListBotInstancesResponse(): ListBotInstancesResponse {
+  return { instances: [], nextPageToken: "" };
+}
+
+export const ListBotInstancesResponse: MessageFns<ListBotInstancesResponse> = {
+  encode(message: ListBotInstancesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.instances) {
+      BotInstance.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBotInstancesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBotInstancesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instances.push(BotInstance.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBotInstancesResponse {
+    return {
+      instances: globalThis.Array.isArray(object?.instances)
+        ? object.instances.map((e: any) => BotInstance.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListBotInstancesResponse): unknown {
+    const obj: any = {};
+    if (message.instances?.length) {
+      obj.instances = message.instances.map((e) => BotInstance.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListBotInstancesResponse>): ListBotInstancesResponse {
+    return ListBotInstancesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListBotInstancesResponse>): ListBotInstancesResponse {
+    const message = createBaseListBotInstancesResponse();
+    message.instances = object.instances?.map((e) => BotInstance.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseGetBotInstanceRequest(): GetBotInstanceRequest {
+  return { id: "" };
+}
+
+export const GetBotInstanceRequest: MessageFns<GetBotInstanceRequest> = {
+  encode(message: GetBotInstanceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBotInstanceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBotInstanceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBotInstanceRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: GetBotInstanceRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetBotInstanceRequest>): GetBotInstanceRequest {
+    return GetBotInstanceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetBotInstanceRequest>): GetBotInstanceRequest {
+    const message = createBaseGetBotInstanceRequest();
+    message.id = object.id ?? "";
     return message;
   },
 };
@@ -3288,7 +4553,7 @@ export const DeleteRoleResponse: MessageFns<DeleteRoleResponse> = {
 };
 
 function createBaseJoinRequest(): JoinRequest {
-  return { joinToken: "", publicKey: "", requestedTtlSeconds: 0 };
+  return { joinToken: "", publicKey: "", requestedTtlSeconds: 0, heartbeat: undefined };
 }
 
 export const JoinRequest: MessageFns<JoinRequest> = {
@@ -3301,6 +4566,9 @@ export const JoinRequest: MessageFns<JoinRequest> = {
     }
     if (message.requestedTtlSeconds !== 0) {
       writer.uint32(24).int64(message.requestedTtlSeconds);
+    }
+    if (message.heartbeat !== undefined) {
+      BotHeartbeat.encode(message.heartbeat, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -3342,6 +4610,14 @@ export const JoinRequest: MessageFns<JoinRequest> = {
             message.requestedTtlSeconds = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.heartbeat = BotHeartbeat.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3371,6 +4647,7 @@ export const JoinRequest: MessageFns<JoinRequest> = {
         : isSet(object.requested_ttl_seconds)
         ? globalThis.Number(object.requested_ttl_seconds)
         : 0,
+      heartbeat: isSet(object.heartbeat) ? BotHeartbeat.fromJSON(object.heartbeat) : undefined,
     };
   },
 
@@ -3385,6 +4662,9 @@ export const JoinRequest: MessageFns<JoinRequest> = {
     if (message.requestedTtlSeconds !== 0) {
       obj.requestedTtlSeconds = Math.round(message.requestedTtlSeconds);
     }
+    if (message.heartbeat !== undefined) {
+      obj.heartbeat = BotHeartbeat.toJSON(message.heartbeat);
+    }
     return obj;
   },
 
@@ -3396,6 +4676,9 @@ export const JoinRequest: MessageFns<JoinRequest> = {
     message.joinToken = object.joinToken ?? "";
     message.publicKey = object.publicKey ?? "";
     message.requestedTtlSeconds = object.requestedTtlSeconds ?? 0;
+    message.heartbeat = (object.heartbeat !== undefined && object.heartbeat !== null)
+      ? BotHeartbeat.fromPartial(object.heartbeat)
+      : undefined;
     return message;
   },
 };
@@ -3409,6 +4692,7 @@ function createBaseJoinResponse(): JoinResponse {
     expireTime: undefined,
     principals: [],
     userCertAuthorities: [],
+    instanceId: "",
   };
 }
 
@@ -3434,6 +4718,9 @@ export const JoinResponse: MessageFns<JoinResponse> = {
     }
     for (const v of message.userCertAuthorities) {
       writer.uint32(58).string(v!);
+    }
+    if (message.instanceId !== "") {
+      writer.uint32(66).string(message.instanceId);
     }
     return writer;
   },
@@ -3507,6 +4794,14 @@ export const JoinResponse: MessageFns<JoinResponse> = {
             message.userCertAuthorities.push(reader.string());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.instanceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3546,6 +4841,11 @@ export const JoinResponse: MessageFns<JoinResponse> = {
         : globalThis.Array.isArray(object?.user_cert_authorities)
         ? object.user_cert_authorities.map((e: any) => globalThis.String(e))
         : [],
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
     };
   },
 
@@ -3572,6 +4872,9 @@ export const JoinResponse: MessageFns<JoinResponse> = {
     if (message.userCertAuthorities?.length) {
       obj.userCertAuthorities = message.userCertAuthorities;
     }
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
     return obj;
   },
 
@@ -3587,73 +4890,7 @@ export const JoinResponse: MessageFns<JoinResponse> = {
     message.expireTime = object.expireTime ?? undefined;
     message.principals = object.principals?.map((e) => e) || [];
     message.userCertAuthorities = object.userCertAuthorities?.map((e) => e) || [];
-    return message;
-  },
-};
-
-function createBaseBeginRenewalRequest(): BeginRenewalRequest {
-  return { certificate: "" };
-}
-
-export const BeginRenewalRequest: MessageFns<BeginRenewalRequest> = {
-  encode(message: BeginRenewalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.certificate !== "") {
-      writer.uint32(10).string(message.certificate);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): BeginRenewalRequest {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseBeginRenewalRequest();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.certificate = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): BeginRenewalRequest {
-    return { certificate: isSet(object.certificate) ? globalThis.String(object.certificate) : "" };
-  },
-
-  toJSON(message: BeginRenewalRequest): unknown {
-    const obj: any = {};
-    if (message.certificate !== "") {
-      obj.certificate = message.certificate;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<BeginRenewalRequest>): BeginRenewalRequest {
-    return BeginRenewalRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<BeginRenewalRequest>): BeginRenewalRequest {
-    const message = createBaseBeginRenewalRequest();
-    message.certificate = object.certificate ?? "";
+    message.instanceId = object.instanceId ?? "";
     return message;
   },
 };
@@ -3767,28 +5004,41 @@ export const BeginRenewalResponse: MessageFns<BeginRenewalResponse> = {
   },
 };
 
-function createBaseCompleteRenewalRequest(): CompleteRenewalRequest {
-  return { challengeId: "", signature: Buffer.alloc(0), newPublicKey: "", requestedTtlSeconds: 0 };
+function createBaseRenewBotRequest(): RenewBotRequest {
+  return {
+    certificate: "",
+    newPublicKey: "",
+    time: undefined,
+    signature: Buffer.alloc(0),
+    requestedTtlSeconds: 0,
+    heartbeat: undefined,
+  };
 }
 
-export const CompleteRenewalRequest: MessageFns<CompleteRenewalRequest> = {
-  encode(message: CompleteRenewalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.challengeId !== "") {
-      writer.uint32(10).string(message.challengeId);
-    }
-    if (message.signature.length !== 0) {
-      writer.uint32(18).bytes(message.signature);
+export const RenewBotRequest: MessageFns<RenewBotRequest> = {
+  encode(message: RenewBotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificate !== "") {
+      writer.uint32(10).string(message.certificate);
     }
     if (message.newPublicKey !== "") {
-      writer.uint32(26).string(message.newPublicKey);
+      writer.uint32(18).string(message.newPublicKey);
+    }
+    if (message.time !== undefined) {
+      Timestamp.encode(toTimestamp(message.time), writer.uint32(26).fork()).join();
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(34).bytes(message.signature);
     }
     if (message.requestedTtlSeconds !== 0) {
-      writer.uint32(32).int64(message.requestedTtlSeconds);
+      writer.uint32(40).int64(message.requestedTtlSeconds);
+    }
+    if (message.heartbeat !== undefined) {
+      BotHeartbeat.encode(message.heartbeat, writer.uint32(50).fork()).join();
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): CompleteRenewalRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewBotRequest {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -3797,7 +5047,7 @@ export const CompleteRenewalRequest: MessageFns<CompleteRenewalRequest> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseCompleteRenewalRequest();
+      const message = createBaseRenewBotRequest();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -3806,7 +5056,7 @@ export const CompleteRenewalRequest: MessageFns<CompleteRenewalRequest> = {
               break;
             }
 
-            message.challengeId = reader.string();
+            message.certificate = reader.string();
             continue;
           }
           case 2: {
@@ -3814,7 +5064,7 @@ export const CompleteRenewalRequest: MessageFns<CompleteRenewalRequest> = {
               break;
             }
 
-            message.signature = Buffer.from(reader.bytes());
+            message.newPublicKey = reader.string();
             continue;
           }
           case 3: {
@@ -3822,15 +5072,31 @@ export const CompleteRenewalRequest: MessageFns<CompleteRenewalRequest> = {
               break;
             }
 
-            message.newPublicKey = reader.string();
+            message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
           case 4: {
-            if (tag !== 32) {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
               break;
             }
 
             message.requestedTtlSeconds = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.heartbeat = BotHeartbeat.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -3845,53 +5111,61 @@ export const CompleteRenewalRequest: MessageFns<CompleteRenewalRequest> = {
     }
   },
 
-  fromJSON(object: any): CompleteRenewalRequest {
+  fromJSON(object: any): RenewBotRequest {
     return {
-      challengeId: isSet(object.challengeId)
-        ? globalThis.String(object.challengeId)
-        : isSet(object.challenge_id)
-        ? globalThis.String(object.challenge_id)
-        : "",
-      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      certificate: isSet(object.certificate) ? globalThis.String(object.certificate) : "",
       newPublicKey: isSet(object.newPublicKey)
         ? globalThis.String(object.newPublicKey)
         : isSet(object.new_public_key)
         ? globalThis.String(object.new_public_key)
         : "",
+      time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
+      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
       requestedTtlSeconds: isSet(object.requestedTtlSeconds)
         ? globalThis.Number(object.requestedTtlSeconds)
         : isSet(object.requested_ttl_seconds)
         ? globalThis.Number(object.requested_ttl_seconds)
         : 0,
+      heartbeat: isSet(object.heartbeat) ? BotHeartbeat.fromJSON(object.heartbeat) : undefined,
     };
   },
 
-  toJSON(message: CompleteRenewalRequest): unknown {
+  toJSON(message: RenewBotRequest): unknown {
     const obj: any = {};
-    if (message.challengeId !== "") {
-      obj.challengeId = message.challengeId;
-    }
-    if (message.signature.length !== 0) {
-      obj.signature = base64FromBytes(message.signature);
+    if (message.certificate !== "") {
+      obj.certificate = message.certificate;
     }
     if (message.newPublicKey !== "") {
       obj.newPublicKey = message.newPublicKey;
     }
+    if (message.time !== undefined) {
+      obj.time = message.time.toISOString();
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
     if (message.requestedTtlSeconds !== 0) {
       obj.requestedTtlSeconds = Math.round(message.requestedTtlSeconds);
+    }
+    if (message.heartbeat !== undefined) {
+      obj.heartbeat = BotHeartbeat.toJSON(message.heartbeat);
     }
     return obj;
   },
 
-  create(base?: DeepPartial<CompleteRenewalRequest>): CompleteRenewalRequest {
-    return CompleteRenewalRequest.fromPartial(base ?? {});
+  create(base?: DeepPartial<RenewBotRequest>): RenewBotRequest {
+    return RenewBotRequest.fromPartial(base ?? {});
   },
-  fromPartial(object: DeepPartial<CompleteRenewalRequest>): CompleteRenewalRequest {
-    const message = createBaseCompleteRenewalRequest();
-    message.challengeId = object.challengeId ?? "";
-    message.signature = object.signature ?? Buffer.alloc(0);
+  fromPartial(object: DeepPartial<RenewBotRequest>): RenewBotRequest {
+    const message = createBaseRenewBotRequest();
+    message.certificate = object.certificate ?? "";
     message.newPublicKey = object.newPublicKey ?? "";
+    message.time = object.time ?? undefined;
+    message.signature = object.signature ?? Buffer.alloc(0);
     message.requestedTtlSeconds = object.requestedTtlSeconds ?? 0;
+    message.heartbeat = (object.heartbeat !== undefined && object.heartbeat !== null)
+      ? BotHeartbeat.fromPartial(object.heartbeat)
+      : undefined;
     return message;
   },
 };
@@ -9657,6 +10931,33 @@ export const BotServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /** AddBotInstance mints another one-time join token for a bot (another machine), leaving its other tokens and instances alone. */
+    addBotInstance: {
+      name: "AddBotInstance",
+      requestType: AddBotInstanceRequest as typeof AddBotInstanceRequest,
+      requestStream: false,
+      responseType: RotateBotTokenResponse as typeof RotateBotTokenResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** ListBotInstances lists the instances (one per successful join) of one bot or of every bot in the tenant. */
+    listBotInstances: {
+      name: "ListBotInstances",
+      requestType: ListBotInstancesRequest as typeof ListBotInstancesRequest,
+      requestStream: false,
+      responseType: ListBotInstancesResponse as typeof ListBotInstancesResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** GetBotInstance returns one instance with its lineage: the key certified at each generation. */
+    getBotInstance: {
+      name: "GetBotInstance",
+      requestType: GetBotInstanceRequest as typeof GetBotInstanceRequest,
+      requestStream: false,
+      responseType: BotInstance as typeof BotInstance,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -9678,6 +10979,21 @@ export interface BotServiceImplementation<CallContextExt = {}> {
   lockBot(request: LockBotRequest, context: CallContext & CallContextExt): Promise<DeepPartial<Bot>>;
   /** UnlockBot lifts a bot's lock. */
   unlockBot(request: UnlockBotRequest, context: CallContext & CallContextExt): Promise<DeepPartial<Bot>>;
+  /** AddBotInstance mints another one-time join token for a bot (another machine), leaving its other tokens and instances alone. */
+  addBotInstance(
+    request: AddBotInstanceRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<RotateBotTokenResponse>>;
+  /** ListBotInstances lists the instances (one per successful join) of one bot or of every bot in the tenant. */
+  listBotInstances(
+    request: ListBotInstancesRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ListBotInstancesResponse>>;
+  /** GetBotInstance returns one instance with its lineage: the key certified at each generation. */
+  getBotInstance(
+    request: GetBotInstanceRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<BotInstance>>;
 }
 
 export interface BotServiceClient<CallOptionsExt = {}> {
@@ -9698,6 +11014,21 @@ export interface BotServiceClient<CallOptionsExt = {}> {
   lockBot(request: DeepPartial<LockBotRequest>, options?: CallOptions & CallOptionsExt): Promise<Bot>;
   /** UnlockBot lifts a bot's lock. */
   unlockBot(request: DeepPartial<UnlockBotRequest>, options?: CallOptions & CallOptionsExt): Promise<Bot>;
+  /** AddBotInstance mints another one-time join token for a bot (another machine), leaving its other tokens and instances alone. */
+  addBotInstance(
+    request: DeepPartial<AddBotInstanceRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<RotateBotTokenResponse>;
+  /** ListBotInstances lists the instances (one per successful join) of one bot or of every bot in the tenant. */
+  listBotInstances(
+    request: DeepPartial<ListBotInstancesRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ListBotInstancesResponse>;
+  /** GetBotInstance returns one instance with its lineage: the key certified at each generation. */
+  getBotInstance(
+    request: DeepPartial<GetBotInstanceRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<BotInstance>;
 }
 
 /** RoleService manages roles: what logins, on which nodes, for how long. */
@@ -9791,19 +11122,14 @@ export const JoinServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** BeginRenewal returns a single-use challenge for the presented certificate. */
-    beginRenewal: {
-      name: "BeginRenewal",
-      requestType: BeginRenewalRequest as typeof BeginRenewalRequest,
-      requestStream: false,
-      responseType: BeginRenewalResponse as typeof BeginRenewalResponse,
-      responseStream: false,
-      options: {},
-    },
-    /** CompleteRenewal proves possession of the current key and returns a certificate for a new key. */
-    completeRenewal: {
-      name: "CompleteRenewal",
-      requestType: CompleteRenewalRequest as typeof CompleteRenewalRequest,
+    /**
+     * RenewBot presents the current certificate and a signature by its key over the new key, and returns a certificate for the new key.
+     * Presenting the same generation with the same new key again returns the same certificate (a lost response costs nothing);
+     * any other second presentation of a generation is a copied credential and locks the instance.
+     */
+    renewBot: {
+      name: "RenewBot",
+      requestType: RenewBotRequest as typeof RenewBotRequest,
       requestStream: false,
       responseType: JoinResponse as typeof JoinResponse,
       responseStream: false,
@@ -9842,16 +11168,12 @@ export const JoinServiceDefinition = {
 export interface JoinServiceImplementation<CallContextExt = {}> {
   /** Join redeems a one-time join token for a certificate on the caller's public key. */
   join(request: JoinRequest, context: CallContext & CallContextExt): Promise<DeepPartial<JoinResponse>>;
-  /** BeginRenewal returns a single-use challenge for the presented certificate. */
-  beginRenewal(
-    request: BeginRenewalRequest,
-    context: CallContext & CallContextExt,
-  ): Promise<DeepPartial<BeginRenewalResponse>>;
-  /** CompleteRenewal proves possession of the current key and returns a certificate for a new key. */
-  completeRenewal(
-    request: CompleteRenewalRequest,
-    context: CallContext & CallContextExt,
-  ): Promise<DeepPartial<JoinResponse>>;
+  /**
+   * RenewBot presents the current certificate and a signature by its key over the new key, and returns a certificate for the new key.
+   * Presenting the same generation with the same new key again returns the same certificate (a lost response costs nothing);
+   * any other second presentation of a generation is a copied credential and locks the instance.
+   */
+  renewBot(request: RenewBotRequest, context: CallContext & CallContextExt): Promise<DeepPartial<JoinResponse>>;
   /** JoinNode redeems a one-time node join token (`tok-node-…`) for a host certificate on the node's existing host key. */
   joinNode(
     request: JoinNodeRequest,
@@ -9872,16 +11194,12 @@ export interface JoinServiceImplementation<CallContextExt = {}> {
 export interface JoinServiceClient<CallOptionsExt = {}> {
   /** Join redeems a one-time join token for a certificate on the caller's public key. */
   join(request: DeepPartial<JoinRequest>, options?: CallOptions & CallOptionsExt): Promise<JoinResponse>;
-  /** BeginRenewal returns a single-use challenge for the presented certificate. */
-  beginRenewal(
-    request: DeepPartial<BeginRenewalRequest>,
-    options?: CallOptions & CallOptionsExt,
-  ): Promise<BeginRenewalResponse>;
-  /** CompleteRenewal proves possession of the current key and returns a certificate for a new key. */
-  completeRenewal(
-    request: DeepPartial<CompleteRenewalRequest>,
-    options?: CallOptions & CallOptionsExt,
-  ): Promise<JoinResponse>;
+  /**
+   * RenewBot presents the current certificate and a signature by its key over the new key, and returns a certificate for the new key.
+   * Presenting the same generation with the same new key again returns the same certificate (a lost response costs nothing);
+   * any other second presentation of a generation is a copied credential and locks the instance.
+   */
+  renewBot(request: DeepPartial<RenewBotRequest>, options?: CallOptions & CallOptionsExt): Promise<JoinResponse>;
   /** JoinNode redeems a one-time node join token (`tok-node-…`) for a host certificate on the node's existing host key. */
   joinNode(
     request: DeepPartial<JoinNodeRequest>,

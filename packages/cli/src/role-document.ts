@@ -22,7 +22,7 @@ export interface RoleDocument {
   };
 }
 
-const sameSet = (a: string[], b: string[]) => a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
 
 function side(c: authv1.RoleConditions | undefined): Side | undefined {
   if (!c) return undefined;

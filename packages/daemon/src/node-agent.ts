@@ -256,7 +256,7 @@ async function readState(path: string): Promise<NodeState | undefined> {
 export function readNodeFile(path: string): NodeFile | null {
   try {
     const n = JSON.parse(readFileSync(path, 'utf8')) as NodeFile;
-    if (typeof n?.name !== 'string' || typeof n.labels !== 'object' || n.labels === null) return null;
+    if (typeof n?.name !== 'string' || typeof n.labels !== 'object' || n.labels === null || Array.isArray(n.labels)) return null;
     for (const v of Object.values(n.labels)) if (typeof v !== 'string') return null;
     return n;
   } catch {

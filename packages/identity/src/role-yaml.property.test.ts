@@ -1,7 +1,7 @@
 import * as fc from 'fast-check';
 import { isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { isMeziteError } from './errors';
-import type { Role } from './role';
+import { grantsFromClaims, grantsOf, labelsMatch, loginsForNode, type Role } from './role';
 import { parseRoleYaml } from './role-yaml';
 
 /**
@@ -65,9 +65,11 @@ function statedSelector(text: string, path: string[]): Map<string, string[]> | u
   return out;
 }
 
+/** Names every plain object inherits from Object.prototype: as label names they must be labels like any other. */
+const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__'];
 /** Keys and values a role author may write unquoted, which YAML reads as numbers, booleans or null. */
 const scalarText = fc.oneof(
-  fc.constantFrom('env', 'team', 'prod', 'staging', '1', '1.0', '1.20', '0x1F', '0o10', '010', '1e3', '-0', '.inf', 'true', 'false', 'yes', 'on', '~', 'null', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '*', 'k8s.io/zone', 'a-b_c.d'),
+  fc.constantFrom('env', 'team', 'prod', 'staging', '1', '1.0', '1.20', '0x1F', '0o10', '010', '1e3', '-0', '.inf', 'true', 'false', 'yes', 'on', '~', 'null', ...PROTOTYPE_NAMES, '*', 'k8s.io/zone', 'a-b_c.d'),
   fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,15}$/),
 );
 const selectorYaml = fc.array(fc.tuple(scalarText, fc.array(scalarText, { maxLength: 3 })), { minLength: 1, maxLength: 4 }).map((entries) =>
@@ -77,6 +79,13 @@ const roleWith = (allow: string, deny: string) =>
   `kind: role\nmetadata:\n  name: fuzz\nspec:\n  allow:\n    logins: [deploy]\n    node_labels:\n${allow}\n  deny:\n    logins: [root]\n    node_labels:\n${deny}\n`;
 
 describe('parseRoleYaml properties', () => {
+  // Whatever a document holds, parsing it must leave Object.prototype as it was.
+  const prototypeBefore = Object.getOwnPropertyNames(Object.prototype).sort();
+  afterEach(() => {
+    expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(prototypeBefore);
+    expect(({} as Record<string, unknown>).env).toBeUndefined();
+  });
+
   test('any text: a role or InvalidArgument naming file and line', () => {
     const yamlish = fc.array(fc.constantFrom('kind: role', 'metadata:', '  name: x', 'spec:', '  allow:', '    logins: [a]', '  deny:', '    node_labels: {a: b}', '- ', '? ', ': ', '&a ', '*a', '!!binary ', '!!map', '---', '...', '%YAML 1.1', '|', '>', '"', "'", '#', '\t', '  ', '{', '}', '[', ']', ','), { maxLength: 30 }).map((parts) => parts.join(''));
     fc.assert(
@@ -132,6 +141,39 @@ describe('parseRoleYaml properties', () => {
     );
   });
 
+  test('an accepted role selects exactly the nodes a Map over the stated labels selects, prototype names included, on the server and at the node', () => {
+    const name = fc.oneof(fc.constantFrom(...PROTOTYPE_NAMES), fc.constantFrom('env', 'team', '*'));
+    const value = fc.constantFrom('*', 'prod', 'dev', 'function toString() { [native code] }', '[object Object]');
+    const selector = fc.array(fc.tuple(name, fc.array(value, { maxLength: 3 })), { minLength: 1, maxLength: 3 }).map((entries) =>
+      entries.map(([k, vs]) => `      ${k === '*' ? "'*'" : k}: [${vs.map((v) => (v === '*' ? "'*'" : JSON.stringify(v))).join(', ')}]`).join('\n'),
+    );
+    // Node labels as mezd reads them from node.json: JSON.parse makes every name, `__proto__` too, an own property.
+    const nodeLabels = fc.array(fc.tuple(fc.oneof(fc.constantFrom(...PROTOTYPE_NAMES), fc.constantFrom('env', 'team')), fc.constantFrom('prod', 'dev')), { maxLength: 4 });
+    const model = (sel: Map<string, string[]>, labels: Map<string, string>) =>
+      sel.size > 0 && [...sel].every(([k, vs]) => (k === '*' ? vs.includes('*') : labels.has(k) && (vs.includes('*') || vs.includes(labels.get(k) as string))));
+    let checked = 0;
+    fc.assert(
+      fc.property(selector, selector, nodeLabels, (allow, deny, pairs) => {
+        const role = parseOrRefuse(roleWith(allow, deny));
+        if (!role) return;
+        checked++;
+        const labelMap = new Map(pairs);
+        const labels = JSON.parse(JSON.stringify(Object.fromEntries(labelMap))) as Record<string, string>;
+        const allowSel = statedSelector(roleWith(allow, deny), ['spec', 'allow', 'node_labels']) as Map<string, string[]>;
+        const denySel = statedSelector(roleWith(allow, deny), ['spec', 'deny', 'node_labels']) as Map<string, string[]>;
+        expect(labelsMatch(role.allow.nodeLabels, labels)).toBe(model(allowSel, labelMap));
+        expect(labelsMatch(role.deny.nodeLabels, labels)).toBe(model(denySel, labelMap));
+        const want = model(allowSel, labelMap) && !model(denySel, labelMap) ? ['deploy'] : [];
+        expect(loginsForNode([role], labels)).toEqual(want);
+        // At the node: the grants as the certificate carries them, read back by mezd.
+        const grants = grantsFromClaims(JSON.parse(JSON.stringify(grantsOf([role]))));
+        expect(grants && loginsForNode(grants, labels)).toEqual(want);
+      }),
+      { numRuns: 500 },
+    );
+    expect(checked).toBeGreaterThan(250);
+  });
+
   // The counterexamples the property above found (fixed in role-yaml.ts), kept as examples.
   test.each<[string, string, Record<string, string[]> | RegExp]>([
     ['a label name YAML reads as a number', '      1: [prod]', { '1': ['prod'] }],
@@ -140,6 +182,10 @@ describe('parseRoleYaml properties', () => {
     ['a value YAML reads as 31', '      id: [0x1F]', { id: ['0x1F'] }],
     ['a null label name', '      ~: [prod]', /^fuzz\.yaml:12: spec\.deny\.node_labels: label names must be strings/],
     ['__proto__ as a label name', '      __proto__: [prod]', /^fuzz\.yaml:12: spec\.deny\.node_labels\.__proto__: not a valid label name/],
+    ['__proto__ quoted', "      '__proto__': ['*']", /^fuzz\.yaml:12: spec\.deny\.node_labels\.__proto__: not a valid label name/],
+    ['toString as a label name', '      toString: [prod]', { toString: ['prod'] }],
+    ['constructor and hasOwnProperty as label names', '      constructor: [a]\n      hasOwnProperty: [b]', { constructor: ['a'], hasOwnProperty: ['b'] }],
+    ['one label written as a number and as a string', "      1: [prod]\n      '1': [dev]", /^fuzz\.yaml:13: spec\.deny\.node_labels\.1: this label is given twice/],
   ])('deny node_labels with %s', (_what, deny, want) => {
     const text = roleWith('      env: [prod]', deny);
     if (want instanceof RegExp) expect(() => parseRoleYaml(text, 'fuzz.yaml')).toThrow(want);

@@ -31,7 +31,19 @@ describe('parseRoleYaml', () => {
     });
   });
 
+  test.each<[string, string, string[]]>([
+    ["seed 002's role, which lists none: a terminal only", SEED_ROLE, ['permit-pty']],
+    ['a list', SEED_ROLE.replace('    max_session_ttl: 1h\n', '    max_session_ttl: 1h\n    ssh_extensions:\n      - permit-pty\n      - permit-port-forwarding\n'), ['permit-port-forwarding', 'permit-pty']],
+    ['one, as a scalar', SEED_ROLE.replace('    max_session_ttl: 1h\n', '    max_session_ttl: 1h\n    ssh_extensions: permit-agent-forwarding\n'), ['permit-agent-forwarding']],
+    ['an empty list: none', SEED_ROLE.replace('    max_session_ttl: 1h\n', '    max_session_ttl: 1h\n    ssh_extensions: []\n'), []],
+    ['null: the default', SEED_ROLE.replace('    max_session_ttl: 1h\n', '    max_session_ttl: 1h\n    ssh_extensions:\n'), ['permit-pty']],
+  ])('spec.options.ssh_extensions: %s', (_, text, want) => {
+    expect(parseRoleYaml(text).options.sshExtensions).toEqual(want);
+  });
+
   test.each<[string, string, RegExp]>([
+    ['unknown extension', SEED_ROLE.replace('    max_session_ttl: 1h\n', '    max_session_ttl: 1h\n    ssh_extensions: [permit-pty, permit-tunnel]\n'), /^role.yaml:8: spec.options.ssh_extensions: unknown extension "permit-tunnel"; known: permit-X11-forwarding, /],
+    ['__proto__ as a label name', SEED_ROLE.replace('      env:\n', '      __proto__: [x]\n      env:\n'), /^role.yaml:10: spec.allow.node_labels.__proto__: not a valid label name/],
     ['bad YAML', 'kind: role\nmetadata: [unclosed\n', /^role.yaml:\d+: invalid YAML/],
     ['wrong kind', 'kind: user\nmetadata:\n  name: x\nspec: {}\n', /^role.yaml:1: kind: expected "role", got "user"/],
     ['missing metadata', 'kind: role\nspec: {}\n', /^role.yaml:1: metadata: is required/],

@@ -85,7 +85,11 @@ export function parseRoleYaml(text: string, file = 'role.yaml'): Role {
       // matches nothing), and `__proto__` set the object's prototype instead of a label.
       const k = isScalar(p.key) && p.key.value !== null ? written(p.key) : '';
       if (!k) fail(p.key as Node, path, 'label names must be strings');
+      // Refused, not kept as a plain key: no node label can have that name (they start
+      // with a letter or digit), so it can only be a mistake or a probe (DECISIONS.md).
       if (k === '__proto__') fail(p.key as Node, `${path}.${k}`, 'not a valid label name');
+      // `1` and `'1'` are different YAML keys but the same label: one would silently win.
+      if (Object.hasOwn(out, k)) fail(p.key as Node, `${path}.${k}`, 'this label is given twice');
       const [values] = listOf(p, `${path}.${k}`);
       out[k] = values ?? [];
     }

@@ -18,9 +18,15 @@ export interface Role {
   deny: { logins: string[]; nodeLabels: LabelSelector };
 }
 
-/** Default certificate extensions: what `ssh-keygen -s` grants by default. */
-export const DEFAULT_SSH_EXTENSIONS = ['permit-X11-forwarding', 'permit-agent-forwarding', 'permit-port-forwarding', 'permit-pty', 'permit-user-rc'];
-const KNOWN_EXTENSIONS = new Set(DEFAULT_SSH_EXTENSIONS);
+/** The OpenSSH certificate extensions a role may grant (`spec.options.ssh_extensions`). */
+export const SSH_EXTENSIONS: readonly string[] = ['permit-X11-forwarding', 'permit-agent-forwarding', 'permit-port-forwarding', 'permit-pty', 'permit-user-rc'];
+/**
+ * What a role grants when it lists no extensions: a terminal, nothing else. Port, agent
+ * and X11 forwarding and `~/.ssh/rc` (what `ssh-keygen -s` grants by default) turn a
+ * bot's login into a tunnel or a use of the caller's agent, so a role must ask for them.
+ */
+export const DEFAULT_SSH_EXTENSIONS: readonly string[] = ['permit-pty'];
+const KNOWN_EXTENSIONS = new Set(SSH_EXTENSIONS);
 /** The longest max_session_ttl a role may set. */
 export const MAX_ROLE_TTL_MS = 30 * 24 * 3600_000;
 const DEFAULT_ROLE_TTL_MS = 12 * 3600_000;
@@ -42,14 +48,20 @@ export function clampTtl(requestedMs: number, roles: Role[]): number {
   return Math.min(requestedMs, ...roles.map((r) => r.options.maxSessionTtlMs));
 }
 
-/** True when `labels` satisfy `selector`: every named label has one of the listed values. */
+/**
+ * True when `labels` satisfy `selector`: every named label has one of the listed values.
+ * Only own properties count, on both sides: a selector naming `toString` or
+ * `constructor` matches a node only by a label of that name the node really has, never
+ * by what every object inherits from Object.prototype.
+ */
 export function labelsMatch(selector: LabelSelector, labels: Record<string, string>): boolean {
   const entries = Object.entries(selector);
   if (entries.length === 0) return false;
   return entries.every(([k, values]) => {
+    if (!Array.isArray(values)) return false;
     if (k === '*') return values.includes('*');
-    const v = labels[k];
-    return v !== undefined && (values.includes('*') || values.includes(v));
+    const v: unknown = Object.hasOwn(labels, k) ? labels[k] : undefined;
+    return typeof v === 'string' && (values.includes('*') || values.includes(v));
   });
 }
 
@@ -86,7 +98,9 @@ export function grantsFromClaims(raw: unknown): RoleGrant[] | null {
     const out: LabelSelector = {};
     for (const [k, v] of Object.entries(x)) {
       const vs = strings(v);
-      if (!vs) return null;
+      // `out.__proto__ = vs` would set out's prototype and drop the label: a deny that
+      // silently matches less. No role can hold that name (validateRole), so refuse.
+      if (!vs || k === '__proto__') return null;
       out[k] = vs;
     }
     return out;
@@ -130,12 +144,27 @@ export function validateRole(input: {
     return [...new Set(l ?? [])];
   };
   const exts = input.sshExtensions ?? DEFAULT_SSH_EXTENSIONS;
-  for (const e of exts) if (!KNOWN_EXTENSIONS.has(e)) throw fieldErr('spec.options.ssh_extensions', `unknown extension "${e}"; known: ${[...KNOWN_EXTENSIONS].join(', ')}`);
+  for (const e of exts) if (!KNOWN_EXTENSIONS.has(e)) throw fieldErr('spec.options.ssh_extensions', `unknown extension "${e}"; known: ${SSH_EXTENSIONS.join(', ')}`);
   return {
     name: input.name,
     description: input.description ?? '',
     options: { maxSessionTtlMs: ttl, sshExtensions: [...new Set(exts)].sort() },
-    allow: { logins: logins('spec.allow.logins', input.allowLogins), nodeLabels: input.allowNodeLabels ?? {} },
-    deny: { logins: logins('spec.deny.logins', input.denyLogins), nodeLabels: input.denyNodeLabels ?? {} },
+    allow: { logins: logins('spec.allow.logins', input.allowLogins), nodeLabels: ownSelector('spec.allow.node_labels', input.allowNodeLabels) },
+    deny: { logins: logins('spec.deny.logins', input.denyLogins), nodeLabels: ownSelector('spec.deny.node_labels', input.denyNodeLabels) },
   };
+}
+
+/**
+ * A copy of a selector holding its own entries only, each a list of strings. `__proto__`
+ * is refused: no node label can have that name (node label names start with a letter or
+ * digit), and as a key of a plain object it is a trap for the next `out[k] = v`.
+ */
+function ownSelector(field: string, sel: LabelSelector | undefined): LabelSelector {
+  const out: LabelSelector = {};
+  for (const [k, values] of Object.entries(sel ?? {})) {
+    if (k === '__proto__') throw invalidArgument(`${field}.${k}: not a valid label name`);
+    if (!Array.isArray(values) || !values.every((v) => typeof v === 'string')) throw invalidArgument(`${field}.${k}: expected a list of strings`);
+    out[k] = [...values];
+  }
+  return out;
 }

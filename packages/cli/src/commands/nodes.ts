@@ -14,17 +14,24 @@ const labelText = (l: Record<string, string>) =>
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
 
-/** `env=staging,team=web` → `{ env: 'staging', team: 'web' }`; a usage error names a malformed pair. */
+/**
+ * `env=staging,team=web` → `{ env: 'staging', team: 'web' }`; a usage error names a
+ * malformed pair. Names are own keys whatever they are called: `toString=x` is a label
+ * (not "given twice" because every object inherits a toString). `__proto__` is refused
+ * here: no label may have that name, and the generated gRPC decoder would drop it
+ * silently (`labels['__proto__'] = 'x'` assigns nothing) instead of refusing it.
+ */
 export function parseLabels(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = new Map<string, string>();
   for (const pair of text.split(',').map((p) => p.trim()).filter(Boolean)) {
     const i = pair.indexOf('=');
     if (i <= 0) throw invalidArgument(`--labels: "${pair}" is not NAME=VALUE`);
     const k = pair.slice(0, i).trim();
-    if (k in out) throw invalidArgument(`--labels: "${k}" is given twice`);
-    out[k] = pair.slice(i + 1).trim();
+    if (k === '__proto__') throw invalidArgument(`--labels: label name "${k}": use letters, digits, '-', '_', '.' and '/', starting with a letter or digit`);
+    if (out.has(k)) throw invalidArgument(`--labels: "${k}" is given twice`);
+    out.set(k, pair.slice(i + 1).trim());
   }
-  return out;
+  return Object.fromEntries(out);
 }
 
 /** A node as `--output json` shows it. */

@@ -10,7 +10,7 @@ metadata:
 spec:
   options:
     max_session_ttl: 90m
-    ssh_extensions: [permit-pty]
+    ssh_extensions: [permit-pty, permit-port-forwarding]
   allow:
     node_labels:
       '*': '*'
@@ -46,6 +46,7 @@ describe('mezctl roles', () => {
         '  options:',
         '    max_session_ttl: 1h30m',
         '    ssh_extensions:',
+        '      - permit-port-forwarding',
         '      - permit-pty',
         '  allow:',
         '    node_labels:',

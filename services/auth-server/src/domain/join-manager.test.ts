@@ -96,6 +96,14 @@ describe('JoinManager: instances, one-call renewal, exact copy detection', () =>
       expect(await failure(join(token))).toBe('Unauthenticated: invalid join token');
     });
 
+    test('certificate extensions: permit-pty only when the roles list none; what a role lists when it does (the union over roles)', async () => {
+      const extensionsOf = (h: Held) => Object.keys(parseCertificate(h.certificate).extensions).filter((e) => e !== MEZITE_EXTENSION);
+      expect(extensionsOf(await join(await newBot('plain')))).toEqual(['permit-pty']);
+      await roles.upsert(admin, { yaml: SEED_ROLE.replace('name: ci-deployer', 'name: tunnel').replace('    max_session_ttl: 4h\n', '    max_session_ttl: 4h\n    ssh_extensions: [permit-port-forwarding]\n'), fileName: 'tunnel.yaml', force: false });
+      const both = (await bots.create(admin, { name: 'tunneller', roles: ['ci-deployer', 'tunnel'], tokenTtlMs: 3600_000 })).joinToken;
+      expect(extensionsOf(await join(both))).toEqual(['permit-port-forwarding', 'permit-pty']);
+    });
+
     test('a join retried with the same token and key (its answer was lost) gets the same certificate; another key is refused', async () => {
       const token = await newBot();
       const key = keyPair();

@@ -239,7 +239,7 @@ describe('telemetry: traces, metrics, health port, logs', () => {
     // A service identity with a fresh client secret, client_credentials over gRPC and HTTP.
     const svc = JSON.parse((await mezctl(['service-identities', 'add', '--name', 'tele-svc', '--output', 'json'])).stdout) as { id: string; client_id: string; client_secret: string };
     keep(svc.client_secret);
-    const grpcToken = JSON.parse((await mezctl(['identity-tokens', 'issue-service', '--client-id', svc.client_id, '--grant-type', 'client_credentials', '--client-secret', svc.client_secret, '--output', 'json'])).stdout) as { access_token: string };
+    const grpcToken = JSON.parse((await mezctl(['identity-tokens', 'issue-service', '--client-id', svc.client_id, '--grant-type', 'client_credentials', '--client-secret', svc.client_secret, '--output', 'json'])).stdout) as { access_token: string; id: string };
     keep(grpcToken.access_token);
     const http = await fetch(`${stack.httpUrl}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${svc.client_id}:${svc.client_secret}`).toString('base64')}` }, body: 'grant_type=client_credentials' });
     expect(http.status).toBe(200);
@@ -251,14 +251,16 @@ describe('telemetry: traces, metrics, health port, logs', () => {
     writeFileSync(join(dir, 'machine.token'), grpcToken.access_token);
     const machine = ['--token-file', join(dir, 'machine.token')];
     const list = JSON.parse((await mezctl(['identity-tokens', 'list', ...machine, '--output', 'json'])).stdout) as { items: Array<{ id: string }> };
-    const rotated = await mezctl(['identity-tokens', 'rotate', '--id', list.items[0]!.id, ...machine, '--output', 'json']);
+    expect(list.items.map((t) => t.id)).toContain(grpcToken.id);
+    // The token it presents: a token caller may rotate no other (issue 14).
+    const rotated = await mezctl(['identity-tokens', 'rotate', '--id', grpcToken.id, ...machine, '--output', 'json']);
     expect(rotated.stderr).toBe('');
     const fresh = rotated.stdout.match(/psk_(?:live|dev)_[A-Za-z0-9]+/g) ?? [];
     expect(fresh).toHaveLength(1);
     keep(...fresh);
     writeFileSync(join(dir, 'machine.token'), fresh[0]!);
     expect((await mezctl(['whoami', ...machine])).code).toBe(0);
-    const del = await mezctl(['identity-tokens', 'delete', '--id', list.items[0]!.id, ...machine]);
+    const del = await mezctl(['identity-tokens', 'delete', '--id', grpcToken.id, ...machine]);
     expect(del).toMatchObject({ code: 0, stderr: '' });
     // The stack's own secrets: the admin session, peppers and the CA key-encryption key.
     keep((JSON.parse(readFileSync(stack.adminIdentityFile, 'utf8')) as { token: string }).token, ...Object.values(stack.secrets()));

@@ -47,9 +47,10 @@ describe('tenant isolation', () => {
   });
 
   test("a machine cannot rotate or delete another tenant's token", async () => {
+    // A token caller may rotate only the token it presents (issue 14): refused before any lookup.
     const rot = await asMachine(['identity-tokens', 'rotate', '--id', tokens.b.id, '--token-file', tokens.a.file]);
     expect(rot.code).toBe(1);
-    expect(rot.stderr).toMatch(/^plexctl: Not found: /);
+    expect(rot.stderr).toMatch(/^plexctl: Forbidden: a caller authenticated via an API token may rotate only the token it presents/);
     const del = await asMachine(['identity-tokens', 'delete', '--id', tokens.b.id, '--token-file', tokens.a.file]);
     expect(del.code).toBe(1);
     expect(del.stderr).toMatch(/^plexctl: Not found: /);

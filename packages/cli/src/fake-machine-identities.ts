@@ -9,13 +9,18 @@ type Ctx = CallContext & RequestContext;
 /** The real server's anti-escalation message (seed 000, step 4), word for word. */
 export const API_TOKEN_CANNOT_MINT = 'a caller authenticated via an API token cannot mint another API token; sign in interactively to issue tokens';
 
+/** The real server's refusal of a token caller rotating another token (issue 14), word for word. */
+export const API_TOKEN_ROTATES_ITSELF = 'a caller authenticated via an API token may rotate only the token it presents: present the token you mean to rotate';
+
 /** A stored API token in the fake: its metadata and plaintext. */
 export interface FakeApiToken {
   token: authv1.ApiToken;
   plaintext: string;
-  /** Lifetime in seconds, which a rotation's successor keeps. */
+  /** Lifetime in seconds as minted. */
   ttlSeconds: number;
   deleted: boolean;
+  /** The id of the successor a rotation gave it. */
+  replacedBy?: string;
 }
 
 /** Who a call's bearer credential is, as the fake's WhoAmI and token handlers see it. */
@@ -23,6 +28,8 @@ export interface FakeCaller {
   via: 'session' | 'api-token';
   /** `user:<uuid>` or `service:<uuid>`: whose tokens it lists and rotates. */
   ref: string;
+  /** The API token presented, when `via` is `api-token`. */
+  tokenId?: string;
   whoami: authv1.WhoAmIResponse;
 }
 
@@ -58,13 +65,13 @@ export class FakeMachineIdentities {
     return identity;
   }
 
-  /** Mints a token; ttl 0 means the server's default (90 days). */
-  mint(identityRef: string, env: string, ttlSeconds: number): FakeApiToken {
+  /** Mints a token; ttl 0 means the server's default (90 days); `expireTime` overrides the lifetime (a rotation's successor). */
+  mint(identityRef: string, env: string, ttlSeconds: number, expireTime?: Date): FakeApiToken {
     const now = this.clock.now();
     const ttl = ttlSeconds || 90 * DAY;
     const id = this.uuid('a0');
     const t: FakeApiToken = {
-      token: { id, envPrefix: env, createTime: now, expireTime: new Date(now.getTime() + ttl * 1000), lastUsedTime: undefined, rotateTime: undefined, rotationDeadline: undefined, identityRef },
+      token: { id, envPrefix: env, createTime: now, expireTime: expireTime ?? new Date(now.getTime() + ttl * 1000), lastUsedTime: undefined, rotateTime: undefined, rotationDeadline: undefined, identityRef },
       plaintext: `psk_${env}_fake${String(this.n).padStart(18, '0')}`,
       ttlSeconds: ttl,
       deleted: false,
@@ -82,7 +89,7 @@ export class FakeMachineIdentities {
     // last_used_at is left alone: the real server writes it in batches, up to a minute late.
     if (!t) throw unauthenticated('invalid or expired credential');
     const ref = parseIdentityRef(t.token.identityRef);
-    return { via: 'api-token', ref: t.token.identityRef, whoami: { principal: ref.kind, subject: ref.id, domain: FAKE_SERVICE_TENANT, acr: '', amr: [] } };
+    return { via: 'api-token', ref: t.token.identityRef, tokenId: t.token.id, whoami: { principal: ref.kind, subject: ref.id, domain: FAKE_SERVICE_TENANT, acr: '', amr: [] } };
   }
 
   /** One of the caller's live tokens, or NotFound. */
@@ -90,6 +97,11 @@ export class FakeMachineIdentities {
     const t = this.tokens.find((x) => x.token.id === id && x.token.identityRef === caller.ref && !x.deleted);
     if (!t) throw notFound(`API token ${id} not found`);
     return t;
+  }
+
+  /** Marks token `t` and every successor after it deleted, as the real server revokes a rotation chain. */
+  deleteChain(t: FakeApiToken): void {
+    for (let x: FakeApiToken | undefined = t; x; x = x.replacedBy ? this.tokens.find((y) => y.token.id === x?.replacedBy) : undefined) x.deleted = true;
   }
 }
 
@@ -131,9 +143,13 @@ export function identityTokenService(fake: () => FakeAuthServer): ServiceImpleme
     async rotateToken(req, ctx: Ctx) {
       const f = fake();
       f.calls.push({ method: 'IdentityTokenService.RotateToken', request: req });
-      const old = f.machine.owned(f.machine.caller(ctx), req.id);
+      const caller = f.machine.caller(ctx);
+      if (caller.via === 'api-token' && caller.tokenId !== req.id) throw permissionDenied(API_TOKEN_ROTATES_ITSELF);
+      const old = f.machine.owned(caller, req.id);
       const now = f.clock.now();
-      const next = f.machine.mint(old.token.identityRef, old.token.envPrefix, old.ttlSeconds);
+      // The successor expires with the token it replaces.
+      const next = f.machine.mint(old.token.identityRef, old.token.envPrefix, old.ttlSeconds, old.token.expireTime);
+      old.replacedBy = next.token.id;
       const deadline = new Date(Math.min(now.getTime() + 2 * DAY * 1000, old.token.expireTime?.getTime() ?? Infinity));
       Object.assign(old.token, { rotateTime: now, rotationDeadline: deadline });
       return { plaintext: next.plaintext, token: next.token, rotationDeadline: deadline };
@@ -141,7 +157,7 @@ export function identityTokenService(fake: () => FakeAuthServer): ServiceImpleme
     async deleteToken(req, ctx: Ctx) {
       const f = fake();
       f.calls.push({ method: 'IdentityTokenService.DeleteToken', request: req });
-      f.machine.owned(f.machine.caller(ctx), req.id).deleted = true;
+      f.machine.deleteChain(f.machine.owned(f.machine.caller(ctx), req.id));
       return {};
     },
   };
@@ -187,6 +203,7 @@ export function serviceIdentityService(fake: () => FakeAuthServer, pageSize: num
       f.authorize('ServiceIdentityService.RotateServiceIdentitySecret', req, ctx);
       const s = get(req.name);
       s.secret = newSecret();
+      if (req.revokeTokens) for (const t of f.machine.tokens) if (t.token.identityRef === `service:${s.identity.id}`) t.deleted = true;
       return { serviceIdentity: s.identity, clientSecret: s.secret };
     },
   };

@@ -24,4 +24,9 @@ export interface Principal {
   roles: string[];
   /** The session behind the credential, when it is one (so that logout can end it). */
   sessionId?: string;
+  /**
+   * The API token behind the credential, when it is one: a caller holding an API token
+   * may rotate that token and no other (issue 14).
+   */
+  apiTokenId?: string;
 }

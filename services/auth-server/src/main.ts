@@ -134,7 +134,7 @@ export async function main(): Promise<void> {
   const authenticate = async (secret: string): Promise<Principal> => {
     if (!secret.startsWith('psk_')) return sessions.authenticate(secret);
     const t = await apiTokens.verify(secret);
-    return { kind: t.identityKind, id: t.identityId, tenantId: t.tenantId, name: `${t.identityKind}:${t.identityId}`, authMethod: 'api-token', roles: [] };
+    return { kind: t.identityKind, id: t.identityId, tenantId: t.tenantId, name: `${t.identityKind}:${t.identityId}`, authMethod: 'api-token', roles: [], apiTokenId: t.id };
   };
   // Bad bearer credentials count against the source address, like bad client secrets,
   // and each refusal is audited with its reason while the source is under the limit.

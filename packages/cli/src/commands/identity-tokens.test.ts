@@ -257,6 +257,22 @@ describe('mezctl identity-tokens', () => {
     expect(rotated).toEqual({ plaintext: next?.plaintext, id: next?.token.id, env_prefix: 'dev', expires_at: '2026-03-24T15:00:00Z', rotation_deadline: '2026-03-24T15:00:00Z' });
   });
 
+  test('a machine\'s token rotating a sibling token: Forbidden with the server\'s message, nothing rotated (issue 14)', async () => {
+    const svc = server.machine.addServiceIdentity('svc-sibling', 'svc-sibling-secret-0001');
+    const pipeline = server.machine.mint(`service:${svc.id}`, 'live', 3600);
+    const leaked = server.machine.mint(`service:${svc.id}`, 'live', 3600);
+    const file = join(dir, 'leaked.token');
+    writeFileSync(file, leaked.plaintext);
+    const count = server.machine.tokens.length;
+    expect(await server.run(['identity-tokens', 'rotate', '--id', pipeline.token.id, '--token-file', file], { prog: 'plexctl' })).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'plexctl: Forbidden: a caller authenticated via an API token may rotate only the token it presents: present the token you mean to rotate\n',
+    });
+    expect(server.machine.tokens).toHaveLength(count);
+    expect(pipeline.token.rotateTime).toBeUndefined();
+  });
+
   test('rotate and delete of a token that is not yours: the server\'s NotFound', async () => {
     const id = '00000000-0000-4000-8000-0000000000ff';
     expect(await server.run(['identity-tokens', 'rotate', '--id', id])).toEqual({ code: 1, stdout: '', stderr: `mezctl: Not found: API token ${id} not found\n` });

@@ -65,12 +65,32 @@ describe('mezctl service-identities', () => {
     expect(secret).not.toBe('old-secret');
     expect(r).toEqual({
       code: 0,
-      stderr: '',
+      stderr: 'mezctl: API tokens already issued to deployer stay valid until they expire; add --revoke-tokens to revoke them\n',
       stdout: BANNER + `${secret}\n\nname:               deployer\nclient_id:          svc-deployer\nid:                 ${a.id}\ntenant:             d0000000-0000-4000-8000-000000000000\ncreated_at:         2026-03-24T14:00:00Z\n`,
     });
     expect(await server.run(['service-identities', 'rm', 'deployer'])).toEqual({ code: 0, stdout: 'Service identity removed: deployer\n', stderr: '' });
     expect(await server.run(['service-identities', 'rm', 'deployer'], { prog: 'plexctl' })).toEqual({ code: 1, stdout: '', stderr: 'plexctl: Not found: service identity "deployer" not found\n' });
     expect(await server.run(['service-identities', 'rotate-secret', 'deployer'])).toEqual({ code: 1, stdout: '', stderr: 'mezctl: Not found: service identity "deployer" not found\n' });
+  });
+
+  test('rotate-secret --revoke-tokens asks the server to revoke every token of the identity too, and says so on stderr (issue 14)', async () => {
+    const a = server.machine.addServiceIdentity('deployer', 'old-secret', 'svc-deployer');
+    const b = server.machine.addServiceIdentity('reporter', 'other-secret');
+    const held = [server.machine.mint(`service:${a.id}`, 'live', 3600), server.machine.mint(`service:${a.id}`, 'dev', 0)];
+    const theirs = server.machine.mint(`service:${b.id}`, 'live', 3600);
+    const r = await server.run(['service-identities', 'rotate-secret', 'deployer', '--revoke-tokens', '-o', 'json']);
+    const secret = server.machine.services.get('deployer')?.secret;
+    expect(r).toEqual({ code: 0, stdout: expect.any(String), stderr: 'mezctl: every API token of deployer is revoked\n' });
+    expect(JSON.parse(r.stdout)).toMatchObject({ name: 'deployer', client_secret: secret });
+    expect(server.calls).toEqual([{ method: 'ServiceIdentityService.RotateServiceIdentitySecret', request: { name: 'deployer', revokeTokens: true } }]);
+    expect(held.map((t) => t.deleted)).toEqual([true, true]);
+    expect(theirs.deleted).toBe(false);
+    // Without the flag the request says so, and the note tells what stays valid.
+    server.calls.length = 0;
+    const plain = await server.run(['service-identities', 'rotate-secret', 'reporter', '-o', 'json']);
+    expect(plain.stderr).toBe('mezctl: API tokens already issued to reporter stay valid until they expire; add --revoke-tokens to revoke them\n');
+    expect(server.calls).toEqual([{ method: 'ServiceIdentityService.RotateServiceIdentitySecret', request: { name: 'reporter', revokeTokens: false } }]);
+    expect(theirs.deleted).toBe(false);
   });
 
   test('add without --name is a usage error and calls nothing', async () => {

@@ -80,11 +80,19 @@ export function serviceIdentitiesCommand(ctx: CliContext) {
             ctx.print(`Service identity removed: ${argv.name}\n`);
           });
         })
-        .command('rotate-secret <name>', 'Replace the client secret (the old one stops working) and print the new one', nameArg, async (argv) => {
-          await ctx.withClients(argv, async (c) => {
-            printWithSecret(ctx, argv.output, await c.serviceIdentities.rotateServiceIdentitySecret({ name: argv.name }, c.auth()), false);
-          });
-        })
+        .command(
+          'rotate-secret <name>',
+          'Replace the client secret (the old one stops working) and print the new one; --revoke-tokens also revokes every API token the identity holds',
+          (a) => nameArg(a).option('revoke-tokens', { type: 'boolean', default: false, describe: 'Also revoke every API token of the identity, on every replica, before returning (a leaked secret may have minted them)' }),
+          async (argv) => {
+            await ctx.withClients(argv, async (c) => {
+              printWithSecret(ctx, argv.output, await c.serviceIdentities.rotateServiceIdentitySecret({ name: argv.name, revokeTokens: argv.revokeTokens }, c.auth()), false);
+              // On stderr, so the secret on stdout stays the only thing a script reads.
+              if (argv.revokeTokens) ctx.note(`every API token of ${argv.name} is revoked`);
+              else ctx.note(`API tokens already issued to ${argv.name} stay valid until they expire; add --revoke-tokens to revoke them`);
+            });
+          },
+        )
         .demandCommand(1, 'name a service-identities command: add, ls, rm, rotate-secret'),
     handler: () => undefined,
   };

@@ -1,9 +1,9 @@
-import { FakeClock, isMeziteError } from '@mezite/identity';
+import { FakeClock, isMeziteError, type Principal } from '@mezite/identity';
 import { nullLogger } from '@mezite/platform';
 import { MemoryAuditLog } from '../store/memory-audit-log';
-import type { ApiTokenClient } from './api-token-client';
+import type { ApiTokenClient, ApiTokenInfo } from './api-token-client';
 import { FailureLimiter } from './failure-limiter';
-import { IdentityTokenManager } from './identity-token-manager';
+import { API_TOKEN_ROTATES_ITSELF, IdentityTokenManager } from './identity-token-manager';
 import { RefusalAuditor } from './refusal-auditor';
 import type { ServiceIdentityStore } from './service-identity';
 
@@ -50,5 +50,53 @@ describe('IdentityTokenManager.issueService under a spray of bad client credenti
     const { audit, attempt } = setup(false);
     for (let i = 0; i < 50; i++) await attempt();
     expect(audit.events.filter((e) => e.details.reason === 'rate limited')).toHaveLength(47);
+  });
+});
+
+describe('IdentityTokenManager.rotate: a token caller rotates only the token it presents (issue 14)', () => {
+  const tenantId = '7e000000-0000-4000-8000-000000000001';
+  const serviceId = '5e000000-0000-4000-8000-000000000001';
+  const presented = 'a0000000-0000-4000-8000-000000000001';
+  const sibling = 'a0000000-0000-4000-8000-000000000002';
+  const setup = () => {
+    const audit = new MemoryAuditLog();
+    const rotated: string[] = [];
+    const tokens = {
+      rotate: async (i: { tenantId: string; identityId: string; id: string }) => {
+        rotated.push(`${i.identityId} ${i.id}`);
+        return { plaintext: 'psk_live_x', token: { id: 'a0000000-0000-4000-8000-0000000000ff' } as ApiTokenInfo, rotationDeadline: new Date() };
+      },
+    } as unknown as ApiTokenClient;
+    const manager = new IdentityTokenManager({ tokens, services: {} as ServiceIdentityStore, machineIdp: async () => ({}) as never, audit });
+    return { audit, rotated, manager };
+  };
+  const machine = (apiTokenId?: string): Principal => ({ kind: 'service', id: serviceId, tenantId, name: `service:${serviceId}`, authMethod: 'api-token', roles: [], ...(apiTokenId ? { apiTokenId } : {}) });
+
+  test('the presented token: rotated, for its own identity', async () => {
+    const { rotated, manager, audit } = setup();
+    await manager.rotate(machine(presented), presented, 'r1');
+    expect(rotated).toEqual([`${serviceId} ${presented}`]);
+    expect(audit.events.map((e) => `${e.type} ${e.result}`)).toEqual(['token.rotate success']);
+  });
+
+  test.each([
+    ['a sibling token of the same identity', machine(presented), sibling],
+    ['a token of another identity or tenant', machine(presented), 'a0000000-0000-4000-8000-000000000099'],
+    ['any token, when the principal does not say which token it presented', machine(), presented],
+  ])('%s: PermissionDenied before token-service is asked, audited', async (_case, caller, id) => {
+    const { rotated, manager, audit } = setup();
+    const err = await manager.rotate(caller, id, 'r2').catch((e: unknown) => e);
+    expect(isMeziteError(err, 'PermissionDenied')).toBe(true);
+    expect((err as Error).message).toBe(API_TOKEN_ROTATES_ITSELF);
+    expect(rotated).toEqual([]);
+    expect(audit.events.map((e) => [e.type, e.result, e.target, e.details.reason])).toEqual([['token.rotate', 'failure', `token:${id}`, 'not the presented api token']]);
+  });
+
+  test('an interactive session rotates any token of its own identity, as before', async () => {
+    const { rotated, manager } = setup();
+    const userId = '0e000000-0000-4000-8000-000000000001';
+    const person: Principal = { kind: 'user', id: userId, tenantId, name: 'admin@example.com', authMethod: 'interactive-session', roles: ['admin'] };
+    await manager.rotate(person, sibling, 'r3');
+    expect(rotated).toEqual([`${userId} ${sibling}`]);
   });
 });

@@ -19,6 +19,9 @@ import type { ServiceIdentityStore } from './service-identity';
 /** Seed 000's anti-escalation message, word for word. */
 export const API_TOKEN_CANNOT_MINT = 'a caller authenticated via an API token cannot mint another API token; sign in interactively to issue tokens';
 
+/** Why a caller holding an API token may not rotate another token. */
+export const API_TOKEN_ROTATES_ITSELF = 'a caller authenticated via an API token may rotate only the token it presents: present the token you mean to rotate';
+
 /** Lifetime of the token a machine gets from client_credentials. */
 export const SERVICE_TOKEN_TTL_SECONDS = 24 * 3600;
 
@@ -117,15 +120,26 @@ export class IdentityTokenManager {
     return this.o.tokens.list(caller.tenantId, caller.id, requestId);
   }
 
-  /** Rotates one of the caller's own tokens (machines may: this is their lifecycle). */
+  /**
+   * Rotates one of the caller's own tokens (machines may: this is their lifecycle). A
+   * caller holding an API token may rotate only the token it presents, decided before
+   * any lookup (so the answer says nothing of the id named): otherwise a leaked token
+   * could rotate its identity's other tokens, taking their successors' plaintexts and
+   * cutting the owners' tokens to the overlap (issue 14). Sessions rotate any token of
+   * their own identity.
+   */
   async rotate(caller: Principal, id: string, requestId: string): Promise<{ plaintext: string; token: ApiTokenInfo; rotationDeadline: Date }> {
     if (!/^[0-9a-f-]{36}$/.test(id)) throw invalidArgument('--id must be a token id (UUID)');
+    if (caller.authMethod === 'api-token' && caller.apiTokenId !== id) {
+      await this.o.audit.record({ tenantId: caller.tenantId, type: 'token.rotate', actor: formatIdentityRef(caller), target: `token:${id}`, result: 'failure', requestId, details: { reason: 'not the presented api token' } });
+      throw permissionDenied(API_TOKEN_ROTATES_ITSELF);
+    }
     const r = await this.o.tokens.rotate({ tenantId: caller.tenantId, identityId: caller.id, id, requestId });
     await this.o.audit.record({ tenantId: caller.tenantId, type: 'token.rotate', actor: formatIdentityRef(caller), target: `token:${id}`, result: 'success', requestId, details: { successor: r.token.id } });
     return r;
   }
 
-  /** Revokes one of the caller's own tokens, on every replica, before returning. */
+  /** Revokes one of the caller's own tokens and the successors rotation gave it, on every replica, before returning. */
   async delete(caller: Principal, id: string, requestId: string): Promise<void> {
     if (!/^[0-9a-f-]{36}$/.test(id)) throw invalidArgument('--id must be a token id (UUID)');
     await this.o.tokens.delete({ tenantId: caller.tenantId, identityId: caller.id, id, requestId });

@@ -86,3 +86,53 @@ describe('ServiceIdentityManager.delete', () => {
     expect(await store.getById(tenantId, identity.id)).toBeNull();
   });
 });
+
+describe('ServiceIdentityManager.rotateSecret', () => {
+  test('without revokeTokens: a new secret, and the tokens it was issued stay valid (as before)', async () => {
+    const ts = fakeTokenService();
+    const m = new ServiceIdentityManager({ store: memoryStore(), secrets: ts.client, clock: new FakeClock() });
+    const { identity } = await m.create(tenantId, { name: 'deployer' });
+    const held = [ts.mint(identity.id), ts.mint(identity.id)];
+    const r = await m.rotateSecret(admin, 'deployer');
+    expect(r).toMatchObject({ identity: { id: identity.id }, clientSecret: 'secret', revokedTokens: 0 });
+    expect(held.map((id) => ts.tokens.get(id)?.revoked)).toEqual([false, false]);
+    expect(ts.calls.filter((c) => c.startsWith('delete '))).toEqual([]);
+  });
+
+  test('with revokeTokens: the secret is replaced first, then every live token of the identity is revoked; other identities keep theirs (issue 14)', async () => {
+    const ts = fakeTokenService();
+    const m = new ServiceIdentityManager({ store: memoryStore(), secrets: ts.client, clock: new FakeClock() });
+    const { identity } = await m.create(tenantId, { name: 'deployer' });
+    const { identity: other } = await m.create(tenantId, { name: 'reporter' });
+    const held = [ts.mint(identity.id), ts.mint(identity.id), ts.mint(identity.id)];
+    const theirs = ts.mint(other.id);
+    const order: string[] = [];
+    const set = ts.client.setClientSecret;
+    ts.client.setClientSecret = async (i) => {
+      order.push('setClientSecret');
+      return set(i);
+    };
+    const del = ts.client.delete;
+    ts.client.delete = async (i) => {
+      order.push('delete');
+      return del(i);
+    };
+    const r = await m.rotateSecret(admin, 'deployer', { revokeTokens: true, requestId: 'req-2' });
+    expect(r.revokedTokens).toBe(3);
+    expect(order).toEqual(['setClientSecret', 'delete', 'delete', 'delete']);
+    expect(held.map((id) => ts.tokens.get(id)?.revoked)).toEqual([true, true, true]);
+    expect(ts.tokens.get(theirs)?.revoked).toBe(false);
+  });
+
+  test('with revokeTokens, a token that cannot be revoked fails the call; the retry finishes it', async () => {
+    const ts = fakeTokenService();
+    const m = new ServiceIdentityManager({ store: memoryStore(), secrets: ts.client, clock: new FakeClock() });
+    const { identity } = await m.create(tenantId, { name: 'deployer' });
+    const token = ts.mint(identity.id);
+    ts.failDeletes(true);
+    await expect(m.rotateSecret(admin, 'deployer', { revokeTokens: true })).rejects.toMatchObject({ code: 'Unavailable' });
+    ts.failDeletes(false);
+    await m.rotateSecret(admin, 'deployer', { revokeTokens: true });
+    expect(ts.tokens.get(token)?.revoked).toBe(true);
+  });
+});

@@ -58,19 +58,33 @@ export class ServiceIdentityManager {
    */
   async delete(caller: Principal, name: string, requestId?: string): Promise<void> {
     const s = await this.get(caller, name);
-    const rid = requestId ? { requestId } : {};
     await this.o.secrets.deleteClientSecret(s.clientId, requestId).catch((err: unknown) => {
       if (!isMeziteError(err, 'NotFound')) throw err; // gone already (a retry)
     });
-    const tokens = await this.o.secrets.list(s.tenantId, s.id, requestId);
-    await Promise.all(tokens.map((t) => this.o.secrets.delete({ tenantId: s.tenantId, identityId: s.id, id: t.id, ...rid })));
+    await this.revokeTokens(s, requestId);
     await this.o.store.delete(caller.tenantId, s.id);
   }
 
-  /** Replaces the client secret; the old one stops working at once. */
-  async rotateSecret(caller: Principal, name: string, requestId?: string): Promise<{ identity: ServiceIdentity; clientSecret: string }> {
+  /**
+   * Replaces the client secret; the old one stops working at once. Tokens the identity
+   * was issued stay valid until they expire, unless `revokeTokens`: then, after the new
+   * secret is stored (so the old one mints no more), every live API token of the
+   * identity is revoked as `delete` revokes them — refused on every replica when this
+   * returns. A failure there rejects after the secret was replaced; the retry replaces
+   * it again and finishes the revocation.
+   */
+  async rotateSecret(caller: Principal, name: string, opts: { revokeTokens?: boolean; requestId?: string } = {}): Promise<{ identity: ServiceIdentity; clientSecret: string; revokedTokens: number }> {
     const s = await this.get(caller, name);
-    const clientSecret = await this.o.secrets.setClientSecret({ tenantId: s.tenantId, clientId: s.clientId, serviceIdentityId: s.id, ...(requestId ? { requestId } : {}) });
-    return { identity: s, clientSecret };
+    const clientSecret = await this.o.secrets.setClientSecret({ tenantId: s.tenantId, clientId: s.clientId, serviceIdentityId: s.id, ...(opts.requestId ? { requestId: opts.requestId } : {}) });
+    const revokedTokens = opts.revokeTokens ? await this.revokeTokens(s, opts.requestId) : 0;
+    return { identity: s, clientSecret, revokedTokens };
+  }
+
+  /** Revokes every live API token of the identity (and the successors of each), on every replica; returns how many were listed. */
+  private async revokeTokens(s: ServiceIdentity, requestId?: string): Promise<number> {
+    const rid = requestId ? { requestId } : {};
+    const tokens = await this.o.secrets.list(s.tenantId, s.id, requestId);
+    await Promise.all(tokens.map((t) => this.o.secrets.delete({ tenantId: s.tenantId, identityId: s.id, id: t.id, ...rid })));
+    return tokens.length;
   }
 }

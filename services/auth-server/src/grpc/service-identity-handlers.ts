@@ -33,8 +33,9 @@ export function serviceIdentityHandlers(services: ServiceIdentityManager, audit:
     },
     async rotateServiceIdentitySecret(req, ctx) {
       const caller = requireAdmin(ctx.principal, 'rotate client secrets');
-      const r = await services.rotateSecret(caller, req.name, ctx.requestId);
-      await audit.record({ tenantId: caller.tenantId, type: 'service_identity.rotate_secret', actor: formatIdentityRef(caller), target: `service:${r.identity.id}`, result: 'success', requestId: ctx.requestId, details: {} });
+      const r = await services.rotateSecret(caller, req.name, { revokeTokens: req.revokeTokens, requestId: ctx.requestId });
+      const details: Record<string, string> = req.revokeTokens ? { revoke_tokens: 'true', revoked_tokens: String(r.revokedTokens) } : {};
+      await audit.record({ tenantId: caller.tenantId, type: 'service_identity.rotate_secret', actor: formatIdentityRef(caller), target: `service:${r.identity.id}`, result: 'success', requestId: ctx.requestId, details });
       return { serviceIdentity: toProto(r.identity, await tenantDomain(caller.tenantId)), clientSecret: r.clientSecret };
     },
   };

@@ -69,8 +69,8 @@ describe('ApiTokenManager', () => {
     r.clock.advance(DAY);
     const rot = await r.manager.rotate({ ...r.identity, id: old.token.id, overlapSeconds: 0 });
     expect(rot.rotationDeadline).toEqual(new Date(r.clock.now().getTime() + 48 * HOUR));
-    // The successor has the original grant's lifetime, counted from now.
-    expect(rot.token.expiresAt).toEqual(new Date(r.clock.now().getTime() + 30 * DAY));
+    // The successor expires when the token it replaces does: rotation renews the plaintext, not the lifetime.
+    expect(rot.token.expiresAt).toEqual(old.token.expiresAt);
     expect(rot.plaintext).not.toBe(old.plaintext);
     expect(await r.verifier.verify(old.plaintext)).toMatchObject({ id: old.token.id, rotationDeadline: rot.rotationDeadline });
     expect(await r.verifier.verify(rot.plaintext)).toMatchObject({ id: rot.token.id });
@@ -144,13 +144,49 @@ describe('ApiTokenManager', () => {
     expect(await r.manager.list(r.identity.tenantId, r.identity.identityId)).toEqual([]);
   });
 
-  test('the seed’s order: rotate, then delete the old token while it is in its overlap; the new one keeps working', async () => {
+  test('a successor never outlives its predecessor: a token rotated every day dies at its first expiry (issue 14)', async () => {
+    const r = apiTokenReplica();
+    const first = await r.mint(30 * 86_400);
+    let current = first;
+    for (let day = 1; day < 30; day++) {
+      r.clock.advance(DAY);
+      const next = await r.manager.rotate({ ...r.identity, id: current.token.id, overlapSeconds: 0 });
+      expect(next.token.expiresAt).toEqual(first.token.expiresAt);
+      expect(next.rotationDeadline.getTime()).toBeLessThanOrEqual(first.token.expiresAt.getTime());
+      current = next;
+    }
+    r.clock.advance(DAY); // day 30: the first token's expiry
+    await expect(r.verifier.verify(current.plaintext)).rejects.toMatchObject({ code: 'Unauthenticated' });
+    await expect(r.manager.rotate({ ...r.identity, id: current.token.id, overlapSeconds: 0 })).rejects.toMatchObject({ code: 'FailedPrecondition', message: 'api token has expired' });
+    expect(await r.manager.list(r.identity.tenantId, r.identity.identityId)).toEqual([]);
+  });
+
+  test('the seed’s order: rotate, then delete the old token while it is in its overlap; the successor it was rotated into dies with it', async () => {
     const r = apiTokenReplica();
     const old = await r.mint();
     const next = await r.manager.rotate({ ...r.identity, id: old.token.id, overlapSeconds: 0 });
-    await r.manager.delete({ ...r.identity, id: old.token.id });
+    expect(await r.manager.delete({ ...r.identity, id: old.token.id })).toEqual([old.token.id, next.token.id]);
     await expect(r.verifier.verify(old.plaintext)).rejects.toMatchObject({ code: 'Unauthenticated' });
-    await r.verifier.verify(next.plaintext);
+    await expect(r.verifier.verify(next.plaintext)).rejects.toMatchObject({ code: 'Unauthenticated' });
+  });
+
+  test('deleting a token revokes its whole chain of successors on every replica at once, not its predecessor nor its siblings', async () => {
+    const one = apiTokenReplica();
+    const two = apiTokenReplica({ store: one.store, cache: one.cache, clock: one.clock, pepper: one.pepper });
+    const who = one.identity;
+    const sibling = await one.mint();
+    const a = await one.mint();
+    const b = await one.manager.rotate({ ...who, id: a.token.id, overlapSeconds: 0 });
+    const c = await one.manager.rotate({ ...who, id: b.token.id, overlapSeconds: 0 }); // cuts a off; b is in its overlap
+    for (const t of [b, c, sibling]) await two.verifier.verify(t.plaintext); // cached on the other replica
+    expect(await one.manager.delete({ ...who, id: b.token.id })).toEqual([b.token.id, c.token.id]);
+    for (const t of [b, c]) {
+      await expect(two.verifier.verify(t.plaintext)).rejects.toMatchObject({ code: 'Unauthenticated', message: 'invalid api token' });
+      await expect(one.verifier.verify(t.plaintext)).rejects.toMatchObject({ code: 'Unauthenticated' });
+    }
+    await two.verifier.verify(sibling.plaintext);
+    expect((await one.store.findById(a.token.id))?.revokedAt).toBeNull(); // cut off by c's rotation already, not revoked
+    expect((await one.manager.list(who.tenantId, who.identityId)).map((t) => t.id)).toEqual([sibling.token.id]);
   });
 
   test('delete while the cache is down is Unavailable, yet the database has revoked the token; a retry completes it', async () => {
@@ -163,5 +199,18 @@ describe('ApiTokenManager', () => {
     set.mockRestore();
     await r.manager.delete({ ...r.identity, id: t.token.id });
     await expect(r.verifier.verify(t.plaintext)).rejects.toMatchObject({ code: 'Unauthenticated' });
+  });
+
+  test('a successor the cache could not be told about is Unavailable too; the retry reaches it', async () => {
+    const r = apiTokenReplica();
+    const a = await r.mint();
+    const b = await r.manager.rotate({ ...r.identity, id: a.token.id, overlapSeconds: 0 });
+    await r.verifier.verify(b.plaintext); // cached
+    const set = jest.spyOn(r.cache, 'set').mockResolvedValueOnce(undefined).mockRejectedValueOnce(unavailable('cache unavailable'));
+    expect(await failure(r.manager.delete({ ...r.identity, id: a.token.id }))).toMatchObject({ code: 'Unavailable' });
+    expect((await r.store.findById(b.token.id))?.revokedAt).toEqual(r.clock.now());
+    set.mockRestore();
+    expect(await r.manager.delete({ ...r.identity, id: a.token.id })).toEqual([a.token.id, b.token.id]);
+    await expect(r.verifier.verify(b.plaintext)).rejects.toMatchObject({ code: 'Unauthenticated' });
   });
 });

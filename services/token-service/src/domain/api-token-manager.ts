@@ -59,8 +59,9 @@ const MARKER_SLACK_MS = 5 * 60_000;
  * generations are ever alive. Rotation and revocation reach every replica's verifier
  * through the shared cache before they return.
  *
- * Who may call what (a caller holding an API token may rotate but not mint) is the
- * auth-server's decision; this manager checks ownership of the token named.
+ * Who may call what (a caller holding an API token may rotate only that token, and
+ * mint none) is the auth-server's decision; this manager checks ownership of the
+ * token named.
  */
 export class ApiTokenManager {
   private readonly store: ApiTokenStore;
@@ -132,7 +133,7 @@ export class ApiTokenManager {
     if (input.identityKind !== 'user' && input.identityKind !== 'service') throw invalidArgument('identity_kind must be user or service');
     if (!isApiTokenEnv(input.env)) throw invalidArgument('env_prefix must be live or dev');
     const ttlMs = apiTokenTtlMs(input.ttlSeconds, this.defaultTtlMs);
-    return this.newToken({ tenantId: input.tenantId, identityKind: input.identityKind, identityId: input.identityId, env: input.env }, now, ttlMs);
+    return this.newToken({ tenantId: input.tenantId, identityKind: input.identityKind, identityId: input.identityId, env: input.env }, now, new Date(now.getTime() + ttlMs));
   }
 
   /** The identity's working tokens, newest first. */
@@ -142,9 +143,11 @@ export class ApiTokenManager {
   }
 
   /**
-   * Issues a successor to token `id` with the same lifetime as the original grant;
-   * the old token keeps working until `rotationDeadline` (now + overlap, at most its
-   * expiry). Rotating a token that itself replaced one still in its overlap cuts
+   * Issues a successor to token `id` that expires when token `id` does: rotation
+   * renews the plaintext, never the lifetime, so a lineage ends at its first token's
+   * expiry however often it is rotated (issue 14: a leaked token rotated daily lived
+   * forever). The old token keeps working until `rotationDeadline` (now + overlap, at
+   * most its expiry). Rotating a token that itself replaced one still in its overlap cuts
    * that one off now. A token rotated (or revoked, or expired) already is
    * FailedPrecondition: of concurrent rotations exactly one wins. Returns once every
    * verification lease granted before the new deadlines were shared would have expired
@@ -155,7 +158,7 @@ export class ApiTokenManager {
     const overlapMs = rotationOverlapMs(input.overlapSeconds, this.overlapMs);
     const old = await this.owned(input);
     const now = this.clock.now();
-    const { token, plaintext } = this.newToken(old, now, old.expiresAt.getTime() - old.createdAt.getTime());
+    const { token, plaintext } = this.newToken(old, now, old.expiresAt);
     const deadline = new Date(Math.min(now.getTime() + overlapMs, old.expiresAt.getTime()));
     const r = await this.store.rotate({ id: old.id, tenantId: input.tenantId, identityId: input.identityId, at: now, deadline, successor: token });
     if (!r) throw await this.whyNotRotated(input, now);
@@ -179,31 +182,39 @@ export class ApiTokenManager {
   }
 
   /**
-   * Revokes token `id` and, before returning, marks it revoked in the shared cache,
-   * tells every replica to drop its cached copy and outlasts every verification lease
-   * granted before. Idempotent: deleting a revoked
-   * token repeats the propagation, so a retry after Unavailable completes it.
-   * Unavailable when the cache cannot be reached: the token is revoked in the
-   * database, but a replica might still accept it from its cache, so retry.
+   * Revokes token `id` and every successor rotation gave it (the chain after it: a
+   * leaked token that rotated itself dies with the token it came from) and, before
+   * returning, marks each revoked in the shared cache, tells every replica to drop its
+   * cached copies and outlasts every verification lease granted before. Returns the ids
+   * revoked, `id` first. Idempotent: deleting a revoked token repeats the propagation
+   * for its whole chain, so a retry after Unavailable completes it. Unavailable when the
+   * cache cannot be reached: the tokens are revoked in the database, but a replica might
+   * still accept one from its cache, so retry.
    */
-  async delete(input: { tenantId: string; identityId: string; id: string }): Promise<void> {
+  async delete(input: { tenantId: string; identityId: string; id: string }): Promise<string[]> {
     this.checkIds(input);
     const now = this.clock.now();
-    const t = (await this.store.revoke({ ...input, at: now })) ?? (await this.owned(input));
-    if (!t.revokedAt) throw failedPrecondition('api token changed concurrently; retry');
-    const key = t.tokenHash.toString('hex');
-    try {
-      await this.cache.markRevoked(key, this.keepMs(t, now));
-      await this.cache.invalidate(key);
-    } catch (err) {
+    const chain = await this.store.revokeChain({ ...input, at: now });
+    if (!chain) throw notFound('api token not found');
+    if (chain.some((t) => !t.revokedAt) || chain[chain.length - 1]?.replacedBy) throw failedPrecondition('api token changed concurrently; retry');
+    const settled = await Promise.allSettled(
+      chain.map(async (t) => {
+        const key = t.tokenHash.toString('hex');
+        await this.cache.markRevoked(key, this.keepMs(t, now));
+        await this.cache.invalidate(key);
+      }),
+    );
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) {
       await this.outlastLeases();
-      throw unavailable('the api token is revoked, but not every replica could be told yet; retry the deletion', { cause: err });
+      throw unavailable('the api token is revoked, but not every replica could be told yet; retry the deletion', { cause: failed.reason });
     }
-    // Counted from when every verifier refuses the token (its state is in the cache).
+    // Counted from when every verifier refuses the tokens (their state is in the cache).
     await this.outlastLeases();
+    return chain.map((t) => t.id);
   }
 
-  private newToken(of: { tenantId: string; identityKind: PrincipalKind; identityId: string; env: ApiToken['env'] }, now: Date, ttlMs: number): { token: ApiToken; plaintext: string } {
+  private newToken(of: { tenantId: string; identityKind: PrincipalKind; identityId: string; env: ApiToken['env'] }, now: Date, expiresAt: Date): { token: ApiToken; plaintext: string } {
     const plaintext = generateApiToken(of.env);
     const token: ApiToken = {
       id: randomUUID(),
@@ -213,7 +224,7 @@ export class ApiTokenManager {
       env: of.env,
       tokenHash: keyedHash(this.pepper, plaintext),
       createdAt: now,
-      expiresAt: new Date(now.getTime() + ttlMs),
+      expiresAt,
       lastUsedAt: null,
       rotatedAt: null,
       rotationDeadline: null,

@@ -15,8 +15,8 @@ export interface ApiTokenRotation {
 /**
  * Persistence of API tokens (STYLE.md §4). Implemented on Prisma/PostgreSQL and in
  * memory; both pass one contract suite (`store/api-token-store.contract.ts`).
- * Rotation and revocation are single conditional statements (STYLE.md §5): of two
- * concurrent rotations or revocations of one token, exactly one matches.
+ * Rotation and revocation are single conditional statements per token (STYLE.md §5):
+ * of two concurrent rotations or revocations of one token, exactly one matches.
  */
 export interface ApiTokenStore {
   /** Stores a new token; AlreadyExists if the id or hash is taken. */
@@ -38,10 +38,16 @@ export interface ApiTokenStore {
    */
   rotate(input: { id: string; tenantId: string; identityId: string; at: Date; deadline: Date; successor: ApiToken }): Promise<ApiTokenRotation | null>;
   /**
-   * Revokes token `id` of the tenant and identity at `at` if not revoked yet, in one
-   * statement; returns it revoked, or null when nothing matched.
+   * Revokes token `id` of the tenant and identity and every token after it in its
+   * rotation chain (its successor, that one's successor, … to the end) at `at`; a token
+   * revoked before keeps its `revokedAt`. Returns the chain from `id` on, in order and
+   * every one revoked — so a retry learns again what to propagate — or null when no
+   * token `id` belongs to the tenant and identity. A rotation racing with it either
+   * loses (it needs its token unrevoked) or its successor is part of the chain returned.
+   * Atomic per token, not across the chain: a failure midway leaves the chain's first
+   * tokens revoked and rejects, and calling again completes it.
    */
-  revoke(input: { id: string; tenantId: string; identityId: string; at: Date }): Promise<ApiToken | null>;
+  revokeChain(input: { id: string; tenantId: string; identityId: string; at: Date }): Promise<ApiToken[] | null>;
   /** Records last uses in one write; a use older than the stored one is ignored. Unknown ids are ignored. */
   touchLastUsed(uses: ReadonlyArray<{ id: string; at: Date }>): Promise<void>;
 }

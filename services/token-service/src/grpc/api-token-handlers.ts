@@ -64,8 +64,8 @@ export function apiTokenHandlers(d: ApiTokenHandlerDeps): ServiceImplementation<
       return { plaintext: r.plaintext, token: toApiTokenRecord(r.token), rotationDeadline: r.rotationDeadline };
     },
     async deleteApiToken(req, ctx) {
-      await d.tokens.delete({ tenantId: req.tenantId, identityId: req.identityId, id: req.id });
-      ctx.log.info('api token revoked', { token_id: req.id });
+      const revoked = await d.tokens.delete({ tenantId: req.tenantId, identityId: req.identityId, id: req.id });
+      ctx.log.info('api token revoked', { token_id: req.id, successor_ids: revoked.slice(1) });
       return {};
     },
     async setClientSecret(req, ctx) {

@@ -86,13 +86,16 @@ describe('ApiTokenService', () => {
     const rotated = await api.rotateApiToken({ ...owner, id, overlapSeconds: 0 });
     const overlapMs = (rotated.rotationDeadline?.getTime() ?? 0) - (rotated.token?.createTime?.getTime() ?? 0);
     expect(overlapMs).toBe(48 * 3_600_000);
+    expect(rotated.token?.expireTime).toEqual(minted.token?.expireTime);
     expect(await api.verifyApiToken({ plaintext: minted.plaintext })).toMatchObject({ id, rotationDeadline: rotated.rotationDeadline });
     await expect(api.rotateApiToken({ ...owner, id, overlapSeconds: 0 })).rejects.toMatchObject({ code: 'FailedPrecondition' });
     expect((await api.listApiTokens(owner)).tokens.map((t) => t.id)).toEqual([rotated.token?.id, id]);
 
     await api.deleteApiToken({ ...owner, id });
     await expect(api.verifyApiToken({ plaintext: minted.plaintext })).rejects.toMatchObject({ code: 'Unauthenticated', message: 'invalid api token' });
-    expect(await api.verifyApiToken({ plaintext: rotated.plaintext })).toMatchObject({ id: rotated.token?.id });
+    // Its successor goes with it.
+    await expect(api.verifyApiToken({ plaintext: rotated.plaintext })).rejects.toMatchObject({ code: 'Unauthenticated', message: 'invalid api token' });
+    expect((await api.listApiTokens(owner)).tokens).toEqual([]);
     await expect(api.deleteApiToken({ ...owner, id: randomUUID() })).rejects.toMatchObject({ code: 'NotFound' });
   });
 

@@ -148,21 +148,68 @@ export function apiTokenStoreContract(name: string, make: () => Promise<ApiToken
       expect((await store.findById(t.id))?.replacedBy).toBe(stored.find((s) => s !== null)?.id);
     });
 
-    test('revoke revokes once; concurrent revocations: exactly one matches', async () => {
+    const revokeChain = (t: ApiToken, now: Date, s: ApiTokenStore = store) => s.revokeChain({ id: t.id, tenantId: t.tenantId, identityId: t.identityId, at: now });
+
+    test('revokeChain revokes once; concurrent revocations from two replicas agree on one revocation', async () => {
       const t = token();
       await store.create(t);
-      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? peer : store).revoke({ id: t.id, tenantId: t.tenantId, identityId: t.identityId, at: at('01:00') })));
-      const winners = results.filter((r) => r !== null);
-      expect(winners).toEqual([{ ...t, revokedAt: at('01:00') }]);
-      expect(await store.revoke({ id: t.id, tenantId: t.tenantId, identityId: t.identityId, at: at('02:00') })).toBeNull();
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => revokeChain(t, at('01:00'), i % 2 ? peer : store)));
+      for (const r of results) expect(r).toEqual([{ ...t, revokedAt: at('01:00') }]);
+      // Again later: the first revocation stands, and the chain is answered for a retry to propagate.
+      expect(await revokeChain(t, at('02:00'))).toEqual([{ ...t, revokedAt: at('01:00') }]);
     });
 
-    test('revoke refuses a token of another tenant or identity', async () => {
+    test('revokeChain refuses a token of another tenant or identity, and an unknown one', async () => {
       const t = token();
       await store.create(t);
-      expect(await store.revoke({ id: t.id, tenantId: randomUUID(), identityId: t.identityId, at: at('01:00') })).toBeNull();
-      expect(await store.revoke({ id: t.id, tenantId: t.tenantId, identityId: randomUUID(), at: at('01:00') })).toBeNull();
+      expect(await store.revokeChain({ id: t.id, tenantId: randomUUID(), identityId: t.identityId, at: at('01:00') })).toBeNull();
+      expect(await store.revokeChain({ id: t.id, tenantId: t.tenantId, identityId: randomUUID(), at: at('01:00') })).toBeNull();
+      expect(await store.revokeChain({ id: randomUUID(), tenantId: t.tenantId, identityId: t.identityId, at: at('01:00') })).toBeNull();
       expect((await store.findById(t.id))?.revokedAt).toBeNull();
+    });
+
+    test('revokeChain revokes the token and every successor after it, in order; its predecessors and other tokens are untouched', async () => {
+      const a = token();
+      const sibling = token({ tenantId: a.tenantId, identityId: a.identityId });
+      for (const t of [a, sibling]) await store.create(t);
+      const b = successorOf(a, at('01:00'));
+      await rotate(a, at('01:00'), at('01:00', 3), store, b);
+      const c = successorOf(b, at('02:00'));
+      await rotate(b, at('02:00'), at('02:00', 3), store, c);
+      const d = successorOf(c, at('03:00'));
+      await rotate(c, at('03:00'), at('03:00', 3), store, d);
+      const dead = await revokeChain(b, at('04:00'), peer);
+      expect(dead?.map((t) => t.id)).toEqual([b.id, c.id, d.id]);
+      for (const t of dead ?? []) expect(t.revokedAt).toEqual(at('04:00'));
+      expect(dead?.[0]).toMatchObject({ replacedBy: c.id, tokenHash: b.tokenHash });
+      for (const t of [b, c, d]) expect((await store.findById(t.id))?.revokedAt).toEqual(at('04:00'));
+      expect((await store.findById(a.id))?.revokedAt).toBeNull();
+      expect((await store.findById(sibling.id))?.revokedAt).toBeNull();
+      // A rotation of any revoked link is refused: the chain cannot grow back.
+      expect(await rotate(d, at('05:00'), at('06:00'))).toBeNull();
+      // Revoking the first token later reaches the rest, whose revocation stands.
+      expect((await revokeChain(a, at('05:00')))?.map((t) => [t.id, t.revokedAt])).toEqual([
+        [a.id, at('05:00')],
+        [b.id, at('04:00')],
+        [c.id, at('04:00')],
+        [d.id, at('04:00')],
+      ]);
+    });
+
+    test('a rotation racing with revokeChain from another replica either loses or its successor is revoked too', async () => {
+      for (let i = 0; i < 20; i++) {
+        const a = token();
+        await store.create(a);
+        const b = successorOf(a, at('01:00'));
+        await rotate(a, at('01:00'), at('01:00', 3), store, b);
+        const c = successorOf(b, at('02:00'));
+        const [dead, rotated] = await Promise.all([revokeChain(a, at('02:00')), rotate(b, at('02:00'), at('02:00', 3), peer, c)]);
+        const ids = dead?.map((t) => t.id);
+        if (rotated) expect(ids).toEqual([a.id, b.id, c.id]);
+        else expect(ids).toEqual([a.id, b.id]);
+        for (const id of ids ?? []) expect((await store.findById(id))?.revokedAt).toEqual(at('02:00'));
+        expect(await store.listLive(a.tenantId, a.identityId, at('02:00'))).toEqual([]);
+      }
     });
 
     test('touchLastUsed records the latest use in one batch and ignores older uses and unknown ids', async () => {

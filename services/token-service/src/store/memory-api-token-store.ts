@@ -60,11 +60,15 @@ export class MemoryApiTokenStore implements ApiTokenStore {
     return { rotated: copy(t), cutOff };
   }
 
-  async revoke(r: { id: string; tenantId: string; identityId: string; at: Date }): Promise<ApiToken | null> {
-    const t = this.byId.get(r.id);
-    if (!t || t.tenantId !== r.tenantId || t.identityId !== r.identityId || t.revokedAt) return null;
-    t.revokedAt = r.at;
-    return copy(t);
+  async revokeChain(r: { id: string; tenantId: string; identityId: string; at: Date }): Promise<ApiToken[] | null> {
+    const first = this.byId.get(r.id);
+    if (!first || first.tenantId !== r.tenantId || first.identityId !== r.identityId) return null;
+    const chain: ApiToken[] = [];
+    for (let t: ApiToken | undefined = first; t && !chain.includes(t); t = t.replacedBy ? this.byId.get(t.replacedBy) : undefined) {
+      t.revokedAt ??= r.at;
+      chain.push(t);
+    }
+    return chain.map(copy);
   }
 
   async touchLastUsed(uses: ReadonlyArray<{ id: string; at: Date }>): Promise<void> {

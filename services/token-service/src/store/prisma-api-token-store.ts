@@ -60,6 +60,7 @@ function fromRaw(r: RawRow): ApiToken {
   } as Row);
 }
 
+
 const data = (t: ApiToken) => ({ ...t, tokenHash: new Uint8Array(t.tokenHash) });
 
 /**
@@ -180,11 +181,32 @@ export class PrismaApiTokenStore implements ApiTokenStore {
     }
   }
 
-  async revoke(r: { id: string; tenantId: string; identityId: string; at: Date }): Promise<ApiToken | null> {
+  async revokeChain(r: { id: string; tenantId: string; identityId: string; at: Date }): Promise<ApiToken[] | null> {
+    // One conditional UPDATE per link, oldest first, each on its own. A link's
+    // `replaced_by` is read from its row once revoked, when no rotation can change it
+    // any more, so a successor a concurrent rotation commits is always reached. One row
+    // lock at a time: a rotation (which locks its token, then the predecessor it cuts
+    // off) or a batch of last uses can never deadlock with it, as one multi-row UPDATE
+    // did. Not atomic across links: a failure midway leaves the first links revoked and
+    // the call failed, and the retry (idempotent) goes on from the start.
+    const chain: ApiToken[] = [];
+    const seen = new Set<string>();
+    for (let id: string | null = r.id; id && !seen.has(id); ) {
+      seen.add(id);
+      const link = await this.revokeOne({ ...r, id });
+      if (!link) break;
+      chain.push(link);
+      id = link.replacedBy;
+    }
+    return chain.length > 0 ? chain : null;
+  }
+
+  /** Revokes token `id` of the tenant and identity unless revoked already (the first revocation stands); returns it, or null. */
+  private async revokeOne(r: { id: string; tenantId: string; identityId: string; at: Date }): Promise<ApiToken | null> {
     try {
       const rows = await this.db.$queryRaw<RawRow[]>`
-        UPDATE token.api_tokens SET revoked_at = ${r.at}
-        WHERE id = ${r.id}::uuid AND tenant_id = ${r.tenantId}::uuid AND identity_id = ${r.identityId}::uuid AND revoked_at IS NULL
+        UPDATE token.api_tokens SET revoked_at = coalesce(revoked_at, ${r.at})
+        WHERE id = ${r.id}::uuid AND tenant_id = ${r.tenantId}::uuid AND identity_id = ${r.identityId}::uuid
         RETURNING *`;
       const row = rows[0];
       return row ? fromRaw(row) : null;

@@ -579,6 +579,11 @@ export interface DeleteServiceIdentityResponse {
 export interface RotateServiceIdentitySecretRequest {
   /** name of the identity. */
   name: string;
+  /**
+   * revoke_tokens also revokes every live API token of the identity, on every replica,
+   * before the call returns; without it, issued tokens stay valid until they expire.
+   */
+  revokeTokens: boolean;
 }
 
 /** IssueServiceTokenRequest is a client_credentials grant. */
@@ -6655,13 +6660,16 @@ export const DeleteServiceIdentityResponse: MessageFns<DeleteServiceIdentityResp
 };
 
 function createBaseRotateServiceIdentitySecretRequest(): RotateServiceIdentitySecretRequest {
-  return { name: "" };
+  return { name: "", revokeTokens: false };
 }
 
 export const RotateServiceIdentitySecretRequest: MessageFns<RotateServiceIdentitySecretRequest> = {
   encode(message: RotateServiceIdentitySecretRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.name !== "") {
       writer.uint32(10).string(message.name);
+    }
+    if (message.revokeTokens !== false) {
+      writer.uint32(16).bool(message.revokeTokens);
     }
     return writer;
   },
@@ -6687,6 +6695,14 @@ export const RotateServiceIdentitySecretRequest: MessageFns<RotateServiceIdentit
             message.name = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.revokeTokens = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6700,13 +6716,23 @@ export const RotateServiceIdentitySecretRequest: MessageFns<RotateServiceIdentit
   },
 
   fromJSON(object: any): RotateServiceIdentitySecretRequest {
-    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      revokeTokens: isSet(object.revokeTokens)
+        ? globalThis.Boolean(object.revokeTokens)
+        : isSet(object.revoke_tokens)
+        ? globalThis.Boolean(object.revoke_tokens)
+        : false,
+    };
   },
 
   toJSON(message: RotateServiceIdentitySecretRequest): unknown {
     const obj: any = {};
     if (message.name !== "") {
       obj.name = message.name;
+    }
+    if (message.revokeTokens !== false) {
+      obj.revokeTokens = message.revokeTokens;
     }
     return obj;
   },
@@ -6717,6 +6743,7 @@ export const RotateServiceIdentitySecretRequest: MessageFns<RotateServiceIdentit
   fromPartial(object: DeepPartial<RotateServiceIdentitySecretRequest>): RotateServiceIdentitySecretRequest {
     const message = createBaseRotateServiceIdentitySecretRequest();
     message.name = object.name ?? "";
+    message.revokeTokens = object.revokeTokens ?? false;
     return message;
   },
 };
@@ -11455,7 +11482,7 @@ export const ServiceIdentityServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** RotateServiceIdentitySecret replaces the client secret (the new one shown once). */
+    /** RotateServiceIdentitySecret replaces the client secret (the new one shown once) and, with revoke_tokens, revokes the identity's API tokens. */
     rotateServiceIdentitySecret: {
       name: "RotateServiceIdentitySecret",
       requestType: RotateServiceIdentitySecretRequest as typeof RotateServiceIdentitySecretRequest,
@@ -11483,7 +11510,7 @@ export interface ServiceIdentityServiceImplementation<CallContextExt = {}> {
     request: DeleteServiceIdentityRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<DeleteServiceIdentityResponse>>;
-  /** RotateServiceIdentitySecret replaces the client secret (the new one shown once). */
+  /** RotateServiceIdentitySecret replaces the client secret (the new one shown once) and, with revoke_tokens, revokes the identity's API tokens. */
   rotateServiceIdentitySecret(
     request: RotateServiceIdentitySecretRequest,
     context: CallContext & CallContextExt,
@@ -11506,7 +11533,7 @@ export interface ServiceIdentityServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<DeleteServiceIdentityRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<DeleteServiceIdentityResponse>;
-  /** RotateServiceIdentitySecret replaces the client secret (the new one shown once). */
+  /** RotateServiceIdentitySecret replaces the client secret (the new one shown once) and, with revoke_tokens, revokes the identity's API tokens. */
   rotateServiceIdentitySecret(
     request: DeepPartial<RotateServiceIdentitySecretRequest>,
     options?: CallOptions & CallOptionsExt,
@@ -11546,7 +11573,7 @@ export const IdentityTokenServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** RotateToken issues a new plaintext; the old one stays valid until the rotation deadline. */
+    /** RotateToken issues a new plaintext that expires with the old one; the old one stays valid until the rotation deadline. A caller authenticated by an API token may rotate only that token. */
     rotateToken: {
       name: "RotateToken",
       requestType: RotateTokenRequest as typeof RotateTokenRequest,
@@ -11555,7 +11582,7 @@ export const IdentityTokenServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** DeleteToken revokes a token at once, on every replica. */
+    /** DeleteToken revokes a token and the successors rotation gave it, at once, on every replica. */
     deleteToken: {
       name: "DeleteToken",
       requestType: DeleteTokenRequest as typeof DeleteTokenRequest,
@@ -11580,12 +11607,12 @@ export interface IdentityTokenServiceImplementation<CallContextExt = {}> {
     request: ListTokensRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<ListTokensResponse>>;
-  /** RotateToken issues a new plaintext; the old one stays valid until the rotation deadline. */
+  /** RotateToken issues a new plaintext that expires with the old one; the old one stays valid until the rotation deadline. A caller authenticated by an API token may rotate only that token. */
   rotateToken(
     request: RotateTokenRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<RotateTokenResponse>>;
-  /** DeleteToken revokes a token at once, on every replica. */
+  /** DeleteToken revokes a token and the successors rotation gave it, at once, on every replica. */
   deleteToken(
     request: DeleteTokenRequest,
     context: CallContext & CallContextExt,
@@ -11605,12 +11632,12 @@ export interface IdentityTokenServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<ListTokensRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<ListTokensResponse>;
-  /** RotateToken issues a new plaintext; the old one stays valid until the rotation deadline. */
+  /** RotateToken issues a new plaintext that expires with the old one; the old one stays valid until the rotation deadline. A caller authenticated by an API token may rotate only that token. */
   rotateToken(
     request: DeepPartial<RotateTokenRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<RotateTokenResponse>;
-  /** DeleteToken revokes a token at once, on every replica. */
+  /** DeleteToken revokes a token and the successors rotation gave it, at once, on every replica. */
   deleteToken(
     request: DeepPartial<DeleteTokenRequest>,
     options?: CallOptions & CallOptionsExt,

@@ -2677,7 +2677,7 @@ export const ApiTokenServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** RotateApiToken issues a successor; the old token works until the rotation deadline. */
+    /** RotateApiToken issues a successor that expires with the old token; the old token works until the rotation deadline. */
     rotateApiToken: {
       name: "RotateApiToken",
       requestType: RotateApiTokenRequest as typeof RotateApiTokenRequest,
@@ -2686,7 +2686,7 @@ export const ApiTokenServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** DeleteApiToken revokes a token on every replica before returning. */
+    /** DeleteApiToken revokes a token and every successor after it on every replica before returning. */
     deleteApiToken: {
       name: "DeleteApiToken",
       requestType: DeleteApiTokenRequest as typeof DeleteApiTokenRequest,
@@ -2766,12 +2766,12 @@ export interface ApiTokenServiceImplementation<CallContextExt = {}> {
     request: ListApiTokensRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<ListApiTokensResponse>>;
-  /** RotateApiToken issues a successor; the old token works until the rotation deadline. */
+  /** RotateApiToken issues a successor that expires with the old token; the old token works until the rotation deadline. */
   rotateApiToken(
     request: RotateApiTokenRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<RotateApiTokenResponse>>;
-  /** DeleteApiToken revokes a token on every replica before returning. */
+  /** DeleteApiToken revokes a token and every successor after it on every replica before returning. */
   deleteApiToken(
     request: DeleteApiTokenRequest,
     context: CallContext & CallContextExt,
@@ -2830,12 +2830,12 @@ export interface ApiTokenServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<ListApiTokensRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<ListApiTokensResponse>;
-  /** RotateApiToken issues a successor; the old token works until the rotation deadline. */
+  /** RotateApiToken issues a successor that expires with the old token; the old token works until the rotation deadline. */
   rotateApiToken(
     request: DeepPartial<RotateApiTokenRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<RotateApiTokenResponse>;
-  /** DeleteApiToken revokes a token on every replica before returning. */
+  /** DeleteApiToken revokes a token and every successor after it on every replica before returning. */
   deleteApiToken(
     request: DeepPartial<DeleteApiTokenRequest>,
     options?: CallOptions & CallOptionsExt,

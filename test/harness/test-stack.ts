@@ -75,13 +75,19 @@ export class TestStack {
    * started again on fresh ones (at most three times).
    */
   static async start(o: TestStackOptions = {}): Promise<TestStack> {
+    // One data dir for every attempt: it holds the secrets (the CA key-encryption key
+    // among them) that match what the first attempt may already have written to the
+    // database. A fresh one on a retry against the same PostgreSQL made ssh-ca refuse the
+    // CA it had stored ("wrong key-encryption key"; the chaos suite hit it).
+    const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'mezite-e2e-'));
     for (let attempt = 1; ; attempt++) {
-      const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'mezite-e2e-'));
       try {
         return await TestStack.startOnce(o, dataDir);
       } catch (err) {
-        if (attempt >= 3 || o.ports || !/EADDRINUSE/.test(String((err as Error).message))) throw err;
-        if (!o.dataDir) rmSync(dataDir, { recursive: true, force: true });
+        if (attempt >= 3 || o.ports || !/EADDRINUSE/.test(String((err as Error).message))) {
+          if (!o.dataDir) rmSync(dataDir, { recursive: true, force: true });
+          throw err;
+        }
       }
     }
   }

@@ -54,6 +54,13 @@ describe('public key properties', () => {
     );
   });
 
+  test('a comment with a Unicode line or paragraph separator round-trips (found by the property above)', () => {
+    for (const c of ['!\u2028!', 'a\u2029b', 'x \u2028 y']) {
+      const k = pool[0]!;
+      expect(parsePublicKey(formatPublicKey(k, c)).comment).toBe(c);
+    }
+  });
+
   test('a key blob with bytes changed either is refused or is the canonical encoding of the key it holds', () => {
     fc.assert(
       fc.property(anyKey, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }), (k, edits) => {

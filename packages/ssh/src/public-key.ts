@@ -121,7 +121,8 @@ export function splitKeyLine(line: string, maxLength: number): { type: string; b
   if (line.length > maxLength) throw invalidArgument('key line is too long');
   const one = line.replace(/\r?\n$/, '');
   if (/[\r\n\0]/.test(one)) throw invalidArgument('a key line must be one line');
-  const m = /^(\S+)[ \t]+(\S+)(?:[ \t]+(.*))?$/.exec(one.trim());
+  // `s`: a comment may hold U+2028/U+2029, which `.` alone does not match (\r, \n and NUL are refused above).
+  const m = /^(\S+)[ \t]+(\S+)(?:[ \t]+(.*))?$/s.exec(one.trim());
   if (!m) throw invalidArgument('a key line must be "<type> <base64> [comment]"');
   const [, type = '', b64 = '', comment = ''] = m;
   if (b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || !unusedBitsClear(b64)) throw invalidArgument('key line has malformed base64');

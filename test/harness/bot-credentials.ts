@@ -4,26 +4,15 @@
  */
 import { createHmac, type KeyObject } from 'node:crypto';
 import type { authv1 } from '@mezite/proto';
-import { parseCertificate, signBotRenewal, type BotRenewalProof } from '@mezite/ssh';
-
-/** The certificate extension the auth server puts a bot's claims in (`{bot, bot_id, inst, gen, …}` as JSON). */
-export const CLAIMS_EXTENSION = 'mezite@mezite.dev';
-
-/** What a bot certificate says about its instance: `inst` (or `bot_id` for a certificate from before instances) and `gen`. */
-export function certificateClaims(certificate: string): { instanceId: string; generation: number; serial: bigint } {
-  const cert = parseCertificate(certificate);
-  const claims = JSON.parse(cert.extensions[CLAIMS_EXTENSION] ?? '{}') as { inst?: string; bot_id?: string; gen?: number };
-  return { instanceId: claims.inst ?? claims.bot_id ?? '', generation: claims.gen ?? 0, serial: cert.serial };
-}
+import { botRenewalProof, parseCertificate, signBotRenewal, type BotRenewalProof } from '@mezite/ssh';
 
 /**
  * The proof a bot signs to renew `certificate` for `newPublicKey` (an authorized_keys
- * line) at `timeMs`: instance, generation and serial taken from the certificate, as the
- * server takes them. `change` alters one field after the fact, for tests of refusals.
+ * line) at `timeMs`, read from the certificate as mezd reads it (`botRenewalProof`).
+ * `change` alters one field after the fact, for tests of refusals.
  */
 export function renewalProof(certificate: string, newPublicKey: string, timeMs: number, change: Partial<BotRenewalProof> = {}): BotRenewalProof {
-  const { instanceId, generation, serial } = certificateClaims(certificate);
-  return { instanceId, generation, serial, newPublicKeyBlob: Buffer.from(newPublicKey.split(' ')[1] ?? '', 'base64'), timeMs, ...change };
+  return { ...botRenewalProof(parseCertificate(certificate), Buffer.from(newPublicKey.split(' ')[1] ?? '', 'base64'), timeMs), ...change };
 }
 
 /**

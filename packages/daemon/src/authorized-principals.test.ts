@@ -2,10 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { grantsOf, validateRole, type LabelSelector } from '@mezite/identity';
-import { formatPublicKey, generateCaKey, parsePublicKey, signCertificate } from '@mezite/ssh';
+import { formatPublicKey, generateCaKey, parsePublicKey, signCertificate, CLAIMS_EXTENSION } from '@mezite/ssh';
 import { authorizedPrincipals } from './authorized-principals';
 import { generateBotKey } from './bot-identity';
-import { CLAIMS_EXTENSION } from './certificate-claims';
 
 const ca = generateCaKey('ecdsa-p256');
 const key = generateBotKey();

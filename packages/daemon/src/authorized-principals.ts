@@ -1,9 +1,8 @@
 import { grantsFromClaims, loginsForNode } from '@mezite/identity';
-import { parseCertificate } from '@mezite/ssh';
+import { CLAIMS_EXTENSION, parseCertificate } from '@mezite/ssh';
 import { readNodeFile } from './node-agent';
 
 /** The certificate extension carrying the bot's grants (written by the auth-server). */
-const MEZITE_EXTENSION = 'mezite@mezite.dev';
 
 /**
  * `mezd authorized-principals --node-file=FILE %u %t %k`, sshd's
@@ -27,7 +26,7 @@ export function authorizedPrincipals(input: { nodeFile: string; user: string; ke
   if (cert.type !== 'user') return { principals: [], reason: 'not a user certificate' };
   let claims: { grants?: unknown };
   try {
-    claims = JSON.parse(cert.extensions[MEZITE_EXTENSION] ?? '') as { grants?: unknown };
+    claims = JSON.parse(cert.extensions[CLAIMS_EXTENSION] ?? '') as { grants?: unknown };
   } catch {
     return { principals: [], reason: 'the certificate carries no Mezite grants' };
   }

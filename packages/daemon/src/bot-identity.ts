@@ -1,7 +1,6 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { internal } from '@mezite/identity';
-import { encodePublicKey, parseCertificate } from '@mezite/ssh';
-import { botCertificateClaims } from './certificate-claims';
+import { encodePublicKey, parseCertificate, botCertificateClaims } from '@mezite/ssh';
 
 /**
  * What a bot holds after a join or renewal: its private key (generated here, never

@@ -3,10 +3,9 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { failedPrecondition } from '@mezite/identity';
 import { spkiPin } from '@mezite/platform/client';
-import { encodePublicKey, parseCertificate } from '@mezite/ssh';
+import { encodePublicKey, parseCertificate, botCertificateClaims } from '@mezite/ssh';
 import { writeFileAtomic } from './atomic-file';
 import type { BotIdentity } from './bot-identity';
-import { botCertificateClaims } from './certificate-claims';
 import type { IdentityState, IdentityStateStore, PendingKey } from './identity-state';
 
 /** The state file inside the data dir. */

@@ -3,10 +3,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { type Clock, invalidArgument, type MeziteError, permissionDenied, systemClock, unauthenticated, unavailable } from '@mezite/identity';
 import { createGrpcServer, ensureInternalPki, type GrpcServer, nullLogger, publicServerCredentials, type RequestContext, spkiPin } from '@mezite/platform';
 import { authv1 } from '@mezite/proto';
-import { type CaKeyPair, generateCaKey, parseCertificate, parsePublicKey, signCertificate, type SshCertificate, verifyBotRenewal, verifyCertificateSignature } from '@mezite/ssh';
-import { botCertificateClaims, botRenewalProof, CLAIMS_EXTENSION } from './certificate-claims';
+import { type CaKeyPair, generateCaKey, parseCertificate, parsePublicKey, signCertificate, type SshCertificate, verifyBotRenewal, verifyCertificateSignature, botCertificateClaims, botRenewalProof, CLAIMS_EXTENSION } from '@mezite/ssh';
 
-export { CLAIMS_EXTENSION };
 
 /** One RenewBot the fake accepted or refused. */
 export interface RenewalRecord {

@@ -1,9 +1,8 @@
 import { type KeyObject, randomUUID } from 'node:crypto';
 import { type Clock, failedPrecondition } from '@mezite/identity';
 import type { Logger } from '@mezite/platform/client';
-import { encodePublicKey, formatPublicKey, parseCertificate, signBotRenewal } from '@mezite/ssh';
+import { encodePublicKey, formatPublicKey, parseCertificate, signBotRenewal, botRenewalProof } from '@mezite/ssh';
 import { type BotIdentity, generateBotKey, identityFromIssued, type IssuedCertificate, isUsable } from './bot-identity';
-import { botRenewalProof } from './certificate-claims';
 import type { Destination } from './destination';
 import { type BotHeartbeat, DestinationHealthLog, machineHeartbeat } from './heartbeat';
 import type { IdentityIssuer } from './identity-issuer';

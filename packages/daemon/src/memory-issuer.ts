@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Clock, invalidArgument, permissionDenied, unauthenticated, unavailable } from '@mezite/identity';
-import { type CaKeyPair, generateCaKey, parseCertificate, parsePublicKey, signCertificate, verifyBotRenewal } from '@mezite/ssh';
+import { type CaKeyPair, generateCaKey, parseCertificate, parsePublicKey, signCertificate, verifyBotRenewal, botRenewalProof, CLAIMS_EXTENSION } from '@mezite/ssh';
 import type { IssuedCertificate } from './bot-identity';
-import { botRenewalProof, CLAIMS_EXTENSION } from './certificate-claims';
 import type { BotHeartbeat } from './heartbeat';
 import type { IdentityIssuer, JoinInput, RenewInput } from './identity-issuer';
 

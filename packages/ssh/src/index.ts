@@ -28,6 +28,7 @@ export {
   type SshPublicKey,
 } from './public-key';
 export { sshSigner, verifySshSignature, type SshSigner } from './ssh-signature';
+export { botCertificateClaims, botRenewalProof, CLAIMS_EXTENSION, type BotCertificateClaims } from './bot-claims';
 export { botRenewalSignedData, renewalSignedData, signBotRenewal, signRenewal, verifyBotRenewal, verifyRenewal, type BotRenewalProof } from './renewal-proof';
 export { CERT_AUTH_SCHEME, certAuthSignedData, makeCertAuthCredential, parseCertAuthCredential, verifyCertAuth } from './cert-auth';
 export {

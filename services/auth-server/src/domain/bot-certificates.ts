@@ -1,5 +1,5 @@
 import { allowedLogins, clampTtl, failedPrecondition, grantsOf, invalidArgument, type Role } from '@mezite/identity';
-import { fingerprintSha256, parseCertificate, verifyCertificateSignature, type SshCertificate, type SshPublicKey } from '@mezite/ssh';
+import { CLAIMS_EXTENSION, fingerprintSha256, parseCertificate, verifyCertificateSignature, type SshCertificate, type SshPublicKey } from '@mezite/ssh';
 import type { Bot } from './bot';
 import type { LineageStep } from './bot-instance';
 import type { CertAuthorityClient } from './cert-authority-client';
@@ -7,7 +7,7 @@ import { refused, type RefusalSubject } from './refusal';
 import type { RoleManager } from './role-manager';
 
 /** The certificate extension carrying who the certificate belongs to (signed by the CA). */
-export const MEZITE_EXTENSION = 'mezite@mezite.dev';
+export const MEZITE_EXTENSION = CLAIMS_EXTENSION;
 /** The lifetime of a bot certificate when the daemon asks for none. */
 export const DEFAULT_CERT_TTL_MS = 3600_000;
 

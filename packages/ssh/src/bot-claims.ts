@@ -1,4 +1,5 @@
-import type { BotRenewalProof, SshCertificate } from '@mezite/ssh';
+import type { SshCertificate } from './certificate';
+import type { BotRenewalProof } from './renewal-proof';
 
 /** The extension the auth server puts its claims in (`{v, bot, bot_id, inst, gen, …}` as JSON). */
 export const CLAIMS_EXTENSION = 'mezite@mezite.dev';
@@ -36,7 +37,7 @@ export function botCertificateClaims(cert: SshCertificate): BotCertificateClaims
  * The renewal proof for presenting `cert` and asking for `newPublicKeyBlob` at `timeMs`:
  * instance, generation and serial come from the certificate, as the server takes them
  * (`fallback` only for a certificate without claims). The same function builds what
- * the daemon signs and what the test servers verify.
+ * mezd signs and what its test servers and the end-to-end tests verify.
  */
 export function botRenewalProof(cert: SshCertificate, newPublicKeyBlob: Buffer, timeMs: number, fallback: { instanceId: string; generation: number } = { instanceId: '', generation: 0 }): BotRenewalProof {
   const claims = botCertificateClaims(cert);

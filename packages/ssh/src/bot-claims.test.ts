@@ -1,8 +1,12 @@
-import { encodePublicKey, formatPublicKey, generateCaKey, parseCertificate, parsePublicKey, signBotRenewal, signCertificate, verifyBotRenewal } from '@mezite/ssh';
-import { generateBotKey } from './bot-identity';
-import { botCertificateClaims, botRenewalProof, CLAIMS_EXTENSION } from './certificate-claims';
+import { generateKeyPairSync } from 'node:crypto';
+import { botCertificateClaims, botRenewalProof, CLAIMS_EXTENSION } from './bot-claims';
+import { generateCaKey } from './ca-key';
+import { encodePublicKey, formatPublicKey, parsePublicKey } from './public-key';
+import { signBotRenewal, verifyBotRenewal } from './renewal-proof';
+import { parseCertificate, signCertificate } from './certificate';
 
 const ca = generateCaKey('ecdsa-p256');
+const generateBotKey = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 const key = generateBotKey();
 
 function cert(extensions: Record<string, string>, serial = 4242n) {

@@ -226,6 +226,14 @@ describe('deploy/ manifests', () => {
       if (tenants !== undefined) expect(Array.isArray(JSON.parse(tenants))).toBe(true);
     });
 
+    test("the demo fixtures (seed 000's published client secret) are off, but in the dev overlay, which says it listens beyond loopback", () => {
+      const env = environment(objects, mainContainer(serviceWorkload(objects, 'auth-server')));
+      const listens = [value(env, 'MEZITE_AUTH_SERVER_ADDR'), value(env, 'MEZITE_HTTP_ADDR')];
+      expect(listens.every((a) => a?.startsWith('0.0.0.0:'))).toBe(true);
+      const fixtures = [value(env, 'MEZITE_DEMO_FIXTURES'), value(env, 'MEZITE_DEMO_FIXTURES_ON_NETWORK')];
+      expect(fixtures).toEqual(overlay === 'dev' ? ['true', 'true'] : [undefined, undefined]);
+    });
+
     test('auth-server finds token-service and ssh-ca through their Services, on the ports they listen on', () => {
       const env = environment(objects, mainContainer(serviceWorkload(objects, 'auth-server')));
       for (const [variable, name] of [['MEZITE_TOKEN_SERVICE_TARGET', 'token-service'], ['MEZITE_SSH_CA_TARGET', 'ssh-ca']] as const) {

@@ -145,6 +145,8 @@ rm -f /tmp/svc.token`);
     expect(seen.length).toBeGreaterThanOrEqual(2);
     const logs = readdirSync(join(stack.dataDir, 'logs')).map((f) => readFileSync(join(stack.dataDir, 'logs', f), 'utf8')).join('\n');
     expect(logs.length).toBeGreaterThan(0);
+    // The fixtures are on (seed 000 needs them), and the auth-server says so at start.
+    expect(logs).toContain('the demo fixtures are on: client svc-deployer was created with the secret seed 000 publishes');
     const audit = await runBinJson(['audit', 'ls', '--output', 'json', '--limit', '1000']);
     const list = await runBinJson(['service-identities', 'ls', '--output', 'json']);
     for (const secret of [...seen, 'svc-deployer-demo-secret']) {

@@ -8,3 +8,4 @@ export * from './config';
 export * from './secrets';
 export * from './role';
 export * from './role-yaml';
+export * from './secure-url';

@@ -61,6 +61,7 @@ export async function bootstrap(o: BootstrapOptions): Promise<{ defaultTenant: T
     // Seed 000's fixture: fixture values, never real secrets.
     const svc = await o.services.ensure(demo.id, { name: 'svc-deployer', clientId: 'svc-deployer', secret: 'svc-deployer-demo-secret' });
     o.log.info('demo fixtures ready', { tenant: demo.domain, tenant_id: demo.id, service_identity: svc.id, client_id: svc.clientId });
+    o.log.warn('the demo fixtures are on: client svc-deployer was created with the secret seed 000 publishes; for demonstrations only, turn them off (MEZITE_DEMO_FIXTURES=false) anywhere else', { tenant: demo.domain, client_id: svc.clientId });
   }
   for (const t of o.tenantsConfig) {
     const tenant = await o.tenants.ensureTenant({ id: randomUUID(), domain: t.domain, kind: t.kind ?? 'machine', createdAt: o.clock.now(), machineIdp: t.machineIdp ?? builtin });

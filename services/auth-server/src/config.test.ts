@@ -31,3 +31,30 @@ describe('auth-server config: replicas and load shedding', () => {
     expect(loadAuthServerConfig({ ...base, MEZITE_MAX_IN_FLIGHT: '0', MEZITE_SHED_RETRY_AFTER: '2500ms' })).toMatchObject({ maxInFlight: 0, shedRetryAfterMs: 2500 });
   });
 });
+
+describe('auth-server config: outside secrets stay off the network', () => {
+  const tenants = (endpoint: string) => JSON.stringify([{ domain: 'acme', machine_idp: { kind: 'oauth2', token_endpoint: endpoint } }]);
+
+  test('an external machine identity provider gets client secrets over https, or http on loopback only', () => {
+    expect(loadAuthServerConfig({ ...base, MEZITE_TENANTS: tenants('https://idp.example.com/token') }).tenants[0]!.machineIdp).toEqual({ kind: 'oauth2', tokenEndpoint: 'https://idp.example.com/token' });
+    expect(loadAuthServerConfig({ ...base, MEZITE_TENANTS: tenants('http://127.0.0.1:9000/token') }).tenants[0]!.machineIdp).toMatchObject({ tokenEndpoint: 'http://127.0.0.1:9000/token' });
+    for (const bad of ['http://idp.example.com/token', 'http://10.0.0.5/token', 'http://[2001:db8::1]/token', 'ftp://idp/token']) {
+      expect(() => loadAuthServerConfig({ ...base, MEZITE_TENANTS: tenants(bad) })).toThrow(/MEZITE_TENANTS.*tenant acme: machine_idp.token_endpoint: expected an https URL/);
+    }
+  });
+
+  test('the human identity provider: https, or http on loopback', () => {
+    expect(loadAuthServerConfig({ ...base, MEZITE_OIDC_ISSUER: 'http://127.0.0.1:5556' }).oidcIssuer).toBe('http://127.0.0.1:5556');
+    expect(() => loadAuthServerConfig({ ...base, MEZITE_OIDC_ISSUER: 'http://dex.example.com' })).toThrow(/MEZITE_OIDC_ISSUER.*expected an https URL/);
+  });
+
+  test('the demo fixtures (a published client secret) only on loopback listeners, unless a second flag says so', () => {
+    expect(loadAuthServerConfig({ ...base, MEZITE_DEMO_FIXTURES: 'true' }).demoFixtures).toBe(true);
+    expect(loadAuthServerConfig({ ...base, MEZITE_DEMO_FIXTURES: 'true', MEZITE_AUTH_SERVER_ADDR: 'localhost:3025', MEZITE_HTTP_ADDR: '[::1]:8080' }).demoFixtures).toBe(true);
+    for (const exposed of [{ MEZITE_HTTP_ADDR: '0.0.0.0:8080' }, { MEZITE_AUTH_SERVER_ADDR: '10.1.2.3:3025' }, { MEZITE_AUTH_SERVER_ADDR: '[::]:3025' }]) {
+      expect(() => loadAuthServerConfig({ ...base, MEZITE_DEMO_FIXTURES: 'true', ...exposed })).toThrow(/MEZITE_DEMO_FIXTURES: the demo fixtures publish a client secret and .* is not a loopback address/);
+      expect(loadAuthServerConfig({ ...base, MEZITE_DEMO_FIXTURES: 'true', MEZITE_DEMO_FIXTURES_ON_NETWORK: 'true', ...exposed }).demoFixtures).toBe(true);
+      expect(loadAuthServerConfig({ ...base, ...exposed }).demoFixtures).toBe(false);
+    }
+  });
+});

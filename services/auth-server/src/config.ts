@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { field, loadConfig, parse } from '@mezite/identity';
+import { field, invalidArgument, isLoopbackHost, loadConfig, parse, requireSecureUrl } from '@mezite/identity';
 import { commonConfigSchema } from '@mezite/platform';
 import type { TenantConfig } from './bootstrap';
 import { TrustedProxies } from './http/trusted-proxies';
@@ -23,7 +23,9 @@ function parseTenants(raw: string): TenantConfig[] {
     const out: TenantConfig = { domain: t.domain };
     if (idp) {
       if (idp.kind === 'builtin') out.machineIdp = { kind: 'builtin' };
-      else if (idp.kind === 'oauth2' && typeof idp.token_endpoint === 'string' && /^https?:\/\//.test(idp.token_endpoint)) {
+      else if (idp.kind === 'oauth2' && typeof idp.token_endpoint === 'string') {
+        // The auth-server sends callers' client secrets there: never in cleartext over a network.
+        requireSecureUrl(idp.token_endpoint, `tenant ${t.domain}: machine_idp.token_endpoint`);
         out.machineIdp = { kind: 'oauth2', tokenEndpoint: idp.token_endpoint, ...(typeof idp.scope === 'string' ? { scope: idp.scope } : {}) };
       } else throw new Error(`tenant ${t.domain}: machine_idp must be {"kind":"builtin"} or {"kind":"oauth2","token_endpoint":"https://…"}`);
     }
@@ -44,14 +46,7 @@ function parseTenants(raw: string): TenantConfig[] {
  * development provider); compared with `iss` exactly as written (Auth0's ends in `/`).
  */
 function parseIssuer(raw: string): string {
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    throw new Error(`expected an https URL, got "${raw}"`);
-  }
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
-  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) throw new Error('expected an https URL (http only on 127.0.0.1, localhost or [::1])');
+  const u = requireSecureUrl(raw, 'issuer');
   if (u.search || u.hash) throw new Error('an issuer has no query or fragment');
   return raw;
 }
@@ -105,7 +100,8 @@ export function configSchema() {
     sshCaTarget: field('MEZITE_SSH_CA_TARGET', grpcTarget, '127.0.0.1:3027', 'host:port, or ipv4:a:p,b:p / dns:///name:port to balance over replicas'),
     sessionPepper: field('MEZITE_SESSION_PEPPER', parse.key32, undefined, '32 random bytes, base64: keys the stored hashes of session secrets'),
     adminIdentityFile: field('MEZITE_ADMIN_IDENTITY_FILE', parse.string, join(dataDir(), 'admin-identity.json')),
-    demoFixtures: field('MEZITE_DEMO_FIXTURES', parse.bool, false),
+    demoFixtures: field('MEZITE_DEMO_FIXTURES', parse.bool, false, "seed 000's demo tenant svc-demo and client svc-deployer with a published secret; loopback listeners only unless MEZITE_DEMO_FIXTURES_ON_NETWORK"),
+    demoFixturesOnNetwork: field('MEZITE_DEMO_FIXTURES_ON_NETWORK', parse.bool, false, 'allow the demo fixtures while the gRPC or HTTP listener is not on loopback (a development cluster behind port-forward); never in production'),
     authFailureLimit: field('MEZITE_AUTH_FAILURE_LIMIT', parse.int, 10, 'failed client authentications per client id or source address per minute, per replica'),
     trustedProxies: field('MEZITE_TRUSTED_PROXIES', trustedProxyList, [] as string[], 'comma-separated addresses or CIDR ranges of proxies (the Ingress controller) whose X-Forwarded-For names the OAuth2 client; default none'),
     maxInFlight: field('MEZITE_MAX_IN_FLIGHT', nonNegativeInt, 256, 'calls the public gRPC port and the OAuth2 HTTP endpoints each handle at once per replica; beyond, RESOURCE_EXHAUSTED with retry-after-ms (gRPC) or 503 with Retry-After (HTTP) (0: no limit)'),
@@ -124,5 +120,12 @@ export type AuthServerConfig = ReturnType<typeof loadAuthServerConfig>;
 
 /** Loads and validates the configuration once, at start-up. */
 export function loadAuthServerConfig(env: NodeJS.ProcessEnv = process.env) {
-  return loadConfig(configSchema(), { env, ...(env.MEZITE_CONFIG ? { file: env.MEZITE_CONFIG } : {}) });
+  const cfg = loadConfig(configSchema(), { env, ...(env.MEZITE_CONFIG ? { file: env.MEZITE_CONFIG } : {}) });
+  // The demo client's secret is printed in seed 000: anyone who can reach a listener
+  // could mint its tokens. Off the loopback interface only with an explicit second flag.
+  const exposed = [cfg.addr, cfg.httpAddr].filter((a) => !isLoopbackHost(a.replace(/:\d+$/, '')));
+  if (cfg.demoFixtures && exposed.length > 0 && !cfg.demoFixturesOnNetwork) {
+    throw invalidArgument(`invalid configuration: MEZITE_DEMO_FIXTURES: the demo fixtures publish a client secret and ${exposed.join(', ')} is not a loopback address; listen on 127.0.0.1, turn the fixtures off, or set MEZITE_DEMO_FIXTURES_ON_NETWORK=true for a development cluster`);
+  }
+  return cfg;
 }

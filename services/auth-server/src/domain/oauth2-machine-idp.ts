@@ -1,4 +1,4 @@
-import { unauthenticated, unavailable } from '@mezite/identity';
+import { isLoopbackHost, unauthenticated, unavailable } from '@mezite/identity';
 import type { MachineIdentityProvider } from './machine-idp';
 
 /**
@@ -12,6 +12,11 @@ export class OAuth2MachineIdp implements MachineIdentityProvider {
   constructor(private readonly o: { tokenEndpoint: string; scope?: string; timeoutMs?: number }) {}
 
   async verify(clientId: string, clientSecret: string): Promise<void> {
+    // Configuration refuses such an endpoint; this holds for one stored before it did.
+    const url = new URL(this.o.tokenEndpoint);
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+      throw unavailable("the tenant's machine identity provider is not reachable over https; client secrets are never sent in cleartext");
+    }
     const body = new URLSearchParams({ grant_type: 'client_credentials' });
     if (this.o.scope) body.set('scope', this.o.scope);
     const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64');

@@ -136,3 +136,20 @@ describe('ServiceIdentityManager.rotateSecret', () => {
     expect(ts.tokens.get(token)?.revoked).toBe(true);
   });
 });
+
+describe('ServiceIdentityManager.ensure (the demo fixtures at every start)', () => {
+  test('creates the identity with the fixture secret once; a later start leaves a rotated secret alone', async () => {
+    const ts = fakeTokenService();
+    const set: Array<string | undefined> = [];
+    const client = { ...ts.client, setClientSecret: async (i: Parameters<typeof ts.client.setClientSecret>[0]) => (set.push(i.secret), ts.client.setClientSecret(i)) };
+    const store = memoryStore();
+    const m = new ServiceIdentityManager({ store, secrets: client, clock: new FakeClock() });
+    const first = await m.ensure(tenantId, { name: 'svc-deployer', clientId: 'svc-deployer', secret: 'svc-deployer-demo-secret' });
+    expect(set).toEqual(['svc-deployer-demo-secret']);
+    await m.rotateSecret(admin, 'svc-deployer');
+    expect(set).toEqual(['svc-deployer-demo-secret', undefined]);
+    const again = await m.ensure(tenantId, { name: 'svc-deployer', clientId: 'svc-deployer', secret: 'svc-deployer-demo-secret' });
+    expect(again.id).toBe(first.id);
+    expect(set).toEqual(['svc-deployer-demo-secret', undefined]);
+  });
+});

@@ -29,14 +29,20 @@ export class ServiceIdentityManager {
     }
   }
 
-  /** The identity if it exists, else creates it with `secret` (idempotent demo fixtures). */
+  /**
+   * The identity if it exists, untouched (a secret its admin rotated stays rotated),
+   * else creates it with `secret` (the demo fixtures; replicas may race to create it).
+   */
   async ensure(tenantId: string, input: { name: string; clientId: string; secret: string }): Promise<ServiceIdentity> {
     const cur = await this.o.store.getByClientId(input.clientId);
-    if (cur) {
-      await this.o.secrets.setClientSecret({ tenantId: cur.tenantId, clientId: cur.clientId, serviceIdentityId: cur.id, secret: input.secret });
-      return cur;
+    if (cur) return cur;
+    try {
+      return (await this.create(tenantId, input)).identity;
+    } catch (err) {
+      const raced = isMeziteError(err, 'AlreadyExists') ? await this.o.store.getByClientId(input.clientId) : undefined;
+      if (raced) return raced;
+      throw err;
     }
-    return (await this.create(tenantId, input)).identity;
   }
 
   async get(caller: Principal, name: string): Promise<ServiceIdentity> {

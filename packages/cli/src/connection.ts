@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { invalidArgument, unavailable } from '@mezite/identity';
-import { createMeziteClients, publicChannelCredentials } from '@mezite/platform';
+import { invalidArgument, isLoopbackHost, unauthenticated, unavailable } from '@mezite/identity';
+import { createMeziteClients, publicChannelCredentials, spkiPin } from '@mezite/platform';
 import { authv1 } from '@mezite/proto';
 import { Metadata } from 'nice-grpc';
 import { findIdentityFile, readIdentityFile, type IdentityFile } from './identity-file';
@@ -28,24 +28,67 @@ interface Discovery {
   ca_cert: string;
 }
 
-/** Fetches the discovery document an auth server publishes on its HTTP port. */
-export async function discover(httpUrl: string): Promise<Discovery> {
+/** How far a discovery document can be believed. */
+export interface DiscoveryTrust {
+  /** `sha256:<hex>` SPKI pin of the auth server's CA (`ca_pin`), from a trusted channel. */
+  caPin?: string | undefined;
+  /** CAs already trusted (a saved session or identity file): a document naming one of them needs no pin. */
+  known?: string[];
+  /** For tests: the fetch to use. */
+  fetch?: typeof fetch;
+}
+
+/**
+ * Fetches the discovery document an auth server publishes on its HTTP port. Its CA
+ * decides who receives the bearer credential and secrets that follow, so it is believed
+ * only over https, over http on a loopback host (nothing crosses a network), when it
+ * matches `caPin`, or when it is a CA this client already trusts; anything else is
+ * refused before a credential is sent.
+ */
+export async function discover(httpUrl: string, trust: DiscoveryTrust = {}): Promise<Discovery> {
   let url: URL;
   try {
     url = new URL('/.well-known/mezite', httpUrl);
   } catch {
     throw invalidArgument(`invalid URL "${httpUrl}"`);
   }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalidArgument(`invalid URL "${httpUrl}": expected http:// or https://`);
+  const pin = trust.caPin?.trim().toLowerCase();
+  if (pin !== undefined && !/^sha256:[0-9a-f]{64}$/.test(pin)) throw invalidArgument('MEZITE_CA_PIN: expected sha256: and 64 hex digits (ca_pin in /.well-known/mezite)');
+  const cleartext = url.protocol === 'http:' && !isLoopbackHost(url.hostname);
+  if (cleartext && pin === undefined && !trust.known?.length) throw insecure(url);
   let res: Response;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    res = await (trust.fetch ?? fetch)(url, { signal: AbortSignal.timeout(5000), redirect: 'error' });
   } catch (err) {
     throw unavailable(`cannot reach ${url.origin}: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}`, { cause: err });
   }
   if (!res.ok) throw unavailable(`${url.origin} answered ${res.status} for ${url.pathname}; is it a Mezite auth server?`);
-  const doc = (await res.json()) as Partial<Discovery>;
+  let doc: Partial<Discovery>;
+  try {
+    doc = (await res.json()) as Partial<Discovery>;
+  } catch {
+    throw unavailable(`${url} is not a Mezite discovery document`);
+  }
   if (typeof doc.auth_server !== 'string' || typeof doc.ca_cert !== 'string') throw unavailable(`${url} is not a Mezite discovery document`);
+  let got: string;
+  try {
+    got = spkiPin(doc.ca_cert);
+  } catch {
+    throw unavailable(`${url} is not a Mezite discovery document: ca_cert is not a certificate`);
+  }
+  if (pin !== undefined) {
+    if (got !== pin) throw unauthenticated(`the CA ${url.origin} names does not match MEZITE_CA_PIN (got ${got}); nothing was sent to it`);
+  } else if (cleartext && !(trust.known ?? []).some((c) => c.trim() === doc.ca_cert!.trim())) {
+    throw insecure(url);
+  }
   return { auth_server: doc.auth_server, ca_cert: doc.ca_cert };
+}
+
+function insecure(url: URL) {
+  return unauthenticated(
+    `${url.origin} is plain http on a network: anyone on the path could hand out their own CA and receive your credentials. Use its https:// address, or set MEZITE_CA_PIN to the auth server's ca_pin (sha256:…, from its operator); nothing was sent`,
+  );
 }
 
 /** How a command wants its target resolved. */
@@ -61,7 +104,7 @@ export interface TargetOptions {
 /**
  * Resolves the target, in order: `--auth-server` / `MEZITE_AUTH_SERVER`; the HTTP
  * URL in `PLEXSPHERE_URL` / `MEZITE_URL` (its discovery document names the gRPC
- * address and CA); the identity file (`--identity-file`, `MEZITE_IDENTITY`, or the
+ * address and CA, believed as `discover` says; `MEZITE_CA_PIN` pins it); the identity file (`--identity-file`, `MEZITE_IDENTITY`, or the
  * stack's data dir). The credential is `--token-file` if given, else the identity's;
  * none when `anonymous`. Without `--token-file` or a named identity, a live session of
  * `mezctl login` comes before the stack's admin identity, for its own server only.
@@ -73,7 +116,8 @@ export async function resolveTarget(opts: GlobalOptions, env: NodeJS.ProcessEnv,
   const saved = !explicitIdentity && !opts.tokenFile ? readSessionFile(env) : undefined;
   const session = saved && isLive(saved, new Date()) ? saved : undefined;
   const httpUrl = env.PLEXSPHERE_URL || env.MEZITE_URL;
-  const discovered = httpUrl ? await discover(httpUrl) : undefined;
+  const known = [saved?.ca_cert, identity?.ca_cert].filter((c): c is string => typeof c === 'string');
+  const discovered = httpUrl ? await discover(httpUrl, { caPin: env.MEZITE_CA_PIN, known }) : undefined;
 
   const address = opts.authServer || env.MEZITE_AUTH_SERVER || discovered?.auth_server || session?.auth_server || identity?.auth_server;
   if (!address) {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { oidcNonceFor } from '@mezite/identity';
 import { createMeziteClients, publicChannelCredentials } from '@mezite/platform';
 import { authv1 } from '@mezite/proto';
 import { signInWithoutBrowser } from '../harness/browserless';
@@ -149,8 +150,11 @@ describe('mezctl login / logout against the development OpenID Provider', () => 
     const clients = createMeziteClients({ address: `localhost:${stack.ports.auth}`, credentials: publicChannelCredentials((JSON.parse(ca) as { ca_cert: string }).ca_cert), peerName: 'auth server' });
     try {
       const sessions = clients.create(authv1.SessionServiceDefinition);
-      const forged = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: stack.oidcIssuer, aud: 'mezctl', sub: 'demo', nonce: 'n', iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 60 })).toString('base64url')}.`;
-      await expect(sessions.createSession({ idToken: forged, nonce: 'n', tenant: '' })).rejects.toMatchObject({ code: 'Unauthenticated', message: 'invalid ID token' });
+      const secret = 'a-login-secret-of-forty-three-characters-ok';
+      const forged = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: stack.oidcIssuer, aud: 'mezctl', sub: 'demo', nonce: oidcNonceFor(secret), iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 60 })).toString('base64url')}.`;
+      await expect(sessions.createSession({ idToken: forged, nonce: secret, tenant: '' })).rejects.toMatchObject({ code: 'Unauthenticated', message: 'invalid ID token' });
+      // A client that sends the nonce itself instead of its secret (an old mezctl) is told so.
+      await expect(sessions.createSession({ idToken: forged, nonce: 'n', tenant: '' })).rejects.toMatchObject({ code: 'InvalidArgument', message: expect.stringContaining('upgrade mezctl') });
     } finally {
       clients.close();
     }

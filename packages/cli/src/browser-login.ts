@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { deadlineExceeded, invalidArgument, unauthenticated, unavailable } from '@mezite/identity';
+import { deadlineExceeded, invalidArgument, oidcNonceFor, unauthenticated, unavailable } from '@mezite/identity';
 import * as oauth from 'oauth4webapi';
 
 /** Options of browserLogin. */
@@ -18,10 +18,11 @@ export interface BrowserLoginOptions {
   timeoutMs?: number;
 }
 
-/** What the provider gave back: the ID token, and the nonce it must carry. */
+/** What the provider gave back: the ID token, and the secret its nonce was made from. */
 export interface BrowserLoginResult {
   idToken: string;
-  nonce: string;
+  /** Sent to the auth server with the ID token: the token's nonce is its SHA-256, so the token alone is useless. */
+  nonceSecret: string;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -49,7 +50,9 @@ export async function browserLogin(o: BrowserLoginOptions): Promise<BrowserLogin
 
   const verifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
-  const nonce = oauth.generateRandomNonce();
+  // The provider sees only the hash; the secret goes to the auth server (oidcNonceFor).
+  const nonceSecret = oauth.generateRandomNonce();
+  const nonce = oidcNonceFor(nonceSecret);
   const callback = await listenForCallback(state, o.timeoutMs ?? 5 * 60_000);
   try {
     const url = new URL(as.authorization_endpoint);
@@ -79,7 +82,7 @@ export async function browserLogin(o: BrowserLoginOptions): Promise<BrowserLogin
       oauth.processAuthorizationCodeResponse(as, client, await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), code, callback.redirectUri, verifier, opts()), { expectedNonce: nonce, requireIdToken: true }),
     );
     if (!tokens.id_token) throw unauthenticated('the identity provider did not issue an ID token');
-    return { idToken: tokens.id_token, nonce };
+    return { idToken: tokens.id_token, nonceSecret };
   } finally {
     callback.close();
   }

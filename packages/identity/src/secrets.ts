@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * Keyed hash of a bearer secret: HMAC-SHA256 with a server-side pepper. Only this is
@@ -23,3 +23,16 @@ export function constantTimeEqual(a: Buffer, b: Buffer): boolean {
 export function randomHex(bytes: number): string {
   return randomBytes(bytes).toString('hex');
 }
+
+/**
+ * The OpenID Connect `nonce` for a login whose client keeps `secret`:
+ * base64url(SHA-256(secret)), as PKCE's S256 challenge. The client sends this in the
+ * authorization request and the secret to the server with the ID token, so an ID token
+ * taken from anywhere else (its `nonce` is in it for all to read) starts no session.
+ */
+export function oidcNonceFor(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('base64url');
+}
+
+/** Bounds of the login nonce secret the server accepts (43 = 32 random bytes in base64url). */
+export const OIDC_NONCE_SECRET_LENGTH = { min: 43, max: 256 } as const;

@@ -27,7 +27,7 @@ export function loginCommand(ctx: CliContext) {
         async (c, target) => {
           const cfg = await c.sessions.getLoginConfig({ tenant: argv.tenant });
           const json = argv.output === 'json';
-          const { idToken, nonce } = await browserLogin({
+          const { idToken, nonceSecret } = await browserLogin({
             issuer: cfg.issuer,
             clientId: cfg.clientId,
             scopes: cfg.scopes,
@@ -35,7 +35,7 @@ export function loginCommand(ctx: CliContext) {
             show: (url) => (json ? ctx.note(`open this URL in a browser to sign in: ${url}`) : ctx.print(`Open this URL in a browser to sign in:\n\n  ${url}\n\n`)),
             ...(argv.browser ? { open: openInBrowser } : {}),
           });
-          const r = await c.sessions.createSession({ idToken, nonce, tenant: argv.tenant });
+          const r = await c.sessions.createSession({ idToken, nonce: nonceSecret, tenant: argv.tenant });
           const expiresAt = rfc3339(r.expireTime);
           writeSessionFile(ctx.env, { version: 1, auth_server: target.address, ca_cert: target.caCertPem, token: r.sessionToken, expires_at: expiresAt, principal: r.principal });
           if (json) ctx.printJson({ principal: r.principal, name: r.name, expires_at: expiresAt, acr: r.acr, amr: r.amr });

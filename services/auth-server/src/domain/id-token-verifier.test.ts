@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { FakeClock, isMeziteError } from '@mezite/identity';
+import { FakeClock, isMeziteError, oidcNonceFor } from '@mezite/identity';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { OidcIdTokenVerifier } from './id-token-verifier';
 
@@ -39,6 +39,9 @@ class TestIssuer {
 }
 
 const NOW = new Date('2026-03-01T12:00:00Z');
+/** The login's secret (the CLI keeps it) and the nonce the ID token carries. */
+const SECRET = 'login-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+const NONCE = oidcNonceFor(SECRET);
 const nowSec = NOW.getTime() / 1000;
 
 describe('OidcIdTokenVerifier', () => {
@@ -49,7 +52,7 @@ describe('OidcIdTokenVerifier', () => {
 
   /** A token as the provider would sign it, with `over` replacing or (undefined) removing claims. */
   const token = async (over: Record<string, unknown> = {}, o: { key?: CryptoKey; kid?: string; alg?: string } = {}) => {
-    const claims: Record<string, unknown> = { iss: idp.issuer, aud: 'mezctl', sub: 'user-1', nonce: 'n-123', iat: nowSec - 5, exp: nowSec + 600, email: 'ada@example.com', email_verified: true, acr: 'urn:acr:pwd', amr: ['pwd', 'otp'], ...over };
+    const claims: Record<string, unknown> = { iss: idp.issuer, aud: 'mezctl', sub: 'user-1', nonce: NONCE, iat: nowSec - 5, exp: nowSec + 600, email: 'ada@example.com', email_verified: true, acr: 'urn:acr:pwd', amr: ['pwd', 'otp'], ...over };
     for (const k of Object.keys(claims)) if (claims[k] === undefined) delete claims[k];
     return new SignJWT(claims as JWTPayload).setProtectedHeader({ alg: o.alg ?? 'RS256', kid: o.kid ?? 'k1' }).sign(o.key ?? key);
   };
@@ -74,41 +77,41 @@ describe('OidcIdTokenVerifier', () => {
   });
 
   test('a good token gives subject, email, acr and amr', async () => {
-    expect(await verifier.verify(await token(), 'n-123')).toEqual({ issuer: idp.issuer, subject: 'user-1', email: 'ada@example.com', emailVerified: true, acr: 'urn:acr:pwd', amr: ['pwd', 'otp'] });
+    expect(await verifier.verify(await token(), SECRET)).toEqual({ issuer: idp.issuer, subject: 'user-1', email: 'ada@example.com', emailVerified: true, acr: 'urn:acr:pwd', amr: ['pwd', 'otp'] });
   });
 
   test('without amr the list is empty; without acr there is none; unverified email says so', async () => {
-    const v = await verifier.verify(await token({ amr: undefined, acr: undefined, email_verified: undefined }), 'n-123');
+    const v = await verifier.verify(await token({ amr: undefined, acr: undefined, email_verified: undefined }), SECRET);
     expect(v.amr).toEqual([]);
     expect(v.acr).toBeUndefined();
     expect(v.emailVerified).toBe(false);
   });
 
   test('60 s of clock skew are tolerated on exp and iat', async () => {
-    await expect(verifier.verify(await token({ exp: nowSec - 50 }), 'n-123')).resolves.toBeDefined();
-    await expect(verifier.verify(await token({ iat: nowSec + 50 }), 'n-123')).resolves.toBeDefined();
+    await expect(verifier.verify(await token({ exp: nowSec - 50 }), SECRET)).resolves.toBeDefined();
+    await expect(verifier.verify(await token({ iat: nowSec + 50 }), SECRET)).resolves.toBeDefined();
   });
 
   const other = () => generateKeyPair('RS256').then((k) => k.privateKey);
   const bad: Array<[string, () => Promise<string>, string]> = [
-    ['wrong issuer', () => token({ iss: 'https://evil.example' }), 'n-123'],
-    ['wrong audience', () => token({ aud: 'someone-else' }), 'n-123'],
-    ['several audiences without azp', () => token({ aud: ['mezctl', 'other'] }), 'n-123'],
-    ['azp of another client', () => token({ azp: 'other' }), 'n-123'],
-    ['wrong nonce', () => token(), 'n-999'],
-    ['no nonce in the token', () => token({ nonce: undefined }), 'n-123'],
-    ['expired beyond the skew', () => token({ exp: nowSec - 61 }), 'n-123'],
-    ['issued in the future beyond the skew', () => token({ iat: nowSec + 120 }), 'n-123'],
-    ['issued too long ago', () => token({ iat: nowSec - 3600 }), 'n-123'],
-    ['no iat', () => token({ iat: undefined }), 'n-123'],
-    ['no sub', () => token({ sub: undefined }), 'n-123'],
-    ['amr not a list', () => token({ amr: 'pwd' }), 'n-123'],
-    ['signed by another key under our kid', async () => token({}, { key: await other() }), 'n-123'],
-    ['signature bytes changed', async () => (await token()).replace(/.{4}$/, 'AAAA'), 'n-123'],
-    ['unsigned (alg none)', async () => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: idp.issuer, aud: 'mezctl', sub: 'x', nonce: 'n-123', iat: nowSec, exp: nowSec + 60 })).toString('base64url')}.`, 'n-123'],
-    ['HMAC-signed', async () => new SignJWT({ iss: idp.issuer, aud: 'mezctl', sub: 'x', nonce: 'n-123', iat: nowSec, exp: nowSec + 60 }).setProtectedHeader({ alg: 'HS256', kid: 'k1' }).sign(new Uint8Array(32)), 'n-123'],
-    ['not a JWT', async () => 'not-a-jwt', 'n-123'],
-    ['empty', async () => '', 'n-123'],
+    ['wrong issuer', () => token({ iss: 'https://evil.example' }), SECRET],
+    ['wrong audience', () => token({ aud: 'someone-else' }), SECRET],
+    ['several audiences without azp', () => token({ aud: ['mezctl', 'other'] }), SECRET],
+    ['azp of another client', () => token({ azp: 'other' }), SECRET],
+    ['wrong nonce', () => token(), 'another-login-secret-0123456789abcdefghijklmn'],
+    ['no nonce in the token', () => token({ nonce: undefined }), SECRET],
+    ['expired beyond the skew', () => token({ exp: nowSec - 61 }), SECRET],
+    ['issued in the future beyond the skew', () => token({ iat: nowSec + 120 }), SECRET],
+    ['issued too long ago', () => token({ iat: nowSec - 3600 }), SECRET],
+    ['no iat', () => token({ iat: undefined }), SECRET],
+    ['no sub', () => token({ sub: undefined }), SECRET],
+    ['amr not a list', () => token({ amr: 'pwd' }), SECRET],
+    ['signed by another key under our kid', async () => token({}, { key: await other() }), SECRET],
+    ['signature bytes changed', async () => (await token()).replace(/.{4}$/, 'AAAA'), SECRET],
+    ['unsigned (alg none)', async () => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: idp.issuer, aud: 'mezctl', sub: 'x', nonce: NONCE, iat: nowSec, exp: nowSec + 60 })).toString('base64url')}.`, SECRET],
+    ['HMAC-signed', async () => new SignJWT({ iss: idp.issuer, aud: 'mezctl', sub: 'x', nonce: NONCE, iat: nowSec, exp: nowSec + 60 }).setProtectedHeader({ alg: 'HS256', kid: 'k1' }).sign(new Uint8Array(32)), SECRET],
+    ['not a JWT', async () => 'not-a-jwt', SECRET],
+    ['empty', async () => '', SECRET],
   ];
   test.each(bad)('refused with the one error: %s', async (_name, make, nonce) => {
     const err = await refusal(verifier.verify(await make(), nonce));
@@ -120,21 +123,36 @@ describe('OidcIdTokenVerifier', () => {
     expect((await refusal(verifier.verify(await token(), ''))).code).toBe('InvalidArgument');
   });
 
+  test('a stolen ID token starts no session: the nonce it carries (readable by anyone) is not the secret', async () => {
+    const stolen = await token();
+    // The thief pads the readable nonce into the secret's length range: still refused.
+    for (const guess of [NONCE, `${NONCE}=`, NONCE.padEnd(43, 'A')]) {
+      expect(await refusal(verifier.verify(stolen, guess))).toMatchObject({ code: 'Unauthenticated', message: 'invalid ID token', cause: { message: 'nonce mismatch' } });
+    }
+    await expect(verifier.verify(stolen, SECRET)).resolves.toMatchObject({ subject: 'user-1' });
+  });
+
+  test('a nonce secret shorter than 43 or longer than 256 characters (an old mezctl sending the nonce itself) is an invalid argument', async () => {
+    for (const s of ['n', 'x'.repeat(42), 'x'.repeat(257)]) {
+      expect(await refusal(verifier.verify(await token(), s))).toMatchObject({ code: 'InvalidArgument', message: expect.stringContaining('upgrade mezctl') });
+    }
+  });
+
   test('a rotated key (new kid) is fetched and accepted', async () => {
-    await verifier.verify(await token(), 'n-123');
+    await verifier.verify(await token(), SECRET);
     const k2 = await idp.addKey('k2');
-    await expect(verifier.verify(await token({}, { key: k2, kid: 'k2' }), 'n-123')).resolves.toMatchObject({ subject: 'user-1' });
+    await expect(verifier.verify(await token({}, { key: k2, kid: 'k2' }), SECRET)).resolves.toMatchObject({ subject: 'user-1' });
   });
 
   test('an unreachable provider is Unavailable, and discovery is retried on the next call', async () => {
     const down = new OidcIdTokenVerifier({ issuer: 'http://127.0.0.1:1', clientId: 'mezctl', clock, fetchTimeoutMs: 1000 });
-    expect((await refusal(down.verify(await token(), 'n-123'))).code).toBe('Unavailable');
+    expect((await refusal(down.verify(await token(), SECRET))).code).toBe('Unavailable');
     idp.discoveryIssuer = 'https://someone-else.example';
     try {
-      expect((await refusal(verifier.verify(await token(), 'n-123'))).code).toBe('Unavailable');
+      expect((await refusal(verifier.verify(await token(), SECRET))).code).toBe('Unavailable');
     } finally {
       delete idp.discoveryIssuer;
     }
-    await expect(verifier.verify(await token(), 'n-123')).resolves.toBeDefined();
+    await expect(verifier.verify(await token(), SECRET)).resolves.toBeDefined();
   });
 });

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { invalidArgument, unauthenticated, unavailable, type Clock } from '@mezite/identity';
+import { invalidArgument, OIDC_NONCE_SECRET_LENGTH, oidcNonceFor, unauthenticated, unavailable, type Clock } from '@mezite/identity';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 
 /** What a verified ID token says about the person. */
@@ -22,9 +22,10 @@ export interface IdTokenVerifier {
   /**
    * Resolves to the token's claims, or rejects with Unauthenticated('invalid ID token')
    * for every kind of bad token (the reason only in the error's cause), or Unavailable
-   * when the provider's discovery document or keys cannot be fetched.
+   * when the provider's discovery document or keys cannot be fetched. `nonceSecret`:
+   * the secret whose {@link oidcNonceFor} the client sent as the login's nonce.
    */
-  verify(idToken: string, nonce: string): Promise<VerifiedIdToken>;
+  verify(idToken: string, nonceSecret: string): Promise<VerifiedIdToken>;
 }
 
 /** Options of OidcIdTokenVerifier. */
@@ -51,7 +52,8 @@ const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
  * Verifies ID tokens with `jose` against the provider's published keys: the JWKS named
  * by `<issuer>/.well-known/openid-configuration`, fetched on first use and refetched by
  * jose when a token names an unknown key (rotation). Checks signature, `iss`, `aud`
- * (and `azp` when there are several audiences), `exp`, `iat`, `nbf`, `sub` and `nonce`.
+ * (and `azp` when there are several audiences), `exp`, `iat`, `nbf`, `sub` and `nonce`
+ * (bound to a secret only the signing-in client holds).
  */
 export class OidcIdTokenVerifier implements IdTokenVerifier {
   private keys: Promise<JWTVerifyGetKey> | undefined;
@@ -60,8 +62,16 @@ export class OidcIdTokenVerifier implements IdTokenVerifier {
     if (!o.issuer || !o.clientId || !o.clock) throw new Error('OidcIdTokenVerifier: issuer, clientId and clock are required');
   }
 
-  async verify(idToken: string, nonce: string): Promise<VerifiedIdToken> {
-    if (!nonce) throw invalidArgument('nonce is required');
+  /**
+   * `nonceSecret` is the login's secret, not the nonce: the token's `nonce` must be
+   * {@link oidcNonceFor}(nonceSecret), so only the client that started the login can
+   * turn its ID token into a session.
+   */
+  async verify(idToken: string, nonceSecret: string): Promise<VerifiedIdToken> {
+    if (!nonceSecret) throw invalidArgument('nonce is required');
+    if (nonceSecret.length < OIDC_NONCE_SECRET_LENGTH.min || nonceSecret.length > OIDC_NONCE_SECRET_LENGTH.max) {
+      throw invalidArgument(`nonce must be the ${OIDC_NONCE_SECRET_LENGTH.min}- to ${OIDC_NONCE_SECRET_LENGTH.max}-character secret whose SHA-256 the login sent as its nonce; upgrade mezctl`);
+    }
     if (!idToken || idToken.length > 16_384) throw invalid('missing or oversized token');
     const keys = await this.jwks();
     let payload: JWTPayload;
@@ -82,7 +92,7 @@ export class OidcIdTokenVerifier implements IdTokenVerifier {
     }
     const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
     if ((aud.length > 1 || payload.azp !== undefined) && payload.azp !== this.o.clientId) throw invalid('azp is not our client id');
-    if (typeof payload.nonce !== 'string' || !sameText(payload.nonce, nonce)) throw invalid('nonce mismatch');
+    if (typeof payload.nonce !== 'string' || !sameText(payload.nonce, oidcNonceFor(nonceSecret))) throw invalid('nonce mismatch');
     const sub = payload.sub;
     if (typeof sub !== 'string' || sub.length < 1 || sub.length > 255) throw invalid('sub missing or longer than 255');
     const amr = payload.amr ?? [];

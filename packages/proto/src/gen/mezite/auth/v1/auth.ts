@@ -702,7 +702,11 @@ export interface DeleteTokenResponse {
 export interface CreateSessionRequest {
   /** id_token is the provider's signed ID token. */
   idToken: string;
-  /** nonce is the nonce the CLI sent in the authorization request. */
+  /**
+   * nonce is the login's secret (43 to 256 characters): the CLI sent
+   * base64url(SHA-256(nonce)) as the authorization request's nonce, so the ID token's
+   * nonce must be that hash. An ID token without its secret starts no session.
+   */
   nonce: string;
   /** tenant is the tenant domain to sign in to; empty means the default tenant. */
   tenant: string;

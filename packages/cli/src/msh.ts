@@ -23,27 +23,41 @@ interface IdentityPointer {
   ca_cert?: string;
 }
 
-function readPointer(env: NodeJS.ProcessEnv): IdentityPointer {
+/** The file mezd identity writes beside each destination's certificate (DESTINATION_RECORD in @mezite/daemon). */
+const DESTINATION_RECORD = 'mezite-auth.json';
+
+function readJson(path: string): IdentityPointer {
   try {
-    return JSON.parse(readFileSync(identityPointerPath(env), 'utf8')) as IdentityPointer;
+    const doc = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    return doc !== null && typeof doc === 'object' ? (doc as IdentityPointer) : {};
   } catch {
     return {};
   }
 }
 
+function readPointer(env: NodeJS.ProcessEnv): IdentityPointer {
+  return readJson(identityPointerPath(env));
+}
+
+/** Where msh asks about nodes, or why it cannot. */
+type InventoryTarget = { address: string; caCertPem: string } | { why: string };
+
 /**
  * The auth server msh asks about nodes: `--auth-server`/MEZITE_AUTH_SERVER, else the one
- * mezd identity recorded when the certificate is the one it wrote; with the CA mezd
- * recorded (or MEZITE_CA_CERT). Undefined: resolve names as ssh does.
+ * mezd identity recorded beside the certificate (`mezite-auth.json`), else the one in
+ * ~/.mezite/identity.json when the certificate is the one it names; with the CA recorded
+ * with it (or MEZITE_CA_CERT). Otherwise the reason there is none.
  */
-function inventoryTarget(flag: string | undefined, env: NodeJS.ProcessEnv, cert: string): { address: string; caCertPem: string } | undefined {
+export function inventoryTarget(flag: string | undefined, env: NodeJS.ProcessEnv, cert: string): InventoryTarget {
+  const beside = readJson(join(dirname(cert), DESTINATION_RECORD));
   const p = readPointer(env);
-  const recorded = p.destination !== undefined && resolve(p.destination) === dirname(cert) ? p.auth_server : undefined;
-  const address = flag ?? env.MEZITE_AUTH_SERVER ?? recorded;
-  if (!address) return undefined;
+  const pointed = p.destination !== undefined && resolve(p.destination) === dirname(cert) ? p : {};
+  const record = typeof beside.auth_server === 'string' ? beside : pointed;
+  const address = flag ?? env.MEZITE_AUTH_SERVER ?? record.auth_server;
+  if (!address) return { why: `no auth server is recorded beside ${cert} (${DESTINATION_RECORD}, written by mezd identity) and none was given (--auth-server, MEZITE_AUTH_SERVER)` };
   const caFile = env.MEZITE_CA_CERT;
-  const caCertPem = caFile ? readFileSync(caFile, 'utf8') : p.ca_cert;
-  if (!caCertPem) throw invalidArgument(`no CA for the auth server ${address}: run mezd identity start first (it records it), or set MEZITE_CA_CERT to the CA's PEM file`);
+  const caCertPem = caFile ? readFileSync(caFile, 'utf8') : record.auth_server === address ? record.ca_cert : undefined;
+  if (!caCertPem) throw invalidArgument(`no CA for the auth server ${address}: run mezd identity start first (it records it beside the certificate), or set MEZITE_CA_CERT to the CA's PEM file`);
   return { address, caCertPem };
 }
 
@@ -178,7 +192,9 @@ export async function runMsh(argv: string[], env: NodeJS.ProcessEnv = process.en
         let host = node;
         let alias: string | undefined;
         const target = inventoryTarget(a.authServer, env, cert);
-        if (target) {
+        if ('why' in target) {
+          process.stderr.write(`msh: not asking the inventory: ${target.why}; "${node}" resolves as ssh resolves it\n`);
+        } else {
           const n = await withInventory(cert, target, (nodes, metadata) =>
             nodes.getNode({ name: node }, { metadata }).catch((err: unknown) => {
               if (isMeziteError(err, 'NotFound')) throw notFound(`node "${node}" is not in the inventory or your roles do not reach it (msh ls lists the nodes you may reach)`);
@@ -215,7 +231,7 @@ export async function runMsh(argv: string[], env: NodeJS.ProcessEnv = process.en
       async (a) => {
         const cert = findCertificate(a.cert, env);
         const target = inventoryTarget(a.authServer, env, cert);
-        if (!target) throw invalidArgument('no auth server: run mezd identity start first, or pass --auth-server');
+        if ('why' in target) throw invalidArgument(`cannot list nodes: ${target.why}`);
         const nodes: authv1.Node[] = [];
         await withInventory(cert, target, async (client, metadata) => {
           let pageToken = '';

@@ -45,6 +45,8 @@ export const SSH_KEY = 'ssh_key';
 export const SSH_CERT = 'ssh_key-cert.pub';
 /** `@cert-authority` lines for the Host CAs, for `UserKnownHostsFile`. */
 export const KNOWN_HOSTS = 'known_hosts';
+/** Which auth server (address and CA, both public) issued a directory's certificate, for `msh`. */
+export const DESTINATION_RECORD = 'mezite-auth.json';
 
 /**
  * The artifacts of an identity in the order they are replaced: known_hosts first, then

@@ -90,6 +90,10 @@ test('--one-shot joins and writes ssh_key, ssh_key-cert.pub and known_hosts that
   expect(fake.requestIds).toEqual([r.logs[1]?.request_id]);
   expect(r.stdout).not.toContain(fake.joinToken);
   expect(r.stdout).not.toContain('PRIVATE KEY');
+  // For msh: the issuing auth server beside the files (public), and this destination in ~/.mezite.
+  expect(mode(join(dest, 'mezite-auth.json'))).toBe(0o644);
+  expect(JSON.parse(read('mezite-auth.json'))).toEqual({ auth_server: fake.address, ca_cert: expect.stringContaining('BEGIN CERTIFICATE') });
+  expect(JSON.parse(readFileSync(join(dir, '.mezite', 'identity.json'), 'utf8'))).toMatchObject({ destination: dest, auth_server: fake.address });
 });
 
 test('a second run with the same --data-dir renews with a proof the server verifies, without a join token', async () => {

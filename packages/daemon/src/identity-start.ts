@@ -7,7 +7,7 @@ import { createLogger, createMeziteClients, type Logger, publicChannelCredential
 import { authv1 } from '@mezite/proto';
 import { isUsable } from './bot-identity';
 import { establishTrust } from './ca-trust';
-import { type Destination, DestinationError } from './destination';
+import { type Destination, DESTINATION_RECORD, DestinationError } from './destination';
 import { DirectoryDestination } from './directory-destination';
 import { DirectoryStateStore } from './directory-state-store';
 import { UsageError } from './errors';
@@ -159,20 +159,33 @@ async function runDaemon(renewer: IdentityRenewer, config: IdentityConfig, io: I
 }
 
 /**
- * Records the destination in ~/.mezite/identity.json (MEZITE_HOME overrides), so `msh`
- * finds the certificate without --cert, as seed 002's CI example runs it, and the auth
- * server (with its CA, public) that msh asks about nodes. Best effort. Not for a
- * Kubernetes Secret: msh reads files, and whoever mounts the Secret knows where it is.
+ * Records, for `msh`, which auth server (with its CA, public) issued the certificate:
+ * in `<destination>/mezite-auth.json`, beside the files it belongs to, so each bot's
+ * destination keeps its own whichever mezd ran last; and the destination itself in
+ * ~/.mezite/identity.json (MEZITE_HOME overrides), so `msh` finds the certificate
+ * without --cert, as seed 002's CI example runs it. Best effort. Not for a Kubernetes
+ * Secret: msh reads files, and whoever mounts the Secret knows where it is.
  */
 function recordDestination(config: IdentityConfig, env: NodeJS.ProcessEnv, logger: Logger, server: { authServer: string; caCertPem: string }): void {
   if (config.kubernetesSecret) return;
   const destination = config.destination;
+  const record = { auth_server: server.authServer, ca_cert: server.caCertPem };
+  const writeAtomic = (dir: string, name: string, doc: unknown, mode: number) => {
+    const tmp = join(dir, `${name}.${process.pid}.tmp`);
+    writeFileSync(tmp, JSON.stringify(doc, null, 2) + '\n', { mode });
+    renameSync(tmp, join(dir, name));
+  };
+  try {
+    // Before the first join the directory may not exist yet: made as DirectoryDestination makes it.
+    mkdirSync(destination, { recursive: true, mode: 0o700 });
+    writeAtomic(destination, DESTINATION_RECORD, record, 0o644);
+  } catch (err) {
+    logger.warn('could not record the auth server beside the destination for msh', { destination, reason: (err as Error).message });
+  }
   try {
     const dir = env.MEZITE_HOME ?? join(homedir(), '.mezite');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const tmp = join(dir, `identity.json.${process.pid}.tmp`);
-    writeFileSync(tmp, JSON.stringify({ destination, auth_server: server.authServer, ca_cert: server.caCertPem }, null, 2) + '\n', { mode: 0o600 });
-    renameSync(tmp, join(dir, 'identity.json'));
+    writeAtomic(dir, 'identity.json', { destination, ...record }, 0o600);
   } catch (err) {
     logger.warn('could not record the destination for msh', { reason: (err as Error).message });
   }

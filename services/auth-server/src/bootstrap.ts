@@ -3,7 +3,7 @@ import { readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Clock } from '@mezite/identity';
 import type { Logger } from '@mezite/platform';
-import { ADMIN_ROLE } from './domain/authz';
+import { ADMIN_ROLE, CLUSTER_TENANT } from './domain/authz';
 import type { AdminIdentityFile } from './domain/admin-identity';
 import type { SessionManager } from './domain/session-manager';
 import type { MachineIdpConfig } from './domain/machine-idp';
@@ -12,7 +12,7 @@ import type { ServiceIdentityManager } from './domain/service-identity-manager';
 import type { Tenant, TenantStore } from './domain/tenant';
 
 /** The tenant the bootstrap admin and unscoped resources live in. */
-export const DEFAULT_TENANT = 'default';
+export const DEFAULT_TENANT = CLUSTER_TENANT;
 /** Seed 000's machine tenant. */
 export const DEMO_MACHINE_TENANT = 'svc-demo';
 

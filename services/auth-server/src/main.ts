@@ -48,6 +48,7 @@ import { identityTokenHandlers } from './grpc/identity-token-handlers';
 import { serviceIdentityHandlers } from './grpc/service-identity-handlers';
 import { botHandlers } from './grpc/bot-handlers';
 import { caHandlers } from './grpc/ca-handlers';
+import { clusterTenantId } from './domain/authz';
 import { joinHandlers } from './grpc/join-handlers';
 import { roleHandlers } from './grpc/role-handlers';
 import { GrpcCertAuthorityClient } from './grpc/ssh-ca-client';
@@ -160,7 +161,7 @@ export async function main(): Promise<void> {
   authed.add(authv1.RoleServiceDefinition, roleHandlers(roles, audit));
   authed.add(authv1.JoinServiceDefinition, joinHandlers(joins, nodeJoins));
   authed.add(authv1.NodeServiceDefinition, nodeHandlers(nodes));
-  authed.add(authv1.CertAuthorityServiceDefinition, caHandlers(ca, audit, revocations));
+  authed.add(authv1.CertAuthorityServiceDefinition, caHandlers(ca, audit, revocations, clusterTenantId(tenantStore)));
   authed.add(authv1.AuditServiceDefinition, auditHandlers(audit));
   authed.add(authv1.IdentityServiceDefinition, identityHandlers());
   authed.add(authv1.IdentityTokenServiceDefinition, identityTokenHandlers(identityTokens));

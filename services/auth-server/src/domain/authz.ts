@@ -1,4 +1,5 @@
-import { permissionDenied, unauthenticated, type Principal } from '@mezite/identity';
+import { permissionDenied, unauthenticated, unavailable, type Principal } from '@mezite/identity';
+import type { TenantStore } from './tenant';
 
 /** The role that may manage bots, roles and the CA of its tenant. */
 export const ADMIN_ROLE = 'admin';
@@ -14,4 +15,30 @@ export function requireAdmin(p: Principal | undefined, action: string): Principa
   const caller = requirePrincipal(p);
   if (!caller.roles.includes(ADMIN_ROLE)) throw permissionDenied(`${caller.name} may not ${action}: the admin role is required`);
   return caller;
+}
+
+/** The tenant whose admins are the cluster's admins: the one the bootstrap admin lives in. */
+export const CLUSTER_TENANT = 'default';
+
+/**
+ * The caller if it is a cluster admin: an admin of the `default` tenant (the bootstrap
+ * admin, and the people `MEZITE_OIDC_ADMINS` names). For what every tenant shares — the
+ * User and Host CAs: rotating them, signing host certificates with them. An admin of any
+ * other tenant administers only that tenant.
+ */
+export function requireClusterAdmin(p: Principal | undefined, clusterTenantId: string, action: string): Principal {
+  const caller = requireAdmin(p, action);
+  if (caller.tenantId !== clusterTenantId) throw permissionDenied(`${caller.name} may not ${action}: the certificate authorities are shared by every tenant, so only a cluster admin (an admin of the default tenant) may`);
+  return caller;
+}
+
+/** The default tenant's id, looked up once (it never changes once bootstrap made it). */
+export function clusterTenantId(tenants: Pick<TenantStore, 'getTenantByDomain'>): () => Promise<string> {
+  let id: string | undefined;
+  return async () => {
+    if (id) return id;
+    const t = await tenants.getTenantByDomain(CLUSTER_TENANT);
+    if (!t) throw unavailable('the default tenant does not exist yet; retry once the auth server has started');
+    return (id = t.id);
+  };
 }

@@ -2,7 +2,7 @@ import { formatIdentityRef, invalidArgument, notFound, isMeziteError } from '@me
 import type { authv1 } from '@mezite/proto';
 import type { ServiceImplementation } from 'nice-grpc';
 import type { AuditLog } from '../domain/audit';
-import { requireAdmin } from '../domain/authz';
+import { requireAdmin, requireClusterAdmin } from '../domain/authz';
 import type { CaInfo, CertAuthorityClient } from '../domain/cert-authority-client';
 import type { RevocationList } from '../domain/revocation';
 import type { AuthContext } from './auth-middleware';
@@ -21,16 +21,18 @@ function infoToProto(c: CaInfo): authv1.CertAuthorityInfo {
 
 /**
  * Handlers for CertAuthorityService: public CA keys and the KRL for anyone (nodes poll
- * them), host signing, rotation and revocation for admins. The CAs are shared by every
- * tenant: rotating one is a cluster-wide operation.
+ * them), listing and revocation (its own certificates) for a tenant's admins. The CAs are
+ * shared by every tenant, so rotating one and signing host certificates with it (any
+ * principals: a host of any tenant) are for cluster admins only (`clusterTenantId`
+ * resolves the default tenant's id).
  */
-export function caHandlers(ca: CertAuthorityClient, audit: AuditLog, krl: RevocationList): ServiceImplementation<typeof authv1.CertAuthorityServiceDefinition, AuthContext> {
+export function caHandlers(ca: CertAuthorityClient, audit: AuditLog, krl: RevocationList, clusterTenantId: () => Promise<string>): ServiceImplementation<typeof authv1.CertAuthorityServiceDefinition, AuthContext> {
   return {
     async exportCertAuthorities(req) {
       return { publicKeys: await ca.publicKeys(caType(req.type)) };
     },
     async signHostCertificate(req, ctx) {
-      const caller = requireAdmin(ctx.principal, 'sign host certificates');
+      const caller = requireClusterAdmin(ctx.principal, await clusterTenantId(), 'sign host certificates');
       if (req.principals.length === 0) throw invalidArgument('--principals: at least one host name or address is required');
       const ttlMs = req.ttlSeconds * 1000;
       if (ttlMs < 60_000 || ttlMs > HOST_TTL_MAX_MS) throw invalidArgument('--ttl must be between 1m and 366d');
@@ -44,7 +46,7 @@ export function caHandlers(ca: CertAuthorityClient, audit: AuditLog, krl: Revoca
       return { certAuthorities: (await ca.status(type)).map(infoToProto) };
     },
     async rotateCertAuthority(req, ctx) {
-      const caller = requireAdmin(ctx.principal, 'rotate certificate authorities');
+      const caller = requireClusterAdmin(ctx.principal, await clusterTenantId(), 'rotate certificate authorities');
       const type = caType(req.type);
       if (req.phase !== '' && !PHASES.has(req.phase)) throw invalidArgument('--phase must be init, switch, complete or rollback');
       const phase = (req.phase || nextPhase(await ca.status(type))) as 'init' | 'switch' | 'complete' | 'rollback';

@@ -125,7 +125,7 @@ describeSsh('nodes: mezd node, label-based access at stock sshd, msh, KRL, CA ro
     expect(cert.subjectKey.blob.equals(parsePublicKey(readFileSync(join(n.dir, 'ssh_host_ed25519_key.pub'), 'utf8')).blob)).toBe(true);
     expect(execFileSync('ssh-keygen', ['-L', '-f', join(n.dir, 'mezite', 'ssh_host_ed25519_key-cert.pub')], { encoding: 'utf8' })).toMatch(/host certificate/);
     expect(readFileSync(join(n.dir, 'mezite', 'user_ca.pub'), 'utf8')).toMatch(/^ecdsa-sha2-nistp256 AAAA\S+\n$/);
-    expect(JSON.parse(readFileSync(join(n.dir, 'mezite', 'node.json'), 'utf8'))).toEqual({ name: 'staging-1', labels: { env: 'staging', team: 'web' } });
+    expect(JSON.parse(readFileSync(join(n.dir, 'mezite', 'node.json'), 'utf8'))).toEqual({ name: 'staging-1', labels: { env: 'staging', team: 'web' }, tenant: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     const snippet = readFileSync(join(n.dir, 'mezite', 'sshd_config'), 'utf8');
     for (const d of ['HostCertificate', 'TrustedUserCAKeys', 'RevokedKeys', 'AuthorizedPrincipalsCommand', 'AuthorizedPrincipalsCommandUser']) expect(snippet).toMatch(new RegExp(`^${d} \\S`, 'm'));
     // The KRL is valid for ssh-keygen (and so for sshd): the bot's certificate is not in it.

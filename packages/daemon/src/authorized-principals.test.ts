@@ -13,8 +13,10 @@ const dir = mkdtempSync(join(tmpdir(), 'mezd-principals-'));
 /** `{ [name]: values }`: a computed key is an own property even for `__proto__`. */
 const sel = (name: string, values: string[]): LabelSelector => ({ [name]: values });
 
+const TENANT = '6f1c9a62-0d1e-4c53-9b3e-3f0f5a1b2c3d';
+
 /** A bot certificate for `deploy` carrying the grants of one role, as the auth server signs it; returns `%t` and `%k`. */
-function certFor(allow: LabelSelector, deny: LabelSelector = {}): { keyType: string; key: string } {
+function certFor(allow: LabelSelector, deny: LabelSelector = {}, tenant: string | null = TENANT): { keyType: string; key: string } {
   const role = validateRole({ name: 'r', allowLogins: ['deploy'], denyLogins: ['root'], allowNodeLabels: allow, denyNodeLabels: deny });
   const line = signCertificate({
     ca: { key: ca.privateKey },
@@ -25,18 +27,35 @@ function certFor(allow: LabelSelector, deny: LabelSelector = {}): { keyType: str
     principals: ['deploy'],
     validAfter: new Date(Date.now() - 60_000),
     validBefore: new Date(Date.now() + 3600_000),
-    extensions: { 'permit-pty': '', [CLAIMS_EXTENSION]: JSON.stringify({ v: 1, bot: 'deploy', grants: grantsOf([role]) }) },
+    extensions: { 'permit-pty': '', [CLAIMS_EXTENSION]: JSON.stringify({ v: 1, bot: 'deploy', ...(tenant !== null ? { tenant } : {}), grants: grantsOf([role]) }) },
   }).line;
   const [keyType = '', b64 = ''] = line.split(' ');
   return { keyType, key: b64 };
 }
 
 /** The node file `mezd node` writes, as text (so a label named `__proto__` is an own property when read back). */
-function nodeFile(labelsJson: string): string {
+function nodeFile(labelsJson: string, tenant: string | null = TENANT): string {
   const f = join(dir, `node-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(f, `{"name":"web-1","labels":${labelsJson}}`);
+  writeFileSync(f, `{"name":"web-1","labels":${labelsJson}${tenant !== null ? `,"tenant":${JSON.stringify(tenant)}` : ''}}`);
   return f;
 }
+
+describe('mezd authorized-principals: only the node tenant’s bots (the User CA is shared by every tenant)', () => {
+  const all = { '*': ['*'] };
+  test("a bot of this node's tenant whose roles reach the node logs in", () => {
+    expect(authorizedPrincipals({ nodeFile: nodeFile('{}'), user: 'deploy', ...certFor(all) })).toEqual({ principals: ['deploy'], reason: 'allowed' });
+  });
+  test("another tenant's bot, with a role that reaches every node, gets nothing", () => {
+    const r = authorizedPrincipals({ nodeFile: nodeFile('{}'), user: 'deploy', ...certFor(all, {}, 'a1b2c3d4-0000-4000-8000-000000000000') });
+    expect(r).toEqual({ principals: [], reason: "the certificate is not of a bot of this node's tenant" });
+  });
+  test('a certificate without a tenant, or a node file without one (an older mezd node), admits no login', () => {
+    expect(authorizedPrincipals({ nodeFile: nodeFile('{}'), user: 'deploy', ...certFor(all, {}, null) }).principals).toEqual([]);
+    const old = authorizedPrincipals({ nodeFile: nodeFile('{}', null), user: 'deploy', ...certFor(all) });
+    expect(old).toEqual({ principals: [], reason: expect.stringContaining('names no tenant (written by an older mezd node): restart mezd node') });
+    expect(authorizedPrincipals({ nodeFile: nodeFile('{}', ''), user: 'deploy', ...certFor(all) }).principals).toEqual([]);
+  });
+});
 
 describe('mezd authorized-principals: label names Object.prototype has are labels like any other', () => {
   test.each<[string, LabelSelector, LabelSelector, string, string[]]>([

@@ -49,13 +49,15 @@ interface NodeState {
   authServer: string;
   caCertPem: string;
   hostCertificate: string;
-  node: { name: string; labels: Record<string, string> };
+  node: NodeFile;
 }
 
-/** What `mezd authorized-principals` reads: the node's name and labels. */
+/** What `mezd authorized-principals` reads: the node's name, labels and tenant. */
 export interface NodeFile {
   name: string;
   labels: Record<string, string>;
+  /** The node's tenant id; written since issue 14 (a file without it admits no login). */
+  tenant?: string;
 }
 
 export const ROOT_NODE_DATA_DIR = '/var/lib/mezite/node';
@@ -135,7 +137,7 @@ export async function nodeStart(config: NodeConfig, io: NodeStartIo): Promise<nu
   const ttlSeconds = Math.ceil(config.certificateTtlMs / 1000);
 
   const save = async (r: authv1.NodeCertificateResponse) => {
-    const node = { name: r.node?.name ?? '', labels: r.node?.labels ?? {} };
+    const node: NodeFile = { name: r.node?.name ?? '', labels: r.node?.labels ?? {}, tenant: r.tenantId };
     state = { version: 1, authServer: config.authServer, caCertPem: trust.caCertPem, hostCertificate: r.hostCertificate.trim(), node };
     await writeFileAtomic(statePath, JSON.stringify(state, null, 2) + '\n', 0o600);
     await writeFileAtomic(certFile, state.hostCertificate + '\n', 0o644);
@@ -165,7 +167,9 @@ export async function nodeStart(config: NodeConfig, io: NodeStartIo): Promise<nu
   const renewIfDue = async () => {
     const cert = parseCertificate((state as NodeState).hostCertificate);
     const life = cert.validBefore.getTime() - cert.validAfter.getTime();
-    if (clock.now().getTime() < cert.validAfter.getTime() + (life * 2) / 3) return;
+    // A state saved before nodes knew their tenant renews at once: until then its node file admits no login.
+    const knowsTenant = !!(state as NodeState).node.tenant;
+    if (knowsTenant && clock.now().getTime() < cert.validAfter.getTime() + (life * 2) / 3) return;
     const begun = await joins.beginNodeRenewal({ hostCertificate: (state as NodeState).hostCertificate });
     const signature = signRenewal(hostPrivate, Buffer.from(begun.challenge), hostKeyBlob);
     await save(await joins.completeNodeRenewal({ challengeId: begun.challengeId, signature, requestedTtlSeconds: ttlSeconds }));
@@ -257,6 +261,7 @@ export function readNodeFile(path: string): NodeFile | null {
   try {
     const n = JSON.parse(readFileSync(path, 'utf8')) as NodeFile;
     if (typeof n?.name !== 'string' || typeof n.labels !== 'object' || n.labels === null || Array.isArray(n.labels)) return null;
+    if (n.tenant !== undefined && typeof n.tenant !== 'string') return null;
     for (const v of Object.values(n.labels)) if (typeof v !== 'string') return null;
     return n;
   } catch {

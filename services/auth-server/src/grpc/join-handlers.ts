@@ -41,6 +41,7 @@ function hostToProto(c: IssuedHostCert): authv1.NodeCertificateResponse {
     node: nodeToProto(c.node),
     principals: c.principals,
     expireTime: c.expiresAt,
+    tenantId: c.node.tenantId,
   };
 }
 

@@ -795,7 +795,14 @@ export interface NodeCertificateResponse {
   /** principals are the names in the host certificate. */
   principals: string[];
   /** expire_time is the host certificate's valid_before. */
-  expireTime: Date | undefined;
+  expireTime:
+    | Date
+    | undefined;
+  /**
+   * tenant_id is the node's tenant: mezd authorized-principals accepts only
+   * certificates of that tenant's bots (the User CA is shared by every tenant).
+   */
+  tenantId: string;
 }
 
 /** BeginNodeRenewalRequest presents the node's current host certificate. */
@@ -8672,6 +8679,7 @@ function createBaseNodeCertificateResponse(): NodeCertificateResponse {
     node: undefined,
     principals: [],
     expireTime: undefined,
+    tenantId: "",
   };
 }
 
@@ -8694,6 +8702,9 @@ export const NodeCertificateResponse: MessageFns<NodeCertificateResponse> = {
     }
     if (message.expireTime !== undefined) {
       Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(50).fork()).join();
+    }
+    if (message.tenantId !== "") {
+      writer.uint32(58).string(message.tenantId);
     }
     return writer;
   },
@@ -8759,6 +8770,14 @@ export const NodeCertificateResponse: MessageFns<NodeCertificateResponse> = {
             message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8797,6 +8816,11 @@ export const NodeCertificateResponse: MessageFns<NodeCertificateResponse> = {
         : isSet(object.expire_time)
         ? fromJsonTimestamp(object.expire_time)
         : undefined,
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
     };
   },
 
@@ -8820,6 +8844,9 @@ export const NodeCertificateResponse: MessageFns<NodeCertificateResponse> = {
     if (message.expireTime !== undefined) {
       obj.expireTime = message.expireTime.toISOString();
     }
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
     return obj;
   },
 
@@ -8834,6 +8861,7 @@ export const NodeCertificateResponse: MessageFns<NodeCertificateResponse> = {
     message.node = (object.node !== undefined && object.node !== null) ? Node.fromPartial(object.node) : undefined;
     message.principals = object.principals?.map((e) => e) || [];
     message.expireTime = object.expireTime ?? undefined;
+    message.tenantId = object.tenantId ?? "";
     return message;
   },
 };

@@ -4,7 +4,7 @@ import { fingerprintSha256, parseCertificate, parsePublicKey, verifyCertificateS
 import type { AuditLog } from './audit';
 import type { CertAuthorityClient } from './cert-authority-client';
 import type { JoinTokenStore } from './join-token';
-import { type Node, type NodeStore, parseNodeAddr } from './node';
+import { type Node, type NodeStore, parseNodeAddr, refuseHostNamesOfOtherTenants } from './node';
 import { MAX_HOST_CERT_TTL_MS } from './node-manager';
 import type { RenewalChallengeStore } from './renewal-challenge';
 
@@ -72,6 +72,7 @@ export class NodeJoinManager {
         if (!node) throw refused;
         const other = await this.o.nodes.findByHostKey(fingerprint);
         if (other && other.id !== node.id) throw alreadyExists(`this host key is already enrolled as node "${other.name}"; remove that node first`);
+        await refuseHostNamesOfOtherTenants(this.o.nodes, node);
         const n = node;
         done = await this.o.tokens.redeem(hash, at, async (t, writes) => {
           const issued = await this.issue(n, input.hostPublicKey, ttlMs, input.requestId);

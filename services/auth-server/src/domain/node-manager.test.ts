@@ -53,13 +53,14 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
   let krl: RevocationList;
   let certAuth: CertAuthenticator;
   let audit: MemoryAuditLog;
+  let nodeStore: MemoryNodeStore;
 
   beforeEach(async () => {
     clock = new FakeClock('2026-06-01T10:00:00Z');
     ca = new FakeCa(clock);
     audit = new MemoryAuditLog();
     const botStore = new MemoryBotStore();
-    const nodeStore = new MemoryNodeStore();
+    nodeStore = new MemoryNodeStore();
     const challenges = new MemoryRenewalChallengeStore();
     const roles = new RoleManager({ store: new MemoryRoleStore(), bots: botStore, clock });
     await roles.upsert(admin, { yaml: ROLE, fileName: 'role.yaml', force: false });
@@ -109,6 +110,27 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
     const svc: Principal = { kind: 'service', id: randomUUID(), tenantId, name: 'svc', authMethod: 'api-token', roles: [] };
     expect(isMeziteError(await failure(nodes.add(svc, { name: 'x', addr: '1.2.3.4', labels: {}, tokenTtlMs: 0, requestId: 'r' })), 'PermissionDenied')).toBe(true);
     expect(isMeziteError(await failure(nodes.list(svc, { pageSize: 0, pageToken: '' })), 'PermissionDenied')).toBe(true);
+  });
+
+  test("host names are one namespace across tenants: another tenant's admin cannot add, nor join, a node its bots would take for ours", async () => {
+    await addNode('web-server-01', {}, 'web1.internal:2222');
+    const otherTenant = randomUUID();
+    const theirAdmin: Principal = { ...admin, id: randomUUID(), tenantId: otherTenant, name: 'acme-admin' };
+    const add = (name: string, addr: string) => nodes.add(theirAdmin, { name, addr, labels: {}, tokenTtlMs: 0, requestId: 'r' });
+    for (const [name, addr] of [['web-server-01', '203.0.113.9:22'], ['decoy', 'WEB1.internal:22'], ['web1.internal', '203.0.113.9:22']] as const) {
+      const err = await failure(add(name, addr));
+      expect(isMeziteError(err, 'AlreadyExists')).toBe(true);
+      expect(err.message).toMatch(/is another node's: host certificates carry it, and the Host CA is trusted across tenants/);
+    }
+    // Their own, distinct names are fine; and our tenant may reuse an address host of its own.
+    await expect(add('acme-web', '203.0.113.9:22')).resolves.toMatchObject({ node: { tenantId: otherTenant } });
+    await expect(addNode('web-server-02', {}, 'web1.internal:22')).resolves.toBeDefined();
+    // Two adds racing past the check: the join refuses to sign the second one.
+    const ours = await addNode('race-1', {}, '198.51.100.4:22');
+    await nodeStore.create({ ...(await nodeStore.get(tenantId, 'race-1'))!, id: randomUUID(), tenantId: otherTenant, name: 'acme-race' });
+    const err = await failure(nodeJoins.join({ joinToken: ours.joinToken, hostPublicKey: keyPair('ed25519').line, requestedTtlMs: 0, requestId: 'r' }));
+    expect(isMeziteError(err, 'AlreadyExists')).toBe(true);
+    expect(ca.log.filter((c) => c.keyId.startsWith('node:race-1/'))).toEqual([]);
   });
 
   test('join: a host certificate on the existing host key, naming the node and its host; the token works once', async () => {

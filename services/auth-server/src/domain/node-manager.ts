@@ -4,7 +4,7 @@ import { ADMIN_ROLE, requirePrincipal } from './authz';
 import type { AuditLog } from './audit';
 import { activeLock, type BotStore } from './bot';
 import type { JoinTokenMinter } from './join-token-minter';
-import { checkLabels, NODE_NAME, parseNodeAddr, type Node, type NodeStore } from './node';
+import { checkLabels, NODE_NAME, parseNodeAddr, refuseHostNamesOfOtherTenants, type Node, type NodeStore } from './node';
 import { pageByName } from './page';
 import type { RevocationList } from './revocation';
 
@@ -49,6 +49,7 @@ export class NodeManager {
     const ttl = input.tokenTtlMs || 3600_000;
     if (ttl < MIN_TOKEN_TTL_MS || ttl > MAX_TOKEN_TTL_MS) throw invalidArgument('--token-ttl must be between 1m and 7d');
     if (await this.o.store.get(admin.tenantId, input.name)) throw alreadyExists(`node "${input.name}" already exists`);
+    await refuseHostNamesOfOtherTenants(this.o.store, { tenantId: admin.tenantId, name: input.name, addr });
     const node: Node = { id: randomUUID(), tenantId: admin.tenantId, name: input.name, addr, labels, hostPublicKey: null, hostKeyFingerprint: null, joinedAt: null, lastSeenAt: null, certExpiresAt: null, createdAt: this.o.clock.now() };
     // Token first, then the node (see BotManager.create): a failure between the two
     // leaves a token naming no node, which no join accepts, never a node without a token.

@@ -1,4 +1,4 @@
-import { invalidArgument } from '@mezite/identity';
+import { alreadyExists, invalidArgument } from '@mezite/identity';
 
 /** An OpenSSH server in the inventory, enrolled with `mezd node`. */
 export interface Node {
@@ -26,6 +26,11 @@ export interface NodeStore {
   getById(tenantId: string, id: string): Promise<Node | null>;
   /** The node enrolled with this host key, in any tenant. */
   findByHostKey(fingerprint: string): Promise<Node | null>;
+  /**
+   * Which of `hostNames` (lower case) a node of another tenant than `tenantId` answers
+   * to, by its name or the host of its address: the names its host certificate carries.
+   */
+  hostNamesOfOtherTenants(tenantId: string, hostNames: string[]): Promise<string[]>;
   /** Nodes of the tenant ordered by name, after `afterName`, at most `limit`. */
   list(tenantId: string, opts: { limit: number; afterName?: string }): Promise<Node[]>;
   delete(tenantId: string, id: string): Promise<boolean>;
@@ -55,6 +60,21 @@ export function checkLabels(labels: Record<string, string>): Record<string, stri
 
 function fail(msg: string): never {
   throw invalidArgument(`--labels: ${msg}`);
+}
+
+/**
+ * AlreadyExists when a node of another tenant answers to one of `node`'s host names: the
+ * Host CA is trusted by every tenant's bots, so a host certificate for a name another
+ * tenant's bots dial would let one tenant's node pass for the other's.
+ */
+export async function refuseHostNamesOfOtherTenants(store: Pick<NodeStore, 'hostNamesOfOtherTenants'>, node: Pick<Node, 'tenantId' | 'name' | 'addr'>): Promise<void> {
+  const taken = await store.hostNamesOfOtherTenants(node.tenantId, hostNamesOf(node));
+  if (taken.length > 0) throw alreadyExists(`the host name ${taken.map((h) => `"${h}"`).join(', ')} is another node's: host certificates carry it, and the Host CA is trusted across tenants`);
+}
+
+/** The names a node's host certificate carries, lower case: its name and the host of its address. */
+export function hostNamesOf(n: Pick<Node, 'name' | 'addr'>): string[] {
+  return [...new Set([n.name, parseNodeAddr(n.addr).host].map((h) => h.toLowerCase()))];
 }
 
 /** Parses `host:port` (port 22 when omitted; IPv6 in brackets); InvalidArgument when malformed. */

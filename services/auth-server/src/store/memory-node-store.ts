@@ -1,5 +1,5 @@
 import { alreadyExists } from '@mezite/identity';
-import type { Node, NodeStore } from '../domain/node';
+import { hostNamesOf, type Node, type NodeStore } from '../domain/node';
 import type { Revocation, RevocationStore } from '../domain/revocation';
 
 const copy = (n: Node): Node => ({ ...n, labels: { ...n.labels } });
@@ -19,6 +19,11 @@ export class MemoryNodeStore implements NodeStore {
   async getById(tenantId: string, id: string): Promise<Node | null> {
     const n = this.nodes.get(id);
     return n && n.tenantId === tenantId ? copy(n) : null;
+  }
+  async hostNamesOfOtherTenants(tenantId: string, hostNames: string[]): Promise<string[]> {
+    const taken = new Set<string>();
+    for (const n of this.nodes.values()) if (n.tenantId !== tenantId) for (const h of hostNamesOf(n)) taken.add(h);
+    return hostNames.filter((h) => taken.has(h));
   }
   async findByHostKey(fingerprint: string): Promise<Node | null> {
     const n = [...this.nodes.values()].find((x) => x.hostKeyFingerprint === fingerprint);

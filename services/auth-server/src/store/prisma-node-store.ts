@@ -52,6 +52,19 @@ export class PrismaNodeStore implements NodeStore {
     });
   }
 
+  hostNamesOfOtherTenants(tenantId: string, hostNames: string[]): Promise<string[]> {
+    if (hostNames.length === 0) return Promise.resolve([]);
+    return this.run(async () => {
+      // addr is stored as `host:port` or `[v6]:port` (parseNodeAddr), so its host is what precedes the last colon.
+      const rows = await this.db.$queryRaw<Array<{ h: string }>>`
+        SELECT DISTINCT h FROM auth.nodes,
+          LATERAL (VALUES (lower(name)), (lower(btrim(regexp_replace(addr, ':[0-9]+$', ''), '[]')))) AS v(h)
+        WHERE tenant_id <> ${tenantId}::uuid AND h = ANY(${hostNames}::text[])`;
+      const taken = new Set(rows.map((r) => r.h));
+      return hostNames.filter((h) => taken.has(h));
+    });
+  }
+
   findByHostKey(fingerprint: string): Promise<Node | null> {
     return this.run(async () => {
       const r = await this.db.node.findFirst({ where: { hostKeyFingerprint: fingerprint } });

@@ -107,13 +107,18 @@ describeSsh('seed 002: bots, join tokens, mezd identity and stock OpenSSH', () =
   });
 
   test('msh ssh runs the remote command and passes its exit code through', async () => {
-    const r = await runBin('msh', ['ssh', `--cert=${join(dir, 'certs', 'ssh_key-cert.pub')}`, '--login=deploy', '-p', String(sshd.port), 'localhost', '--', './deploy.sh'], { cwd: dir });
-    expect(r.stdout).toBe('deploying as deploy\n');
-    expect(r.code).toBe(3);
-    // Seed 002's CI example, verbatim: no --cert (msh finds what mezd wrote last), and
-    // web-server-01 resolved through the auth server's inventory, asked as the bot.
+    // web-server-01 resolves through the auth server's inventory, asked as the bot: mezd
+    // recorded which auth server issued the certificate beside it (mezite-auth.json).
     const added = await mezctl(['nodes', 'add', '--name=web-server-01', `--addr=127.0.0.1:${sshd.port}`, '--labels=env=staging']);
     expect(added.stderr).toBe('');
+    const r = await runBin('msh', ['ssh', `--cert=${join(dir, 'certs', 'ssh_key-cert.pub')}`, '--login=deploy', 'web-server-01', '--', './deploy.sh'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('deploying as deploy\n');
+    expect(r.code).toBe(3);
+    // A host the inventory does not hold is refused by name, not looked up in DNS.
+    const unknown = await runBin('msh', ['ssh', `--cert=${join(dir, 'certs', 'ssh_key-cert.pub')}`, '--login=deploy', '-p', String(sshd.port), 'localhost', '--', './deploy.sh'], { cwd: dir });
+    expect(unknown.stderr).toMatch(/^msh: Not found: node "localhost" is not in the inventory or your roles do not reach it/);
+    // Seed 002's CI example, verbatim: no --cert (msh finds what mezd wrote last).
     const verbatim = await runBin('msh', ['ssh', '--login=deploy', 'web-server-01', '--', './deploy.sh'], { cwd: dir, env: { HOME: dir } });
     expect(verbatim.stderr).toBe('');
     expect(verbatim.stdout).toBe('deploying as deploy\n');

@@ -115,6 +115,8 @@ export async function main(): Promise<void> {
   // credentials) are audited with their reason, at most the bearer limiter's limit per
   // source and 1000 per minute per replica.
   const refusals = new RefusalAuditor({ audit, clock, log, perSource: cfg.authFailureLimit * 3 });
+  // Refused bearers, bot certificates and host certificates count against their source.
+  const bearerLimiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit * 3, windowMs: 60_000 });
   const identityTokens = new IdentityTokenManager({ tokens: apiTokens, services: serviceStore, machineIdp, audit, limiter, refusals });
   // Human sign-in (mezctl login): off without MEZITE_OIDC_ISSUER.
   const humanIdp = cfg.oidcIssuer ? { issuer: cfg.oidcIssuer, clientId: cfg.oidcClientId, admins: cfg.oidcAdmins, verifier: new OidcIdTokenVerifier({ issuer: cfg.oidcIssuer, clientId: cfg.oidcClientId, clock }) } : undefined;
@@ -126,7 +128,7 @@ export async function main(): Promise<void> {
   const joins = new JoinManager({ bots: botStore, instances: instanceStore, tokens: joinTokenStore, tokenHash, certs, audit, clock, revocations, refusals, copyLockScope: cfg.copyLockScope });
   const nodeStore = new PrismaNodeStore(prisma);
   const nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens, revocations, audit, clock });
-  const nodeJoins = new NodeJoinManager({ nodes: nodeStore, tokens: joinTokenStore, tokenHash, ca, challenges, audit, clock });
+  const nodeJoins = new NodeJoinManager({ nodes: nodeStore, tokens: joinTokenStore, tokenHash, ca, challenges, audit, clock, refusals, failures: bearerLimiter });
   const certAuth = new CertAuthenticator({ ca, bots: botStore, instances: instanceStore, clock, revocations });
 
   const grpc = createGrpcServer({ name: 'mezite.auth.v1', logger: log });
@@ -138,7 +140,6 @@ export async function main(): Promise<void> {
   };
   // Bad bearer credentials count against the source address, like bad client secrets,
   // and each refusal is audited with its reason while the source is under the limit.
-  const bearerLimiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit * 3, windowMs: 60_000 });
   const authenticateFrom = (secret: string, peer: string | undefined, requestId: string): Promise<Principal> => {
     const apiToken = secret.startsWith('psk_');
     const event = { type: 'auth.authenticate', requestId, source: sourceAddress(peer), credential: apiToken ? 'api token' : 'session', target: apiToken ? 'token:?' : 'session:?', fallbackReason: apiToken ? 'refused api token' : 'unknown, expired or revoked session' };

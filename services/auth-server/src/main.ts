@@ -120,7 +120,7 @@ export async function main(): Promise<void> {
   const identityTokens = new IdentityTokenManager({ tokens: apiTokens, services: serviceStore, machineIdp, audit, limiter, refusals });
   // Human sign-in (mezctl login): off without MEZITE_OIDC_ISSUER.
   const humanIdp = cfg.oidcIssuer ? { issuer: cfg.oidcIssuer, clientId: cfg.oidcClientId, admins: cfg.oidcAdmins, verifier: new OidcIdTokenVerifier({ issuer: cfg.oidcIssuer, clientId: cfg.oidcClientId, clock }) } : undefined;
-  const logins = new LoginManager({ idp: humanIdp, tenants: tenantStore, sessions, audit, clock, limiter });
+  const logins = new LoginManager({ idp: humanIdp, tenants: tenantStore, sessions, audit, clock, limiter, refusals });
   const tenantDomain = async (id: string) => (await tenantStore.getTenantById(id))?.domain ?? id;
   const challenges = new PrismaRenewalChallengeStore(prisma);
   const certs = new BotCertificates({ roles, ca, clock, maxCertTtlMs: cfg.botMaxCertTtlMs });

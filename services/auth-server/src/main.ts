@@ -10,6 +10,9 @@ import {
   newRequestId,
   internalChannelCredentials,
   onShutdown,
+  pgAdvisoryLock,
+  pgLockKey,
+  RetentionJob,
   publicServerCredentials,
   readTlsFiles,
   runMigrations,
@@ -66,7 +69,8 @@ import { CachedServiceIdentityStore } from './store/cached-service-identity-stor
 import { keptFor } from './domain/kept-for';
 import { PrismaSessionStore } from './store/prisma-session-store';
 import { PrismaTenantStore } from './store/prisma-tenant-store';
-import { createPrismaClient } from './store/prisma';
+import { createPrismaClient, pgPoolOf } from './store/prisma';
+import { authRetentionTasks } from './store/retention-tasks';
 import { TrustedProxies } from './http/trusted-proxies';
 
 const SERVICE = 'auth-server';
@@ -95,10 +99,12 @@ export async function main(): Promise<void> {
   const joinTokenStore = new PrismaJoinTokenStore(prisma);
   const joinTokens = new JoinTokens({ store: joinTokenStore, clock, pepper: cfg.sessionPepper });
   const instanceStore = new PrismaBotInstanceStore(prisma);
-  const sessions = new SessionManager({ store: new PrismaSessionStore(prisma), clock, pepper: cfg.sessionPepper });
+  const sessionStore = new PrismaSessionStore(prisma);
+  const sessions = new SessionManager({ store: sessionStore, clock, pepper: cfg.sessionPepper });
   const botStore = new PrismaBotStore(prisma);
   const roles = new RoleManager({ store: new PrismaRoleStore(prisma), bots: botStore, clock });
-  const revocations = new RevocationList({ store: new PrismaRevocationStore(prisma), bots: botStore, ca, clock });
+  const revocationStore = new PrismaRevocationStore(prisma);
+  const revocations = new RevocationList({ store: revocationStore, bots: botStore, ca, clock });
   const bots = new BotManager({ store: botStore, instances: instanceStore, joinTokens, clock, roles, revocations });
   const tenantStore = new PrismaTenantStore(prisma);
   const serviceStore = new CachedServiceIdentityStore({ store: new PrismaServiceIdentityStore(prisma), clock });
@@ -217,11 +223,18 @@ export async function main(): Promise<void> {
     httpUrl,
     caCertPem: tls.caCertPem,
   });
+  // Expired challenges, sessions, join tokens, revocations and old lineage steps are
+  // deleted once they ended MEZITE_RETENTION_MAX_AGE ago, one replica at a time.
+  const retention = cfg.retentionMaxAgeMs > 0
+    ? new RetentionJob({ tasks: authRetentionTasks({ challenges, sessions: sessionStore, joinTokens: joinTokenStore, revocations: revocationStore, instances: instanceStore }), lock: pgAdvisoryLock(pgPoolOf(prisma), pgLockKey('mezite auth-server retention')), clock, log, maxAgeMs: cfg.retentionMaxAgeMs }).start(cfg.retentionIntervalMs)
+    : undefined;
+  if (!retention) log.warn('retention is off (MEZITE_RETENTION_MAX_AGE=off): expired rows are never deleted');
   grpc.serving();
   log.info('listening', { grpc: cfg.addr.replace(/:\d+$/, `:${port}`), http: httpUrl, public_addr: publicAddr });
 
   onShutdown(log, async () => {
     healthy = false;
+    await retention?.stop();
     await grpc.shutdown();
     await http.close();
     tokenChannel.close();

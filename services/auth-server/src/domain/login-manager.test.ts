@@ -28,6 +28,9 @@ class FakeTenants implements TenantStore {
 }
 
 class FakeSessions implements SessionStore {
+  async deleteExpired(): Promise<number> {
+    return 0;
+  }
   rows: Session[] = [];
   async create(s: Session) {
     this.rows.push(s);

@@ -18,8 +18,10 @@ export interface RenewalChallenge {
   expiresAt: Date;
 }
 
-/** Persistence of challenges. */
-export interface RenewalChallengeStore {
+import type { ExpiredRows } from './retention';
+
+/** Persistence of challenges. Retention: a challenge ends when it expires (used or not). */
+export interface RenewalChallengeStore extends ExpiredRows {
   /**
    * Stores the challenge and, in the same step, deletes the subject's unused challenges
    * that expired by `now` or that are not among its `keep - 1` newest (by expiry), so a

@@ -1,4 +1,5 @@
 import type { RenewalChallenge, RenewalChallengeStore } from '../domain/renewal-challenge';
+import { deleteWhere } from './memory-retention';
 
 /** RenewalChallengeStore in memory (unit tests). */
 export class MemoryRenewalChallengeStore implements RenewalChallengeStore {
@@ -21,6 +22,10 @@ export class MemoryRenewalChallengeStore implements RenewalChallengeStore {
     c.used = true;
     const { used: _used, ...rest } = c;
     return rest;
+  }
+
+  async deleteExpired(before: Date, limit: number): Promise<number> {
+    return deleteWhere(this.items, (c) => c.expiresAt < before, limit);
   }
 
   /** Rows held (tests: the bound on what a caller can make the server store). */

@@ -59,6 +59,15 @@ export class PrismaRenewalChallengeStore implements RenewalChallengeStore {
     }
   }
 
+  async deleteExpired(before: Date, limit: number): Promise<number> {
+    try {
+      const r = await this.pool.query({ text: 'DELETE FROM auth.renewal_challenges WHERE id IN (SELECT id FROM auth.renewal_challenges WHERE expires_at < $1 LIMIT $2)', values: [before, limit] });
+      return r.rowCount ?? 0;
+    } catch (err) {
+      throw translateDbError(err, 'renewal challenge');
+    }
+  }
+
   async consume(id: string, now: Date): Promise<RenewalChallenge | null> {
     try {
       const { rows } = await this.pool.query<{ id: string; bot_id: string; tenant_id: string; challenge: Buffer; certificate: string; presented_generation: string; expires_at: Date; subject_kind: string; bot_generation: string | null }>({

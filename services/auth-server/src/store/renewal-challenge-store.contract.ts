@@ -78,6 +78,21 @@ export function renewalChallengeStoreContract(name: string, make: () => Promise<
       expect(left.length).toBeLessThanOrEqual(3);
     });
 
+    test('deleteExpired removes challenges that expired before the cutoff, used or not, at most `limit` a call', async () => {
+      // Dates in 2020, before any other test's, so the shared store's other rows stay.
+      const old = (s: number) => new Date(Date.UTC(2020, 0, 1, 0, 0, s));
+      const cut = old(1000);
+      const gone = [challenge({ expiresAt: old(10) }), challenge({ expiresAt: new Date(cut.getTime() - 1) })];
+      const kept = challenge({ expiresAt: new Date(cut.getTime() + 1) });
+      for (const c of [...gone, kept]) await f.store.create(c, { keep: 4, now: old(0) });
+      expect(await f.store.consume(gone[0]!.id, old(5))).not.toBeNull(); // a used one goes too
+      expect(await f.store.deleteExpired(cut, 1)).toBe(1);
+      expect(await f.store.deleteExpired(cut, 5)).toBe(1);
+      expect(await f.store.deleteExpired(cut, 5)).toBe(0);
+      expect(await f.store.consume(gone[1]!.id, old(5))).toBeNull();
+      expect(await f.store.consume(kept.id, old(5))).not.toBeNull();
+    });
+
     test('30 concurrent consumptions from two replicas: exactly one gets the challenge', async () => {
       const c = challenge();
       await f.store.create(c, { keep: 4, now: at(0) });

@@ -7,3 +7,4 @@ export * from './db';
 export * from './cache';
 export * from './telemetry';
 export * from './metrics';
+export * from './retention';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { field, invalidArgument, isLoopbackHost, loadConfig, parse, requireSecureUrl } from '@mezite/identity';
-import { commonConfigSchema } from '@mezite/platform';
+import { commonConfigSchema, retentionConfigSchema } from '@mezite/platform';
 import type { TenantConfig } from './bootstrap';
 import { TrustedProxies } from './http/trusted-proxies';
 
@@ -94,6 +94,7 @@ const dataDir = () => process.env.MEZITE_DATA_DIR ?? '.mezite';
 export function configSchema() {
   return {
     ...commonConfigSchema('auth-server', '127.0.0.1:3025'),
+    ...retentionConfigSchema(),
     httpAddr: field('MEZITE_HTTP_ADDR', parse.hostPort, '127.0.0.1:8080'),
     publicAddr: field('MEZITE_PUBLIC_ADDR', parse.string, '', 'the gRPC address clients dial (default localhost:<port>)'),
     tokenServiceTarget: field('MEZITE_TOKEN_SERVICE_TARGET', grpcTarget, '127.0.0.1:3026', 'host:port, or ipv4:a:p,b:p / dns:///name:port to balance over replicas'),

@@ -10,6 +10,9 @@ import {
   newRequestId,
   internalChannelCredentials,
   onShutdown,
+  pgAdvisoryLock,
+  pgLockKey,
+  RetentionJob,
   publicServerCredentials,
   readTlsFiles,
   runMigrations,
@@ -67,7 +70,8 @@ import { CachedServiceIdentityStore } from './store/cached-service-identity-stor
 import { keptFor } from './domain/kept-for';
 import { PrismaSessionStore } from './store/prisma-session-store';
 import { PrismaTenantStore } from './store/prisma-tenant-store';
-import { createPrismaClient } from './store/prisma';
+import { createPrismaClient, pgPoolOf } from './store/prisma';
+import { authRetentionTasks } from './store/retention-tasks';
 import { TrustedProxies } from './http/trusted-proxies';
 
 const SERVICE = 'auth-server';
@@ -96,10 +100,12 @@ export async function main(): Promise<void> {
   const joinTokenStore = new PrismaJoinTokenStore(prisma);
   const joinTokens = new JoinTokens({ store: joinTokenStore, clock, pepper: cfg.sessionPepper });
   const instanceStore = new PrismaBotInstanceStore(prisma);
-  const sessions = new SessionManager({ store: new PrismaSessionStore(prisma), clock, pepper: cfg.sessionPepper });
+  const sessionStore = new PrismaSessionStore(prisma);
+  const sessions = new SessionManager({ store: sessionStore, clock, pepper: cfg.sessionPepper });
   const botStore = new PrismaBotStore(prisma);
   const roles = new RoleManager({ store: new PrismaRoleStore(prisma), bots: botStore, clock });
-  const revocations = new RevocationList({ store: new PrismaRevocationStore(prisma), bots: botStore, ca, clock });
+  const revocationStore = new PrismaRevocationStore(prisma);
+  const revocations = new RevocationList({ store: revocationStore, bots: botStore, ca, clock });
   const bots = new BotManager({ store: botStore, instances: instanceStore, joinTokens, clock, roles, revocations });
   const tenantStore = new PrismaTenantStore(prisma);
   const serviceStore = new CachedServiceIdentityStore({ store: new PrismaServiceIdentityStore(prisma), clock });
@@ -116,10 +122,12 @@ export async function main(): Promise<void> {
   // credentials) are audited with their reason, at most the bearer limiter's limit per
   // source and 1000 per minute per replica.
   const refusals = new RefusalAuditor({ audit, clock, log, perSource: cfg.authFailureLimit * 3 });
+  // Refused bearers, bot certificates and host certificates count against their source.
+  const bearerLimiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit * 3, windowMs: 60_000 });
   const identityTokens = new IdentityTokenManager({ tokens: apiTokens, services: serviceStore, machineIdp, audit, limiter, refusals });
   // Human sign-in (mezctl login): off without MEZITE_OIDC_ISSUER.
   const humanIdp = cfg.oidcIssuer ? { issuer: cfg.oidcIssuer, clientId: cfg.oidcClientId, admins: cfg.oidcAdmins, verifier: new OidcIdTokenVerifier({ issuer: cfg.oidcIssuer, clientId: cfg.oidcClientId, clock }) } : undefined;
-  const logins = new LoginManager({ idp: humanIdp, tenants: tenantStore, sessions, audit, clock, limiter });
+  const logins = new LoginManager({ idp: humanIdp, tenants: tenantStore, sessions, audit, clock, limiter, refusals });
   const tenantDomain = async (id: string) => (await tenantStore.getTenantById(id))?.domain ?? id;
   const challenges = new PrismaRenewalChallengeStore(prisma);
   const certs = new BotCertificates({ roles, ca, clock, maxCertTtlMs: cfg.botMaxCertTtlMs });
@@ -127,7 +135,7 @@ export async function main(): Promise<void> {
   const joins = new JoinManager({ bots: botStore, instances: instanceStore, tokens: joinTokenStore, tokenHash, certs, audit, clock, revocations, refusals, copyLockScope: cfg.copyLockScope });
   const nodeStore = new PrismaNodeStore(prisma);
   const nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens, revocations, audit, clock });
-  const nodeJoins = new NodeJoinManager({ nodes: nodeStore, tokens: joinTokenStore, tokenHash, ca, challenges, audit, clock });
+  const nodeJoins = new NodeJoinManager({ nodes: nodeStore, tokens: joinTokenStore, tokenHash, ca, challenges, audit, clock, refusals, failures: bearerLimiter });
   const certAuth = new CertAuthenticator({ ca, bots: botStore, instances: instanceStore, clock, revocations });
 
   const grpc = createGrpcServer({ name: 'mezite.auth.v1', logger: log });
@@ -139,7 +147,6 @@ export async function main(): Promise<void> {
   };
   // Bad bearer credentials count against the source address, like bad client secrets,
   // and each refusal is audited with its reason while the source is under the limit.
-  const bearerLimiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit * 3, windowMs: 60_000 });
   const authenticateFrom = (secret: string, peer: string | undefined, requestId: string): Promise<Principal> => {
     const apiToken = secret.startsWith('psk_');
     const event = { type: 'auth.authenticate', requestId, source: sourceAddress(peer), credential: apiToken ? 'api token' : 'session', target: apiToken ? 'token:?' : 'session:?', fallbackReason: apiToken ? 'refused api token' : 'unknown, expired or revoked session' };
@@ -217,11 +224,18 @@ export async function main(): Promise<void> {
     httpUrl,
     caCertPem: tls.caCertPem,
   });
+  // Expired challenges, sessions, join tokens, revocations and old lineage steps are
+  // deleted once they ended MEZITE_RETENTION_MAX_AGE ago, one replica at a time.
+  const retention = cfg.retentionMaxAgeMs > 0
+    ? new RetentionJob({ tasks: authRetentionTasks({ challenges, sessions: sessionStore, joinTokens: joinTokenStore, revocations: revocationStore, instances: instanceStore }), lock: pgAdvisoryLock(pgPoolOf(prisma), pgLockKey('mezite auth-server retention')), clock, log, maxAgeMs: cfg.retentionMaxAgeMs }).start(cfg.retentionIntervalMs)
+    : undefined;
+  if (!retention) log.warn('retention is off (MEZITE_RETENTION_MAX_AGE=off): expired rows are never deleted');
   grpc.serving();
   log.info('listening', { grpc: cfg.addr.replace(/:\d+$/, `:${port}`), http: httpUrl, public_addr: publicAddr });
 
   onShutdown(log, async () => {
     healthy = false;
+    await retention?.stop();
     await grpc.shutdown();
     await http.close();
     tokenChannel.close();

@@ -1,5 +1,5 @@
 import { field, loadConfig, parse } from '@mezite/identity';
-import { commonConfigSchema } from '@mezite/platform';
+import { commonConfigSchema, retentionConfigSchema } from '@mezite/platform';
 import { DEFAULT_API_TOKEN_TTL_MS, DEFAULT_ROTATION_OVERLAP_MS, MAX_API_TOKEN_TTL_MS } from './domain/api-token';
 
 /** A duration no longer than the longest API token lifetime (366 days). */
@@ -23,6 +23,7 @@ function leaseDuration(raw: string): number {
 /** token-service configuration: flags, then MEZITE_* environment, then file. */
 export const configSchema = {
   ...commonConfigSchema('token-service', '127.0.0.1:3026'),
+  ...retentionConfigSchema(),
   allowedCallers: field('MEZITE_ALLOWED_CALLERS', parse.list, ['auth-server'] as string[], 'client certificate names (CN) that may call this internal service'),
   redisUrl: field('REDIS_URL', parse.url, ''),
   pepper: field('MEZITE_TOKEN_PEPPER', parse.key32, undefined, '32 random bytes, base64: keys the stored hashes of API tokens and client secrets'),

@@ -1,7 +1,7 @@
 import '@mezite/platform/instrument'; // first: hooks pg and ioredis for tracing before anything loads them (only when OTEL_* turn tracing on)
 import { join } from 'node:path';
 import { systemClock } from '@mezite/identity';
-import { createGrpcServer, createLogger, internalServerCredentials, MemoryCache, onShutdown, readTlsFiles, RedisCache, runMigrations, startOpsEndpoints, startTracing, type Cache } from '@mezite/platform';
+import { createGrpcServer, createLogger, internalServerCredentials, MemoryCache, onShutdown, pgAdvisoryLock, pgLockKey, readTlsFiles, RedisCache, RetentionJob, runMigrations, startOpsEndpoints, startTracing, type Cache } from '@mezite/platform';
 import { tokenv1 } from '@mezite/proto';
 import { loadTokenServiceConfig } from './config';
 import { ApiTokenCache } from './domain/api-token-cache';
@@ -12,7 +12,7 @@ import { LastUseRecorder } from './domain/last-use-recorder';
 import { apiTokenHandlers } from './grpc/api-token-handlers';
 import { PrismaApiTokenStore } from './store/prisma-api-token-store';
 import { PrismaClientSecretStore } from './store/prisma-client-secret-store';
-import { createPrismaClient } from './store/prisma';
+import { createPrismaClient, pgPoolOf } from './store/prisma';
 
 const SERVICE = 'token-service';
 
@@ -51,8 +51,16 @@ export async function main(): Promise<void> {
   const port = await grpc.listen(cfg.addr, internalServerCredentials(tls));
   log.info('listening', { addr: cfg.addr.replace(/:\d+$/, `:${port}`) });
   const ops = await startOpsEndpoints({ grpc, healthAddr: cfg.healthAddr, metricsAddr: cfg.metricsAddr, log });
+  // API tokens that stopped working MEZITE_RETENTION_MAX_AGE ago are deleted, one replica
+  // at a time. Client secrets need nothing: one row per client, replaced in place,
+  // deleted with the service identity; they have no expiry.
+  const retention = cfg.retentionMaxAgeMs > 0
+    ? new RetentionJob({ tasks: [{ name: 'token.api_tokens', deleteExpired: (before, limit) => apiTokenStore.deleteExpired(before, limit) }], lock: pgAdvisoryLock(pgPoolOf(prisma), pgLockKey('mezite token-service retention')), clock: systemClock, log, maxAgeMs: cfg.retentionMaxAgeMs }).start(cfg.retentionIntervalMs)
+    : undefined;
+  if (!retention) log.warn('retention is off (MEZITE_RETENTION_MAX_AGE=off): expired API tokens are never deleted');
 
   onShutdown(log, async () => {
+    await retention?.stop();
     await grpc.shutdown();
     await verifier.close();
     await lastUse.close(); // writes the last uses still pending

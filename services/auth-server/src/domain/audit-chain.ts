@@ -38,19 +38,40 @@ export function chainHash(prev: Buffer, e: Omit<ChainedEvent, 'prevHash' | 'hash
  * must be the head — so an edit, a deletion (also of the newest records), or a
  * reordering is reported with the first sequence number where it shows.
  */
-export function verifyChain(events: ChainedEvent[], head: { seq: number; hash: Buffer }): ChainReport {
-  let prev: Buffer = GENESIS;
-  let expectSeq = 1;
+export function verifyChain(events: Iterable<ChainedEvent>, head: { seq: number; hash: Buffer }): ChainReport {
+  const v = new ChainVerifier();
   for (const e of events) {
+    const bad = v.next(e);
+    if (bad) return bad;
+  }
+  return v.end(head);
+}
+
+/**
+ * verifyChain one record at a time, holding only the previous hash: a caller reads the
+ * chain in batches (PrismaAuditLog.verify) and memory stays constant however long it is.
+ */
+export class ChainVerifier {
+  private prev: Buffer = GENESIS;
+  private expectSeq = 1;
+
+  /** Checks the next record (in seq order); the report of the first break, or null while intact. */
+  next(e: ChainedEvent): ChainReport | null {
     const bad = (problem: string): ChainReport => ({ ok: false, checked: e.seq - 1, firstBadSeq: e.seq, problem });
-    if (e.seq !== expectSeq) return { ok: false, checked: expectSeq - 1, firstBadSeq: expectSeq, problem: e.seq > expectSeq ? `record ${expectSeq} is missing` : `record ${e.seq} is out of order` };
-    if (!e.prevHash.equals(prev)) return bad(`record ${e.seq} does not follow record ${e.seq - 1} (deleted or reordered)`);
-    if (!chainHash(prev, e).equals(e.hash)) return bad(`record ${e.seq} was modified`);
-    prev = e.hash;
-    expectSeq++;
+    if (e.seq !== this.expectSeq) return { ok: false, checked: this.expectSeq - 1, firstBadSeq: this.expectSeq, problem: e.seq > this.expectSeq ? `record ${this.expectSeq} is missing` : `record ${e.seq} is out of order` };
+    if (!e.prevHash.equals(this.prev)) return bad(`record ${e.seq} does not follow record ${e.seq - 1} (deleted or reordered)`);
+    if (!chainHash(this.prev, e).equals(e.hash)) return bad(`record ${e.seq} was modified`);
+    this.prev = e.hash;
+    this.expectSeq++;
+    return null;
   }
-  if (head.seq !== expectSeq - 1 || !head.hash.equals(prev)) {
-    return { ok: false, checked: expectSeq - 1, firstBadSeq: expectSeq, problem: `the chain ends at record ${expectSeq - 1} but the head says ${head.seq}: newest records were deleted` };
+
+  /** After the last record: the chain must end at the head. */
+  end(head: { seq: number; hash: Buffer }): ChainReport {
+    const last = this.expectSeq - 1;
+    if (head.seq !== last || !head.hash.equals(this.prev)) {
+      return { ok: false, checked: last, firstBadSeq: this.expectSeq, problem: `the chain ends at record ${last} but the head says ${head.seq}: newest records were deleted` };
+    }
+    return { ok: true, checked: last, firstBadSeq: 0, problem: '' };
   }
-  return { ok: true, checked: events.length, firstBadSeq: 0, problem: '' };
 }

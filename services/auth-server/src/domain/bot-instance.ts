@@ -1,4 +1,5 @@
 import type { BotLock } from './bot';
+import type { ExpiredRows } from './retention';
 
 /** What mezd says of itself with each join and renewal (shown by `mezctl bots instances`). */
 export interface BotHeartbeat {
@@ -62,7 +63,12 @@ export interface InstanceActivity {
 }
 
 /** Persistence of bot instances and their lineages (one aggregate), scoped by tenant. */
-export interface BotInstanceStore {
+/**
+ * Retention (`deleteExpired`) prunes lineage steps, never instances: step N goes once
+ * its certificate and its predecessor's both expired before the cutoff, and never the
+ * instance's last step (docs/DECISIONS.md, "Lineage retention").
+ */
+export interface BotInstanceStore extends ExpiredRows {
   get(tenantId: string, id: string): Promise<BotInstance | null>;
   /** Instances of the tenant (of one bot when `botId`), newest first, after the cursor `after`. */
   list(tenantId: string, opts: { botId?: string; limit: number; after?: { createdAt: Date; id: string } }): Promise<BotInstance[]>;

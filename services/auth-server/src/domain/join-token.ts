@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { invalidArgument, isUuid, keyedHash, randomHex, type Clock } from '@mezite/identity';
 import type { BotInstance, LineageStep } from './bot-instance';
+import type { ExpiredRows } from './retention';
 
 /** What a join token bootstraps; also the token's visible prefix (`tok-bot-…`). */
 export type SubjectKind = 'bot' | 'node';
@@ -33,7 +34,11 @@ export interface JoinWrites {
 }
 
 /** Persistence of join tokens (STYLE.md §4): PostgreSQL and memory pass one contract suite. */
-export interface JoinTokenStore {
+/**
+ * Retention: a token ends when it is redeemed, revoked or expires, whichever is first
+ * (a retried join of a lost answer needs the redeemed token only for moments).
+ */
+export interface JoinTokenStore extends ExpiredRows {
   /** Stores a new token; AlreadyExists if the id or hash is taken. */
   create(token: JoinToken): Promise<void>;
   /** Revokes every unredeemed, unrevoked token of the subject in one statement; how many. */

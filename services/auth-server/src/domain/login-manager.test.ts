@@ -28,6 +28,9 @@ class FakeTenants implements TenantStore {
 }
 
 class FakeSessions implements SessionStore {
+  async deleteExpired(): Promise<number> {
+    return 0;
+  }
   rows: Session[] = [];
   async create(s: Session) {
     this.rows.push(s);
@@ -126,6 +129,25 @@ describe('LoginManager', () => {
     expect(audit.events[0]).toMatchObject({ type: 'session.create', result: 'failure', actor: 'anonymous', details: { reason: 'nonce mismatch', source: '10.0.0.9' } });
     await expect(login(m, 'forged')).rejects.toMatchObject({ code: 'Unauthenticated' });
     await expect(login(m, good({ subject: 's' }))).rejects.toMatchObject({ code: 'ResourceExhausted' });
+    expect(store.rows).toHaveLength(0);
+  });
+
+  test('a caller looping on a rate-limited CreateSession gets one `rate limited` audit record per source per minute, not one per call', async () => {
+    const limiter = new FailureLimiter({ clock, maxFailures: 2, windowMs: 60_000 });
+    const m = make({ limiter });
+    for (let i = 0; i < 2; i++) await expect(login(m, 'forged')).rejects.toMatchObject({ code: 'Unauthenticated' });
+    for (let i = 0; i < 1000; i++) await expect(login(m, good({ subject: 's' }))).rejects.toMatchObject({ code: 'ResourceExhausted' });
+    const limited = () => audit.events.filter((e) => e.details.reason === 'rate limited');
+    expect(limited()).toHaveLength(1);
+    expect(limited()[0]).toMatchObject({ type: 'session.create', result: 'failure', actor: 'anonymous', tenantId: def.id, details: { source: '10.0.0.9', issuer: 'https://idp.example' } });
+    expect(audit.events).toHaveLength(3);
+    // Another source is its own; the next minute gets one record again.
+    await expect(m.createSession({ idToken: 'forged', nonce: 'n', tenant: '', requestId: 'r-2', source: '10.0.0.10' })).rejects.toMatchObject({ code: 'Unauthenticated' });
+    clock.advance(60_000);
+    await login(m, 'forged').catch(() => undefined);
+    await login(m, 'forged').catch(() => undefined);
+    for (let i = 0; i < 100; i++) await login(m, 'forged').catch(() => undefined);
+    expect(limited()).toHaveLength(2);
     expect(store.rows).toHaveLength(0);
   });
 

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { failedPrecondition, formatIdentityRef, isMeziteError, type Clock, type Principal } from '@mezite/identity';
+import { nullLogger } from '@mezite/platform';
 import type { AuditLog } from './audit';
 import { ADMIN_ROLE } from './authz';
 import type { FailureLimiter } from './failure-limiter';
 import type { IdTokenVerifier, VerifiedIdToken } from './id-token-verifier';
+import { Refusal } from './refusal';
+import { RefusalAuditor, type RefusalEvent } from './refusal-auditor';
 import type { Session } from './session';
 import type { SessionManager } from './session-manager';
 import type { Tenant, TenantStore } from './tenant';
@@ -35,6 +38,8 @@ export interface LoginManagerOptions {
   clock: Clock;
   /** Counts failed sign-ins per source address (brute-force protection). */
   limiter?: FailureLimiter;
+  /** Audits refused and rate-limited sign-ins within its bounds; default: one of its own. */
+  refusals?: RefusalAuditor;
   sessionTtlMs?: number;
 }
 
@@ -51,8 +56,11 @@ export interface StartedSession {
  * mint API tokens (seed 000), so this is where people get that power.
  */
 export class LoginManager {
+  private readonly refusals: RefusalAuditor;
+
   constructor(private readonly o: LoginManagerOptions) {
     for (const k of ['tenants', 'sessions', 'audit', 'clock'] as const) if (!o[k]) throw new Error(`LoginManager: ${k} is required`);
+    this.refusals = o.refusals ?? new RefusalAuditor({ audit: o.audit, clock: o.clock, log: nullLogger });
   }
 
   /** Where and how the CLI signs in to `tenant` (empty: the default tenant). */
@@ -63,17 +71,22 @@ export class LoginManager {
 
   /**
    * Verifies the ID token and starts a session. Every bad token gets the same
-   * Unauthenticated('invalid ID token'); the reason is audited, never returned.
+   * Unauthenticated('invalid ID token'); the reason is audited, never returned. Refusals
+   * and rate-limited calls are audited through the RefusalAuditor: a caller looping on
+   * CreateSession gets one `rate limited` record per source per window, not one each.
    */
   async createSession(input: { idToken: string; nonce: string; tenant: string; requestId: string; source?: string }): Promise<StartedSession> {
     const { idp, tenant } = await this.resolve(input.tenant);
-    const keys = [`source:${input.source ?? 'unknown'}`];
+    const source = input.source ?? 'unknown';
+    const keys = [`source:${source}`];
     const audit = (result: 'success' | 'failure', actor: string, target: string, details: Record<string, string>) =>
       this.o.audit.record({ tenantId: tenant.id, type: 'session.create', actor, target, result, requestId: input.requestId, details: { issuer: idp.issuer, ...(input.source ? { source: input.source } : {}), ...details } });
+    const event: RefusalEvent = { type: 'session.create', requestId: input.requestId, source, credential: 'id token', target: 'session:?', fallbackReason: 'invalid ID token' };
+    const subject = { tenantId: tenant.id, details: { issuer: idp.issuer } };
     try {
       this.o.limiter?.check(keys);
     } catch (err) {
-      await audit('failure', 'anonymous', 'session:?', { reason: 'rate limited' });
+      if (isMeziteError(err, 'ResourceExhausted')) await this.refusals.rateLimited(event, subject);
       throw err;
     }
     let id: VerifiedIdToken;
@@ -82,7 +95,7 @@ export class LoginManager {
     } catch (err) {
       if (isMeziteError(err, 'Unauthenticated')) {
         this.o.limiter?.fail(keys);
-        await audit('failure', 'anonymous', 'session:?', { reason: String((err.cause as Error | undefined)?.message ?? err.message).slice(0, 300) });
+        await this.refusals.refused(event, new Refusal(String((err.cause as Error | undefined)?.message ?? err.message).slice(0, 300), subject));
       }
       throw err;
     }

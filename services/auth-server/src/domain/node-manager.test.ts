@@ -128,7 +128,7 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
     // Two adds racing past the check: the join refuses to sign the second one.
     const ours = await addNode('race-1', {}, '198.51.100.4:22');
     await nodeStore.create({ ...(await nodeStore.get(tenantId, 'race-1'))!, id: randomUUID(), tenantId: otherTenant, name: 'acme-race' });
-    const err = await failure(nodeJoins.join({ joinToken: ours.joinToken, hostPublicKey: keyPair('ed25519').line, requestedTtlMs: 0, requestId: 'r' }));
+    const err = await failure(nodeJoins.join({ joinToken: ours.joinToken, hostPublicKey: keyPair('ed25519').line, requestedTtlMs: 0, requestId: 'r', source: '192.0.2.20' }));
     expect(isMeziteError(err, 'AlreadyExists')).toBe(true);
     expect(ca.log.filter((c) => c.keyId.startsWith('node:race-1/'))).toEqual([]);
   });
@@ -136,7 +136,7 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
   test('join: a host certificate on the existing host key, naming the node and its host; the token works once', async () => {
     const { joinToken } = await addNode('web-server-01', { env: 'staging' }, 'web1.internal:2222');
     const host = keyPair('ed25519');
-    const r = await nodeJoins.join({ joinToken, hostPublicKey: host.line, requestedTtlMs: 0, requestId: 'r' });
+    const r = await nodeJoins.join({ joinToken, hostPublicKey: host.line, requestedTtlMs: 0, requestId: 'r', source: '192.0.2.20' });
     const cert = parseCertificate(r.hostCertificate);
     expect(cert.type).toBe('host');
     expect(cert.principals).toEqual(['web-server-01', 'web1.internal']);
@@ -147,38 +147,38 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
     expect(r.node.labels).toEqual({ env: 'staging' });
     // Used once: another key cannot redeem it again; the same key is a retry of the lost
     // answer (STYLE.md §7) and gets a host certificate on that key again.
-    const again = await failure(nodeJoins.join({ joinToken, hostPublicKey: keyPair('ed25519').line, requestedTtlMs: 0, requestId: 'r' }));
+    const again = await failure(nodeJoins.join({ joinToken, hostPublicKey: keyPair('ed25519').line, requestedTtlMs: 0, requestId: 'r', source: '192.0.2.20' }));
     expect(isMeziteError(again, 'Unauthenticated')).toBe(true);
-    const retried = await nodeJoins.join({ joinToken, hostPublicKey: host.line, requestedTtlMs: 0, requestId: 'r' });
+    const retried = await nodeJoins.join({ joinToken, hostPublicKey: host.line, requestedTtlMs: 0, requestId: 'r', source: '192.0.2.20' });
     expect(parseCertificate(retried.hostCertificate).subjectKey.blob.equals(parsePublicKey(host.line).blob)).toBe(true);
     expect((await nodes.get(admin, 'web-server-01')).joinedAt).toEqual(clock.now());
     // A bot token is not a node token, and the same host key cannot be a second node.
     const second = await addNode('web-server-02', {});
-    expect(isMeziteError(await failure(nodeJoins.join({ joinToken: second.joinToken, hostPublicKey: host.line, requestedTtlMs: 0, requestId: 'r' })), 'AlreadyExists')).toBe(true);
+    expect(isMeziteError(await failure(nodeJoins.join({ joinToken: second.joinToken, hostPublicKey: host.line, requestedTtlMs: 0, requestId: 'r', source: '192.0.2.20' })), 'AlreadyExists')).toBe(true);
     // …and the failed join gave the token back.
-    await nodeJoins.join({ joinToken: second.joinToken, hostPublicKey: keyPair('ed25519').line, requestedTtlMs: 0, requestId: 'r' });
+    await nodeJoins.join({ joinToken: second.joinToken, hostPublicKey: keyPair('ed25519').line, requestedTtlMs: 0, requestId: 'r', source: '192.0.2.20' });
   });
 
   test('renewal: the host key signs a single-use challenge; a wrong key, a reused challenge or a removed node is refused', async () => {
     const { joinToken } = await addNode('web-server-01', { env: 'staging' });
     const host = keyPair('ed25519');
-    const joined = await nodeJoins.join({ joinToken, hostPublicKey: host.line, requestedTtlMs: 3600_000, requestId: 'r' });
+    const joined = await nodeJoins.join({ joinToken, hostPublicKey: host.line, requestedTtlMs: 3600_000, requestId: 'r', source: '192.0.2.20' });
     const blob = parsePublicKey(host.line).blob;
     clock.advance(1800_000);
-    const b = await nodeJoins.beginRenewal({ hostCertificate: joined.hostCertificate, requestId: 'r' });
+    const b = await nodeJoins.beginRenewal({ hostCertificate: joined.hostCertificate, requestId: 'r', source: '192.0.2.20' });
     const wrong = keyPair('ed25519');
-    expect(isMeziteError(await failure(nodeJoins.completeRenewal({ challengeId: b.challengeId, signature: signRenewal(wrong.privateKey, b.challenge, blob), requestedTtlMs: 0, requestId: 'r' })), 'Unauthenticated')).toBe(true);
-    const b2 = await nodeJoins.beginRenewal({ hostCertificate: joined.hostCertificate, requestId: 'r' });
+    expect(isMeziteError(await failure(nodeJoins.completeRenewal({ challengeId: b.challengeId, signature: signRenewal(wrong.privateKey, b.challenge, blob), requestedTtlMs: 0, requestId: 'r', source: '192.0.2.20' })), 'Unauthenticated')).toBe(true);
+    const b2 = await nodeJoins.beginRenewal({ hostCertificate: joined.hostCertificate, requestId: 'r', source: '192.0.2.20' });
     const sig = signRenewal(host.privateKey, b2.challenge, blob);
-    const renewed = await nodeJoins.completeRenewal({ challengeId: b2.challengeId, signature: sig, requestedTtlMs: 3600_000, requestId: 'r' });
+    const renewed = await nodeJoins.completeRenewal({ challengeId: b2.challengeId, signature: sig, requestedTtlMs: 3600_000, requestId: 'r', source: '192.0.2.20' });
     expect(parseCertificate(renewed.hostCertificate).validBefore).toEqual(new Date(clock.now().getTime() + 3600_000));
-    expect(isMeziteError(await failure(nodeJoins.completeRenewal({ challengeId: b2.challengeId, signature: sig, requestedTtlMs: 0, requestId: 'r' })), 'Unauthenticated')).toBe(true);
+    expect(isMeziteError(await failure(nodeJoins.completeRenewal({ challengeId: b2.challengeId, signature: sig, requestedTtlMs: 0, requestId: 'r', source: '192.0.2.20' })), 'Unauthenticated')).toBe(true);
     // A bot's certificate does not renew a node, and a host certificate does not renew a bot.
     const bot = await joinBot();
-    expect(isMeziteError(await failure(nodeJoins.beginRenewal({ hostCertificate: bot.certificate, requestId: 'r' })), 'Unauthenticated')).toBe(true);
+    expect(isMeziteError(await failure(nodeJoins.beginRenewal({ hostCertificate: bot.certificate, requestId: 'r', source: '192.0.2.20' })), 'Unauthenticated')).toBe(true);
     expect(isMeziteError(await failure(joins.renew(renewal(renewed.hostCertificate, host.privateKey, keyPair()))), 'Unauthenticated')).toBe(true);
     await nodes.delete(admin, 'web-server-01', 'r');
-    expect(isMeziteError(await failure(nodeJoins.beginRenewal({ hostCertificate: renewed.hostCertificate, requestId: 'r' })), 'Unauthenticated')).toBe(true);
+    expect(isMeziteError(await failure(nodeJoins.beginRenewal({ hostCertificate: renewed.hostCertificate, requestId: 'r', source: '192.0.2.20' })), 'Unauthenticated')).toBe(true);
   });
 
   test("a bot, by its certificate, sees only the nodes its roles reach, with its logins there; never as an admin", async () => {
@@ -222,7 +222,7 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
     expect(await revoked(botCert)).toBe(true);
 
     const { joinToken } = await addNode('web-1', { env: 'staging' });
-    const hostCert = parseCertificate((await nodeJoins.join({ joinToken, hostPublicKey: keyPair('ed25519').line, requestedTtlMs: 0, requestId: 'r' })).hostCertificate);
+    const hostCert = parseCertificate((await nodeJoins.join({ joinToken, hostPublicKey: keyPair('ed25519').line, requestedTtlMs: 0, requestId: 'r', source: '192.0.2.20' })).hostCertificate);
     clock.advance(1000);
     expect(await revoked(hostCert)).toBe(false);
     await nodes.delete(admin, 'web-1', 'r');

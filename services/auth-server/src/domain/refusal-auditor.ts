@@ -6,7 +6,7 @@ import { refusalOf, type RefusalSubject } from './refusal';
 
 /** A refused credential, as the audit record names it. */
 export interface RefusalEvent {
-  /** `auth.authenticate` (a bearer or certificate credential), `bot.renew` (RenewBot), `bot.join` (join tokens). */
+  /** `auth.authenticate` (a bearer or certificate credential), `bot.renew` (RenewBot), `bot.join`/`node.join` (join tokens), `node.renew` (host certificates), `session.create` (ID tokens). */
   type: string;
   requestId: string;
   /** The caller's address without port (`sourceAddress`). */

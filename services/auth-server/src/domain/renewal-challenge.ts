@@ -18,9 +18,18 @@ export interface RenewalChallenge {
   expiresAt: Date;
 }
 
-/** Persistence of challenges. */
-export interface RenewalChallengeStore {
-  create(c: RenewalChallenge): Promise<void>;
+import type { ExpiredRows } from './retention';
+
+/** Persistence of challenges. Retention: a challenge ends when it expires (used or not). */
+export interface RenewalChallengeStore extends ExpiredRows {
+  /**
+   * Stores the challenge and, in the same step, deletes the subject's unused challenges
+   * that expired by `now` or that are not among its `keep - 1` newest (by expiry), so a
+   * subject never holds more than `keep` unused challenges however often it asks (the
+   * certificate that asks is public; docs/DECISIONS.md "Node renewal challenges are
+   * bounded per node"). Concurrent creations for one subject are serialised.
+   */
+  create(c: RenewalChallenge, bound: { keep: number; now: Date }): Promise<void>;
   /** Marks the challenge used in one conditional update; null when unknown, used or expired. */
   consume(id: string, now: Date): Promise<RenewalChallenge | null>;
 }

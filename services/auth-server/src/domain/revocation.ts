@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '@mezite/identity';
 import type { CertAuthorityClient } from './cert-authority-client';
+import type { ExpiredRows } from './retention';
 
 /** One revocation row: every certificate of a subject, or one certificate by serial. */
 export interface Revocation {
@@ -15,7 +16,8 @@ export interface Revocation {
 }
 
 /** Persistence of revocations. */
-export interface RevocationStore {
+/** Retention: a revocation ends when every certificate it names has expired (`expiresAt`). */
+export interface RevocationStore extends ExpiredRows {
   add(r: Revocation): Promise<void>;
   /** Revocations whose certificates may still be valid at `now`. */
   listLive(now: Date): Promise<Revocation[]>;

@@ -1,4 +1,5 @@
 import type { AuthMethod, PrincipalKind } from '@mezite/identity';
+import type { ExpiredRows } from './retention';
 
 /** A bearer session: the bootstrap admin's, or a person's after `mezctl login`. */
 export interface Session {
@@ -19,7 +20,7 @@ export interface Session {
 }
 
 /** Persistence of sessions. */
-export interface SessionStore {
+export interface SessionStore extends ExpiredRows {
   create(s: Session): Promise<void>;
   findByHash(tokenHash: Buffer): Promise<Session | null>;
   revoke(id: string, at: Date): Promise<void>;

@@ -49,16 +49,16 @@ function hostToProto(c: IssuedHostCert): authv1.NodeCertificateResponse {
 export function joinHandlers(joins: JoinManager, nodeJoins: NodeJoinManager): ServiceImplementation<typeof authv1.JoinServiceDefinition, AuthContext> {
   return {
     async joinNode(req, ctx) {
-      const r = await nodeJoins.join({ joinToken: req.joinToken, hostPublicKey: req.hostPublicKey, requestedTtlMs: req.requestedTtlSeconds * 1000, requestId: ctx.requestId });
+      const r = await nodeJoins.join({ joinToken: req.joinToken, hostPublicKey: req.hostPublicKey, requestedTtlMs: req.requestedTtlSeconds * 1000, requestId: ctx.requestId, source: sourceAddress(ctx.peer) });
       ctx.log.info('node joined', { node: r.node.name, node_id: r.node.id });
       return hostToProto(r);
     },
     async beginNodeRenewal(req, ctx) {
-      const r = await nodeJoins.beginRenewal({ hostCertificate: req.hostCertificate, requestId: ctx.requestId });
+      const r = await nodeJoins.beginRenewal({ hostCertificate: req.hostCertificate, requestId: ctx.requestId, source: sourceAddress(ctx.peer) });
       return { challengeId: r.challengeId, challenge: r.challenge, expireTime: r.expiresAt };
     },
     async completeNodeRenewal(req, ctx) {
-      const r = await nodeJoins.completeRenewal({ challengeId: req.challengeId, signature: Buffer.from(req.signature), requestedTtlMs: req.requestedTtlSeconds * 1000, requestId: ctx.requestId });
+      const r = await nodeJoins.completeRenewal({ challengeId: req.challengeId, signature: Buffer.from(req.signature), requestedTtlMs: req.requestedTtlSeconds * 1000, requestId: ctx.requestId, source: sourceAddress(ctx.peer) });
       ctx.log.info('node renewed', { node: r.node.name });
       return hostToProto(r);
     },

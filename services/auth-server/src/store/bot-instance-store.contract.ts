@@ -173,6 +173,39 @@ export function botInstanceStoreContract(name: string, make: () => Promise<BotIn
       expect(await f.store.get(tenantId, instance.id)).toMatchObject({ generation: 2, lastAddress: `203.0.113.${won.indexOf(true)}` });
     });
 
+    test('deleteExpired prunes steps whose certificate and predecessor expired before the cutoff; never the last step, never one a valid certificate needs', async () => {
+      // Dates in 2020, before any other test's, so the shared database's other rows stay.
+      const old = (s: number) => new Date(Date.UTC(2020, 0, 1, 0, 0, s));
+      const cut = old(1000);
+      const tenantId = await f.newTenant();
+      const bot = newBot(tenantId);
+      await f.bots.create(bot);
+      // A: generations 1-5; 1-3 expired before the cutoff; 4 expires 1 ms after it (just
+      // inside: it and its successor stay); 5 is the last.
+      const a = randomUUID();
+      const exp = [old(10), old(20), new Date(cut.getTime() - 1), new Date(cut.getTime() + 1), old(5000)];
+      const ia = newInstance(bot, lineageStep(a, 1, { issuedAt: old(0), expiresAt: exp[0] as Date }), { id: a });
+      await f.createInstance(ia.instance, ia.first);
+      for (let g = 2; g <= 5; g++) expect(await f.store.advance(tenantId, lineageStep(a, g, { issuedAt: old(g), expiresAt: exp[g - 1] as Date }), { at: old(g), address: '', heartbeat: null })).toBe(true);
+      // B: a lineage that ended long ago; its last step stays all the same.
+      const b = randomUUID();
+      const ib = newInstance(bot, lineageStep(b, 1, { issuedAt: old(0), expiresAt: old(10) }), { id: b });
+      await f.createInstance(ib.instance, ib.first);
+      expect(await f.store.advance(tenantId, lineageStep(b, 2, { issuedAt: old(5), expiresAt: old(20) }), { at: old(5), address: '', heartbeat: null })).toBe(true);
+
+      let n = 0;
+      for (let i = 0; i < 10; i++) {
+        const got = await f.store.deleteExpired(cut, 2);
+        expect(got).toBeLessThanOrEqual(2);
+        n += got;
+        if (got === 0) break;
+      }
+      expect(n).toBe(4); // A's 1, 2, 3 and B's 1
+      expect((await f.store.lineage(tenantId, a)).map((s) => s.generation)).toEqual([4, 5]);
+      expect((await f.store.lineage(tenantId, b)).map((s) => s.generation)).toEqual([2]);
+      expect(await f.store.get(tenantId, b)).toMatchObject({ generation: 2 });
+    });
+
     test('the lineage is oldest first', async () => {
       const tenantId = await f.newTenant();
       const { instance, first } = await joined(tenantId);

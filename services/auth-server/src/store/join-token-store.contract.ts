@@ -189,6 +189,29 @@ export function joinTokenStoreContract(name: string, make: () => Promise<JoinTok
       expect(await f.store.findByHash(twinTok.tokenHash)).toEqual(twinTok);
     });
 
+    test('deleteExpired removes tokens redeemed, revoked or expired before the cutoff, at most `limit` a call; the rest stay', async () => {
+      // Dates in 2020, before any other test's, so the shared database's other rows stay.
+      const old = (s: number) => new Date(Date.UTC(2020, 0, 1, 0, 0, s));
+      const cut = old(1000);
+      const before = new Date(cut.getTime() - 1);
+      const after = new Date(cut.getTime() + 1);
+      const gone = [
+        (await botToken({ createdAt: old(0), expiresAt: before })).tok,
+        (await botToken({ createdAt: old(0), expiresAt: old(5000), redeemedAt: before })).tok,
+        (await botToken({ createdAt: old(0), expiresAt: old(5000), revokedAt: before })).tok,
+      ];
+      const kept = [
+        (await botToken({ createdAt: old(0), expiresAt: after })).tok,
+        (await botToken({ createdAt: old(0), expiresAt: old(5000), redeemedAt: after })).tok,
+        (await botToken({ createdAt: old(0), expiresAt: old(5000), revokedAt: after })).tok,
+      ];
+      expect(await f.store.deleteExpired(cut, 2)).toBe(2);
+      expect(await f.store.deleteExpired(cut, 2)).toBe(1);
+      expect(await f.store.deleteExpired(cut, 2)).toBe(0);
+      for (const t of gone) expect(await f.store.findByHash(t.tokenHash)).toBeNull();
+      for (const t of kept) expect(await f.store.findByHash(t.tokenHash)).toEqual(t);
+    });
+
     test("revokeForSubject revokes the subject's unspent tokens in its tenant only, and counts them", async () => {
       const { bot, tok } = await botToken();
       const second = token(bot.tenantId, bot.id);

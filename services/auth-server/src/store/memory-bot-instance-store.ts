@@ -43,6 +43,16 @@ export class MemoryBotInstanceStore implements BotInstanceStore {
     return [...this.steps.values()].filter((s) => s.instanceId === id).sort((a, b) => a.generation - b.generation).map((s) => ({ ...s }));
   }
 
+  async deleteExpired(before: Date, limit: number): Promise<number> {
+    const gone = [...this.steps.entries()].filter(([, s]) => {
+      const inst = this.instances.get(s.instanceId);
+      const prev = this.steps.get(`${s.instanceId}/${s.generation - 1}`);
+      return inst && s.generation < inst.generation && s.expiresAt < before && !(prev && prev.expiresAt >= before);
+    });
+    for (const [k] of gone.slice(0, limit)) this.steps.delete(k);
+    return Math.min(gone.length, limit);
+  }
+
   async step(tenantId: string, id: string, generation: number): Promise<LineageStep | null> {
     if (this.instances.get(id)?.tenantId !== tenantId) return null;
     const s = this.steps.get(`${id}/${generation}`);

@@ -2,6 +2,7 @@ import { alreadyExists } from '@mezite/identity';
 import type { JoinToken, JoinTokenStore, JoinWrites } from '../domain/join-token';
 import type { NodeStore } from '../domain/node';
 import type { MemoryBotInstanceStore } from './memory-bot-instance-store';
+import { deleteWhere } from './memory-retention';
 
 const copy = (t: JoinToken): JoinToken => ({ ...t, tokenHash: Buffer.from(t.tokenHash) });
 
@@ -31,6 +32,10 @@ export class MemoryJoinTokenStore implements JoinTokenStore {
       }
     }
     return n;
+  }
+
+  async deleteExpired(before: Date, limit: number): Promise<number> {
+    return deleteWhere(this.tokens, (t) => t.expiresAt < before || (t.redeemedAt !== null && t.redeemedAt < before) || (t.revokedAt !== null && t.revokedAt < before), limit);
   }
 
   async findByHash(tokenHash: Buffer): Promise<JoinToken | null> {

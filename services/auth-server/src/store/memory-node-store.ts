@@ -63,4 +63,14 @@ export class MemoryRevocationStore implements RevocationStore {
   async listLive(now: Date): Promise<Revocation[]> {
     return this.rows.filter((r) => r.expiresAt > now).map((r) => ({ ...r }));
   }
+  async deleteExpired(before: Date, limit: number): Promise<number> {
+    let n = 0;
+    for (let i = this.rows.length - 1; i >= 0 && n < limit; i--) {
+      if ((this.rows[i] as Revocation).expiresAt < before) {
+        this.rows.splice(i, 1);
+        n++;
+      }
+    }
+    return n;
+  }
 }

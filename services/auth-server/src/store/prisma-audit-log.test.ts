@@ -54,6 +54,80 @@ describe('PrismaAuditLog: one hash chain across concurrent writers, tampering de
 
 });
 
+describe('PrismaAuditLog.verify reads the chain in keyset-paginated batches', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let prisma: ReturnType<typeof createPrismaClient>;
+  const sql = { query: (q: string) => prisma.$executeRawUnsafe(q) };
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await runMigrations({ databaseUrl: db.url, schema: 'auth', dir: join(__dirname, '..', '..', 'migrations') });
+    prisma = createPrismaClient(db.url, 2);
+  });
+  afterAll(async () => {
+    await prisma.$disconnect();
+    await db.drop();
+  });
+
+  test('a chain of 25 read 10 at a time: no read holds more than one batch; tampering on either side of a batch boundary is found', async () => {
+    const writer = new PrismaAuditLog(prisma);
+    for (let i = 1; i <= 25; i++) await writer.record({ tenantId: null, type: 'bot.join', actor: `bot:b${i}`, target: `bot:b${i}`, result: 'success', requestId: `r${i}`, details: { n: String(i) } });
+    const log = new PrismaAuditLog(prisma, { verifyBatch: 10 });
+    const reads = jest.spyOn(prisma.auditEvent, 'findMany');
+    try {
+      expect(await log.verify()).toEqual({ ok: true, checked: 25, firstBadSeq: 0, problem: '' });
+      const sizes = await Promise.all(reads.mock.results.map((r) => r.value as Promise<unknown[]>)).then((rs) => rs.map((r) => r.length));
+      expect(sizes).toEqual([10, 10, 5]); // three keyset pages, never the whole chain
+      expect(reads.mock.calls.every(([q]) => q?.take === 10)).toBe(true);
+    } finally {
+      reads.mockRestore();
+    }
+    // The last record of the first batch, then the first of the second, edited.
+    for (const seq of [10, 11]) {
+      await sql.query(`UPDATE auth.audit_events SET actor = 'user:mallory' WHERE seq = ${seq}`);
+      expect(await log.verify()).toMatchObject({ ok: false, firstBadSeq: seq, problem: `record ${seq} was modified` });
+      await sql.query(`UPDATE auth.audit_events SET actor = 'bot:b${seq}' WHERE seq = ${seq}`);
+    }
+    expect((await log.verify()).ok).toBe(true);
+    // Records 10 and 11 swapped across the boundary; then 11 deleted (the second batch starts at 12).
+    await sql.query('UPDATE auth.audit_events SET seq = -seq WHERE seq IN (10, 11)');
+    await sql.query('UPDATE auth.audit_events SET seq = 11 WHERE seq = -10');
+    await sql.query('UPDATE auth.audit_events SET seq = 10 WHERE seq = -11');
+    expect(await log.verify()).toMatchObject({ ok: false, firstBadSeq: 10 });
+    await sql.query('UPDATE auth.audit_events SET seq = -seq WHERE seq IN (10, 11)');
+    await sql.query('UPDATE auth.audit_events SET seq = 11 WHERE seq = -10');
+    await sql.query('UPDATE auth.audit_events SET seq = 10 WHERE seq = -11');
+    expect((await log.verify()).ok).toBe(true);
+    await sql.query('DELETE FROM auth.audit_events WHERE seq = 11');
+    expect(await log.verify()).toMatchObject({ ok: false, firstBadSeq: 11, problem: 'record 11 is missing' });
+  });
+
+  test('records appended while a verification reads are left to the next one, not reported as a break', async () => {
+    const log = new PrismaAuditLog(prisma, { verifyBatch: 10 });
+    const writer = new PrismaAuditLog(prisma);
+    await sql.query('DELETE FROM auth.audit_events');
+    await sql.query("UPDATE auth.audit_chain_head SET seq = 0, hash = decode(repeat('00', 32), 'hex') WHERE id = 1");
+    for (let i = 1; i <= 15; i++) await writer.record({ tenantId: null, type: 'bot.join', actor: 'a', target: 't', result: 'success', requestId: `r${i}`, details: {} });
+    const real = prisma.auditEvent.findMany.bind(prisma.auditEvent);
+    let first = true;
+    const reads = jest.spyOn(prisma.auditEvent, 'findMany').mockImplementation(((q: Parameters<typeof real>[0]) => {
+      const r = real(q);
+      if (!first) return r;
+      first = false;
+      // After the first page is read, another replica appends five records.
+      return r.then(async (rows) => {
+        for (let i = 0; i < 5; i++) await writer.record({ tenantId: null, type: 'bot.join', actor: 'a', target: 't', result: 'success', requestId: 'late', details: {} });
+        return rows;
+      });
+    }) as unknown as typeof real);
+    try {
+      expect(await log.verify()).toEqual({ ok: true, checked: 15, firstBadSeq: 0, problem: '' });
+    } finally {
+      reads.mockRestore();
+    }
+    expect(await log.verify()).toEqual({ ok: true, checked: 20, firstBadSeq: 0, problem: '' });
+  });
+});
+
 describe('PrismaAuditLog: hostile text', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let prisma: ReturnType<typeof createPrismaClient>;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GroupCommit, translateDbError } from '@mezite/platform';
 import type { AuditEvent, AuditLog } from '../domain/audit';
-import { chainHash, verifyChain, type ChainReport, type ChainedEvent } from '../domain/audit-chain';
+import { chainHash, ChainVerifier, type ChainReport } from '../domain/audit-chain';
 import { pgPoolOf, type PgPool, type PrismaClient } from './prisma';
 
 type Row = NonNullable<Awaited<ReturnType<PrismaClient['auditEvent']['findFirst']>>>;
@@ -17,6 +17,8 @@ const cleanDetails = (d: Record<string, string>) => Object.fromEntries(Object.en
 
 /** Most records appended in one transaction. */
 const MAX_BATCH = 500;
+/** Records read per query when verifying the chain. */
+const VERIFY_BATCH = 2000;
 
 type NewEvent = Omit<AuditEvent, 'id' | 'time'> & { time?: Date };
 
@@ -41,8 +43,16 @@ export class PrismaAuditLog implements AuditLog {
   private readonly pool: PgPool;
   private readonly appends: GroupCommit<NewEvent>;
 
-  constructor(private readonly db: PrismaClient) {
+  private readonly verifyBatch: number;
+
+  /** `verifyBatch`: records read per query by verify (default 2000; tests make it small). */
+  constructor(
+    private readonly db: PrismaClient,
+    opts: { verifyBatch?: number } = {},
+  ) {
     this.pool = pgPoolOf(db);
+    this.verifyBatch = opts.verifyBatch ?? VERIFY_BATCH;
+    if (!(this.verifyBatch >= 1)) throw new Error('PrismaAuditLog: verifyBatch must be ≥ 1');
     this.appends = new GroupCommit({ maxBatch: MAX_BATCH, write: async (batch) => (await this.append(batch), batch.map(() => undefined)) });
   }
 
@@ -132,20 +142,27 @@ export class PrismaAuditLog implements AuditLog {
     }
   }
 
-  /** Verifies the whole chain, reading it in pages by seq. */
+  /**
+   * Verifies the chain up to the head read first (records appended meanwhile are the
+   * next verification's), reading it in keyset-paginated batches by seq and holding
+   * one batch at a time: memory is constant however long the chain is.
+   */
   async verify(): Promise<ChainReport> {
     try {
       const head = await this.db.auditChainHead.findUnique({ where: { id: 1 } });
       if (!head) return { ok: false, checked: 0, firstBadSeq: 1, problem: 'the chain head is missing' };
-      const events: ChainedEvent[] = [];
+      const v = new ChainVerifier();
       let after = -1n;
       for (;;) {
-        const rows = await this.db.auditEvent.findMany({ where: { seq: { gt: after } }, orderBy: { seq: 'asc' }, take: 5000 });
-        for (const r of rows) events.push({ ...toEvent(r), seq: Number(r.seq), prevHash: Buffer.from(r.prevHash ?? []), hash: Buffer.from(r.hash ?? []) });
-        if (rows.length < 5000) break;
+        const rows = await this.db.auditEvent.findMany({ where: { seq: { gt: after, lte: head.seq } }, orderBy: { seq: 'asc' }, take: this.verifyBatch });
+        for (const r of rows) {
+          const bad = v.next({ ...toEvent(r), seq: Number(r.seq), prevHash: Buffer.from(r.prevHash ?? []), hash: Buffer.from(r.hash ?? []) });
+          if (bad) return bad;
+        }
+        if (rows.length < this.verifyBatch) break;
         after = rows[rows.length - 1]?.seq ?? after;
       }
-      return verifyChain(events, { seq: Number(head.seq), hash: Buffer.from(head.hash) });
+      return v.end({ seq: Number(head.seq), hash: Buffer.from(head.hash) });
     } catch (err) {
       throw translateDbError(err, 'audit log');
     }

@@ -150,6 +150,26 @@ export class PrismaBotInstanceStore implements BotInstanceStore {
     });
   }
 
+  deleteExpired(before: Date, limit: number): Promise<number> {
+    // Step N is needed while its own certificate or its predecessor's is valid (a
+    // presentation of N-1 is judged against N's key; of N, N's own row), and the last
+    // step always (it is what a copy of the live certificate is caught against).
+    return this.run(async () => {
+      const r = await this.pool.query({
+        text: `DELETE FROM auth.bot_instance_generations d USING (
+                 SELECT g.instance_id, g.generation FROM auth.bot_instance_generations g
+                 JOIN auth.bot_instances i ON i.id = g.instance_id
+                 WHERE g.expires_at < $1 AND g.generation < i.generation
+                   AND NOT EXISTS (SELECT 1 FROM auth.bot_instance_generations p
+                                   WHERE p.instance_id = g.instance_id AND p.generation = g.generation - 1 AND p.expires_at >= $1)
+                 LIMIT $2) x
+               WHERE d.instance_id = x.instance_id AND d.generation = x.generation`,
+        values: [before, limit],
+      });
+      return r.rowCount ?? 0;
+    });
+  }
+
   step(tenantId: string, id: string, generation: number): Promise<LineageStep | null> {
     if (!UUID.test(tenantId) || !UUID.test(id) || !Number.isSafeInteger(generation)) return Promise.resolve(null);
     return this.run(async () => {

@@ -95,6 +95,19 @@ export class PrismaJoinTokenStore implements JoinTokenStore {
     }
   }
 
+  async deleteExpired(before: Date, limit: number): Promise<number> {
+    try {
+      const r = await this.pool.query({
+        text: `DELETE FROM auth.join_tokens WHERE id IN (
+                 SELECT id FROM auth.join_tokens WHERE expires_at < $1 OR redeemed_at < $1 OR revoked_at < $1 LIMIT $2)`,
+        values: [before, limit],
+      });
+      return r.rowCount ?? 0;
+    } catch (err) {
+      throw translateDbError(err, 'join token');
+    }
+  }
+
   async findByHash(tokenHash: Buffer): Promise<JoinToken | null> {
     try {
       const r = await this.pool.query<Row>({ name: 'auth.join_token_by_hash', text: `SELECT ${COLUMNS} FROM auth.join_tokens WHERE token_hash = $1`, values: [tokenHash] });

@@ -22,6 +22,15 @@ export class PrismaRevocationStore implements RevocationStore {
     }
   }
 
+  async deleteExpired(before: Date, limit: number): Promise<number> {
+    try {
+      const r = await this.pool.query({ text: 'DELETE FROM auth.revocations WHERE id IN (SELECT id FROM auth.revocations WHERE expires_at < $1 LIMIT $2)', values: [before, limit] });
+      return r.rowCount ?? 0;
+    } catch (err) {
+      throw translateDbError(err, 'revocation');
+    }
+  }
+
   async isRevoked(q: { serial: string; subjectId: string }, now: Date): Promise<boolean> {
     try {
       const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(q.subjectId);

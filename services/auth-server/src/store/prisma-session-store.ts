@@ -1,7 +1,7 @@
 import type { AuthMethod, PrincipalKind } from '@mezite/identity';
 import { translateDbError } from '@mezite/platform';
 import type { Session, SessionStore } from '../domain/session';
-import type { PrismaClient } from './prisma';
+import { pgPoolOf, type PrismaClient } from './prisma';
 
 /** SessionStore on PostgreSQL. */
 export class PrismaSessionStore implements SessionStore {
@@ -20,6 +20,20 @@ export class PrismaSessionStore implements SessionStore {
       const r = await this.db.session.findUnique({ where: { tokenHash: new Uint8Array(tokenHash) } });
       if (!r) return null;
       return { ...r, principalKind: r.principalKind as PrincipalKind, authMethod: r.authMethod as AuthMethod, tokenHash: Buffer.from(r.tokenHash) };
+    } catch (err) {
+      throw translateDbError(err, 'session');
+    }
+  }
+
+  /** A session ends when it expires or is revoked, whichever comes first. */
+  async deleteExpired(before: Date, limit: number): Promise<number> {
+    try {
+      const r = await pgPoolOf(this.db).query({
+        text: `DELETE FROM auth.sessions WHERE id IN (
+                 SELECT id FROM auth.sessions WHERE expires_at < $1 OR revoked_at < $1 LIMIT $2)`,
+        values: [before, limit],
+      });
+      return r.rowCount ?? 0;
     } catch (err) {
       throw translateDbError(err, 'session');
     }

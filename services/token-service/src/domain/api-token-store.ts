@@ -50,4 +50,11 @@ export interface ApiTokenStore {
   revokeChain(input: { id: string; tenantId: string; identityId: string; at: Date }): Promise<ApiToken[] | null>;
   /** Records last uses in one write; a use older than the stored one is ignored. Unknown ids are ignored. */
   touchLastUsed(uses: ReadonlyArray<{ id: string; at: Date }>): Promise<void>;
+  /**
+   * Retention: deletes at most `limit` tokens that stopped working (expired, revoked or
+   * past their rotation deadline) before `before`, and returns how many. A token that a
+   * working predecessor names as its successor stays (revoking that predecessor's chain
+   * must still reach it); the dead predecessors that name it forget it.
+   */
+  deleteExpired(before: Date, limit: number): Promise<number>;
 }

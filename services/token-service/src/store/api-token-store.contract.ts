@@ -45,6 +45,33 @@ export function apiTokenStoreContract(name: string, make: () => Promise<ApiToken
     const rotate = (t: ApiToken, now: Date, deadline: Date, s: ApiTokenStore = store, successor = successorOf(t, now)) =>
       s.rotate({ id: t.id, tenantId: t.tenantId, identityId: t.identityId, at: now, deadline, successor });
 
+    test('deleteExpired removes tokens that stopped working before the cutoff, at most `limit` a call; a successor a working token names stays', async () => {
+      // Dates in 2020, before any other test's, so the shared database's other rows stay.
+      const old = (s: number) => new Date(Date.UTC(2020, 0, 1, 0, 0, s));
+      const cut = old(1000);
+      const [justBefore, justAfter, later] = [new Date(cut.getTime() - 1), new Date(cut.getTime() + 1), old(5000)];
+      const base = { createdAt: old(0) };
+      const gone = [token({ ...base, expiresAt: justBefore }), token({ ...base, expiresAt: later, revokedAt: justBefore }), token({ ...base, expiresAt: later, rotationDeadline: justBefore })];
+      const kept = [token({ ...base, expiresAt: justAfter }), token({ ...base, expiresAt: later, revokedAt: justAfter }), token({ ...base, expiresAt: later, rotationDeadline: justAfter })];
+      // A chain: a dead predecessor naming a dead successor (both go), and a working
+      // predecessor (in its overlap) naming a revoked successor (which stays).
+      const deadSucc = token({ ...base, expiresAt: later, revokedAt: justBefore });
+      const deadPred = token({ ...base, expiresAt: later, rotationDeadline: justBefore, replacedBy: deadSucc.id });
+      const keptSucc = token({ ...base, expiresAt: later, revokedAt: justBefore });
+      const livePred = token({ ...base, expiresAt: later, rotationDeadline: later, replacedBy: keptSucc.id });
+      for (const t of [...gone, ...kept, deadSucc, deadPred, keptSucc, livePred]) await store.create(t);
+      let n = 0;
+      for (let i = 0; i < 10; i++) {
+        const got = await store.deleteExpired(cut, 2);
+        expect(got).toBeLessThanOrEqual(2);
+        n += got;
+        if (got === 0) break;
+      }
+      expect(n).toBe(5);
+      for (const t of [...gone, deadSucc, deadPred]) expect(await store.findById(t.id)).toBeNull();
+      for (const t of [...kept, keptSucc, livePred]) expect(await peer.findById(t.id)).toEqual(t);
+    });
+
     test('create, then find by hash and by id', async () => {
       const t = token({ identityKind: 'user', env: 'dev' });
       await store.create(t);

@@ -71,6 +71,18 @@ export class MemoryApiTokenStore implements ApiTokenStore {
     return chain.map(copy);
   }
 
+  async deleteExpired(before: Date, limit: number): Promise<number> {
+    const dead = (t: ApiToken) => t.expiresAt < before || (t.revokedAt !== null && t.revokedAt < before) || (t.rotationDeadline !== null && t.rotationDeadline < before);
+    const all = [...this.byId.values()];
+    const gone = all.filter((t) => dead(t) && !all.some((r) => r.replacedBy === t.id && !dead(r))).slice(0, limit);
+    for (const t of gone) {
+      for (const r of all) if (r.replacedBy === t.id) r.replacedBy = null;
+      this.byId.delete(t.id);
+      this.byHash.delete(t.tokenHash.toString('hex'));
+    }
+    return gone.length;
+  }
+
   async touchLastUsed(uses: ReadonlyArray<{ id: string; at: Date }>): Promise<void> {
     for (const u of uses) {
       const t = this.byId.get(u.id);

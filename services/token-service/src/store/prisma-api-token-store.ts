@@ -215,6 +215,27 @@ export class PrismaApiTokenStore implements ApiTokenStore {
     }
   }
 
+  async deleteExpired(before: Date, limit: number): Promise<number> {
+    // Dead: expired, revoked or past its rotation deadline before the cutoff. A token
+    // whose predecessor still works stays; dead predecessors forget it (replaced_by is
+    // a foreign key) in the same statement.
+    const dead = (t: string) => `(${t}.expires_at < $1 OR coalesce(${t}.revoked_at < $1, false) OR coalesce(${t}.rotation_deadline < $1, false))`;
+    try {
+      const r = await this.pool.query({
+        text: `WITH c AS (
+                 SELECT t.id FROM token.api_tokens t
+                 WHERE ${dead('t')} AND NOT EXISTS (SELECT 1 FROM token.api_tokens r WHERE r.replaced_by = t.id AND NOT ${dead('r')})
+                 LIMIT $2),
+               u AS (UPDATE token.api_tokens SET replaced_by = NULL WHERE replaced_by IN (SELECT id FROM c))
+               DELETE FROM token.api_tokens WHERE id IN (SELECT id FROM c)`,
+        values: [before, limit],
+      });
+      return r.rowCount ?? 0;
+    } catch (err) {
+      throw translateDbError(err, 'api token');
+    }
+  }
+
   async touchLastUsed(uses: ReadonlyArray<{ id: string; at: Date }>): Promise<void> {
     if (uses.length === 0) return;
     try {

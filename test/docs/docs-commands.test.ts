@@ -1,8 +1,9 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { testNeeding } from '@mezite/identity/testing';
 import { BIN, REPO_ROOT, runBin } from '../harness/cli';
 import { freePort } from '../harness/ports';
 import { CI_DEPLOYER_ROLE } from '../harness/roles';
@@ -35,6 +36,12 @@ import { missingOutput, readBlocks, SHELL_LANGS, summary, toScript, type DocBloc
  * Pages share the stack and run in PAGES order, blocks in document order; each page
  * starts with no bots, nodes or roles, a fresh HOME, cwd and fake root (`/etc/ssh`,
  * `/var/lib/mezite`), so a page is read on its own.
+ *
+ * Nothing here is a skipped test: a block that cannot run on any test machine
+ * (`skip — reason`, a workflow's `uses:` or `skip-step`) is checked as far as it can be
+ * here (`bash -n`, a released action), and a block whose fixture needs a binary or
+ * privilege this machine lacks (sshd, root, Ansible) is skipped only outside CI
+ * (`testNeeding`): with `CI=true` it fails.
  */
 
 /**
@@ -106,7 +113,7 @@ const FIXTURES: Record<string, () => Promise<void>> = {
   node: enrollNode,
   /** The stock sshd of web-server-01, including the snippet `mezd node` wrote, trusting the current User CA. */
   sshd: startNodeSshd,
-  /** Ansible is checked when the test is registered (skipped when not installed). */
+  /** Ansible is checked when the test is registered (skipped when not installed, a failure in CI). */
   ansible: async () => undefined,
 };
 
@@ -400,6 +407,19 @@ async function runWorkflowStep(b: DocBlock, step: Step, last: boolean): Promise<
   remember(r.stdout);
 }
 
+const isShell = (b: DocBlock): boolean => (SHELL_LANGS as readonly string[]).includes(b.lang);
+
+/** A block (or workflow step) that cannot run here still has to be shell that bash reads. */
+function checkShellSyntax(b: DocBlock, script: string): void {
+  const r = spawnSync('bash', ['-n'], { input: script, encoding: 'utf8' });
+  if (r.status !== 0) fail(b, `bash -n refuses it: ${r.stderr.trim()}`);
+}
+
+/** A `uses:` step (run only on a GitHub runner) names an action at a released major version. */
+function checkUses(b: DocBlock, step: Step): void {
+  if (!/^[\w.-]+\/[\w.-]+@v\d+$/.test(step.uses ?? '')) fail(b, `step uses "${step.uses}", not owner/action@vN`);
+}
+
 /** The heredoc of a block (`<<'EOF' … EOF`). */
 function heredoc(b: DocBlock): string {
   const m = /<<-?\s*'?(\w+)'?[^\n]*\n([\s\S]*?)\n\1\n/.exec(b.text);
@@ -425,16 +445,19 @@ function registerBlock(b: DocBlock): void {
     });
   }
   if (a?.skip) {
-    test.skip(`${where(b)} ${lang} — skipped: ${a.skip}`, () => undefined);
+    // Cannot run on any test machine (a cluster, Docker, the network, itself): the reason
+    // stays in the page, and what can be checked here is that bash reads it as written.
+    if (isShell(b)) test(`${where(b)} ${lang} — not run (${a.skip}): bash -n accepts it`, () => checkShellSyntax(b, toScript(b).script));
     return;
   }
   const missing = unavailable(a?.needs ?? []);
   if (missing) {
-    test.skip(`${name} — skipped: ${missing}`, () => undefined);
+    // A binary or privilege of this machine: skipped on a laptop, a failure in CI.
+    testNeeding(missing, name, () => undefined);
     return;
   }
   const check = a?.keys.check;
-  if ((SHELL_LANGS as readonly string[]).includes(b.lang) && !check) {
+  if (isShell(b) && !check) {
     test(name, () => runCommandBlock(b), 60_000);
   } else if (check === 'sshd_config') {
     test(`${name} (sshd -t)`, () => checkSshdConfig(b));
@@ -450,13 +473,13 @@ function registerBlock(b: DocBlock): void {
     const lastRun = steps.filter((s) => s.run && !skips.has(s.name ?? '')).pop();
     for (const step of steps) {
       const stepName = `${where(b)} workflow step "${step.name ?? step.uses}"`;
-      if (!step.run) test.skip(`${stepName} — skipped: needs a GitHub runner (uses: ${step.uses})`, () => undefined);
-      else if (skips.has(step.name ?? '')) test.skip(`${stepName} — skipped: ${skips.get(step.name ?? '')}`, () => undefined);
+      if (!step.run) test(`${stepName} — not run (needs a GitHub runner): names a released action`, () => checkUses(b, step));
+      else if (skips.has(step.name ?? '')) test(`${stepName} — not run (${skips.get(step.name ?? '')}): bash -n accepts it`, () => checkShellSyntax(b, step.run as string));
       else test(stepName, () => runWorkflowStep(b, step, step === lastRun), 60_000);
     }
   } else if (b.lang) {
-    // Tagged as something other than a shell (text, json, …) and not annotated: not a command.
-    test.skip(`${name} — not a command (${b.lang})`, () => undefined);
+    // Tagged as something other than a shell (text, json, …) and not annotated: not a
+    // command, so no test (a skipped test here would only inflate the skip count).
   } else {
     test(name, () => fail(b, 'a fence without a language: tag it (```bash to run it, ```text for a diagram) or annotate it (<!-- doc-test: check=… -->, <!-- doc-test: skip — reason -->)'));
   }

@@ -6,16 +6,13 @@ import { join } from 'node:path';
 import { createMeziteClients, publicChannelCredentials } from '@mezite/platform/client';
 import { authv1 } from '@mezite/proto';
 import { encodePublicKey, formatPublicKey, parseCertificate, signBotRenewal } from '@mezite/ssh';
+import { describeNeeding } from '@mezite/identity/testing';
 import { runBin } from '../harness/cli';
 import { freePort } from '../harness/ports';
 import { CI_DEPLOYER_ROLE } from '../harness/roles';
 import { ensureLoginUser, runSsh, sshdUnavailable, startSshd, type Sshd } from '../harness/sshd';
 import { TestStack } from '../harness/test-stack';
 
-const skip = sshdUnavailable();
-if (skip && process.env.CI === 'true') throw new Error(`bot instances end-to-end cannot run in CI: ${skip}`);
-const describeSsh = skip ? describe.skip : describe;
-if (skip) console.warn(`bot instances end-to-end skipped: ${skip}`);
 
 /**
  * Issue 13's promise, end to end against the stack, real mezd processes and stock
@@ -24,7 +21,7 @@ if (skip) console.warn(`bot instances end-to-end skipped: ${skip}`);
  * through the KRL; lost responses lock nothing; a bot with two instances loses only
  * the copied one.
  */
-describeSsh('bot instances: exact copy detection and idempotent renewal (stock sshd)', () => {
+describeNeeding(sshdUnavailable(), 'bot instances: exact copy detection and idempotent renewal (stock sshd)', () => {
   let stack: TestStack;
   let sshd: Sshd;
   let dir: string;

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describeNeeding } from '@mezite/identity/testing';
 import { BIN, runBin } from '../harness/cli';
 import { freePort } from '../harness/ports';
 import { CI_DEPLOYER_ROLE } from '../harness/roles';
@@ -10,9 +11,6 @@ import { TestStack } from '../harness/test-stack';
 
 const ROLE_YAML = CI_DEPLOYER_ROLE;
 
-const skip = sshdUnavailable();
-const describeSsh = skip ? describe.skip : describe;
-if (skip) console.warn(`seed 002 end-to-end skipped: ${skip}`);
 
 /**
  * Seed 002, as written: the admin creates the role and the bot, `mezd identity start
@@ -21,7 +19,7 @@ if (skip) console.warn(`seed 002 end-to-end skipped: ${skip}`);
  * lets the bot in as `deploy` and not as `root`; stock ssh verifies the host through
  * the known_hosts mezd wrote.
  */
-describeSsh('seed 002: bots, join tokens, mezd identity and stock OpenSSH', () => {
+describeNeeding(sshdUnavailable(), 'seed 002: bots, join tokens, mezd identity and stock OpenSSH', () => {
   let stack: TestStack;
   let sshd: Sshd;
   let dir: string;

@@ -3,16 +3,13 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describeNeeding } from '@mezite/identity/testing';
 import { runBin } from '../harness/cli';
 import { freePort } from '../harness/ports';
 import { CI_DEPLOYER_ROLE } from '../harness/roles';
 import { ensureLoginUser, runSsh, sshdUnavailable, startSshd, type Sshd } from '../harness/sshd';
 import { TestStack } from '../harness/test-stack';
 
-const skip = sshdUnavailable();
-if (skip && process.env.CI === 'true') throw new Error(`ssh extensions end-to-end cannot run in CI: ${skip}`);
-const describeSsh = skip ? describe.skip : describe;
-if (skip) console.warn(`ssh extensions end-to-end skipped: ${skip}`);
 
 /** Seed 002's role, asking for port forwarding besides the terminal. */
 const TUNNEL_ROLE = CI_DEPLOYER_ROLE.replace('name: ci-deployer', 'name: tunnel-deployer').replace('    max_session_ttl: 1h\n', '    max_session_ttl: 1h\n    ssh_extensions:\n      - permit-pty\n      - permit-port-forwarding\n');
@@ -24,7 +21,7 @@ const TUNNEL_ROLE = CI_DEPLOYER_ROLE.replace('name: ci-deployer', 'name: tunnel-
  * `permit-port-forwarding` gets it. Real stack, `mezctl`, `mezd identity start
  * --one-shot`, stock sshd trusting the User CA and stock ssh.
  */
-describeSsh('ssh extensions: permit-pty by default, forwarding only when a role asks (stock sshd)', () => {
+describeNeeding(sshdUnavailable(), 'ssh extensions: permit-pty by default, forwarding only when a role asks (stock sshd)', () => {
   let stack: TestStack;
   let sshd: Sshd;
   let dir: string;

@@ -1,16 +1,17 @@
-import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { connect as tlsConnect, createServer as createTlsServer, type ConnectionOptions } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { authv1 } from '@mezite/proto';
 import { formatPublicKey } from '@mezite/ssh';
 import * as fc from 'fast-check';
+import { assertAsyncProperty } from '@mezite/identity/testing';
 import { runBin } from '../harness/cli';
 import { CI_DEPLOYER_ROLE } from '../harness/roles';
 import { TestStack } from '../harness/test-stack';
@@ -74,7 +75,7 @@ describe('the public port under hostile clients', () => {
     test('Join: any token, any key line, any TTL in range, extra and repeated fields → INVALID_ARGUMENT or UNAUTHENTICATED', async () => {
       const validKey = keyLine(newKey());
       const keyField = fc.oneof(hostileField, fc.constant(Buffer.from(validKey)), fc.nat({ max: validKey.length }).map((n) => Buffer.from(validKey.slice(0, n))));
-      await fc.assert(
+      await assertAsyncProperty(
         fc.asyncProperty(hostileField, keyField, fc.option(fc.bigInt({ min: -(2n ** 40n), max: 2n ** 40n })), fc.array(fc.tuple(fc.integer({ min: 1, max: 40 }), hostileField), { maxLength: 3 }), async (token, key, ttl, extra) => {
           const body = message([str(1, token), str(2, key), ...(ttl === null ? [] : [int(3, ttl)]), ...extra.map(([n, b]) => str(n === 3 ? 4 : n, b))]);
           checkRefusal(`Join ${body.toString('hex')}`, await grpc.call(JOIN, body), REFUSED);
@@ -84,7 +85,7 @@ describe('the public port under hostile clients', () => {
     });
 
     test('IssueServiceToken: any client id (NUL included), secret and grant type → INVALID_ARGUMENT or UNAUTHENTICATED', async () => {
-      await fc.assert(
+      await assertAsyncProperty(
         fc.asyncProperty(hostileField, hostileField, fc.oneof(fc.constant(Buffer.from('client_credentials')), hostileField), async (id, secret, grant) => {
           const body = message([str(1, id), str(2, secret), str(3, grant)]);
           checkRefusal(`IssueServiceToken ${body.toString('hex')}`, await grpc.call(ISSUE, body), REFUSED);
@@ -119,7 +120,7 @@ describe('the public port under hostile clients', () => {
           return `SshCert ${blob.toString('base64url')}.${Math.floor(Date.now() / 1000)}.${Buffer.alloc(83, 1).toString('base64url')}`;
         }),
       );
-      await fc.assert(
+      await assertAsyncProperty(
         fc.asyncProperty(header.filter((h) => h !== `Bearer ${admin}`), async (h) => {
           checkRefusal(`WhoAmI authorization ${JSON.stringify(h.slice(0, 200))}`, await grpc.call(WHOAMI, Buffer.alloc(0), { authorization: h }), [UNAUTHENTICATED, RESOURCE_EXHAUSTED]);
         }),
@@ -143,7 +144,7 @@ describe('the public port under hostile clients', () => {
       const cert = fc.oneof(mutated.filter((c) => !c.equals(Buffer.from(`${type} ${b64}`))), truncated, hostileField, hostileBytes.map((b) => Buffer.from(`${type} ${b.toString('base64')}`)));
       // A valid new key, a current time and a signature-shaped blob, so the certificate is what decides.
       const validKey = keyLine(newKey());
-      await fc.assert(
+      await assertAsyncProperty(
         fc.asyncProperty(cert, hostileBytes, async (c, sig) => {
           const body = message([str(1, c), str(2, validKey), nowField(), str(4, sig)]);
           checkRefusal(`RenewBot ${body.toString('hex').slice(0, 400)}`, await grpc.call(RENEW, body), [INVALID_ARGUMENT, UNAUTHENTICATED]);
@@ -161,7 +162,7 @@ describe('the public port under hostile clients', () => {
         hostileBytes.map((b) => str(3, b)),
       );
       const heartbeat = fc.option(hostileField.map((b) => str(6, b)));
-      await fc.assert(
+      await assertAsyncProperty(
         fc.asyncProperty(keyField, time, hostileBytes, fc.option(fc.bigInt({ min: -(2n ** 40n), max: 2n ** 40n })), heartbeat, fc.array(fc.tuple(fc.integer({ min: 7, max: 40 }), hostileField), { maxLength: 2 }), async (key, t, sig, ttl, hb, extra) => {
           const body = message([str(1, botCert), str(2, key), t, str(4, sig), ...(ttl === null ? [] : [int(5, ttl)]), ...(hb === null ? [] : [hb]), ...extra.map(([n, b]) => str(n, b))]);
           checkRefusal(`RenewBot ${body.toString('hex').slice(0, 400)}`, await grpc.call(RENEW, body), [INVALID_ARGUMENT, UNAUTHENTICATED]);
@@ -203,7 +204,7 @@ describe('the public port under hostile clients', () => {
         return l.join('\n').replace('name: ci-deployer', 'name: fuzz-role');
       });
       const deep = fc.integer({ min: 1, max: 3_000 }).map((n) => `kind: role\nmetadata: ${'['.repeat(n)}${']'.repeat(n)}\n`);
-      await fc.assert(
+      await assertAsyncProperty(
         fc.asyncProperty(fc.oneof({ arbitrary: edited, weight: 4 }, { arbitrary: hostileText, weight: 2 }, { arbitrary: deep, weight: 1 }), async (yaml) => {
           const r = await grpc.call('/mezite.auth.v1.RoleService/UpsertRole', message([str(1, yaml), str(2, 'fuzz.yaml'), int(3, 1)]), { authorization: `Bearer ${admin}` });
           if (r.code === 0) return;
@@ -218,7 +219,7 @@ describe('the public port under hostile clients', () => {
     const paths = [JOIN, RENEW, WHOAMI, ISSUE];
 
     test('random bytes to any method never crash a service, never get INTERNAL and never leak internals', async () => {
-      await fc.assert(
+      await assertAsyncProperty(
         fc.asyncProperty(fc.constantFrom(...paths), hostileBytes, fc.boolean(), async (path, bytes, withBearer) => {
           const r = await grpc.call(path, bytes, withBearer ? { authorization: `Bearer ${admin}` } : {});
           if (r.code === 0) return; // e.g. WhoAmI (an empty message plus unknown fields) as the admin
@@ -358,7 +359,7 @@ describe('the public port under hostile clients', () => {
     };
 
     test('random bodies, content types and credentials (client ids with NUL included) → 200/400/401/413/429 with an OAuth2 error, never 500', async () => {
-      await fc.assert(
+      await assertAsyncProperty(
         fc.asyncProperty(fc.constantFrom(...endpoints), body, fc.constantFrom(...contentTypes), authorization, fc.boolean(), async (path, b, type, auth, asAdmin) => {
           const headers: Record<string, string> = {};
           if (type) headers['content-type'] = type;
@@ -379,7 +380,7 @@ describe('the public port under hostile clients', () => {
     });
 
     test('any repeated parameter is 400 invalid_request on every endpoint', async () => {
-      await fc.assert(
+      await assertAsyncProperty(
         fc.asyncProperty(fc.constantFrom(...endpoints), fc.constantFrom(...names), formValue, formValue, async (path, name, a, b) => {
           const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', authorization: path === '/oauth2/introspect' ? `Bearer ${admin}` : `Basic ${Buffer.from('svc-deployer:svc-deployer-demo-secret').toString('base64')}` };
           const r = await post(path, Buffer.from(`${name}=${a}&${name}=${b}`), headers);
@@ -470,22 +471,23 @@ describe('the public port under hostile clients', () => {
         });
       expect(await handshake({ minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' })).toEqual({ protocol: 'TLSv1.2', alpn: 'h2' });
       expect(await handshake({ minVersion: 'TLSv1.3' })).toEqual({ protocol: 'TLSv1.3', alpn: 'h2' });
-      for (const v of ['TLSv1.1', 'TLSv1'] as const) {
-        // SECLEVEL=0 lets this client's OpenSSL offer the old protocol at all, so the refusal seen is the server's.
-        const r = await handshake({ minVersion: v, maxVersion: v, ciphers: 'DEFAULT:@SECLEVEL=0' });
-        if (r.error === 'ERR_SSL_NO_PROTOCOLS_AVAILABLE' || r.error === 'ERR_SSL_UNSUPPORTED_PROTOCOL') {
-          // This Node cannot offer it; ask the openssl CLI instead.
-          const flag = v === 'TLSv1' ? '-tls1' : '-tls1_1';
-          const o = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${stack.ports.auth}`, flag, '-cipher', 'DEFAULT:@SECLEVEL=0'], { input: '', encoding: 'utf8', timeout: 10_000 });
-          if (o.error) {
-            console.warn(`${v}: neither Node nor an openssl CLI can offer it here; not tested`);
-            continue;
-          }
-          expect(`${o.stdout}${o.stderr}`).toMatch(/alert protocol version|no peer certificate available/);
-          continue;
+      // The same client settings, first against a local server that accepts TLS 1.0/1.1:
+      // if this machine's OpenSSL cannot offer the old protocol, the test fails here
+      // instead of passing on a client-side error.
+      const old = { ciphers: 'DEFAULT:@SECLEVEL=0' };
+      const pki = (f: string) => readFileSync(join(stack.dataDir, 'pki', f));
+      const control = createTlsServer({ key: pki('auth-server.key'), cert: pki('auth-server.crt'), minVersion: 'TLSv1', ...old }, (s) => s.end());
+      await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', resolve));
+      const controlPort = (control.address() as AddressInfo).port;
+      try {
+        for (const v of ['TLSv1.1', 'TLSv1'] as const) {
+          const offered = await handshake({ port: controlPort, rejectUnauthorized: false, ALPNProtocols: [], minVersion: v, maxVersion: v, ...old });
+          expect({ v, ...offered }).toEqual({ v, protocol: v, alpn: false });
+          // The auth server answers that ClientHello with alert 70 (protocol_version).
+          expect({ v, ...(await handshake({ minVersion: v, maxVersion: v, ...old })) }).toEqual({ v, error: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' });
         }
-        // "tlsv1 alert protocol version": the server answered the ClientHello with alert 70.
-        expect(r.error).toBe('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
+      } finally {
+        control.close();
       }
     });
 

@@ -1,4 +1,5 @@
 import * as fc from 'fast-check';
+import { assertProperty } from './testing';
 import { isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { isMeziteError } from './errors';
 import { grantsFromClaims, grantsOf, labelsMatch, loginsForNode, type Role } from './role';
@@ -88,7 +89,7 @@ describe('parseRoleYaml properties', () => {
 
   test('any text: a role or InvalidArgument naming file and line', () => {
     const yamlish = fc.array(fc.constantFrom('kind: role', 'metadata:', '  name: x', 'spec:', '  allow:', '    logins: [a]', '  deny:', '    node_labels: {a: b}', '- ', '? ', ': ', '&a ', '*a', '!!binary ', '!!map', '---', '...', '%YAML 1.1', '|', '>', '"', "'", '#', '\t', '  ', '{', '}', '[', ']', ','), { maxLength: 30 }).map((parts) => parts.join(''));
-    fc.assert(
+    assertProperty(
       fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 300 }), fc.string({ unit: 'grapheme', maxLength: 100 }), yamlish), (text) => {
         parseOrRefuse(text);
       }),
@@ -99,7 +100,7 @@ describe('parseRoleYaml properties', () => {
   test("edits of seed 002's role: a role or InvalidArgument; an accepted role keeps every deny login the text states", () => {
     const lines = SEED.split('\n');
     const edit = fc.array(fc.tuple(fc.nat(), fc.constantFrom('drop', 'dup', 'indent', 'dedent', 'replace', 'swap'), fc.oneof(scalarText, fc.string({ maxLength: 20 }))), { minLength: 1, maxLength: 4 });
-    fc.assert(
+    assertProperty(
       fc.property(edit, (edits) => {
         const l = [...lines];
         for (const [at, op, text] of edits) {
@@ -124,7 +125,7 @@ describe('parseRoleYaml properties', () => {
   });
 
   test('node_labels in allow and deny: an accepted role holds every label and value exactly as written (numbers, booleans, null, __proto__ included)', () => {
-    fc.assert(
+    assertProperty(
       fc.property(selectorYaml, selectorYaml, (allow, deny) => {
         const text = roleWith(allow, deny);
         const role = parseOrRefuse(text);
@@ -152,7 +153,7 @@ describe('parseRoleYaml properties', () => {
     const model = (sel: Map<string, string[]>, labels: Map<string, string>) =>
       sel.size > 0 && [...sel].every(([k, vs]) => (k === '*' ? vs.includes('*') : labels.has(k) && (vs.includes('*') || vs.includes(labels.get(k) as string))));
     let checked = 0;
-    fc.assert(
+    assertProperty(
       fc.property(selector, selector, nodeLabels, (allow, deny, pairs) => {
         const role = parseOrRefuse(roleWith(allow, deny));
         if (!role) return;
@@ -196,7 +197,7 @@ describe('parseRoleYaml properties', () => {
     // Where the yaml package's recursion overflows depends on how much stack the caller
     // already uses, so the parse also runs under a varying number of extra frames.
     const under = (frames: number, fn: () => unknown): unknown => (frames === 0 ? fn() : under(frames - 1, fn));
-    fc.assert(
+    assertProperty(
       fc.property(fc.constantFrom('[', '{a: ', '- ', '[{'), fc.integer({ min: 200, max: 5_000 }), fc.integer({ min: 0, max: 4_000 }), (open, depth, frames) => {
         const text = `kind: role\nmetadata: ${open.repeat(depth)}`;
         if (text.length > 256 * 1024) return;

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { isMeziteError } from '@mezite/identity';
+import { describeNeeding } from '@mezite/identity/testing';
 import { generateCaKey } from './ca-key';
 import { signCertificate } from './certificate';
 import { encodeKrl, isCertificateRevoked, isKeyRevoked, type KrlInput, type ParsedKrl, parseKrl } from './krl';
@@ -15,9 +16,7 @@ import { SshWriter } from './wire';
  * and still reads signature sections, which 9.4 and later refuse. parseKrl refuses
  * both, so whatever it accepts loads in either.
  */
-const missing = existsSync(SSH_KEYGEN) ? '' : `${SSH_KEYGEN} is not installed`;
-if (missing) console.warn(`KRL tests against ssh-keygen skipped: ${missing}`);
-const describeOpenSsh = missing ? describe.skip : describe;
+const missing = existsSync(SSH_KEYGEN) ? undefined : `${SSH_KEYGEN} is not installed (apt-get install openssh-client; .ci/run does)`;
 const opensshVersion = missing ? 'none' : (spawnSync('ssh', ['-V'], { encoding: 'utf8' }).stderr ?? '').trim();
 
 const ws = new KeygenWorkspace();
@@ -144,7 +143,7 @@ describe('encodeKrl', () => {
   });
 });
 
-describeOpenSsh(`stock ssh-keygen (${opensshVersion})`, () => {
+describeNeeding(missing, `stock ssh-keygen (${opensshVersion})`, () => {
   const ourPath = ws.file(ours, 'ours.krl');
   const caPub = ws.file(`${formatPublicKey(ca, 'ca')}\n`, 'ca.pub');
   const ca2Pub = ws.file(`${formatPublicKey(ca2, 'ca2')}\n`, 'ca2.pub');

@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { isMeziteError } from '@mezite/identity';
 import * as fc from 'fast-check';
+import { assertProperty } from '@mezite/identity/testing';
 import { encodeKrl, isCertificateRevoked, type KrlInput, type ParsedKrl, parseKrl } from './krl';
 import { encodePublicKey } from './public-key';
 import { SshWriter } from './wire';
@@ -66,7 +67,7 @@ const section: fc.Arbitrary<[number, Buffer]> = fc.oneof(
 
 describe('parseKrl properties', () => {
   test('parseKrl(encodeKrl(x)) revokes exactly what x revokes', () => {
-    fc.assert(
+    assertProperty(
       fc.property(krlInput, fc.bigInt({ min: 0n, max: MAX }), (x, probe) => {
         const k = parseKrl(encodeKrl(x));
         expect(k.version).toBe(x.version);
@@ -93,7 +94,7 @@ describe('parseKrl properties', () => {
   // CA sections follow the order in which CAs first appear in the input (documented);
   // everything inside them is sorted, so only that order may change the bytes.
   test('the encoding does not depend on the order of serials, key ids and hashes, or on repeated entries', () => {
-    fc.assert(
+    assertProperty(
       fc.property(krlInput, fc.infiniteStream(fc.nat()), (x, rnd) => {
         const shuffle = <T>(a: readonly T[]): T[] => a.map((v) => [rnd.next().value as number, v] as const).sort((p, q) => p[0] - q[0]).map(([, v]) => v);
         const y: KrlInput = {
@@ -108,7 +109,7 @@ describe('parseKrl properties', () => {
   });
 
   test('a serial bitmap revokes exactly offset + n for each set bit n', () => {
-    fc.assert(
+    assertProperty(
       fc.property(fc.bigInt({ min: 1n, max: MAX - 2048n * 8n }), fc.uint8Array({ minLength: 1, maxLength: 64 }), (offset, bits) => {
         const sub = new SshWriter().uint64(offset).unsignedMpint(Buffer.from(bits)).toBuffer();
         const body = new SshWriter().string(caBlobs[0] as Buffer).string('').raw(Buffer.of(0x22)).string(sub).toBuffer();
@@ -125,7 +126,7 @@ describe('parseKrl properties', () => {
 
   test('structured-but-wrong KRLs: refused with InvalidArgument, or a normalised result', () => {
     let parsed = 0;
-    fc.assert(
+    assertProperty(
       fc.property(fc.array(section, { maxLength: 5 }), (sections) => {
         const k = attempt(krlBytes(sections));
         if (!k) return;

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMeziteError } from '@mezite/identity';
+import { testNeeding } from '@mezite/identity/testing';
 import { encodePublicKey } from './public-key';
 import { parsePrivateKey } from './private-key';
 import { parsePublicKey } from './public-key';
@@ -16,7 +17,8 @@ const haveKeygen = (() => {
     return (err as { status?: number }).status !== undefined && (err as { code?: string }).code !== 'ENOENT';
   }
 })();
-const maybe = haveKeygen ? test : test.skip; // skipped only where OpenSSH's ssh-keygen is not installed
+/** Skipped only where OpenSSH's ssh-keygen is not installed, and never in CI. */
+const keygenMissing = haveKeygen ? undefined : 'ssh-keygen is not installed (apt-get install openssh-client; .ci/run does)';
 
 describe('parsePrivateKey', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mezite-privkey-'));
@@ -27,7 +29,7 @@ describe('parsePrivateKey', () => {
     ['ecdsa', '256'],
     ['ecdsa', '384'],
   ] as const) {
-    maybe(`reads an ssh-keygen ${type}${bits} key: its public half and signatures match the .pub file`, () => {
+    testNeeding(keygenMissing, `reads an ssh-keygen ${type}${bits} key: its public half and signatures match the .pub file`, () => {
       const path = join(dir, `k-${type}${bits}`);
       execFileSync('ssh-keygen', ['-q', '-t', type, ...(bits ? ['-b', bits] : []), '-N', '', '-f', path]);
       const key = parsePrivateKey(readFileSync(path, 'utf8'));
@@ -38,7 +40,7 @@ describe('parsePrivateKey', () => {
     });
   }
 
-  maybe('refuses an encrypted key, an RSA key and garbage with InvalidArgument', () => {
+  testNeeding(keygenMissing, 'refuses an encrypted key, an RSA key and garbage with InvalidArgument', () => {
     const enc = join(dir, 'enc');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'secret', '-f', enc]);
     const rsa = join(dir, 'rsa');

@@ -1,6 +1,7 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { isMeziteError } from '@mezite/identity';
 import * as fc from 'fast-check';
+import { assertProperty } from '@mezite/identity/testing';
 import { generateCaKey } from './ca-key';
 import { makeCertAuthCredential, parseCertAuthCredential, verifyCertAuth } from './cert-auth';
 import { parseCertificate, signCertificate, verifyCertificateSignature } from './certificate';
@@ -42,7 +43,7 @@ const text = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).filter
 
 describe('public key properties', () => {
   test('formatPublicKey then parsePublicKey gives the same blob, type and comment', () => {
-    fc.assert(
+    assertProperty(
       fc.property(anyKey, comment, (k, c) => {
         const line = formatPublicKey(k, c);
         const parsed = parsePublicKey(line);
@@ -62,7 +63,7 @@ describe('public key properties', () => {
   });
 
   test('a key blob with bytes changed either is refused or is the canonical encoding of the key it holds', () => {
-    fc.assert(
+    assertProperty(
       fc.property(anyKey, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }), (k, edits) => {
         const blob = Buffer.from(encodePublicKey(k));
         for (const [at, v] of edits) blob[at % blob.length] = v;
@@ -74,7 +75,7 @@ describe('public key properties', () => {
   });
 
   test('base64 that Node decodes to the same bytes but is not canonical is refused', () => {
-    fc.assert(
+    assertProperty(
       fc.property(anyKey, fc.constantFrom('bits', 'nopad', 'space', 'newline-inside', 'urlsafe'), (k, how) => {
         const [type, b64] = formatPublicKey(k).split(' ') as [string, string];
         let bad = b64;
@@ -123,7 +124,7 @@ describe('certificate properties', () => {
   });
 
   test('every field written by signCertificate is read back by parseCertificate, from the line and from the blob, and verifies', () => {
-    fc.assert(
+    assertProperty(
       fc.property(cert, (c) => {
         const signed = signCertificate({
           ca: { key: c.ca },
@@ -159,7 +160,7 @@ describe('certificate credential (SshCert) properties', () => {
 
   test('any string: null, or parts whose time is a 9–12 digit integer', () => {
     const shaped = fc.tuple(fc.base64String(), fc.stringMatching(/^\d{1,14}$/), fc.base64String()).map(([a, t, b]) => `${a.replace(/=/g, '')}.${t}.${b.replace(/=/g, '')}`);
-    fc.assert(
+    assertProperty(
       fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 }), shaped), (s) => {
         const p = parseCertAuthCredential(s);
         if (p === null) return;
@@ -171,7 +172,7 @@ describe('certificate credential (SshCert) properties', () => {
   });
 
   test('a credential verifies as made; with any character changed it is refused or fails verification', () => {
-    fc.assert(
+    assertProperty(
       fc.property(fc.integer({ min: 1e9, max: 4e9 }), fc.nat(), fc.constantFrom(...'AZaz09-_.1'), (seconds, at, c) => {
         const cred = makeCertAuthCredential(certBlob, subject, new Date(seconds * 1000));
         const ok = parseCertAuthCredential(cred);

@@ -42,3 +42,16 @@ export function clusterTenantId(tenants: Pick<TenantStore, 'getTenantByDomain'>)
     return (id = t.id);
   };
 }
+
+/**
+ * The caller if it is an admin who signed in interactively (or the bootstrap admin), for
+ * calls that hand out a credential which mints API tokens (a service identity's client
+ * secret). Seed 000's anti-escalation rule: a caller holding an API token or a bot
+ * certificate never gets such a credential, whatever roles it may one day carry. The
+ * credential check comes first, so the answer does not depend on the caller's roles.
+ */
+export function requireInteractiveAdmin(p: Principal | undefined, action: string): Principal {
+  const caller = requirePrincipal(p);
+  if (caller.authMethod === 'api-token' || caller.authMethod === 'bot-certificate') throw permissionDenied(`a caller authenticated via ${caller.authMethod === 'api-token' ? 'an API token' : 'a bot certificate'} may not ${action}; sign in interactively`);
+  return requireAdmin(caller, action);
+}

@@ -2,7 +2,7 @@ import { formatIdentityRef } from '@mezite/identity';
 import type { authv1 } from '@mezite/proto';
 import type { ServiceImplementation } from 'nice-grpc';
 import type { AuditLog } from '../domain/audit';
-import { requireAdmin } from '../domain/authz';
+import { requireAdmin, requireInteractiveAdmin } from '../domain/authz';
 import { pageByName } from '../domain/page';
 import type { ServiceIdentity } from '../domain/service-identity';
 import type { ServiceIdentityManager } from '../domain/service-identity-manager';
@@ -10,11 +10,11 @@ import type { AuthContext } from './auth-middleware';
 
 const toProto = (s: ServiceIdentity, tenant: string): authv1.ServiceIdentity => ({ id: s.id, name: s.name, clientId: s.clientId, createTime: s.createdAt, tenant });
 
-/** Thin handlers for ServiceIdentityService (admins of the tenant). */
+/** Thin handlers for ServiceIdentityService (admins of the tenant; only interactive ones may get a client secret). */
 export function serviceIdentityHandlers(services: ServiceIdentityManager, audit: AuditLog, tenantDomain: (id: string) => Promise<string>): ServiceImplementation<typeof authv1.ServiceIdentityServiceDefinition, AuthContext> {
   return {
     async createServiceIdentity(req, ctx) {
-      const caller = requireAdmin(ctx.principal, 'create service identities');
+      const caller = requireInteractiveAdmin(ctx.principal, 'create service identities');
       const r = await services.create(caller.tenantId, { name: req.name, clientId: req.clientId, requestId: ctx.requestId });
       await audit.record({ tenantId: caller.tenantId, type: 'service_identity.create', actor: formatIdentityRef(caller), target: `service:${r.identity.id}`, result: 'success', requestId: ctx.requestId, details: { client_id: r.identity.clientId } });
       return { serviceIdentity: toProto(r.identity, await tenantDomain(caller.tenantId)), clientSecret: r.clientSecret };
@@ -32,7 +32,7 @@ export function serviceIdentityHandlers(services: ServiceIdentityManager, audit:
       return {};
     },
     async rotateServiceIdentitySecret(req, ctx) {
-      const caller = requireAdmin(ctx.principal, 'rotate client secrets');
+      const caller = requireInteractiveAdmin(ctx.principal, 'rotate client secrets');
       const r = await services.rotateSecret(caller, req.name, { revokeTokens: req.revokeTokens, requestId: ctx.requestId });
       const details: Record<string, string> = req.revokeTokens ? { revoke_tokens: 'true', revoked_tokens: String(r.revokedTokens) } : {};
       await audit.record({ tenantId: caller.tenantId, type: 'service_identity.rotate_secret', actor: formatIdentityRef(caller), target: `service:${r.identity.id}`, result: 'success', requestId: ctx.requestId, details });

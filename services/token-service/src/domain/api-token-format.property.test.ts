@@ -1,4 +1,5 @@
 import * as fc from 'fast-check';
+import { assertProperty } from '@mezite/identity/testing';
 import { apiTokenChecksum, generateApiToken, parseApiToken, type ApiTokenEnv } from './api-token-format';
 
 /**
@@ -29,7 +30,7 @@ const anyChar = fc.oneof(fc.constantFrom(...BASE62, '_', '-', ' ', '\n', '\0', '
 describe('parseApiToken properties', () => {
   test('whatever it accepts is canonical and re-assembles from its parts', () => {
     const shaped = fc.tuple(env, fc.string({ unit: fc.constantFrom(...BASE62), minLength: 28, maxLength: 28 })).map(([e, s]) => `psk_${e}_${s}`);
-    fc.assert(
+    assertProperty(
       fc.property(fc.oneof(fc.string({ maxLength: 64 }), fc.string({ unit: 'binary', maxLength: 64 }), shaped, token), (s) => {
         const p = parseApiToken(s);
         if (p === null) return;
@@ -42,17 +43,18 @@ describe('parseApiToken properties', () => {
   });
 
   test('every real token parses to its env and random part', () => {
-    fc.assert(
+    assertProperty(
       fc.property(token, (t) => {
         const p = parseApiToken(t);
         expect(p).not.toBeNull();
         expect(t).toBe(`psk_${p?.env}_${p?.random}${t.slice(-6)}`);
       }),
+      { numRuns: 1000 },
     );
   });
 
   test('any one substitution, insertion or deletion in a real token is refused', () => {
-    fc.assert(
+    assertProperty(
       fc.property(token, fc.nat(), anyChar, fc.constantFrom('substitute', 'insert', 'delete'), (t, at, c, op) => {
         const i = at % t.length;
         if (op === 'substitute' && t[i] === c) return;
@@ -64,7 +66,7 @@ describe('parseApiToken properties', () => {
   });
 
   test('swapping two different adjacent characters, or changing the case of a letter, is refused', () => {
-    fc.assert(
+    assertProperty(
       fc.property(token, fc.nat(), (t, at) => {
         const i = at % (t.length - 1);
         if (t[i] !== t[i + 1]) expect(parseApiToken(t.slice(0, i) + t[i + 1] + t[i] + t.slice(i + 2))).toBeNull();
@@ -77,10 +79,11 @@ describe('parseApiToken properties', () => {
   });
 
   test('surrounding whitespace, a prefix, a suffix or a second token are refused', () => {
-    fc.assert(
+    assertProperty(
       fc.property(token, fc.string({ minLength: 1, maxLength: 8 }), fc.boolean(), (t, extra, before) => {
         expect(parseApiToken(before ? extra + t : t + extra)).toBeNull();
       }),
+      { numRuns: 1000 },
     );
   });
 

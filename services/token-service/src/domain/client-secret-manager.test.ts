@@ -1,5 +1,30 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { FakeClock, keyedHash } from '@mezite/identity';
+
+/**
+ * The work a verification does, counted where it is done: every HMAC and every
+ * timingSafeEqual of node:crypto (with its operands), for this file's modules and the
+ * @mezite/identity helpers they call alike.
+ */
+const work = { hmacs: 0, compared: [] as Array<[Buffer, Buffer]> };
+jest.mock('node:crypto', () => {
+  const actual = jest.requireActual<typeof import('node:crypto')>('node:crypto');
+  return {
+    ...actual,
+    createHmac: (...args: Parameters<typeof actual.createHmac>) => {
+      work.hmacs++;
+      return actual.createHmac(...args);
+    },
+    timingSafeEqual: (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
+      work.compared.push([Buffer.from(a as Uint8Array), Buffer.from(b as Uint8Array)]);
+      return actual.timingSafeEqual(a, b);
+    },
+  };
+});
+const resetWork = () => {
+  work.hmacs = 0;
+  work.compared = [];
+};
 import { MemoryClientSecretStore } from '../store/memory-client-secret-store';
 import { ClientSecretManager, newClientSecret } from './client-secret-manager';
 
@@ -45,6 +70,60 @@ describe('ClientSecretManager', () => {
       await expect(manager.verify(a)).rejects.toMatchObject({ code: 'Unauthenticated', message: 'invalid client credentials' });
     }
     expect(find).toHaveBeenCalledTimes(3); // the malformed client id is not looked up
+  });
+
+  // Timing cannot be asserted on a shared machine; the work can. An early return for an
+  // unknown client (no decoy) or a `===`/Buffer.equals comparison changes these counts.
+  describe('constant time: every verification does one HMAC and one timingSafeEqual of two 32-byte hashes', () => {
+    const wrong = (s: string) => s.slice(0, -1) + (s.endsWith('A') ? 'B' : 'A');
+
+    test('an unknown client is compared against a decoy, not skipped', async () => {
+      const { manager, owner, pepper, store } = setup();
+      const secret = await manager.set({ ...owner, clientId: 'svc-a' });
+      const stored = (await store.find('svc-a'))?.secretHash as Buffer;
+      const decoys: Buffer[] = [];
+      for (const clientId of ['svc-unknown', 'svc-other']) {
+        resetWork();
+        await expect(manager.verify({ clientId, secret })).rejects.toMatchObject({ code: 'Unauthenticated' });
+        expect(work.hmacs).toBe(1);
+        expect(work.compared).toHaveLength(1);
+        const [presented, against] = work.compared[0] as [Buffer, Buffer];
+        expect(presented).toEqual(keyedHash(pepper, secret));
+        expect(against).toHaveLength(32);
+        expect(against.equals(presented)).toBe(false);
+        expect(against.equals(stored)).toBe(false);
+        decoys.push(against);
+      }
+      expect(decoys[0]).toEqual(decoys[1]); // one decoy, made once: no extra HMAC per miss
+    });
+
+    test.each([
+      ['the right secret', (s: string) => s, 'resolves'],
+      ['a wrong secret', wrong, 'rejects'],
+      ['a wrong secret of another length', (s: string) => `${s}x`, 'rejects'],
+      ['an empty secret', () => '', 'rejects'],
+    ] as const)('%s of a known client is compared against its stored hash', async (_what, present, outcome) => {
+      const { manager, owner, pepper, store } = setup();
+      const secret = await manager.set({ ...owner, clientId: 'svc-a' });
+      const stored = (await store.find('svc-a'))?.secretHash as Buffer;
+      resetWork();
+      const attempt = manager.verify({ clientId: 'svc-a', secret: present(secret) });
+      if (outcome === 'resolves') await expect(attempt).resolves.toEqual(owner);
+      else await expect(attempt).rejects.toMatchObject({ code: 'Unauthenticated', message: 'invalid client credentials' });
+      expect(work.hmacs).toBe(1);
+      expect(work.compared).toEqual([[keyedHash(pepper, present(secret)), stored]]);
+    });
+
+    test('verifyMany does the same work per credential', async () => {
+      const { manager, owner } = setup();
+      const secret = await manager.set({ ...owner, clientId: 'svc-a' });
+      resetWork();
+      const answers = await manager.verifyMany([{ clientId: 'svc-unknown', secret }, { clientId: 'svc-a', secret: wrong(secret) }, { clientId: 'svc-a', secret }]);
+      expect(answers.map((a) => ('code' in a ? a.code : 'ok'))).toEqual(['Unauthenticated', 'Unauthenticated', 'ok']);
+      expect(work.hmacs).toBe(3);
+      expect(work.compared).toHaveLength(3);
+      for (const [a, b] of work.compared) expect([a.length, b.length, a.equals(b)]).toEqual([32, 32, expect.any(Boolean)]);
+    });
   });
 
   test('a client id owned by another identity is AlreadyExists and keeps its secret', async () => {

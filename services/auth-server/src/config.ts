@@ -93,6 +93,11 @@ function nonNegativeInt(raw: string): number {
   return n;
 }
 
+function auditKeyId(raw: string): string {
+  if (!/^[A-Za-z0-9._-]{1,32}$/.test(raw)) throw new Error(`expected 1 to 32 letters, digits, '.', '_' or '-', got "${raw}"`);
+  return raw;
+}
+
 const dataDir = () => process.env.MEZITE_DATA_DIR ?? '.mezite';
 
 /** auth-server configuration: flags, then MEZITE_* environment, then file. */
@@ -104,6 +109,10 @@ export function configSchema() {
     tokenServiceTarget: field('MEZITE_TOKEN_SERVICE_TARGET', grpcTarget, '127.0.0.1:3026', 'host:port, or ipv4:a:p,b:p / dns:///name:port to balance over replicas'),
     sshCaTarget: field('MEZITE_SSH_CA_TARGET', grpcTarget, '127.0.0.1:3027', 'host:port, or ipv4:a:p,b:p / dns:///name:port to balance over replicas'),
     sessionPepper: field('MEZITE_SESSION_PEPPER', parse.key32, undefined, '32 random bytes, base64: keys the stored hashes of session secrets'),
+    auditKey: field('MEZITE_AUDIT_KEY', parse.key32, undefined, '32 random bytes, base64: keys the audit chain (HMAC-SHA256); kept outside the database'),
+    auditKeyId: field('MEZITE_AUDIT_KEY_ID', auditKeyId, '1', 'the id stored with each audit record keyed with MEZITE_AUDIT_KEY (change it with the key)'),
+    auditSigningKey: field('MEZITE_AUDIT_SIGNING_KEY', parse.key32, undefined, '32 random bytes, base64: the Ed25519 seed that signs audit checkpoints; kept outside the database'),
+    auditCheckpointIntervalMs: field('MEZITE_AUDIT_CHECKPOINT_INTERVAL', parse.duration, 3600_000, 'how often each replica signs a checkpoint of the audit chain head, e.g. 1h'),
     adminIdentityFile: field('MEZITE_ADMIN_IDENTITY_FILE', parse.string, join(dataDir(), 'admin-identity.json')),
     demoFixtures: field('MEZITE_DEMO_FIXTURES', parse.bool, false),
     authFailureLimit: field('MEZITE_AUTH_FAILURE_LIMIT', parse.int, 10, 'failed client authentications per client id or source address per minute, per replica'),

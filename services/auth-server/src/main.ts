@@ -90,7 +90,7 @@ export async function main(): Promise<void> {
   const sshCa = createMeziteClient(sshcav1.SshCaServiceDefinition, { address: cfg.sshCaTarget, credentials: internal, peerName: 'ssh-ca', defaultDeadlineMs: 5000, roundRobin: balanced(cfg.sshCaTarget), channelOptions: { 'grpc.ssl_target_name_override': 'ssh-ca' } });
 
   const clock = systemClock;
-  const audit = new PrismaAuditLog(prisma);
+  const audit = new PrismaAuditLog(prisma, { current: { id: cfg.auditKeyId, secret: cfg.auditKey } });
   const ca = new GrpcCertAuthorityClient(sshCa.client);
   const joinTokenStore = new PrismaJoinTokenStore(prisma);
   const joinTokens = new JoinTokens({ store: joinTokenStore, clock, pepper: cfg.sessionPepper });

@@ -58,6 +58,8 @@ import { PrismaBotInstanceStore } from './store/prisma-bot-instance-store';
 import { PrismaJoinTokenStore } from './store/prisma-join-token-store';
 import { splitHostPort, startHttpServer } from './http/http-server';
 import { PrismaAuditLog } from './store/prisma-audit-log';
+import { PrismaAuditCheckpointStore } from './store/prisma-audit-checkpoint-store';
+import { AuditCheckpoints, CheckpointSigner } from './domain/audit-checkpoint';
 import { PrismaBotStore } from './store/prisma-bot-store';
 import { PrismaRenewalChallengeStore } from './store/prisma-renewal-challenge-store';
 import { PrismaRoleStore } from './store/prisma-role-store';
@@ -91,6 +93,7 @@ export async function main(): Promise<void> {
 
   const clock = systemClock;
   const audit = new PrismaAuditLog(prisma, { current: { id: cfg.auditKeyId, secret: cfg.auditKey } });
+  const checkpoints = new AuditCheckpoints({ store: new PrismaAuditCheckpointStore(prisma), signer: new CheckpointSigner(cfg.auditSigningKey), clock });
   const ca = new GrpcCertAuthorityClient(sshCa.client);
   const joinTokenStore = new PrismaJoinTokenStore(prisma);
   const joinTokens = new JoinTokens({ store: joinTokenStore, clock, pepper: cfg.sessionPepper });
@@ -161,7 +164,7 @@ export async function main(): Promise<void> {
   authed.add(authv1.JoinServiceDefinition, joinHandlers(joins, nodeJoins));
   authed.add(authv1.NodeServiceDefinition, nodeHandlers(nodes));
   authed.add(authv1.CertAuthorityServiceDefinition, caHandlers(ca, audit, revocations));
-  authed.add(authv1.AuditServiceDefinition, auditHandlers(audit));
+  authed.add(authv1.AuditServiceDefinition, auditHandlers(audit, checkpoints));
   authed.add(authv1.IdentityServiceDefinition, identityHandlers());
   authed.add(authv1.IdentityTokenServiceDefinition, identityTokenHandlers(identityTokens));
   authed.add(authv1.ServiceIdentityServiceDefinition, serviceIdentityHandlers(services, audit, tenantDomain));
@@ -216,11 +219,17 @@ export async function main(): Promise<void> {
     httpUrl,
     caCertPem: tls.caCertPem,
   });
+  // Each replica signs a checkpoint of the chain head periodically (one per head seq is kept).
+  const checkpointTimer = setInterval(() => {
+    checkpoints.checkpoint().catch((err: unknown) => log.warn('audit checkpoint failed', { error: (err as Error).message }));
+  }, cfg.auditCheckpointIntervalMs);
+  checkpointTimer.unref();
   grpc.serving();
   log.info('listening', { grpc: cfg.addr.replace(/:\d+$/, `:${port}`), http: httpUrl, public_addr: publicAddr });
 
   onShutdown(log, async () => {
     healthy = false;
+    clearInterval(checkpointTimer);
     await grpc.shutdown();
     await http.close();
     tokenChannel.close();

@@ -170,3 +170,25 @@ describe('PrismaAuditLog: hostile text', () => {
     expect(e).toMatchObject({ actor: 'bot:a\uFFFDb', target: 'bot:\uFFFDx"y', requestId: 'r\uFFFD', details: { 'k\uFFFD': 'v\uFFFD', ok: '\u{1F600} {"json": true}' } });
   });
 });
+
+describe('PrismaAuditLog: the results an audit record can have', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let prisma: ReturnType<typeof createPrismaClient>;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await runMigrations({ databaseUrl: db.url, schema: 'auth', dir: join(__dirname, '..', '..', 'migrations') });
+    prisma = createPrismaClient(db.url, 2);
+  });
+  afterAll(async () => {
+    await prisma.$disconnect();
+    await db.drop();
+  });
+
+  test('requested (an admin action about to run), success and failure are stored; anything else is refused', async () => {
+    const log = new PrismaAuditLog(prisma, keys);
+    for (const result of ['requested', 'success', 'failure'] as const) await log.record({ tenantId: null, type: 'bot.lock', actor: 'user:a', target: 'bot:b', result, requestId: 'r', details: {} });
+    expect((await log.list('00000000-0000-0000-0000-000000000000', { limit: 5 })).map((e) => e.result).sort()).toEqual(['failure', 'requested', 'success']);
+    await expect(log.record({ tenantId: null, type: 'bot.lock', actor: 'user:a', target: 'bot:b', result: 'maybe' as 'success', requestId: 'r', details: {} })).rejects.toThrow();
+    expect((await log.verify()).ok).toBe(true);
+  });
+});

@@ -1,6 +1,6 @@
 import '@mezite/platform/instrument'; // first: hooks pg and ioredis for tracing before anything loads them (only when OTEL_* turn tracing on)
 import { join } from 'node:path';
-import { systemClock, unauthenticated, type Principal } from '@mezite/identity';
+import { formatIdentityRef, systemClock, unauthenticated, type Principal } from '@mezite/identity';
 import {
   createGrpcServer,
   createLogger,
@@ -192,7 +192,12 @@ export async function main(): Promise<void> {
       newRequestId,
       // Only admin sessions may introspect (any tenant's tokens: the introspection answer
       // names the tenant); bad bearers count against the source like on the gRPC API.
-      canIntrospect: async (bearer, source, requestId) => (await authenticateFrom(bearer, source, requestId)).roles.includes('admin'),
+      canIntrospect: async (bearer, source, requestId) => {
+        const p = await authenticateFrom(bearer, source, requestId);
+        return { actor: formatIdentityRef(p), tenantId: p.tenantId, allowed: p.roles.includes('admin') };
+      },
+      audit,
+      refusals,
       verifyClient: async (clientId, secret, requestId) => {
         const svc = await serviceStore.getByClientId(clientId);
         if (!svc) throw unauthenticated('invalid client credentials');

@@ -22,7 +22,7 @@ export type ActionRecord = Omit<AuditEvent, 'id' | 'time' | 'result'>;
  * action reported as failed that did happen would be retried by the caller.
  */
 export async function audited<T>(
-  o: { audit: AuditLog; log: Pick<Logger, 'warn'> },
+  o: { audit: Pick<AuditLog, 'record'>; log: Pick<Logger, 'warn'> },
   e: ActionRecord,
   action: () => Promise<T>,
   outcome: (r: T) => { type?: string; target?: string; details?: Record<string, string> } = () => ({}),

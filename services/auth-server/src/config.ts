@@ -115,6 +115,8 @@ export function configSchema() {
     auditCheckpointIntervalMs: field('MEZITE_AUDIT_CHECKPOINT_INTERVAL', parse.duration, 3600_000, 'how often each replica signs a checkpoint of the audit chain head, e.g. 1h'),
     adminIdentityFile: field('MEZITE_ADMIN_IDENTITY_FILE', parse.string, join(dataDir(), 'admin-identity.json')),
     demoFixtures: field('MEZITE_DEMO_FIXTURES', parse.bool, false),
+    bootstrapAdmin: field('MEZITE_BOOTSTRAP_ADMIN', parse.bool, true, 'keep one bootstrap admin session and write its identity file; false revokes it at start (once people sign in with mezctl login)'),
+    bootstrapSessionTtlMs: field('MEZITE_BOOTSTRAP_SESSION_TTL', parse.duration, 30 * 24 * 3600_000, 'how long a bootstrap admin session lives, e.g. 24h; a start after it expired mints the next'),
     authFailureLimit: field('MEZITE_AUTH_FAILURE_LIMIT', parse.int, 10, 'failed client authentications per client id or source address per minute, per replica'),
     trustedProxies: field('MEZITE_TRUSTED_PROXIES', trustedProxyList, [] as string[], 'comma-separated addresses or CIDR ranges of proxies (the Ingress controller) whose X-Forwarded-For names the OAuth2 client; default none'),
     maxInFlight: field('MEZITE_MAX_IN_FLIGHT', nonNegativeInt, 256, 'calls the public gRPC port and the OAuth2 HTTP endpoints each handle at once per replica; beyond, RESOURCE_EXHAUSTED with retry-after-ms (gRPC) or 503 with Retry-After (HTTP) (0: no limit)'),

@@ -168,7 +168,7 @@ export async function main(): Promise<void> {
   authed.add(authv1.IdentityServiceDefinition, identityHandlers());
   authed.add(authv1.IdentityTokenServiceDefinition, identityTokenHandlers(identityTokens));
   authed.add(authv1.ServiceIdentityServiceDefinition, serviceIdentityHandlers(services, audit, tenantDomain));
-  authed.add(authv1.SessionServiceDefinition, sessionHandlers(logins));
+  authed.add(authv1.SessionServiceDefinition, sessionHandlers(logins, sessions, audit));
   const port = await grpc.listen(cfg.addr, publicServerCredentials(tls), { deferServing: true });
   const publicAddr = cfg.publicAddr || `localhost:${port}`;
   const ops = await startOpsEndpoints({ grpc, healthAddr: cfg.healthAddr, metricsAddr: cfg.metricsAddr, log });
@@ -223,6 +223,9 @@ export async function main(): Promise<void> {
     publicAddr,
     httpUrl,
     caCertPem: tls.caCertPem,
+    audit,
+    bootstrapAdmin: cfg.bootstrapAdmin,
+    bootstrapSessionTtlMs: cfg.bootstrapSessionTtlMs,
   });
   // Each replica signs a checkpoint of the chain head periodically (one per head seq is kept).
   const checkpointTimer = setInterval(() => {

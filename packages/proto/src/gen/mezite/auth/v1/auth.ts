@@ -750,6 +750,40 @@ export interface GetLoginConfigResponse {
   scopes: string[];
 }
 
+/** ListBootstrapSessionsRequest is empty. */
+export interface ListBootstrapSessionsRequest {
+}
+
+/** BootstrapSession is the session behind an auth-server's admin identity file. */
+export interface BootstrapSession {
+  /** id of the session (audit records name it session:<id>). */
+  id: string;
+  /** principal is the bootstrap admin user, user:<uuid>. */
+  principal: string;
+  /** create_time is when it was minted. */
+  createTime:
+    | Date
+    | undefined;
+  /** expire_time is when it stops working. */
+  expireTime: Date | undefined;
+}
+
+/** ListBootstrapSessionsResponse lists them, newest first (at most one is live). */
+export interface ListBootstrapSessionsResponse {
+  /** sessions not revoked; an expired one is listed until replaced. */
+  sessions: BootstrapSession[];
+}
+
+/** RevokeBootstrapSessionsRequest is empty. */
+export interface RevokeBootstrapSessionsRequest {
+}
+
+/** RevokeBootstrapSessionsResponse says how many live sessions were revoked. */
+export interface RevokeBootstrapSessionsResponse {
+  /** revoked is the number of live bootstrap sessions revoked. */
+  revoked: number;
+}
+
 /** VerifyAuditLogRequest may carry checkpoints exported earlier to check the chain against. */
 export interface VerifyAuditLogRequest {
   /**
@@ -8417,6 +8451,373 @@ export const GetLoginConfigResponse: MessageFns<GetLoginConfigResponse> = {
   },
 };
 
+function createBaseListBootstrapSessionsRequest(): ListBootstrapSessionsRequest {
+  return {};
+}
+
+export const ListBootstrapSessionsRequest: MessageFns<ListBootstrapSessionsRequest> = {
+  encode(_: ListBootstrapSessionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBootstrapSessionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBootstrapSessionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListBootstrapSessionsRequest {
+    return {};
+  },
+
+  toJSON(_: ListBootstrapSessionsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListBootstrapSessionsRequest>): ListBootstrapSessionsRequest {
+    return ListBootstrapSessionsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ListBootstrapSessionsRequest>): ListBootstrapSessionsRequest {
+    const message = createBaseListBootstrapSessionsRequest();
+    return message;
+  },
+};
+
+function createBaseBootstrapSession(): BootstrapSession {
+  return { id: "", principal: "", createTime: undefined, expireTime: undefined };
+}
+
+export const BootstrapSession: MessageFns<BootstrapSession> = {
+  encode(message: BootstrapSession, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.principal !== "") {
+      writer.uint32(18).string(message.principal);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(26).fork()).join();
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BootstrapSession {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBootstrapSession();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.principal = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BootstrapSession {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      principal: isSet(object.principal) ? globalThis.String(object.principal) : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BootstrapSession): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.principal !== "") {
+      obj.principal = message.principal;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BootstrapSession>): BootstrapSession {
+    return BootstrapSession.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BootstrapSession>): BootstrapSession {
+    const message = createBaseBootstrapSession();
+    message.id = object.id ?? "";
+    message.principal = object.principal ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.expireTime = object.expireTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListBootstrapSessionsResponse(): ListBootstrapSessionsResponse {
+  return { sessions: [] };
+}
+
+export const ListBootstrapSessionsResponse: MessageFns<ListBootstrapSessionsResponse> = {
+  encode(message: ListBootstrapSessionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.sessions) {
+      BootstrapSession.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBootstrapSessionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBootstrapSessionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessions.push(BootstrapSession.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBootstrapSessionsResponse {
+    return {
+      sessions: globalThis.Array.isArray(object?.sessions)
+        ? object.sessions.map((e: any) => BootstrapSession.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListBootstrapSessionsResponse): unknown {
+    const obj: any = {};
+    if (message.sessions?.length) {
+      obj.sessions = message.sessions.map((e) => BootstrapSession.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListBootstrapSessionsResponse>): ListBootstrapSessionsResponse {
+    return ListBootstrapSessionsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListBootstrapSessionsResponse>): ListBootstrapSessionsResponse {
+    const message = createBaseListBootstrapSessionsResponse();
+    message.sessions = object.sessions?.map((e) => BootstrapSession.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRevokeBootstrapSessionsRequest(): RevokeBootstrapSessionsRequest {
+  return {};
+}
+
+export const RevokeBootstrapSessionsRequest: MessageFns<RevokeBootstrapSessionsRequest> = {
+  encode(_: RevokeBootstrapSessionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeBootstrapSessionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeBootstrapSessionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RevokeBootstrapSessionsRequest {
+    return {};
+  },
+
+  toJSON(_: RevokeBootstrapSessionsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeBootstrapSessionsRequest>): RevokeBootstrapSessionsRequest {
+    return RevokeBootstrapSessionsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RevokeBootstrapSessionsRequest>): RevokeBootstrapSessionsRequest {
+    const message = createBaseRevokeBootstrapSessionsRequest();
+    return message;
+  },
+};
+
+function createBaseRevokeBootstrapSessionsResponse(): RevokeBootstrapSessionsResponse {
+  return { revoked: 0 };
+}
+
+export const RevokeBootstrapSessionsResponse: MessageFns<RevokeBootstrapSessionsResponse> = {
+  encode(message: RevokeBootstrapSessionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revoked !== 0) {
+      writer.uint32(8).int32(message.revoked);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeBootstrapSessionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeBootstrapSessionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.revoked = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeBootstrapSessionsResponse {
+    return { revoked: isSet(object.revoked) ? globalThis.Number(object.revoked) : 0 };
+  },
+
+  toJSON(message: RevokeBootstrapSessionsResponse): unknown {
+    const obj: any = {};
+    if (message.revoked !== 0) {
+      obj.revoked = Math.round(message.revoked);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeBootstrapSessionsResponse>): RevokeBootstrapSessionsResponse {
+    return RevokeBootstrapSessionsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeBootstrapSessionsResponse>): RevokeBootstrapSessionsResponse {
+    const message = createBaseRevokeBootstrapSessionsResponse();
+    message.revoked = object.revoked ?? 0;
+    return message;
+  },
+};
+
 function createBaseVerifyAuditLogRequest(): VerifyAuditLogRequest {
   return { checkpoints: [] };
 }
@@ -12128,6 +12529,24 @@ export const SessionServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /** ListBootstrapSessions lists the caller's tenant's unrevoked bootstrap admin sessions (admins). */
+    listBootstrapSessions: {
+      name: "ListBootstrapSessions",
+      requestType: ListBootstrapSessionsRequest as typeof ListBootstrapSessionsRequest,
+      requestStream: false,
+      responseType: ListBootstrapSessionsResponse as typeof ListBootstrapSessionsResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** RevokeBootstrapSessions revokes them: the bootstrap identity files stop working (admins). */
+    revokeBootstrapSessions: {
+      name: "RevokeBootstrapSessions",
+      requestType: RevokeBootstrapSessionsRequest as typeof RevokeBootstrapSessionsRequest,
+      requestStream: false,
+      responseType: RevokeBootstrapSessionsResponse as typeof RevokeBootstrapSessionsResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -12147,6 +12566,16 @@ export interface SessionServiceImplementation<CallContextExt = {}> {
     request: GetLoginConfigRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<GetLoginConfigResponse>>;
+  /** ListBootstrapSessions lists the caller's tenant's unrevoked bootstrap admin sessions (admins). */
+  listBootstrapSessions(
+    request: ListBootstrapSessionsRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ListBootstrapSessionsResponse>>;
+  /** RevokeBootstrapSessions revokes them: the bootstrap identity files stop working (admins). */
+  revokeBootstrapSessions(
+    request: RevokeBootstrapSessionsRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<RevokeBootstrapSessionsResponse>>;
 }
 
 export interface SessionServiceClient<CallOptionsExt = {}> {
@@ -12165,6 +12594,16 @@ export interface SessionServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<GetLoginConfigRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<GetLoginConfigResponse>;
+  /** ListBootstrapSessions lists the caller's tenant's unrevoked bootstrap admin sessions (admins). */
+  listBootstrapSessions(
+    request: DeepPartial<ListBootstrapSessionsRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ListBootstrapSessionsResponse>;
+  /** RevokeBootstrapSessions revokes them: the bootstrap identity files stop working (admins). */
+  revokeBootstrapSessions(
+    request: DeepPartial<RevokeBootstrapSessionsRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<RevokeBootstrapSessionsResponse>;
 }
 
 /** AuditService reads the audit log. */

@@ -128,7 +128,7 @@ export async function main(): Promise<void> {
   const tokenHash = (plaintext: string) => joinTokens.hash(plaintext);
   const joins = new JoinManager({ bots: botStore, instances: instanceStore, tokens: joinTokenStore, tokenHash, certs, audit, clock, revocations, refusals, copyLockScope: cfg.copyLockScope });
   const nodeStore = new PrismaNodeStore(prisma);
-  const nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens, revocations, audit, clock });
+  const nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens, revocations, audit, clock, log });
   const nodeJoins = new NodeJoinManager({ nodes: nodeStore, tokens: joinTokenStore, tokenHash, ca, challenges, audit, clock });
   const certAuth = new CertAuthenticator({ ca, bots: botStore, instances: instanceStore, clock, revocations });
 

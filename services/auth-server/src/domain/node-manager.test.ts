@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { FakeClock, isMeziteError, type Principal } from '@mezite/identity';
+import { nullLogger } from '@mezite/platform';
 import { formatPublicKey, isCertificateRevoked, makeCertAuthCredential, parseCertificate, parseKrl, parsePublicKey, signBotRenewal, signRenewal } from '@mezite/ssh';
 import { MemoryAuditLog } from '../store/memory-audit-log';
 import { MemoryBotStore } from '../store/memory-bot-store';
@@ -68,7 +69,7 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
     const world = botWorld({ clock, ca, roles, botStore, audit, revocations: krl, revocationStore, nodes: nodeStore });
     joins = world.joins;
     bots = new BotManager({ store: botStore, joinTokens: world.joinTokens, instances: world.instances, clock, roles, revocations: krl });
-    nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens: world.joinTokens, revocations: krl, audit, clock });
+    nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens: world.joinTokens, revocations: krl, audit, clock, log: nullLogger });
     nodeJoins = new NodeJoinManager({ nodes: nodeStore, tokens: world.tokenStore, tokenHash: world.tokenHash, ca, challenges, audit, clock });
     certAuth = new CertAuthenticator({ ca, bots: botStore, instances: world.instances, clock, revocations: krl });
   });
@@ -109,6 +110,18 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
     const svc: Principal = { kind: 'service', id: randomUUID(), tenantId, name: 'svc', authMethod: 'api-token', roles: [] };
     expect(isMeziteError(await failure(nodes.add(svc, { name: 'x', addr: '1.2.3.4', labels: {}, tokenTtlMs: 0, requestId: 'r' })), 'PermissionDenied')).toBe(true);
     expect(isMeziteError(await failure(nodes.list(svc, { pageSize: 0, pageToken: '' })), 'PermissionDenied')).toBe(true);
+  });
+
+  test('add and rm are audited first: with the audit log down the node is neither added nor removed', async () => {
+    audit.failNext = true;
+    await expect(addNode('web-down', {})).rejects.toThrow(/audit store down/);
+    expect((await nodes.list(admin, { pageSize: 0, pageToken: '' })).nodes.map((n) => n.name)).not.toContain('web-down');
+    await addNode('web-stays', {});
+    audit.failNext = true;
+    await expect(nodes.delete(admin, 'web-stays', 'r-rm')).rejects.toThrow(/audit store down/);
+    expect(await nodes.get(admin, 'web-stays')).toMatchObject({ name: 'web-stays' });
+    await nodes.delete(admin, 'web-stays', 'r-rm2');
+    expect(audit.events.filter((e) => e.requestId === 'r-rm2').map((e) => `${e.type} ${e.result}`)).toEqual(['node.remove requested', 'node.remove success']);
   });
 
   test('join: a host certificate on the existing host key, naming the node and its host; the token works once', async () => {

@@ -5,6 +5,8 @@
 //   mezite-token-pepper   pepper           token-service's MEZITE_TOKEN_PEPPER
 //   mezite-session-pepper pepper           auth-server's MEZITE_SESSION_PEPPER
 //   mezite-ca-kek         kek              ssh-ca's MEZITE_CA_KEK
+//   mezite-audit-key      key              auth-server's MEZITE_AUDIT_KEY (keys the audit chain)
+//   mezite-audit-signing-key key           auth-server's MEZITE_AUDIT_SIGNING_KEY (signs checkpoints)
 //   auth-server-tls       ca.crt tls.crt tls.key   internal mTLS (and the public port)
 //   token-service-tls     …
 //   ssh-ca-tls            …
@@ -30,6 +32,8 @@ const KEYS = [
   { secret: 'mezite-token-pepper', key: 'pepper', field: 'token_pepper' },
   { secret: 'mezite-session-pepper', key: 'pepper', field: 'session_pepper' },
   { secret: 'mezite-ca-kek', key: 'kek', field: 'ca_kek' },
+  { secret: 'mezite-audit-key', key: 'key', field: 'audit_key' },
+  { secret: 'mezite-audit-signing-key', key: 'key', field: 'audit_signing_key' },
 ];
 const USAGE = `usage: make-secrets.mjs [--namespace=NS] [--dir=DIR] [--public-host=HOST]… [--only=keys|tls]
   --namespace    the namespace of the Secrets and of the services' DNS names (default mezite)

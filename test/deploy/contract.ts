@@ -22,7 +22,7 @@ export const OVERLAYS = {
 
 /** Secrets deploy/scripts/make-secrets.mjs prints (keys: the peppers and the KEK; tls: the internal certificates). */
 export const MAKE_SECRETS = {
-  keys: { 'mezite-token-pepper': ['pepper'], 'mezite-session-pepper': ['pepper'], 'mezite-ca-kek': ['kek'] },
+  keys: { 'mezite-token-pepper': ['pepper'], 'mezite-session-pepper': ['pepper'], 'mezite-ca-kek': ['kek'], 'mezite-audit-key': ['key'], 'mezite-audit-signing-key': ['key'] },
   tls: { 'auth-server-tls': ['ca.crt', 'tls.crt', 'tls.key'], 'token-service-tls': ['ca.crt', 'tls.crt', 'tls.key'], 'ssh-ca-tls': ['ca.crt', 'tls.crt', 'tls.key'] },
 } as const;
 

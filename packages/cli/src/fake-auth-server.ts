@@ -84,6 +84,8 @@ export class FakeAuthServer {
   readonly events: authv1.AuditEvent[] = [];
   /** What VerifyAuditLog answers. */
   auditChain = { ok: true, checked: 0, firstBadSeq: 0, problem: '' };
+  /** Signed checkpoints CreateAuditCheckpoint made (fake signatures). */
+  readonly checkpoints: authv1.AuditCheckpoint[] = [];
   userCaKeys = ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIUserCaKeyOne mezite-user-ca', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIUserCaKeyTwo mezite-user-ca'];
   hostCaKeys = ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostCaKeyOne mezite-host-ca'];
   /** Service identities and API tokens (seed 000). */
@@ -302,6 +304,19 @@ function auditService(fake: () => FakeAuthServer, pageSize: number): ServiceImpl
       const f = fake();
       f.authorize('AuditService.VerifyAuditLog', req, ctx);
       return f.auditChain;
+    },
+    async createAuditCheckpoint(req, ctx: Ctx) {
+      const f = fake();
+      f.authorize('AuditService.CreateAuditCheckpoint', req, ctx);
+      const c = { seq: f.auditChain.checked, hash: Buffer.alloc(32, 7), time: f.clock.now(), keyId: '0123456789abcdef', keyedFrom: 1, signature: Buffer.alloc(64, 9) };
+      f.checkpoints.push(c);
+      return c;
+    },
+    async listAuditCheckpoints(req, ctx: Ctx) {
+      const f = fake();
+      f.authorize('AuditService.ListAuditCheckpoints', req, ctx);
+      const after = f.checkpoints.filter((c) => c.seq > req.afterSeq);
+      return { checkpoints: after.slice(0, pageSize), more: after.length > pageSize };
     },
   };
 }

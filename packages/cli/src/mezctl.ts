@@ -11,6 +11,7 @@ import { loginCommand, logoutCommand } from './commands/login';
 import { rolesCommand } from './commands/roles';
 import { serviceIdentitiesCommand } from './commands/service-identities';
 import { whoamiCommand } from './commands/whoami';
+import { sessionsCommand } from './commands/sessions';
 import { reportError, UsageError } from './errors';
 import { readAll } from './input-file';
 
@@ -54,6 +55,7 @@ export function addMezctlCommands(y: ReturnType<typeof globalOptions>, ctx: CliC
     .command(caCommand(ctx))
     .command(auditCommand(ctx))
     .command(whoamiCommand(ctx))
+    .command(sessionsCommand(ctx))
     .command(identityTokensCommand(ctx))
     .command(serviceIdentitiesCommand(ctx))
     .command(loginCommand(ctx))

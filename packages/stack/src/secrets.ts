@@ -10,6 +10,10 @@ export interface StackSecrets {
   session_pepper: string;
   /** Encrypts the SSH CA private keys at rest in ssh-ca. */
   ca_kek: string;
+  /** Keys the auth-server's audit chain (HMAC-SHA256), outside the database. */
+  audit_key: string;
+  /** The Ed25519 seed that signs audit checkpoints, outside the database. */
+  audit_signing_key: string;
 }
 
 /**
@@ -21,7 +25,7 @@ export function ensureSecrets(dataDir: string): StackSecrets {
   let cur: Partial<StackSecrets> = {};
   if (existsSync(path)) cur = JSON.parse(readFileSync(path, 'utf8')) as Partial<StackSecrets>;
   const gen = () => randomBytes(32).toString('base64');
-  const next: StackSecrets = { token_pepper: cur.token_pepper ?? gen(), session_pepper: cur.session_pepper ?? gen(), ca_kek: cur.ca_kek ?? gen() };
+  const next: StackSecrets = { token_pepper: cur.token_pepper ?? gen(), session_pepper: cur.session_pepper ?? gen(), ca_kek: cur.ca_kek ?? gen(), audit_key: cur.audit_key ?? gen(), audit_signing_key: cur.audit_signing_key ?? gen() };
   if (JSON.stringify(next) !== JSON.stringify(cur)) {
     const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });

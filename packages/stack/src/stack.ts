@@ -153,6 +153,8 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     MEZITE_TOKEN_PEPPER: secrets.token_pepper,
     MEZITE_SESSION_PEPPER: secrets.session_pepper,
     MEZITE_CA_KEK: secrets.ca_kek,
+    MEZITE_AUDIT_KEY: secrets.audit_key,
+    MEZITE_AUDIT_SIGNING_KEY: secrets.audit_signing_key,
     MEZITE_AUTH_SERVER_ADDR: addrs['auth-server'],
     MEZITE_HTTP_ADDR: addrs.http,
     MEZITE_TOKEN_SERVICE_ADDR: addrs['token-service'],

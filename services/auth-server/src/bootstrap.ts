@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Clock } from '@mezite/identity';
 import type { Logger } from '@mezite/platform';
 import { ADMIN_ROLE, CLUSTER_TENANT } from './domain/authz';
 import type { AdminIdentityFile } from './domain/admin-identity';
+import type { AuditLog } from './domain/audit';
+import { audited } from './domain/audited-action';
 import type { SessionManager } from './domain/session-manager';
 import type { MachineIdpConfig } from './domain/machine-idp';
 import type { ServiceIdentityStore } from './domain/service-identity';
@@ -16,8 +18,8 @@ export const DEFAULT_TENANT = CLUSTER_TENANT;
 /** Seed 000's machine tenant. */
 export const DEMO_MACHINE_TENANT = 'svc-demo';
 
-/** How long a bootstrap admin session lives before the auth-server mints a new one. */
-const ADMIN_SESSION_TTL_MS = 30 * 24 * 3600_000;
+/** How long a bootstrap admin session lives by default (MEZITE_BOOTSTRAP_SESSION_TTL). */
+export const ADMIN_SESSION_TTL_MS = 30 * 24 * 3600_000;
 
 /** Options of bootstrap. */
 export interface BootstrapOptions {
@@ -36,6 +38,12 @@ export interface BootstrapOptions {
   serviceStore: ServiceIdentityStore;
   /** Tenants declared in configuration (MEZITE_TENANTS). */
   tenantsConfig: TenantConfig[];
+  /** The bootstrap admin session's mint and revocation are audited (before they happen). */
+  audit: Pick<AuditLog, 'record'>;
+  /** MEZITE_BOOTSTRAP_ADMIN: false revokes the bootstrap session and writes no identity file. */
+  bootstrapAdmin?: boolean;
+  /** MEZITE_BOOTSTRAP_SESSION_TTL; default 30 days. */
+  bootstrapSessionTtlMs?: number;
 }
 
 /** A tenant declared in configuration, with its machine identity provider. */
@@ -71,21 +79,28 @@ export async function bootstrap(o: BootstrapOptions): Promise<{ defaultTenant: T
     }
     o.log.info('tenant configured', { tenant: tenant.domain, machine_idp: (t.machineIdp ?? builtin).kind });
   }
-  if (o.adminIdentityFile && o.adminIdentityFile !== 'off') {
-    const existing = readIdentity(o.adminIdentityFile);
-    let token = existing?.token;
-    if (!token || !(await o.sessions.isLive(token))) {
-      const s = await o.sessions.create({
-        tenantId: defaultTenant.id,
-        principalKind: 'user',
-        principalId: admin.id,
-        name: 'admin',
-        authMethod: 'bootstrap-admin',
-        roles: admin.roles,
-        ttlMs: ADMIN_SESSION_TTL_MS,
-      });
-      token = s.secret;
+  if (o.bootstrapAdmin === false) {
+    // Vault's "revoke the root token once set up": people sign in with mezctl login.
+    const live = (await o.sessions.listBootstrap(defaultTenant.id)).filter((s) => s.expiresAt > o.clock.now());
+    if (live.length) {
+      await audited({ audit: o.audit, log: o.log }, { tenantId: defaultTenant.id, type: 'session.bootstrap_revoke', actor: 'mezite', target: `session:${live[0]?.id}`, requestId: 'bootstrap', details: { reason: 'MEZITE_BOOTSTRAP_ADMIN=false' } }, () => o.sessions.revokeBootstrap(defaultTenant.id));
+      o.log.info('bootstrap admin session revoked (MEZITE_BOOTSTRAP_ADMIN=false)', { sessions: live.length });
     }
+    if (o.adminIdentityFile && o.adminIdentityFile !== 'off') rmSync(o.adminIdentityFile, { force: true });
+  } else if (o.adminIdentityFile && o.adminIdentityFile !== 'off') {
+    const ttlMs = o.bootstrapSessionTtlMs ?? ADMIN_SESSION_TTL_MS;
+    const input = { tenantId: defaultTenant.id, principalId: admin.id, name: 'admin', roles: admin.roles, ttlMs };
+    // One bootstrap session for all replicas and starts: reused while live, else a new one
+    // replaces the others — audited first (the record names the session it will be).
+    const s =
+      (await o.sessions.liveBootstrap(defaultTenant.id)) ??
+      (await audited(
+        { audit: o.audit, log: o.log },
+        { tenantId: defaultTenant.id, type: 'session.bootstrap', actor: 'mezite', target: 'session:bootstrap', requestId: 'bootstrap', details: { principal: `user:${admin.id}`, ttl_s: String(Math.round(ttlMs / 1000)) } },
+        () => o.sessions.ensureBootstrap(input),
+        (r) => ({ target: `session:${r.session.id}`, details: { replaced: String(r.revoked), expires: r.session.expiresAt.toISOString() } }),
+      ));
+    const token = s.secret;
     const file: AdminIdentityFile = {
       version: 1,
       auth_server: o.publicAddr,
@@ -99,14 +114,6 @@ export async function bootstrap(o: BootstrapOptions): Promise<{ defaultTenant: T
     o.log.info('admin identity file written', { path: o.adminIdentityFile });
   }
   return { defaultTenant };
-}
-
-function readIdentity(path: string): AdminIdentityFile | undefined {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as AdminIdentityFile;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Writes a file readable only by its owner, atomically (temp file, then rename). */

@@ -1,7 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { loadAuthServerConfig } from './config';
 
-const base = { DATABASE_URL: 'postgresql://u@127.0.0.1:5432/db', MEZITE_SESSION_PEPPER: randomBytes(32).toString('base64') };
+const base = { DATABASE_URL: 'postgresql://u@127.0.0.1:5432/db', MEZITE_SESSION_PEPPER: randomBytes(32).toString('base64'), MEZITE_AUDIT_KEY: randomBytes(32).toString('base64'), MEZITE_AUDIT_SIGNING_KEY: randomBytes(32).toString('hex') };
+
+describe('auth-server config: the audit keys', () => {
+  test.each(['MEZITE_AUDIT_KEY', 'MEZITE_AUDIT_SIGNING_KEY'])('%s is required and must be 32 bytes', (key) => {
+    const { [key]: _, ...without } = base as Record<string, string>;
+    expect(() => loadAuthServerConfig(without)).toThrow(new RegExp(key));
+    expect(() => loadAuthServerConfig({ ...base, [key]: 'c2hvcnQ=' })).toThrow(new RegExp(key));
+  });
+  test('the key id defaults to 1 and must be a short name', () => {
+    expect(loadAuthServerConfig(base)).toMatchObject({ auditKeyId: '1', auditCheckpointIntervalMs: 3600_000 });
+    expect(loadAuthServerConfig({ ...base, MEZITE_AUDIT_KEY_ID: '2027-01' }).auditKeyId).toBe('2027-01');
+    expect(() => loadAuthServerConfig({ ...base, MEZITE_AUDIT_KEY_ID: 'a b' })).toThrow(/MEZITE_AUDIT_KEY_ID/);
+  });
+});
 
 describe('auth-server config: replicas and load shedding', () => {
   test('defaults: one token-service and ssh-ca address, 256 calls in flight, a 1 s retry hint', () => {

@@ -88,6 +88,11 @@ function nonNegativeInt(raw: string): number {
   return n;
 }
 
+function auditKeyId(raw: string): string {
+  if (!/^[A-Za-z0-9._-]{1,32}$/.test(raw)) throw new Error(`expected 1 to 32 letters, digits, '.', '_' or '-', got "${raw}"`);
+  return raw;
+}
+
 const dataDir = () => process.env.MEZITE_DATA_DIR ?? '.mezite';
 
 /** auth-server configuration: flags, then MEZITE_* environment, then file. */
@@ -100,9 +105,15 @@ export function configSchema() {
     tokenServiceTarget: field('MEZITE_TOKEN_SERVICE_TARGET', grpcTarget, '127.0.0.1:3026', 'host:port, or ipv4:a:p,b:p / dns:///name:port to balance over replicas'),
     sshCaTarget: field('MEZITE_SSH_CA_TARGET', grpcTarget, '127.0.0.1:3027', 'host:port, or ipv4:a:p,b:p / dns:///name:port to balance over replicas'),
     sessionPepper: field('MEZITE_SESSION_PEPPER', parse.key32, undefined, '32 random bytes, base64: keys the stored hashes of session secrets'),
+    auditKey: field('MEZITE_AUDIT_KEY', parse.key32, undefined, '32 random bytes, base64: keys the audit chain (HMAC-SHA256); kept outside the database'),
+    auditKeyId: field('MEZITE_AUDIT_KEY_ID', auditKeyId, '1', 'the id stored with each audit record keyed with MEZITE_AUDIT_KEY (change it with the key)'),
+    auditSigningKey: field('MEZITE_AUDIT_SIGNING_KEY', parse.key32, undefined, '32 random bytes, base64: the Ed25519 seed that signs audit checkpoints; kept outside the database'),
+    auditCheckpointIntervalMs: field('MEZITE_AUDIT_CHECKPOINT_INTERVAL', parse.duration, 3600_000, 'how often each replica signs a checkpoint of the audit chain head, e.g. 1h'),
     adminIdentityFile: field('MEZITE_ADMIN_IDENTITY_FILE', parse.string, join(dataDir(), 'admin-identity.json')),
     demoFixtures: field('MEZITE_DEMO_FIXTURES', parse.bool, false, "seed 000's demo tenant svc-demo and client svc-deployer with a published secret; loopback listeners only unless MEZITE_DEMO_FIXTURES_ON_NETWORK"),
     demoFixturesOnNetwork: field('MEZITE_DEMO_FIXTURES_ON_NETWORK', parse.bool, false, 'allow the demo fixtures while the gRPC or HTTP listener is not on loopback (a development cluster behind port-forward); never in production'),
+    bootstrapAdmin: field('MEZITE_BOOTSTRAP_ADMIN', parse.bool, true, 'keep one bootstrap admin session and write its identity file; false revokes it at start (once people sign in with mezctl login)'),
+    bootstrapSessionTtlMs: field('MEZITE_BOOTSTRAP_SESSION_TTL', parse.duration, 30 * 24 * 3600_000, 'how long a bootstrap admin session lives, e.g. 24h; a start after it expired mints the next'),
     authFailureLimit: field('MEZITE_AUTH_FAILURE_LIMIT', parse.int, 10, 'failed client authentications per client id or source address per minute, per replica'),
     trustedProxies: field('MEZITE_TRUSTED_PROXIES', trustedProxyList, [] as string[], 'comma-separated addresses or CIDR ranges of proxies (the Ingress controller) whose X-Forwarded-For names the OAuth2 client; default none'),
     maxInFlight: field('MEZITE_MAX_IN_FLIGHT', nonNegativeInt, 256, 'calls the public gRPC port and the OAuth2 HTTP endpoints each handle at once per replica; beyond, RESOURCE_EXHAUSTED with retry-after-ms (gRPC) or 503 with Retry-After (HTTP) (0: no limit)'),

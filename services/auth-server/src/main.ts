@@ -1,6 +1,6 @@
 import '@mezite/platform/instrument'; // first: hooks pg and ioredis for tracing before anything loads them (only when OTEL_* turn tracing on)
 import { join } from 'node:path';
-import { systemClock, unauthenticated, type Principal } from '@mezite/identity';
+import { formatIdentityRef, systemClock, unauthenticated, type Principal } from '@mezite/identity';
 import {
   createGrpcServer,
   createLogger,
@@ -62,6 +62,8 @@ import { PrismaBotInstanceStore } from './store/prisma-bot-instance-store';
 import { PrismaJoinTokenStore } from './store/prisma-join-token-store';
 import { splitHostPort, startHttpServer } from './http/http-server';
 import { PrismaAuditLog } from './store/prisma-audit-log';
+import { PrismaAuditCheckpointStore } from './store/prisma-audit-checkpoint-store';
+import { AuditCheckpoints, CheckpointSigner } from './domain/audit-checkpoint';
 import { PrismaBotStore } from './store/prisma-bot-store';
 import { PrismaRenewalChallengeStore } from './store/prisma-renewal-challenge-store';
 import { PrismaRoleStore } from './store/prisma-role-store';
@@ -95,7 +97,8 @@ export async function main(): Promise<void> {
   const sshCa = createMeziteClient(sshcav1.SshCaServiceDefinition, { address: cfg.sshCaTarget, credentials: internal, peerName: 'ssh-ca', defaultDeadlineMs: 5000, roundRobin: balanced(cfg.sshCaTarget), channelOptions: { 'grpc.ssl_target_name_override': 'ssh-ca' } });
 
   const clock = systemClock;
-  const audit = new PrismaAuditLog(prisma);
+  const audit = new PrismaAuditLog(prisma, { current: { id: cfg.auditKeyId, secret: cfg.auditKey } });
+  const checkpoints = new AuditCheckpoints({ store: new PrismaAuditCheckpointStore(prisma), signer: new CheckpointSigner(cfg.auditSigningKey), clock });
   const ca = new GrpcCertAuthorityClient(sshCa.client);
   const joinTokenStore = new PrismaJoinTokenStore(prisma);
   const joinTokens = new JoinTokens({ store: joinTokenStore, clock, pepper: cfg.sessionPepper });
@@ -134,7 +137,7 @@ export async function main(): Promise<void> {
   const tokenHash = (plaintext: string) => joinTokens.hash(plaintext);
   const joins = new JoinManager({ bots: botStore, instances: instanceStore, tokens: joinTokenStore, tokenHash, certs, audit, clock, revocations, refusals, copyLockScope: cfg.copyLockScope });
   const nodeStore = new PrismaNodeStore(prisma);
-  const nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens, revocations, audit, clock });
+  const nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens, revocations, audit, clock, log });
   const nodeJoins = new NodeJoinManager({ nodes: nodeStore, tokens: joinTokenStore, tokenHash, ca, challenges, audit, clock, refusals, failures: bearerLimiter });
   const certAuth = new CertAuthenticator({ ca, bots: botStore, instances: instanceStore, clock, revocations });
 
@@ -169,11 +172,11 @@ export async function main(): Promise<void> {
   authed.add(authv1.JoinServiceDefinition, joinHandlers(joins, nodeJoins));
   authed.add(authv1.NodeServiceDefinition, nodeHandlers(nodes));
   authed.add(authv1.CertAuthorityServiceDefinition, caHandlers(ca, audit, revocations, clusterTenantId(tenantStore)));
-  authed.add(authv1.AuditServiceDefinition, auditHandlers(audit));
+  authed.add(authv1.AuditServiceDefinition, auditHandlers(audit, checkpoints));
   authed.add(authv1.IdentityServiceDefinition, identityHandlers());
   authed.add(authv1.IdentityTokenServiceDefinition, identityTokenHandlers(identityTokens));
   authed.add(authv1.ServiceIdentityServiceDefinition, serviceIdentityHandlers(services, audit, tenantDomain));
-  authed.add(authv1.SessionServiceDefinition, sessionHandlers(logins));
+  authed.add(authv1.SessionServiceDefinition, sessionHandlers(logins, sessions, audit));
   const port = await grpc.listen(cfg.addr, publicServerCredentials(tls), { deferServing: true });
   const publicAddr = cfg.publicAddr || `localhost:${port}`;
   const ops = await startOpsEndpoints({ grpc, healthAddr: cfg.healthAddr, metricsAddr: cfg.metricsAddr, log });
@@ -197,7 +200,12 @@ export async function main(): Promise<void> {
       newRequestId,
       // Only admin sessions may introspect (any tenant's tokens: the introspection answer
       // names the tenant); bad bearers count against the source like on the gRPC API.
-      canIntrospect: async (bearer, source, requestId) => (await authenticateFrom(bearer, source, requestId)).roles.includes('admin'),
+      canIntrospect: async (bearer, source, requestId) => {
+        const p = await authenticateFrom(bearer, source, requestId);
+        return { actor: formatIdentityRef(p), tenantId: p.tenantId, allowed: p.roles.includes('admin') };
+      },
+      audit,
+      refusals,
       verifyClient: async (clientId, secret, requestId) => {
         const svc = await serviceStore.getByClientId(clientId);
         if (!svc) throw unauthenticated('invalid client credentials');
@@ -223,6 +231,9 @@ export async function main(): Promise<void> {
     publicAddr,
     httpUrl,
     caCertPem: tls.caCertPem,
+    audit,
+    bootstrapAdmin: cfg.bootstrapAdmin,
+    bootstrapSessionTtlMs: cfg.bootstrapSessionTtlMs,
   });
   // Expired challenges, sessions, join tokens, revocations and old lineage steps are
   // deleted once they ended MEZITE_RETENTION_MAX_AGE ago, one replica at a time.
@@ -230,12 +241,18 @@ export async function main(): Promise<void> {
     ? new RetentionJob({ tasks: authRetentionTasks({ challenges, sessions: sessionStore, joinTokens: joinTokenStore, revocations: revocationStore, instances: instanceStore }), lock: pgAdvisoryLock(pgPoolOf(prisma), pgLockKey('mezite auth-server retention')), clock, log, maxAgeMs: cfg.retentionMaxAgeMs }).start(cfg.retentionIntervalMs)
     : undefined;
   if (!retention) log.warn('retention is off (MEZITE_RETENTION_MAX_AGE=off): expired rows are never deleted');
+  // Each replica signs a checkpoint of the chain head periodically (one per head seq is kept).
+  const checkpointTimer = setInterval(() => {
+    checkpoints.checkpoint().catch((err: unknown) => log.warn('audit checkpoint failed', { error: (err as Error).message }));
+  }, cfg.auditCheckpointIntervalMs);
+  checkpointTimer.unref();
   grpc.serving();
   log.info('listening', { grpc: cfg.addr.replace(/:\d+$/, `:${port}`), http: httpUrl, public_addr: publicAddr });
 
   onShutdown(log, async () => {
     healthy = false;
     await retention?.stop();
+    clearInterval(checkpointTimer);
     await grpc.shutdown();
     await http.close();
     tokenChannel.close();

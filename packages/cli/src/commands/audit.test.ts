@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { authv1 } from '@mezite/proto';
 import { FakeAuthServer } from '../fake-auth-server';
 import { parseSince } from './audit';
@@ -110,5 +113,66 @@ describe('mezctl audit verify', () => {
     const r = await server.run(['audit', 'verify']);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('mezctl: Failed precondition: audit log broken at record 7: record 7 was modified\n');
+  });
+});
+
+describe('mezctl audit checkpoints', () => {
+  let server: FakeAuthServer;
+  let dir: string;
+  beforeAll(async () => {
+    server = await FakeAuthServer.start({ pageSize: 2 });
+    dir = mkdtempSync(join(tmpdir(), 'mezctl-audit-'));
+  });
+  afterAll(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    server.calls.length = 0;
+  });
+
+  const line = (seq: number) => ({ seq, hash: '07'.repeat(32), time: '2026-03-24T14:00:00.000Z', key_id: '0123456789abcdef', keyed_from: 1, signature: Buffer.alloc(64, 9).toString('base64') });
+
+  test('checkpoint signs one now and prints it as a JSON line; checkpoints exports every page as JSON lines', async () => {
+    for (const seq of [3, 5, 8]) {
+      server.auditChain = { ok: true, checked: seq, firstBadSeq: 0, problem: '' };
+      const r = await server.run(['audit', 'checkpoint']);
+      expect(r).toEqual({ code: 0, stderr: '', stdout: `${JSON.stringify(line(seq))}\n` });
+    }
+    server.calls.length = 0;
+    const r = await server.run(['audit', 'checkpoints']);
+    expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([line(3), line(5), line(8)]);
+    expect(server.calls.map((c) => c.request)).toEqual([{ afterSeq: 0, pageSize: 1000 }, { afterSeq: 5, pageSize: 1000 }]);
+    expect((await server.run(['audit', 'checkpoints', '--after', '5'])).stdout).toBe(`${JSON.stringify(line(8))}\n`);
+  });
+
+  test('verify --checkpoints sends the exported checkpoints; a break names the first bad record', async () => {
+    const file = join(dir, 'checkpoints.jsonl');
+    writeFileSync(file, `${JSON.stringify(line(3))}\n\n${JSON.stringify(line(8))}\n`);
+    server.auditChain = { ok: true, checked: 8, firstBadSeq: 0, problem: '' };
+    expect(await server.run(['audit', 'verify', '--checkpoints', file])).toEqual({ code: 0, stderr: '', stdout: 'Audit log intact: 8 records verified, 2 checkpoints match\n' });
+    const sent = (server.calls[0]?.request as authv1.VerifyAuditLogRequest).checkpoints;
+    expect(sent.map((c) => ({ seq: c.seq, hash: Buffer.from(c.hash).toString('hex'), keyId: c.keyId, keyedFrom: c.keyedFrom, signature: Buffer.from(c.signature).length }))).toEqual([
+      { seq: 3, hash: '07'.repeat(32), keyId: '0123456789abcdef', keyedFrom: 1, signature: 64 },
+      { seq: 8, hash: '07'.repeat(32), keyId: '0123456789abcdef', keyedFrom: 1, signature: 64 },
+    ]);
+    server.auditChain = { ok: false, checked: 6, firstBadSeq: 7, problem: 'the chain ends at record 6 but the checkpoint of 2026-03-24T14:00:00.000Z covers record 8: newest records were deleted' };
+    const r = await server.run(['audit', 'verify', '--checkpoints', file, '-o', 'json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toEqual({ ok: false, checked: 6, first_bad_seq: 7, problem: server.auditChain.problem });
+    expect(r.stderr).toBe(`mezctl: Failed precondition: audit log broken at record 7: ${server.auditChain.problem}\n`);
+  });
+
+  test.each([
+    ['{"seq": 3', 'line 1: not JSON'],
+    [`${JSON.stringify(line(3))}\n{"seq": 4}`, 'line 2: expected seq, hash, time, key_id, keyed_from and signature'],
+    ['\n', 'holds no checkpoint'],
+  ])('a bad checkpoints file is one line and no call (%#)', async (text, why) => {
+    const file = join(dir, 'bad.jsonl');
+    writeFileSync(file, text);
+    const r = await server.run(['audit', 'verify', '--checkpoints', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(why);
+    expect(server.calls).toEqual([]);
   });
 });

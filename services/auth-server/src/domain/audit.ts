@@ -9,7 +9,8 @@ export interface AuditEvent {
   actor: string;
   /** `bot:<name>`, `role:<name>`, … */
   target: string;
-  result: 'success' | 'failure';
+  /** `requested`: an admin action about to run, written before it (audited-action.ts). */
+  result: 'success' | 'failure' | 'requested';
   requestId: string;
   details: Record<string, string>;
 }

@@ -41,6 +41,15 @@ class FakeSessions implements SessionStore {
   async revoke(id: string, at: Date) {
     for (const s of this.rows) if (s.id === id && !s.revokedAt) s.revokedAt = at;
   }
+  async listBootstrap(): Promise<Session[]> {
+    return [];
+  }
+  async replaceBootstrap(): Promise<{ revoked: number }> {
+    throw new Error('not used by LoginManager');
+  }
+  async revokeBootstrap(): Promise<number> {
+    return 0;
+  }
 }
 
 /** Stands in for the provider: tokens are `good:<json of VerifiedIdToken fields>`. */

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { FakeClock, isMeziteError, type Principal } from '@mezite/identity';
-import { createTestDatabase, runMigrations } from '@mezite/platform';
+import { createTestDatabase, nullLogger, runMigrations } from '@mezite/platform';
 import { formatPublicKey, parsePublicKey, signRenewal } from '@mezite/ssh';
 import { MemoryAuditLog } from '../store/memory-audit-log';
 import { MemoryBotStore } from '../store/memory-bot-store';
@@ -79,7 +79,7 @@ describe.each(backends)('anonymous callers of the node join service cannot grow 
     const krl = new RevocationList({ store: revocationStore, bots: botStore, ca, clock, cacheMs: 1000 });
     const world = botWorld({ clock, ca, roles, botStore, audit, revocations: krl, revocationStore, nodes: nodeStore });
     b = await backend.make();
-    nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens: world.joinTokens, revocations: krl, audit, clock });
+    nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens: world.joinTokens, revocations: krl, audit, clock, log: nullLogger });
     nodeJoins = new NodeJoinManager({ nodes: nodeStore, tokens: world.tokenStore, tokenHash: world.tokenHash, ca, challenges: b.store, audit, clock });
   });
   afterEach(async () => b.close());

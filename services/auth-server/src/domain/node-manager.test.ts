@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { FakeClock, isMeziteError, type Principal } from '@mezite/identity';
+import { nullLogger } from '@mezite/platform';
 import { formatPublicKey, isCertificateRevoked, makeCertAuthCredential, parseCertificate, parseKrl, parsePublicKey, signBotRenewal, signRenewal } from '@mezite/ssh';
 import { MemoryAuditLog } from '../store/memory-audit-log';
 import { MemoryBotStore } from '../store/memory-bot-store';
@@ -69,7 +70,7 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
     const world = botWorld({ clock, ca, roles, botStore, audit, revocations: krl, revocationStore, nodes: nodeStore });
     joins = world.joins;
     bots = new BotManager({ store: botStore, joinTokens: world.joinTokens, instances: world.instances, clock, roles, revocations: krl });
-    nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens: world.joinTokens, revocations: krl, audit, clock });
+    nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens: world.joinTokens, revocations: krl, audit, clock, log: nullLogger });
     nodeJoins = new NodeJoinManager({ nodes: nodeStore, tokens: world.tokenStore, tokenHash: world.tokenHash, ca, challenges, audit, clock });
     certAuth = new CertAuthenticator({ ca, bots: botStore, instances: world.instances, clock, revocations: krl });
   });
@@ -131,6 +132,18 @@ describe('nodes: inventory, join, renewal, visibility to bots, KRL', () => {
     const err = await failure(nodeJoins.join({ joinToken: ours.joinToken, hostPublicKey: keyPair('ed25519').line, requestedTtlMs: 0, requestId: 'r', source: '192.0.2.20' }));
     expect(isMeziteError(err, 'AlreadyExists')).toBe(true);
     expect(ca.log.filter((c) => c.keyId.startsWith('node:race-1/'))).toEqual([]);
+  });
+
+  test('add and rm are audited first: with the audit log down the node is neither added nor removed', async () => {
+    audit.failNext = true;
+    await expect(addNode('web-down', {})).rejects.toThrow(/audit store down/);
+    expect((await nodes.list(admin, { pageSize: 0, pageToken: '' })).nodes.map((n) => n.name)).not.toContain('web-down');
+    await addNode('web-stays', {});
+    audit.failNext = true;
+    await expect(nodes.delete(admin, 'web-stays', 'r-rm')).rejects.toThrow(/audit store down/);
+    expect(await nodes.get(admin, 'web-stays')).toMatchObject({ name: 'web-stays' });
+    await nodes.delete(admin, 'web-stays', 'r-rm2');
+    expect(audit.events.filter((e) => e.requestId === 'r-rm2').map((e) => `${e.type} ${e.result}`)).toEqual(['node.remove requested', 'node.remove success']);
   });
 
   test('join: a host certificate on the existing host key, naming the node and its host; the token works once', async () => {

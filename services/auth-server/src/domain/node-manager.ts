@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { alreadyExists, formatIdentityRef, invalidArgument, loginsForNode, notFound, permissionDenied, type Clock, type Principal, type Role } from '@mezite/identity';
 import { ADMIN_ROLE, requirePrincipal } from './authz';
+import type { Logger } from '@mezite/platform';
 import type { AuditLog } from './audit';
+import { audited } from './audited-action';
 import { activeLock, type BotStore } from './bot';
 import type { JoinTokenMinter } from './join-token-minter';
 import { checkLabels, NODE_NAME, parseNodeAddr, refuseHostNamesOfOtherTenants, type Node, type NodeStore } from './node';
@@ -27,6 +29,8 @@ export interface NodeManagerOptions {
   revocations: Pick<RevocationList, 'revokeSubject'>;
   audit: AuditLog;
   clock: Clock;
+  /** Where a failed outcome record of an audited-first action goes (audited-action.ts). */
+  log: Pick<Logger, 'warn'>;
 }
 
 /**
@@ -37,7 +41,7 @@ export interface NodeManagerOptions {
  */
 export class NodeManager {
   constructor(private readonly o: NodeManagerOptions) {
-    for (const k of ['store', 'bots', 'roles', 'joinTokens', 'revocations', 'audit', 'clock'] as const) if (!o[k]) throw new Error(`NodeManager: ${k} is required`);
+    for (const k of ['store', 'bots', 'roles', 'joinTokens', 'revocations', 'audit', 'clock', 'log'] as const) if (!o[k]) throw new Error(`NodeManager: ${k} is required`);
   }
 
   /** Stores the node, then mints its join token (removing the node again if minting fails). */
@@ -51,16 +55,22 @@ export class NodeManager {
     if (await this.o.store.get(admin.tenantId, input.name)) throw alreadyExists(`node "${input.name}" already exists`);
     await refuseHostNamesOfOtherTenants(this.o.store, { tenantId: admin.tenantId, name: input.name, addr });
     const node: Node = { id: randomUUID(), tenantId: admin.tenantId, name: input.name, addr, labels, hostPublicKey: null, hostKeyFingerprint: null, joinedAt: null, lastSeenAt: null, certExpiresAt: null, createdAt: this.o.clock.now() };
-    // Token first, then the node (see BotManager.create): a failure between the two
-    // leaves a token naming no node, which no join accepts, never a node without a token.
-    const token = await this.o.joinTokens.create({ tenantId: node.tenantId, subjectKind: 'node', subjectId: node.id, ttlMs: ttl, requestId: input.requestId });
-    try {
-      await this.o.store.create(node);
-    } catch (err) {
-      await this.o.joinTokens.revokeForSubject({ tenantId: node.tenantId, subjectId: node.id, requestId: input.requestId }).catch(() => undefined);
-      throw err;
-    }
-    await this.o.audit.record({ tenantId: node.tenantId, type: 'node.add', actor: formatIdentityRef(admin), target: `node:${node.name}`, result: 'success', requestId: input.requestId, details: { addr, labels: JSON.stringify(labels) } });
+    // Audited first; then token, then the node (see BotManager.create): a failure between
+    // the two leaves a token naming no node, which no join accepts, never a node without a token.
+    const token = await audited(
+      { audit: this.o.audit, log: this.o.log },
+      { tenantId: node.tenantId, type: 'node.add', actor: formatIdentityRef(admin), target: `node:${node.name}`, requestId: input.requestId, details: { addr, labels: JSON.stringify(labels) } },
+      async () => {
+        const t = await this.o.joinTokens.create({ tenantId: node.tenantId, subjectKind: 'node', subjectId: node.id, ttlMs: ttl, requestId: input.requestId });
+        try {
+          await this.o.store.create(node);
+        } catch (err) {
+          await this.o.joinTokens.revokeForSubject({ tenantId: node.tenantId, subjectId: node.id, requestId: input.requestId }).catch(() => undefined);
+          throw err;
+        }
+        return t;
+      },
+    );
     return { node, joinToken: token.plaintext, joinTokenExpiresAt: token.expiresAt };
   }
 
@@ -88,11 +98,12 @@ export class NodeManager {
     const admin = this.requireAdmin(caller, 'remove nodes');
     const node = await this.o.store.get(admin.tenantId, name);
     if (!node) throw notFound(`node "${name}" not found`);
-    await this.o.joinTokens.revokeForSubject({ tenantId: node.tenantId, subjectId: node.id, requestId });
-    const expires = new Date(Math.max(node.certExpiresAt?.getTime() ?? 0, this.o.clock.now().getTime() + MAX_HOST_CERT_TTL_MS));
-    await this.o.revocations.revokeSubject(node.tenantId, node.id, `node ${node.name} removed`, expires);
-    await this.o.store.delete(node.tenantId, node.id);
-    await this.o.audit.record({ tenantId: node.tenantId, type: 'node.remove', actor: formatIdentityRef(admin), target: `node:${node.name}`, result: 'success', requestId, details: {} });
+    await audited({ audit: this.o.audit, log: this.o.log }, { tenantId: node.tenantId, type: 'node.remove', actor: formatIdentityRef(admin), target: `node:${node.name}`, requestId, details: {} }, async () => {
+      await this.o.joinTokens.revokeForSubject({ tenantId: node.tenantId, subjectId: node.id, requestId });
+      const expires = new Date(Math.max(node.certExpiresAt?.getTime() ?? 0, this.o.clock.now().getTime() + MAX_HOST_CERT_TTL_MS));
+      await this.o.revocations.revokeSubject(node.tenantId, node.id, `node ${node.name} removed`, expires);
+      await this.o.store.delete(node.tenantId, node.id);
+    });
   }
 
   private isAdmin(p: Principal): boolean {

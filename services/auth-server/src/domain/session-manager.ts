@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { keyedHash, randomHex, unauthenticated, type AuthMethod, type Clock, type Principal, type PrincipalKind } from '@mezite/identity';
+import { createHmac } from 'node:crypto';
+import { isMeziteError, keyedHash, randomHex, unauthenticated, type AuthMethod, type Clock, type Principal, type PrincipalKind } from '@mezite/identity';
 import type { Session, SessionStore } from './session';
 
 /** Session bearer secrets: `mzs_` and 32 hex digits (128 bits). */
@@ -68,6 +69,55 @@ export class SessionManager {
   /** Ends a session: its secret is refused from the next call on. Idempotent. */
   async revoke(id: string): Promise<void> {
     await this.opts.store.revoke(id, this.opts.clock.now());
+  }
+
+  /**
+   * The tenant's one bootstrap admin session: the live one when there is one (every
+   * replica derives the same secret from its id, so each can write the identity file),
+   * else a new one that replaces (revokes) all others. A session of an older version
+   * (a random secret, not derivable) or an expired one is replaced.
+   */
+  async ensureBootstrap(input: { tenantId: string; principalId: string; name: string; roles: string[]; ttlMs: number }): Promise<{ secret: string; session: Session; created: boolean; revoked: number }> {
+    for (let attempt = 0; ; attempt++) {
+      const live = await this.liveBootstrap(input.tenantId);
+      if (live) return { ...live, created: false, revoked: 0 };
+      const now = this.opts.clock.now();
+      const id = randomUUID();
+      const secret = this.bootstrapSecret(id);
+      const session: Session = { id, tenantId: input.tenantId, principalKind: 'user', principalId: input.principalId, name: input.name, authMethod: 'bootstrap-admin', roles: input.roles, acr: null, amr: [], tokenHash: keyedHash(this.opts.pepper, secret), createdAt: now, expiresAt: new Date(now.getTime() + input.ttlMs), revokedAt: null };
+      try {
+        const { revoked } = await this.opts.store.replaceBootstrap(session);
+        return { secret, session, created: true, revoked };
+      } catch (err) {
+        // Another replica stored one at the same moment: use it (three tries).
+        if (!isMeziteError(err, 'AlreadyExists') || attempt >= 2) throw err;
+      }
+    }
+  }
+
+  /** The tenant's live bootstrap session of this version (its secret derivable), if any. */
+  async liveBootstrap(tenantId: string): Promise<{ secret: string; session: Session } | null> {
+    const now = this.opts.clock.now();
+    for (const s of await this.opts.store.listBootstrap(tenantId)) {
+      const secret = this.bootstrapSecret(s.id);
+      if (!s.revokedAt && s.expiresAt > now && keyedHash(this.opts.pepper, secret).equals(s.tokenHash)) return { secret, session: s };
+    }
+    return null;
+  }
+
+  /** The tenant's bootstrap sessions, newest first (listing for admins). */
+  listBootstrap(tenantId: string): Promise<Session[]> {
+    return this.opts.store.listBootstrap(tenantId);
+  }
+
+  /** Revokes the tenant's bootstrap sessions (Vault's "revoke the root token after setup"). */
+  revokeBootstrap(tenantId: string): Promise<number> {
+    return this.opts.store.revokeBootstrap(tenantId, this.opts.clock.now());
+  }
+
+  /** A bootstrap session's secret, derived from its id under the pepper (see ensureBootstrap). */
+  private bootstrapSecret(id: string): string {
+    return `mzs_${createHmac('sha256', this.opts.pepper).update(`mezite.bootstrap-session.v1\0${id}`).digest('hex').slice(0, 32)}`;
   }
 
   /** True when `secret` names a live session (used to keep an identity file valid). */

@@ -24,4 +24,14 @@ export interface SessionStore extends ExpiredRows {
   create(s: Session): Promise<void>;
   findByHash(tokenHash: Buffer): Promise<Session | null>;
   revoke(id: string, at: Date): Promise<void>;
+  /** The tenant's bootstrap admin sessions not revoked (expired ones included), newest first. */
+  listBootstrap(tenantId: string): Promise<Session[]>;
+  /**
+   * Stores `s`, a bootstrap admin session, revoking every other unrevoked bootstrap
+   * session of its tenant in the same transaction. AlreadyExists when another replica
+   * stored one at the same moment (at most one is unrevoked).
+   */
+  replaceBootstrap(s: Session): Promise<{ revoked: number }>;
+  /** Revokes every bootstrap admin session of the tenant; how many were live. */
+  revokeBootstrap(tenantId: string, at: Date): Promise<number>;
 }

@@ -2,6 +2,7 @@ import { formatIdentityRef, type Principal } from '@mezite/identity';
 import type { authv1 } from '@mezite/proto';
 import type { ServiceImplementation } from 'nice-grpc';
 import type { AuditLog } from '../domain/audit';
+import { audited } from '../domain/audited-action';
 import { requireAdmin } from '../domain/authz';
 import type { Bot, BotLock } from '../domain/bot';
 import type { BotInstance, LineageStep } from '../domain/bot-instance';
@@ -56,15 +57,17 @@ export function instanceToProto(i: BotInstance & { botName: string }, lineage: L
   };
 }
 
-/** Thin handlers for BotService: authorize, map, call BotManager, audit, map back. */
+/**
+ * Thin handlers for BotService: authorize, map, call BotManager audited first (a change
+ * happens only once its record is written: audited-action.ts), map back.
+ */
 export function botHandlers(bots: BotManager, audit: AuditLog): ServiceImplementation<typeof authv1.BotServiceDefinition, AuthContext> {
-  const record = (caller: Principal, type: string, bot: string, requestId: string, details: Record<string, string> = {}) =>
-    audit.record({ tenantId: caller.tenantId, type, actor: formatIdentityRef(caller), target: `bot:${bot}`, result: 'success', requestId, details });
+  const audit1st = <T>(ctx: AuthContext, caller: Principal, type: string, bot: string, action: () => Promise<T>, details: Record<string, string> = {}) =>
+    audited({ audit, log: ctx.log }, { tenantId: caller.tenantId, type, actor: formatIdentityRef(caller), target: `bot:${bot.slice(0, 100)}`, requestId: ctx.requestId, details }, action);
   return {
     async createBot(req, ctx) {
       const caller = requireAdmin(ctx.principal, 'create bots');
-      const r = await bots.create(caller, { name: req.name, roles: req.roles, tokenTtlMs: req.tokenTtlSeconds * 1000, maxCertTtlMs: req.maxCertificateTtlSeconds * 1000, requestId: ctx.requestId });
-      await record(caller, 'bot.create', r.bot.name, ctx.requestId, { roles: r.bot.roles.join(',') });
+      const r = await audit1st(ctx, caller, 'bot.create', req.name, () => bots.create(caller, { name: req.name, roles: req.roles, tokenTtlMs: req.tokenTtlSeconds * 1000, maxCertTtlMs: req.maxCertificateTtlSeconds * 1000, requestId: ctx.requestId }), { roles: req.roles.join(',') });
       ctx.log.info('bot created', { bot: r.bot.name, bot_id: r.bot.id, tenant_id: r.bot.tenantId, actor: caller.name });
       return { bot: toProto(r.bot, bots), joinToken: r.joinToken, joinTokenExpireTime: r.joinTokenExpiresAt };
     },
@@ -74,8 +77,7 @@ export function botHandlers(bots: BotManager, audit: AuditLog): ServiceImplement
     },
     async addBotInstance(req, ctx) {
       const caller = requireAdmin(ctx.principal, 'add bot instances');
-      const r = await bots.addInstance(caller, req.name, req.tokenTtlSeconds > 0 ? req.tokenTtlSeconds * 1000 : 3600_000, ctx.requestId);
-      await record(caller, 'bot.add_instance', req.name, ctx.requestId);
+      const r = await audit1st(ctx, caller, 'bot.add_instance', req.name, () => bots.addInstance(caller, req.name, req.tokenTtlSeconds > 0 ? req.tokenTtlSeconds * 1000 : 3600_000, ctx.requestId));
       return { joinToken: r.joinToken, expireTime: r.expiresAt };
     },
     async listBotInstances(req, ctx) {
@@ -92,26 +94,22 @@ export function botHandlers(bots: BotManager, audit: AuditLog): ServiceImplement
     },
     async deleteBot(req, ctx) {
       const caller = requireAdmin(ctx.principal, 'remove bots');
-      await bots.delete(caller, req.name, ctx.requestId);
-      await record(caller, 'bot.delete', req.name, ctx.requestId);
+      await audit1st(ctx, caller, 'bot.delete', req.name, () => bots.delete(caller, req.name, ctx.requestId));
       return {};
     },
     async rotateBotToken(req, ctx) {
       const caller = requireAdmin(ctx.principal, 'rotate join tokens');
-      const r = await bots.rotateToken(caller, req.name, req.tokenTtlSeconds > 0 ? req.tokenTtlSeconds * 1000 : 3600_000, ctx.requestId);
-      await record(caller, 'bot.rotate_token', req.name, ctx.requestId);
+      const r = await audit1st(ctx, caller, 'bot.rotate_token', req.name, () => bots.rotateToken(caller, req.name, req.tokenTtlSeconds > 0 ? req.tokenTtlSeconds * 1000 : 3600_000, ctx.requestId));
       return { joinToken: r.joinToken, expireTime: r.expiresAt };
     },
     async lockBot(req, ctx) {
       const caller = requireAdmin(ctx.principal, 'lock bots');
-      const b = await bots.lock(caller, req.name, { reason: req.reason, ttlMs: req.ttlSeconds * 1000 });
-      await record(caller, 'bot.lock', req.name, ctx.requestId, { reason: req.reason });
+      const b = await audit1st(ctx, caller, 'bot.lock', req.name, () => bots.lock(caller, req.name, { reason: req.reason, ttlMs: req.ttlSeconds * 1000 }), { reason: req.reason });
       return toProto(b, bots);
     },
     async unlockBot(req, ctx) {
       const caller = requireAdmin(ctx.principal, 'unlock bots');
-      const b = await bots.unlock(caller, req.name);
-      await record(caller, 'bot.unlock', req.name, ctx.requestId);
+      const b = await audit1st(ctx, caller, 'bot.unlock', req.name, () => bots.unlock(caller, req.name));
       return toProto(b, bots);
     },
   };

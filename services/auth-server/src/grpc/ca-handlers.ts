@@ -1,7 +1,8 @@
-import { formatIdentityRef, invalidArgument, notFound, isMeziteError } from '@mezite/identity';
+import { formatIdentityRef, invalidArgument, notFound } from '@mezite/identity';
 import type { authv1 } from '@mezite/proto';
 import type { ServiceImplementation } from 'nice-grpc';
 import type { AuditLog } from '../domain/audit';
+import { audited } from '../domain/audited-action';
 import { requireAdmin, requireClusterAdmin } from '../domain/authz';
 import type { CaInfo, CertAuthorityClient } from '../domain/cert-authority-client';
 import type { RevocationList } from '../domain/revocation';
@@ -36,8 +37,12 @@ export function caHandlers(ca: CertAuthorityClient, audit: AuditLog, krl: Revoca
       if (req.principals.length === 0) throw invalidArgument('--principals: at least one host name or address is required');
       const ttlMs = req.ttlSeconds * 1000;
       if (ttlMs < 60_000 || ttlMs > HOST_TTL_MAX_MS) throw invalidArgument('--ttl must be between 1m and 366d');
-      const signed = await ca.sign({ type: 'host', publicKey: req.publicKey, keyId: `host:${req.principals[0]}`, principals: req.principals, ttlMs, tenantId: caller.tenantId, requestId: ctx.requestId });
-      await audit.record({ tenantId: caller.tenantId, type: 'ca.sign_host', actor: formatIdentityRef(caller), target: `host:${req.principals.join(',')}`, result: 'success', requestId: ctx.requestId, details: { serial: signed.serial } });
+      const signed = await audited(
+        { audit, log: ctx.log },
+        { tenantId: caller.tenantId, type: 'ca.sign_host', actor: formatIdentityRef(caller), target: `host:${req.principals.join(',')}`, requestId: ctx.requestId, details: {} },
+        () => ca.sign({ type: 'host', publicKey: req.publicKey, keyId: `host:${req.principals[0]}`, principals: req.principals, ttlMs, tenantId: caller.tenantId, requestId: ctx.requestId }),
+        (s) => ({ details: { serial: s.serial } }),
+      );
       return { certificate: signed.certificate, expireTime: signed.validBefore };
     },
     async listCertAuthorities(req, ctx) {
@@ -50,15 +55,12 @@ export function caHandlers(ca: CertAuthorityClient, audit: AuditLog, krl: Revoca
       const type = caType(req.type);
       if (req.phase !== '' && !PHASES.has(req.phase)) throw invalidArgument('--phase must be init, switch, complete or rollback');
       const phase = (req.phase || nextPhase(await ca.status(type))) as 'init' | 'switch' | 'complete' | 'rollback';
-      const target = `ca:${type}`;
-      try {
-        const cas = await ca.rotate(type, phase, req.force, ctx.requestId);
-        await audit.record({ tenantId: caller.tenantId, type: 'ca.rotate', actor: formatIdentityRef(caller), target, result: 'success', requestId: ctx.requestId, details: { phase, force: String(req.force) } });
-        return { phase, certAuthorities: cas.map(infoToProto) };
-      } catch (err) {
-        if (isMeziteError(err, 'FailedPrecondition')) await audit.record({ tenantId: caller.tenantId, type: 'ca.rotate', actor: formatIdentityRef(caller), target, result: 'failure', requestId: ctx.requestId, details: { phase, reason: (err as Error).message } });
-        throw err;
-      }
+      const cas = await audited(
+        { audit, log: ctx.log },
+        { tenantId: caller.tenantId, type: 'ca.rotate', actor: formatIdentityRef(caller), target: `ca:${type}`, requestId: ctx.requestId, details: { phase, force: String(req.force) } },
+        () => ca.rotate(type, phase, req.force, ctx.requestId),
+      );
+      return { phase, certAuthorities: cas.map(infoToProto) };
     },
     async getRevocationList() {
       const r = await krl.current();
@@ -71,8 +73,11 @@ export function caHandlers(ca: CertAuthorityClient, audit: AuditLog, krl: Revoca
       const cert = await ca.issuedCertificate(req.serial);
       // Another tenant's certificate is NotFound, exactly like one that does not exist.
       if (cert.tenantId !== caller.tenantId) throw notFound(`no certificate with serial ${req.serial}`);
-      await krl.revokeSerial(caller.tenantId, req.serial, req.reason || 'revoked by an admin', cert.validBefore);
-      await audit.record({ tenantId: caller.tenantId, type: 'ca.revoke', actor: formatIdentityRef(caller), target: `cert:${req.serial}`, result: 'success', requestId: ctx.requestId, details: { key_id: cert.keyId, reason: req.reason } });
+      await audited(
+        { audit, log: ctx.log },
+        { tenantId: caller.tenantId, type: 'ca.revoke', actor: formatIdentityRef(caller), target: `cert:${req.serial}`, requestId: ctx.requestId, details: { key_id: cert.keyId, reason: req.reason } },
+        () => krl.revokeSerial(caller.tenantId, req.serial, req.reason || 'revoked by an admin', cert.validBefore),
+      );
       return {};
     },
   };

@@ -2,6 +2,7 @@ import { formatIdentityRef } from '@mezite/identity';
 import type { authv1 } from '@mezite/proto';
 import type { ServiceImplementation } from 'nice-grpc';
 import type { AuditLog } from '../domain/audit';
+import { audited } from '../domain/audited-action';
 import { requireAdmin } from '../domain/authz';
 import type { RoleManager } from '../domain/role-manager';
 import type { StoredRole } from '../domain/role-store';
@@ -30,8 +31,13 @@ export function roleHandlers(roles: RoleManager, audit: AuditLog): ServiceImplem
   return {
     async upsertRole(req, ctx) {
       const caller = requireAdmin(ctx.principal, 'manage roles');
-      const r = await roles.upsert(caller, { yaml: req.yaml, fileName: req.fileName, force: req.force });
-      await audit.record({ tenantId: caller.tenantId, type: r.created ? 'role.create' : 'role.update', actor: formatIdentityRef(caller), target: `role:${r.stored.role.name}`, result: 'success', requestId: ctx.requestId, details: { revision: String(r.stored.revision) } });
+      // The role's name is in the YAML, which the upsert parses: the requested record names the file.
+      const r = await audited(
+        { audit, log: ctx.log },
+        { tenantId: caller.tenantId, type: 'role.upsert', actor: formatIdentityRef(caller), target: 'role:?', requestId: ctx.requestId, details: { file: req.fileName.slice(0, 200) } },
+        () => roles.upsert(caller, { yaml: req.yaml, fileName: req.fileName, force: req.force }),
+        (u) => ({ type: u.created ? 'role.create' : 'role.update', target: `role:${u.stored.role.name}`, details: { revision: String(u.stored.revision) } }),
+      );
       return roleToProto(r.stored);
     },
     async getRole(req, ctx) {
@@ -43,8 +49,7 @@ export function roleHandlers(roles: RoleManager, audit: AuditLog): ServiceImplem
     },
     async deleteRole(req, ctx) {
       const caller = requireAdmin(ctx.principal, 'remove roles');
-      await roles.delete(caller, req.name);
-      await audit.record({ tenantId: caller.tenantId, type: 'role.delete', actor: formatIdentityRef(caller), target: `role:${req.name}`, result: 'success', requestId: ctx.requestId, details: {} });
+      await audited({ audit, log: ctx.log }, { tenantId: caller.tenantId, type: 'role.delete', actor: formatIdentityRef(caller), target: `role:${req.name}`, requestId: ctx.requestId, details: {} }, () => roles.delete(caller, req.name));
       return {};
     },
   };

@@ -2,6 +2,7 @@ import { formatIdentityRef } from '@mezite/identity';
 import type { authv1 } from '@mezite/proto';
 import type { ServiceImplementation } from 'nice-grpc';
 import type { AuditLog } from '../domain/audit';
+import { audited } from '../domain/audited-action';
 import { requireAdmin, requireInteractiveAdmin } from '../domain/authz';
 import { pageByName } from '../domain/page';
 import type { ServiceIdentity } from '../domain/service-identity';
@@ -15,8 +16,12 @@ export function serviceIdentityHandlers(services: ServiceIdentityManager, audit:
   return {
     async createServiceIdentity(req, ctx) {
       const caller = requireInteractiveAdmin(ctx.principal, 'create service identities');
-      const r = await services.create(caller.tenantId, { name: req.name, clientId: req.clientId, requestId: ctx.requestId });
-      await audit.record({ tenantId: caller.tenantId, type: 'service_identity.create', actor: formatIdentityRef(caller), target: `service:${r.identity.id}`, result: 'success', requestId: ctx.requestId, details: { client_id: r.identity.clientId } });
+      const r = await audited(
+        { audit, log: ctx.log },
+        { tenantId: caller.tenantId, type: 'service_identity.create', actor: formatIdentityRef(caller), target: `service:${req.name.slice(0, 80)}`, requestId: ctx.requestId, details: { client_id: req.clientId.slice(0, 200) } },
+        () => services.create(caller.tenantId, { name: req.name, clientId: req.clientId, requestId: ctx.requestId }),
+        (c) => ({ target: `service:${c.identity.id}`, details: { client_id: c.identity.clientId } }),
+      );
       return { serviceIdentity: toProto(r.identity, await tenantDomain(caller.tenantId)), clientSecret: r.clientSecret };
     },
     async listServiceIdentities(req, ctx) {
@@ -27,15 +32,17 @@ export function serviceIdentityHandlers(services: ServiceIdentityManager, audit:
     },
     async deleteServiceIdentity(req, ctx) {
       const caller = requireAdmin(ctx.principal, 'remove service identities');
-      await services.delete(caller, req.name, ctx.requestId);
-      await audit.record({ tenantId: caller.tenantId, type: 'service_identity.delete', actor: formatIdentityRef(caller), target: `service:${req.name}`, result: 'success', requestId: ctx.requestId, details: {} });
+      await audited({ audit, log: ctx.log }, { tenantId: caller.tenantId, type: 'service_identity.delete', actor: formatIdentityRef(caller), target: `service:${req.name}`, requestId: ctx.requestId, details: {} }, () => services.delete(caller, req.name, ctx.requestId));
       return {};
     },
     async rotateServiceIdentitySecret(req, ctx) {
       const caller = requireInteractiveAdmin(ctx.principal, 'rotate client secrets');
-      const r = await services.rotateSecret(caller, req.name, { revokeTokens: req.revokeTokens, requestId: ctx.requestId });
-      const details: Record<string, string> = req.revokeTokens ? { revoke_tokens: 'true', revoked_tokens: String(r.revokedTokens) } : {};
-      await audit.record({ tenantId: caller.tenantId, type: 'service_identity.rotate_secret', actor: formatIdentityRef(caller), target: `service:${r.identity.id}`, result: 'success', requestId: ctx.requestId, details });
+      const r = await audited(
+        { audit, log: ctx.log },
+        { tenantId: caller.tenantId, type: 'service_identity.rotate_secret', actor: formatIdentityRef(caller), target: `service:${req.name.slice(0, 80)}`, requestId: ctx.requestId, details: req.revokeTokens ? { revoke_tokens: 'true' } : {} },
+        () => services.rotateSecret(caller, req.name, { revokeTokens: req.revokeTokens, requestId: ctx.requestId }),
+        (x) => ({ target: `service:${x.identity.id}`, details: req.revokeTokens ? { revoked_tokens: String(x.revokedTokens) } : {} }),
+      );
       return { serviceIdentity: toProto(r.identity, await tenantDomain(caller.tenantId)), clientSecret: r.clientSecret };
     },
   };

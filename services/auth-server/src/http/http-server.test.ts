@@ -2,6 +2,7 @@ import { meziteMetrics, nullLogger } from '@mezite/platform';
 import type { ApiTokenClient } from '../domain/api-token-client';
 import type { IdentityTokenManager } from '../domain/identity-token-manager';
 import type { ServiceIdentityStore } from '../domain/service-identity';
+import { MemoryAuditLog } from '../store/memory-audit-log';
 import { startHttpServer, type HttpServerOptions } from './http-server';
 import type { OAuth2Deps } from './oauth2';
 import { InFlightLimit } from './in-flight-limit';
@@ -21,9 +22,11 @@ function startOAuth2Server(oauth2: Partial<OAuth2Deps>, options: Partial<HttpSer
       services: {} as ServiceIdentityStore,
       log: nullLogger,
       issuer: () => '',
-      canIntrospect: async () => false,
+      canIntrospect: async () => ({ actor: 'user:u', tenantId: 't', allowed: false }),
       verifyClient: async () => undefined,
       newRequestId: () => 'r',
+      audit: new MemoryAuditLog(),
+      refusals: { refused: async () => undefined, rateLimited: async () => undefined },
       ...oauth2,
     },
   });
@@ -61,9 +64,11 @@ describe('OAuth2 endpoints: load shedding', () => {
         services: {} as ServiceIdentityStore,
         log: nullLogger,
         issuer: () => base,
-        canIntrospect: async () => false,
+        canIntrospect: async () => ({ actor: 'user:u', tenantId: 't', allowed: false }),
         verifyClient: async () => undefined,
         newRequestId: () => 'r',
+        audit: new MemoryAuditLog(),
+        refusals: { refused: async () => undefined, rateLimited: async () => undefined },
       },
     });
     base = `http://127.0.0.1:${server.port}`;
@@ -122,7 +127,7 @@ describe('OAuth2 endpoints: load shedding', () => {
       {
         canIntrospect: async (_bearer, source) => {
           seen.push(source);
-          return true;
+          return { actor: 'user:u', tenantId: 't', allowed: true };
         },
       },
       { loadShedding: { maxInFlight: 1, retryAfterMs: 1000 } },
@@ -173,7 +178,7 @@ describe('OAuth2 endpoints: load shedding', () => {
         {
           canIntrospect: async (_bearer, source) => {
             seen.push(source);
-            return false;
+            return { actor: 'user:u', tenantId: 't', allowed: false };
           },
         },
         { trustedProxies: new TrustedProxies(trusted) },

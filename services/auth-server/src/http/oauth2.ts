@@ -2,6 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isMeziteError, type MeziteError } from '@mezite/identity';
 import type { Logger } from '@mezite/platform';
 import type { ApiTokenClient } from '../domain/api-token-client';
+import type { AuditLog } from '../domain/audit';
+import { audited } from '../domain/audited-action';
+import type { RefusalAuditor, RefusalEvent } from '../domain/refusal-auditor';
+import { refused } from '../domain/refusal';
 import type { IdentityTokenManager } from '../domain/identity-token-manager';
 import type { FailureLimiter } from '../domain/failure-limiter';
 import type { ServiceIdentityStore } from '../domain/service-identity';
@@ -16,8 +20,16 @@ export interface OAuth2Deps {
   log: Logger;
   /** The issuer URL (this server's HTTP base URL). */
   issuer: () => string;
-  /** Whether a bearer credential may introspect tokens (admins); ResourceExhausted when its source is over the limit. */
-  canIntrospect: (bearer: string, source: string | undefined, requestId: string) => Promise<boolean>;
+  /**
+   * Who a bearer credential is and whether it may introspect tokens (admins). A refused
+   * bearer throws (Unauthenticated, audited by the authenticator; ResourceExhausted when
+   * its source is over the limit).
+   */
+  canIntrospect: (bearer: string, source: string | undefined, requestId: string) => Promise<{ actor: string; tenantId: string; allowed: boolean }>;
+  /** Revocations and introspections are audited; a success only once its record is written. */
+  audit: Pick<AuditLog, 'record'>;
+  /** Refused revocations and introspections, bounded per source (anonymous callers). */
+  refusals: Pick<RefusalAuditor, 'refused' | 'rateLimited'>;
   /** Checks client credentials with the client's tenant's machine identity provider. */
   verifyClient: (clientId: string, secret: string, requestId: string) => Promise<void>;
   newRequestId: () => string;
@@ -141,19 +153,33 @@ export async function revocationEndpoint(req: IncomingMessage, d: OAuth2Deps, re
   if (!token) return oauthError(400, 'invalid_request', 'token is required');
   const rid = read.requestId;
   const keys = [`client:${client.id.slice(0, 256)}`, `source:${read.source ?? 'unknown'}`];
+  const event: RefusalEvent = { type: 'token.revoke', requestId: rid, source: read.source ?? 'unknown', credential: 'client secret', target: 'token:?', fallbackReason: 'invalid client credentials' };
   try {
     d.limiter?.check(keys);
     await d.verifyClient(client.id, client.secret, rid);
   } catch (err) {
-    if (isMeziteError(err, 'Unauthenticated')) d.limiter?.fail(keys);
+    if (isMeziteError(err, 'Unauthenticated')) {
+      d.limiter?.fail(keys);
+      await d.refusals.refused(event, err);
+    } else if (isMeziteError(err, 'ResourceExhausted')) await d.refusals.rateLimited(event, { details: { client_id: client.id.slice(0, 64) } });
     return mapError(err, client.basic, d.log, read.requestId);
   }
   try {
     const info = await d.apiTokens.verify(token, rid);
     const svc = await d.services.getByClientId(client.id);
-    if (svc && info.identityKind === 'service' && info.identityId === svc.id) await d.apiTokens.delete({ tenantId: info.tenantId, identityId: info.identityId, id: info.id, requestId: rid });
+    if (svc && info.identityKind === 'service' && info.identityId === svc.id) {
+      await audited(
+        { audit: d.audit, log: d.log },
+        { tenantId: info.tenantId, type: 'token.revoke', actor: `service:${svc.id}`, target: `token:${info.id}`, requestId: rid, details: { via: 'oauth2' } },
+        () => d.apiTokens.delete({ tenantId: info.tenantId, identityId: info.identityId, id: info.id, requestId: rid }),
+      );
+    } else {
+      // RFC 7009: answered like an unknown token. Another client's token is not named to this one's tenant.
+      await d.refusals.refused(event, refused('', "not the client's own token", { ...(svc ? { tenantId: svc.tenantId, actor: `service:${svc.id}` } : {}) }));
+    }
   } catch (err) {
     if (!isMeziteError(err, 'Unauthenticated')) return mapError(err, client.basic, d.log, read.requestId);
+    await d.refusals.refused({ ...event, credential: 'token to revoke', fallbackReason: 'unknown token' }, err);
   }
   return { status: 200, body: {} };
 }
@@ -162,23 +188,35 @@ export async function revocationEndpoint(req: IncomingMessage, d: OAuth2Deps, re
 export async function introspectionEndpoint(req: IncomingMessage, d: OAuth2Deps, read: ReadRequest): Promise<Reply> {
   const bearer = /^Bearer (\S{1,512})$/.exec(req.headers.authorization ?? '')?.[1];
   const rid = read.requestId;
-  let allowed = false;
+  const event: RefusalEvent = { type: 'token.introspect', requestId: rid, source: read.source ?? 'unknown', credential: bearer ? 'bearer' : 'none', target: 'token:?', fallbackReason: 'no bearer credential' };
+  let caller: { actor: string; tenantId: string; allowed: boolean } | undefined;
   if (bearer) {
     try {
-      allowed = await d.canIntrospect(bearer, read.source, rid);
+      caller = await d.canIntrospect(bearer, read.source, rid);
     } catch (err) {
+      // A refused bearer was audited where it was refused (auth.authenticate).
       if (isMeziteError(err, 'ResourceExhausted')) return oauthError(429, 'slow_down', (err as Error).message);
+      if (!isMeziteError(err, 'Unauthenticated')) return mapError(err, false, d.log, rid);
+      caller = undefined;
     }
-  }
-  if (!allowed) {
+    if (caller && !caller.allowed) await d.refusals.refused(event, refused('', 'not an admin', { tenantId: caller.tenantId, actor: caller.actor }));
+  } else await d.refusals.refused(event, undefined);
+  if (!caller?.allowed) {
     return oauthError(401, 'invalid_token', 'introspection needs an authorized bearer credential', { 'www-authenticate': 'Bearer realm="mezite"' });
   }
   const form = readForm(req, read.body);
   if (isReply(form)) return form;
   const token = form.get('token');
   if (!token) return oauthError(400, 'invalid_request', 'token is required');
+  // The answer goes out only once its record is written (fail closed).
+  const record = (target: string, active: boolean, tenantId: string) =>
+    d.audit.record({ tenantId, type: 'token.introspect', actor: caller.actor, target, result: 'success', requestId: rid, details: { active: String(active) } });
   try {
-    const t = await d.apiTokens.verify(token, rid);
+    const t = await d.apiTokens.verify(token, rid).catch(async (err: unknown) => {
+      if (isMeziteError(err, 'Unauthenticated')) await record('token:?', false, caller.tenantId);
+      throw err;
+    });
+    await record(`token:${t.id}`, true, caller.tenantId);
     return {
       status: 200,
       body: {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GroupCommit, translateDbError } from '@mezite/platform';
 import type { AuditEvent, AuditLog } from '../domain/audit';
-import { chainHash, ChainVerifier, type ChainReport } from '../domain/audit-chain';
+import { ChainVerifier, keyedChainHash, type AuditKey, type ChainReport } from '../domain/audit-chain';
 import { pgPoolOf, type PgPool, type PrismaClient } from './prisma';
 
 type Row = NonNullable<Awaited<ReturnType<PrismaClient['auditEvent']['findFirst']>>>;
@@ -24,7 +24,13 @@ type NewEvent = Omit<AuditEvent, 'id' | 'time'> & { time?: Date };
 
 /** Columns of one record as `jsonb_to_recordset` reads them (hashes in hex, seq as a string). */
 const RECORD = `r(id uuid, tenant_id uuid, time timestamptz, type text, actor text, target text, result text, request_id text,
-  details jsonb, seq bigint, prev_hash text, hash text)`;
+  details jsonb, seq bigint, prev_hash text, hash text, key_id text)`;
+
+/** The audit keys: new links are keyed with `current`; `previous` still verify older ones. */
+export interface AuditKeys {
+  current: AuditKey;
+  previous?: AuditKey[];
+}
 
 /**
  * AuditLog on PostgreSQL, hash-chained. An append locks the chain head row, links the
@@ -44,12 +50,16 @@ export class PrismaAuditLog implements AuditLog {
   private readonly appends: GroupCommit<NewEvent>;
 
   private readonly verifyBatch: number;
+  private readonly keys: AuditKeys;
 
   /** `verifyBatch`: records read per query by verify (default 2000; tests make it small). */
   constructor(
     private readonly db: PrismaClient,
+    keys: AuditKeys,
     opts: { verifyBatch?: number } = {},
   ) {
+    if (!keys?.current?.secret?.length || !keys.current.id) throw new Error('PrismaAuditLog needs an audit key');
+    this.keys = keys;
     this.pool = pgPoolOf(db);
     this.verifyBatch = opts.verifyBatch ?? VERIFY_BATCH;
     if (!(this.verifyBatch >= 1)) throw new Error('PrismaAuditLog: verifyBatch must be ≥ 1');
@@ -85,7 +95,7 @@ export class PrismaAuditLog implements AuditLog {
       for (const e of events) {
         seq += 1;
         const event = { id: randomUUID(), tenantId: e.tenantId, time: e.time ?? new Date(), type: clean(e.type), actor: clean(e.actor), target: clean(e.target), result: e.result, requestId: clean(e.requestId), details: cleanDetails(e.details), seq };
-        const hash = chainHash(prev, event);
+        const hash = keyedChainHash(this.keys.current, prev, event);
         rows.push({
           id: event.id,
           tenant_id: event.tenantId,
@@ -99,14 +109,15 @@ export class PrismaAuditLog implements AuditLog {
           seq: String(seq),
           prev_hash: prev.toString('hex'),
           hash: hash.toString('hex'),
+          key_id: this.keys.current.id,
         });
         prev = hash;
       }
       await c.query({
         name: 'auth.audit_append',
         text: `WITH appended AS (
-           INSERT INTO auth.audit_events (id, tenant_id, time, type, actor, target, result, request_id, details, seq, prev_hash, hash)
-           SELECT id, tenant_id, time, type, actor, target, result, request_id, details, seq, decode(prev_hash, 'hex'), decode(hash, 'hex')
+           INSERT INTO auth.audit_events (id, tenant_id, time, type, actor, target, result, request_id, details, seq, prev_hash, hash, key_id)
+           SELECT id, tenant_id, time, type, actor, target, result, request_id, details, seq, decode(prev_hash, 'hex'), decode(hash, 'hex'), key_id
            FROM jsonb_to_recordset($1::jsonb) AS ${RECORD}
          )
          UPDATE auth.audit_chain_head SET seq = $2, hash = $3 WHERE id = 1`,
@@ -142,6 +153,13 @@ export class PrismaAuditLog implements AuditLog {
     }
   }
 
+  /** Every key a link may be keyed with, by id, and the switch point from the head row. */
+  private keying(keyedFrom: bigint): { keys: Map<string, Buffer>; keyedFrom: number } {
+    const keys = new Map<string, Buffer>();
+    for (const k of [...(this.keys.previous ?? []), this.keys.current]) keys.set(k.id, k.secret);
+    return { keys, keyedFrom: Number(keyedFrom) };
+  }
+
   /**
    * Verifies the chain up to the head read first (records appended meanwhile are the
    * next verification's), reading it in keyset-paginated batches by seq and holding
@@ -151,12 +169,12 @@ export class PrismaAuditLog implements AuditLog {
     try {
       const head = await this.db.auditChainHead.findUnique({ where: { id: 1 } });
       if (!head) return { ok: false, checked: 0, firstBadSeq: 1, problem: 'the chain head is missing' };
-      const v = new ChainVerifier();
+      const v = new ChainVerifier(this.keying(head.keyedFrom));
       let after = -1n;
       for (;;) {
         const rows = await this.db.auditEvent.findMany({ where: { seq: { gt: after, lte: head.seq } }, orderBy: { seq: 'asc' }, take: this.verifyBatch });
         for (const r of rows) {
-          const bad = v.next({ ...toEvent(r), seq: Number(r.seq), prevHash: Buffer.from(r.prevHash ?? []), hash: Buffer.from(r.hash ?? []) });
+          const bad = v.next({ ...toEvent(r), seq: Number(r.seq), prevHash: Buffer.from(r.prevHash ?? []), hash: Buffer.from(r.hash ?? []), keyId: r.keyId });
           if (bad) return bad;
         }
         if (rows.length < this.verifyBatch) break;

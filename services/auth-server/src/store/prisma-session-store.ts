@@ -39,6 +39,35 @@ export class PrismaSessionStore implements SessionStore {
     }
   }
 
+  async listBootstrap(tenantId: string): Promise<Session[]> {
+    try {
+      const rows = await this.db.session.findMany({ where: { tenantId, authMethod: 'bootstrap-admin', revokedAt: null }, orderBy: { createdAt: 'desc' }, take: 100 });
+      return rows.map((r) => ({ ...r, principalKind: r.principalKind as PrincipalKind, authMethod: r.authMethod as AuthMethod, tokenHash: Buffer.from(r.tokenHash) }));
+    } catch (err) {
+      throw translateDbError(err, 'session');
+    }
+  }
+
+  async replaceBootstrap(s: Session): Promise<{ revoked: number }> {
+    try {
+      const [revoked] = await this.db.$transaction([
+        this.db.session.updateMany({ where: { tenantId: s.tenantId, authMethod: 'bootstrap-admin', revokedAt: null }, data: { revokedAt: s.createdAt } }),
+        this.db.session.create({ data: { ...s, tokenHash: new Uint8Array(s.tokenHash) } }),
+      ]);
+      return { revoked: revoked.count };
+    } catch (err) {
+      throw translateDbError(err, 'bootstrap session');
+    }
+  }
+
+  async revokeBootstrap(tenantId: string, at: Date): Promise<number> {
+    try {
+      return (await this.db.session.updateMany({ where: { tenantId, authMethod: 'bootstrap-admin', revokedAt: null, expiresAt: { gt: at } }, data: { revokedAt: at } })).count;
+    } catch (err) {
+      throw translateDbError(err, 'session');
+    }
+  }
+
   async revoke(id: string, at: Date): Promise<void> {
     try {
       await this.db.session.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: at } });

@@ -754,8 +754,85 @@ export interface GetLoginConfigResponse {
   scopes: string[];
 }
 
-/** VerifyAuditLogRequest is empty. */
+/** ListBootstrapSessionsRequest is empty. */
+export interface ListBootstrapSessionsRequest {
+}
+
+/** BootstrapSession is the session behind an auth-server's admin identity file. */
+export interface BootstrapSession {
+  /** id of the session (audit records name it session:<id>). */
+  id: string;
+  /** principal is the bootstrap admin user, user:<uuid>. */
+  principal: string;
+  /** create_time is when it was minted. */
+  createTime:
+    | Date
+    | undefined;
+  /** expire_time is when it stops working. */
+  expireTime: Date | undefined;
+}
+
+/** ListBootstrapSessionsResponse lists them, newest first (at most one is live). */
+export interface ListBootstrapSessionsResponse {
+  /** sessions not revoked; an expired one is listed until replaced. */
+  sessions: BootstrapSession[];
+}
+
+/** RevokeBootstrapSessionsRequest is empty. */
+export interface RevokeBootstrapSessionsRequest {
+}
+
+/** RevokeBootstrapSessionsResponse says how many live sessions were revoked. */
+export interface RevokeBootstrapSessionsResponse {
+  /** revoked is the number of live bootstrap sessions revoked. */
+  revoked: number;
+}
+
+/** VerifyAuditLogRequest may carry checkpoints exported earlier to check the chain against. */
 export interface VerifyAuditLogRequest {
+  /**
+   * checkpoints to check: each must be signed by the server's checkpoint key and still
+   * match the chain (a truncated tail or a rewrite no longer does).
+   */
+  checkpoints: AuditCheckpoint[];
+}
+
+/** AuditCheckpoint is a signed statement that record seq had link hash. */
+export interface AuditCheckpoint {
+  /** seq is the sequence number of the newest record at the time. */
+  seq: number;
+  /** hash is that record's link (HMAC-SHA256 chain value), 32 bytes. */
+  hash: Buffer;
+  /** time the checkpoint was signed. */
+  time:
+    | Date
+    | undefined;
+  /** key_id names the Ed25519 checkpoint key (16 hex digits). */
+  keyId: string;
+  /** keyed_from is the first sequence number whose link is keyed. */
+  keyedFrom: number;
+  /** signature is Ed25519 over the checkpoint's canonical form, 64 bytes. */
+  signature: Buffer;
+}
+
+/** CreateAuditCheckpointRequest is empty. */
+export interface CreateAuditCheckpointRequest {
+}
+
+/** ListAuditCheckpointsRequest pages through checkpoints by sequence number. */
+export interface ListAuditCheckpointsRequest {
+  /** after_seq: only checkpoints of later records (0: from the start). */
+  afterSeq: number;
+  /** page_size: at most this many (default 100, at most 1000). */
+  pageSize: number;
+}
+
+/** ListAuditCheckpointsResponse is one page of checkpoints, oldest first. */
+export interface ListAuditCheckpointsResponse {
+  /** checkpoints in order of seq. */
+  checkpoints: AuditCheckpoint[];
+  /** more is true when later checkpoints follow (ask again with after_seq = the last seq). */
+  more: boolean;
 }
 
 /** VerifyAuditLogResponse reports the first break in the chain, if any. */
@@ -8385,12 +8462,382 @@ export const GetLoginConfigResponse: MessageFns<GetLoginConfigResponse> = {
   },
 };
 
-function createBaseVerifyAuditLogRequest(): VerifyAuditLogRequest {
+function createBaseListBootstrapSessionsRequest(): ListBootstrapSessionsRequest {
   return {};
 }
 
+export const ListBootstrapSessionsRequest: MessageFns<ListBootstrapSessionsRequest> = {
+  encode(_: ListBootstrapSessionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBootstrapSessionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBootstrapSessionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListBootstrapSessionsRequest {
+    return {};
+  },
+
+  toJSON(_: ListBootstrapSessionsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListBootstrapSessionsRequest>): ListBootstrapSessionsRequest {
+    return ListBootstrapSessionsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ListBootstrapSessionsRequest>): ListBootstrapSessionsRequest {
+    const message = createBaseListBootstrapSessionsRequest();
+    return message;
+  },
+};
+
+function createBaseBootstrapSession(): BootstrapSession {
+  return { id: "", principal: "", createTime: undefined, expireTime: undefined };
+}
+
+export const BootstrapSession: MessageFns<BootstrapSession> = {
+  encode(message: BootstrapSession, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.principal !== "") {
+      writer.uint32(18).string(message.principal);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(26).fork()).join();
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BootstrapSession {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBootstrapSession();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.principal = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BootstrapSession {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      principal: isSet(object.principal) ? globalThis.String(object.principal) : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BootstrapSession): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.principal !== "") {
+      obj.principal = message.principal;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BootstrapSession>): BootstrapSession {
+    return BootstrapSession.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BootstrapSession>): BootstrapSession {
+    const message = createBaseBootstrapSession();
+    message.id = object.id ?? "";
+    message.principal = object.principal ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.expireTime = object.expireTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListBootstrapSessionsResponse(): ListBootstrapSessionsResponse {
+  return { sessions: [] };
+}
+
+export const ListBootstrapSessionsResponse: MessageFns<ListBootstrapSessionsResponse> = {
+  encode(message: ListBootstrapSessionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.sessions) {
+      BootstrapSession.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBootstrapSessionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBootstrapSessionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessions.push(BootstrapSession.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBootstrapSessionsResponse {
+    return {
+      sessions: globalThis.Array.isArray(object?.sessions)
+        ? object.sessions.map((e: any) => BootstrapSession.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListBootstrapSessionsResponse): unknown {
+    const obj: any = {};
+    if (message.sessions?.length) {
+      obj.sessions = message.sessions.map((e) => BootstrapSession.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListBootstrapSessionsResponse>): ListBootstrapSessionsResponse {
+    return ListBootstrapSessionsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListBootstrapSessionsResponse>): ListBootstrapSessionsResponse {
+    const message = createBaseListBootstrapSessionsResponse();
+    message.sessions = object.sessions?.map((e) => BootstrapSession.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRevokeBootstrapSessionsRequest(): RevokeBootstrapSessionsRequest {
+  return {};
+}
+
+export const RevokeBootstrapSessionsRequest: MessageFns<RevokeBootstrapSessionsRequest> = {
+  encode(_: RevokeBootstrapSessionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeBootstrapSessionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeBootstrapSessionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RevokeBootstrapSessionsRequest {
+    return {};
+  },
+
+  toJSON(_: RevokeBootstrapSessionsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeBootstrapSessionsRequest>): RevokeBootstrapSessionsRequest {
+    return RevokeBootstrapSessionsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RevokeBootstrapSessionsRequest>): RevokeBootstrapSessionsRequest {
+    const message = createBaseRevokeBootstrapSessionsRequest();
+    return message;
+  },
+};
+
+function createBaseRevokeBootstrapSessionsResponse(): RevokeBootstrapSessionsResponse {
+  return { revoked: 0 };
+}
+
+export const RevokeBootstrapSessionsResponse: MessageFns<RevokeBootstrapSessionsResponse> = {
+  encode(message: RevokeBootstrapSessionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revoked !== 0) {
+      writer.uint32(8).int32(message.revoked);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeBootstrapSessionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeBootstrapSessionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.revoked = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeBootstrapSessionsResponse {
+    return { revoked: isSet(object.revoked) ? globalThis.Number(object.revoked) : 0 };
+  },
+
+  toJSON(message: RevokeBootstrapSessionsResponse): unknown {
+    const obj: any = {};
+    if (message.revoked !== 0) {
+      obj.revoked = Math.round(message.revoked);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeBootstrapSessionsResponse>): RevokeBootstrapSessionsResponse {
+    return RevokeBootstrapSessionsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeBootstrapSessionsResponse>): RevokeBootstrapSessionsResponse {
+    const message = createBaseRevokeBootstrapSessionsResponse();
+    message.revoked = object.revoked ?? 0;
+    return message;
+  },
+};
+
+function createBaseVerifyAuditLogRequest(): VerifyAuditLogRequest {
+  return { checkpoints: [] };
+}
+
 export const VerifyAuditLogRequest: MessageFns<VerifyAuditLogRequest> = {
-  encode(_: VerifyAuditLogRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: VerifyAuditLogRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.checkpoints) {
+      AuditCheckpoint.encode(v!, writer.uint32(10).fork()).join();
+    }
     return writer;
   },
 
@@ -8407,6 +8854,14 @@ export const VerifyAuditLogRequest: MessageFns<VerifyAuditLogRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkpoints.push(AuditCheckpoint.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8419,20 +8874,417 @@ export const VerifyAuditLogRequest: MessageFns<VerifyAuditLogRequest> = {
     }
   },
 
-  fromJSON(_: any): VerifyAuditLogRequest {
-    return {};
+  fromJSON(object: any): VerifyAuditLogRequest {
+    return {
+      checkpoints: globalThis.Array.isArray(object?.checkpoints)
+        ? object.checkpoints.map((e: any) => AuditCheckpoint.fromJSON(e))
+        : [],
+    };
   },
 
-  toJSON(_: VerifyAuditLogRequest): unknown {
+  toJSON(message: VerifyAuditLogRequest): unknown {
     const obj: any = {};
+    if (message.checkpoints?.length) {
+      obj.checkpoints = message.checkpoints.map((e) => AuditCheckpoint.toJSON(e));
+    }
     return obj;
   },
 
   create(base?: DeepPartial<VerifyAuditLogRequest>): VerifyAuditLogRequest {
     return VerifyAuditLogRequest.fromPartial(base ?? {});
   },
-  fromPartial(_: DeepPartial<VerifyAuditLogRequest>): VerifyAuditLogRequest {
+  fromPartial(object: DeepPartial<VerifyAuditLogRequest>): VerifyAuditLogRequest {
     const message = createBaseVerifyAuditLogRequest();
+    message.checkpoints = object.checkpoints?.map((e) => AuditCheckpoint.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAuditCheckpoint(): AuditCheckpoint {
+  return { seq: 0, hash: Buffer.alloc(0), time: undefined, keyId: "", keyedFrom: 0, signature: Buffer.alloc(0) };
+}
+
+export const AuditCheckpoint: MessageFns<AuditCheckpoint> = {
+  encode(message: AuditCheckpoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seq !== 0) {
+      writer.uint32(8).int64(message.seq);
+    }
+    if (message.hash.length !== 0) {
+      writer.uint32(18).bytes(message.hash);
+    }
+    if (message.time !== undefined) {
+      Timestamp.encode(toTimestamp(message.time), writer.uint32(26).fork()).join();
+    }
+    if (message.keyId !== "") {
+      writer.uint32(34).string(message.keyId);
+    }
+    if (message.keyedFrom !== 0) {
+      writer.uint32(40).int64(message.keyedFrom);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(50).bytes(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditCheckpoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditCheckpoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hash = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.keyedFrom = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditCheckpoint {
+    return {
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      hash: isSet(object.hash) ? Buffer.from(bytesFromBase64(object.hash)) : Buffer.alloc(0),
+      time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      keyedFrom: isSet(object.keyedFrom)
+        ? globalThis.Number(object.keyedFrom)
+        : isSet(object.keyed_from)
+        ? globalThis.Number(object.keyed_from)
+        : 0,
+      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: AuditCheckpoint): unknown {
+    const obj: any = {};
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    if (message.hash.length !== 0) {
+      obj.hash = base64FromBytes(message.hash);
+    }
+    if (message.time !== undefined) {
+      obj.time = message.time.toISOString();
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.keyedFrom !== 0) {
+      obj.keyedFrom = Math.round(message.keyedFrom);
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AuditCheckpoint>): AuditCheckpoint {
+    return AuditCheckpoint.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuditCheckpoint>): AuditCheckpoint {
+    const message = createBaseAuditCheckpoint();
+    message.seq = object.seq ?? 0;
+    message.hash = object.hash ?? Buffer.alloc(0);
+    message.time = object.time ?? undefined;
+    message.keyId = object.keyId ?? "";
+    message.keyedFrom = object.keyedFrom ?? 0;
+    message.signature = object.signature ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseCreateAuditCheckpointRequest(): CreateAuditCheckpointRequest {
+  return {};
+}
+
+export const CreateAuditCheckpointRequest: MessageFns<CreateAuditCheckpointRequest> = {
+  encode(_: CreateAuditCheckpointRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateAuditCheckpointRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateAuditCheckpointRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): CreateAuditCheckpointRequest {
+    return {};
+  },
+
+  toJSON(_: CreateAuditCheckpointRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateAuditCheckpointRequest>): CreateAuditCheckpointRequest {
+    return CreateAuditCheckpointRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<CreateAuditCheckpointRequest>): CreateAuditCheckpointRequest {
+    const message = createBaseCreateAuditCheckpointRequest();
+    return message;
+  },
+};
+
+function createBaseListAuditCheckpointsRequest(): ListAuditCheckpointsRequest {
+  return { afterSeq: 0, pageSize: 0 };
+}
+
+export const ListAuditCheckpointsRequest: MessageFns<ListAuditCheckpointsRequest> = {
+  encode(message: ListAuditCheckpointsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.afterSeq !== 0) {
+      writer.uint32(8).int64(message.afterSeq);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAuditCheckpointsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAuditCheckpointsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.afterSeq = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAuditCheckpointsRequest {
+    return {
+      afterSeq: isSet(object.afterSeq)
+        ? globalThis.Number(object.afterSeq)
+        : isSet(object.after_seq)
+        ? globalThis.Number(object.after_seq)
+        : 0,
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+    };
+  },
+
+  toJSON(message: ListAuditCheckpointsRequest): unknown {
+    const obj: any = {};
+    if (message.afterSeq !== 0) {
+      obj.afterSeq = Math.round(message.afterSeq);
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListAuditCheckpointsRequest>): ListAuditCheckpointsRequest {
+    return ListAuditCheckpointsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListAuditCheckpointsRequest>): ListAuditCheckpointsRequest {
+    const message = createBaseListAuditCheckpointsRequest();
+    message.afterSeq = object.afterSeq ?? 0;
+    message.pageSize = object.pageSize ?? 0;
+    return message;
+  },
+};
+
+function createBaseListAuditCheckpointsResponse(): ListAuditCheckpointsResponse {
+  return { checkpoints: [], more: false };
+}
+
+export const ListAuditCheckpointsResponse: MessageFns<ListAuditCheckpointsResponse> = {
+  encode(message: ListAuditCheckpointsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.checkpoints) {
+      AuditCheckpoint.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.more !== false) {
+      writer.uint32(16).bool(message.more);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAuditCheckpointsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAuditCheckpointsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkpoints.push(AuditCheckpoint.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.more = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAuditCheckpointsResponse {
+    return {
+      checkpoints: globalThis.Array.isArray(object?.checkpoints)
+        ? object.checkpoints.map((e: any) => AuditCheckpoint.fromJSON(e))
+        : [],
+      more: isSet(object.more) ? globalThis.Boolean(object.more) : false,
+    };
+  },
+
+  toJSON(message: ListAuditCheckpointsResponse): unknown {
+    const obj: any = {};
+    if (message.checkpoints?.length) {
+      obj.checkpoints = message.checkpoints.map((e) => AuditCheckpoint.toJSON(e));
+    }
+    if (message.more !== false) {
+      obj.more = message.more;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListAuditCheckpointsResponse>): ListAuditCheckpointsResponse {
+    return ListAuditCheckpointsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListAuditCheckpointsResponse>): ListAuditCheckpointsResponse {
+    const message = createBaseListAuditCheckpointsResponse();
+    message.checkpoints = object.checkpoints?.map((e) => AuditCheckpoint.fromPartial(e)) || [];
+    message.more = object.more ?? false;
     return message;
   },
 };
@@ -11709,6 +12561,24 @@ export const SessionServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /** ListBootstrapSessions lists the caller's tenant's unrevoked bootstrap admin sessions (admins). */
+    listBootstrapSessions: {
+      name: "ListBootstrapSessions",
+      requestType: ListBootstrapSessionsRequest as typeof ListBootstrapSessionsRequest,
+      requestStream: false,
+      responseType: ListBootstrapSessionsResponse as typeof ListBootstrapSessionsResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** RevokeBootstrapSessions revokes them: the bootstrap identity files stop working (admins). */
+    revokeBootstrapSessions: {
+      name: "RevokeBootstrapSessions",
+      requestType: RevokeBootstrapSessionsRequest as typeof RevokeBootstrapSessionsRequest,
+      requestStream: false,
+      responseType: RevokeBootstrapSessionsResponse as typeof RevokeBootstrapSessionsResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -11728,6 +12598,16 @@ export interface SessionServiceImplementation<CallContextExt = {}> {
     request: GetLoginConfigRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<GetLoginConfigResponse>>;
+  /** ListBootstrapSessions lists the caller's tenant's unrevoked bootstrap admin sessions (admins). */
+  listBootstrapSessions(
+    request: ListBootstrapSessionsRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ListBootstrapSessionsResponse>>;
+  /** RevokeBootstrapSessions revokes them: the bootstrap identity files stop working (admins). */
+  revokeBootstrapSessions(
+    request: RevokeBootstrapSessionsRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<RevokeBootstrapSessionsResponse>>;
 }
 
 export interface SessionServiceClient<CallOptionsExt = {}> {
@@ -11746,6 +12626,16 @@ export interface SessionServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<GetLoginConfigRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<GetLoginConfigResponse>;
+  /** ListBootstrapSessions lists the caller's tenant's unrevoked bootstrap admin sessions (admins). */
+  listBootstrapSessions(
+    request: DeepPartial<ListBootstrapSessionsRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ListBootstrapSessionsResponse>;
+  /** RevokeBootstrapSessions revokes them: the bootstrap identity files stop working (admins). */
+  revokeBootstrapSessions(
+    request: DeepPartial<RevokeBootstrapSessionsRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<RevokeBootstrapSessionsResponse>;
 }
 
 /** AuditService reads the audit log. */
@@ -11763,12 +12653,33 @@ export const AuditServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** VerifyAuditLog checks the hash chain over every audit record. */
+    /**
+     * VerifyAuditLog checks the hash chain over every audit record, and the chain against
+     * checkpoints exported earlier.
+     */
     verifyAuditLog: {
       name: "VerifyAuditLog",
       requestType: VerifyAuditLogRequest as typeof VerifyAuditLogRequest,
       requestStream: false,
       responseType: VerifyAuditLogResponse as typeof VerifyAuditLogResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** CreateAuditCheckpoint signs a checkpoint of the chain head now. */
+    createAuditCheckpoint: {
+      name: "CreateAuditCheckpoint",
+      requestType: CreateAuditCheckpointRequest as typeof CreateAuditCheckpointRequest,
+      requestStream: false,
+      responseType: AuditCheckpoint as typeof AuditCheckpoint,
+      responseStream: false,
+      options: {},
+    },
+    /** ListAuditCheckpoints lists signed checkpoints, oldest first, for export. */
+    listAuditCheckpoints: {
+      name: "ListAuditCheckpoints",
+      requestType: ListAuditCheckpointsRequest as typeof ListAuditCheckpointsRequest,
+      requestStream: false,
+      responseType: ListAuditCheckpointsResponse as typeof ListAuditCheckpointsResponse,
       responseStream: false,
       options: {},
     },
@@ -11781,11 +12692,24 @@ export interface AuditServiceImplementation<CallContextExt = {}> {
     request: ListAuditEventsRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<ListAuditEventsResponse>>;
-  /** VerifyAuditLog checks the hash chain over every audit record. */
+  /**
+   * VerifyAuditLog checks the hash chain over every audit record, and the chain against
+   * checkpoints exported earlier.
+   */
   verifyAuditLog(
     request: VerifyAuditLogRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<VerifyAuditLogResponse>>;
+  /** CreateAuditCheckpoint signs a checkpoint of the chain head now. */
+  createAuditCheckpoint(
+    request: CreateAuditCheckpointRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<AuditCheckpoint>>;
+  /** ListAuditCheckpoints lists signed checkpoints, oldest first, for export. */
+  listAuditCheckpoints(
+    request: ListAuditCheckpointsRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ListAuditCheckpointsResponse>>;
 }
 
 export interface AuditServiceClient<CallOptionsExt = {}> {
@@ -11794,11 +12718,24 @@ export interface AuditServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<ListAuditEventsRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<ListAuditEventsResponse>;
-  /** VerifyAuditLog checks the hash chain over every audit record. */
+  /**
+   * VerifyAuditLog checks the hash chain over every audit record, and the chain against
+   * checkpoints exported earlier.
+   */
   verifyAuditLog(
     request: DeepPartial<VerifyAuditLogRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<VerifyAuditLogResponse>;
+  /** CreateAuditCheckpoint signs a checkpoint of the chain head now. */
+  createAuditCheckpoint(
+    request: DeepPartial<CreateAuditCheckpointRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<AuditCheckpoint>;
+  /** ListAuditCheckpoints lists signed checkpoints, oldest first, for export. */
+  listAuditCheckpoints(
+    request: DeepPartial<ListAuditCheckpointsRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ListAuditCheckpointsResponse>;
 }
 
 /** IdentityService tells callers who they are. */

@@ -107,7 +107,11 @@ function secretsRead(w: Workload): Array<{ name: string; key: string; by: string
  */
 function secretReaders(w: Workload): Array<{ reader: string; secret: string; by: string }> {
   const out: Array<{ reader: string; secret: string; by: string }> = [];
-  const volumes = new Map((w.pod.volumes ?? []).flatMap((v) => [...(v.secret?.secretName ? [[v.name, [v.secret.secretName]] as const] : []), ...(v.projected ? [[v.name, (v.projected.sources ?? []).flatMap((p) => (p.secret?.name ? [p.secret.name] : []))] as const] : [])]));
+  const volumes = new Map<string, string[]>();
+  for (const v of w.pod.volumes ?? []) {
+    const names = [...(v.secret?.secretName ? [v.secret.secretName] : []), ...(v.projected?.sources ?? []).flatMap((p) => (p.secret?.name ? [p.secret.name] : []))];
+    if (names.length > 0) volumes.set(v.name, names);
+  }
   for (const c of allContainers(w.pod)) {
     const reader = w.o.kind === 'Job' ? c.name : w.o.metadata.name;
     const by = `${ref(w.o)} ${c.name}`;

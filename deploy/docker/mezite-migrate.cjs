@@ -3,7 +3,9 @@
 // to DATABASE_URL and exits: 0 when every schema is up to date, 1 on a failure, 2 on
 // usage. The same runMigrations each service runs at start-up (advisory-locked per
 // schema, one transaction per run), without starting the service: the Kubernetes
-// migration Job runs it, once per service, from that service's image.
+// migration Job runs it, once per service, from that service's image, with that
+// service's own DATABASE_URL (its role owns its schema alone, so one service's
+// container cannot touch another's schema).
 //
 // Until the services have a migrate-only mode of their own, the schema of each service
 // is named here too; test/deploy checks it against services/*/src/main.ts.

@@ -20,19 +20,44 @@ export const OVERLAYS = {
   production: { dir: 'deploy/overlays/production', namespace: 'mezite' },
 } as const;
 
-/** Secrets deploy/scripts/make-secrets.mjs prints (keys: the peppers and the KEK; tls: the internal certificates). */
+/**
+ * Secrets deploy/scripts/make-secrets.mjs prints (keys: the peppers and the KEK;
+ * database, with --database: each service's own role's URL; tls: the internal certificates).
+ */
 export const MAKE_SECRETS = {
   keys: { 'mezite-token-pepper': ['pepper'], 'mezite-session-pepper': ['pepper'], 'mezite-ca-kek': ['kek'], 'mezite-audit-key': ['key'], 'mezite-audit-signing-key': ['key'] },
+  database: { 'mezite-database-auth': ['url'], 'mezite-database-token': ['url'], 'mezite-database-sshca': ['url'] },
   tls: { 'auth-server-tls': ['ca.crt', 'tls.crt', 'tls.key'], 'token-service-tls': ['ca.crt', 'tls.crt', 'tls.key'], 'ssh-ca-tls': ['ca.crt', 'tls.crt', 'tls.key'] },
 } as const;
 
-/** Secrets the operator makes for production from the external PostgreSQL and Redis. */
-export const OPERATOR_SECRETS = { 'mezite-database': ['url'], 'mezite-redis': ['url'] } as const;
+/** Secrets the operator makes for production from the external Redis. */
+export const OPERATOR_SECRETS = { 'mezite-redis': ['url'] } as const;
 
 /** What each overlay expects to exist besides what it renders (docs/OPERATIONS.md names each). */
 export const EXTERNAL_SECRETS: Record<keyof typeof OVERLAYS, Record<string, readonly string[]>> = {
-  dev: { ...MAKE_SECRETS.keys, ...MAKE_SECRETS.tls },
-  production: { ...MAKE_SECRETS.keys, ...OPERATOR_SECRETS },
+  dev: { ...MAKE_SECRETS.keys, ...MAKE_SECRETS.database, ...MAKE_SECRETS.tls },
+  production: { ...MAKE_SECRETS.keys, ...MAKE_SECRETS.database, ...OPERATOR_SECRETS },
+};
+
+/**
+ * Who may read each Secret: a service reads its own and no other's (the migration Job's
+ * container for a service counts as that service); the dev PostgreSQL its superuser
+ * password. A Secret not listed here may be read by nobody: a new one is added here.
+ */
+export const SECRET_READERS: Record<string, readonly string[]> = {
+  'mezite-database-auth': ['auth-server'],
+  'mezite-session-pepper': ['auth-server'],
+  'mezite-audit-key': ['auth-server'],
+  'mezite-audit-signing-key': ['auth-server'],
+  'auth-server-tls': ['auth-server'],
+  'mezite-database-token': ['token-service'],
+  'mezite-token-pepper': ['token-service'],
+  'mezite-redis': ['token-service'],
+  'token-service-tls': ['token-service'],
+  'mezite-database-sshca': ['ssh-ca'],
+  'mezite-ca-kek': ['ssh-ca'],
+  'ssh-ca-tls': ['ssh-ca'],
+  'postgres-credentials': ['postgres'],
 };
 
 /** TypeScript sources of a directory, tests excluded. */

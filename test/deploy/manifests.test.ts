@@ -12,7 +12,7 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { ICertificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate';
-import { EXTERNAL_SECRETS, HEALTH_PORT, METRICS_PORT, OVERLAYS, SERVICES, serviceConfig, type ServiceName } from './contract';
+import { EXTERNAL_SECRETS, HEALTH_PORT, METRICS_PORT, OVERLAYS, SECRET_READERS, SERVICES, serviceConfig, type ServiceName } from './contract';
 import { KINDS_WITHOUT_SCHEMA, TARGET_KUBERNETES, schemaErrors, unknownFieldErrors } from './k8s-schema';
 import { readYamlFile, ref, renderKustomization, repoRoot, type K8sObject } from './kustomize';
 import { ingressAllowed, selectorMatches, type PodRef } from './network-policy';
@@ -96,6 +96,28 @@ function secretsRead(w: Workload): Array<{ name: string; key: string; by: string
         if (e.value?.startsWith(`${m.mountPath}/`)) out.push({ name: secret, key: e.value.slice(m.mountPath.length + 1), by: `${ref(w.o)} ${c.name} ${e.name}` });
       }
     }
+  }
+  return out;
+}
+
+/**
+ * Every Secret each container can read, by who reads it: the workload's name, or for
+ * the migration Job the service its container migrates (named after it). A Secret
+ * volume counts for every container that mounts it, used or not; env and envFrom too.
+ */
+function secretReaders(w: Workload): Array<{ reader: string; secret: string; by: string }> {
+  const out: Array<{ reader: string; secret: string; by: string }> = [];
+  const volumes = new Map<string, string[]>();
+  for (const v of w.pod.volumes ?? []) {
+    const names = [...(v.secret?.secretName ? [v.secret.secretName] : []), ...(v.projected?.sources ?? []).flatMap((p) => (p.secret?.name ? [p.secret.name] : []))];
+    if (names.length > 0) volumes.set(v.name, names);
+  }
+  for (const c of allContainers(w.pod)) {
+    const reader = w.o.kind === 'Job' ? c.name : w.o.metadata.name;
+    const by = `${ref(w.o)} ${c.name}`;
+    for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef) out.push({ reader, secret: e.valueFrom.secretKeyRef.name ?? '', by: `${by} ${e.name}` });
+    for (const f of c.envFrom ?? []) if (f.secretRef) out.push({ reader, secret: f.secretRef.name ?? '', by: `${by} envFrom` });
+    for (const m of c.volumeMounts ?? []) for (const secret of volumes.get(m.name) ?? []) out.push({ reader, secret, by: `${by} volume ${m.name}` });
   }
   return out;
 }
@@ -338,6 +360,20 @@ describe('deploy/ manifests', () => {
         return service;
       });
       expect(migrated.sort()).toEqual(SERVICES.map((s) => s.name).sort());
+    });
+
+    test("no workload reads another service's Secret: each service only its own database role, keys and certificate", () => {
+      // A Secret of a secretGenerator is renamed with a content hash (mezite-redis-ctmkb6279m).
+      const base = (name: string) => (SECRET_READERS[name] ? name : name.replace(/-[a-z0-9]{10}$/, ''));
+      const reads = workloads(objects).flatMap(secretReaders).map((r) => ({ ...r, secret: base(r.secret) }));
+      expect(reads.length).toBeGreaterThan(10);
+      expect(reads.filter((r) => !(SECRET_READERS[r.secret] ?? []).includes(r.reader)).map((r) => `${r.by}: ${r.secret}`)).toEqual([]);
+      // Each service does read its own database URL (not a shared one), in its Deployment and in the Job.
+      for (const { name } of SERVICES) {
+        const own = Object.keys(SECRET_READERS).filter((s) => s.startsWith('mezite-database') && SECRET_READERS[s]?.includes(name));
+        expect(own).toHaveLength(1);
+        expect(reads.filter((r) => r.secret === own[0]).map((r) => r.by.split(' ')[0]).sort()).toEqual([`Deployment/${name}`, 'Job/mezite-migrate'].sort());
+      }
     });
 
     test('every Secret a pod reads exists in the overlay, comes from cert-manager, or is one the docs say to create', () => {

@@ -36,8 +36,8 @@ describe('deploy/scripts/make-secrets.mjs', () => {
   const args = ['--dir', dir, '--namespace', 'mezite', '--public-host', 'mezite.example.com'];
 
   test('prints exactly the Secrets the dev overlay expects from it, valid for the API', () => {
-    const { objects, stderr } = makeSecrets(args);
-    const expected = { ...MAKE_SECRETS.keys, ...MAKE_SECRETS.tls };
+    const { objects, stderr } = makeSecrets([...args, '--database', 'postgresql://postgres:5432/mezite']);
+    const expected = { ...MAKE_SECRETS.keys, ...MAKE_SECRETS.database, ...MAKE_SECRETS.tls };
     expect(Object.fromEntries(objects.map((o) => [o.metadata.name, Object.keys(o.data as object).sort()]))).toEqual(Object.fromEntries(Object.entries(expected).map(([k, v]) => [k, [...v].sort()])));
     expect(Object.keys(EXTERNAL_SECRETS.dev).sort()).toEqual(Object.keys(expected).sort());
     expect(objects.every((o) => o.metadata.namespace === 'mezite')).toBe(true);
@@ -55,6 +55,26 @@ describe('deploy/scripts/make-secrets.mjs', () => {
     expect(statSync(join(dir, 'keys.json')).mode & 0o777).toBe(0o600);
     expect(makeSecrets(args).objects).toEqual(first);
     expect(makeSecrets([...args, '--only', 'keys']).objects.map((o) => o.metadata.name)).toEqual(Object.keys(MAKE_SECRETS.keys));
+  });
+
+  test("with --database, each service's URL names its own role and password; --sql creates those roles, no password in clear", () => {
+    const objects = makeSecrets([...args, '--only', 'keys', '--database', 'postgresql://db.example:5432/mezite']).objects;
+    const urls = Object.keys(MAKE_SECRETS.database).map((name) => new URL(data(objects.find((o) => o.metadata.name === name), 'url')));
+    expect(urls.map((u) => `${u.username}@${u.host}${u.pathname}`)).toEqual(['mezite_auth@db.example:5432/mezite', 'mezite_token@db.example:5432/mezite', 'mezite_sshca@db.example:5432/mezite']);
+    const passwords = urls.map((u) => decodeURIComponent(u.password));
+    expect(new Set(passwords).size).toBe(3);
+    for (const p of passwords) expect(p).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    // Kept: the same URLs on the next run.
+    expect(makeSecrets([...args, '--only', 'keys', '--database', 'postgresql://db.example:5432/mezite']).objects).toEqual(objects);
+    const sql = spawnSync(process.execPath, [join(repoRoot, 'deploy', 'scripts', 'make-secrets.mjs'), ...args, '--sql'], { encoding: 'utf8' });
+    expect(sql.status).toBe(0);
+    for (const role of ['mezite_auth', 'mezite_token', 'mezite_sshca']) expect(sql.stdout).toContain(`CREATE SCHEMA IF NOT EXISTS ${role.replace('mezite_', '')} AUTHORIZATION ${role}`);
+    for (const p of passwords) expect(sql.stdout).not.toContain(p);
+    expect(sql.stdout.match(/PASSWORD 'SCRAM-SHA-256\$4096:/g)).toHaveLength(3);
+    for (const bad of [['--database', 'postgresql://mezite:pw@db/mezite'], ['--database', 'mysql://db/mezite'], ['--database', 'postgresql://db']]) {
+      const r = spawnSync(process.execPath, [join(repoRoot, 'deploy', 'scripts', 'make-secrets.mjs'), '--dir', dir, ...bad], { encoding: 'utf8' });
+      expect([bad[1], r.status, r.stdout]).toEqual([bad[1], 2, '']);
+    }
   });
 
   test.each(SERVICES.map((s) => s.name))('%s-tls: a leaf of the internal CA for mTLS, with the names clients dial', (name) => {
@@ -122,6 +142,36 @@ describe('deploy/docker/mezite-migrate.cjs', () => {
     expect(again.status).toBe(0);
     expect(again.stdout).toContain('token-service: schema token up to date');
     expect(again.stdout).not.toContain('applied migration');
+  });
+
+  test("after make-secrets --sql, each Job container migrates its own service's schema with its role, and no other", async () => {
+    const fresh = await createTestDatabase();
+    const keysDir = mkdtempSync(join(tmpdir(), 'mezite-roles-'));
+    const c = new Client({ connectionString: fresh.url });
+    try {
+      const sql = spawnSync(process.execPath, [join(repoRoot, 'deploy', 'scripts', 'make-secrets.mjs'), '--dir', keysDir, '--sql'], { encoding: 'utf8' });
+      expect(sql.status).toBe(0);
+      await c.connect();
+      await c.query(sql.stdout); // as the superuser, as the operator's psql would
+      const base = new URL(fresh.url);
+      const secrets = parseYamlStream(spawnSync(process.execPath, [join(repoRoot, 'deploy', 'scripts', 'make-secrets.mjs'), '--dir', keysDir, '--only', 'keys', '--database', `postgresql://${base.host}${base.pathname}`], { encoding: 'utf8' }).stdout, 'make-secrets');
+      const urlOf = (name: string) => data(secrets.find((o) => o.metadata.name === name), 'url');
+      const own = { 'auth-server': urlOf('mezite-database-auth'), 'token-service': urlOf('mezite-database-token'), 'ssh-ca': urlOf('mezite-database-sshca') };
+      for (const { name, schema } of SERVICES) {
+        const r = migrate([name], { DATABASE_URL: own[name] });
+        expect([name, r.status, r.stderr]).toEqual([name, 0, '']);
+        const { rows } = await c.query<{ o: string }>('SELECT pg_get_userbyid(nspowner) AS o FROM pg_namespace WHERE nspname = $1', [schema]);
+        expect(rows[0]?.o).toBe(`mezite_${schema}`);
+      }
+      // The auth-server's container cannot touch the CA keys' schema.
+      const cross = migrate(['ssh-ca'], { DATABASE_URL: own['auth-server'] });
+      expect(cross.status).toBe(1);
+      expect(cross.stderr).toMatch(/permission denied/);
+    } finally {
+      await c.end();
+      await fresh.drop();
+      rmSync(keysDir, { recursive: true, force: true });
+    }
   });
 
   test('usage mistakes exit 2 and touch nothing', () => {

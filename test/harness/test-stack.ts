@@ -9,6 +9,7 @@ import { freePort } from './ports';
 export interface StackStatus {
   pid: number;
   dataDir: string;
+  /** The superuser's URL (tests that inspect the database use it); each service has its own role's (processEnv). */
   databaseUrl: string;
   embeddedPostgres: boolean;
   adminIdentityFile: string;
@@ -17,6 +18,16 @@ export interface StackStatus {
    * replicas, further copies are `auth-server#2`, `token-service#2`, ….
    */
   services: Record<'auth-server' | 'token-service' | 'ssh-ca', { pid?: number; addr: string; healthy: boolean }> & { 'dev-oidc'?: { pid?: number; addr: string; healthy: boolean } } & Partial<Record<ReplicaName, { pid?: number; addr: string; healthy: boolean }>>;
+}
+
+/** The data dir's `secrets.json`. */
+export interface StackSecretsFile {
+  token_pepper: string;
+  session_pepper: string;
+  ca_kek: string;
+  auth_db_password: string;
+  token_db_password: string;
+  sshca_db_password: string;
 }
 
 /** A further copy of a service when the stack runs replicas (`auth-server#2`). */
@@ -179,9 +190,21 @@ export class TestStack {
     return { MEZITE_DATA_DIR: this.dataDir, MEZITE_IDENTITY: this.adminIdentityFile, PLEXSPHERE_URL: '', MEZITE_AUTH_SERVER: '' };
   }
 
-  /** The stack's secrets (peppers, KEK) as it generated them. */
-  secrets(): { token_pepper: string; session_pepper: string; ca_kek: string } {
-    return JSON.parse(readFileSync(join(this.dataDir, 'secrets.json'), 'utf8')) as { token_pepper: string; session_pepper: string; ca_kek: string };
+  /** The stack's secrets (peppers, KEK, the services' database passwords) as it generated them. */
+  secrets(): StackSecretsFile {
+    return JSON.parse(readFileSync(join(this.dataDir, 'secrets.json'), 'utf8')) as StackSecretsFile;
+  }
+
+  /** The environment a running process of the stack actually has (`/proc/<pid>/environ`; Linux). */
+  processEnv(name: keyof StackStatus['services']): Record<string, string> {
+    const pid = this.status().services[name]?.pid;
+    if (!pid) throw new Error(`${name} is not running`);
+    const env: Record<string, string> = {};
+    for (const entry of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+      const eq = entry.indexOf('=');
+      if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    }
+    return env;
   }
 
   /**

@@ -14,6 +14,12 @@ export interface StackSecrets {
   audit_key: string;
   /** The Ed25519 seed that signs audit checkpoints, outside the database. */
   audit_signing_key: string;
+  /** Password of the auth-server's PostgreSQL role `mezite_auth`. */
+  auth_db_password: string;
+  /** Password of token-service's role `mezite_token`. */
+  token_db_password: string;
+  /** Password of ssh-ca's role `mezite_sshca`. */
+  sshca_db_password: string;
 }
 
 /**
@@ -25,7 +31,19 @@ export function ensureSecrets(dataDir: string): StackSecrets {
   let cur: Partial<StackSecrets> = {};
   if (existsSync(path)) cur = JSON.parse(readFileSync(path, 'utf8')) as Partial<StackSecrets>;
   const gen = () => randomBytes(32).toString('base64');
-  const next: StackSecrets = { token_pepper: cur.token_pepper ?? gen(), session_pepper: cur.session_pepper ?? gen(), ca_kek: cur.ca_kek ?? gen(), audit_key: cur.audit_key ?? gen(), audit_signing_key: cur.audit_signing_key ?? gen() };
+  // Database passwords go into URLs: base64url needs no escaping.
+  const password = () => randomBytes(24).toString('base64url');
+  const next: StackSecrets = {
+    ...cur,
+    token_pepper: cur.token_pepper ?? gen(),
+    session_pepper: cur.session_pepper ?? gen(),
+    ca_kek: cur.ca_kek ?? gen(),
+    audit_key: cur.audit_key ?? gen(),
+    audit_signing_key: cur.audit_signing_key ?? gen(),
+    auth_db_password: cur.auth_db_password ?? password(),
+    token_db_password: cur.token_db_password ?? password(),
+    sshca_db_password: cur.sshca_db_password ?? password(),
+  };
   if (JSON.stringify(next) !== JSON.stringify(cur)) {
     const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });

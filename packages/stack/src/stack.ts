@@ -1,10 +1,11 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ensureInternalPki, internalChannelCredentials, publicChannelCredentials, type InternalPki } from '@mezite/platform';
+import { ensureInternalPki, ensureServiceRoles, internalChannelCredentials, publicChannelCredentials, type InternalPki } from '@mezite/platform';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { waitHealthy, waitHttpOk } from './health';
 import { balancedTarget, replicaList } from './replicas';
 import { ensureSecrets, type StackSecrets } from './secrets';
+import { secretEnv, serviceRoles, withoutSecrets } from './service-env';
 import { spawnService, type ServiceProcess } from './service-process';
 
 /** The three services, in start order; the auth-server last, as it calls the others. */
@@ -29,7 +30,11 @@ const DEV_OIDC_ADMIN = 'demo@mezite.dev';
 export interface StackOptions {
   /** Where the stack keeps its state (default `MEZITE_DATA_DIR` or `./.mezite`). */
   dataDir?: string;
-  /** A PostgreSQL URL; without one the stack runs an embedded PostgreSQL in the data dir. */
+  /**
+   * A PostgreSQL URL of a superuser (or a role with CREATEROLE); without one the stack
+   * runs an embedded PostgreSQL in the data dir. The stack alone uses it: it makes each
+   * service's role and gives the service a URL of that role.
+   */
   databaseUrl?: string;
   /** A Redis URL; without one token-service uses its in-memory cache. */
   redisUrl?: string;
@@ -65,7 +70,7 @@ export interface StackOptions {
   publicHosts?: string[];
   /** Seed the demo fixtures of the seeds (tenant svc-demo, …). */
   demoFixtures?: boolean;
-  /** Extra environment for every service (log level, test knobs). */
+  /** Extra environment for every service (log level, test knobs); secrets in it (service-env.ts SECRET_ENV_KEYS) are dropped. */
   env?: NodeJS.ProcessEnv;
   /** Restart a service that exits unexpectedly (the quickstart does; tests control it). */
   restart?: boolean;
@@ -76,7 +81,10 @@ export interface StackOptions {
 /** A running stack. */
 export interface Stack {
   dataDir: string;
+  /** The superuser's URL the stack sets the database up with; no service gets it. */
   databaseUrl: string;
+  /** The URL each service connects with: its own role, which owns only its schema. */
+  serviceDatabaseUrls: Record<ServiceName, string>;
   embeddedPostgres: boolean;
   redisUrl: string | undefined;
   /** Where the first replica of each service listens. */
@@ -125,6 +133,15 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     databaseUrl = started.url;
     pg = started;
   }
+  const adminDatabaseUrl = databaseUrl;
+  // Each service connects as its own role, owner of its schema alone; run at every start (idempotent).
+  try {
+    await ensureServiceRoles({ adminUrl: adminDatabaseUrl, roles: Object.values(serviceRoles(secrets)) });
+  } catch (err) {
+    await pg?.stop();
+    throw new Error(`cannot set up the services' database roles (DATABASE_URL must be a superuser's, or a role with CREATEROLE): ${(err as Error).message}`, { cause: err });
+  }
+  const perProcess = secretEnv({ secrets, adminDatabaseUrl, redisUrl: o.redisUrl });
 
   const replicaAddrs: Record<ReplicatedListener, string[]> = {
     'auth-server': replicaList(o.authAddr ?? '127.0.0.1:3025', replicas, 'authAddr'),
@@ -144,17 +161,11 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   // MEZITE_DEV_OIDC_ISSUER: the URL browsers use, when not the listen address (a proxy, another host name).
   const devOidcIssuer = addrs[DEV_OIDC] ? ((o.env?.MEZITE_DEV_OIDC_ISSUER ?? process.env.MEZITE_DEV_OIDC_ISSUER) || `http://${addrs[DEV_OIDC]}`).replace(/\/$/, '') : undefined;
   const adminIdentityFile = join(dataDir, 'admin-identity.json');
+  // Common to every process, and free of secrets: each process adds its own from perProcess.
   const baseEnv: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...o.env,
+    ...withoutSecrets({ ...process.env, ...o.env }),
     MEZITE_DATA_DIR: dataDir,
-    DATABASE_URL: databaseUrl,
     MEZITE_TLS_CA: pki.caCertPath,
-    MEZITE_TOKEN_PEPPER: secrets.token_pepper,
-    MEZITE_SESSION_PEPPER: secrets.session_pepper,
-    MEZITE_CA_KEK: secrets.ca_kek,
-    MEZITE_AUDIT_KEY: secrets.audit_key,
-    MEZITE_AUDIT_SIGNING_KEY: secrets.audit_signing_key,
     MEZITE_AUTH_SERVER_ADDR: addrs['auth-server'],
     MEZITE_HTTP_ADDR: addrs.http,
     MEZITE_TOKEN_SERVICE_ADDR: addrs['token-service'],
@@ -171,8 +182,6 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     baseEnv.MEZITE_OIDC_ISSUER = devOidcIssuer;
     baseEnv.MEZITE_OIDC_ADMINS = o.env?.MEZITE_OIDC_ADMINS ?? process.env.MEZITE_OIDC_ADMINS ?? DEV_OIDC_ADMIN;
   }
-  if (o.redisUrl) baseEnv.REDIS_URL = o.redisUrl;
-  else delete baseEnv.REDIS_URL;
   // One address or service name for three processes would clash: these are set per service below.
   for (const k of ['MEZITE_METRICS_ADDR', 'MEZITE_HEALTH_ADDR', 'OTEL_SERVICE_NAME']) delete baseEnv[k];
   // Only the first replica gets the operator's metrics and health addresses (one address cannot serve two processes).
@@ -217,11 +226,11 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const startService = async (name: ProcessName): Promise<void> => {
     const inst = name === DEV_OIDC ? undefined : instanceOf(name);
     const p = !inst
-      ? spawnService({ name, entry: join(__dirname, 'dev-oidc', 'main.js'), env: baseEnv, logFile: join(dataDir, 'logs', `${name}.log`) })
+      ? spawnService({ name, entry: join(__dirname, 'dev-oidc', 'main.js'), env: { ...baseEnv, ...perProcess[DEV_OIDC] }, logFile: join(dataDir, 'logs', `${name}.log`) })
       : spawnService({
           name,
           entry: join(repoRoot, 'services', inst.service, 'dist', 'main.js'),
-          env: { ...baseEnv, ...opsEnv(inst.service, inst.index), ...instanceEnv(inst.service, inst.index), MEZITE_TLS_CERT: pki.leaf(inst.service).certPath, MEZITE_TLS_KEY: pki.leaf(inst.service).keyPath },
+          env: { ...baseEnv, ...perProcess[inst.service], ...opsEnv(inst.service, inst.index), ...instanceEnv(inst.service, inst.index), MEZITE_TLS_CERT: pki.leaf(inst.service).certPath, MEZITE_TLS_KEY: pki.leaf(inst.service).keyPath },
           logFile: join(dataDir, 'logs', `${name}.log`),
         });
     processes.set(name, p);
@@ -269,6 +278,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   return {
     dataDir,
     databaseUrl,
+    serviceDatabaseUrls: { 'auth-server': perProcess['auth-server'].DATABASE_URL as string, 'token-service': perProcess['token-service'].DATABASE_URL as string, 'ssh-ca': perProcess['ssh-ca'].DATABASE_URL as string },
     embeddedPostgres: Boolean(pg),
     redisUrl: o.redisUrl,
     addrs,

@@ -8,7 +8,7 @@ import { translateDbError } from './db-errors';
 
 /** Options of runMigrations. */
 export interface MigrateOptions {
-  /** PostgreSQL URL; the user needs CREATE on the database (for the schema) or an existing schema it owns. */
+  /** PostgreSQL URL; the user needs CREATE on the database (to create the schema) or owns the existing schema (a service's own role). */
   databaseUrl: string;
   /** The schema the service's tables live in (`[a-z_][a-z0-9_]*`); created if missing. */
   schema: string;
@@ -77,12 +77,15 @@ export async function runMigrations(opts: MigrateOptions): Promise<string[]> {
   }
 
   try {
+    // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema is
+    // there; a service's own role owns its schema but has no CREATE on the database.
+    const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [opts.schema]);
     const applied = await runner({
       dbClient: client,
       dir: opts.dir,
       ignorePattern: '(?!\\d{4}_[a-z0-9_]+\\.sql$).*',
       schema: opts.schema,
-      createSchema: true,
+      createSchema: exists.rowCount === 0,
       migrationsTable: MIGRATIONS_TABLE,
       direction: 'up',
       checkOrder: true,

@@ -31,3 +31,17 @@ describe('auth-server config: replicas and load shedding', () => {
     expect(loadAuthServerConfig({ ...base, MEZITE_MAX_IN_FLIGHT: '0', MEZITE_SHED_RETRY_AFTER: '2500ms' })).toMatchObject({ maxInFlight: 0, shedRetryAfterMs: 2500 });
   });
 });
+
+describe('auth-server config: failed-authentication limits', () => {
+  test('defaults: 10 failures a minute per (client, source) and per source; an alert at 50 failures of one client', () => {
+    expect(loadAuthServerConfig(base)).toMatchObject({ authFailureLimit: 10, authFailureAlert: 50 });
+  });
+
+  test.each([
+    ['MEZITE_AUTH_FAILURE_LIMIT', '0'],
+    ['MEZITE_AUTH_FAILURE_ALERT', '0'],
+    ['MEZITE_AUTH_FAILURE_ALERT', 'lots'],
+  ])('%s=%s is refused, naming the key', (key, value) => {
+    expect(() => loadAuthServerConfig({ ...base, [key]: value })).toThrow(new RegExp(key));
+  });
+});

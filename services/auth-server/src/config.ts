@@ -93,6 +93,12 @@ function nonNegativeInt(raw: string): number {
   return n;
 }
 
+function positiveInt(raw: string): number {
+  const n = parse.int(raw);
+  if (n < 1) throw new Error(`expected a whole number ≥ 1, got "${raw}"`);
+  return n;
+}
+
 const dataDir = () => process.env.MEZITE_DATA_DIR ?? '.mezite';
 
 /** auth-server configuration: flags, then MEZITE_* environment, then file. */
@@ -106,7 +112,8 @@ export function configSchema() {
     sessionPepper: field('MEZITE_SESSION_PEPPER', parse.key32, undefined, '32 random bytes, base64: keys the stored hashes of session secrets'),
     adminIdentityFile: field('MEZITE_ADMIN_IDENTITY_FILE', parse.string, join(dataDir(), 'admin-identity.json')),
     demoFixtures: field('MEZITE_DEMO_FIXTURES', parse.bool, false),
-    authFailureLimit: field('MEZITE_AUTH_FAILURE_LIMIT', parse.int, 10, 'failed client authentications per client id or source address per minute, per replica'),
+    authFailureLimit: field('MEZITE_AUTH_FAILURE_LIMIT', positiveInt, 10, 'failed client authentications per (client id, source address) and per source address per minute, per replica (bearer credentials: 3 times as many per source)'),
+    authFailureAlert: field('MEZITE_AUTH_FAILURE_ALERT', positiveInt, 50, 'failed client authentications of one client id per minute, over every source, that raise the spike alert (log, metric, audit record; never a refusal)'),
     trustedProxies: field('MEZITE_TRUSTED_PROXIES', trustedProxyList, [] as string[], 'comma-separated addresses or CIDR ranges of proxies (the Ingress controller) whose X-Forwarded-For names the OAuth2 client; default none'),
     maxInFlight: field('MEZITE_MAX_IN_FLIGHT', nonNegativeInt, 256, 'calls the public gRPC port and the OAuth2 HTTP endpoints each handle at once per replica; beyond, RESOURCE_EXHAUSTED with retry-after-ms (gRPC) or 503 with Retry-After (HTTP) (0: no limit)'),
     shedRetryAfterMs: field('MEZITE_SHED_RETRY_AFTER', parse.duration, 1000, 'the retry hint sent with a shed call, e.g. 1s'),

@@ -23,6 +23,7 @@ import { loadAuthServerConfig } from './config';
 import { BotManager } from './domain/bot-manager';
 import { BuiltinMachineIdp } from './domain/builtin-machine-idp';
 import { FailureLimiter, sourceAddress } from './domain/failure-limiter';
+import { FailureSpikeAlarm } from './domain/failure-spike-alarm';
 import { IdentityTokenManager } from './domain/identity-token-manager';
 import { JoinManager } from './domain/join-manager';
 import { CertAuthenticator } from './domain/cert-authenticator';
@@ -109,13 +110,14 @@ export async function main(): Promise<void> {
     const t = await tenantStore.getTenantById(tenantId);
     return t?.machineIdp.kind === 'oauth2' ? new OAuth2MachineIdp({ tokenEndpoint: t.machineIdp.tokenEndpoint, ...(t.machineIdp.scope ? { scope: t.machineIdp.scope } : {}) }) : builtinIdp;
   });
-  // Per replica: 10 failed client authentications per client id or source address per minute.
+  // Per replica: 10 failed client authentications per (client id, source) and per source a minute.
   const limiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit, windowMs: 60_000 });
+  const alarm = new FailureSpikeAlarm({ clock, audit, log, threshold: cfg.authFailureAlert });
   // Refused credentials (bearers, certificates, RenewBot, join tokens, rate-limited client
   // credentials) are audited with their reason, at most the bearer limiter's limit per
   // source and 1000 per minute per replica.
   const refusals = new RefusalAuditor({ audit, clock, log, perSource: cfg.authFailureLimit * 3 });
-  const identityTokens = new IdentityTokenManager({ tokens: apiTokens, services: serviceStore, machineIdp, audit, limiter, refusals });
+  const identityTokens = new IdentityTokenManager({ tokens: apiTokens, services: serviceStore, machineIdp, audit, limiter, alarm, refusals });
   // Human sign-in (mezctl login): off without MEZITE_OIDC_ISSUER.
   const humanIdp = cfg.oidcIssuer ? { issuer: cfg.oidcIssuer, clientId: cfg.oidcClientId, admins: cfg.oidcAdmins, verifier: new OidcIdTokenVerifier({ issuer: cfg.oidcIssuer, clientId: cfg.oidcClientId, clock }) } : undefined;
   const logins = new LoginManager({ idp: humanIdp, tenants: tenantStore, sessions, audit, clock, limiter });

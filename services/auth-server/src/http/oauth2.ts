@@ -3,7 +3,7 @@ import { isMeziteError, type MeziteError } from '@mezite/identity';
 import type { Logger } from '@mezite/platform';
 import type { ApiTokenClient } from '../domain/api-token-client';
 import type { IdentityTokenManager } from '../domain/identity-token-manager';
-import type { FailureLimiter } from '../domain/failure-limiter';
+import { clientAuthKeys, type FailureLimiter } from '../domain/failure-limiter';
 import type { ServiceIdentityStore } from '../domain/service-identity';
 
 const MAX_BODY = 16 * 1024;
@@ -140,12 +140,12 @@ export async function revocationEndpoint(req: IncomingMessage, d: OAuth2Deps, re
   const token = form.get('token');
   if (!token) return oauthError(400, 'invalid_request', 'token is required');
   const rid = read.requestId;
-  const keys = [`client:${client.id.slice(0, 256)}`, `source:${read.source ?? 'unknown'}`];
+  const keys = clientAuthKeys(client.id, read.source);
   try {
-    d.limiter?.check(keys);
+    d.limiter?.check(keys.check);
     await d.verifyClient(client.id, client.secret, rid);
   } catch (err) {
-    if (isMeziteError(err, 'Unauthenticated')) d.limiter?.fail(keys);
+    if (isMeziteError(err, 'Unauthenticated')) await d.limiter?.fail(keys.fail);
     return mapError(err, client.basic, d.log, read.requestId);
   }
   try {

@@ -7,6 +7,7 @@ import {
   createMeziteClient,
   createMeziteClients,
   loadSheddingMiddleware,
+  RedisCache,
   newRequestId,
   internalChannelCredentials,
   onShutdown,
@@ -110,9 +111,14 @@ export async function main(): Promise<void> {
     const t = await tenantStore.getTenantById(tenantId);
     return t?.machineIdp.kind === 'oauth2' ? new OAuth2MachineIdp({ tokenEndpoint: t.machineIdp.tokenEndpoint, ...(t.machineIdp.scope ? { scope: t.machineIdp.scope } : {}) }) : builtinIdp;
   });
-  // Per replica: 10 failed client authentications per (client id, source) and per source a minute.
-  const limiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit, windowMs: 60_000 });
-  const alarm = new FailureSpikeAlarm({ clock, audit, log, threshold: cfg.authFailureAlert });
+  // Failed authentications are counted in Redis when REDIS_URL is set (every replica
+  // shares the limits; while Redis is unreachable each replica keeps its own), else per
+  // replica. 10 failed client authentications per (client id, source) and per source a minute.
+  const shared = cfg.redisUrl ? new RedisCache({ url: cfg.redisUrl, keyPrefix: cfg.redisKeyPrefix, logger: log }) : undefined;
+  log.info('failure limits', { shared: shared ? 'redis' : 'per replica' });
+  const limiterShared = shared ? { shared, log } : { log };
+  const limiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit, windowMs: 60_000, name: 'client-auth', ...limiterShared });
+  const alarm = new FailureSpikeAlarm({ clock, audit, log, threshold: cfg.authFailureAlert, ...(shared ? { shared } : {}) });
   // Refused credentials (bearers, certificates, RenewBot, join tokens, rate-limited client
   // credentials) are audited with their reason, at most the bearer limiter's limit per
   // source and 1000 per minute per replica.
@@ -140,7 +146,7 @@ export async function main(): Promise<void> {
   };
   // Bad bearer credentials count against the source address, like bad client secrets,
   // and each refusal is audited with its reason while the source is under the limit.
-  const bearerLimiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit * 3, windowMs: 60_000 });
+  const bearerLimiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit * 3, windowMs: 60_000, name: 'bearer', ...limiterShared });
   const authenticateFrom = (secret: string, peer: string | undefined, requestId: string): Promise<Principal> => {
     const apiToken = secret.startsWith('psk_');
     const event = { type: 'auth.authenticate', requestId, source: sourceAddress(peer), credential: apiToken ? 'api token' : 'session', target: apiToken ? 'token:?' : 'session:?', fallbackReason: apiToken ? 'refused api token' : 'unknown, expired or revoked session' };
@@ -227,6 +233,7 @@ export async function main(): Promise<void> {
     await http.close();
     tokenChannel.close();
     sshCa.close();
+    await shared?.close();
     await prisma.$disconnect();
     await ops.close();
     await tracing.shutdown();

@@ -31,7 +31,11 @@ export interface StackOptions {
   dataDir?: string;
   /** A PostgreSQL URL; without one the stack runs an embedded PostgreSQL in the data dir. */
   databaseUrl?: string;
-  /** A Redis URL; without one token-service uses its in-memory cache. */
+  /**
+   * A Redis URL; without one token-service uses its in-memory cache. With replicas, a
+   * comma-separated list of one URL per replica may give each its own way to the same
+   * Redis (the chaos tests cut one replica off through a proxy).
+   */
   redisUrl?: string;
   /**
    * Listen addresses (`host:port`). With replicas, a comma-separated list with one
@@ -169,7 +173,9 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     baseEnv.MEZITE_OIDC_ISSUER = devOidcIssuer;
     baseEnv.MEZITE_OIDC_ADMINS = o.env?.MEZITE_OIDC_ADMINS ?? process.env.MEZITE_OIDC_ADMINS ?? DEV_OIDC_ADMIN;
   }
-  if (o.redisUrl) baseEnv.REDIS_URL = o.redisUrl;
+  const redisUrls = (o.redisUrl ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  if (redisUrls.length > 1 && redisUrls.length !== replicas) throw new Error(`REDIS_URL: expected one URL or ${replicas} comma-separated URLs (one per replica), got ${redisUrls.length}`);
+  if (redisUrls[0]) baseEnv.REDIS_URL = redisUrls[0];
   else delete baseEnv.REDIS_URL;
   // One address or service name for three processes would clash: these are set per service below.
   for (const k of ['MEZITE_METRICS_ADDR', 'MEZITE_HEALTH_ADDR', 'OTEL_SERVICE_NAME']) delete baseEnv[k];
@@ -184,6 +190,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   /** What differs between replicas: the listen addresses, and only the first writes the admin identity file. */
   const instanceEnv = (service: ServiceName, index: number): NodeJS.ProcessEnv => {
     const env: NodeJS.ProcessEnv = { [`MEZITE_${service.toUpperCase().replace(/-/g, '_')}_ADDR`]: replicaAddrs[service][index] };
+    if (redisUrls.length > 1) env.REDIS_URL = redisUrls[index];
     if (service === 'auth-server') {
       env.MEZITE_HTTP_ADDR = replicaAddrs.http[index];
       if (index > 0) env.MEZITE_ADMIN_IDENTITY_FILE = 'off';

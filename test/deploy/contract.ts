@@ -52,7 +52,7 @@ export const SECRET_READERS: Record<string, readonly string[]> = {
   'auth-server-tls': ['auth-server'],
   'mezite-database-token': ['token-service'],
   'mezite-token-pepper': ['token-service'],
-  'mezite-redis': ['token-service'],
+  'mezite-redis': ['token-service', 'auth-server'],
   'token-service-tls': ['token-service'],
   'mezite-database-sshca': ['ssh-ca'],
   'mezite-ca-kek': ['ssh-ca'],

@@ -240,6 +240,7 @@ describe('deploy/ manifests', () => {
       const env = environment(objects, mainContainer(w));
       const { known, required } = serviceConfig(name);
       if (name === 'token-service' && (w.replicas ?? 1) > 1) required.add('REDIS_URL'); // the in-memory cache is per replica
+      if (name === 'auth-server' && (w.replicas ?? 1) > 1) required.add('REDIS_URL'); // failure limits are per replica without it
       expect([...required].filter((k) => !env.has(k))).toEqual([]);
       expect([...env.keys()].filter((k) => k.startsWith('MEZITE_') && !known.has(k))).toEqual([]);
       expect([...env.keys()].filter((k) => !/^(MEZITE_|OTEL_)/.test(k) && !['DATABASE_URL', 'REDIS_URL'].includes(k))).toEqual([]);

@@ -259,7 +259,8 @@ describe('OAuth2 endpoints through oauth4webapi', () => {
       expect(replies[0]?.status).toBe(401);
       expect(replies.at(-1)?.status).toBe(429);
       expect(replies.at(-1)?.body.error).toBe('slow_down');
-      // The client (and this source) is now locked out of the token endpoint too, even with the right secret.
+      // This (client, source) pair and this source are now locked out of the token endpoint too, even with the right secret
+      // (another source with the right secret is not: domain/identity-token-manager.test.ts).
       const locked = await post('/oauth2/token', 'grant_type=client_credentials', { authorization: basic(CLIENT_ID, CLIENT_SECRET) });
       expect(locked.status).toBe(429);
       expect(locked.body.error).toBe('slow_down');

@@ -306,7 +306,7 @@ describe('telemetry: traces, metrics, health port, logs', () => {
     const limited = codes.filter((c) => c === 429).length;
     const after = await scrape('auth-server');
     expect(sample(after, 'mezite_rate_limited_total') - sample(before, 'mezite_rate_limited_total')).toBe(limited);
-    expect(after).toMatch(/^mezite_rate_limited_total\{scope="(client|source)"\} [1-9]/m);
+    expect(after).toMatch(/^mezite_rate_limited_total\{scope="(client-source|source)"\} [1-9]/m);
     expect(sample(after, 'mezite_http_server_handling_seconds_count', { route: 'POST /oauth2/token', code: '429' }) - sample(before, 'mezite_http_server_handling_seconds_count', { route: 'POST /oauth2/token', code: '429' })).toBe(limited);
   }, 60_000);
 });

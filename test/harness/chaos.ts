@@ -6,6 +6,7 @@ import { encodePublicKey, formatPublicKey, makeCertAuthCredential, parseCertific
 import { renewBotRequest } from './bot-credentials';
 import { PrivatePostgres } from './private-postgres';
 import { PrivateRedis } from './private-redis';
+import { TcpProxy } from './tcp-proxy';
 import { TestStack } from './test-stack';
 
 /** Typed clients of one auth-server replica's public port. */
@@ -36,21 +37,28 @@ export class ChaosEnv {
     readonly ca: string,
     readonly adminToken: string,
     readonly replicas: ReplicaClients[],
+    /** With `partitionable`: the last replica of each service reaches Redis through this proxy, which a test cuts. */
+    readonly partition: TcpProxy | undefined,
   ) {}
 
-  static async start(o: { replicas?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ChaosEnv> {
+  static async start(o: { replicas?: number; env?: NodeJS.ProcessEnv; partitionable?: boolean } = {}): Promise<ChaosEnv> {
     const pg = await PrivatePostgres.start();
     const redis = await PrivateRedis.start();
+    const n = o.replicas ?? 2;
+    const partition = o.partitionable ? await TcpProxy.start(redis.port) : undefined;
+    // One Redis URL per replica: the last one goes through the proxy.
+    const redisUrl = partition ? [...Array.from({ length: n - 1 }, () => redis.url), partition.redisUrl].join(',') : redis.url;
     let stack: TestStack | undefined;
     try {
-      stack = await TestStack.start({ replicas: o.replicas ?? 2, databaseUrl: pg.url, redisUrl: redis.url, env: { MEZITE_DEV_OIDC: 'false', ...o.env } });
+      stack = await TestStack.start({ replicas: n, databaseUrl: pg.url, redisUrl, env: { MEZITE_DEV_OIDC: 'false', ...o.env } });
       const admin = JSON.parse(readFileSync(stack.adminIdentityFile, 'utf8')) as { ca_cert: string; token: string };
       const replicas = stack.authAddrs.map((addr) => clientsFor(addr, admin.ca_cert));
-      const env = new ChaosEnv(pg, redis, stack, admin.ca_cert, admin.token, replicas);
+      const env = new ChaosEnv(pg, redis, stack, admin.ca_cert, admin.token, replicas, partition);
       await env.replicas[0]?.roles.upsertRole({ yaml: CHAOS_ROLE, fileName: 'chaos.yaml', force: true }, env.admin());
       return env;
     } catch (err) {
       await stack?.destroy();
+      await partition?.partition();
       await redis.stop();
       await pg.destroy();
       throw err;
@@ -76,6 +84,7 @@ export class ChaosEnv {
   async destroy(): Promise<void> {
     for (const r of this.replicas) r.close();
     await this.stack.destroy();
+    await this.partition?.partition();
     await this.redis.stop();
     await this.pg.destroy();
   }

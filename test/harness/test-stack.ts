@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { REPO_ROOT } from './cli';
 import { freePort } from './ports';
 
@@ -25,6 +25,8 @@ export interface StackSecretsFile {
   token_pepper: string;
   session_pepper: string;
   ca_kek: string;
+  audit_key: string;
+  audit_signing_key: string;
   auth_db_password: string;
   token_db_password: string;
   sshca_db_password: string;
@@ -133,7 +135,11 @@ export class TestStack {
     delete env.DATABASE_URL;
     delete env.REDIS_URL;
     if (o.databaseUrl) env.DATABASE_URL = o.databaseUrl;
-    if (o.redisUrl) env.REDIS_URL = o.redisUrl;
+    if (o.redisUrl) {
+      env.REDIS_URL = o.redisUrl;
+      // Stacks sharing the machine's Redis must not share failure limits (all callers are 127.0.0.1).
+      env.MEZITE_REDIS_KEY_PREFIX = `auth:${basename(dataDir)}:`;
+    }
     const child = spawn(process.execPath, [join(REPO_ROOT, 'packages', 'stack', 'dist', 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const output = { text: '' };
     child.stdout?.on('data', (d: Buffer) => (output.text += d.toString()));

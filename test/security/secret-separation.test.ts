@@ -27,6 +27,8 @@ describe('each process gets only its own secrets and database role', () => {
   /** Every secret of the stack, by name, and the one process that may hold it. */
   const owners = (): Array<{ what: string; value: string | undefined; owner: string | undefined }> => [
     { what: 'session pepper', value: secrets.session_pepper, owner: 'auth-server' },
+    { what: 'audit key', value: secrets.audit_key, owner: 'auth-server' },
+    { what: 'audit signing key', value: secrets.audit_signing_key, owner: 'auth-server' },
     { what: 'token pepper', value: secrets.token_pepper, owner: 'token-service' },
     { what: 'CA KEK', value: secrets.ca_kek, owner: 'ssh-ca' },
     { what: 'auth db password', value: secrets.auth_db_password, owner: 'auth-server' },

@@ -35,6 +35,8 @@ export function secretEnv(o: { secrets: StackSecrets; adminDatabaseUrl: string; 
       MEZITE_SESSION_PEPPER: o.secrets.session_pepper,
       MEZITE_AUDIT_KEY: o.secrets.audit_key,
       MEZITE_AUDIT_SIGNING_KEY: o.secrets.audit_signing_key,
+      // Failed-authentication limits shared by the replicas.
+      ...(o.redisUrl ? { REDIS_URL: o.redisUrl } : {}),
     },
     'token-service': {
       DATABASE_URL: db('token-service'),

@@ -36,7 +36,11 @@ export interface StackOptions {
    * service's role and gives the service a URL of that role.
    */
   databaseUrl?: string;
-  /** A Redis URL; without one token-service uses its in-memory cache. */
+  /**
+   * A Redis URL; without one token-service uses its in-memory cache. With replicas, a
+   * comma-separated list of one URL per replica may give each its own way to the same
+   * Redis (the chaos tests cut one replica off through a proxy).
+   */
   redisUrl?: string;
   /**
    * Listen addresses (`host:port`). With replicas, a comma-separated list with one
@@ -141,7 +145,10 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     await pg?.stop();
     throw new Error(`cannot set up the services' database roles (DATABASE_URL must be a superuser's, or a role with CREATEROLE): ${(err as Error).message}`, { cause: err });
   }
-  const perProcess = secretEnv({ secrets, adminDatabaseUrl, redisUrl: o.redisUrl });
+  // One Redis for every replica, or one URL per replica (a chaos test cuts one off through a proxy).
+  const redisUrls = (o.redisUrl ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  if (redisUrls.length > 1 && redisUrls.length !== replicas) throw new Error(`REDIS_URL: expected one URL or ${replicas} comma-separated URLs (one per replica), got ${redisUrls.length}`);
+  const perProcess = secretEnv({ secrets, adminDatabaseUrl, redisUrl: redisUrls[0] });
 
   const replicaAddrs: Record<ReplicatedListener, string[]> = {
     'auth-server': replicaList(o.authAddr ?? '127.0.0.1:3025', replicas, 'authAddr'),
@@ -195,6 +202,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   /** What differs between replicas: the listen addresses, and only the first writes the admin identity file. */
   const instanceEnv = (service: ServiceName, index: number): NodeJS.ProcessEnv => {
     const env: NodeJS.ProcessEnv = { [`MEZITE_${service.toUpperCase().replace(/-/g, '_')}_ADDR`]: replicaAddrs[service][index] };
+    if (redisUrls.length > 1 && perProcess[service].REDIS_URL) env.REDIS_URL = redisUrls[index];
     if (service === 'auth-server') {
       env.MEZITE_HTTP_ADDR = replicaAddrs.http[index];
       if (index > 0) env.MEZITE_ADMIN_IDENTITY_FILE = 'off';

@@ -71,3 +71,22 @@ describe('auth-server config: outside secrets stay off the network', () => {
     }
   });
 });
+
+describe('auth-server config: failed-authentication limits', () => {
+  test('defaults: 10 failures a minute per (client, source) and per source; an alert at 50 failures of one client', () => {
+    expect(loadAuthServerConfig(base)).toMatchObject({ authFailureLimit: 10, authFailureAlert: 50, redisUrl: '', redisKeyPrefix: 'auth:' });
+  });
+
+  test('REDIS_URL shares the limits over the replicas, under MEZITE_REDIS_KEY_PREFIX', () => {
+    expect(loadAuthServerConfig({ ...base, REDIS_URL: 'redis://redis:6379/0', MEZITE_REDIS_KEY_PREFIX: 'auth-eu:' })).toMatchObject({ redisUrl: 'redis://redis:6379/0', redisKeyPrefix: 'auth-eu:' });
+  });
+
+  test.each([
+    ['MEZITE_AUTH_FAILURE_LIMIT', '0'],
+    ['MEZITE_AUTH_FAILURE_ALERT', '0'],
+    ['MEZITE_AUTH_FAILURE_ALERT', 'lots'],
+    ['REDIS_URL', 'not a url'],
+  ])('%s=%s is refused, naming the key', (key, value) => {
+    expect(() => loadAuthServerConfig({ ...base, [key]: value })).toThrow(new RegExp(key));
+  });
+});

@@ -93,6 +93,12 @@ function auditKeyId(raw: string): string {
   return raw;
 }
 
+function positiveInt(raw: string): number {
+  const n = parse.int(raw);
+  if (n < 1) throw new Error(`expected a whole number ≥ 1, got "${raw}"`);
+  return n;
+}
+
 const dataDir = () => process.env.MEZITE_DATA_DIR ?? '.mezite';
 
 /** auth-server configuration: flags, then MEZITE_* environment, then file. */
@@ -114,7 +120,10 @@ export function configSchema() {
     demoFixturesOnNetwork: field('MEZITE_DEMO_FIXTURES_ON_NETWORK', parse.bool, false, 'allow the demo fixtures while the gRPC or HTTP listener is not on loopback (a development cluster behind port-forward); never in production'),
     bootstrapAdmin: field('MEZITE_BOOTSTRAP_ADMIN', parse.bool, true, 'keep one bootstrap admin session and write its identity file; false revokes it at start (once people sign in with mezctl login)'),
     bootstrapSessionTtlMs: field('MEZITE_BOOTSTRAP_SESSION_TTL', parse.duration, 30 * 24 * 3600_000, 'how long a bootstrap admin session lives, e.g. 24h; a start after it expired mints the next'),
-    authFailureLimit: field('MEZITE_AUTH_FAILURE_LIMIT', parse.int, 10, 'failed client authentications per client id or source address per minute, per replica'),
+    authFailureLimit: field('MEZITE_AUTH_FAILURE_LIMIT', positiveInt, 10, 'failed client authentications per (client id, source address) and per source address per minute, over every replica when REDIS_URL is set (bearer credentials: 3 times as many per source)'),
+    authFailureAlert: field('MEZITE_AUTH_FAILURE_ALERT', positiveInt, 50, 'failed client authentications of one client id per minute, over every source, that raise the spike alert (log, metric, audit record; never a refusal)'),
+    redisUrl: field('REDIS_URL', parse.url, '', 'Redis shared by the replicas for failed-authentication limits; empty: limits per replica'),
+    redisKeyPrefix: field('MEZITE_REDIS_KEY_PREFIX', parse.string, 'auth:', "prefix of the auth-server's Redis keys; deployments sharing one Redis need different ones"),
     trustedProxies: field('MEZITE_TRUSTED_PROXIES', trustedProxyList, [] as string[], 'comma-separated addresses or CIDR ranges of proxies (the Ingress controller) whose X-Forwarded-For names the OAuth2 client; default none'),
     maxInFlight: field('MEZITE_MAX_IN_FLIGHT', nonNegativeInt, 256, 'calls the public gRPC port and the OAuth2 HTTP endpoints each handle at once per replica; beyond, RESOURCE_EXHAUSTED with retry-after-ms (gRPC) or 503 with Retry-After (HTTP) (0: no limit)'),
     shedRetryAfterMs: field('MEZITE_SHED_RETRY_AFTER', parse.duration, 1000, 'the retry hint sent with a shed call, e.g. 1s'),

@@ -7,6 +7,7 @@ import {
   createMeziteClient,
   createMeziteClients,
   loadSheddingMiddleware,
+  RedisCache,
   newRequestId,
   internalChannelCredentials,
   onShutdown,
@@ -26,6 +27,7 @@ import { loadAuthServerConfig } from './config';
 import { BotManager } from './domain/bot-manager';
 import { BuiltinMachineIdp } from './domain/builtin-machine-idp';
 import { FailureLimiter, sourceAddress } from './domain/failure-limiter';
+import { FailureSpikeAlarm } from './domain/failure-spike-alarm';
 import { IdentityTokenManager } from './domain/identity-token-manager';
 import { JoinManager } from './domain/join-manager';
 import { CertAuthenticator } from './domain/cert-authenticator';
@@ -119,15 +121,21 @@ export async function main(): Promise<void> {
     const t = await tenantStore.getTenantById(tenantId);
     return t?.machineIdp.kind === 'oauth2' ? new OAuth2MachineIdp({ tokenEndpoint: t.machineIdp.tokenEndpoint, ...(t.machineIdp.scope ? { scope: t.machineIdp.scope } : {}) }) : builtinIdp;
   });
-  // Per replica: 10 failed client authentications per client id or source address per minute.
-  const limiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit, windowMs: 60_000 });
+  // Failed authentications are counted in Redis when REDIS_URL is set (every replica
+  // shares the limits; while Redis is unreachable each replica keeps its own), else per
+  // replica. 10 failed client authentications per (client id, source) and per source a minute.
+  const shared = cfg.redisUrl ? new RedisCache({ url: cfg.redisUrl, keyPrefix: cfg.redisKeyPrefix, logger: log }) : undefined;
+  log.info('failure limits', { shared: shared ? 'redis' : 'per replica' });
+  const limiterShared = shared ? { shared, log } : { log };
+  const limiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit, windowMs: 60_000, name: 'client-auth', ...limiterShared });
+  const alarm = new FailureSpikeAlarm({ clock, audit, log, threshold: cfg.authFailureAlert, ...(shared ? { shared } : {}) });
   // Refused credentials (bearers, certificates, RenewBot, join tokens, rate-limited client
   // credentials) are audited with their reason, at most the bearer limiter's limit per
   // source and 1000 per minute per replica.
   const refusals = new RefusalAuditor({ audit, clock, log, perSource: cfg.authFailureLimit * 3 });
   // Refused bearers, bot certificates and host certificates count against their source.
-  const bearerLimiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit * 3, windowMs: 60_000 });
-  const identityTokens = new IdentityTokenManager({ tokens: apiTokens, services: serviceStore, machineIdp, audit, limiter, refusals });
+  const bearerLimiter = new FailureLimiter({ clock, maxFailures: cfg.authFailureLimit * 3, windowMs: 60_000, name: 'bearer', ...limiterShared });
+  const identityTokens = new IdentityTokenManager({ tokens: apiTokens, services: serviceStore, machineIdp, audit, limiter, alarm, refusals });
   // Human sign-in (mezctl login): off without MEZITE_OIDC_ISSUER.
   const humanIdp = cfg.oidcIssuer ? { issuer: cfg.oidcIssuer, clientId: cfg.oidcClientId, admins: cfg.oidcAdmins, verifier: new OidcIdTokenVerifier({ issuer: cfg.oidcIssuer, clientId: cfg.oidcClientId, clock }) } : undefined;
   const logins = new LoginManager({ idp: humanIdp, tenants: tenantStore, sessions, audit, clock, limiter, refusals });
@@ -257,6 +265,7 @@ export async function main(): Promise<void> {
     await http.close();
     tokenChannel.close();
     sshCa.close();
+    await shared?.close();
     await prisma.$disconnect();
     await ops.close();
     await tracing.shutdown();

@@ -1,12 +1,12 @@
 import { isMeziteError } from '@mezite/identity';
-import type { Cache } from './cache';
+import type { Cache, CounterCache } from './cache';
 
 /** What one test of the contract gets from an implementation's factory. */
 export interface CacheHarness {
   /** The cache under test. */
-  cache: Cache;
+  cache: Cache & CounterCache;
   /** A handle on the same backend as a second replica sees it (`cache` itself for in-process caches). */
-  peer: Cache;
+  peer: Cache & CounterCache;
   /** Lets `ms` of cache time pass: moves a fake clock, or sleeps for a real backend. */
   advance(ms: number): Promise<void>;
   /** Closes what the factory opened. */
@@ -73,6 +73,16 @@ export function describeCacheContract(name: string, make: () => Promise<CacheHar
     test.each([0, -5, Number.NaN, Number.POSITIVE_INFINITY])('a TTL of %p is InvalidArgument', async (ttl) => {
       await expect(h.cache.set('bad', 'v', ttl)).rejects.toMatchObject({ code: 'InvalidArgument' });
       expect(await h.cache.get('bad')).toBeNull();
+    });
+
+    test('incr counts atomically across replicas, from 1, for one window from the first increment', async () => {
+      const counts = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? h.peer : h.cache).incr('n', 300)));
+      expect([...counts].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      await h.advance(150);
+      expect(await h.cache.incr('n', 300)).toBe(21); // a later increment does not extend the window
+      await h.advance(250);
+      expect(await h.peer.incr('n', 300)).toBe(1);
+      await expect(h.cache.incr('n', 0)).rejects.toMatchObject({ code: 'InvalidArgument' });
     });
 
     test('a message published (by another replica) reaches every subscriber of the channel, in order', async () => {

@@ -34,6 +34,21 @@ export interface Cache {
   close(): Promise<void>;
 }
 
+/**
+ * Counters shared by replicas (failed-authentication limits), kept apart from `Cache`
+ * so implementations of `Cache` that need no counter are not forced to grow one.
+ * RedisCache and MemoryCache implement both.
+ */
+export interface CounterCache {
+  /**
+   * Adds 1 to the counter under `key` (0 when absent) atomically and returns the new
+   * value. A counter created by this call expires after `ttlMs` (> 0); later increments
+   * keep that expiry, so a counter counts one window from its first increment and is
+   * gone after it: keys never outlive their window. Unavailable as for `Cache`.
+   */
+  incr(key: string, ttlMs: number): Promise<number>;
+}
+
 /** Rejects a TTL that is not a positive, finite number of milliseconds (InvalidArgument). */
 export function checkTtl(ttlMs: number | undefined): void {
   if (ttlMs !== undefined && !(Number.isFinite(ttlMs) && ttlMs > 0)) throw invalidArgument(`cache TTL must be a positive number of milliseconds, not ${ttlMs}`);

@@ -1,6 +1,6 @@
 import { systemClock, unavailable, type Clock } from '@mezite/identity';
 import { nullLogger, type Logger } from '../log/logger';
-import { checkTtl, type Cache } from './cache';
+import { checkTtl, type Cache, type CounterCache } from './cache';
 
 /** Options of MemoryCache. */
 export interface MemoryCacheOptions {
@@ -25,7 +25,7 @@ const SWEEP_EVERY = 1000;
  * tests move a FakeClock instead of sleeping. Pub/sub reaches the subscribers of this
  * instance only, on a later microtask, as a network round trip would.
  */
-export class MemoryCache implements Cache {
+export class MemoryCache implements Cache, CounterCache {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly entries = new Map<string, Entry>();
@@ -54,6 +54,18 @@ export class MemoryCache implements Cache {
     checkTtl(ttlMs);
     this.entries.set(key, { value, expiresAt: ttlMs === undefined ? Infinity : this.now() + ttlMs });
     if (++this.writes % SWEEP_EVERY === 0) this.sweep();
+  }
+
+  async incr(key: string, ttlMs: number): Promise<number> {
+    this.check();
+    checkTtl(ttlMs);
+    const now = this.now();
+    const e = this.entries.get(key);
+    const live = e && e.expiresAt > now ? e : undefined;
+    const n = (live ? Number(live.value) || 0 : 0) + 1;
+    this.entries.set(key, { value: String(n), expiresAt: live && live.expiresAt !== Infinity ? live.expiresAt : now + ttlMs });
+    if (++this.writes % SWEEP_EVERY === 0) this.sweep();
+    return n;
   }
 
   async del(...keys: string[]): Promise<void> {

@@ -1,7 +1,7 @@
 import { MeziteError, unavailable } from '@mezite/identity';
 import { Redis, type RedisOptions } from 'ioredis';
 import { nullLogger, type Logger } from '../log/logger';
-import { checkTtl, type Cache } from './cache';
+import { checkTtl, type Cache, type CounterCache } from './cache';
 
 /** Options of RedisCache. */
 export interface RedisCacheOptions {
@@ -14,6 +14,9 @@ export interface RedisCacheOptions {
   /** Where losing and regaining Redis, and subscribers that throw, are reported. */
   logger?: Logger;
 }
+
+/** INCR, and PEXPIRE when the key is new or (written by something else) has no expiry: one atomic step. */
+const INCR_WITH_EXPIRY = "local n = redis.call('INCR', KEYS[1]) if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n";
 
 type Handler = (message: string) => void;
 interface Channel {
@@ -36,7 +39,7 @@ interface Channel {
  * reconnect on their own (backoff up to 1 s) and the subscriber re-subscribes its
  * channels when Redis returns.
  */
-export class RedisCache implements Cache {
+export class RedisCache implements Cache, CounterCache {
   private readonly prefix: string;
   private readonly timeoutMs: number;
   private readonly logger: Logger;
@@ -74,6 +77,12 @@ export class RedisCache implements Cache {
     checkTtl(ttlMs);
     const k = this.prefix + key;
     await this.run(this.commands, (r) => (ttlMs === undefined ? r.set(k, value) : r.set(k, value, 'PX', Math.ceil(ttlMs))));
+  }
+
+  async incr(key: string, ttlMs: number): Promise<number> {
+    checkTtl(ttlMs);
+    const n = await this.run(this.commands, (r) => r.eval(INCR_WITH_EXPIRY, 1, this.prefix + key, String(Math.ceil(ttlMs))));
+    return Number(n);
   }
 
   async del(...keys: string[]): Promise<void> {

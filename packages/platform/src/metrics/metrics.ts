@@ -95,6 +95,13 @@ function define() {
     }),
     /** Requests the brute-force limiter refused, by what was over its limit (client id or source address). */
     rateLimited: new Counter({ name: 'mezite_rate_limited_total', help: 'Requests refused by the failed-authentication limiter, by scope (client, source).', labelNames: ['scope'] as const, registers }),
+    /** Alerts of failed client authentications for one client id across sources over the alert threshold (once per client per window). */
+    authFailureSpikes: new Counter({
+      name: 'mezite_auth_failure_spikes_total',
+      help: 'Alerts raised when failed client authentications for one client id, over every source, pass MEZITE_AUTH_FAILURE_ALERT in a minute (once per client and minute).',
+      labelNames: ['scope'] as const,
+      registers,
+    }),
     /** Where API token verifications found the token: `memory` and `cache` are hits, `database` a miss. */
     apiTokenLookups: new Counter({
       name: 'mezite_api_token_lookups_total',

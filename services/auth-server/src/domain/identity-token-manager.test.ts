@@ -1,8 +1,9 @@
-import { FakeClock, isMeziteError, type Principal } from '@mezite/identity';
-import { nullLogger } from '@mezite/platform';
+import { FakeClock, isMeziteError, unauthenticated, type Principal } from '@mezite/identity';
+import { meziteMetrics, nullLogger } from '@mezite/platform';
 import { MemoryAuditLog } from '../store/memory-audit-log';
 import type { ApiTokenClient, ApiTokenInfo } from './api-token-client';
 import { FailureLimiter } from './failure-limiter';
+import { FailureSpikeAlarm } from './failure-spike-alarm';
 import { API_TOKEN_ROTATES_ITSELF, IdentityTokenManager } from './identity-token-manager';
 import { RefusalAuditor } from './refusal-auditor';
 import type { ServiceIdentityStore } from './service-identity';
@@ -50,6 +51,72 @@ describe('IdentityTokenManager.issueService under a spray of bad client credenti
     const { audit, attempt } = setup(false);
     for (let i = 0; i < 50; i++) await attempt();
     expect(audit.events.filter((e) => e.details.reason === 'rate limited')).toHaveLength(47);
+  });
+});
+
+describe('IdentityTokenManager.issueService: failures from other sources never lock out a correct secret (issue 14)', () => {
+  const svc = { id: '5e000000-0000-4000-8000-0000000000aa', tenantId: '7e000000-0000-4000-8000-0000000000aa', name: 'deployer', clientId: 'svc-deployer', createdAt: new Date(0) };
+  const setup = (threshold = 1000) => {
+    const clock = new FakeClock('2026-06-01T00:00:00Z');
+    const audit = new MemoryAuditLog();
+    const warnings: { msg: string; fields: Record<string, unknown> | undefined }[] = [];
+    const log = { warn: (msg: string, fields?: Record<string, unknown>) => warnings.push({ msg, fields }) };
+    const limiter = new FailureLimiter({ clock, maxFailures: 5, windowMs: 60_000 });
+    const manager = new IdentityTokenManager({
+      tokens: {} as ApiTokenClient,
+      services: { getByClientId: async (id: string) => (id === svc.clientId ? svc : null) } as unknown as ServiceIdentityStore,
+      machineIdp: async () => ({
+        verify: async () => undefined,
+        verifyAndMint: async (r) => {
+          if (r.secret !== 'the-right-secret') throw unauthenticated('invalid client credentials');
+          return { plaintext: 'psk_live_issued', token: { id: 'a0000000-0000-4000-8000-0000000000aa', expiresAt: new Date(clock.now().getTime() + 3600_000) } as ApiTokenInfo };
+        },
+      }),
+      audit,
+      limiter,
+      alarm: new FailureSpikeAlarm({ clock, audit, log, threshold }),
+    });
+    const attempt = (secret: string, source: string, clientId = svc.clientId) =>
+      manager.issueService({ clientId, clientSecret: secret, grantType: 'client_credentials', requestId: `r-${source}`, source }).then(
+        () => 'issued',
+        (err: unknown) => (isMeziteError(err) ? err.code : 'other'),
+      );
+    return { audit, attempt, warnings, clock };
+  };
+
+  test('an attacker from source A fails until refused; the owner from source B with the correct secret gets a token', async () => {
+    const { attempt } = setup();
+    const codes: string[] = [];
+    for (let i = 0; i < 30; i++) codes.push(await attempt('guess', '203.0.113.7'));
+    expect(codes.slice(0, 5)).toEqual(Array(5).fill('Unauthenticated'));
+    expect(new Set(codes.slice(5))).toEqual(new Set(['ResourceExhausted']));
+    expect(await attempt('the-right-secret', '198.51.100.2')).toBe('issued');
+    // The attacker is still refused, with the right secret too (its source is over the limit), and on other clients.
+    expect(await attempt('the-right-secret', '203.0.113.7')).toBe('ResourceExhausted');
+    expect(await attempt('guess', '203.0.113.7', 'svc-other')).toBe('ResourceExhausted');
+  });
+
+  test('failures of one client from many sources raise one alert per window (log, audit), and refuse no one', async () => {
+    const { attempt, audit, warnings, clock } = setup(12);
+    const spikes = async () => (await meziteMetrics.authFailureSpikes.get()).values.find((v) => v.labels.scope === 'client')?.value ?? 0;
+    const spikesBefore = await spikes();
+    for (let s = 0; s < 8; s++) for (let i = 0; i < 3; i++) expect(await attempt('guess', `203.0.113.${s}`)).toBe('Unauthenticated');
+    expect(await attempt('the-right-secret', '198.51.100.2')).toBe('issued');
+    const alerts = audit.events.filter((e) => e.type === 'token.failure_spike');
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ tenantId: svc.tenantId, target: `service:${svc.id}`, result: 'failure', details: { client_id: 'svc-deployer', failures: '12', threshold: '12' } });
+    expect(warnings.filter((w) => w.msg.startsWith('failed client authentications spike'))).toEqual([expect.objectContaining({ fields: expect.objectContaining({ client_id: 'svc-deployer', failures: 12 }) })]);
+    expect((await spikes()) - spikesBefore).toBe(1);
+    // The next window, another alert.
+    clock.advance(60_000);
+    for (let s = 10; s < 14; s++) for (let i = 0; i < 3; i++) await attempt('guess', `203.0.113.${s}`);
+    expect(audit.events.filter((e) => e.type === 'token.failure_spike')).toHaveLength(2);
+  });
+
+  test('unknown client ids raise no alert', async () => {
+    const { attempt, audit } = setup(2);
+    for (let s = 0; s < 5; s++) await attempt('guess', `203.0.113.${s}`, 'svc-nobody');
+    expect(audit.events.filter((e) => e.type === 'token.failure_spike')).toEqual([]);
   });
 });
 

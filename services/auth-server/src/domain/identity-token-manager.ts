@@ -11,7 +11,8 @@ import {
 import type { AuditLog } from './audit';
 import type { ApiTokenClient, ApiTokenInfo } from './api-token-client';
 import { ADMIN_ROLE } from './authz';
-import type { FailureLimiter } from './failure-limiter';
+import { clientAuthKeys, type FailureLimiter } from './failure-limiter';
+import type { FailureSpikeAlarm } from './failure-spike-alarm';
 import type { MachineIdentityProvider } from './machine-idp';
 import type { RefusalAuditor } from './refusal-auditor';
 import type { ServiceIdentityStore } from './service-identity';
@@ -38,8 +39,13 @@ export interface IdentityTokenManagerOptions {
   /** The machine identity provider of a tenant. */
   machineIdp: (tenantId: string) => Promise<MachineIdentityProvider>;
   audit: AuditLog;
-  /** Brute-force protection for client authentication (per client id and source). */
+  /**
+   * Brute-force protection for client authentication: refuses a (client id, source)
+   * pair or a source over its limit, never a client id alone (see `clientAuthKeys`).
+   */
   limiter?: FailureLimiter;
+  /** Alerts when one client id fails from many sources (the limiter does not refuse it). */
+  alarm?: Pick<FailureSpikeAlarm, 'observe'>;
   /**
    * Bounds the audit records of rate-limited attempts (one per source per window):
    * without it every attempt the limiter refuses is an append to the audit chain.
@@ -59,22 +65,28 @@ export class IdentityTokenManager {
   /** The machine's sign-in. Every credential failure gets the same message. */
   async issueService(input: { clientId: string; clientSecret: string; grantType: string; requestId: string; source?: string }): Promise<IssuedApiToken> {
     if (input.grantType !== 'client_credentials') throw invalidArgument(`unsupported grant_type ${JSON.stringify(input.grantType.slice(0, 40))}: only client_credentials is supported`);
-    const keys = [`client:${input.clientId.slice(0, 256)}`, `source:${input.source ?? 'unknown'}`];
+    const source = input.source ?? 'unknown';
+    const keys = clientAuthKeys(input.clientId, input.source);
     try {
-      this.o.limiter?.check(keys);
+      this.o.limiter?.check(keys.check);
     } catch (err) {
       const actor = `client:${input.clientId.slice(0, 64)}`;
-      if (this.o.refusals) await this.o.refusals.rateLimited({ type: 'token.issue_service', requestId: input.requestId, source: input.source ?? 'unknown', credential: 'client secret', target: 'service:?' }, { actor });
+      if (this.o.refusals) await this.o.refusals.rateLimited({ type: 'token.issue_service', requestId: input.requestId, source, credential: 'client secret', target: 'service:?' }, { actor });
       else await this.o.audit.record({ tenantId: null, type: 'token.issue_service', actor, target: 'service:?', result: 'failure', requestId: input.requestId, details: { reason: 'rate limited', ...(input.source ? { source: input.source } : {}) } });
       throw err;
     }
     if (!input.clientId || !input.clientSecret || input.clientId.length > 256 || input.clientSecret.length > 1024) {
-      this.o.limiter?.fail(keys);
+      await this.o.limiter?.fail(keys.fail);
       throw unauthenticated('invalid client credentials');
     }
     const svc = await this.o.services.getByClientId(input.clientId);
     const fail = async (reason: string) => {
-      this.o.limiter?.fail(keys);
+      if (this.o.limiter) {
+        const failKeys = svc ? clientAuthKeys(input.clientId, input.source, true).fail : keys.fail;
+        const counts = await this.o.limiter.fail(failKeys);
+        const clientFailures = svc ? counts[failKeys.length - 1] : undefined; // `client:<id>` comes last
+        if (svc && clientFailures !== undefined && this.o.alarm) await this.o.alarm.observe({ clientId: input.clientId, serviceId: svc.id, tenantId: svc.tenantId, failures: clientFailures, requestId: input.requestId, source });
+      }
       await this.o.audit.record({ tenantId: svc?.tenantId ?? null, type: 'token.issue_service', actor: `client:${input.clientId.slice(0, 64)}`, target: svc ? `service:${svc.id}` : 'service:?', result: 'failure', requestId: input.requestId, details: { reason, ...(input.source ? { source: input.source } : {}) } });
       return unauthenticated('invalid client credentials');
     };

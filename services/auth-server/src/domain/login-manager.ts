@@ -94,7 +94,7 @@ export class LoginManager {
       id = await idp.verifier.verify(input.idToken, input.nonce);
     } catch (err) {
       if (isMeziteError(err, 'Unauthenticated')) {
-        this.o.limiter?.fail(keys);
+        await this.o.limiter?.fail(keys);
         await this.refusals.refused(event, new Refusal(String((err.cause as Error | undefined)?.message ?? err.message).slice(0, 300), subject));
       }
       throw err;

@@ -146,7 +146,7 @@ export class NodeJoinManager {
       if (isMeziteError(err, 'ResourceExhausted')) await this.refusals.rateLimited(event, { tenantId: node.tenantId, actor: `node:${node.name}`, target: `node:${node.name}` });
       throw err;
     }
-    this.renewals.fail(key);
+    await this.renewals.fail(key);
     const now = this.o.clock.now();
     const c = { id: randomUUID(), botId: node.id, tenantId: node.tenantId, subjectKind: 'node' as const, challenge: randomBytes(32), certificate: input.hostCertificate.trim(), presentedGeneration: 0, expiresAt: new Date(now.getTime() + CHALLENGE_TTL_MS) };
     await this.o.challenges.create(c, { keep: this.openChallenges, now });

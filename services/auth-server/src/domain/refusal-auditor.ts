@@ -95,7 +95,7 @@ export class RefusalAuditor {
       return await attempt();
     } catch (err) {
       if (isMeziteError(err, 'Unauthenticated')) {
-        limiter.fail(key);
+        await limiter.fail(key);
         await this.refused(e, err);
       }
       throw err;

@@ -7,7 +7,7 @@ import { audited } from '../domain/audited-action';
 import type { RefusalAuditor, RefusalEvent } from '../domain/refusal-auditor';
 import { refused } from '../domain/refusal';
 import type { IdentityTokenManager } from '../domain/identity-token-manager';
-import type { FailureLimiter } from '../domain/failure-limiter';
+import { clientAuthKeys, type FailureLimiter } from '../domain/failure-limiter';
 import type { ServiceIdentityStore } from '../domain/service-identity';
 
 const MAX_BODY = 16 * 1024;
@@ -152,14 +152,14 @@ export async function revocationEndpoint(req: IncomingMessage, d: OAuth2Deps, re
   const token = form.get('token');
   if (!token) return oauthError(400, 'invalid_request', 'token is required');
   const rid = read.requestId;
-  const keys = [`client:${client.id.slice(0, 256)}`, `source:${read.source ?? 'unknown'}`];
+  const keys = clientAuthKeys(client.id, read.source);
   const event: RefusalEvent = { type: 'token.revoke', requestId: rid, source: read.source ?? 'unknown', credential: 'client secret', target: 'token:?', fallbackReason: 'invalid client credentials' };
   try {
-    d.limiter?.check(keys);
+    d.limiter?.check(keys.check);
     await d.verifyClient(client.id, client.secret, rid);
   } catch (err) {
     if (isMeziteError(err, 'Unauthenticated')) {
-      d.limiter?.fail(keys);
+      await d.limiter?.fail(keys.fail);
       await d.refusals.refused(event, err);
     } else if (isMeziteError(err, 'ResourceExhausted')) await d.refusals.rateLimited(event, { details: { client_id: client.id.slice(0, 64) } });
     return mapError(err, client.basic, d.log, read.requestId);

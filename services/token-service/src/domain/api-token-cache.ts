@@ -19,8 +19,10 @@ const INVALIDATE = 'api-token:invalidate';
  *   expires. Verifiers read it on every verification, so a revocation or a new
  *   deadline is seen by every replica at once.
  * - `api-token:record:<hash>`: a positive verification (the token's metadata), for
- *   a short TTL, written by verifiers. Never trusted alone: its validity fields are
- *   overridden by the state key, which a late positive write cannot overwrite.
+ *   a short TTL, written by verifiers, with the time it expires (`sharedUntil`), so a
+ *   replica's in-process copy of it expires no later than it does. Never trusted
+ *   alone: its validity fields are overridden by the state key, which a late positive
+ *   write cannot overwrite.
  * - channel `api-token:invalidate`: the hash of a token rotated or deleted, so every
  *   replica drops its in-process copy.
  *
@@ -59,15 +61,18 @@ export class ApiTokenCache {
     await this.cache.set(STATE + key, JSON.stringify({ deadline: deadline.getTime() }), keepMs);
   }
 
-  /** A cached positive verification, or null. */
-  async record(key: string): Promise<ApiTokenInfo | null> {
+  /**
+   * A cached positive verification and when it stops being shared (null for a record
+   * written without that time, by an older version), or null.
+   */
+  async record(key: string): Promise<{ info: ApiTokenInfo; until: Date | null } | null> {
     const raw = await this.cache.get(RECORD + key);
-    return raw === null ? null : decodeInfo(raw);
+    return raw === null ? null : decodeRecord(raw);
   }
 
-  /** Caches a positive verification for `ttlMs`. */
-  async putRecord(key: string, info: ApiTokenInfo, ttlMs: number): Promise<void> {
-    await this.cache.set(RECORD + key, JSON.stringify(info), ttlMs);
+  /** Caches a positive verification read from the database at `now` for `ttlMs`. */
+  async putRecord(key: string, info: ApiTokenInfo, ttlMs: number, now: Date): Promise<void> {
+    await this.cache.set(RECORD + key, JSON.stringify({ ...info, sharedUntil: now.getTime() + ttlMs }), ttlMs);
   }
 
   /** Drops the cached positive verification and tells every replica to drop its own. */
@@ -88,12 +93,13 @@ export class ApiTokenCache {
 const DATE_FIELDS = ['createdAt', 'expiresAt', 'lastUsedAt', 'rotatedAt', 'rotationDeadline', 'revokedAt'] as const;
 
 /** Parses a cached record; null (a miss) when it is not one. */
-function decodeInfo(raw: string): ApiTokenInfo | null {
+function decodeRecord(raw: string): { info: ApiTokenInfo; until: Date | null } | null {
   try {
     const v = JSON.parse(raw) as Record<string, unknown>;
     if (typeof v.id !== 'string' || typeof v.expiresAt !== 'string' || typeof v.createdAt !== 'string') return null;
     for (const f of DATE_FIELDS) v[f] = v[f] === null || v[f] === undefined ? null : new Date(v[f] as string);
-    return v as unknown as ApiTokenInfo;
+    const { sharedUntil, ...info } = v;
+    return { info: info as unknown as ApiTokenInfo, until: typeof sharedUntil === 'number' ? new Date(sharedUntil) : null };
   } catch {
     return null;
   }

@@ -1,4 +1,4 @@
-import { FakeClock, unavailable } from '@mezite/identity';
+import { FakeClock, keyedHash, unavailable } from '@mezite/identity';
 import { MemoryCache, nullLogger, type Cache } from '@mezite/platform';
 import { apiTokenReplica, failure, until } from './api-token-harness';
 import { apiTokenChecksum } from './api-token-format';
@@ -244,5 +244,40 @@ describe('LastUseRecorder', () => {
     await rec.close();
     expect(touch).toHaveBeenLastCalledWith([{ id: t.token.id, at: new Date('2026-01-01T00:00:05Z') }]);
     expect((await r.store.findById(t.token.id))?.lastUsedAt).toEqual(new Date('2026-01-01T00:00:05Z'));
+  });
+});
+
+describe('ApiTokenVerifier: a rotation the shared cache never heard of (a replica cut off from Redis, issue 14)', () => {
+  test('the old token is refused everywhere once the shared TTL has passed since the last database read, in-process copies included', async () => {
+    const { one, two } = twoReplicas();
+    // The rotating replica cannot reach the cache: its rotation lands in the database only.
+    const cutOff = new OutageCache(one.clock);
+    cutOff.down = true;
+    const three = apiTokenReplica({ store: one.store, cache: cutOff, clock: one.clock, pepper: one.pepper });
+    const t = await one.mint();
+    await one.verifier.verify(t.plaintext); // read from the database at t0, shared for 60 s
+    one.clock.advance(55_000);
+    await two.verifier.verify(t.plaintext); // from the shared record: a copy in two's process
+    const rotated = await three.manager.rotate({ ...one.identity, id: t.token.id, overlapSeconds: 1 });
+    expect(rotated.rotationDeadline.getTime()).toBe(one.clock.now().getTime() + 1000);
+    one.clock.advance(2_000);
+    // Past its deadline, but within the stated bound (60 s from the database read): the copies may still answer.
+    await expect(two.verifier.verify(t.plaintext)).resolves.toMatchObject({ id: t.token.id });
+    one.clock.advance(3_001); // t0 + 60 s: the shared record and every copy of it are gone
+    await expect(two.verifier.verify(t.plaintext)).rejects.toMatchObject({ code: 'Unauthenticated' });
+    await expect(one.verifier.verify(t.plaintext)).rejects.toMatchObject({ code: 'Unauthenticated' });
+  });
+
+  test('a shared record past its time by this replica’s clock is not trusted (Redis’s clock may run behind)', async () => {
+    const { one, two } = twoReplicas();
+    const t = await one.mint();
+    await one.verifier.verify(t.plaintext);
+    const recordKey = `api-token:record:${keyedHash(one.pepper, t.plaintext).toString('hex')}`;
+    const record = JSON.parse((await one.cache.get(recordKey)) ?? '{}') as { sharedUntil?: number };
+    expect(record.sharedUntil).toBe(one.clock.now().getTime() + 60_000);
+    await one.store.revokeChain({ ...one.identity, id: t.token.id, at: one.clock.now() }); // in the database only
+    // Kept by Redis past the time its writer gave it: two must ask the database.
+    await one.cache.set(recordKey, JSON.stringify({ ...record, sharedUntil: one.clock.now().getTime() - 1 }), 60_000);
+    await expect(two.verifier.verify(t.plaintext)).rejects.toMatchObject({ code: 'Unauthenticated' });
   });
 });

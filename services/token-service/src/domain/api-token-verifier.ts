@@ -169,24 +169,36 @@ export class ApiTokenVerifier {
     return undefined;
   }
 
-  /** From the shared cache, else the database (filling both caches); refuses what the database refuses. */
+  /**
+   * From the shared cache, else the database (filling both caches); refuses what the
+   * database refuses. A copy taken from the shared cache lives in this process no
+   * longer than the shared record does, so no copy outlives the shared TTL counted from
+   * the database read it came from (the bound of a change the cache never heard of).
+   */
   private async sharedOrDatabase(key: string, hash: Buffer, now: Date): Promise<ApiTokenInfo> {
     const generation = this.generation;
-    let info: ApiTokenInfo | null;
+    let shared: { info: ApiTokenInfo; until: Date | null } | null;
     try {
-      info = await this.cache.record(key);
+      shared = await this.cache.record(key);
     } catch (err) {
       if (!isMeziteError(err, 'Unavailable')) throw err;
       meziteMetrics.apiTokenLookups.inc({ source: 'database' });
       return this.fromDatabase(hash, now);
     }
-    meziteMetrics.apiTokenLookups.inc({ source: info ? 'cache' : 'database' });
-    if (!info) {
+    // A record past its time by this clock is not trusted, whatever Redis's clock says.
+    if (shared?.until && shared.until.getTime() <= now.getTime()) shared = null;
+    meziteMetrics.apiTokenLookups.inc({ source: shared ? 'cache' : 'database' });
+    let info: ApiTokenInfo;
+    let until: number | undefined;
+    if (shared) {
+      info = shared.info;
+      if (shared.until) until = shared.until.getTime();
+    } else {
       info = await this.fromDatabase(hash, now);
       const ttl = Math.min(this.sharedTtlMs, info.expiresAt.getTime() - now.getTime());
-      await this.cache.putRecord(key, info, ttl).catch((err: unknown) => this.logger.debug('could not share an api token verification', { err }));
+      await this.cache.putRecord(key, info, ttl, now).catch((err: unknown) => this.logger.debug('could not share an api token verification', { err }));
     }
-    if (generation === this.generation) this.localPut(key, info, now);
+    if (generation === this.generation) this.localPut(key, info, now, until);
     return info;
   }
 
@@ -202,11 +214,13 @@ export class ApiTokenVerifier {
     return apiTokenInfo(t);
   }
 
-  private localPut(key: string, info: ApiTokenInfo, now: Date): void {
+  private localPut(key: string, info: ApiTokenInfo, now: Date, sharedUntil?: number): void {
     if (this.local.size >= this.localMax && !this.local.has(key)) {
       const oldest = this.local.keys().next();
       if (!oldest.done) this.local.delete(oldest.value);
     }
-    this.local.set(key, { info, until: now.getTime() + Math.min(this.localTtlMs, info.expiresAt.getTime() - now.getTime()) });
+    const until = Math.min(now.getTime() + Math.min(this.localTtlMs, info.expiresAt.getTime() - now.getTime()), sharedUntil ?? Infinity);
+    if (until <= now.getTime()) return;
+    this.local.set(key, { info, until });
   }
 }

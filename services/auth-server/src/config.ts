@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { field, invalidArgument, isLoopbackHost, loadConfig, parse, requireSecureUrl } from '@mezite/identity';
+import { field, invalidArgument, isLoopbackHost, keyRing, loadConfig, parse, requireSecureUrl } from '@mezite/identity';
 import { commonConfigSchema } from '@mezite/platform';
 import type { TenantConfig } from './bootstrap';
 import { TrustedProxies } from './http/trusted-proxies';
@@ -99,6 +99,7 @@ export function configSchema() {
     tokenServiceTarget: field('MEZITE_TOKEN_SERVICE_TARGET', grpcTarget, '127.0.0.1:3026', 'host:port, or ipv4:a:p,b:p / dns:///name:port to balance over replicas'),
     sshCaTarget: field('MEZITE_SSH_CA_TARGET', grpcTarget, '127.0.0.1:3027', 'host:port, or ipv4:a:p,b:p / dns:///name:port to balance over replicas'),
     sessionPepper: field('MEZITE_SESSION_PEPPER', parse.key32, undefined, '32 random bytes, base64: keys the stored hashes of session secrets'),
+    previousSessionPeppers: field('MEZITE_SESSION_PEPPER_PREVIOUS', parse.key32List, [] as Buffer[], 'earlier values of MEZITE_SESSION_PEPPER, comma-separated: sessions and join tokens hashed under them still verify (sessions are re-hashed at use)'),
     adminIdentityFile: field('MEZITE_ADMIN_IDENTITY_FILE', parse.string, join(dataDir(), 'admin-identity.json')),
     demoFixtures: field('MEZITE_DEMO_FIXTURES', parse.bool, false, "seed 000's demo tenant svc-demo and client svc-deployer with a published secret; loopback listeners only unless MEZITE_DEMO_FIXTURES_ON_NETWORK"),
     demoFixturesOnNetwork: field('MEZITE_DEMO_FIXTURES_ON_NETWORK', parse.bool, false, 'allow the demo fixtures while the gRPC or HTTP listener is not on loopback (a development cluster behind port-forward); never in production'),
@@ -127,5 +128,5 @@ export function loadAuthServerConfig(env: NodeJS.ProcessEnv = process.env) {
   if (cfg.demoFixtures && exposed.length > 0 && !cfg.demoFixturesOnNetwork) {
     throw invalidArgument(`invalid configuration: MEZITE_DEMO_FIXTURES: the demo fixtures publish a client secret and ${exposed.join(', ')} is not a loopback address; listen on 127.0.0.1, turn the fixtures off, or set MEZITE_DEMO_FIXTURES_ON_NETWORK=true for a development cluster`);
   }
-  return cfg;
+  return { ...cfg, sessionPeppers: keyRing(cfg.sessionPepper, cfg.previousSessionPeppers) };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { keyedHash, randomHex, unauthenticated, type AuthMethod, type Clock, type Principal, type PrincipalKind } from '@mezite/identity';
+import { allKeys, keyedHash, randomHex, ringOf, unauthenticated, type AuthMethod, type Clock, type KeyRing, type KeyUsage, type Principal, type PrincipalKind } from '@mezite/identity';
+import { nullLogger, type Logger } from '@mezite/platform';
 import type { Session, SessionStore } from './session';
 
 /** Session bearer secrets: `mzs_` and 32 hex digits (128 bits). */
@@ -9,15 +10,28 @@ const SESSION_PATTERN = /^mzs_[0-9a-f]{32}$/;
 export interface SessionManagerOptions {
   store: SessionStore;
   clock: Clock;
-  /** Keys the stored hashes of session secrets. */
-  pepper: Buffer;
+  /** Keys the stored hashes of session secrets (shorthand for `peppers` without previous keys). */
+  pepper?: Buffer;
+  /** The current session pepper, which hashes new sessions, and the previous ones, which still verify. */
+  peppers?: KeyRing;
+  /** Where a failed re-hash is reported; default silent. */
+  logger?: Logger;
 }
 
-/** Creates sessions and resolves their bearer secrets to principals. */
+/**
+ * Creates sessions and resolves their bearer secrets to principals. A secret is looked
+ * up under every configured pepper in one read; a live session found under a previous
+ * one is re-hashed to the current one, so the previous pepper can be dropped once
+ * `keyUsage` shows no session needs it (or the longest session lifetime has passed).
+ */
 export class SessionManager {
+  private readonly peppers: KeyRing;
+  private readonly log: Logger;
+
   constructor(private readonly opts: SessionManagerOptions) {
     if (!opts.store || !opts.clock) throw new Error('SessionManager: store and clock are required');
-    if (!opts.pepper || opts.pepper.length < 32) throw new Error('SessionManager: a pepper of at least 32 bytes is required');
+    this.peppers = ringOf(opts, 'SessionManager');
+    this.log = opts.logger ?? nullLogger;
   }
 
   /** Starts a session; the returned secret is shown once and only its hash kept. */
@@ -44,7 +58,8 @@ export class SessionManager {
       roles: input.roles,
       acr: input.acr ?? null,
       amr: input.amr ?? [],
-      tokenHash: keyedHash(this.opts.pepper, secret),
+      tokenHash: keyedHash(this.peppers.current.key, secret),
+      pepperId: this.peppers.current.id,
       createdAt: now,
       expiresAt: new Date(now.getTime() + input.ttlMs),
       revokedAt: null,
@@ -60,9 +75,22 @@ export class SessionManager {
   async authenticate(secret: string): Promise<Principal> {
     const refused = unauthenticated('invalid or expired credential');
     if (!SESSION_PATTERN.test(secret)) throw refused;
-    const s = await this.opts.store.findByHash(keyedHash(this.opts.pepper, secret));
+    const hashes = allKeys(this.peppers).map((k) => keyedHash(k.key, secret));
+    const current = hashes[0] as Buffer;
+    const s = hashes.length === 1 ? await this.opts.store.findByHash(current) : await this.opts.store.findByHashes(hashes);
     if (!s || s.revokedAt || s.expiresAt <= this.opts.clock.now()) throw refused;
+    if (!s.tokenHash.equals(current) || s.pepperId !== this.peppers.current.id) {
+      // A failure refuses nothing: the old hash keeps verifying until its pepper is dropped.
+      await this.opts.store.rehash({ id: s.id, from: s.tokenHash, to: current, pepperId: this.peppers.current.id }).catch((err: unknown) => {
+        this.log.warn('could not re-hash a session under the current pepper', { session_id: s.id, err });
+      });
+    }
     return toPrincipal(s);
+  }
+
+  /** Live sessions counted by the pepper their hash is under (for `keys status`). */
+  keyUsage(): Promise<KeyUsage[]> {
+    return this.opts.store.countLiveByPepper(this.opts.clock.now());
   }
 
   /** Ends a session: its secret is refused from the next call on. Idempotent. */

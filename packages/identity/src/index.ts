@@ -7,6 +7,7 @@ export * from './names';
 export * from './config';
 export * from './secrets';
 export * from './key-ring';
+export * from './key-status';
 export * from './role';
 export * from './role-yaml';
 export * from './secure-url';

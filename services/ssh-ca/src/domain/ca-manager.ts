@@ -84,11 +84,6 @@ export class CaManager {
     return this.opts.store.countByKek();
   }
 
-  /** The configured KEKs. */
-  get kekRing(): KeyRing {
-    return this.keks;
-  }
-
   /** Makes sure each type has an active CA, creating key pairs on first start. */
   async ensure(): Promise<CertAuthority[]> {
     const out: CertAuthority[] = [];

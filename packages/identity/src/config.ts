@@ -59,6 +59,13 @@ export function loadConfig<S extends Schema>(schema: S, sources: ConfigSources =
   return out as ConfigOf<S>;
 }
 
+/** A 32-byte secret in base64 or hex (key-encryption keys, peppers). */
+function key32(raw: string): Buffer {
+  const b = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
+  if (b.length !== 32) throw new Error('expected 32 bytes, base64 or hex encoded');
+  return b;
+}
+
 /** Field parsers for loadConfig. */
 export const parse = {
   string: (raw: string): string => raw,
@@ -91,12 +98,21 @@ export const parse = {
     return raw;
   },
   /** A 32-byte secret in base64 or hex (key-encryption keys, peppers). */
-  key32: (raw: string): Buffer => {
-    const b = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
-    if (b.length !== 32) throw new Error('expected 32 bytes, base64 or hex encoded');
-    return b;
-  },
+  key32: key32,
   list: (raw: string): string[] => raw.split(',').map((s) => s.trim()).filter(Boolean),
+  /** Comma-separated 32-byte secrets, each base64 or hex (the previous keys of a rotation). */
+  key32List: (raw: string): Buffer[] =>
+    raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((s, i) => {
+        try {
+          return key32(s);
+        } catch (err) {
+          throw new Error(`key ${i + 1}: ${(err as Error).message}`);
+        }
+      }),
 };
 
 /** Shorthand for a field definition. */

@@ -6,6 +6,8 @@ export * from './principal';
 export * from './names';
 export * from './config';
 export * from './secrets';
+export * from './key-ring';
+export * from './key-status';
 export * from './role';
 export * from './role-yaml';
 export * from './secure-url';

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { keyId } from '@mezite/identity';
 import { loadAuthServerConfig } from './config';
 
 const base = { DATABASE_URL: 'postgresql://u@127.0.0.1:5432/db', MEZITE_SESSION_PEPPER: randomBytes(32).toString('base64'), MEZITE_AUDIT_KEY: randomBytes(32).toString('base64'), MEZITE_AUDIT_SIGNING_KEY: randomBytes(32).toString('hex') };
@@ -88,5 +89,16 @@ describe('auth-server config: failed-authentication limits', () => {
     ['REDIS_URL', 'not a url'],
   ])('%s=%s is refused, naming the key', (key, value) => {
     expect(() => loadAuthServerConfig({ ...base, [key]: value })).toThrow(new RegExp(key));
+  });
+});
+
+describe('auth-server config: session pepper rotation', () => {
+  test('MEZITE_SESSION_PEPPER_PREVIOUS takes earlier peppers, comma-separated, into the key ring; a bad one is named', () => {
+    const prev = randomBytes(32);
+    const cfg = loadAuthServerConfig({ ...base, MEZITE_SESSION_PEPPER_PREVIOUS: prev.toString('base64') });
+    expect(cfg.sessionPeppers.current.id).toBe(keyId(Buffer.from(base.MEZITE_SESSION_PEPPER, 'base64')));
+    expect(cfg.sessionPeppers.previous.map((k) => k.id)).toEqual([keyId(prev)]);
+    expect(loadAuthServerConfig(base).sessionPeppers.previous).toEqual([]);
+    expect(() => loadAuthServerConfig({ ...base, MEZITE_SESSION_PEPPER_PREVIOUS: `${prev.toString('base64')},nope` })).toThrow(/MEZITE_SESSION_PEPPER_PREVIOUS: key 2/);
   });
 });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { field, invalidArgument, isLoopbackHost, loadConfig, parse, requireSecureUrl } from '@mezite/identity';
+import { field, invalidArgument, isLoopbackHost, keyRing, loadConfig, parse, requireSecureUrl } from '@mezite/identity';
 import { commonConfigSchema, retentionConfigSchema } from '@mezite/platform';
 import type { TenantConfig } from './bootstrap';
 import { TrustedProxies } from './http/trusted-proxies';
@@ -115,6 +115,7 @@ export function configSchema() {
     auditKeyId: field('MEZITE_AUDIT_KEY_ID', auditKeyId, '1', 'the id stored with each audit record keyed with MEZITE_AUDIT_KEY (change it with the key)'),
     auditSigningKey: field('MEZITE_AUDIT_SIGNING_KEY', parse.key32, undefined, '32 random bytes, base64: the Ed25519 seed that signs audit checkpoints; kept outside the database'),
     auditCheckpointIntervalMs: field('MEZITE_AUDIT_CHECKPOINT_INTERVAL', parse.duration, 3600_000, 'how often each replica signs a checkpoint of the audit chain head, e.g. 1h'),
+    previousSessionPeppers: field('MEZITE_SESSION_PEPPER_PREVIOUS', parse.key32List, [] as Buffer[], 'earlier values of MEZITE_SESSION_PEPPER, comma-separated: sessions and join tokens hashed under them still verify (sessions are re-hashed at use)'),
     adminIdentityFile: field('MEZITE_ADMIN_IDENTITY_FILE', parse.string, join(dataDir(), 'admin-identity.json')),
     demoFixtures: field('MEZITE_DEMO_FIXTURES', parse.bool, false, "seed 000's demo tenant svc-demo and client svc-deployer with a published secret; loopback listeners only unless MEZITE_DEMO_FIXTURES_ON_NETWORK"),
     demoFixturesOnNetwork: field('MEZITE_DEMO_FIXTURES_ON_NETWORK', parse.bool, false, 'allow the demo fixtures while the gRPC or HTTP listener is not on loopback (a development cluster behind port-forward); never in production'),
@@ -148,5 +149,5 @@ export function loadAuthServerConfig(env: NodeJS.ProcessEnv = process.env) {
   if (cfg.demoFixtures && exposed.length > 0 && !cfg.demoFixturesOnNetwork) {
     throw invalidArgument(`invalid configuration: MEZITE_DEMO_FIXTURES: the demo fixtures publish a client secret and ${exposed.join(', ')} is not a loopback address; listen on 127.0.0.1, turn the fixtures off, or set MEZITE_DEMO_FIXTURES_ON_NETWORK=true for a development cluster`);
   }
-  return cfg;
+  return { ...cfg, sessionPeppers: keyRing(cfg.sessionPepper, cfg.previousSessionPeppers) };
 }

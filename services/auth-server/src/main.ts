@@ -103,10 +103,13 @@ export async function main(): Promise<void> {
   const checkpoints = new AuditCheckpoints({ store: new PrismaAuditCheckpointStore(prisma), signer: new CheckpointSigner(cfg.auditSigningKey), clock });
   const ca = new GrpcCertAuthorityClient(sshCa.client);
   const joinTokenStore = new PrismaJoinTokenStore(prisma);
-  const joinTokens = new JoinTokens({ store: joinTokenStore, clock, pepper: cfg.sessionPepper });
+  const joinTokens = new JoinTokens({ store: joinTokenStore, clock, peppers: cfg.sessionPeppers });
   const instanceStore = new PrismaBotInstanceStore(prisma);
   const sessionStore = new PrismaSessionStore(prisma);
-  const sessions = new SessionManager({ store: sessionStore, clock, pepper: cfg.sessionPepper });
+  const sessions = new SessionManager({ store: sessionStore, clock, peppers: cfg.sessionPeppers, logger: log });
+  log.info('session peppers', { current: cfg.sessionPeppers.current.id, previous: cfg.sessionPeppers.previous.map((k) => k.id) });
+  // Sessions hashed before peppers had ids: with one pepper, it is theirs (docs/DECISIONS.md).
+  if (cfg.sessionPeppers.previous.length === 0) await sessionStore.stampPepper(cfg.sessionPeppers.current.id);
   const botStore = new PrismaBotStore(prisma);
   const roles = new RoleManager({ store: new PrismaRoleStore(prisma), bots: botStore, clock });
   const revocationStore = new PrismaRevocationStore(prisma);
@@ -142,7 +145,7 @@ export async function main(): Promise<void> {
   const tenantDomain = async (id: string) => (await tenantStore.getTenantById(id))?.domain ?? id;
   const challenges = new PrismaRenewalChallengeStore(prisma);
   const certs = new BotCertificates({ roles, ca, clock, maxCertTtlMs: cfg.botMaxCertTtlMs });
-  const tokenHash = (plaintext: string) => joinTokens.hash(plaintext);
+  const tokenHash = (plaintext: string) => joinTokens.storedHash(plaintext);
   const joins = new JoinManager({ bots: botStore, instances: instanceStore, tokens: joinTokenStore, tokenHash, certs, audit, clock, revocations, refusals, copyLockScope: cfg.copyLockScope });
   const nodeStore = new PrismaNodeStore(prisma);
   const nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens, revocations, audit, clock, log });

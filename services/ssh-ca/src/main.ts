@@ -4,8 +4,7 @@ import { systemClock } from '@mezite/identity';
 import { createGrpcServer, createLogger, internalServerCredentials, onShutdown, readTlsFiles, runMigrations, startOpsEndpoints, startTracing } from '@mezite/platform';
 import { sshcav1 } from '@mezite/proto';
 import { loadSshCaConfig } from './config';
-import { CaManager } from './domain/ca-manager';
-import { CertificateSigner } from './domain/certificate-signer';
+import { startCertAuthorities } from './domain/ca-startup';
 import { KrlBuilder } from './domain/krl-builder';
 import { sshCaHandlers } from './grpc/ssh-ca-handlers';
 import { PrismaCertAuthorityStore } from './store/prisma-cert-authority-store';
@@ -22,10 +21,9 @@ export async function main(): Promise<void> {
   await runMigrations({ databaseUrl: cfg.databaseUrl, schema: 'sshca', dir: join(__dirname, '..', 'migrations'), log: (m) => log.info(m) });
   const prisma = createPrismaClient(cfg.databaseUrl, cfg.dbPoolSize);
   const issued = new PrismaIssuedCertificateStore(prisma);
-  const cas = new CaManager({ store: new PrismaCertAuthorityStore(prisma), clock: systemClock, kek: cfg.kek, algorithm: cfg.algorithm, issued });
-  for (const ca of await cas.ensure()) log.info('certificate authority ready', { type: ca.type, fingerprint: ca.fingerprint, algorithm: ca.algorithm });
-  const signer = new CertificateSigner({ store: issued, cas, kek: cfg.kek, clock: systemClock, logger: log });
-  await signer.load(); // a wrong MEZITE_CA_KEK fails here, not at the first request
+  // Re-wraps CA keys under the current KEK, then makes or opens the CAs; a KEK that is
+  // missing or wrong stops the start here (docs/OPERATIONS.md, "Rotate").
+  const { cas, signer } = await startCertAuthorities({ store: new PrismaCertAuthorityStore(prisma), issued, keks: cfg.keks, algorithm: cfg.algorithm, clock: systemClock, log });
 
   const grpc = createGrpcServer({ name: 'mezite.sshca.v1.SshCaService', logger: log, allowedCallers: cfg.allowedCallers });
   grpc.services.add(sshcav1.SshCaServiceDefinition, sshCaHandlers({ cas, signer, krl: new KrlBuilder({ issued, cas, clock: systemClock }), issued }));

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { keyId } from '@mezite/identity';
 import { loadTokenServiceConfig } from './config';
 
 const base = { DATABASE_URL: 'postgresql://u@127.0.0.1:5432/db', MEZITE_TOKEN_PEPPER: randomBytes(32).toString('base64') };
@@ -31,5 +32,14 @@ describe('token-service config', () => {
     ['MEZITE_API_TOKEN_TTL', 'forever'],
   ])('%s=%s is refused, naming the key', (key, value) => {
     expect(() => loadTokenServiceConfig({ ...base, [key]: value })).toThrow(new RegExp(key));
+  });
+
+  test('MEZITE_TOKEN_PEPPER_PREVIOUS takes earlier peppers, comma-separated, into the key ring; a bad one is named', () => {
+    const [prev1, prev2] = [randomBytes(32), randomBytes(32)];
+    const cfg = loadTokenServiceConfig({ ...base, MEZITE_TOKEN_PEPPER_PREVIOUS: `${prev1.toString('base64')},${prev2.toString('hex')}` });
+    expect(cfg.peppers.current.id).toBe(keyId(Buffer.from(base.MEZITE_TOKEN_PEPPER, 'base64')));
+    expect(cfg.peppers.previous.map((k) => k.id)).toEqual([keyId(prev1), keyId(prev2)]);
+    expect(loadTokenServiceConfig(base).peppers.previous).toEqual([]);
+    expect(() => loadTokenServiceConfig({ ...base, MEZITE_TOKEN_PEPPER_PREVIOUS: 'c2hvcnQ=' })).toThrow(/MEZITE_TOKEN_PEPPER_PREVIOUS: key 1/);
   });
 });

@@ -9,6 +9,7 @@ import { ApiTokenManager } from './domain/api-token-manager';
 import { ApiTokenVerifier } from './domain/api-token-verifier';
 import { ClientSecretManager } from './domain/client-secret-manager';
 import { LastUseRecorder } from './domain/last-use-recorder';
+import { stampUnversionedRows } from './domain/pepper-stamp';
 import { apiTokenHandlers } from './grpc/api-token-handlers';
 import { PrismaApiTokenStore } from './store/prisma-api-token-store';
 import { PrismaClientSecretStore } from './store/prisma-client-secret-store';
@@ -34,14 +35,17 @@ export async function main(): Promise<void> {
     store: apiTokenStore,
     cache: tokenCache,
     clock: systemClock,
-    pepper: cfg.pepper,
+    peppers: cfg.peppers,
     logger: log,
     rotationOverlapMs: cfg.rotationOverlapMs,
     defaultTtlMs: cfg.apiTokenTtlMs,
     verificationLeaseMs: cfg.apiTokenLeaseMs,
   });
-  const verifier = new ApiTokenVerifier({ store: apiTokenStore, cache: tokenCache, clock: systemClock, pepper: cfg.pepper, logger: log, lastUse });
-  const clientSecrets = new ClientSecretManager({ store: new PrismaClientSecretStore(prisma), clock: systemClock, pepper: cfg.pepper });
+  const verifier = new ApiTokenVerifier({ store: apiTokenStore, cache: tokenCache, clock: systemClock, peppers: cfg.peppers, logger: log, lastUse });
+  const clientSecretStore = new PrismaClientSecretStore(prisma);
+  const clientSecrets = new ClientSecretManager({ store: clientSecretStore, clock: systemClock, peppers: cfg.peppers, logger: log });
+  log.info('peppers', { current: cfg.peppers.current.id, previous: cfg.peppers.previous.map((k) => k.id) });
+  await stampUnversionedRows({ peppers: cfg.peppers, stores: { api_tokens: apiTokenStore, client_secrets: clientSecretStore }, log });
   await verifier.start();
   lastUse.start();
 

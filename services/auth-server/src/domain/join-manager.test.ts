@@ -1,5 +1,5 @@
-import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
-import { FakeClock, isMeziteError, type Principal } from '@mezite/identity';
+import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { FakeClock, isMeziteError, keyRing, type KeyRing, type Principal } from '@mezite/identity';
 import { nullLogger } from '@mezite/platform';
 import { encodePublicKey, formatPublicKey, generateCaKey, parseCertificate, parsePublicKey, signBotRenewal, signCertificate } from '@mezite/ssh';
 import { MemoryAuditLog } from '../store/memory-audit-log';
@@ -8,6 +8,7 @@ import { MemoryRevocationStore } from '../store/memory-node-store';
 import { MemoryRoleStore } from '../store/memory-role-store';
 import { BotManager } from './bot-manager';
 import { JoinManager, MEZITE_EXTENSION } from './join-manager';
+import { JoinTokens } from './join-token';
 import { RefusalAuditor } from './refusal-auditor';
 import { RevocationList } from './revocation';
 import { RoleManager } from './role-manager';
@@ -48,7 +49,7 @@ describe('JoinManager: instances, one-call renewal, exact copy detection', () =>
   let krl: RevocationList;
   let roles: RoleManager;
 
-  const build = (o: { copyLockScope?: 'instance' | 'bot'; refusals?: RefusalAuditor } = {}) => {
+  const build = (o: { copyLockScope?: 'instance' | 'bot'; refusals?: RefusalAuditor; peppers?: KeyRing } = {}) => {
     world = botWorld({ clock, ca, roles, botStore, audit, revocations: krl, revocationStore: revStore, ...o });
     joins = world.joins;
     bots = new BotManager({ store: botStore, instances: world.instances, joinTokens: world.joinTokens, clock, roles, revocations: krl });
@@ -83,6 +84,24 @@ describe('JoinManager: instances, one-call renewal, exact copy detection', () =>
   const serialOf = (h: Held) => parseCertificate(h.certificate).serial.toString();
 
   describe('join', () => {
+    test('a join token minted under the previous session pepper still joins, once; without that pepper it is refused', async () => {
+      const [a, b] = [randomBytes(32), randomBytes(32)];
+      build({ peppers: keyRing(b, [a]) });
+      const { bot } = await bots.create(admin, { name: 'rotated', roles: ['ci-deployer'], tokenTtlMs: 3600_000 });
+      const underA = new JoinTokens({ store: world.tokenStore, clock, pepper: a });
+      const used = await underA.create({ tenantId, subjectKind: 'bot', subjectId: bot.id, ttlMs: 3600_000 });
+      const unused = await underA.create({ tenantId, subjectKind: 'bot', subjectId: bot.id, ttlMs: 3600_000 });
+      const held = await join(used.plaintext);
+      expect(held.generation).toBe(1);
+      await expect(join(used.plaintext)).rejects.toMatchObject({ code: 'Unauthenticated' });
+      expect((await world.tokenStore.findByHash(world.joinTokens.hash(unused.plaintext)))).toBeNull(); // not under B
+
+      // The previous pepper dropped: a token minted under it is unknown.
+      const onlyB = new JoinTokens({ store: world.tokenStore, clock, peppers: keyRing(b) });
+      const joinsB = new JoinManager({ bots: botStore, instances: world.instances, tokens: world.tokenStore, tokenHash: (t) => onlyB.storedHash(t), certs: world.certs, audit, clock });
+      await expect(joinsB.join({ joinToken: unused.plaintext, publicKey: keyPair().line, requestedTtlMs: 3600_000, requestId: randomUUID(), source: '198.51.100.1' })).rejects.toMatchObject({ code: 'Unauthenticated' });
+    });
+
     test('an instance at generation 1: principals allowed minus denied, the claims name bot, instance and generation, the token works once', async () => {
       const token = await newBot();
       const j = await join(token);

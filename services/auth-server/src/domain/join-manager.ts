@@ -21,7 +21,8 @@ export interface JoinManagerOptions {
   instances: BotInstanceStore;
   tokens: JoinTokenStore;
   /** Hashes a join token's plaintext as it is stored (JoinTokens). */
-  tokenHash: (plaintext: string) => Buffer;
+  /** The hash a join token's plaintext is stored under (JoinTokens.storedHash). */
+  tokenHash: (plaintext: string) => Buffer | Promise<Buffer>;
   certs: BotCertificates;
   audit: AuditLog;
   clock: Clock;
@@ -83,7 +84,7 @@ export class JoinManager {
     const pub = parsePublicKey(input.publicKey);
     const event = { type: 'bot.join', requestId: input.requestId, source: input.source, credential: 'join token', target: 'bot:?', fallbackReason: 'refused token' };
     if (!JOIN_TOKEN_PATTERN.test(input.joinToken)) return this.refuseJoin(event, 'malformed token');
-    const hash = this.o.tokenHash(input.joinToken);
+    const hash = await this.o.tokenHash(input.joinToken);
     const now = this.o.clock.now();
     const heartbeat = boundedHeartbeat(input.heartbeat);
     // Everything the join reads comes first: inside the redemption's transaction only

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { invalidArgument, isUuid, keyedHash, randomHex, type Clock } from '@mezite/identity';
+import { allKeys, invalidArgument, isUuid, keyedHash, randomHex, ringOf, type Clock, type KeyRing } from '@mezite/identity';
 import type { BotInstance, LineageStep } from './bot-instance';
 import type { ExpiredRows } from './retention';
 
@@ -44,6 +44,8 @@ export interface JoinTokenStore extends ExpiredRows {
   /** Revokes every unredeemed, unrevoked token of the subject in one statement; how many. */
   revokeForSubject(tenantId: string, subjectId: string, at: Date): Promise<number>;
   findByHash(tokenHash: Buffer): Promise<JoinToken | null>;
+  /** The token whose hash is one of `tokenHashes` (one per configured pepper), in one read; null when none is. */
+  findByHashes(tokenHashes: readonly Buffer[]): Promise<JoinToken | null>;
   /**
    * Redeems the token with this hash if at `at` it is unredeemed, unrevoked and unexpired
    * (one conditional statement; concurrent attempts wait on the row and exactly one
@@ -69,19 +71,37 @@ export function joinTokenKey(pepper: Buffer): Buffer {
   return keyedHash(pepper, 'mezite join-token key v1');
 }
 
-/** Mints and revokes one-time join tokens; redemption is the join managers' (JoinTokenStore.redeem). */
+/**
+ * Mints and revokes one-time join tokens; redemption is the join managers' (JoinTokenStore.redeem).
+ * Tokens are hashed under the key derived from the current session pepper; one minted
+ * under a previous pepper is still found (`storedHash`) until that pepper is dropped. A
+ * token is used once and lives at most 7 days, so it is not re-hashed.
+ */
 export class JoinTokens {
   private readonly key: Buffer;
+  private readonly previousKeys: Buffer[];
 
-  constructor(private readonly o: { store: JoinTokenStore; clock: Clock; pepper: Buffer }) {
+  constructor(private readonly o: { store: JoinTokenStore; clock: Clock; pepper?: Buffer; peppers?: KeyRing }) {
     if (!o.store || !o.clock) throw new Error('JoinTokens: store and clock are required');
-    if (!o.pepper || o.pepper.length < 32) throw new Error('JoinTokens: a pepper of at least 32 bytes is required');
-    this.key = joinTokenKey(o.pepper);
+    const ring = ringOf(o, 'JoinTokens');
+    [this.key, ...this.previousKeys] = allKeys(ring).map((k) => joinTokenKey(k.key)) as [Buffer, ...Buffer[]];
   }
 
-  /** The stored hash of a plaintext. */
+  /** The hash a plaintext is stored under when minted now. */
   hash(plaintext: string): Buffer {
     return keyedHash(this.key, plaintext);
+  }
+
+  /**
+   * The hash the plaintext's token is stored under: its hash under the current pepper,
+   * unless previous peppers are configured and the token was minted under one of them
+   * (one read for all). What the join managers redeem by.
+   */
+  async storedHash(plaintext: string): Promise<Buffer> {
+    const current = this.hash(plaintext);
+    if (this.previousKeys.length === 0) return current;
+    const t = await this.o.store.findByHashes([current, ...this.previousKeys.map((k) => keyedHash(k, plaintext))]);
+    return t ? t.tokenHash : current;
   }
 
   /** Mints a token for a subject; the plaintext is returned once and not stored. */

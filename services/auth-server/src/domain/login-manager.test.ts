@@ -4,7 +4,7 @@ import { MemoryAuditLog } from '../store/memory-audit-log';
 import { FailureLimiter } from './failure-limiter';
 import type { IdTokenVerifier, VerifiedIdToken } from './id-token-verifier';
 import { HUMAN_SESSION_TTL_MS, LoginManager, type HumanIdpConfig } from './login-manager';
-import type { Session, SessionStore } from './session';
+import { MemorySessionStore } from '../store/memory-session-store';
 import { SessionManager } from './session-manager';
 import type { Tenant, TenantStore, User } from './tenant';
 
@@ -27,30 +27,6 @@ class FakeTenants implements TenantStore {
   }
 }
 
-class FakeSessions implements SessionStore {
-  async deleteExpired(): Promise<number> {
-    return 0;
-  }
-  rows: Session[] = [];
-  async create(s: Session) {
-    this.rows.push(s);
-  }
-  async findByHash(h: Buffer) {
-    return this.rows.find((s) => s.tokenHash.equals(h)) ?? null;
-  }
-  async revoke(id: string, at: Date) {
-    for (const s of this.rows) if (s.id === id && !s.revokedAt) s.revokedAt = at;
-  }
-  async listBootstrap(): Promise<Session[]> {
-    return [];
-  }
-  async replaceBootstrap(): Promise<{ revoked: number }> {
-    throw new Error('not used by LoginManager');
-  }
-  async revokeBootstrap(): Promise<number> {
-    return 0;
-  }
-}
 
 /** Stands in for the provider: tokens are `good:<json of VerifiedIdToken fields>`. */
 const verifier: IdTokenVerifier = {
@@ -64,7 +40,7 @@ const good = (claims: Partial<VerifiedIdToken>) => `good:${JSON.stringify(claims
 describe('LoginManager', () => {
   let clock: FakeClock;
   let tenants: FakeTenants;
-  let store: FakeSessions;
+  let store: MemorySessionStore;
   let sessions: SessionManager;
   let audit: MemoryAuditLog;
   let def: Tenant;
@@ -75,7 +51,7 @@ describe('LoginManager', () => {
   beforeEach(async () => {
     clock = new FakeClock('2026-03-01T12:00:00Z');
     tenants = new FakeTenants();
-    store = new FakeSessions();
+    store = new MemorySessionStore();
     sessions = new SessionManager({ store, clock, pepper: randomBytes(32) });
     audit = new MemoryAuditLog();
     def = await tenants.ensureTenant({ id: randomUUID(), domain: 'default', kind: 'mixed', createdAt: clock.now(), machineIdp: { kind: 'builtin' } });

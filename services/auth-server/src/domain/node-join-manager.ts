@@ -39,7 +39,8 @@ export interface NodeJoinManagerOptions {
   nodes: NodeStore;
   /** Join tokens: a node's join redeems its token in the transaction that enrolls its host key. */
   tokens: JoinTokenStore;
-  tokenHash: (plaintext: string) => Buffer;
+  /** The hash a join token's plaintext is stored under (JoinTokens.storedHash). */
+  tokenHash: (plaintext: string) => Buffer | Promise<Buffer>;
   ca: CertAuthorityClient;
   challenges: RenewalChallengeStore;
   audit: AuditLog;
@@ -84,7 +85,7 @@ export class NodeJoinManager {
     if (!NODE_TOKEN.test(input.joinToken)) return this.refuse(event, INVALID_JOIN_TOKEN, 'malformed token');
     const fingerprint = fingerprintSha256(hostKey.blob);
     const at = this.o.clock.now();
-    const hash = this.o.tokenHash(input.joinToken);
+    const hash = await this.o.tokenHash(input.joinToken);
     // Reads first: inside the redemption's transaction only ssh-ca is called and the
     // transaction's own connection written.
     const tok = await this.o.tokens.findByHash(hash);

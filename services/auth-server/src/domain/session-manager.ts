@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { createHmac } from 'node:crypto';
-import { isMeziteError, keyedHash, randomHex, unauthenticated, type AuthMethod, type Clock, type Principal, type PrincipalKind } from '@mezite/identity';
+import { createHmac, randomUUID } from 'node:crypto';
+import { allKeys, isMeziteError, keyedHash, randomHex, ringOf, unauthenticated, type AuthMethod, type Clock, type KeyRing, type KeyUsage, type Principal, type PrincipalKind } from '@mezite/identity';
+import { nullLogger, type Logger } from '@mezite/platform';
 import type { Session, SessionStore } from './session';
 
 /** Session bearer secrets: `mzs_` and 32 hex digits (128 bits). */
@@ -10,15 +10,28 @@ const SESSION_PATTERN = /^mzs_[0-9a-f]{32}$/;
 export interface SessionManagerOptions {
   store: SessionStore;
   clock: Clock;
-  /** Keys the stored hashes of session secrets. */
-  pepper: Buffer;
+  /** Keys the stored hashes of session secrets (shorthand for `peppers` without previous keys). */
+  pepper?: Buffer;
+  /** The current session pepper, which hashes new sessions, and the previous ones, which still verify. */
+  peppers?: KeyRing;
+  /** Where a failed re-hash is reported; default silent. */
+  logger?: Logger;
 }
 
-/** Creates sessions and resolves their bearer secrets to principals. */
+/**
+ * Creates sessions and resolves their bearer secrets to principals. A secret is looked
+ * up under every configured pepper in one read; a live session found under a previous
+ * one is re-hashed to the current one, so the previous pepper can be dropped once
+ * `keyUsage` shows no session needs it (or the longest session lifetime has passed).
+ */
 export class SessionManager {
+  private readonly peppers: KeyRing;
+  private readonly log: Logger;
+
   constructor(private readonly opts: SessionManagerOptions) {
     if (!opts.store || !opts.clock) throw new Error('SessionManager: store and clock are required');
-    if (!opts.pepper || opts.pepper.length < 32) throw new Error('SessionManager: a pepper of at least 32 bytes is required');
+    this.peppers = ringOf(opts, 'SessionManager');
+    this.log = opts.logger ?? nullLogger;
   }
 
   /** Starts a session; the returned secret is shown once and only its hash kept. */
@@ -45,7 +58,8 @@ export class SessionManager {
       roles: input.roles,
       acr: input.acr ?? null,
       amr: input.amr ?? [],
-      tokenHash: keyedHash(this.opts.pepper, secret),
+      tokenHash: keyedHash(this.peppers.current.key, secret),
+      pepperId: this.peppers.current.id,
       createdAt: now,
       expiresAt: new Date(now.getTime() + input.ttlMs),
       revokedAt: null,
@@ -61,14 +75,17 @@ export class SessionManager {
   async authenticate(secret: string): Promise<Principal> {
     const refused = unauthenticated('invalid or expired credential');
     if (!SESSION_PATTERN.test(secret)) throw refused;
-    const s = await this.opts.store.findByHash(keyedHash(this.opts.pepper, secret));
+    const hashes = allKeys(this.peppers).map((k) => keyedHash(k.key, secret));
+    const current = hashes[0] as Buffer;
+    const s = hashes.length === 1 ? await this.opts.store.findByHash(current) : await this.opts.store.findByHashes(hashes);
     if (!s || s.revokedAt || s.expiresAt <= this.opts.clock.now()) throw refused;
+    if (!s.tokenHash.equals(current) || s.pepperId !== this.peppers.current.id) {
+      // A failure refuses nothing: the old hash keeps verifying until its pepper is dropped.
+      await this.opts.store.rehash({ id: s.id, from: s.tokenHash, to: current, pepperId: this.peppers.current.id }).catch((err: unknown) => {
+        this.log.warn('could not re-hash a session under the current pepper', { session_id: s.id, err });
+      });
+    }
     return toPrincipal(s);
-  }
-
-  /** Ends a session: its secret is refused from the next call on. Idempotent. */
-  async revoke(id: string): Promise<void> {
-    await this.opts.store.revoke(id, this.opts.clock.now());
   }
 
   /**
@@ -83,8 +100,8 @@ export class SessionManager {
       if (live) return { ...live, created: false, revoked: 0 };
       const now = this.opts.clock.now();
       const id = randomUUID();
-      const secret = this.bootstrapSecret(id);
-      const session: Session = { id, tenantId: input.tenantId, principalKind: 'user', principalId: input.principalId, name: input.name, authMethod: 'bootstrap-admin', roles: input.roles, acr: null, amr: [], tokenHash: keyedHash(this.opts.pepper, secret), createdAt: now, expiresAt: new Date(now.getTime() + input.ttlMs), revokedAt: null };
+      const secret = this.bootstrapSecret(id, this.peppers.current.key);
+      const session: Session = { id, tenantId: input.tenantId, principalKind: 'user', principalId: input.principalId, name: input.name, authMethod: 'bootstrap-admin', roles: input.roles, acr: null, amr: [], tokenHash: keyedHash(this.peppers.current.key, secret), pepperId: this.peppers.current.id, createdAt: now, expiresAt: new Date(now.getTime() + input.ttlMs), revokedAt: null };
       try {
         const { revoked } = await this.opts.store.replaceBootstrap(session);
         return { secret, session, created: true, revoked };
@@ -98,9 +115,15 @@ export class SessionManager {
   /** The tenant's live bootstrap session of this version (its secret derivable), if any. */
   async liveBootstrap(tenantId: string): Promise<{ secret: string; session: Session } | null> {
     const now = this.opts.clock.now();
+    // Derived and hashed under any configured pepper: a session from before a rotation (or
+    // re-hashed since) stays the one bootstrap session until it expires or is revoked.
+    const keys = allKeys(this.peppers).map((k) => k.key);
     for (const s of await this.opts.store.listBootstrap(tenantId)) {
-      const secret = this.bootstrapSecret(s.id);
-      if (!s.revokedAt && s.expiresAt > now && keyedHash(this.opts.pepper, secret).equals(s.tokenHash)) return { secret, session: s };
+      if (s.revokedAt || s.expiresAt <= now) continue;
+      for (const from of keys) {
+        const secret = this.bootstrapSecret(s.id, from);
+        if (keys.some((k) => keyedHash(k, secret).equals(s.tokenHash))) return { secret, session: s };
+      }
     }
     return null;
   }
@@ -115,9 +138,19 @@ export class SessionManager {
     return this.opts.store.revokeBootstrap(tenantId, this.opts.clock.now());
   }
 
-  /** A bootstrap session's secret, derived from its id under the pepper (see ensureBootstrap). */
-  private bootstrapSecret(id: string): string {
-    return `mzs_${createHmac('sha256', this.opts.pepper).update(`mezite.bootstrap-session.v1\0${id}`).digest('hex').slice(0, 32)}`;
+  /** A bootstrap session's secret, derived from its id under a pepper (see ensureBootstrap). */
+  private bootstrapSecret(id: string, pepper: Buffer): string {
+    return `mzs_${createHmac('sha256', pepper).update(`mezite.bootstrap-session.v1\0${id}`).digest('hex').slice(0, 32)}`;
+  }
+
+  /** Live sessions counted by the pepper their hash is under (for `keys status`). */
+  keyUsage(): Promise<KeyUsage[]> {
+    return this.opts.store.countLiveByPepper(this.opts.clock.now());
+  }
+
+  /** Ends a session: its secret is refused from the next call on. Idempotent. */
+  async revoke(id: string): Promise<void> {
+    await this.opts.store.revoke(id, this.opts.clock.now());
   }
 
   /** True when `secret` names a live session (used to keep an identity file valid). */

@@ -4,7 +4,7 @@
  * and the KRL is a real OpenSSH KRL over that log. `botWorld` wires the bot, instance
  * and join-token stores in memory with the managers that use them.
  */
-import { failedPrecondition, notFound, type Clock } from '@mezite/identity';
+import { failedPrecondition, notFound, type Clock, type KeyRing } from '@mezite/identity';
 import { encodeKrl, generateCaKey, parsePublicKey, signCertificate, type CaKeyPair } from '@mezite/ssh';
 import { MemoryBotInstanceStore } from '../store/memory-bot-instance-store';
 import type { MemoryBotStore } from '../store/memory-bot-store';
@@ -75,11 +75,11 @@ export class FakeCa implements CertAuthorityClient {
 }
 
 /** The in-memory stores and managers of bots, their instances and join tokens, wired as main.ts wires them. */
-export function botWorld(o: { clock: Clock; ca: CertAuthorityClient; roles: RoleManager; botStore: MemoryBotStore; audit: AuditLog; revocations?: RevocationList; revocationStore?: { add(r: Revocation): Promise<void> }; nodes?: NodeStore; copyLockScope?: 'instance' | 'bot'; refusals?: Pick<RefusalAuditor, 'refused'> }) {
+export function botWorld(o: { clock: Clock; ca: CertAuthorityClient; roles: RoleManager; botStore: MemoryBotStore; audit: AuditLog; revocations?: RevocationList; revocationStore?: { add(r: Revocation): Promise<void> }; nodes?: NodeStore; copyLockScope?: 'instance' | 'bot'; refusals?: Pick<RefusalAuditor, 'refused'>; peppers?: KeyRing }) {
   const instances = new MemoryBotInstanceStore({ bots: o.botStore, ...(o.revocationStore ? { revocations: o.revocationStore } : {}) });
   const tokenStore = new MemoryJoinTokenStore({ instances, ...(o.nodes ? { nodes: o.nodes } : {}) });
-  const joinTokens = new JoinTokens({ store: tokenStore, clock: o.clock, pepper: Buffer.alloc(32, 7) });
-  const tokenHash = (t: string) => joinTokens.hash(t);
+  const joinTokens = new JoinTokens({ store: tokenStore, clock: o.clock, ...(o.peppers ? { peppers: o.peppers } : { pepper: Buffer.alloc(32, 7) }) });
+  const tokenHash = (t: string) => joinTokens.storedHash(t);
   const certs = new BotCertificates({ roles: o.roles, ca: o.ca, clock: o.clock });
   const joins = new JoinManager({
     bots: o.botStore,

@@ -64,6 +64,13 @@ export function joinTokenStoreContract(name: string, make: () => Promise<JoinTok
       return newInstance(bot, lineageStep(id, 1, { issuedAt: t(100), expiresAt: t(3700) }), { id, joinTokenId: tokenId, createdAt: t(100) });
     };
 
+    test('findByHashes finds a token by any of several hashes (one per pepper) in one read', async () => {
+      const { tok } = await botToken();
+      expect(await f.peer.findByHashes([randomBytes(32), Buffer.from(tok.tokenHash)])).toEqual(tok);
+      expect(await f.store.findByHashes([randomBytes(32), randomBytes(32)])).toBeNull();
+      expect(await f.store.findByHashes([])).toBeNull();
+    });
+
     test('create and findByHash; a taken id or hash is AlreadyExists', async () => {
       const { tok } = await botToken();
       expect(await f.store.findByHash(tok.tokenHash)).toEqual(tok);

@@ -43,6 +43,14 @@ export class MemoryJoinTokenStore implements JoinTokenStore {
     return t ? copy(t) : null;
   }
 
+  async findByHashes(tokenHashes: readonly Buffer[]): Promise<JoinToken | null> {
+    for (const h of tokenHashes) {
+      const t = this.tokens.get(h.toString('hex'));
+      if (t) return copy(t);
+    }
+    return null;
+  }
+
   async redeem<T>(tokenHash: Buffer, at: Date, work: (token: JoinToken, writes: JoinWrites) => Promise<T>): Promise<T | null> {
     const k = tokenHash.toString('hex');
     const before = this.locks.get(k) ?? Promise.resolve();

@@ -117,6 +117,16 @@ export class PrismaJoinTokenStore implements JoinTokenStore {
     }
   }
 
+  async findByHashes(tokenHashes: readonly Buffer[]): Promise<JoinToken | null> {
+    if (tokenHashes.length === 0) return null;
+    try {
+      const r = await this.pool.query<Row>({ name: 'auth.join_token_by_hashes', text: `SELECT ${COLUMNS} FROM auth.join_tokens WHERE token_hash = ANY($1::bytea[]) LIMIT 1`, values: [[...tokenHashes]] });
+      return r.rows[0] ? fromRow(r.rows[0]) : null;
+    } catch (err) {
+      throw translateDbError(err, 'join token');
+    }
+  }
+
   async redeem<T>(tokenHash: Buffer, at: Date, work: (token: JoinToken, writes: JoinWrites) => Promise<T>): Promise<T | null> {
     const release = await this.slot();
     try {

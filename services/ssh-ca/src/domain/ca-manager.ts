@@ -1,17 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { failedPrecondition, isMeziteError, unavailable, type Clock } from '@mezite/identity';
+import { failedPrecondition, isMeziteError, unavailable, type Clock, type KeyRing, type KeyUsage } from '@mezite/identity';
 import { fingerprintSha256, generateCaKey } from '@mezite/ssh';
 import { type CaAlgorithm, type CaState, type CaType, type CertAuthority, type CertAuthorityStore, isTrusted } from './cert-authority';
 import type { IssuedCertificateStore } from './issued-certificate';
 import { DEFAULT_CA_REFRESH_MS } from './certificate-signer';
-import { sealPrivateKey } from './key-encryption';
+import { kekRingOf, openCaKey, sealPrivateKey } from './key-encryption';
 
 /** Options of CaManager. */
 export interface CaManagerOptions {
   store: CertAuthorityStore;
   clock: Clock;
-  /** Key-encryption key sealing CA private keys at rest (32 bytes). */
-  kek: Buffer;
+  /** Key-encryption key sealing CA private keys at rest (32 bytes); shorthand for `keks` without previous keys. */
+  kek?: Buffer;
+  /** The current KEK, which seals every CA key, and the previous ones, which only open keys until they are re-wrapped. */
+  keks?: KeyRing;
   /** Algorithm of newly made CAs. */
   algorithm: CaAlgorithm;
   /** The issued-certificate log: completing a rotation waits for the old CA's certificates to expire. */
@@ -47,9 +49,39 @@ export interface CaStatus extends CertAuthority {
  * expired (or with `force`). `rollback` drops a new CA that never signed.
  */
 export class CaManager {
+  private readonly keks: KeyRing;
+
   constructor(private readonly opts: CaManagerOptions) {
     if (!opts.store || !opts.clock) throw new Error('CaManager: store and clock are required');
-    if (!opts.kek || opts.kek.length !== 32) throw new Error('CaManager: a 32-byte key-encryption key is required');
+    this.keks = kekRingOf(opts, 'CaManager');
+  }
+
+  /**
+   * Seals every CA key (retired ones too) not yet under the current KEK under it: opened
+   * with the KEK its id names (Internal naming the id when that KEK is not configured),
+   * sealed again, and written with a conditional UPDATE on the old sealed bytes, so
+   * replicas starting at once re-wrap each key once and agree on the result. Returns how
+   * many this call re-wrapped. Run at start, before `ensure`: a KEK that opens nothing
+   * stops the start, and never leads to a new CA.
+   */
+  async rewrapKeys(): Promise<number> {
+    let n = 0;
+    for (const ca of await this.opts.store.list()) {
+      if (ca.kekId === this.keks.current.id) continue;
+      const { der } = openCaKey(this.keks, ca);
+      try {
+        const to = sealPrivateKey(this.keks.current.key, ca.id, der);
+        if (await this.opts.store.rewrap({ id: ca.id, from: ca.encryptedPrivateKey, to, kekId: this.keks.current.id })) n++;
+      } finally {
+        der.fill(0);
+      }
+    }
+    return n;
+  }
+
+  /** CA keys (retired ones too) counted by the KEK they are sealed under (for `mezite-keys ssh-ca status`). */
+  keyUsage(): Promise<KeyUsage[]> {
+    return this.opts.store.countByKek();
   }
 
   /** Makes sure each type has an active CA, creating key pairs on first start. */
@@ -154,7 +186,8 @@ export class CaManager {
       algorithm: this.opts.algorithm,
       publicKey: key.publicKeyLine.split(' ').slice(0, 2).join(' '),
       fingerprint: fingerprintSha256(blob),
-      encryptedPrivateKey: sealPrivateKey(this.opts.kek, id, der),
+      encryptedPrivateKey: sealPrivateKey(this.keks.current.key, id, der),
+      kekId: this.keks.current.id,
       state,
       createdAt: this.opts.clock.now(),
     };

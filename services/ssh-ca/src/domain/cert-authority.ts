@@ -1,3 +1,4 @@
+import type { KeyUsage } from '@mezite/identity';
 /** Which certificates a CA signs. */
 export type CaType = 'user' | 'host';
 /** CA key algorithms: ECDSA P-256 by default, Ed25519 supported. */
@@ -22,6 +23,8 @@ export interface CertAuthority {
   fingerprint: string;
   /** AES-256-GCM sealed PKCS#8 DER (see key-encryption.ts). */
   encryptedPrivateKey: Buffer;
+  /** Id of the key-encryption key it is sealed under (KeyRing); absent when sealed before KEKs had ids. */
+  kekId?: string;
   /** The CA's place in a rotation; exactly one CA per type is `active` (signs). */
   state: CaState;
   createdAt: Date;
@@ -49,4 +52,12 @@ export interface CertAuthorityStore {
    * any move no longer applies (another replica got there first).
    */
   transition(type: CaType, moves: Array<{ id: string; from: CaState; to: CaState }>, at: Date): Promise<boolean>;
+  /**
+   * Replaces CA `id`'s sealed key `from` by `to`, sealed under KEK `kekId`, in one
+   * conditional statement (only while the stored key is still `from`): of replicas
+   * re-wrapping at once, one writes and the others find it done. False when it changed.
+   */
+  rewrap(input: { id: string; from: Buffer; to: Buffer; kekId: string }): Promise<boolean>;
+  /** Every CA (retired ones too), counted by the id of the KEK its key is sealed under. */
+  countByKek(): Promise<KeyUsage[]>;
 }

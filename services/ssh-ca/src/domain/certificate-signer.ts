@@ -1,11 +1,11 @@
 import { type KeyObject, randomFillSync } from 'node:crypto';
-import { type Clock, failedPrecondition, internal, invalidArgument, isMeziteError } from '@mezite/identity';
+import { type Clock, failedPrecondition, internal, invalidArgument, isMeziteError, type KeyRing } from '@mezite/identity';
 import { meziteMetrics, type Logger } from '@mezite/platform';
 import { encodePublicKey, fingerprintSha256, importCaPrivateKey, signCertificate } from '@mezite/ssh';
 import type { CaType, CertAuthority } from './cert-authority';
 import { type CertificateRequest, checkCertificateRequest } from './certificate-request';
 import type { IssuedCertificate, IssuedCertificateStore } from './issued-certificate';
-import { openPrivateKey } from './key-encryption';
+import { kekRingOf, openCaKey } from './key-encryption';
 
 /** Validity starts this long before "now", so a client whose clock is a little behind can use a certificate at once. */
 export const CLOCK_SKEW_SECONDS = 60;
@@ -25,8 +25,10 @@ export interface CertificateSignerOptions {
   /** The issued-certificate log, written before a certificate is returned. */
   store: IssuedCertificateStore;
   cas: CaSource;
-  /** Key-encryption key that opens the CA private keys (32 bytes). */
-  kek: Buffer;
+  /** Key-encryption key that opens the CA private keys (32 bytes); shorthand for `keks` without previous keys. */
+  kek?: Buffer;
+  /** The KEKs that open the CA private keys: each key with the one its id names. */
+  keks?: KeyRing;
   clock: Clock;
   logger: Logger;
   /** How often, at most, the CAs are read again (to follow a rotation); default 5 s. */
@@ -71,7 +73,7 @@ interface CaSnapshot {
 export class CertificateSigner {
   private readonly store: IssuedCertificateStore;
   private readonly cas: CaSource;
-  private readonly kek: Buffer;
+  private readonly keks: KeyRing;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly refreshMs: number;
@@ -82,12 +84,12 @@ export class CertificateSigner {
 
   constructor(opts: CertificateSignerOptions) {
     if (!opts.store || !opts.cas || !opts.clock || !opts.logger) throw new Error('CertificateSigner: store, cas, clock and logger are required');
-    if (!opts.kek || opts.kek.length !== 32) throw new Error('CertificateSigner: a 32-byte key-encryption key is required');
+    const keks = kekRingOf(opts, 'CertificateSigner');
     const refreshMs = opts.caRefreshMs ?? DEFAULT_CA_REFRESH_MS;
     if (!Number.isFinite(refreshMs) || refreshMs < 0) throw new Error('CertificateSigner: caRefreshMs must be a non-negative number');
     this.store = opts.store;
     this.cas = opts.cas;
-    this.kek = opts.kek;
+    this.keks = keks;
     this.clock = opts.clock;
     this.log = opts.logger;
     this.refreshMs = refreshMs;
@@ -221,7 +223,7 @@ export class CertificateSigner {
   private keyOf(entry: ActiveCa): KeyObject {
     if (entry.key) return entry.key;
     const { ca } = entry;
-    const der = openPrivateKey(this.kek, ca.id, ca.encryptedPrivateKey);
+    const { der } = openCaKey(this.keks, ca);
     let key: KeyObject;
     try {
       key = importCaPrivateKey(der);

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { internal } from '@mezite/identity';
+import { allKeys, internal, keyById, keyRing, type KeyRing } from '@mezite/identity';
 
 const VERSION = 1;
 
@@ -27,4 +27,46 @@ export function openPrivateKey(kek: Buffer, caId: string, sealed: Buffer): Buffe
   } catch (err) {
     throw internal('cannot open the CA private key: wrong key-encryption key (MEZITE_CA_KEK) or corrupted data', { cause: err });
   }
+}
+
+/**
+ * The ring a component was given: `keks`, else the single `kek` as a ring without
+ * previous keys. Throws (at start-up) unless every key is exactly 32 bytes.
+ */
+export function kekRingOf(opts: { kek?: Buffer | undefined; keks?: KeyRing | undefined }, who: string): KeyRing {
+  const ring = opts.keks ?? (opts.kek ? keyRing(opts.kek) : undefined);
+  if (!ring || allKeys(ring).some((k) => !k.key || k.key.length !== 32)) throw new Error(`${who}: a 32-byte key-encryption key is required`);
+  return ring;
+}
+
+/** What opening a CA key needs of the CA. */
+export interface SealedCaKey {
+  id: string;
+  encryptedPrivateKey: Buffer;
+  /** The id of the KEK it is sealed under; absent when sealed before KEKs had ids. */
+  kekId?: string;
+}
+
+/**
+ * Opens a CA's sealed key with the key-encryption key its `kekId` names (any configured
+ * one, current or previous). FailedPrecondition-free by design: a key the configuration
+ * lacks is an Internal error that names the missing KEK id, so an operator knows which
+ * value to put back in MEZITE_CA_KEK_PREVIOUS. A key sealed before KEKs had ids is tried
+ * under every configured KEK (AES-GCM refuses a wrong one).
+ */
+export function openCaKey(keks: KeyRing, ca: SealedCaKey): { der: Buffer; kekId: string } {
+  if (ca.kekId !== undefined) {
+    const k = keyById(keks, ca.kekId);
+    if (!k) throw internal(`CA key ${ca.id} is sealed under key-encryption key ${ca.kekId}, which is neither MEZITE_CA_KEK (${keks.current.id}) nor in MEZITE_CA_KEK_PREVIOUS (${keks.previous.map((p) => p.id).join(', ') || 'empty'}); configure it again`);
+    return { der: openPrivateKey(k.key, ca.id, ca.encryptedPrivateKey), kekId: k.id };
+  }
+  let last: unknown;
+  for (const k of allKeys(keks)) {
+    try {
+      return { der: openPrivateKey(k.key, ca.id, ca.encryptedPrivateKey), kekId: k.id };
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw internal(`cannot open CA key ${ca.id} (sealed before key-encryption keys had ids) with any configured key-encryption key (${allKeys(keks).map((k) => k.id).join(', ')}): wrong MEZITE_CA_KEK or corrupted data`, { cause: last });
 }

@@ -1,4 +1,4 @@
-import { alreadyExists } from '@mezite/identity';
+import { alreadyExists, type KeyUsage } from '@mezite/identity';
 import type { CaState, CaType, CertAuthority, CertAuthorityStore } from '../domain/cert-authority';
 
 /** CertAuthorityStore in memory (unit tests). */
@@ -26,5 +26,19 @@ export class MemoryCertAuthorityStore implements CertAuthorityStore {
     if (found.some((c) => !c)) return false;
     moves.forEach((m, i) => Object.assign(found[i] as CertAuthority, { state: m.to, stateChangedAt: at }));
     return true;
+  }
+
+  async rewrap(r: { id: string; from: Buffer; to: Buffer; kekId: string }): Promise<boolean> {
+    const ca = this.cas.find((c) => c.id === r.id);
+    if (!ca || !ca.encryptedPrivateKey.equals(r.from)) return false;
+    ca.encryptedPrivateKey = Buffer.from(r.to);
+    ca.kekId = r.kekId;
+    return true;
+  }
+
+  async countByKek(): Promise<KeyUsage[]> {
+    const m = new Map<string | null, number>();
+    for (const c of this.cas) m.set(c.kekId ?? null, (m.get(c.kekId ?? null) ?? 0) + 1);
+    return [...m.entries()].map(([keyId, rows]) => ({ keyId, rows }));
   }
 }

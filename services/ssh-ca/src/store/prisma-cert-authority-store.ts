@@ -1,4 +1,4 @@
-import { isMeziteError } from '@mezite/identity';
+import { isMeziteError, type KeyUsage } from '@mezite/identity';
 import { translateDbError } from '@mezite/platform';
 import type { CaAlgorithm, CaState, CaType, CertAuthority, CertAuthorityStore } from '../domain/cert-authority';
 import type { PrismaClient } from './prisma';
@@ -11,6 +11,7 @@ const toDomain = (r: Row): CertAuthority => ({
   publicKey: r.publicKey,
   fingerprint: r.fingerprint,
   encryptedPrivateKey: Buffer.from(r.encryptedPrivateKey),
+  ...(r.kekId === null ? {} : { kekId: r.kekId }),
   state: r.state as CaState,
   createdAt: r.createdAt,
   stateChangedAt: r.stateChangedAt,
@@ -22,6 +23,7 @@ const toRow = (ca: CertAuthority, state: CaState) => ({
   publicKey: ca.publicKey,
   fingerprint: ca.fingerprint,
   encryptedPrivateKey: new Uint8Array(ca.encryptedPrivateKey),
+  kekId: ca.kekId ?? null,
   state,
   createdAt: ca.createdAt,
 });
@@ -76,6 +78,26 @@ export class PrismaCertAuthorityStore implements CertAuthorityStore {
       const e = translateDbError(err, 'cert authority');
       if (isMeziteError(e, 'AlreadyExists')) return false;
       throw e;
+    }
+  }
+
+  async rewrap(r: { id: string; from: Buffer; to: Buffer; kekId: string }): Promise<boolean> {
+    try {
+      const n = await this.db.$executeRaw`
+        UPDATE sshca.cert_authorities SET encrypted_private_key = ${new Uint8Array(r.to)}, kek_id = ${r.kekId}
+        WHERE id = ${r.id}::uuid AND encrypted_private_key = ${new Uint8Array(r.from)}`;
+      return n === 1;
+    } catch (err) {
+      throw translateDbError(err, 'cert authority');
+    }
+  }
+
+  async countByKek(): Promise<KeyUsage[]> {
+    try {
+      const rows = await this.db.certAuthority.groupBy({ by: ['kekId'], _count: { _all: true }, orderBy: { kekId: 'asc' } });
+      return rows.map((r) => ({ keyId: r.kekId, rows: r._count._all }));
+    } catch (err) {
+      throw translateDbError(err, 'cert authority');
     }
   }
 }

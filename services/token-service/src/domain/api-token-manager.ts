@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { failedPrecondition, invalidArgument, isMeziteError, isUuid, keyedHash, notFound, unavailable, type Clock, type MeziteError, type PrincipalKind } from '@mezite/identity';
+import { failedPrecondition, invalidArgument, isMeziteError, isUuid, keyedHash, notFound, ringOf, unavailable, type Clock, type KeyRing, type KeyUsage, type MeziteError, type PrincipalKind } from '@mezite/identity';
 import type { Logger } from '@mezite/platform';
 import { apiTokenInfo, apiTokenTtlMs, DEFAULT_API_TOKEN_TTL_MS, DEFAULT_ROTATION_OVERLAP_MS, rotationOverlapMs, type ApiToken, type ApiTokenInfo } from './api-token';
 import type { ApiTokenCache } from './api-token-cache';
@@ -12,8 +12,10 @@ export interface ApiTokenManagerOptions {
   /** Where revocations and deadlines reach every replica's verifier. */
   cache: ApiTokenCache;
   clock: Clock;
-  /** Server-side secret keying the stored hashes. */
-  pepper: Buffer;
+  /** Server-side secret keying the stored hashes (shorthand for `peppers` without previous keys). */
+  pepper?: Buffer;
+  /** The current pepper, which hashes new tokens, and the previous ones (for `keyUsage` only here). */
+  peppers?: KeyRing;
   logger: Logger;
   /** How long a rotated token keeps working when the request does not say; default 48 h. */
   rotationOverlapMs?: number;
@@ -67,7 +69,7 @@ export class ApiTokenManager {
   private readonly store: ApiTokenStore;
   private readonly cache: ApiTokenCache;
   private readonly clock: Clock;
-  private readonly pepper: Buffer;
+  private readonly peppers: KeyRing;
   private readonly logger: Logger;
   private readonly overlapMs: number;
   private readonly defaultTtlMs: number;
@@ -76,11 +78,10 @@ export class ApiTokenManager {
 
   constructor(opts: ApiTokenManagerOptions) {
     if (!opts.store || !opts.cache || !opts.clock || !opts.logger) throw new Error('ApiTokenManager: store, cache, clock and logger are required');
-    if (!opts.pepper || opts.pepper.length < 32) throw new Error('ApiTokenManager: a pepper of at least 32 bytes is required');
+    this.peppers = ringOf(opts, 'ApiTokenManager');
     this.store = opts.store;
     this.cache = opts.cache;
     this.clock = opts.clock;
-    this.pepper = opts.pepper;
     this.logger = opts.logger;
     this.overlapMs = opts.rotationOverlapMs ?? DEFAULT_ROTATION_OVERLAP_MS;
     this.defaultTtlMs = opts.defaultTtlMs ?? DEFAULT_API_TOKEN_TTL_MS;
@@ -222,7 +223,8 @@ export class ApiTokenManager {
       identityKind: of.identityKind,
       identityId: of.identityId,
       env: of.env,
-      tokenHash: keyedHash(this.pepper, plaintext),
+      tokenHash: keyedHash(this.peppers.current.key, plaintext),
+      pepperId: this.peppers.current.id,
       createdAt: now,
       expiresAt,
       lastUsedAt: null,
@@ -232,6 +234,11 @@ export class ApiTokenManager {
       replacedBy: null,
     };
     return { token, plaintext };
+  }
+
+  /** Live tokens counted by the pepper their hash is under (for `keys status`). */
+  keyUsage(): Promise<KeyUsage[]> {
+    return this.store.countLiveByPepper(this.clock.now());
   }
 
   private checkIds(input: { tenantId: string; identityId: string; id: string }): void {

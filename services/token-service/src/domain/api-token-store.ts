@@ -1,3 +1,4 @@
+import type { KeyUsage } from '@mezite/identity';
 import type { ApiToken } from './api-token';
 
 /** What a successful rotation changed. */
@@ -25,6 +26,22 @@ export interface ApiTokenStore {
   createMany(tokens: readonly ApiToken[]): Promise<void>;
   /** The token with this hash, or null. */
   findByHash(tokenHash: Buffer): Promise<ApiToken | null>;
+  /**
+   * The token whose hash is one of `tokenHashes` (the plaintext's hash under each
+   * configured pepper), in one read; null when none is. Hashes are unique across
+   * peppers (HMAC-SHA256), so at most one token matches.
+   */
+  findByHashes(tokenHashes: readonly Buffer[]): Promise<ApiToken | null>;
+  /**
+   * Moves token `id` from hash `from` to hash `to` under pepper `pepperId`, in one
+   * conditional statement (only while its hash is still `from`); false when another
+   * replica did it first or the token is gone.
+   */
+  rehash(input: { id: string; from: Buffer; to: Buffer; pepperId: string }): Promise<boolean>;
+  /** Tokens still working at `at`, counted by the id of the pepper their hash is under. */
+  countLiveByPepper(at: Date): Promise<KeyUsage[]>;
+  /** Records `pepperId` on every token without one (hashed before peppers had ids); how many. */
+  stampPepper(pepperId: string): Promise<number>;
   /** The token with this id, or null. */
   findById(id: string): Promise<ApiToken | null>;
   /** The identity's tokens that work at `at` (not revoked, expired or past a rotation deadline), newest first. */

@@ -1,4 +1,4 @@
-import { isMeziteError, keyedHash, type Clock } from '@mezite/identity';
+import { isMeziteError, keyedHash, ringOf, type Clock, type KeyRing } from '@mezite/identity';
 import { countOutcome, meziteMetrics, type Logger } from '@mezite/platform';
 import { apiTokenInfo, type ApiTokenInfo } from './api-token';
 import type { ApiTokenCache, ApiTokenState } from './api-token-cache';
@@ -12,8 +12,10 @@ export interface ApiTokenVerifierOptions {
   store: ApiTokenStore;
   cache: ApiTokenCache;
   clock: Clock;
-  /** Server-side secret keying the stored hashes. */
-  pepper: Buffer;
+  /** Server-side secret keying the stored hashes (shorthand for `peppers` without previous keys). */
+  pepper?: Buffer;
+  /** The current pepper and the previous ones: a token hashed under a previous one still verifies, and is re-hashed. */
+  peppers?: KeyRing;
   logger: Logger;
   lastUse: LastUseRecorder;
   /** How long this process reuses a positive verification; default 10 s. */
@@ -46,12 +48,18 @@ const RESUBSCRIBE_AFTER_MS = 10_000;
  *    back empty), so nothing cached before the outage is trusted after it.
  *
  * Last use is noted in memory and written in batches (LastUseRecorder).
+ *
+ * 5. every cache key is the token's hash under the current pepper. A token found in the
+ *    database under a previous pepper (after a rotation of the pepper) is re-hashed there
+ *    to the current one and, that once, not cached: its revocation or rotation, made
+ *    meanwhile, may have been announced under its old hash, so only the database
+ *    (which the re-hash has moved to the current hash) is trusted for it.
  */
 export class ApiTokenVerifier {
   private readonly store: ApiTokenStore;
   private readonly cache: ApiTokenCache;
   private readonly clock: Clock;
-  private readonly pepper: Buffer;
+  private readonly peppers: KeyRing;
   private readonly logger: Logger;
   private readonly lastUse: LastUseRecorder;
   private readonly localTtlMs: number;
@@ -66,11 +74,10 @@ export class ApiTokenVerifier {
 
   constructor(opts: ApiTokenVerifierOptions) {
     if (!opts.store || !opts.cache || !opts.clock || !opts.logger || !opts.lastUse) throw new Error('ApiTokenVerifier: store, cache, clock, logger and lastUse are required');
-    if (!opts.pepper || opts.pepper.length < 32) throw new Error('ApiTokenVerifier: a pepper of at least 32 bytes is required');
+    this.peppers = ringOf(opts, 'ApiTokenVerifier');
     this.store = opts.store;
     this.cache = opts.cache;
     this.clock = opts.clock;
-    this.pepper = opts.pepper;
     this.logger = opts.logger;
     this.lastUse = opts.lastUse;
     this.localTtlMs = opts.localTtlMs ?? 10_000;
@@ -109,7 +116,7 @@ export class ApiTokenVerifier {
   private async check(plaintext: string): Promise<ApiTokenInfo> {
     if (!parseApiToken(plaintext)) throw refuseApiToken('malformed');
     if (!this.unsubscribe && !this.closed && this.clock.now().getTime() - this.lastSubscribeAttempt > RESUBSCRIBE_AFTER_MS) void this.start();
-    const hash = keyedHash(this.pepper, plaintext);
+    const hash = keyedHash(this.peppers.current.key, plaintext);
     const key = hash.toString('hex');
     const now = this.clock.now();
 
@@ -121,12 +128,12 @@ export class ApiTokenVerifier {
       this.logger.debug('cache unavailable; verifying against the database', { err });
       this.dropLocal();
       meziteMetrics.apiTokenLookups.inc({ source: 'database' });
-      return this.accept(await this.fromDatabase(hash, now), now);
+      return this.accept((await this.fromDatabase(plaintext, hash, now)).info, now);
     }
     if (state?.revoked) throw refuseApiToken('revoked');
     const deadline = state ? state.deadline : undefined;
 
-    const info = this.localGet(key, now) ?? (await this.sharedOrDatabase(key, hash, now));
+    const info = this.localGet(key, now) ?? (await this.sharedOrDatabase(key, plaintext, hash, now));
     const dead = whyNotLive(info, now, deadline);
     if (dead) throw refuseApiToken(dead, info);
     const effective = deadline && (!info.rotationDeadline || deadline < info.rotationDeadline) ? deadline : info.rotationDeadline;
@@ -175,7 +182,7 @@ export class ApiTokenVerifier {
    * longer than the shared record does, so no copy outlives the shared TTL counted from
    * the database read it came from (the bound of a change the cache never heard of).
    */
-  private async sharedOrDatabase(key: string, hash: Buffer, now: Date): Promise<ApiTokenInfo> {
+  private async sharedOrDatabase(key: string, plaintext: string, hash: Buffer, now: Date): Promise<ApiTokenInfo> {
     const generation = this.generation;
     let shared: { info: ApiTokenInfo; until: Date | null } | null;
     try {
@@ -183,7 +190,7 @@ export class ApiTokenVerifier {
     } catch (err) {
       if (!isMeziteError(err, 'Unavailable')) throw err;
       meziteMetrics.apiTokenLookups.inc({ source: 'database' });
-      return this.fromDatabase(hash, now);
+      return (await this.fromDatabase(plaintext, hash, now)).info;
     }
     // A record past its time by this clock is not trusted, whatever Redis's clock says.
     if (shared?.until && shared.until.getTime() <= now.getTime()) shared = null;
@@ -194,7 +201,9 @@ export class ApiTokenVerifier {
       info = shared.info;
       if (shared.until) until = shared.until.getTime();
     } else {
-      info = await this.fromDatabase(hash, now);
+      const found = await this.fromDatabase(plaintext, hash, now);
+      if (found.rehashed) return found.info;
+      info = found.info;
       const ttl = Math.min(this.sharedTtlMs, info.expiresAt.getTime() - now.getTime());
       await this.cache.putRecord(key, info, ttl, now).catch((err: unknown) => this.logger.debug('could not share an api token verification', { err }));
     }
@@ -202,16 +211,28 @@ export class ApiTokenVerifier {
     return info;
   }
 
-  /** The source of truth: the token as PostgreSQL has it, if it is live at `now`. */
-  private async fromDatabase(hash: Buffer, now: Date): Promise<ApiTokenInfo> {
-    const t = await this.store.findByHash(hash);
+  /**
+   * The source of truth: the token as PostgreSQL has it, if it is live at `now`. Looks
+   * the plaintext up under the current pepper and every previous one in one read; a live
+   * token found under a previous one is moved to the current one (`rehashed`: not to be
+   * cached this time).
+   */
+  private async fromDatabase(plaintext: string, hash: Buffer, now: Date): Promise<{ info: ApiTokenInfo; rehashed: boolean }> {
+    const t = this.peppers.previous.length === 0 ? await this.store.findByHash(hash) : await this.store.findByHashes([hash, ...this.peppers.previous.map((k) => keyedHash(k.key, plaintext))]);
     if (!t) throw refuseApiToken('unknown');
     const dead = whyNotLive(t, now);
     if (dead) {
       if (t.revokedAt) await this.cache.markRevoked(hash.toString('hex'), Math.max(t.expiresAt.getTime() - now.getTime(), 0) + this.sharedTtlMs).catch(() => undefined);
       throw refuseApiToken(dead, t);
     }
-    return apiTokenInfo(t);
+    const stale = !t.tokenHash.equals(hash);
+    if (stale || t.pepperId !== this.peppers.current.id) {
+      // Failure to re-hash refuses nothing: the old hash still verifies until it is dropped.
+      await this.store.rehash({ id: t.id, from: t.tokenHash, to: hash, pepperId: this.peppers.current.id }).catch((err: unknown) => {
+        this.logger.warn('could not re-hash an api token under the current pepper', { token_id: t.id, err });
+      });
+    }
+    return { info: apiTokenInfo(t), rehashed: stale };
   }
 
   private localPut(key: string, info: ApiTokenInfo, now: Date, sharedUntil?: number): void {

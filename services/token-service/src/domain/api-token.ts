@@ -11,6 +11,8 @@ export interface ApiToken {
   env: ApiTokenEnv;
   /** HMAC-SHA256 of the plaintext under the server's pepper. */
   tokenHash: Buffer;
+  /** Id of the pepper `tokenHash` is under (KeyRing); absent for a token hashed before peppers had ids. */
+  pepperId?: string;
   createdAt: Date;
   expiresAt: Date;
   /** Last authenticated request, flushed in batches (at most once a minute per replica). */
@@ -24,12 +26,12 @@ export interface ApiToken {
   replacedBy: string | null;
 }
 
-/** A token's metadata as callers see it: everything but the hash. */
-export type ApiTokenInfo = Omit<ApiToken, 'tokenHash'>;
+/** A token's metadata as callers see it: everything but the hash and its key. */
+export type ApiTokenInfo = Omit<ApiToken, 'tokenHash' | 'pepperId'>;
 
-/** Drops the hash. */
+/** Drops the hash and its key id. */
 export function apiTokenInfo(t: ApiToken): ApiTokenInfo {
-  const { tokenHash: _hash, ...info } = t;
+  const { tokenHash: _hash, pepperId: _pepper, ...info } = t;
   return info;
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { alreadyExists, constantTimeEqual, invalidArgument, isUuid, keyedHash, notFound, unauthenticated, type Clock, type MeziteError } from '@mezite/identity';
-import { countOutcome, meziteMetrics } from '@mezite/platform';
+import { allKeys, alreadyExists, constantTimeEqual, invalidArgument, isUuid, keyedHash, notFound, ringOf, unauthenticated, type Clock, type KeyRing, type KeyUsage, type MeziteError } from '@mezite/identity';
+import { countOutcome, meziteMetrics, nullLogger, type Logger } from '@mezite/platform';
 import { CLIENT_ID_PATTERN, CLIENT_SECRET_RANDOM_BYTES, MAX_CLIENT_SECRET_CHARS, MIN_CLIENT_SECRET_CHARS } from './client-secret';
 import type { ClientSecret } from './client-secret';
 import type { ClientSecretStore } from './client-secret-store';
@@ -15,8 +15,12 @@ export interface ClientIdentity {
 export interface ClientSecretManagerOptions {
   store: ClientSecretStore;
   clock: Clock;
-  /** Server-side secret keying the stored hashes. */
-  pepper: Buffer;
+  /** Server-side secret keying the stored hashes (shorthand for `peppers` without previous keys). */
+  pepper?: Buffer;
+  /** The current pepper, which hashes new secrets, and the previous ones, which still verify. */
+  peppers?: KeyRing;
+  /** Where a failed re-hash is reported; default silent. */
+  logger?: Logger;
 }
 
 /** The one error for an unknown client and a wrong secret alike. */
@@ -30,17 +34,18 @@ const INVALID_CLIENT = 'invalid client credentials';
 export class ClientSecretManager {
   private readonly store: ClientSecretStore;
   private readonly clock: Clock;
-  private readonly pepper: Buffer;
+  private readonly peppers: KeyRing;
+  private readonly logger: Logger;
   /** Compared against when the client is unknown, so both failures do the same work. */
   private readonly decoy: Buffer;
 
   constructor(opts: ClientSecretManagerOptions) {
     if (!opts.store || !opts.clock) throw new Error('ClientSecretManager: store and clock are required');
-    if (!opts.pepper || opts.pepper.length < 32) throw new Error('ClientSecretManager: a pepper of at least 32 bytes is required');
+    this.peppers = ringOf(opts, 'ClientSecretManager');
     this.store = opts.store;
     this.clock = opts.clock;
-    this.pepper = opts.pepper;
-    this.decoy = keyedHash(this.pepper, randomBytes(32).toString('base64url'));
+    this.logger = opts.logger ?? nullLogger;
+    this.decoy = keyedHash(this.peppers.current.key, randomBytes(32).toString('base64url'));
   }
 
   /**
@@ -59,7 +64,8 @@ export class ClientSecretManager {
       clientId: input.clientId,
       tenantId: input.tenantId,
       serviceIdentityId: input.serviceIdentityId,
-      secretHash: keyedHash(this.pepper, secret),
+      secretHash: keyedHash(this.peppers.current.key, secret),
+      pepperId: this.peppers.current.id,
       createdAt: this.clock.now(),
     });
     if (!stored) throw alreadyExists('client id is taken by another identity');
@@ -92,28 +98,61 @@ export class ClientSecretManager {
       count('error', inputs.length);
       throw err;
     }
-    return inputs.map((input) => {
+    const stale: Array<Promise<void>> = [];
+    const results = inputs.map((input) => {
       try {
-        const r = this.decide(input, CLIENT_ID_PATTERN.test(input.clientId) ? (found.get(input.clientId) ?? null) : null);
+        const c = CLIENT_ID_PATTERN.test(input.clientId) ? (found.get(input.clientId) ?? null) : null;
+        const r = this.decide(input, c);
+        if (c && r.staleHash) stale.push(this.rehash(c, input.secret));
         count('success');
-        return r;
+        return r.identity;
       } catch (err) {
         count('refused');
         return err as MeziteError;
       }
     });
+    await Promise.all(stale);
+    return results;
   }
 
   private async check(input: { clientId: string; secret: string }): Promise<ClientIdentity> {
-    return this.decide(input, CLIENT_ID_PATTERN.test(input.clientId) ? await this.store.find(input.clientId) : null);
+    const c = CLIENT_ID_PATTERN.test(input.clientId) ? await this.store.find(input.clientId) : null;
+    const r = this.decide(input, c);
+    if (c && r.staleHash) await this.rehash(c, input.secret);
+    return r.identity;
   }
 
-  /** Compares keyed hashes in constant time (against a decoy when the client is unknown). */
-  private decide(input: { clientId: string; secret: string }, c: ClientSecret | null): ClientIdentity {
-    const presented = keyedHash(this.pepper, input.secret);
-    const ok = constantTimeEqual(presented, c ? c.secretHash : this.decoy);
-    if (!c || !ok || input.secret.length === 0) throw unauthenticated(INVALID_CLIENT);
-    return { tenantId: c.tenantId, serviceIdentityId: c.serviceIdentityId };
+  /**
+   * Compares the presented secret's keyed hash under every configured pepper with the
+   * stored hash (with a decoy when the client is unknown), each in constant time and all
+   * of them every time: neither which pepper matched, nor whether the client exists,
+   * changes the work done. `staleHash` when it matched under a previous pepper.
+   */
+  private decide(input: { clientId: string; secret: string }, c: ClientSecret | null): { identity: ClientIdentity; staleHash: boolean } {
+    const stored = c ? c.secretHash : this.decoy;
+    let matched = -1;
+    allKeys(this.peppers).forEach((k, i) => {
+      if (constantTimeEqual(keyedHash(k.key, input.secret), stored) && matched < 0) matched = i;
+    });
+    if (!c || matched < 0 || input.secret.length === 0) throw unauthenticated(INVALID_CLIENT);
+    return { identity: { tenantId: c.tenantId, serviceIdentityId: c.serviceIdentityId }, staleHash: matched > 0 || c.pepperId !== this.peppers.current.id };
+  }
+
+  /**
+   * Stores a verified secret's hash under the current pepper, so the previous one can be
+   * dropped. Conditional on the old hash (a secret set meanwhile stands); a failure is
+   * logged and the verification still succeeds: the old hash keeps working meanwhile.
+   */
+  private async rehash(c: ClientSecret, secret: string): Promise<void> {
+    const to = keyedHash(this.peppers.current.key, secret);
+    await this.store.rehash({ clientId: c.clientId, from: c.secretHash, to, pepperId: this.peppers.current.id }).catch((err: unknown) => {
+      this.logger.warn('could not re-hash a client secret under the current pepper', { client_id: c.clientId, err });
+    });
+  }
+
+  /** Secrets counted by the pepper their hash is under (for `keys status`). */
+  keyUsage(): Promise<KeyUsage[]> {
+    return this.store.countByPepper();
   }
 
   /** Removes the client's secret; NotFound when it has none. */

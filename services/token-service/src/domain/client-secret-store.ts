@@ -1,3 +1,4 @@
+import type { KeyUsage } from '@mezite/identity';
 import type { ClientSecret } from './client-secret';
 
 /**
@@ -17,4 +18,13 @@ export interface ClientSecretStore {
   findMany(clientIds: readonly string[]): Promise<ClientSecret[]>;
   /** Removes the client's secret; false if there was none. */
   delete(clientId: string): Promise<boolean>;
+  /**
+   * Replaces the client's hash `from` by `to` under pepper `pepperId`, in one conditional
+   * statement (only while the hash is still `from`: a secret set meanwhile stands).
+   */
+  rehash(input: { clientId: string; from: Buffer; to: Buffer; pepperId: string }): Promise<boolean>;
+  /** Secrets counted by the id of the pepper their hash is under. */
+  countByPepper(): Promise<KeyUsage[]>;
+  /** Records `pepperId` on every secret without one (hashed before peppers had ids); how many. */
+  stampPepper(pepperId: string): Promise<number>;
 }

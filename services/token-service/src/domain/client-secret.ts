@@ -9,6 +9,8 @@ export interface ClientSecret {
   serviceIdentityId: string;
   /** HMAC-SHA256 of the secret under the server's pepper. */
   secretHash: Buffer;
+  /** Id of the pepper `secretHash` is under (KeyRing); absent for a secret hashed before peppers had ids. */
+  pepperId?: string;
   createdAt: Date;
 }
 

@@ -252,5 +252,37 @@ export function apiTokenStoreContract(name: string, make: () => Promise<ApiToken
       expect((await store.findById(a.id))?.lastUsedAt).toEqual(at('03:00'));
       expect((await store.findById(b.id))?.lastUsedAt).toEqual(at('05:00'));
     });
+
+    test('findByHashes finds a token by any of several hashes in one read; rehash moves it to another hash and pepper once', async () => {
+      const t = token({ pepperId: 'aaaaaaaa' });
+      await store.create(t);
+      const to = randomBytes(32);
+      expect(await store.findByHashes([randomBytes(32), t.tokenHash])).toEqual(t);
+      expect(await store.findByHashes([randomBytes(32), randomBytes(32)])).toBeNull();
+      expect(await store.findByHashes([])).toBeNull();
+      expect(await store.rehash({ id: t.id, from: randomBytes(32), to, pepperId: 'bbbbbbbb' })).toBe(false);
+      const both = await Promise.all([store.rehash({ id: t.id, from: t.tokenHash, to, pepperId: 'bbbbbbbb' }), peer.rehash({ id: t.id, from: t.tokenHash, to, pepperId: 'bbbbbbbb' })]);
+      expect(both.filter(Boolean)).toHaveLength(1);
+      expect(await peer.findByHash(to)).toEqual({ ...t, tokenHash: to, pepperId: 'bbbbbbbb' });
+      expect(await peer.findByHash(t.tokenHash)).toBeNull();
+      expect(await store.rehash({ id: randomUUID(), from: to, to: randomBytes(32), pepperId: 'bbbbbbbb' })).toBe(false);
+    });
+
+    test('countLiveByPepper counts working tokens by pepper id (null: none recorded); stampPepper fills only the unrecorded', async () => {
+      const id = randomBytes(4).toString('hex');
+      const now = at('12:00', 2);
+      const count = async () => new Map((await store.countLiveByPepper(now)).map((u) => [u.keyId, u.rows]));
+      const before = await count();
+      const legacy = token();
+      for (const t of [token({ pepperId: id }), token({ pepperId: id, revokedAt: at('01:00') }), token({ pepperId: id, expiresAt: at('11:00', 2) }), token({ pepperId: id, rotationDeadline: at('11:00', 2) }), legacy]) await store.create(t);
+      const after = await count();
+      expect(after.get(id)).toBe(1);
+      expect(after.get(null)).toBe((before.get(null) ?? 0) + 1);
+      const stamped = await store.stampPepper(id);
+      expect(stamped).toBeGreaterThanOrEqual(after.get(null) ?? 0);
+      expect((await count()).get(null)).toBeUndefined();
+      expect(await store.findById(legacy.id)).toEqual({ ...legacy, pepperId: id });
+      expect(await store.stampPepper('dddddddd')).toBe(0);
+    });
   });
 }

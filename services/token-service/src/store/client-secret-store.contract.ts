@@ -61,5 +61,37 @@ export function clientSecretStoreContract(name: string, make: () => Promise<{ st
       expect(await store.delete(c.clientId)).toBe(false);
       expect(await store.find(c.clientId)).toBeNull();
     });
+
+    test('rehash moves a secret to a new hash and pepper only while its hash is the old one', async () => {
+      const c = secret({ pepperId: 'aaaaaaaa' });
+      await store.put(c);
+      const to = randomBytes(32);
+      expect(await store.rehash({ clientId: c.clientId, from: randomBytes(32), to, pepperId: 'bbbbbbbb' })).toBe(false);
+      expect(await store.find(c.clientId)).toEqual(c);
+      expect(await store.rehash({ clientId: c.clientId, from: c.secretHash, to, pepperId: 'bbbbbbbb' })).toBe(true);
+      expect(await store.find(c.clientId)).toEqual({ ...c, secretHash: to, pepperId: 'bbbbbbbb' });
+      // A second replica doing the same re-hash finds the hash moved already.
+      expect(await store.rehash({ clientId: c.clientId, from: c.secretHash, to: randomBytes(32), pepperId: 'cccccccc' })).toBe(false);
+      expect(await store.rehash({ clientId: 'svc-unknown', from: c.secretHash, to, pepperId: 'bbbbbbbb' })).toBe(false);
+    });
+
+    test('countByPepper counts secrets by pepper id, those without one as null; stampPepper fills only those', async () => {
+      const id = randomBytes(4).toString('hex');
+      const count = async () => new Map((await store.countByPepper()).map((u) => [u.keyId, u.rows]));
+      const before = await count();
+      const legacy = secret();
+      await store.put(secret({ pepperId: id }));
+      await store.put(secret({ pepperId: id }));
+      await store.put(legacy);
+      const after = await count();
+      expect(after.get(id)).toBe(2);
+      expect(after.get(null)).toBe((before.get(null) ?? 0) + 1);
+      const stamped = await store.stampPepper(id);
+      expect(stamped).toBe(after.get(null));
+      expect((await count()).get(null)).toBeUndefined();
+      expect((await count()).get(id)).toBe(2 + stamped);
+      expect(await store.find(legacy.clientId)).toEqual({ ...legacy, pepperId: id });
+      expect(await store.stampPepper('dddddddd')).toBe(0);
+    });
   });
 }

@@ -1,6 +1,7 @@
-import { alreadyExists } from '@mezite/identity';
+import { alreadyExists, type KeyUsage } from '@mezite/identity';
 import type { ApiToken } from '../domain/api-token';
 import type { ApiTokenRotation, ApiTokenStore } from '../domain/api-token-store';
+import { countKeys } from './key-usage';
 
 const copy = (t: ApiToken): ApiToken => ({ ...t, tokenHash: Buffer.from(t.tokenHash) });
 const isLive = (t: ApiToken, at: Date) => !t.revokedAt && t.expiresAt > at && (!t.rotationDeadline || t.rotationDeadline > at);
@@ -29,6 +30,40 @@ export class MemoryApiTokenStore implements ApiTokenStore {
     const id = this.byHash.get(tokenHash.toString('hex'));
     const t = id ? this.byId.get(id) : undefined;
     return t ? copy(t) : null;
+  }
+
+  async findByHashes(tokenHashes: readonly Buffer[]): Promise<ApiToken | null> {
+    for (const h of tokenHashes) {
+      const t = await this.findByHash(h);
+      if (t) return t;
+    }
+    return null;
+  }
+
+  async rehash(r: { id: string; from: Buffer; to: Buffer; pepperId: string }): Promise<boolean> {
+    const t = this.byId.get(r.id);
+    const to = r.to.toString('hex');
+    if (!t || !t.tokenHash.equals(r.from) || this.byHash.has(to)) return false;
+    this.byHash.delete(r.from.toString('hex'));
+    this.byHash.set(to, t.id);
+    t.tokenHash = Buffer.from(r.to);
+    t.pepperId = r.pepperId;
+    return true;
+  }
+
+  async countLiveByPepper(at: Date): Promise<KeyUsage[]> {
+    return countKeys([...this.byId.values()].filter((t) => isLive(t, at)).map((t) => t.pepperId));
+  }
+
+  async stampPepper(pepperId: string): Promise<number> {
+    let n = 0;
+    for (const t of this.byId.values()) {
+      if (t.pepperId === undefined) {
+        t.pepperId = pepperId;
+        n++;
+      }
+    }
+    return n;
   }
 
   async findById(id: string): Promise<ApiToken | null> {

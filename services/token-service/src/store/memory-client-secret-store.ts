@@ -1,5 +1,7 @@
+import type { KeyUsage } from '@mezite/identity';
 import type { ClientSecret } from '../domain/client-secret';
 import type { ClientSecretStore } from '../domain/client-secret-store';
+import { countKeys } from './key-usage';
 
 const copy = (c: ClientSecret): ClientSecret => ({ ...c, secretHash: Buffer.from(c.secretHash) });
 
@@ -29,4 +31,27 @@ export class MemoryClientSecretStore implements ClientSecretStore {
   async delete(clientId: string): Promise<boolean> {
     return this.byClient.delete(clientId);
   }
+
+  async rehash(r: { clientId: string; from: Buffer; to: Buffer; pepperId: string }): Promise<boolean> {
+    const c = this.byClient.get(r.clientId);
+    if (!c || !c.secretHash.equals(r.from)) return false;
+    this.byClient.set(r.clientId, { ...c, secretHash: Buffer.from(r.to), pepperId: r.pepperId });
+    return true;
+  }
+
+  async countByPepper(): Promise<KeyUsage[]> {
+    return countKeys([...this.byClient.values()].map((c) => c.pepperId));
+  }
+
+  async stampPepper(pepperId: string): Promise<number> {
+    let n = 0;
+    for (const c of this.byClient.values()) {
+      if (c.pepperId === undefined) {
+        c.pepperId = pepperId;
+        n++;
+      }
+    }
+    return n;
+  }
 }
+

@@ -1,5 +1,5 @@
 import { translateDbError } from '@mezite/platform';
-import type { PrincipalKind } from '@mezite/identity';
+import type { KeyUsage, PrincipalKind } from '@mezite/identity';
 import type { ApiToken } from '../domain/api-token';
 import type { ApiTokenEnv } from '../domain/api-token-format';
 import type { ApiTokenRotation, ApiTokenStore } from '../domain/api-token-store';
@@ -15,6 +15,7 @@ function toDomain(r: Row): ApiToken {
     identityId: r.identityId,
     env: r.env as ApiTokenEnv,
     tokenHash: Buffer.from(r.tokenHash),
+    ...(r.pepperId === null ? {} : { pepperId: r.pepperId }),
     createdAt: r.createdAt,
     expiresAt: r.expiresAt,
     lastUsedAt: r.lastUsedAt,
@@ -33,6 +34,7 @@ interface RawRow {
   identity_id: string;
   env: string;
   token_hash: Uint8Array;
+  pepper_id: string | null;
   created_at: Date;
   expires_at: Date;
   last_used_at: Date | null;
@@ -50,6 +52,7 @@ function fromRaw(r: RawRow): ApiToken {
     identityId: r.identity_id,
     env: r.env,
     tokenHash: r.token_hash,
+    pepperId: r.pepper_id ?? null,
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     lastUsedAt: r.last_used_at,
@@ -79,9 +82,9 @@ export class PrismaApiTokenStore implements ApiTokenStore {
   async create(t: ApiToken): Promise<void> {
     try {
       await this.pool.query(
-        `INSERT INTO token.api_tokens (id, tenant_id, identity_kind, identity_id, env, token_hash, created_at, expires_at, last_used_at, rotated_at, rotation_deadline, revoked_at, replaced_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-        [t.id, t.tenantId, t.identityKind, t.identityId, t.env, t.tokenHash, t.createdAt, t.expiresAt, t.lastUsedAt, t.rotatedAt, t.rotationDeadline, t.revokedAt, t.replacedBy],
+        `INSERT INTO token.api_tokens (id, tenant_id, identity_kind, identity_id, env, token_hash, created_at, expires_at, last_used_at, rotated_at, rotation_deadline, revoked_at, replaced_by, pepper_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+        [t.id, t.tenantId, t.identityKind, t.identityId, t.env, t.tokenHash, t.createdAt, t.expiresAt, t.lastUsedAt, t.rotatedAt, t.rotationDeadline, t.revokedAt, t.replacedBy, t.pepperId ?? null],
       );
     } catch (err) {
       throw translateDbError(err, 'api token');
@@ -93,8 +96,8 @@ export class PrismaApiTokenStore implements ApiTokenStore {
     try {
       // One statement for the whole batch (the tokens of the grants of one event-loop turn).
       await this.pool.query(
-        `INSERT INTO token.api_tokens (id, tenant_id, identity_kind, identity_id, env, token_hash, created_at, expires_at, last_used_at, rotated_at, rotation_deadline, revoked_at, replaced_by)
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::uuid[])`,
+        `INSERT INTO token.api_tokens (id, tenant_id, identity_kind, identity_id, env, token_hash, created_at, expires_at, last_used_at, rotated_at, rotation_deadline, revoked_at, replaced_by, pepper_id)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::uuid[], $14::text[])`,
         [
           ts.map((t) => t.id),
           ts.map((t) => t.tenantId),
@@ -109,6 +112,7 @@ export class PrismaApiTokenStore implements ApiTokenStore {
           ts.map((t) => t.rotationDeadline),
           ts.map((t) => t.revokedAt),
           ts.map((t) => t.replacedBy),
+          ts.map((t) => t.pepperId ?? null),
         ],
       );
     } catch (err) {
@@ -121,6 +125,48 @@ export class PrismaApiTokenStore implements ApiTokenStore {
       const r = await this.pool.query<RawRow>('SELECT * FROM token.api_tokens WHERE token_hash = $1', [tokenHash]);
       const row = r.rows[0];
       return row ? fromRaw(row) : null;
+    } catch (err) {
+      throw translateDbError(err, 'api token');
+    }
+  }
+
+  async findByHashes(tokenHashes: readonly Buffer[]): Promise<ApiToken | null> {
+    if (tokenHashes.length === 0) return null;
+    try {
+      const r = await this.pool.query<RawRow>('SELECT * FROM token.api_tokens WHERE token_hash = ANY($1::bytea[]) LIMIT 1', [[...tokenHashes]]);
+      const row = r.rows[0];
+      return row ? fromRaw(row) : null;
+    } catch (err) {
+      throw translateDbError(err, 'api token');
+    }
+  }
+
+  async rehash(r: { id: string; from: Buffer; to: Buffer; pepperId: string }): Promise<boolean> {
+    try {
+      const q = await this.pool.query('UPDATE token.api_tokens SET token_hash = $3, pepper_id = $4 WHERE id = $1 AND token_hash = $2', [r.id, r.from, r.to, r.pepperId]);
+      return q.rowCount === 1;
+    } catch (err) {
+      throw translateDbError(err, 'api token');
+    }
+  }
+
+  async countLiveByPepper(at: Date): Promise<KeyUsage[]> {
+    try {
+      const q = await this.pool.query<{ pepper_id: string | null; n: string }>(
+        `SELECT pepper_id, count(*) AS n FROM token.api_tokens
+         WHERE revoked_at IS NULL AND expires_at > $1 AND (rotation_deadline IS NULL OR rotation_deadline > $1)
+         GROUP BY pepper_id ORDER BY pepper_id NULLS LAST`,
+        [at],
+      );
+      return q.rows.map((r) => ({ keyId: r.pepper_id, rows: Number(r.n) }));
+    } catch (err) {
+      throw translateDbError(err, 'api token');
+    }
+  }
+
+  async stampPepper(pepperId: string): Promise<number> {
+    try {
+      return (await this.pool.query('UPDATE token.api_tokens SET pepper_id = $1 WHERE pepper_id IS NULL', [pepperId])).rowCount ?? 0;
     } catch (err) {
       throw translateDbError(err, 'api token');
     }
@@ -161,8 +207,8 @@ export class PrismaApiTokenStore implements ApiTokenStore {
             AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ${r.at}
           RETURNING *
         ), successor AS (
-          INSERT INTO token.api_tokens (id, tenant_id, identity_kind, identity_id, env, token_hash, created_at, expires_at)
-          SELECT ${s.id}::uuid, ${s.tenantId}::uuid, ${s.identityKind}, ${s.identityId}::uuid, ${s.env}, ${new Uint8Array(s.tokenHash)}, ${s.createdAt}, ${s.expiresAt}
+          INSERT INTO token.api_tokens (id, tenant_id, identity_kind, identity_id, env, token_hash, created_at, expires_at, pepper_id)
+          SELECT ${s.id}::uuid, ${s.tenantId}::uuid, ${s.identityKind}, ${s.identityId}::uuid, ${s.env}, ${new Uint8Array(s.tokenHash)}, ${s.createdAt}, ${s.expiresAt}, ${s.pepperId ?? null}
           FROM old
           RETURNING id
         ), cut AS (

@@ -9,7 +9,7 @@ import { formatPublicKey } from '@mezite/ssh';
 import { runBin } from '../harness/cli';
 import { TestStack } from '../harness/test-stack';
 
-type Secrets = { token_pepper: string; session_pepper: string; ca_kek: string };
+type Secrets = ReturnType<TestStack["secrets"]>;
 
 /**
  * docs/OPERATIONS.md, "Rotate", on the real stack: every credential and CA key made under
@@ -75,9 +75,14 @@ describe('rotating the peppers and the CA key-encryption key of a running stack'
     expect(ca).toMatch(/^ecdsa-sha2-nistp256 /);
 
     // Swap: B current, A previous.
-    const b: Secrets = { token_pepper: randomBytes(32).toString('base64'), session_pepper: randomBytes(32).toString('base64'), ca_kek: randomBytes(32).toString('base64') };
+    const b: Secrets = { ...a, token_pepper: randomBytes(32).toString('base64'), session_pepper: randomBytes(32).toString('base64'), ca_kek: randomBytes(32).toString('base64') };
     await restart(b, { MEZITE_TOKEN_PEPPER_PREVIOUS: a.token_pepper, MEZITE_SESSION_PEPPER_PREVIOUS: a.session_pepper, MEZITE_CA_KEK_PREVIOUS: a.ca_kek });
-    expect(adminToken()).toBe(session); // the admin session under A still works (re-hashed at start's check)
+    // The bootstrap admin session is re-minted under B (its secret is derived under the
+    // current pepper); the one made under A is revoked, the new one works.
+    const rotatedSession = adminToken();
+    expect(rotatedSession).not.toBe(session);
+    expect((await whoami(session)).stderr).toMatch(/Unauthenticated/);
+    expect((await admin(['whoami'])).stdout).toMatch(/^user\s/m);
     expect((await whoami(used)).stdout).toMatch(/^service\s/m);
     expect(await serviceToken()).toMatch(/^psk_/); // the client secret set under A
     expect((await join_(joinLater)).generation).toBe(1);
@@ -88,7 +93,7 @@ describe('rotating the peppers and the CA key-encryption key of a running stack'
 
     // Drop A.
     await restart(b, {});
-    expect(adminToken()).toBe(session);
+    expect(adminToken()).toBe(rotatedSession);
     expect((await whoami(used)).stdout).toMatch(/^service\s/m);
     expect(await serviceToken()).toMatch(/^psk_/);
     expect(await userCa()).toBe(ca);

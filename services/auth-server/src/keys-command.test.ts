@@ -29,7 +29,8 @@ describe('mezite-keys auth-server status', () => {
     const open = (m: SessionManager) => m.create({ tenantId, principalKind: 'user', principalId: randomUUID(), name: 'alice', authMethod: 'interactive-session', roles: [], ttlMs: 3_600_000 });
     const old = await open(new SessionManager({ store, clock, pepper: a }));
     await open(new SessionManager({ store, clock, pepper: a }));
-    const env = { DATABASE_URL: db.url, MEZITE_SESSION_PEPPER: b.toString('base64'), MEZITE_SESSION_PEPPER_PREVIOUS: a.toString('base64') };
+    // The auth-server's own environment, as the command runs where the service runs.
+    const env = { DATABASE_URL: db.url, MEZITE_SESSION_PEPPER: b.toString('base64'), MEZITE_SESSION_PEPPER_PREVIOUS: a.toString('base64'), MEZITE_AUDIT_KEY: randomBytes(32).toString('base64'), MEZITE_AUDIT_SIGNING_KEY: randomBytes(32).toString('base64') };
 
     const r = await keysCommand(['status', '--json'], env);
     expect(r.code).toBe(0);

@@ -115,15 +115,13 @@ export class SessionManager {
   /** The tenant's live bootstrap session of this version (its secret derivable), if any. */
   async liveBootstrap(tenantId: string): Promise<{ secret: string; session: Session } | null> {
     const now = this.opts.clock.now();
-    // Derived and hashed under any configured pepper: a session from before a rotation (or
-    // re-hashed since) stays the one bootstrap session until it expires or is revoked.
-    const keys = allKeys(this.peppers).map((k) => k.key);
+    // Derived and hashed under the current pepper only: a pepper rotation replaces the
+    // bootstrap session at the next start (every replica then derives the new one), so
+    // dropping the previous pepper later leaves a session every replica can derive.
+    const pepper = this.peppers.current.key;
     for (const s of await this.opts.store.listBootstrap(tenantId)) {
-      if (s.revokedAt || s.expiresAt <= now) continue;
-      for (const from of keys) {
-        const secret = this.bootstrapSecret(s.id, from);
-        if (keys.some((k) => keyedHash(k, secret).equals(s.tokenHash))) return { secret, session: s };
-      }
+      const secret = this.bootstrapSecret(s.id, pepper);
+      if (!s.revokedAt && s.expiresAt > now && keyedHash(pepper, secret).equals(s.tokenHash)) return { secret, session: s };
     }
     return null;
   }

@@ -25,6 +25,8 @@ export const API_TOKEN_CHECKSUM_CHARS = 6;
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const PATTERN = /^psk_(live|dev)_([0-9A-Za-z]{22})([0-9A-Za-z]{6})$/;
+/** The longest text PATTERN can match (`psk_live_` and 28 characters): anything longer is refused unread. */
+const MAX_TOKEN_LENGTH = 'psk_live_'.length + 28;
 /** The largest multiple of 62 below 256: bytes at or above it are redrawn, so every character is equally likely. */
 const UNBIASED_LIMIT = 248;
 
@@ -74,6 +76,7 @@ export function generateApiToken(env: ApiTokenEnv, rand: (n: number) => Buffer =
  * presented token.
  */
 export function parseApiToken(text: string): ParsedApiToken | null {
+  if (text.length > MAX_TOKEN_LENGTH) return null;
   const m = PATTERN.exec(text);
   if (!m) return null;
   const [, env, random, checksum] = m as unknown as [string, ApiTokenEnv, string, string];

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { TestStack, type StackSecretsFile } from '../harness/test-stack';
 
@@ -15,8 +16,11 @@ describe('each process gets only its own secrets and database role', () => {
   let secrets: StackSecretsFile;
   let superuserPassword: string;
 
+  // A rotation in progress: each previous key goes to the one service that uses it.
+  const previous = { MEZITE_TOKEN_PEPPER_PREVIOUS: randomBytes(32).toString('base64'), MEZITE_SESSION_PEPPER_PREVIOUS: randomBytes(32).toString('base64'), MEZITE_CA_KEK_PREVIOUS: randomBytes(32).toString('base64') };
+
   beforeAll(async () => {
-    stack = await TestStack.start();
+    stack = await TestStack.start({ env: previous });
     secrets = stack.secrets();
     superuserPassword = decodeURIComponent(new URL(stack.status().databaseUrl).password);
   }, 180_000);
@@ -35,6 +39,9 @@ describe('each process gets only its own secrets and database role', () => {
     { what: 'token db password', value: secrets.token_db_password, owner: 'token-service' },
     { what: 'sshca db password', value: secrets.sshca_db_password, owner: 'ssh-ca' },
     { what: 'superuser password', value: superuserPassword, owner: undefined },
+    { what: 'previous token pepper', value: previous.MEZITE_TOKEN_PEPPER_PREVIOUS, owner: 'token-service' },
+    { what: 'previous session pepper', value: previous.MEZITE_SESSION_PEPPER_PREVIOUS, owner: 'auth-server' },
+    { what: 'previous CA KEK', value: previous.MEZITE_CA_KEK_PREVIOUS, owner: 'ssh-ca' },
   ];
 
   test.each(['auth-server', 'token-service', 'ssh-ca', 'dev-oidc'] as const)("%s's process holds its own secrets and no other's", (name) => {

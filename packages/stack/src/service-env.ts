@@ -4,12 +4,15 @@ import type { StackSecrets } from './secrets';
 /** The services of the stack (as in stack.ts's SERVICES). */
 type ServiceName = keyof typeof SERVICE_DATABASE_ROLES;
 
+/** The keys a rotation passes while it runs (docs/OPERATIONS.md, "Rotate"), each for one service only. */
+const PREVIOUS_KEYS = ['MEZITE_TOKEN_PEPPER_PREVIOUS', 'MEZITE_SESSION_PEPPER_PREVIOUS', 'MEZITE_CA_KEK_PREVIOUS'] as const;
+
 /**
  * Every environment key that carries a secret or a credential. None is inherited from
  * the stack's own environment or from StackOptions.env: a process gets one only
  * through secretEnv, below.
  */
-export const SECRET_ENV_KEYS = ['DATABASE_URL', 'PGPASSWORD', 'REDIS_URL', 'MEZITE_TOKEN_PEPPER', 'MEZITE_SESSION_PEPPER', 'MEZITE_CA_KEK', 'MEZITE_AUDIT_KEY', 'MEZITE_AUDIT_SIGNING_KEY'] as const;
+export const SECRET_ENV_KEYS = ['DATABASE_URL', 'PGPASSWORD', 'REDIS_URL', 'MEZITE_TOKEN_PEPPER', 'MEZITE_SESSION_PEPPER', 'MEZITE_CA_KEK', 'MEZITE_AUDIT_KEY', 'MEZITE_AUDIT_SIGNING_KEY', ...PREVIOUS_KEYS] as const;
 
 /** Each service's role with its password from the data dir's secrets. */
 export function serviceRoles(secrets: StackSecrets): Record<ServiceName, ServiceRole> {
@@ -26,13 +29,16 @@ export function serviceRoles(secrets: StackSecrets): Record<ServiceName, Service
  * none. A new secret is one more entry in its service's map (and its key in
  * SECRET_ENV_KEYS).
  */
-export function secretEnv(o: { secrets: StackSecrets; adminDatabaseUrl: string; redisUrl?: string | undefined }): Record<ServiceName | 'dev-oidc', NodeJS.ProcessEnv> {
+export function secretEnv(o: { secrets: StackSecrets; adminDatabaseUrl: string; redisUrl?: string | undefined; env?: NodeJS.ProcessEnv }): Record<ServiceName | 'dev-oidc', NodeJS.ProcessEnv> {
   const roles = serviceRoles(o.secrets);
   const db = (s: ServiceName) => serviceDatabaseUrl(o.adminDatabaseUrl, roles[s].role, roles[s].password);
+  // Previous keys during a rotation, from the stack's environment, to their one service.
+  const previous = (k: (typeof PREVIOUS_KEYS)[number]) => (o.env?.[k] ? { [k]: o.env[k] } : {});
   return {
     'auth-server': {
       DATABASE_URL: db('auth-server'),
       MEZITE_SESSION_PEPPER: o.secrets.session_pepper,
+      ...previous('MEZITE_SESSION_PEPPER_PREVIOUS'),
       MEZITE_AUDIT_KEY: o.secrets.audit_key,
       MEZITE_AUDIT_SIGNING_KEY: o.secrets.audit_signing_key,
       // Failed-authentication limits shared by the replicas.
@@ -41,11 +47,13 @@ export function secretEnv(o: { secrets: StackSecrets; adminDatabaseUrl: string; 
     'token-service': {
       DATABASE_URL: db('token-service'),
       MEZITE_TOKEN_PEPPER: o.secrets.token_pepper,
+      ...previous('MEZITE_TOKEN_PEPPER_PREVIOUS'),
       ...(o.redisUrl ? { REDIS_URL: o.redisUrl } : {}),
     },
     'ssh-ca': {
       DATABASE_URL: db('ssh-ca'),
       MEZITE_CA_KEK: o.secrets.ca_kek,
+      ...previous('MEZITE_CA_KEK_PREVIOUS'),
     },
     'dev-oidc': {},
   };

@@ -148,7 +148,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   // One Redis for every replica, or one URL per replica (a chaos test cuts one off through a proxy).
   const redisUrls = (o.redisUrl ?? '').split(',').map((u) => u.trim()).filter(Boolean);
   if (redisUrls.length > 1 && redisUrls.length !== replicas) throw new Error(`REDIS_URL: expected one URL or ${replicas} comma-separated URLs (one per replica), got ${redisUrls.length}`);
-  const perProcess = secretEnv({ secrets, adminDatabaseUrl, redisUrl: redisUrls[0] });
+  const perProcess = secretEnv({ secrets, adminDatabaseUrl, redisUrl: redisUrls[0], env: { ...process.env, ...o.env } });
 
   const replicaAddrs: Record<ReplicatedListener, string[]> = {
     'auth-server': replicaList(o.authAddr ?? '127.0.0.1:3025', replicas, 'authAddr'),

@@ -22,4 +22,16 @@ describe('boundedMessage: what a caller is sent of an error message', () => {
     expect(out.endsWith('…')).toBe(true);
     expect(out.slice(0, CAP - 1)).toBe(message.slice(0, CAP - 1));
   });
+
+  test('a cut never splits a surrogate pair: an emoji at the cut is dropped whole, and the result is well-formed', () => {
+    for (const offset of [0, 1, 2, 3]) {
+      const message = `${'x'.repeat(CAP - 3 + offset)}${'😀'.repeat(10)}`;
+      const out = boundedMessage(message);
+      expect(out.length).toBeLessThanOrEqual(CAP);
+      expect(out.endsWith('…')).toBe(true);
+      // No lone surrogate anywhere (a lone one would be replaced by U+FFFD in UTF-8).
+      expect(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(out)).toBe(false);
+      expect(Buffer.from(out, 'utf8').toString('utf8')).toBe(out);
+    }
+  });
 });

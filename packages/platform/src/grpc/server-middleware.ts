@@ -87,7 +87,15 @@ export function requestMiddleware(log: Logger) {
 /** Longest error message a caller is sent; a message that echoes a hostile value is cut. */
 export const MAX_ERROR_MESSAGE_LENGTH = 500;
 
-/** `message`, cut to {@link MAX_ERROR_MESSAGE_LENGTH} characters with an ellipsis. */
+/**
+ * `message`, cut to {@link MAX_ERROR_MESSAGE_LENGTH} characters (UTF-16 units) with an
+ * ellipsis, never between the two halves of a surrogate pair (an emoji, say), so the
+ * result is always well-formed UTF-16 and encodes to valid UTF-8 on the wire.
+ */
 export function boundedMessage(message: string): string {
-  return message.length <= MAX_ERROR_MESSAGE_LENGTH ? message : `${message.slice(0, MAX_ERROR_MESSAGE_LENGTH - 1)}…`;
+  if (message.length <= MAX_ERROR_MESSAGE_LENGTH) return message;
+  let end = MAX_ERROR_MESSAGE_LENGTH - 1;
+  const last = message.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--; // a high surrogate whose low half would be cut off
+  return `${message.slice(0, end)}…`;
 }

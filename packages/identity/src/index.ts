@@ -11,3 +11,4 @@ export * from './key-status';
 export * from './role';
 export * from './role-yaml';
 export * from './secure-url';
+export * from './api-token-format';

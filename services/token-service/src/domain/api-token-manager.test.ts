@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { isMeziteError, keyedHash, unavailable } from '@mezite/identity';
+import { isMeziteError, keyedHash, unavailable, parseApiToken } from '@mezite/identity';
 import { apiTokenTtlMs, DEFAULT_API_TOKEN_TTL_MS, MAX_API_TOKEN_TTL_MS, rotationOverlapMs } from './api-token';
 import { apiTokenReplica, failure } from './api-token-harness';
-import { parseApiToken } from './api-token-format';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

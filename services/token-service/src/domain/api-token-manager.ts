@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { failedPrecondition, invalidArgument, isMeziteError, isUuid, keyedHash, notFound, ringOf, unavailable, type Clock, type KeyRing, type KeyUsage, type MeziteError, type PrincipalKind } from '@mezite/identity';
+import { failedPrecondition, invalidArgument, isMeziteError, isUuid, keyedHash, notFound, ringOf, unavailable, type Clock, type KeyRing, type KeyUsage, type MeziteError, type PrincipalKind, generateApiToken, isApiTokenEnv } from '@mezite/identity';
 import type { Logger } from '@mezite/platform';
 import { apiTokenInfo, apiTokenTtlMs, DEFAULT_API_TOKEN_TTL_MS, DEFAULT_ROTATION_OVERLAP_MS, rotationOverlapMs, type ApiToken, type ApiTokenInfo } from './api-token';
 import type { ApiTokenCache } from './api-token-cache';
-import { generateApiToken, isApiTokenEnv } from './api-token-format';
 import type { ApiTokenStore } from './api-token-store';
 
 /** Options of ApiTokenManager. */

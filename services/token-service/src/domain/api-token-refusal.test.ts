@@ -1,6 +1,6 @@
+import { generateApiToken } from '@mezite/identity';
 import { MemoryCache } from '@mezite/platform';
 import { apiTokenReplica, failure } from './api-token-harness';
-import { generateApiToken } from './api-token-format';
 import { apiTokenRefusalOf, whyNotLive } from './api-token-refusal';
 import { isApiTokenLive } from './api-token';
 

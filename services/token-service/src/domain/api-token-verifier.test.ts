@@ -1,7 +1,6 @@
-import { FakeClock, keyedHash, unavailable } from '@mezite/identity';
+import { FakeClock, keyedHash, unavailable, apiTokenChecksum } from '@mezite/identity';
 import { MemoryCache, nullLogger, type Cache } from '@mezite/platform';
 import { apiTokenReplica, failure, until } from './api-token-harness';
-import { apiTokenChecksum } from './api-token-format';
 import { ApiTokenCache } from './api-token-cache';
 import { ApiTokenVerifier } from './api-token-verifier';
 import { LastUseRecorder } from './last-use-recorder';

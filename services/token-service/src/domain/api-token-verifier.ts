@@ -1,8 +1,7 @@
-import { isMeziteError, keyedHash, ringOf, type Clock, type KeyRing } from '@mezite/identity';
+import { isMeziteError, keyedHash, ringOf, type Clock, type KeyRing, parseApiToken } from '@mezite/identity';
 import { countOutcome, meziteMetrics, type Logger } from '@mezite/platform';
 import { apiTokenInfo, type ApiTokenInfo } from './api-token';
 import type { ApiTokenCache, ApiTokenState } from './api-token-cache';
-import { parseApiToken } from './api-token-format';
 import { refuseApiToken, whyNotLive } from './api-token-refusal';
 import type { ApiTokenStore } from './api-token-store';
 import type { LastUseRecorder } from './last-use-recorder';

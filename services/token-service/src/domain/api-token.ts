@@ -1,5 +1,4 @@
-import { invalidArgument, type PrincipalKind } from '@mezite/identity';
-import type { ApiTokenEnv } from './api-token-format';
+import { invalidArgument, type PrincipalKind, type ApiTokenEnv } from '@mezite/identity';
 
 /** A stored API token. The plaintext is never stored: only `tokenHash`. */
 export interface ApiToken {

@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GrpcStatus, systemClock } from '@mezite/identity';
+import { GrpcStatus, systemClock, generateApiToken } from '@mezite/identity';
 import {
   createGrpcServer,
   createMeziteClients,
@@ -22,7 +22,6 @@ import {
 import { tokenv1 } from '@mezite/proto';
 import type { Client } from 'nice-grpc';
 import { ApiTokenCache } from '../domain/api-token-cache';
-import { generateApiToken } from '../domain/api-token-format';
 import { ApiTokenManager } from '../domain/api-token-manager';
 import { ApiTokenVerifier } from '../domain/api-token-verifier';
 import { ClientSecretManager } from '../domain/client-secret-manager';

@@ -1,7 +1,7 @@
+import { type ApiTokenEnv } from '@mezite/identity';
 import { translateDbError } from '@mezite/platform';
 import type { KeyUsage, PrincipalKind } from '@mezite/identity';
 import type { ApiToken } from '../domain/api-token';
-import type { ApiTokenEnv } from '../domain/api-token-format';
 import type { ApiTokenRotation, ApiTokenStore } from '../domain/api-token-store';
 import { pgPoolOf, type PgPool, type PrismaClient } from './prisma';
 

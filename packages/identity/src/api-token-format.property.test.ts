@@ -1,5 +1,5 @@
 import * as fc from 'fast-check';
-import { assertProperty } from '@mezite/identity/testing';
+import { assertProperty } from './testing';
 import { apiTokenChecksum, generateApiToken, parseApiToken, type ApiTokenEnv } from './api-token-format';
 
 /**

@@ -63,6 +63,7 @@ import { JoinTokens } from './domain/join-token';
 import { PrismaBotInstanceStore } from './store/prisma-bot-instance-store';
 import { PrismaJoinTokenStore } from './store/prisma-join-token-store';
 import { splitHostPort, startHttpServer } from './http/http-server';
+import { REPORTS_PER_SOURCE_PER_MINUTE } from './http/secret-scanning';
 import { PrismaAuditLog } from './store/prisma-audit-log';
 import { PrismaAuditCheckpointStore } from './store/prisma-audit-checkpoint-store';
 import { AuditCheckpoints, CheckpointSigner } from './domain/audit-checkpoint';
@@ -201,6 +202,8 @@ export async function main(): Promise<void> {
     // The OAuth2 endpoints are shed like the gRPC port (their own count, the same cap).
     loadShedding: { maxInFlight: cfg.maxInFlight, retryAfterMs: cfg.shedRetryAfterMs },
     trustedProxies: new TrustedProxies(cfg.trustedProxies),
+    // Anyone who finds a leaked psk_ token may revoke it (secret-scanning partner shape).
+    secretScanning: { apiTokens, audit, refusals, log, reports: new FailureLimiter({ clock, maxFailures: REPORTS_PER_SOURCE_PER_MINUTE, windowMs: 60_000, name: 'secret-scanning', ...limiterShared }) },
     discovery: () => ({ auth_server: publicAddr, ca_cert: tls.caCertPem, ca_pin: spkiPin(tls.caCertPem) }),
     oauth2: {
       tokens: identityTokens,

@@ -3,6 +3,7 @@ import { meziteMetrics, traceHttpRequest, type Logger } from '@mezite/platform';
 import { InFlightLimit, type InFlightLimitOptions } from './in-flight-limit';
 import { TrustedProxies } from './trusted-proxies';
 import { introspectionEndpoint, metadata, readRequest, revocationEndpoint, send, tokenEndpoint, type OAuth2Deps, type ReadRequest, type Reply } from './oauth2';
+import { MAX_REPORT_BODY, secretScanningEndpoint, type SecretScanningDeps } from './secret-scanning';
 
 /** The discovery document at `/.well-known/mezite`: how a client finds the gRPC API. */
 export interface Discovery {
@@ -23,6 +24,15 @@ export interface HttpServerOptions {
   loadShedding?: InFlightLimitOptions;
   /** Proxies whose X-Forwarded-For names the client (its failure-limiter key and audit source); default none. */
   trustedProxies?: TrustedProxies;
+  /** Public revocation of leaked API tokens (`POST /v1/secret-scanning/revoke`); absent: not served. */
+  secretScanning?: SecretScanningDeps;
+}
+
+/** An endpoint that reads a body: its handler, the largest body it reads, and its request ids. */
+interface Route {
+  run: (req: IncomingMessage, read: ReadRequest) => Promise<Reply>;
+  maxBody?: number;
+  newRequestId: () => string;
 }
 
 /**
@@ -38,11 +48,18 @@ export async function startHttpServer(o: HttpServerOptions): Promise<{ server: S
   };
   const limit = new InFlightLimit(o.loadShedding ?? { maxInFlight: 0, retryAfterMs: 1000 });
   const proxies = o.trustedProxies ?? new TrustedProxies([]);
-  const routes: Record<string, (req: IncomingMessage, d: OAuth2Deps, read: ReadRequest) => Promise<Reply>> = {
-    'POST /oauth2/token': tokenEndpoint,
-    'POST /oauth2/revoke': revocationEndpoint,
-    'POST /oauth2/introspect': introspectionEndpoint,
-  };
+  const routes: Record<string, Route> = {};
+  if (o.oauth2) {
+    const d: OAuth2Deps = o.oauth2;
+    const oauth2 = (fn: (req: IncomingMessage, d: OAuth2Deps, read: ReadRequest) => Promise<Reply>): Route => ({ run: (req, read) => fn(req, d, read), newRequestId: d.newRequestId });
+    routes['POST /oauth2/token'] = oauth2(tokenEndpoint);
+    routes['POST /oauth2/revoke'] = oauth2(revocationEndpoint);
+    routes['POST /oauth2/introspect'] = oauth2(introspectionEndpoint);
+    if (o.secretScanning) {
+      const s = o.secretScanning;
+      routes['POST /v1/secret-scanning/revoke'] = { run: (req, read) => secretScanningEndpoint(req, s, read), maxBody: MAX_REPORT_BODY, newRequestId: d.newRequestId };
+    }
+  }
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     try {
       const url = new URL(req.url ?? '/', 'http://x');
@@ -50,22 +67,21 @@ export async function startHttpServer(o: HttpServerOptions): Promise<{ server: S
       if (req.method === 'GET' && url.pathname === '/healthz') return json(res, o.healthy() ? 200 : 503, { status: o.healthy() ? 'SERVING' : 'NOT_SERVING' });
       if (o.oauth2 && req.method === 'GET' && url.pathname === '/.well-known/oauth-authorization-server') return send(res, metadata(o.oauth2));
       const route = routes[`${req.method} ${url.pathname}`];
-      if (o.oauth2 && route) {
-        const deps = o.oauth2;
+      if (route) {
         const name = `${req.method} ${url.pathname}`;
         // One id for the response header, the span, the log lines and the audit records.
-        const requestId = deps.newRequestId();
+        const requestId = route.newRequestId();
         res.setHeader('x-request-id', requestId);
         // A span, a request scope for log lines, and latency on /metrics per route.
         traceHttpRequest(name, req, res, async () => {
-          const read = await readRequest(req, requestId, proxies.clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']));
+          const read = await readRequest(req, requestId, proxies.clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']), route.maxBody);
           const release = limit.acquire();
           if (!release) {
             meziteMetrics.refusals.inc({ reason: 'resource_exhausted', method: name });
             return limit.shedReply();
           }
           try {
-            return await route(req, deps, read);
+            return await route.run(req, read);
           } finally {
             release();
           }
@@ -78,7 +94,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<{ server: S
         );
         return;
       }
-      if (o.oauth2 && Object.keys(routes).some((k) => k.endsWith(` ${url.pathname}`))) return json(res, 405, { error: 'invalid_request', error_description: 'method not allowed' });
+      if (Object.keys(routes).some((k) => k.endsWith(` ${url.pathname}`))) return json(res, 405, { error: 'invalid_request', error_description: 'method not allowed' });
       return json(res, 404, { error: 'not_found' });
     } catch (err) {
       o.log.error('http handler failed', { err });

@@ -67,12 +67,12 @@ export function oauthError(status: number, error: string, description: string, h
  * reads it before the endpoint takes an in-flight slot, so a slow sender holds a
  * connection but not a slot (http-server.ts).
  */
-export async function readRequest(req: IncomingMessage, requestId: string, source: string | undefined = req.socket.remoteAddress): Promise<ReadRequest> {
+export async function readRequest(req: IncomingMessage, requestId: string, source: string | undefined = req.socket.remoteAddress, maxBody = MAX_BODY): Promise<ReadRequest> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
     size += (c as Buffer).length;
-    if (size > MAX_BODY) return { body: null, source, requestId };
+    if (size > maxBody) return { body: null, source, requestId };
     chunks.push(c as Buffer);
   }
   return { body: Buffer.concat(chunks), source, requestId };

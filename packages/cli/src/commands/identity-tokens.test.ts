@@ -1,3 +1,4 @@
+import { generateApiToken } from '@mezite/identity';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -137,6 +138,22 @@ describe('mezctl identity-tokens', () => {
   beforeEach(() => {
     server.calls.length = 0;
     server.machine.issueServiceAuthorizations.length = 0;
+  });
+
+  test('check tells offline whether a string is a Mezite API token, and why not; it calls nothing', async () => {
+    const token = generateApiToken('live');
+    expect(await server.run(['identity-tokens', 'check', token])).toEqual({ code: 0, stderr: '', stdout: expect.stringMatching(/^A well-formed Mezite API token \(live\): its checksum matches\./) });
+    expect(JSON.parse((await server.run(['identity-tokens', 'check', generateApiToken('dev'), '-o', 'json'])).stdout)).toEqual({ valid: true, env: 'dev' });
+    const typo = `${token.slice(0, 12)}${token[12] === 'a' ? 'b' : 'a'}${token.slice(13)}`;
+    for (const [bad, why] of [
+      [typo, 'its checksum does not match (a mistyped or made-up token)'],
+      ['ghp_0123456789abcdefghijklmnopqrstuvwxyz', 'it does not start with psk_live_ or psk_dev_'],
+      [`${token}x`, 'it is not 28 characters after the prefix'],
+      [`${token.slice(0, -1)}-`, 'it holds characters other than 0-9, A-Z and a-z after the prefix'],
+    ]) {
+      expect(await server.run(['identity-tokens', 'check', bad as string])).toEqual({ code: 1, stdout: '', stderr: `mezctl: Invalid argument: not a Mezite API token: ${why}\n` });
+    }
+    expect(server.calls).toEqual([]);
   });
 
   test('issue-service prints the plaintext once, in the short form', async () => {

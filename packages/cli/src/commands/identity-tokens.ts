@@ -1,4 +1,4 @@
-import { parseDuration, parseIdentityRef } from '@mezite/identity';
+import { invalidArgument, parseApiToken, parseDuration, parseIdentityRef } from '@mezite/identity';
 import type { authv1 } from '@mezite/proto';
 import type { Argv } from 'yargs';
 import type { CliContext } from '../cli-context';
@@ -134,7 +134,22 @@ export function identityTokensCommand(ctx: CliContext) {
             await c.tokens.deleteToken({ id: argv.id }, c.auth());
           });
         })
-        .demandCommand(1, 'name an identity-tokens command: issue-service, issue, list, rotate, delete'),
+        .command(
+          'check <token>',
+          'Check offline whether a string is a well-formed Mezite API token (its checksum matches); nothing is sent anywhere',
+          (a) => a.positional('token', { type: 'string', demandOption: true, describe: 'The candidate, e.g. one a secret scanner found' }),
+          (argv) => {
+            const token = String(argv.token).trim();
+            const parsed = parseApiToken(token);
+            if (!parsed) {
+              const why = !/^psk_(live|dev)_/.test(token) ? 'it does not start with psk_live_ or psk_dev_' : token.length !== `psk_${token.startsWith('psk_dev_') ? 'dev' : 'live'}_`.length + 28 ? 'it is not 28 characters after the prefix' : /[^0-9A-Za-z]/.test(token.slice(token.indexOf('_', 4) + 1)) ? 'it holds characters other than 0-9, A-Z and a-z after the prefix' : 'its checksum does not match (a mistyped or made-up token)';
+              throw invalidArgument(`not a Mezite API token: ${why}`);
+            }
+            if (argv.output === 'json') ctx.printJson({ valid: true, env: parsed.env });
+            else ctx.print(`A well-formed Mezite API token (${parsed.env}): its checksum matches. If it leaked, revoke it: identity-tokens delete, or POST /v1/secret-scanning/revoke (docs/token-format.md).\n`);
+          },
+        )
+        .demandCommand(1, 'name an identity-tokens command: issue-service, issue, list, rotate, delete, check'),
     handler: () => undefined,
   };
 }

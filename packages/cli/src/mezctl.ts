@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from '@mezite/identity';
 import yargs, { type Argv } from 'yargs';
 import { CliContext } from './cli-context';
+import { accessCommand } from './commands/access';
 import { auditCommand } from './commands/audit';
 import { botsCommand } from './commands/bots';
 import { caCommand } from './commands/ca';
@@ -53,6 +54,7 @@ export function addMezctlCommands(y: ReturnType<typeof globalOptions>, ctx: CliC
     .command(botsCommand(ctx))
     .command(nodesCommand(ctx))
     .command(caCommand(ctx))
+    .command(accessCommand(ctx))
     .command(auditCommand(ctx))
     .command(whoamiCommand(ctx))
     .command(sessionsCommand(ctx))

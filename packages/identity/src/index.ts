@@ -12,3 +12,4 @@ export * from './role';
 export * from './role-yaml';
 export * from './secure-url';
 export * from './api-token-format';
+export * from './access-explain';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { alreadyExists, formatIdentityRef, invalidArgument, loginsForNode, notFound, permissionDenied, type Clock, type Principal, type Role } from '@mezite/identity';
+import { alreadyExists, explainLogin, formatIdentityRef, invalidArgument, loginsForNode, notFound, permissionDenied, type AccessExplanation, type Clock, type Principal, type Role } from '@mezite/identity';
 import { ADMIN_ROLE, requirePrincipal } from './authz';
 import type { Logger } from '@mezite/platform';
 import type { AuditLog } from './audit';
@@ -23,7 +23,7 @@ export interface VisibleNode extends Node {
 /** Options of NodeManager. */
 export interface NodeManagerOptions {
   store: NodeStore;
-  bots: Pick<BotStore, 'getById'>;
+  bots: Pick<BotStore, 'getById' | 'get'>;
   roles: { resolve(tenantId: string, names: string[]): Promise<Array<{ role: Role }>> };
   joinTokens: JoinTokenMinter;
   revocations: Pick<RevocationList, 'revokeSubject'>;
@@ -104,6 +104,25 @@ export class NodeManager {
       await this.o.revocations.revokeSubject(node.tenantId, node.id, `node ${node.name} removed`, expires);
       await this.o.store.delete(node.tenantId, node.id);
     });
+  }
+
+  /**
+   * Why `bot` may or may not log in as `login` on `node` (`mezctl access explain`): a
+   * lock first (every certificate of a locked bot is in the KRL), then its roles' rules
+   * as `mezd authorized-principals` applies them at the node (explainLogin). Admins only.
+   */
+  async explainAccess(caller: Principal, input: { bot: string; node: string; login: string }): Promise<AccessExplanation & { lock?: { reason: string; lockedBy: string } }> {
+    const admin = this.requireAdmin(caller, 'explain access');
+    if (!input.login) throw invalidArgument('--login is required');
+    const bot = await this.o.bots.get(admin.tenantId, input.bot);
+    if (!bot) throw notFound(`bot "${input.bot}" not found`);
+    const node = await this.o.store.get(admin.tenantId, input.node);
+    if (!node) throw notFound(`node "${input.node}" not found`);
+    const roles = (await this.o.roles.resolve(bot.tenantId, bot.roles)).map((r) => r.role);
+    const e = explainLogin(roles, node.labels, input.login);
+    const lock = activeLock(bot, this.o.clock.now());
+    if (lock) return { ...e, allowed: false, reason: `the bot is locked (${lock.reason}): its certificates are in the KRL, whatever its roles allow`, lock: { reason: lock.reason, lockedBy: lock.lockedBy } };
+    return e;
   }
 
   private isAdmin(p: Principal): boolean {

@@ -41,5 +41,15 @@ export function nodeHandlers(nodes: NodeManager): ServiceImplementation<typeof a
       ctx.log.info('node removed', { node: req.name });
       return {};
     },
+    async explainAccess(req, ctx) {
+      const e = await nodes.explainAccess(requirePrincipal(ctx.principal), { bot: req.bot, node: req.node, login: req.login });
+      return {
+        allowed: e.allowed,
+        reason: e.reason,
+        decidedByRole: e.lock ? '' : (e.decidedBy?.role ?? ''),
+        decidedByRule: e.lock ? 'lock' : (e.decidedBy?.rule ?? ''),
+        roles: e.roles.map((r) => ({ role: r.role, allowSelectsNode: r.allowSelectsNode, denySelectsNode: r.denySelectsNode, allowsLogin: r.allowsLogin, deniesLogin: r.deniesLogin })),
+      };
+    },
   };
 }

@@ -1072,6 +1072,44 @@ export interface RevokeCertificateRequest {
 export interface RevokeCertificateResponse {
 }
 
+/** ExplainAccessRequest names a bot, a node and a login. */
+export interface ExplainAccessRequest {
+  /** bot is the bot's name. */
+  bot: string;
+  /** node is the node's name. */
+  node: string;
+  /** login is the remote user, e.g. deploy. */
+  login: string;
+}
+
+/** AccessRoleVerdict is what one role of the bot says about the login on the node. */
+export interface AccessRoleVerdict {
+  /** role is the role's name. */
+  role: string;
+  /** allow_selects_node: allow.node_labels match the node. */
+  allowSelectsNode: boolean;
+  /** deny_selects_node: deny.node_labels match the node (no login there). */
+  denySelectsNode: boolean;
+  /** allows_login: allow.logins names the login. */
+  allowsLogin: boolean;
+  /** denies_login: deny.logins names the login or '*'. */
+  deniesLogin: boolean;
+}
+
+/** ExplainAccessResponse is the decision and why. */
+export interface ExplainAccessResponse {
+  /** allowed is the decision. */
+  allowed: boolean;
+  /** reason is one sentence naming the rule that decided. */
+  reason: string;
+  /** decided_by_role is the role whose rule decided; empty when none (or a lock) did. */
+  decidedByRole: string;
+  /** decided_by_rule is allow.logins, deny.logins or deny.node_labels; `lock` for a locked bot. */
+  decidedByRule: string;
+  /** roles are the bot's roles, each with its verdict. */
+  roles: AccessRoleVerdict[];
+}
+
 function createBaseBot(): Bot {
   return {
     id: "",
@@ -11770,6 +11808,397 @@ export const RevokeCertificateResponse: MessageFns<RevokeCertificateResponse> = 
   },
 };
 
+function createBaseExplainAccessRequest(): ExplainAccessRequest {
+  return { bot: "", node: "", login: "" };
+}
+
+export const ExplainAccessRequest: MessageFns<ExplainAccessRequest> = {
+  encode(message: ExplainAccessRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bot !== "") {
+      writer.uint32(10).string(message.bot);
+    }
+    if (message.node !== "") {
+      writer.uint32(18).string(message.node);
+    }
+    if (message.login !== "") {
+      writer.uint32(26).string(message.login);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExplainAccessRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExplainAccessRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bot = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.login = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExplainAccessRequest {
+    return {
+      bot: isSet(object.bot) ? globalThis.String(object.bot) : "",
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
+      login: isSet(object.login) ? globalThis.String(object.login) : "",
+    };
+  },
+
+  toJSON(message: ExplainAccessRequest): unknown {
+    const obj: any = {};
+    if (message.bot !== "") {
+      obj.bot = message.bot;
+    }
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
+    if (message.login !== "") {
+      obj.login = message.login;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExplainAccessRequest>): ExplainAccessRequest {
+    return ExplainAccessRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExplainAccessRequest>): ExplainAccessRequest {
+    const message = createBaseExplainAccessRequest();
+    message.bot = object.bot ?? "";
+    message.node = object.node ?? "";
+    message.login = object.login ?? "";
+    return message;
+  },
+};
+
+function createBaseAccessRoleVerdict(): AccessRoleVerdict {
+  return { role: "", allowSelectsNode: false, denySelectsNode: false, allowsLogin: false, deniesLogin: false };
+}
+
+export const AccessRoleVerdict: MessageFns<AccessRoleVerdict> = {
+  encode(message: AccessRoleVerdict, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.role !== "") {
+      writer.uint32(10).string(message.role);
+    }
+    if (message.allowSelectsNode !== false) {
+      writer.uint32(16).bool(message.allowSelectsNode);
+    }
+    if (message.denySelectsNode !== false) {
+      writer.uint32(24).bool(message.denySelectsNode);
+    }
+    if (message.allowsLogin !== false) {
+      writer.uint32(32).bool(message.allowsLogin);
+    }
+    if (message.deniesLogin !== false) {
+      writer.uint32(40).bool(message.deniesLogin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AccessRoleVerdict {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAccessRoleVerdict();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.allowSelectsNode = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.denySelectsNode = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.allowsLogin = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.deniesLogin = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AccessRoleVerdict {
+    return {
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      allowSelectsNode: isSet(object.allowSelectsNode)
+        ? globalThis.Boolean(object.allowSelectsNode)
+        : isSet(object.allow_selects_node)
+        ? globalThis.Boolean(object.allow_selects_node)
+        : false,
+      denySelectsNode: isSet(object.denySelectsNode)
+        ? globalThis.Boolean(object.denySelectsNode)
+        : isSet(object.deny_selects_node)
+        ? globalThis.Boolean(object.deny_selects_node)
+        : false,
+      allowsLogin: isSet(object.allowsLogin)
+        ? globalThis.Boolean(object.allowsLogin)
+        : isSet(object.allows_login)
+        ? globalThis.Boolean(object.allows_login)
+        : false,
+      deniesLogin: isSet(object.deniesLogin)
+        ? globalThis.Boolean(object.deniesLogin)
+        : isSet(object.denies_login)
+        ? globalThis.Boolean(object.denies_login)
+        : false,
+    };
+  },
+
+  toJSON(message: AccessRoleVerdict): unknown {
+    const obj: any = {};
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.allowSelectsNode !== false) {
+      obj.allowSelectsNode = message.allowSelectsNode;
+    }
+    if (message.denySelectsNode !== false) {
+      obj.denySelectsNode = message.denySelectsNode;
+    }
+    if (message.allowsLogin !== false) {
+      obj.allowsLogin = message.allowsLogin;
+    }
+    if (message.deniesLogin !== false) {
+      obj.deniesLogin = message.deniesLogin;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AccessRoleVerdict>): AccessRoleVerdict {
+    return AccessRoleVerdict.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AccessRoleVerdict>): AccessRoleVerdict {
+    const message = createBaseAccessRoleVerdict();
+    message.role = object.role ?? "";
+    message.allowSelectsNode = object.allowSelectsNode ?? false;
+    message.denySelectsNode = object.denySelectsNode ?? false;
+    message.allowsLogin = object.allowsLogin ?? false;
+    message.deniesLogin = object.deniesLogin ?? false;
+    return message;
+  },
+};
+
+function createBaseExplainAccessResponse(): ExplainAccessResponse {
+  return { allowed: false, reason: "", decidedByRole: "", decidedByRule: "", roles: [] };
+}
+
+export const ExplainAccessResponse: MessageFns<ExplainAccessResponse> = {
+  encode(message: ExplainAccessResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.allowed !== false) {
+      writer.uint32(8).bool(message.allowed);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.decidedByRole !== "") {
+      writer.uint32(26).string(message.decidedByRole);
+    }
+    if (message.decidedByRule !== "") {
+      writer.uint32(34).string(message.decidedByRule);
+    }
+    for (const v of message.roles) {
+      AccessRoleVerdict.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExplainAccessResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExplainAccessResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.allowed = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.decidedByRole = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.decidedByRule = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.roles.push(AccessRoleVerdict.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExplainAccessResponse {
+    return {
+      allowed: isSet(object.allowed) ? globalThis.Boolean(object.allowed) : false,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      decidedByRole: isSet(object.decidedByRole)
+        ? globalThis.String(object.decidedByRole)
+        : isSet(object.decided_by_role)
+        ? globalThis.String(object.decided_by_role)
+        : "",
+      decidedByRule: isSet(object.decidedByRule)
+        ? globalThis.String(object.decidedByRule)
+        : isSet(object.decided_by_rule)
+        ? globalThis.String(object.decided_by_rule)
+        : "",
+      roles: globalThis.Array.isArray(object?.roles) ? object.roles.map((e: any) => AccessRoleVerdict.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ExplainAccessResponse): unknown {
+    const obj: any = {};
+    if (message.allowed !== false) {
+      obj.allowed = message.allowed;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.decidedByRole !== "") {
+      obj.decidedByRole = message.decidedByRole;
+    }
+    if (message.decidedByRule !== "") {
+      obj.decidedByRule = message.decidedByRule;
+    }
+    if (message.roles?.length) {
+      obj.roles = message.roles.map((e) => AccessRoleVerdict.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExplainAccessResponse>): ExplainAccessResponse {
+    return ExplainAccessResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExplainAccessResponse>): ExplainAccessResponse {
+    const message = createBaseExplainAccessResponse();
+    message.allowed = object.allowed ?? false;
+    message.reason = object.reason ?? "";
+    message.decidedByRole = object.decidedByRole ?? "";
+    message.decidedByRule = object.decidedByRule ?? "";
+    message.roles = object.roles?.map((e) => AccessRoleVerdict.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * BotService manages bots: machine principals that join with a one-time token and
  * renew short-lived SSH certificates. Every call is scoped to the caller's tenant.
@@ -12299,6 +12728,18 @@ export const NodeServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * ExplainAccess says whether a bot may log in as a login on a node, and which rule
+     * of which role (or a lock) decides, as the node decides it (admins only).
+     */
+    explainAccess: {
+      name: "ExplainAccess",
+      requestType: ExplainAccessRequest as typeof ExplainAccessRequest,
+      requestStream: false,
+      responseType: ExplainAccessResponse as typeof ExplainAccessResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -12314,6 +12755,14 @@ export interface NodeServiceImplementation<CallContextExt = {}> {
     request: DeleteNodeRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<DeleteNodeResponse>>;
+  /**
+   * ExplainAccess says whether a bot may log in as a login on a node, and which rule
+   * of which role (or a lock) decides, as the node decides it (admins only).
+   */
+  explainAccess(
+    request: ExplainAccessRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ExplainAccessResponse>>;
 }
 
 export interface NodeServiceClient<CallOptionsExt = {}> {
@@ -12328,6 +12777,14 @@ export interface NodeServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<DeleteNodeRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<DeleteNodeResponse>;
+  /**
+   * ExplainAccess says whether a bot may log in as a login on a node, and which rule
+   * of which role (or a lock) decides, as the node decides it (admins only).
+   */
+  explainAccess(
+    request: DeepPartial<ExplainAccessRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ExplainAccessResponse>;
 }
 
 /**

@@ -65,7 +65,7 @@ describe('mezctl audit ls', () => {
 
   test('--since and --type go to the server', async () => {
     const r = await server.run(['audit', 'ls', '--since', '1h', '--type', 'bot.', '-o', 'json']);
-    expect(server.calls[0]?.request).toEqual({ since: new Date('2026-03-24T13:00:00Z'), type: 'bot.', pageSize: 500, pageToken: '' });
+    expect(server.calls[0]?.request).toEqual({ since: new Date('2026-03-24T13:00:00Z'), type: 'bot.', pageSize: 500, pageToken: '', requestId: '' });
     expect(JSON.parse(r.stdout)).toEqual({
       items: [
         { id: 'e3', time: '2026-03-24T13:20:00Z', type: 'bot.join', actor: 'mezite', target: 'bot:github-deploy', result: 'failure', request_id: 'req-e3', details: { reason: 'token expired' } },

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { failedPrecondition } from '@mezite/identity';
-import { invalidArgument, parseDuration } from '@mezite/identity';
+import { failedPrecondition, invalidArgument, notFound, parseDuration } from '@mezite/identity';
 import type { authv1 } from '@mezite/proto';
 import type { Argv } from 'yargs';
 import type { CliContext } from '../cli-context';
@@ -104,6 +103,33 @@ export function auditCommand(ctx: CliContext) {
           },
         )
         .command(
+          'explain <request-id>',
+          'What happened to one request and why: its audit records, oldest first, with their reasons (the x-request-id a refused caller was given)',
+          (a) => a.positional('request-id', { type: 'string', demandOption: true }),
+          async (argv) => {
+            const requestId = String(argv['request-id']);
+            await ctx.withClients(argv, async (c) => {
+              const r = await c.audit.listAuditEvents({ requestId, pageSize: 1000, type: '', pageToken: '' }, c.auth());
+              const events = [...r.events].reverse();
+              const failure = [...events].reverse().find((e) => e.result === 'failure');
+              const outcome = events.length === 0 ? 'no audit record' : failure ? 'refused' : events.some((e) => e.result === 'success') ? 'succeeded' : 'requested, no outcome recorded';
+              if (argv.output === 'json') {
+                ctx.printJson({ request_id: requestId, outcome, reason: failure?.details.reason ?? null, events: events.map(eventJson) });
+                return;
+              }
+              if (events.length === 0) throw notFound(`no audit record of request ${requestId} in your tenant (records are kept as long as the audit log is)`);
+              ctx.print(`Request ${requestId}: ${outcome}${failure?.details.reason ? `: ${failure.details.reason}` : ''}\n`);
+              for (const e of events) {
+                const details = Object.entries(e.details)
+                  .filter(([k]) => k !== 'reason')
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(' ');
+                ctx.print(`  ${rfc3339(e.time)}  ${e.type}  ${e.result}  ${e.actor} → ${e.target}${e.details.reason ? `  reason: ${e.details.reason}` : ''}${details ? `  ${details}` : ''}\n`);
+              }
+            });
+          },
+        )
+        .command(
           'checkpoint',
           'Sign a checkpoint of the audit chain head now and print it (one JSON line)',
           (a) => a,
@@ -146,7 +172,7 @@ export function auditCommand(ctx: CliContext) {
             });
           },
         )
-        .demandCommand(1, 'name an audit command: ls, verify, checkpoint, checkpoints'),
+        .demandCommand(1, 'name an audit command: ls, explain, verify, checkpoint, checkpoints'),
     handler: () => undefined,
   };
 }

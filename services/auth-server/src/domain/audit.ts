@@ -20,5 +20,5 @@ export interface AuditLog {
   /** Checks the hash chain over every record (see audit-chain.ts). */
   verify?(): Promise<import('./audit-chain').ChainReport>;
   record(e: Omit<AuditEvent, 'id' | 'time'> & { time?: Date }): Promise<void>;
-  list(tenantId: string, filter: { since?: Date; typePrefix?: string; limit: number; before?: { time: Date; id: string } }): Promise<AuditEvent[]>;
+  list(tenantId: string, filter: { since?: Date; typePrefix?: string; requestId?: string; limit: number; before?: { time: Date; id: string } }): Promise<AuditEvent[]>;
 }

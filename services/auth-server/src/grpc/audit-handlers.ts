@@ -24,7 +24,7 @@ export function auditHandlers(audit: AuditLog, checkpoints?: AuditCheckpoints): 
         if (!id || Number.isNaN(time.getTime())) throw invalidArgument('invalid page_token');
         before = { time, id };
       }
-      const events = await audit.list(caller.tenantId, { limit: limit + 1, ...(req.since ? { since: req.since } : {}), ...(req.type ? { typePrefix: req.type } : {}), ...(before ? { before } : {}) });
+      const events = await audit.list(caller.tenantId, { limit: limit + 1, ...(req.since ? { since: req.since } : {}), ...(req.type ? { typePrefix: req.type } : {}), ...(req.requestId ? { requestId: req.requestId.slice(0, 200) } : {}), ...(before ? { before } : {}) });
       const page = events.slice(0, limit);
       const last = page[page.length - 1];
       return {

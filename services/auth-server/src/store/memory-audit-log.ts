@@ -14,9 +14,9 @@ export class MemoryAuditLog implements AuditLog {
     this.events.push({ ...e, id: randomUUID(), time: e.time ?? new Date() });
   }
 
-  async list(tenantId: string, f: { since?: Date; typePrefix?: string; limit: number }): Promise<AuditEvent[]> {
+  async list(tenantId: string, f: { since?: Date; typePrefix?: string; requestId?: string; limit: number }): Promise<AuditEvent[]> {
     return this.events
-      .filter((e) => (e.tenantId === tenantId || e.tenantId === null) && (!f.since || e.time >= f.since) && (!f.typePrefix || e.type.startsWith(f.typePrefix)))
+      .filter((e) => (e.tenantId === tenantId || e.tenantId === null) && (!f.since || e.time >= f.since) && (!f.typePrefix || e.type.startsWith(f.typePrefix)) && (!f.requestId || e.requestId === f.requestId))
       .reverse()
       .slice(0, f.limit);
   }

@@ -134,7 +134,7 @@ export class PrismaAuditLog implements AuditLog {
     }
   }
 
-  async list(tenantId: string, f: { since?: Date; typePrefix?: string; limit: number; before?: { time: Date; id: string } }): Promise<AuditEvent[]> {
+  async list(tenantId: string, f: { since?: Date; typePrefix?: string; requestId?: string; limit: number; before?: { time: Date; id: string } }): Promise<AuditEvent[]> {
     try {
       const rows = await this.db.auditEvent.findMany({
         where: {
@@ -142,6 +142,7 @@ export class PrismaAuditLog implements AuditLog {
           OR: [{ tenantId }, { tenantId: null }],
           ...(f.since ? { time: { gte: f.since } } : {}),
           ...(f.typePrefix ? { type: { startsWith: f.typePrefix } } : {}),
+          ...(f.requestId ? { requestId: f.requestId } : {}),
           ...(f.before ? { AND: [{ OR: [{ time: { lt: f.before.time } }, { time: f.before.time, id: { lt: f.before.id } }] }] } : {}),
         },
         orderBy: [{ time: 'desc' }, { id: 'desc' }],

@@ -505,6 +505,8 @@ export interface ListAuditEventsRequest {
   pageSize: number;
   /** page_token continues a previous listing. */
   pageToken: string;
+  /** request_id returns only the records of one request (the x-request-id a refused caller was given). */
+  requestId: string;
 }
 
 /** ListAuditEventsResponse is one page of events. */
@@ -5942,7 +5944,7 @@ export const AuditEvent_DetailsEntry: MessageFns<AuditEvent_DetailsEntry> = {
 };
 
 function createBaseListAuditEventsRequest(): ListAuditEventsRequest {
-  return { since: undefined, type: "", pageSize: 0, pageToken: "" };
+  return { since: undefined, type: "", pageSize: 0, pageToken: "", requestId: "" };
 }
 
 export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
@@ -5958,6 +5960,9 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(34).string(message.pageToken);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(42).string(message.requestId);
     }
     return writer;
   },
@@ -6007,6 +6012,14 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6033,6 +6046,11 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
     };
   },
 
@@ -6050,6 +6068,9 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
     return obj;
   },
 
@@ -6062,6 +6083,7 @@ export const ListAuditEventsRequest: MessageFns<ListAuditEventsRequest> = {
     message.type = object.type ?? "";
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.requestId = object.requestId ?? "";
     return message;
   },
 };

@@ -10,4 +10,5 @@ export * from './key-ring';
 export * from './key-status';
 export * from './role';
 export * from './role-yaml';
+export * from './join-token-yaml';
 export * from './secure-url';

@@ -6,7 +6,13 @@ import type { AuditLog } from './audit';
 import { activeLock, type Bot, type BotStore } from './bot';
 import { type BotCertClaims, type BotCertificates, instanceOf, type IssuedBotCert } from './bot-certificates';
 import { boundedHeartbeat, type BotHeartbeat, type BotInstance, type BotInstanceStore, type LineageStep } from './bot-instance';
+import { joinAudience, validateName } from '@mezite/identity';
+import type { JoinMethod } from './join-methods/join-method';
+import type { JoinResourceStore } from './join-resource';
 import { JOIN_TOKEN_PATTERN, type JoinToken, type JoinTokenStore } from './join-token';
+import { tokenJoinMethod } from './join-methods/token';
+import { refusalOf } from './refusal';
+import type { TenantStore } from './tenant';
 import { refused, type RefusalSubject } from './refusal';
 import { RefusalAuditor } from './refusal-auditor';
 
@@ -32,11 +38,21 @@ export interface JoinManagerOptions {
   refusals?: Pick<RefusalAuditor, 'refused'>;
   /** What a detected copy locks: the instance (default) or the whole bot. */
   copyLockScope?: 'instance' | 'bot';
+  /** Delegated joins (`kind: join_token` resources): all three, or none and only one-time tokens join. */
+  resources?: JoinResourceStore;
+  methods?: ReadonlyMap<string, JoinMethod>;
+  tenants?: Pick<TenantStore, 'getTenantByDomain'>;
 }
+
+/** The tenant a join reference without `TENANT/` names. */
+export const DEFAULT_JOIN_TENANT = 'default';
 
 /** A join: a one-time token and the key to certify. */
 export interface JoinInput {
+  /** The one-time token (`tok-bot-…`), or with `idToken` the resource's name (`NAME` or `TENANT/NAME`). */
   joinToken: string;
+  /** The platform's ID token for a delegated join (github, …); absent for a one-time token. */
+  idToken?: string;
   publicKey: string;
   requestedTtlMs: number;
   heartbeat?: BotHeartbeat | null;
@@ -77,7 +93,64 @@ export class JoinManager {
 
   /** Redeems a join token for a certificate on `publicKey`; the same token and key again get the same certificate. */
   join(input: JoinInput): Promise<IssuedBotCert> {
-    return countOutcome(meziteMetrics.joins, {}, () => this.redeem(input));
+    return countOutcome(meziteMetrics.joins, {}, () => (input.idToken ? this.delegated(input, input.idToken) : this.redeem(input)));
+  }
+
+  /**
+   * A delegated join: the resource named by `joinToken` chooses the method, the method
+   * verifies the platform's ID token, and the token's use (issuer, jti) is recorded in
+   * the transaction that creates a new instance: each CI run is an instance of its own,
+   * and the same ID token never joins twice (not even as a retry: mezd fetches a fresh
+   * one). Every refusal is the one `invalid join token`; its reason is audited.
+   */
+  private async delegated(input: JoinInput, idToken: string): Promise<IssuedBotCert> {
+    const pub = parsePublicKey(input.publicKey);
+    const event = { type: 'bot.join', requestId: input.requestId, source: input.source, credential: 'id token', target: 'bot:?', fallbackReason: 'refused id token' };
+    if (!this.o.resources || !this.o.methods || !this.o.tenants) return this.refuseJoin(event, 'delegated joins not configured');
+    const ref = input.joinToken.length <= 130 ? input.joinToken.split('/') : [];
+    const [domain, name] = ref.length === 1 ? [DEFAULT_JOIN_TENANT, ref[0] as string] : ref.length === 2 ? (ref as [string, string]) : ['', ''];
+    try {
+      validateName('join token', name);
+    } catch {
+      return this.refuseJoin(event, 'malformed join token name');
+    }
+    const tenant = domain ? await this.o.tenants.getTenantByDomain(domain) : null;
+    if (!tenant) return this.refuseJoin(event, 'unknown tenant');
+    const resource = await this.o.resources.get(tenant.id, name);
+    const subject = { tenantId: tenant.id, details: { join_token: name } };
+    if (!resource) return this.refuseJoin(event, 'unknown join token', subject);
+    const now = this.o.clock.now();
+    const who: RefusalSubject = { tenantId: tenant.id, target: `bot:${resource.botName}`, details: { join_token: name, join_method: resource.joinMethod } };
+    if (resource.expiresAt && resource.expiresAt <= now) return this.refuseJoin(event, 'expired join token', who);
+    const method = this.o.methods.get(resource.joinMethod);
+    if (!method || method === tokenJoinMethod) return this.refuseJoin(event, 'unknown join method', who);
+    let verified;
+    try {
+      verified = await method.verify({ credential: idToken, resource, audience: resource.audience || joinAudience(domain, name), now });
+    } catch (err) {
+      const r = refusalOf(err);
+      if (isMeziteError(err, 'Unauthenticated')) return this.refuseJoin(event, r?.reason ?? 'refused id token', { ...who, ...r?.subject, details: { ...who.details, ...r?.subject.details } });
+      throw err;
+    }
+    const bot = await this.o.bots.getById(tenant.id, resource.botId);
+    if (!bot) return this.refuseJoin(event, 'the bot was removed', who);
+    const lock = activeLock(bot, now);
+    if (lock) {
+      await this.audit(tenant.id, 'bot.join', 'anonymous', `bot:${bot.name}`, 'failure', input.requestId, { reason: 'bot locked', join_token: name }).catch(() => undefined);
+      throw permissionDenied(`bot "${bot.name}" is locked: ${lock.reason || 'no reason given'}`);
+    }
+    const roles = await this.o.certs.rolesOf(bot);
+    const heartbeat = boundedHeartbeat(input.heartbeat);
+    const issued = await this.o.resources.admit({ tenantId: tenant.id, resourceId: resource.id, issuer: verified.issuer, jti: verified.jti, expiresAt: verified.expiresAt, at: now }, async (createInstance) => {
+      const instanceId = randomUUID();
+      const { issued, step } = await this.o.certs.issue(bot, { instanceId, publicKey: pub, publicKeyLine: input.publicKey, requestedTtlMs: input.requestedTtlMs, generation: 1, requestId: input.requestId, address: input.source, roles });
+      const instance: BotInstance = { id: instanceId, tenantId: bot.tenantId, botId: bot.id, generation: 1, joinMethod: method.name, joinTokenId: resource.id, createdAt: now, lastRenewalAt: now, lastAddress: input.source, heartbeat, certExpiresAt: step.expiresAt, lock: null, legacyGeneration: null };
+      await createInstance(instance, step);
+      return issued;
+    });
+    if (!issued) return this.refuseJoin(event, 'replayed id token', { ...who, details: { ...who.details, jti: verified.jti.slice(0, 100) } });
+    await this.recorded(tenant.id, 'bot.join', bot.name, input.requestId, { generation: '1', instance: issued.instanceId, join_token: name, join_method: method.name, address: input.source, ...verified.details });
+    return issued;
   }
 
   private async redeem(input: JoinInput): Promise<IssuedBotCert> {
@@ -101,7 +174,7 @@ export class JoinManager {
         done = await this.o.tokens.redeem(hash, now, async (t, writes) => {
           const instanceId = randomUUID();
           const { issued, step } = await this.o.certs.issue(bot, { instanceId, publicKey: pub, publicKeyLine: input.publicKey, requestedTtlMs: input.requestedTtlMs, generation: 1, requestId: input.requestId, address: input.source, roles });
-          const instance: BotInstance = { id: instanceId, tenantId: bot.tenantId, botId: bot.id, generation: 1, joinMethod: 'token', joinTokenId: t.id, createdAt: now, lastRenewalAt: now, lastAddress: input.source, heartbeat, certExpiresAt: step.expiresAt, lock: null, legacyGeneration: null };
+          const instance: BotInstance = { id: instanceId, tenantId: bot.tenantId, botId: bot.id, generation: 1, joinMethod: tokenJoinMethod.name, joinTokenId: t.id, createdAt: now, lastRenewalAt: now, lastAddress: input.source, heartbeat, certExpiresAt: step.expiresAt, lock: null, legacyGeneration: null };
           await writes.createInstance(instance, step);
           return { issued, bot, tokenId: t.id };
         });

@@ -1,7 +1,7 @@
 import { createHmac, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { FakeClock, isMeziteError, type Principal } from '@mezite/identity';
 import { formatPublicKey } from '@mezite/ssh';
-import { TestOidcIssuer, type Claims } from '../../../../../test/harness/oidc-issuer';
+import { TestOidcIssuer, type Claims } from './test-issuer';
 import { MemoryAuditLog } from '../../store/memory-audit-log';
 import { MemoryBotStore } from '../../store/memory-bot-store';
 import { MemoryJoinResourceStore } from '../../store/memory-join-resource-store';

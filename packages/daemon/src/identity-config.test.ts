@@ -92,3 +92,10 @@ test.each([
 test('a missing config file is named', () => {
   expect(() => loadIdentityConfig(base, join(dir, 'nope.yaml'), user)).toThrow(`--config ${join(dir, 'nope.yaml')}: cannot read it (ENOENT)`);
 });
+
+test('--join-method=github names a join-token resource; other methods and a missing name are refused', () => {
+  expect(loadIdentityConfig({ ...base, 'join-method': 'github', 'join-token': 'gha-deploy' }, undefined, user)).toMatchObject({ joinMethod: 'github', joinToken: 'gha-deploy' });
+  expect(loadIdentityConfig({ ...base, 'join-method': 'github', 'join-token': 'gha-deploy', 'join-audience': 'mezite-prod' }, undefined, user)).toMatchObject({ joinAudience: 'mezite-prod' });
+  expect(() => loadIdentityConfig({ ...base, 'join-method': 'gitlab', 'join-token': 'x' }, undefined, user)).toThrow(/--join-method must be token or github/);
+  expect(() => loadIdentityConfig({ ...base, 'join-method': 'github' }, undefined, user)).toThrow(/--join-method=github needs --join-token/);
+});

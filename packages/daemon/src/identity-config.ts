@@ -26,10 +26,14 @@ export interface IdentityConfig {
   dataDir: string;
   /** `sha256:<64 hex>`, lower-case. */
   caPin?: string;
+  /** Set when the machine proves itself with GitHub's ID token (`joinToken` names the resource); unset: a one-time token. */
+  joinMethod?: 'github';
+  /** The audience to request an ID token for, when the resource names one; else the default (`audienceFor`). */
+  joinAudience?: string;
 }
 
 /** The keys of the command line and of a `--config` file (the same names). */
-export const CONFIG_KEYS = ['auth-server', 'join-token', 'destination', 'renewal-interval', 'certificate-ttl', 'one-shot', 'data-dir', 'ca-pin'] as const;
+export const CONFIG_KEYS = ['auth-server', 'join-token', 'join-method', 'join-audience', 'destination', 'renewal-interval', 'certificate-ttl', 'one-shot', 'data-dir', 'ca-pin'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 type RawConfig = Partial<Record<ConfigKey, string | boolean>>;
 
@@ -136,6 +140,10 @@ export function loadIdentityConfig(flags: RawConfig, configFile: string | undefi
   const caPin = text('ca-pin')?.toLowerCase();
   if (caPin !== undefined && !/^sha256:[0-9a-f]{64}$/.test(caPin)) problems.push('--ca-pin must be sha256: and 64 hex digits, as `mezctl` and /.well-known/mezite print it');
   const joinToken = text('join-token');
+  const joinMethod = text('join-method') ?? 'token';
+  if (joinMethod !== 'token' && joinMethod !== 'github') problems.push(`--join-method must be token or github, not "${joinMethod}"`);
+  if (joinMethod === 'github' && !joinToken) problems.push('--join-method=github needs --join-token: the name of the join-token resource (mezctl join-tokens ls)');
+  const audience = text('join-audience');
   const dataDir = resolve(text('data-dir') ?? defaultDataDir(e));
 
   if (problems.length > 0 || !authServer || !destination || renewalIntervalMs === undefined || certificateTtlMs === undefined) {
@@ -151,6 +159,8 @@ export function loadIdentityConfig(flags: RawConfig, configFile: string | undefi
     dataDir,
     ...(joinToken ? { joinToken } : {}),
     ...(caPin ? { caPin } : {}),
+    ...(joinMethod === 'github' ? { joinMethod: 'github' as const } : {}),
+    ...(audience ? { joinAudience: audience } : {}),
   };
 }
 

@@ -11,6 +11,7 @@ import { type Destination, DESTINATION_RECORD, DestinationError } from './destin
 import { DirectoryDestination } from './directory-destination';
 import { DirectoryStateStore } from './directory-state-store';
 import { UsageError } from './errors';
+import { audienceFor, fetchGithubIdToken } from './github-id-token';
 import { GrpcIdentityIssuer } from './grpc-identity-issuer';
 import type { IdentityConfig } from './identity-config';
 import { IdentityRenewer } from './identity-renewer';
@@ -94,7 +95,7 @@ export async function identityStart(config: IdentityConfig, io: IdentityStartIo)
   });
   try {
     const renewer = new IdentityRenewer({
-      issuer: new GrpcIdentityIssuer(clients.create(authv1.JoinServiceDefinition)),
+      issuer: new GrpcIdentityIssuer(clients.create(authv1.JoinServiceDefinition), config.joinMethod === 'github' ? () => fetchGithubIdToken(env, audienceFor(config.joinToken as string, config.joinAudience)) : undefined),
       store,
       destinations: [destination],
       clock,

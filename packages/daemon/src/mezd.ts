@@ -17,6 +17,8 @@ const START_OPTIONS = {
   config: { type: 'string', describe: 'YAML or JSON file with the same keys as these flags (flags win)' },
   'auth-server': { type: 'string', describe: 'gRPC address of the auth server, host:port (port 3025); required here, in MEZITE_AUTH_SERVER or in --config' },
   'join-token': { type: 'string', describe: 'One-time join token from `mezctl bots add`: joined with on the first start and whenever it is not the token the identity in --data-dir was obtained with (the same token again just renews); MEZITE_JOIN_TOKEN keeps it out of ps' },
+  'join-method': { type: 'string', defaultDescription: 'token', describe: 'token (a one-time secret in --join-token) or github (--join-token names a join-token resource; the GitHub Actions ID token is fetched from the runner, no secret)' },
+  'join-audience': { type: 'string', defaultDescription: 'mezite:TENANT/NAME', describe: 'With --join-method=github: the audience to request, when the join-token resource sets spec.audience' },
   destination: { type: 'string', defaultDescription: '<data-dir>/certs', describe: 'Directory to write ssh_key (0600), ssh_key-cert.pub and known_hosts to, or kubernetes-secret://NAMESPACE/NAME (kubernetes-secret:///NAME: the pod\'s namespace) to write them as one Secret from inside a pod' },
   'renewal-interval': { type: 'string', defaultDescription: '20m', describe: 'Time between renewals (±10 % jitter, and never later than 2/3 of the certificate\'s life); must be shorter than --certificate-ttl (unused with --one-shot)' },
   'certificate-ttl': { type: 'string', defaultDescription: '1h', describe: 'Certificate lifetime to ask for; the bot\'s roles may shorten it' },

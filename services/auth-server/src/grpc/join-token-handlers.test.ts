@@ -16,7 +16,7 @@ const YAML = 'kind: join_token\nmetadata:\n  name: gha-deploy\nspec:\n  bot: ci\
 describe('JoinTokenService handlers', () => {
   const tenantId = randomUUID();
   const admin: Principal = { kind: 'user', id: randomUUID(), tenantId, name: 'admin', authMethod: 'interactive-session', roles: ['admin'] };
-  const bot: Principal = { kind: 'bot', id: randomUUID(), tenantId, name: 'ci', authMethod: 'bot-certificate', roles: ['deployer'] } as Principal;
+  const bot: Principal = { kind: 'service', id: randomUUID(), tenantId, name: 'ci', authMethod: 'bot-certificate', roles: ['deployer'] };
   const ctx = (principal: Principal = admin, requestId: string = randomUUID()) => ({ principal, requestId, log: nullLogger }) as unknown as AuthContext & CallContext;
   let audit: MemoryAuditLog;
   let store: MemoryJoinResourceStore;
@@ -38,7 +38,7 @@ describe('JoinTokenService handlers', () => {
       ['r1', 'join_token.upsert', 'requested'],
       ['r1', 'join_token.create', 'success'],
     ]);
-    expect((await h.listJoinTokens!({ pageSize: 0, pageToken: '' }, ctx())).joinTokens.map((x) => x.name)).toEqual(['gha-deploy']);
+    expect(((await h.listJoinTokens!({ pageSize: 0, pageToken: '' }, ctx())).joinTokens ?? []).map((x) => x?.name)).toEqual(['gha-deploy']);
     await h.deleteJoinToken!({ name: 'gha-deploy' }, ctx());
     await expect(h.getJoinToken!({ name: 'gha-deploy' }, ctx())).rejects.toMatchObject({ code: 'NotFound' });
   });

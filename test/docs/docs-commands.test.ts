@@ -98,10 +98,28 @@ const SUBSTITUTIONS: Array<{ doc: string; test: () => string | Promise<string>; 
   { doc: '/var/lib/mezite/', test: () => `${page.root}/var/lib/mezite/`, why: "mezd's files, under the page's fake root" },
   { doc: '/tmp/mezite-certs', test: () => `${page.root}/tmp/mezite-certs`, why: "the runner's temp dir, under the page's fake root" },
   { doc: '$PWD/bin', test: () => BIN, why: 'the checkout (blocks run in a temp dir)' },
+  { doc: 'https://token.actions.githubusercontent.com', test: () => githubIssuer().then((i) => i.url), why: "GitHub's issuer of Actions ID tokens: a test issuer on 127.0.0.1 (needs=github-oidc)" },
 ];
 
+/** What the docs test uses of the auth-server's test OIDC issuer (built with the auth server; jose is its dependency, not test/'s). */
+interface Issuer {
+  url: string;
+  actionsEnv(): Record<string, string>;
+  stop(): Promise<void>;
+}
+let issuer: Promise<Issuer> | undefined;
+/** The test issuer, started once: plays token.actions.githubusercontent.com and the runner's ID-token endpoint. */
+function githubIssuer(): Promise<Issuer> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const m = require(join(REPO_ROOT, 'services/auth-server/dist/domain/join-methods/test-issuer.js')) as { TestOidcIssuer: { start(): Promise<Issuer> } };
+  issuer ??= m.TestOidcIssuer.start();
+  return issuer;
+}
+/** The runner's ID-token variables, once a block of the page needed the issuer. */
+let actionsEnv: Record<string, string> = {};
+
 /** What every block's shell gets: bin/ first on PATH, the page's HOME, and the stack's data dir (mezctl is its bootstrap admin, as on the machine that runs `pnpm start`). */
-const environment = (): NodeJS.ProcessEnv => ({ PATH: `${BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: page.home, LANG: 'C.UTF-8', MEZITE_DATA_DIR: stack.dataDir });
+const environment = (): NodeJS.ProcessEnv => ({ PATH: `${BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: page.home, LANG: 'C.UTF-8', MEZITE_DATA_DIR: stack.dataDir, ...actionsEnv });
 
 /** Setups a block may ask for with `needs=`. */
 const FIXTURES: Record<string, () => Promise<void>> = {
@@ -115,6 +133,10 @@ const FIXTURES: Record<string, () => Promise<void>> = {
   sshd: startNodeSshd,
   /** Ansible is checked when the test is registered (skipped when not installed, a failure in CI). */
   ansible: async () => undefined,
+  /** A GitHub Actions job with `permissions: id-token: write`: the runner's ID-token endpoint and the issuer, on 127.0.0.1. */
+  'github-oidc': async () => {
+    actionsEnv = (await githubIssuer()).actionsEnv();
+  },
 };
 
 /** Why a fixture cannot be had on this machine, if so (the block is then reported as skipped). */
@@ -287,6 +309,7 @@ async function openPage(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mezite-docs-'));
   chmodSync(dir, 0o755); // sshd's AuthorizedPrincipalsCommand runs as nobody and reads the node file under it
   page = { dir, root: join(dir, 'root'), home: join(dir, 'home'), work: join(dir, 'work'), sshPort: await freePort(), tokens: {}, daemons: [], minted: 0 };
+  actionsEnv = {};
   for (const d of ['root/etc/ssh', 'root/var/lib/mezite', 'root/tmp', 'home', 'work']) mkdirSync(join(dir, d), { recursive: true, mode: 0o755 });
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'web-server-01', '-f', join(page.root, 'etc/ssh/ssh_host_ed25519_key')]);
   if (inventoryDirty) await resetInventory();
@@ -503,6 +526,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.destroy();
+  await (await issuer)?.stop();
 });
 
 for (const file of PAGES) {

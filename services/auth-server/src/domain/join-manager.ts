@@ -107,6 +107,8 @@ export class JoinManager {
     const pub = parsePublicKey(input.publicKey);
     const event = { type: 'bot.join', requestId: input.requestId, source: input.source, credential: 'id token', target: 'bot:?', fallbackReason: 'refused id token' };
     if (!this.o.resources || !this.o.methods || !this.o.tenants) return this.refuseJoin(event, 'delegated joins not configured');
+    // A one-time token sent as a resource name is a mistake that must not land in the audit log.
+    if (JOIN_TOKEN_PATTERN.test(input.joinToken)) return this.refuseJoin(event, 'one-time token sent with an id token');
     const ref = input.joinToken.length <= 130 ? input.joinToken.split('/') : [];
     const [domain, name] = ref.length === 1 ? [DEFAULT_JOIN_TENANT, ref[0] as string] : ref.length === 2 ? (ref as [string, string]) : ['', ''];
     try {

@@ -193,6 +193,13 @@ describe('github join method', () => {
     }
   });
 
+  test('a one-time token sent as the resource name is refused and never written to the audit log', async () => {
+    const secret = `tok-bot-${'ab'.repeat(16)}`;
+    const err = await join(await issuer.mint(prodClaims()), secret).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('invalid join token');
+    expect(JSON.stringify(audit.events)).not.toContain(secret);
+  });
+
   test('a static JWKS verifies without fetching', async () => {
     await resources.upsert(admin, { yaml: tokenYaml(`    static_jwks: '${JSON.stringify(issuer.jwks())}'\n`), fileName: 'token.yaml', force: true });
     issuer.down = true;

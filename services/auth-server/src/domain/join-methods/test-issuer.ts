@@ -99,6 +99,33 @@ export class TestOidcIssuer {
     return out;
   }
 
+  /** GitLab CI `id_tokens` claims of a push to main of my-group/my-project (reference §2), with `over` applied. */
+  gitlabClaims(over: Claims = {}): Claims {
+    const now = Math.floor(Date.now() / 1000);
+    return this.applied({
+      iss: this.url, sub: 'project_path:my-group/my-project:ref_type:branch:ref:main', aud: 'https://vault.example.com', jti: randomUUID(), iat: now, nbf: now - 5, exp: now + 3600,
+      namespace_id: '72', namespace_path: 'my-group', project_id: '20', project_path: 'my-group/my-project', project_visibility: 'private',
+      user_id: '1', user_login: 'sample-user', user_email: 'sample-user@example.com', user_access_level: 'owner', pipeline_id: '574', pipeline_source: 'push', job_id: '302',
+      ref: 'main', ref_type: 'branch', ref_path: 'refs/heads/main', ref_protected: 'true', runner_id: 1, runner_environment: 'gitlab-hosted', sha: 'c'.repeat(40),
+      ci_config_ref_uri: 'gitlab.example.com/my-group/my-project//.gitlab-ci.yml@refs/heads/main', ci_config_sha: 'c'.repeat(40),
+    }, over);
+  }
+
+  /** A pod-bound projected service-account token of `ns`:`sa` (reference §3), with `over` applied. */
+  kubernetesClaims(ns: string, sa: string, over: Claims = {}): Claims {
+    const now = Math.floor(Date.now() / 1000);
+    return this.applied({
+      iss: this.url, sub: `system:serviceaccount:${ns}:${sa}`, aud: ['https://kubernetes.default.svc.cluster.local'], iat: now, nbf: now, exp: now + 3600, jti: randomUUID(),
+      'kubernetes.io': { namespace: ns, serviceaccount: { name: sa, uid: randomUUID() }, pod: { name: `${sa}-7d9f8-abcde`, uid: randomUUID() }, node: { name: 'node-1', uid: randomUUID() } },
+    }, over);
+  }
+
+  private applied(base: Claims, over: Claims): Claims {
+    const out: Claims = { ...base, ...over };
+    for (const [k, v] of Object.entries(out)) if (v === undefined) delete out[k];
+    return out;
+  }
+
   /** Signs claims as a JWT with the newest key (or `kid`'s); `header` overrides the JOSE header. */
   async mint(claims: Claims, o: { kid?: string; header?: Record<string, unknown> } = {}): Promise<string> {
     const key = o.kid ? this.keys.find((k) => k.kid === o.kid) : this.keys[this.keys.length - 1];

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isMeziteError } from '@mezite/identity';
 import { UsageError } from './errors';
-import { audienceFor, fetchGithubIdToken } from './github-id-token';
+import { audienceFor, fetchGithubIdToken } from './id-token-sources';
 
 /** The runner's ID-token protocol as mezd speaks it (design/reference/join-methods.md §1). */
 describe('fetchGithubIdToken', () => {

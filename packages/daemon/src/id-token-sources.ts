@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { joinAudience, unavailable } from '@mezite/identity';
 import { UsageError } from './errors';
 
@@ -41,4 +42,23 @@ export async function fetchGithubIdToken(env: NodeJS.ProcessEnv, audience: strin
     }
   }
   throw unavailable(`cannot get the GitHub Actions ID token: ${(last as Error)?.message ?? 'unknown error'}`, { cause: last });
+}
+
+/** A GitLab job's `id_tokens` JWT, from the environment variable the job named. */
+export function gitlabIdToken(env: NodeJS.ProcessEnv, name: string): string {
+  const t = env[name]?.trim();
+  if (!t) throw new UsageError(`--join-method=gitlab: ${name} is not set; declare it in the job: id_tokens: { ${name}: { aud: <the resource's audience> } }`);
+  return t;
+}
+
+/** A pod's projected service-account token, read afresh for each join (kubelet rotates the file). */
+export function kubernetesIdToken(path: string): string {
+  let t: string;
+  try {
+    t = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new UsageError(`--join-method=kubernetes: cannot read the service-account token ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); project one with the auth server's audience`);
+  }
+  if (!t) throw new UsageError(`--join-method=kubernetes: ${path} is empty`);
+  return t;
 }

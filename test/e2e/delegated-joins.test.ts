@@ -15,6 +15,9 @@ interface Issuer {
   job: Record<string, unknown>;
   down: boolean;
   actionsEnv(): Record<string, string>;
+  gitlabClaims(over?: Record<string, unknown>): Record<string, unknown>;
+  kubernetesClaims(ns: string, sa: string, over?: Record<string, unknown>): Record<string, unknown>;
+  mint(claims: Record<string, unknown>): Promise<string>;
   stop(): Promise<void>;
 }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -24,9 +27,10 @@ const { TestOidcIssuer } = require(join(REPO_ROOT, 'services/auth-server/dist/do
  * Issue 15: a simulated GitHub Actions job (the runner's ID-token endpoint served by a
  * test issuer on 127.0.0.1) joins with `mezd identity start --one-shot
  * --join-method=github` and the resource's name, no secret; stock sshd accepts the
- * certificate; each run is an instance of its own.
+ * certificate; each run is an instance of its own. A GitLab job (the JWT in a variable
+ * it names) and a pod (a projected token file) do the same.
  */
-describeNeeding(sshdUnavailable(), 'github join: a GitHub Actions job joins with no secret', () => {
+describeNeeding(sshdUnavailable(), 'delegated joins: a GitHub Actions job, a GitLab job and a pod join with no secret', () => {
   let stack: TestStack;
   let issuer: Issuer;
   let sshd: Sshd;
@@ -93,6 +97,35 @@ describeNeeding(sshdUnavailable(), 'github join: a GitHub Actions job joins with
     const audit = await mezctl(['audit', 'ls', '--type=bot.join', '--output', 'json']);
     expect(audit.stdout).toMatch(/no allow rule matched/);
     expect(audit.stdout).toMatch(/ref: wanted \\"refs\/heads\/main\\", got \\"refs\/heads\/feature\\"/);
+  });
+
+  const sshWith = async (certs: string) =>
+    runSsh(['-i', join(certs, 'ssh_key'), '-o', `CertificateFile=${join(certs, 'ssh_key-cert.pub')}`, '-o', `UserKnownHostsFile=${join(certs, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'IdentitiesOnly=yes', '-p', String(sshd.port), 'deploy@localhost', 'id', '-un']);
+  const resource = (name: string, method: string, rule: string, setting: string) =>
+    ['kind: join_token', 'metadata:', `  name: ${name}`, 'spec:', '  bot: github-deploy', `  join_method: ${method}`, '  allow:', `    - ${rule}`, `  ${method}:`, `    ${setting}`, ''].join('\n');
+  const instancesOf = async (method: string) => ((JSON.parse((await mezctl(['bots', 'instances', 'ls', 'github-deploy', '--output', 'json'])).stdout) as { items: Array<{ join_method: string }> }).items.filter((i) => i.join_method === method));
+
+  test('a GitLab job joins with the id_tokens JWT in the variable it names; sshd accepts the certificate', async () => {
+    writeFileSync(join(dir, 'gitlab.yaml'), resource('gitlab-deploy', 'gitlab', 'project_path: my-group/my-project', `domain: ${issuer.url}`));
+    expect((await mezctl(['create', '-f', 'gitlab.yaml'])).stderr).toBe('');
+    const jwt = await issuer.mint(issuer.gitlabClaims({ aud: 'mezite:default/gitlab-deploy' }));
+    const r = await runBin('mezd', ['identity', 'start', `--auth-server=localhost:${stack.ports.auth}`, '--join-method=gitlab', '--join-token=gitlab-deploy', '--id-token-env=GITLAB_MEZITE_JWT', `--destination=${join(dir, 'gl', 'certs')}`, `--data-dir=${join(dir, 'gl', 'state')}`, '--one-shot'], { env: { HOME: dir, GITLAB_MEZITE_JWT: jwt }, cwd: dir, timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
+    expect(await instancesOf('gitlab')).toHaveLength(1);
+    expect((await sshWith(join(dir, 'gl', 'certs'))).stdout).toBe('deploy\n');
+  });
+
+  test('a pod joins with its projected service-account token file; sshd accepts the certificate', async () => {
+    writeFileSync(join(dir, 'k8s.yaml'), resource('k8s-deploy', 'kubernetes', 'service_account: deploy:mezd', `issuer: ${issuer.url}`));
+    expect((await mezctl(['create', '-f', 'k8s.yaml'])).stderr).toBe('');
+    writeFileSync(join(dir, 'sa-token'), await issuer.mint(issuer.kubernetesClaims('deploy', 'mezd', { aud: ['mezite:default/k8s-deploy'] })));
+    const r = await runBin('mezd', ['identity', 'start', `--auth-server=localhost:${stack.ports.auth}`, '--join-method=kubernetes', '--join-token=k8s-deploy', `--id-token-file=${join(dir, 'sa-token')}`, `--destination=${join(dir, 'pod', 'certs')}`, `--data-dir=${join(dir, 'pod', 'state')}`, '--one-shot'], { env: { HOME: dir }, cwd: dir, timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
+    expect(await instancesOf('kubernetes')).toHaveLength(1);
+    expect((await sshWith(join(dir, 'pod', 'certs'))).stdout).toBe('deploy\n');
+    // The same token file again (a second pod would have its own): the jti is used.
+    const again = await runBin('mezd', ['identity', 'start', `--auth-server=localhost:${stack.ports.auth}`, '--join-method=kubernetes', '--join-token=k8s-deploy', `--id-token-file=${join(dir, 'sa-token')}`, `--destination=${join(dir, 'pod2', 'certs')}`, `--data-dir=${join(dir, 'pod2', 'state')}`, '--one-shot'], { env: { HOME: dir }, cwd: dir, timeoutMs: 60_000 });
+    expect(again.stderr).toMatch(/Unauthenticated: invalid join token/);
   });
 
   test('outside GitHub Actions (no id-token permission) mezd says what is missing', async () => {

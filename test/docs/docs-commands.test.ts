@@ -99,12 +99,18 @@ const SUBSTITUTIONS: Array<{ doc: string; test: () => string | Promise<string>; 
   { doc: '/tmp/mezite-certs', test: () => `${page.root}/tmp/mezite-certs`, why: "the runner's temp dir, under the page's fake root" },
   { doc: '$PWD/bin', test: () => BIN, why: 'the checkout (blocks run in a temp dir)' },
   { doc: 'https://token.actions.githubusercontent.com', test: () => githubIssuer().then((i) => i.url), why: "GitHub's issuer of Actions ID tokens: a test issuer on 127.0.0.1 (needs=github-oidc)" },
+  { doc: 'https://kubernetes.default.svc.cluster.local', test: () => githubIssuer().then((i) => i.url), why: "the cluster's service-account issuer: the same test issuer" },
+  { doc: 'gitlab.example.com', test: () => githubIssuer().then((i) => i.url), why: 'the GitLab instance: the same test issuer' },
+  { doc: '/var/run/secrets/tokens/', test: () => `${page.root}/var/run/secrets/tokens/`, why: "the pod's projected token, under the page's fake root (needs=kubernetes-sa-token)" },
 ];
 
 /** What the docs test uses of the auth-server's test OIDC issuer (built with the auth server; jose is its dependency, not test/'s). */
 interface Issuer {
   url: string;
   actionsEnv(): Record<string, string>;
+  gitlabClaims(over?: Record<string, unknown>): Record<string, unknown>;
+  kubernetesClaims(ns: string, sa: string, over?: Record<string, unknown>): Record<string, unknown>;
+  mint(claims: Record<string, unknown>): Promise<string>;
   stop(): Promise<void>;
 }
 let issuer: Promise<Issuer> | undefined;
@@ -136,6 +142,17 @@ const FIXTURES: Record<string, () => Promise<void>> = {
   /** A GitHub Actions job with `permissions: id-token: write`: the runner's ID-token endpoint and the issuer, on 127.0.0.1. */
   'github-oidc': async () => {
     actionsEnv = (await githubIssuer()).actionsEnv();
+  },
+  /** A GitLab job whose id_tokens put a JWT for docs/gitlab-ci.md's resource in MEZITE_ID_TOKEN. */
+  'gitlab-oidc': async () => {
+    const i = await githubIssuer();
+    actionsEnv = { MEZITE_ID_TOKEN: await i.mint(i.gitlabClaims({ aud: 'mezite:default/gitlab-deploy' })) };
+  },
+  /** A pod of deploy:mezd whose projected token (audience of docs/kubernetes-join.md's resource) is at /var/run/secrets/tokens/mezite-token. */
+  'kubernetes-sa-token': async () => {
+    const i = await githubIssuer();
+    mkdirSync(join(page.root, 'var/run/secrets/tokens'), { recursive: true });
+    writeFileSync(join(page.root, 'var/run/secrets/tokens/mezite-token'), await i.mint(i.kubernetesClaims('deploy', 'mezd', { aud: ['mezite:default/k8s-deploy'] })));
   },
 };
 

@@ -116,7 +116,6 @@ interface Issuer {
 let issuer: Promise<Issuer> | undefined;
 /** The test issuer, started once: plays token.actions.githubusercontent.com and the runner's ID-token endpoint. */
 function githubIssuer(): Promise<Issuer> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const m = require(join(REPO_ROOT, 'services/auth-server/dist/domain/join-methods/test-issuer.js')) as { TestOidcIssuer: { start(): Promise<Issuer> } };
   issuer ??= m.TestOidcIssuer.start();
   return issuer;

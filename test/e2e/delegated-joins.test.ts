@@ -20,7 +20,6 @@ interface Issuer {
   mint(claims: Record<string, unknown>): Promise<string>;
   stop(): Promise<void>;
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { TestOidcIssuer } = require(join(REPO_ROOT, 'services/auth-server/dist/domain/join-methods/test-issuer.js')) as { TestOidcIssuer: { start(): Promise<Issuer> } };
 
 /**

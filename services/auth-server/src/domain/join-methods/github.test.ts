@@ -36,6 +36,7 @@ describe('github join method', () => {
   let world: ReturnType<typeof botWorld>;
   let resources: JoinResourceManager;
   let verifier: IdTokenVerifier;
+  let botManager: BotManager;
 
   const tokenYaml = (extra = '', allow = '    - repository: octo-org/octo-repo\n      ref: refs/heads/main\n      environment: production\n') =>
     `kind: join_token\nmetadata:\n  name: gha-deploy\nspec:\n  bot: github-deploy\n  join_method: github\n  allow:\n${allow}  github:\n    issuer: ${issuer.url}\n${extra}`;
@@ -57,6 +58,7 @@ describe('github join method', () => {
     await roles.upsert(admin, { yaml: ROLE, fileName: 'role.yaml', force: false });
     world = botWorld({ clock, ca, roles, botStore, audit, revocations: krl, revocationStore: revStore });
     const bots = new BotManager({ store: botStore, instances: world.instances, joinTokens: world.joinTokens, clock, roles, revocations: krl });
+    botManager = bots;
     await bots.create(admin, { name: 'github-deploy', roles: ['ci-deployer'], tokenTtlMs: 3600_000 });
     verifier = new IdTokenVerifier({ cooldownMs: 0 });
     const methods = joinMethods({ verifier });
@@ -198,6 +200,25 @@ describe('github join method', () => {
     const err = await join(await issuer.mint(prodClaims()), secret).catch((e: unknown) => e);
     expect((err as Error).message).toBe('invalid join token');
     expect(JSON.stringify(audit.events)).not.toContain(secret);
+  });
+
+  test('a locked bot cannot join by a delegated method either', async () => {
+    await botManager.lock(admin, 'github-deploy', { reason: 'incident', ttlMs: 0 });
+    await expect(join(await issuer.mint(prodClaims()))).rejects.toMatchObject({ code: 'PermissionDenied' });
+    expect(await world.instances.list(tenantId, { limit: 10 })).toHaveLength(0);
+  });
+
+  test('an expired resource admits nobody', async () => {
+    await resources.upsert(admin, { yaml: tokenYaml().replace('  join_method: github\n', '  join_method: github\n  expires: 2020-01-01T00:00:00Z\n'), fileName: 'token.yaml', force: true });
+    await refusedWith(await issuer.mint(prodClaims()), 'expired join token');
+  });
+
+  test('refusals from one source are audited within the bound (30 a minute, then one note)', async () => {
+    const bad = await issuer.mint(prodClaims({ repository: 'evil-org/octo-repo' }));
+    for (let i = 0; i < 50; i++) await join(bad).catch(() => undefined);
+    const records = audit.events.filter((e) => e.type === 'bot.join' && e.result === 'failure');
+    expect(records.length).toBeLessThanOrEqual(31);
+    expect(records.at(-1)?.details.reason).toBe('audit limit reached');
   });
 
   test('a static JWKS verifies without fetching', async () => {

@@ -9,8 +9,8 @@ import { boundedHeartbeat, type BotHeartbeat, type BotInstance, type BotInstance
 import { joinAudience, validateName } from '@mezite/identity';
 import type { JoinMethod } from './join-methods/join-method';
 import type { JoinResourceStore } from './join-resource';
-import { JOIN_TOKEN_PATTERN, type JoinToken, type JoinTokenStore } from './join-token';
-import { tokenJoinMethod } from './join-methods/token';
+import { JOIN_TOKEN_PATTERN, type JoinTokenStore } from './join-token';
+import { TokenJoin, tokenJoinMethod } from './join-methods/token';
 import { refusalOf } from './refusal';
 import type { TenantStore } from './tenant';
 import { refused, type RefusalSubject } from './refusal';
@@ -85,15 +85,29 @@ const sameKey = (line: string, key: SshPublicKey) => Buffer.from(line.split(' ')
  */
 export class JoinManager {
   private readonly refusals: Pick<RefusalAuditor, 'refused'>;
+  /** The `token` method: one-time `tok-bot-…` tokens. */
+  private readonly oneTime: TokenJoin;
 
   constructor(private readonly o: JoinManagerOptions) {
     for (const k of ['bots', 'instances', 'tokens', 'tokenHash', 'certs', 'audit', 'clock'] as const) if (!o[k]) throw new Error(`JoinManager: ${k} is required`);
     this.refusals = o.refusals ?? new RefusalAuditor({ audit: o.audit, clock: o.clock, log: nullLogger });
+    this.oneTime = new TokenJoin({
+      bots: o.bots,
+      instances: o.instances,
+      tokens: o.tokens,
+      tokenHash: o.tokenHash,
+      certs: o.certs,
+      clock: o.clock,
+      refuse: (event, reason, subject) => this.refuseJoin(event, reason, subject),
+      refusals: this.refusals,
+      recorded: (tenantId, type, botName, requestId, details) => this.recorded(tenantId, type, botName, requestId, details),
+      auditRecord: (tenantId, type, actor, target, result, requestId, details) => this.audit(tenantId, type, actor, target, result, requestId, details),
+    });
   }
 
   /** Redeems a join token for a certificate on `publicKey`; the same token and key again get the same certificate. */
   join(input: JoinInput): Promise<IssuedBotCert> {
-    return countOutcome(meziteMetrics.joins, {}, () => (input.idToken ? this.delegated(input, input.idToken) : this.redeem(input)));
+    return countOutcome(meziteMetrics.joins, {}, () => (input.idToken ? this.delegated(input, input.idToken) : this.oneTime.join(input)));
   }
 
   /**
@@ -153,70 +167,6 @@ export class JoinManager {
     if (!issued) return this.refuseJoin(event, 'replayed id token', { ...who, details: { ...who.details, jti: verified.jti.slice(0, 100) } });
     await this.recorded(tenant.id, 'bot.join', bot.name, input.requestId, { generation: '1', instance: issued.instanceId, join_token: name, join_method: method.name, address: input.source, ...verified.details });
     return issued;
-  }
-
-  private async redeem(input: JoinInput): Promise<IssuedBotCert> {
-    const pub = parsePublicKey(input.publicKey);
-    const event = { type: 'bot.join', requestId: input.requestId, source: input.source, credential: 'join token', target: 'bot:?', fallbackReason: 'refused token' };
-    if (!JOIN_TOKEN_PATTERN.test(input.joinToken)) return this.refuseJoin(event, 'malformed token');
-    const hash = await this.o.tokenHash(input.joinToken);
-    const now = this.o.clock.now();
-    const heartbeat = boundedHeartbeat(input.heartbeat);
-    // Everything the join reads comes first: inside the redemption's transaction only
-    // ssh-ca is called and the transaction's own connection written (a second pool
-    // connection awaited there could starve the pool under a burst of joins).
-    const tok = await this.o.tokens.findByHash(hash);
-    let done: { issued: IssuedBotCert; bot: Bot; tokenId: string } | null = null;
-    if (tok && !tok.redeemedAt && !tok.revokedAt && tok.expiresAt > now) {
-      try {
-        const bot = await this.botOf(tok);
-        const lock = activeLock(bot, now);
-        if (lock) throw permissionDenied(`bot "${bot.name}" is locked: ${lock.reason || 'no reason given'}`);
-        const roles = await this.o.certs.rolesOf(bot);
-        done = await this.o.tokens.redeem(hash, now, async (t, writes) => {
-          const instanceId = randomUUID();
-          const { issued, step } = await this.o.certs.issue(bot, { instanceId, publicKey: pub, publicKeyLine: input.publicKey, requestedTtlMs: input.requestedTtlMs, generation: 1, requestId: input.requestId, address: input.source, roles });
-          const instance: BotInstance = { id: instanceId, tenantId: bot.tenantId, botId: bot.id, generation: 1, joinMethod: tokenJoinMethod.name, joinTokenId: t.id, createdAt: now, lastRenewalAt: now, lastAddress: input.source, heartbeat, certExpiresAt: step.expiresAt, lock: null, legacyGeneration: null };
-          await writes.createInstance(instance, step);
-          return { issued, bot, tokenId: t.id };
-        });
-      } catch (err) {
-        if (isMeziteError(err, 'Unauthenticated')) await this.refusals.refused(event, err);
-        else if (isMeziteError(err, 'PermissionDenied')) await this.audit(tok.tenantId, 'bot.join', 'anonymous', 'bot:?', 'failure', input.requestId, { reason: 'bot locked', token_id: tok.id }).catch(() => undefined);
-        throw err;
-      }
-    }
-    if (done) {
-      await this.recorded(done.bot.tenantId, 'bot.join', done.bot.name, input.requestId, { generation: '1', instance: done.issued.instanceId, token_id: done.tokenId, address: input.source });
-      return done.issued;
-    }
-    // Not redeemable: a retry of a join whose answer was lost (same token, same key)
-    // gets that join's certificate; anything else is the one refusal.
-    const latest = tok && !tok.redeemedAt && !tok.revokedAt && tok.expiresAt > now ? await this.o.tokens.findByHash(hash) : tok;
-    const replay = latest ? await this.replayJoin(latest, pub, now) : null;
-    if (replay) {
-      await this.recorded(replay.bot.tenantId, 'bot.join', replay.bot.name, input.requestId, { generation: '1', instance: replay.issued.instanceId, token_id: latest!.id, replay: 'true', address: input.source });
-      return replay.issued;
-    }
-    return this.refuseJoin(event, !latest ? 'unknown token' : latest.revokedAt ? 'revoked token' : latest.redeemedAt ? 'used token' : 'expired token', latest ? { tenantId: latest.tenantId, details: { token_id: latest.id } } : undefined);
-  }
-
-  private async botOf(tok: JoinToken): Promise<Bot> {
-    if (tok.subjectKind !== 'bot') throw refused(INVALID_JOIN_TOKEN, 'not a bot join token');
-    const bot = await this.o.bots.getById(tok.tenantId, tok.subjectId);
-    if (!bot) throw refused(INVALID_JOIN_TOKEN, 'the bot was removed');
-    return bot;
-  }
-
-  private async replayJoin(tok: JoinToken, pub: SshPublicKey, now: Date): Promise<{ issued: IssuedBotCert; bot: Bot } | null> {
-    if (tok.subjectKind !== 'bot' || !tok.redeemedAt || !tok.instanceId) return null;
-    const inst = await this.o.instances.get(tok.tenantId, tok.instanceId);
-    if (!inst || inst.lock || inst.generation !== 1) return null;
-    const step = await this.o.instances.step(tok.tenantId, inst.id, 1);
-    if (!step || step.expiresAt <= now || !sameKey(step.publicKey, pub)) return null;
-    const bot = await this.o.bots.getById(tok.tenantId, inst.botId);
-    if (!bot || activeLock(bot, now)) return null;
-    return { issued: await this.o.certs.reissue(bot, step), bot };
   }
 
   private async refuseJoin(event: Parameters<RefusalAuditor['refused']>[0], reason: string, subject?: RefusalSubject): Promise<never> {

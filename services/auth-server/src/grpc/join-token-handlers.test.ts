@@ -61,6 +61,8 @@ describe('JoinTokenService handlers', () => {
     ['a typo in a field', YAML.replace('allow:', 'alow:'), /spec.alow: unknown field/],
     ['a rule without a repository, owner or subject', YAML.replace('repository: octo-org/octo-repo', 'ref: refs/heads/main'), /name at least one of/],
     ['an http issuer off this machine', `${YAML}  github:\n    issuer: http://issuer.example.com\n`, /must be an https URL/],
+    ['a static JWKS jose cannot use', `${YAML}  github:\n    static_jwks: '{"keys": [{"kty": "RSA"}]}'\n`, /static_jwks: not a valid JWKS/],
+    ['a static JWKS with a secret key', `${YAML}  github:\n    static_jwks: '{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}'\n`, /holds private or secret key material/],
   ])('%s is InvalidArgument, naming the file', async (_, yaml, msg) => {
     await expect(h.upsertJoinToken!({ yaml, fileName: 'token.yaml', force: false }, ctx())).rejects.toMatchObject({ code: 'InvalidArgument', message: expect.stringMatching(msg) });
   });

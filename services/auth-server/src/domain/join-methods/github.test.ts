@@ -231,6 +231,6 @@ describe('github join method', () => {
 
   test('a rule that pins no repository, owner or subject is refused when stored', async () => {
     await expect(resources.upsert(admin, { yaml: tokenYaml('', '    - ref: refs/heads/main\n'), fileName: 'token.yaml', force: true })).rejects.toThrow(/name at least one of sub, repository, repository_owner/);
-    await expect(resources.upsert(admin, { yaml: tokenYaml('', '    - repository: a/b\n      reff: x\n'), fileName: 'token.yaml', force: true })).rejects.toThrow(/spec.allow\[0\].reff: not a GitHub claim/);
+    await expect(resources.upsert(admin, { yaml: tokenYaml('', '    - repository: a/b\n      reff: x\n'), fileName: 'token.yaml', force: true })).rejects.toThrow(/spec.allow\[0\].reff: not a github claim/);
   });
 });

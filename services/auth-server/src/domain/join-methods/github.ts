@@ -1,6 +1,7 @@
 import { invalidArgument, matchAllowRules } from '@mezite/identity';
 import { refused } from '../refusal';
-import { checkIssuerUrl, INVALID_JOIN, type IdTokenVerifier } from './id-token-verifier';
+import { INVALID_JOIN, type IdTokenVerifier } from './id-token-verifier';
+import { checkIdTokenResource } from './settings';
 import type { JoinAttempt, JoinMethod, JoinResource, VerifiedJoin } from './join-method';
 
 /** github.com's issuer of Actions ID tokens. */
@@ -34,28 +35,9 @@ export class GithubJoinMethod implements JoinMethod {
   constructor(private readonly verifier: IdTokenVerifier) {}
 
   checkResource(r: Pick<JoinResource, 'allow' | 'options'>): void {
-    for (const k of Object.keys(r.options)) if (!SETTINGS.includes(k)) throw invalidArgument(`spec.github.${k}: unknown setting; expected one of ${SETTINGS.join(', ')}`);
     if (r.options.issuer && r.options.enterprise_server_host) throw invalidArgument('spec.github: set issuer or enterprise_server_host, not both');
     if (r.options.enterprise_server_host && !/^[a-z0-9.-]+(:\d+)?$/i.test(r.options.enterprise_server_host)) throw invalidArgument('spec.github.enterprise_server_host: expected a host name such as github.example.com');
-    try {
-      checkIssuerUrl(githubIssuer(r.options), 'spec.github.issuer');
-    } catch (err) {
-      throw invalidArgument((err as Error).message);
-    }
-    if (r.options.static_jwks !== undefined) {
-      let keys: unknown;
-      try {
-        keys = (JSON.parse(r.options.static_jwks) as { keys?: unknown }).keys;
-      } catch {
-        throw invalidArgument('spec.github.static_jwks: not a JSON document');
-      }
-      if (!Array.isArray(keys) || keys.length === 0) throw invalidArgument('spec.github.static_jwks: expected a JWKS ({"keys": [...]}) with at least one key');
-    }
-    if (r.allow.length === 0) throw invalidArgument('spec.allow: at least one rule is required (a github join without rules would admit any repository)');
-    r.allow.forEach((rule, i) => {
-      for (const k of Object.keys(rule)) if (!(GITHUB_RULE_FIELDS as readonly string[]).includes(k)) throw invalidArgument(`spec.allow[${i}].${k}: not a GitHub claim a rule can name; expected one of ${GITHUB_RULE_FIELDS.join(', ')}`);
-      if (!ANCHORS.some((a) => rule[a] !== undefined)) throw invalidArgument(`spec.allow[${i}]: name at least one of ${ANCHORS.join(', ')}, or the rule admits any repository on GitHub`);
-    });
+    checkIdTokenResource('github', r, { settings: SETTINGS, issuer: githubIssuer(r.options), fields: GITHUB_RULE_FIELDS, anchors: ANCHORS });
   }
 
   async verify(a: JoinAttempt): Promise<VerifiedJoin> {

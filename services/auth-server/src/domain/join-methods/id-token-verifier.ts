@@ -110,8 +110,12 @@ export class IdTokenVerifier {
 
   private keysOf(keys: IssuerKeys): Promise<JWTVerifyGetKey> {
     if (keys.staticJwks) {
-      const local = createLocalJWKSet(JSON.parse(keys.staticJwks) as JSONWebKeySet);
-      return Promise.resolve(local);
+      try {
+        return Promise.resolve(createLocalJWKSet(JSON.parse(keys.staticJwks) as JSONWebKeySet));
+      } catch {
+        // Checked when the resource was stored; a document jose still refuses admits nobody.
+        return Promise.reject(refused(INVALID_JOIN, 'invalid static jwks'));
+      }
     }
     let p = this.remote.get(keys.issuer);
     if (!p) {

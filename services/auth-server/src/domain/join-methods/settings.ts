@@ -22,6 +22,10 @@ export function checkIdTokenResource(method: string, r: { allow: AllowRule[]; op
       throw invalidArgument(`spec.${method}.static_jwks: not a JSON document`);
     }
     if (!Array.isArray(keys) || keys.length === 0) throw invalidArgument(`spec.${method}.static_jwks: expected a JWKS ({"keys": [...]}) with at least one key`);
+    keys.forEach((k: unknown, i) => {
+      const why = publicKeyProblem(k);
+      if (why) throw invalidArgument(`spec.${method}.static_jwks: not a valid JWKS: key ${i} ${why}`);
+    });
   }
   if (r.allow.length === 0) throw invalidArgument(`spec.allow: at least one rule is required (a ${method} join without rules would admit anyone)`);
   r.allow.forEach((rule, i) => {
@@ -35,4 +39,16 @@ export function auditedClaims(claims: Record<string, unknown>, keys: readonly st
   const out: Record<string, string> = {};
   for (const k of keys) if (typeof claims[k] === 'string') out[k] = (claims[k] as string).slice(0, 200);
   return out;
+}
+
+/** Why a JWK is not a public signing key jose can verify with, or undefined. */
+function publicKeyProblem(k: unknown): string | undefined {
+  if (!k || typeof k !== 'object' || Array.isArray(k)) return 'is not an object';
+  const j = k as Record<string, unknown>;
+  if (j.d !== undefined || j.p !== undefined || j.k !== undefined) return 'holds private or secret key material: paste the public keys only';
+  const str = (...names: string[]) => names.every((n) => typeof j[n] === 'string' && (j[n] as string).length > 0);
+  if (j.kty === 'RSA') return str('n', 'e') ? undefined : 'needs n and e';
+  if (j.kty === 'EC') return str('crv', 'x', 'y') ? undefined : 'needs crv, x and y';
+  if (j.kty === 'OKP') return str('crv', 'x') ? undefined : 'needs crv and x';
+  return `has kty ${JSON.stringify(j.kty)}; expected RSA, EC or OKP`;
 }

@@ -65,6 +65,23 @@ export function joinResourceStoreContract(name: string, make: () => Promise<Join
       expect(ran).toBe(false);
     });
 
+    test('20 concurrent admissions of one ID token on two replicas: exactly one runs', async () => {
+      const { r } = await fresh();
+      const u = use(r);
+      let ran = 0;
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 ? f.peer : f.store).admit(u, async () => {
+            ran++;
+            await new Promise((res) => setTimeout(res, 5));
+            return i;
+          }),
+        ),
+      );
+      expect(results.filter((x) => x !== null)).toHaveLength(1);
+      expect(ran).toBe(1);
+    });
+
     test('a failed join leaves the ID token unused and no instance', async () => {
       const { tenantId, bot, r } = await fresh();
       const u = use(r);

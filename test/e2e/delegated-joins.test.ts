@@ -127,6 +127,17 @@ describeNeeding(sshdUnavailable(), 'delegated joins: a GitHub Actions job, a Git
     expect(again.stderr).toMatch(/Unauthenticated: invalid join token/);
   });
 
+  test('join-tokens show prints the rules; after join-tokens rm the job is refused', async () => {
+    const show = await mezctl(['join-tokens', 'show', 'gha-deploy']);
+    expect(show.stdout).toMatch(/^Join method: github$/m);
+    expect(show.stdout).toMatch(/^  0: ref=refs\/heads\/main repository=octo-org\/octo-repo$/m);
+    const rm = await mezctl(['join-tokens', 'rm', 'gha-deploy']);
+    expect(rm.stdout).toBe('join token "gha-deploy" has been deleted\n');
+    const r = await job('run-after-rm');
+    expect(r.stderr).toMatch(/Unauthenticated: invalid join token/);
+    expect((await mezctl(['join-tokens', 'show', 'gha-deploy'])).stderr).toMatch(/Not found: join token "gha-deploy" not found/);
+  });
+
   test('outside GitHub Actions (no id-token permission) mezd says what is missing', async () => {
     const r = await runBin('mezd', ['identity', 'start', `--auth-server=localhost:${stack.ports.auth}`, '--join-method=github', '--join-token=gha-deploy', `--destination=${join(dir, 'x', 'certs')}`, `--data-dir=${join(dir, 'x', 'state')}`, '--one-shot'], { env: { HOME: dir }, cwd: dir, timeoutMs: 60_000 });
     expect(r.code).not.toBe(0);

@@ -34,7 +34,7 @@ export function joinTokenDocument(r: authv1.JoinTokenResource) {
   };
 }
 
-const ruleText = (r: AllowRule) => Object.entries(r).map(([k, v]) => `${k}=${v}`).join(' ');
+const ruleText = (r: AllowRule) => Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(' ');
 
 /** The claims of a compact JWT, without checking its signature. */
 function claimsOf(jwt: string, file: string): Record<string, unknown> {

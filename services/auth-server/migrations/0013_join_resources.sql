@@ -25,6 +25,9 @@ CREATE TABLE join_id_token_uses (
   jti         text NOT NULL,
   tenant_id   uuid NOT NULL,
   resource_id uuid NOT NULL,
+  -- The instance its join created: a retry of that join (same token, same key) is
+  -- answered with the instance's first certificate.
+  instance_id uuid,
   expires_at  timestamptz(3) NOT NULL,
   used_at     timestamptz(3) NOT NULL,
   PRIMARY KEY (issuer, jti)

@@ -164,9 +164,31 @@ export class JoinManager {
       await createInstance(instance, step);
       return issued;
     });
-    if (!issued) return this.refuseJoin(event, 'replayed id token', { ...who, details: { ...who.details, jti: verified.jti.slice(0, 100) } });
+    if (!issued) {
+      // Used before: a retry of that join whose answer was lost (same token, same key) gets
+      // its certificate; anything else presenting the token again is the one refusal.
+      const replay = await this.replayDelegated(verified, resource.id, pub, now);
+      if (replay) {
+        await this.recorded(tenant.id, 'bot.join', bot.name, input.requestId, { generation: '1', instance: replay.instanceId, join_token: name, join_method: method.name, replay: 'true', address: input.source, ...verified.details });
+        return replay;
+      }
+      return this.refuseJoin(event, 'replayed id token', { ...who, details: { ...who.details, jti: verified.jti.slice(0, 100) } });
+    }
     await this.recorded(tenant.id, 'bot.join', bot.name, input.requestId, { generation: '1', instance: issued.instanceId, join_token: name, join_method: method.name, address: input.source, ...verified.details });
     return issued;
+  }
+
+  /** The first certificate of the instance an ID token's join created, if `pub` is the key it certified and nothing since ended it. */
+  private async replayDelegated(v: { issuer: string; jti: string }, resourceId: string, pub: SshPublicKey, now: Date): Promise<IssuedBotCert | null> {
+    const use = await this.o.resources?.findUse(v.issuer, v.jti);
+    if (!use || use.resourceId !== resourceId || !use.instanceId) return null;
+    const inst = await this.o.instances.get(use.tenantId, use.instanceId);
+    if (!inst || inst.lock || inst.generation !== 1) return null;
+    const step = await this.o.instances.step(use.tenantId, inst.id, 1);
+    if (!step || step.expiresAt <= now || !sameKey(step.publicKey, pub)) return null;
+    const bot = await this.o.bots.getById(use.tenantId, inst.botId);
+    if (!bot || activeLock(bot, now)) return null;
+    return this.o.certs.reissue(bot, step);
   }
 
   private async refuseJoin(event: Parameters<RefusalAuditor['refused']>[0], reason: string, subject?: RefusalSubject): Promise<never> {

@@ -35,4 +35,6 @@ export interface JoinResourceStore extends ExpiredRows {
    * used before.
    */
   admit<T>(use: IdTokenUse, work: (createInstance: (instance: BotInstance, first: LineageStep) => Promise<void>) => Promise<T>): Promise<T | null>;
+  /** The recorded use of an ID token, with the instance its join created (null until that join committed). */
+  findUse(issuer: string, jti: string): Promise<(IdTokenUse & { instanceId: string | null }) | null>;
 }

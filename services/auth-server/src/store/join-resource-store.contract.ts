@@ -63,6 +63,8 @@ export function joinResourceStoreContract(name: string, make: () => Promise<Join
       let ran = false;
       expect(await f.peer.admit(u, async () => (ran = true))).toBeNull();
       expect(ran).toBe(false);
+      expect(await f.peer.findUse(u.issuer, u.jti)).toMatchObject({ tenantId, resourceId: r.id, instanceId: made.instance.id });
+      expect(await f.peer.findUse(u.issuer, 'no-such-jti')).toBeNull();
     });
 
     test('20 concurrent admissions of one ID token on two replicas: exactly one runs', async () => {

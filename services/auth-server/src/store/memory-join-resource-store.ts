@@ -9,7 +9,7 @@ const copy = (r: JoinResource): JoinResource => structuredClone(r);
 /** JoinResourceStore in memory (unit tests); an admission's instance lands only when its work succeeds. */
 export class MemoryJoinResourceStore implements JoinResourceStore {
   private readonly resources = new Map<string, JoinResource>();
-  private readonly uses = new Map<string, IdTokenUse>();
+  private readonly uses = new Map<string, IdTokenUse & { instanceId: string | null }>();
 
   constructor(private readonly o: { instances?: MemoryBotInstanceStore } = {}) {}
 
@@ -49,16 +49,25 @@ export class MemoryJoinResourceStore implements JoinResourceStore {
     return deleteWhere(this.uses, (u) => u.expiresAt < before, limit);
   }
 
+  async findUse(issuer: string, jti: string): Promise<(IdTokenUse & { instanceId: string | null }) | null> {
+    const u = this.uses.get(`${issuer}\n${jti}`);
+    return u ? { ...u } : null;
+  }
+
   async admit<T>(use: IdTokenUse, work: (createInstance: (instance: BotInstance, first: LineageStep) => Promise<void>) => Promise<T>): Promise<T | null> {
     const k = `${use.issuer}\n${use.jti}`;
     if (this.uses.has(k)) return null;
-    this.uses.set(k, { ...use });
+    const row = { ...use, instanceId: null as string | null };
+    this.uses.set(k, row);
     const pending: Array<() => void> = [];
+    let instanceId: string | null = null;
     try {
       const r = await work(async (instance, first) => {
+        instanceId = instance.id;
         pending.push(() => this.o.instances?.create(instance, first));
       });
       for (const p of pending) p();
+      row.instanceId = instanceId;
       return r;
     } catch (err) {
       this.uses.delete(k);

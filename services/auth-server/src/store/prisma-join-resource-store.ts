@@ -96,6 +96,12 @@ export class PrismaJoinResourceStore implements JoinResourceStore {
     return rows.length;
   }
 
+  async findUse(issuer: string, jti: string): Promise<(IdTokenUse & { instanceId: string | null }) | null> {
+    const rows = await this.q<{ tenant_id: string; resource_id: string; instance_id: string | null; expires_at: Date; used_at: Date }>('SELECT tenant_id, resource_id, instance_id, expires_at, used_at FROM auth.join_id_token_uses WHERE issuer = $1 AND jti = $2', [issuer, jti]);
+    const r = rows[0];
+    return r ? { issuer, jti, tenantId: r.tenant_id, resourceId: r.resource_id, instanceId: r.instance_id, expiresAt: r.expires_at, at: r.used_at } : null;
+  }
+
   async admit<T>(use: IdTokenUse, work: (createInstance: (instance: BotInstance, first: LineageStep) => Promise<void>) => Promise<T>): Promise<T | null> {
     let c;
     try {
@@ -125,6 +131,7 @@ export class PrismaJoinResourceStore implements JoinResourceStore {
         result = await work(async (instance, first) => {
           try {
             await insertInstance(c!, instance, first);
+            await c!.query({ text: 'UPDATE auth.join_id_token_uses SET instance_id = $3 WHERE issuer = $1 AND jti = $2', values: [use.issuer, use.jti, instance.id] });
           } catch (err) {
             throw translateDbError(err, 'bot instance');
           }

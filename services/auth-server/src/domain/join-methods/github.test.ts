@@ -142,6 +142,17 @@ describe('github join method', () => {
     expect(await world.instances.list(tenantId, { limit: 10 })).toHaveLength(1);
   });
 
+  test('a retry of a lost answer (same ID token, same key) gets the same certificate, not a second instance', async () => {
+    const t = await issuer.mint(prodClaims());
+    const key = formatPublicKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
+    const once = () => joins.join({ joinToken: 'gha-deploy', idToken: t, publicKey: key, requestedTtlMs: 3600_000, requestId: randomUUID(), source: '198.51.100.9' });
+    const first = await once();
+    const again = await once();
+    expect(again).toMatchObject({ instanceId: first.instanceId, certificate: first.certificate, generation: 1 });
+    expect(await world.instances.list(tenantId, { limit: 10 })).toHaveLength(1);
+    expect(audit.events.filter((e) => e.type === 'bot.join' && e.result === 'success').pop()?.details.replay).toBe('true');
+  });
+
   test('alg none is refused', async () => {
     await refusedWith(`${b64({ alg: 'none', typ: 'JWT' })}.${b64(prodClaims())}.`, 'algorithm not allowed');
   });

@@ -15,6 +15,7 @@ interface Issuer {
   job: Record<string, unknown>;
   down: boolean;
   actionsEnv(): Record<string, string>;
+  githubClaims(over?: Record<string, unknown>): Record<string, unknown>;
   gitlabClaims(over?: Record<string, unknown>): Record<string, unknown>;
   kubernetesClaims(ns: string, sa: string, over?: Record<string, unknown>): Record<string, unknown>;
   mint(claims: Record<string, unknown>): Promise<string>;
@@ -125,6 +126,14 @@ describeNeeding(sshdUnavailable(), 'delegated joins: a GitHub Actions job, a Git
     // The same token file again (a second pod would have its own): the jti is used.
     const again = await runBin('mezd', ['identity', 'start', `--auth-server=localhost:${stack.ports.auth}`, '--join-method=kubernetes', '--join-token=k8s-deploy', `--id-token-file=${join(dir, 'sa-token')}`, `--destination=${join(dir, 'pod2', 'certs')}`, `--data-dir=${join(dir, 'pod2', 'state')}`, '--one-shot'], { env: { HOME: dir }, cwd: dir, timeoutMs: 60_000 });
     expect(again.stderr).toMatch(/Unauthenticated: invalid join token/);
+  });
+
+  test('join-tokens test --name explains a captured token against the stored resource', async () => {
+    writeFileSync(join(dir, 'feature.jwt'), await issuer.mint(issuer.githubClaims({ ref: 'refs/heads/feature', aud: 'mezite:default/gha-deploy' })));
+    const r = await mezctl(['join-tokens', 'test', '--file', 'feature.jwt', '--name', 'gha-deploy']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^REFUSED/);
+    expect(r.stdout).toMatch(/^rule 0: no match: ref: wanted "refs\/heads\/main", got "refs\/heads\/feature"$/m);
   });
 
   test('join-tokens show prints the rules; after join-tokens rm the job is refused', async () => {

@@ -98,10 +98,33 @@ const SUBSTITUTIONS: Array<{ doc: string; test: () => string | Promise<string>; 
   { doc: '/var/lib/mezite/', test: () => `${page.root}/var/lib/mezite/`, why: "mezd's files, under the page's fake root" },
   { doc: '/tmp/mezite-certs', test: () => `${page.root}/tmp/mezite-certs`, why: "the runner's temp dir, under the page's fake root" },
   { doc: '$PWD/bin', test: () => BIN, why: 'the checkout (blocks run in a temp dir)' },
+  { doc: 'https://token.actions.githubusercontent.com', test: () => githubIssuer().then((i) => i.url), why: "GitHub's issuer of Actions ID tokens: a test issuer on 127.0.0.1 (needs=github-oidc)" },
+  { doc: 'https://kubernetes.default.svc.cluster.local', test: () => githubIssuer().then((i) => i.url), why: "the cluster's service-account issuer: the same test issuer" },
+  { doc: 'gitlab.example.com', test: () => githubIssuer().then((i) => i.url), why: 'the GitLab instance: the same test issuer' },
+  { doc: '/var/run/secrets/tokens/', test: () => `${page.root}/var/run/secrets/tokens/`, why: "the pod's projected token, under the page's fake root (needs=kubernetes-sa-token)" },
 ];
 
+/** What the docs test uses of the auth-server's test OIDC issuer (built with the auth server; jose is its dependency, not test/'s). */
+interface Issuer {
+  url: string;
+  actionsEnv(): Record<string, string>;
+  gitlabClaims(over?: Record<string, unknown>): Record<string, unknown>;
+  kubernetesClaims(ns: string, sa: string, over?: Record<string, unknown>): Record<string, unknown>;
+  mint(claims: Record<string, unknown>): Promise<string>;
+  stop(): Promise<void>;
+}
+let issuer: Promise<Issuer> | undefined;
+/** The test issuer, started once: plays token.actions.githubusercontent.com and the runner's ID-token endpoint. */
+function githubIssuer(): Promise<Issuer> {
+  const m = require(join(REPO_ROOT, 'services/auth-server/dist/domain/join-methods/test-issuer.js')) as { TestOidcIssuer: { start(): Promise<Issuer> } };
+  issuer ??= m.TestOidcIssuer.start();
+  return issuer;
+}
+/** The runner's ID-token variables, once a block of the page needed the issuer. */
+let actionsEnv: Record<string, string> = {};
+
 /** What every block's shell gets: bin/ first on PATH, the page's HOME, and the stack's data dir (mezctl is its bootstrap admin, as on the machine that runs `pnpm start`). */
-const environment = (): NodeJS.ProcessEnv => ({ PATH: `${BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: page.home, LANG: 'C.UTF-8', MEZITE_DATA_DIR: stack.dataDir });
+const environment = (): NodeJS.ProcessEnv => ({ PATH: `${BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: page.home, LANG: 'C.UTF-8', MEZITE_DATA_DIR: stack.dataDir, ...actionsEnv });
 
 /** Setups a block may ask for with `needs=`. */
 const FIXTURES: Record<string, () => Promise<void>> = {
@@ -115,6 +138,21 @@ const FIXTURES: Record<string, () => Promise<void>> = {
   sshd: startNodeSshd,
   /** Ansible is checked when the test is registered (skipped when not installed, a failure in CI). */
   ansible: async () => undefined,
+  /** A GitHub Actions job with `permissions: id-token: write`: the runner's ID-token endpoint and the issuer, on 127.0.0.1. */
+  'github-oidc': async () => {
+    actionsEnv = (await githubIssuer()).actionsEnv();
+  },
+  /** A GitLab job whose id_tokens put a JWT for docs/gitlab-ci.md's resource in MEZITE_ID_TOKEN. */
+  'gitlab-oidc': async () => {
+    const i = await githubIssuer();
+    actionsEnv = { MEZITE_ID_TOKEN: await i.mint(i.gitlabClaims({ aud: 'mezite:default/gitlab-deploy' })) };
+  },
+  /** A pod of deploy:mezd whose projected token (audience of docs/kubernetes-join.md's resource) is at /var/run/secrets/tokens/mezite-token. */
+  'kubernetes-sa-token': async () => {
+    const i = await githubIssuer();
+    mkdirSync(join(page.root, 'var/run/secrets/tokens'), { recursive: true });
+    writeFileSync(join(page.root, 'var/run/secrets/tokens/mezite-token'), await i.mint(i.kubernetesClaims('deploy', 'mezd', { aud: ['mezite:default/k8s-deploy'] })));
+  },
 };
 
 /** Why a fixture cannot be had on this machine, if so (the block is then reported as skipped). */
@@ -287,6 +325,7 @@ async function openPage(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mezite-docs-'));
   chmodSync(dir, 0o755); // sshd's AuthorizedPrincipalsCommand runs as nobody and reads the node file under it
   page = { dir, root: join(dir, 'root'), home: join(dir, 'home'), work: join(dir, 'work'), sshPort: await freePort(), tokens: {}, daemons: [], minted: 0 };
+  actionsEnv = {};
   for (const d of ['root/etc/ssh', 'root/var/lib/mezite', 'root/tmp', 'home', 'work']) mkdirSync(join(dir, d), { recursive: true, mode: 0o755 });
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'web-server-01', '-f', join(page.root, 'etc/ssh/ssh_host_ed25519_key')]);
   if (inventoryDirty) await resetInventory();
@@ -503,6 +542,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.destroy();
+  await (await issuer)?.stop();
 });
 
 for (const file of PAGES) {

@@ -7,6 +7,17 @@ import { joinTokenHash } from '../harness/bot-credentials';
 import { TestStack } from '../harness/test-stack';
 import { adminSession, auditEvents, createBot, renewBot, upsertRole } from './fixtures';
 import { Code, RawGrpc, type RawReply } from './raw-grpc';
+import { join as joinPath } from 'node:path';
+import { REPO_ROOT } from '../harness/cli';
+
+/** What the oracle test uses of the auth-server's test OIDC issuer (built with the auth server; jose is its dependency, not test/'s). */
+interface Issuer {
+  url: string;
+  githubClaims(over?: Record<string, unknown>): Record<string, unknown>;
+  mint(claims: Record<string, unknown>, o?: { header?: Record<string, unknown> }): Promise<string>;
+  stop(): Promise<void>;
+}
+const { TestOidcIssuer } = require(joinPath(REPO_ROOT, 'services/auth-server/dist/domain/join-methods/test-issuer.js')) as { TestOidcIssuer: { start(): Promise<Issuer> } };
 
 /**
  * Error oracles: a caller must not learn from the answer whether a credential it does
@@ -111,6 +122,36 @@ describe('identical refusals for unknown, expired, used, revoked and mistyped cr
     }
     // None of the refusals consumed anything: the live token still joins.
     expect((await join(live)).code).toBe(0);
+  });
+
+  test('delegated joins: unknown resource or tenant, wrong repository, audience or issuer, expired, replayed, alg none and malformed ID tokens get the one-time token\'s answer', async () => {
+    const issuer = await TestOidcIssuer.start();
+    try {
+      await createBot(grpc, admin, 'gha-oracle');
+      const yaml = `kind: join_token\nmetadata:\n  name: gha-oracle\nspec:\n  bot: gha-oracle\n  join_method: github\n  allow:\n    - repository: octo-org/octo-repo\n  github:\n    issuer: ${issuer.url}\n`;
+      ok(await grpc.unary('/mezite.auth.v1.JoinTokenService/UpsertJoinToken', authv1.UpsertJoinTokenRequest, { yaml, fileName: 'token.yaml', force: false }, authv1.JoinTokenResource, bearer()), 'upsert join token');
+      const claims = (over: Record<string, unknown> = {}) => issuer.githubClaims({ aud: 'mezite:default/gha-oracle', ...over });
+      const delegated = (name: string, idToken: string) => grpc.unary('/mezite.auth.v1.JoinService/Join', authv1.JoinRequest, { joinToken: name, idToken, publicKey: keyLine(newKey()) }, authv1.JoinResponse);
+      const used = await issuer.mint(claims());
+      ok(await delegated('gha-oracle', used), 'first delegated join');
+      const now = Math.floor(Date.now() / 1000);
+      const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const replies = {
+        'one-time token (reference)': await join(`tok-bot-${randomBytes(16).toString('hex')}`),
+        'unknown resource': await delegated('nope', await issuer.mint(claims())),
+        'unknown tenant': await delegated('no-such-tenant/gha-oracle', await issuer.mint(claims())),
+        'wrong repository': await delegated('gha-oracle', await issuer.mint(claims({ repository: 'evil/octo-repo' }))),
+        'wrong audience': await delegated('gha-oracle', await issuer.mint(claims({ aud: 'https://github.com/octo-org' }))),
+        'wrong issuer': await delegated('gha-oracle', await issuer.mint(claims({ iss: 'https://token.actions.githubusercontent.com' }))),
+        expired: await delegated('gha-oracle', await issuer.mint(claims({ iat: now - 900, nbf: now - 900, exp: now - 600 }))),
+        replayed: await delegated('gha-oracle', used),
+        'alg none': await delegated('gha-oracle', `${b64({ alg: 'none' })}.${b64(claims())}.`),
+        malformed: await delegated('gha-oracle', 'not.a.jwt'),
+      };
+      expect(identical(replies)).toEqual({ code: Code.UNAUTHENTICATED, details: 'invalid join token' });
+    } finally {
+      await issuer.stop();
+    }
   });
 
   test('API tokens: unknown, mistyped, expired, rotated out and revoked get one answer', async () => {

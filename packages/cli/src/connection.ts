@@ -154,6 +154,7 @@ export function connect(target: Target) {
   return {
     bots: clients.create(authv1.BotServiceDefinition),
     roles: clients.create(authv1.RoleServiceDefinition),
+    joinTokens: clients.create(authv1.JoinTokenServiceDefinition),
     cas: clients.create(authv1.CertAuthorityServiceDefinition),
     nodes: clients.create(authv1.NodeServiceDefinition),
     join: clients.create(authv1.JoinServiceDefinition),

@@ -59,7 +59,7 @@ describe('mezctl command tree', () => {
   const show = (argv: string[]) => argv.join(' ') || '(root)';
 
   test('the walk finds every group and its commands', () => {
-    expect(groups.map((g) => show(g.path))).toEqual(['(root)', 'roles', 'bots', 'bots instances', 'nodes', 'ca', 'access', 'audit', 'sessions', 'identity-tokens', 'service-identities']);
+    expect(groups.map((g) => show(g.path))).toEqual(['(root)', 'roles', 'join-tokens', 'bots', 'bots instances', 'nodes', 'ca', 'access', 'audit', 'sessions', 'identity-tokens', 'service-identities']);
     expect(all.find((c) => show(c.path) === 'bots instances')?.subcommands.map((c) => c.path.at(-1))).toEqual(['ls', 'show', 'add']);
     expect(leaves.length).toBeGreaterThan(30);
   });

@@ -10,6 +10,7 @@ import { createCommand } from './commands/create';
 import { identityTokensCommand } from './commands/identity-tokens';
 import { loginCommand, logoutCommand } from './commands/login';
 import { rolesCommand } from './commands/roles';
+import { joinTokensCommand } from './commands/join-tokens';
 import { serviceIdentitiesCommand } from './commands/service-identities';
 import { whoamiCommand } from './commands/whoami';
 import { sessionsCommand } from './commands/sessions';
@@ -51,6 +52,7 @@ export function addMezctlCommands(y: ReturnType<typeof globalOptions>, ctx: CliC
   return y
     .command(createCommand(ctx))
     .command(rolesCommand(ctx))
+    .command(joinTokensCommand(ctx))
     .command(botsCommand(ctx))
     .command(nodesCommand(ctx))
     .command(caCommand(ctx))

@@ -15,13 +15,18 @@ type JoinClient = Client<typeof authv1.JoinServiceDefinition, MeziteCallOptions>
  * `retryAfterMs`.
  */
 export class GrpcIdentityIssuer implements IdentityIssuer {
-  constructor(private readonly client: JoinClient) {
+  /** `idToken`: for a delegated join, fetches the platform's ID token afresh for each join. */
+  constructor(
+    private readonly client: JoinClient,
+    private readonly idToken?: () => Promise<string>,
+  ) {
     if (!client) throw new Error('GrpcIdentityIssuer: client is required');
   }
 
   async join(input: JoinInput): Promise<IssuedCertificate> {
+    const idToken = this.idToken ? await this.idToken() : '';
     const r = await this.client.join(
-      { joinToken: input.joinToken, publicKey: input.publicKey, requestedTtlSeconds: toSeconds(input.ttlMs), heartbeat: toProtoHeartbeat(input.heartbeat) },
+      { joinToken: input.joinToken, idToken, publicKey: input.publicKey, requestedTtlSeconds: toSeconds(input.ttlMs), heartbeat: toProtoHeartbeat(input.heartbeat) },
       callOptions(input.requestId),
     );
     return fromResponse(r);

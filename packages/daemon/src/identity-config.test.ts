@@ -92,3 +92,17 @@ test.each([
 test('a missing config file is named', () => {
   expect(() => loadIdentityConfig(base, join(dir, 'nope.yaml'), user)).toThrow(`--config ${join(dir, 'nope.yaml')}: cannot read it (ENOENT)`);
 });
+
+test('--join-method=github names a join-token resource; other methods and a missing name are refused', () => {
+  expect(loadIdentityConfig({ ...base, 'join-method': 'github', 'join-token': 'gha-deploy' }, undefined, user)).toMatchObject({ joinMethod: 'github', joinToken: 'gha-deploy' });
+  expect(loadIdentityConfig({ ...base, 'join-method': 'github', 'join-token': 'gha-deploy', 'join-audience': 'mezite-prod' }, undefined, user)).toMatchObject({ joinAudience: 'mezite-prod' });
+  expect(() => loadIdentityConfig({ ...base, 'join-method': 'carrier-pigeon', 'join-token': 'x' }, undefined, user)).toThrow(/--join-method must be token, github, gitlab, kubernetes/);
+  expect(() => loadIdentityConfig({ ...base, 'join-method': 'github' }, undefined, user)).toThrow(/--join-method=github needs --join-token/);
+});
+
+test('gitlab reads the env var the job names, kubernetes the token file; each setting only with its method', () => {
+  expect(loadIdentityConfig({ ...base, 'join-method': 'gitlab', 'join-token': 'gl' }, undefined, user)).toMatchObject({ joinMethod: 'gitlab', idTokenEnv: 'MEZITE_ID_TOKEN' });
+  expect(loadIdentityConfig({ ...base, 'join-method': 'gitlab', 'join-token': 'gl', 'id-token-env': 'GITLAB_JWT' }, undefined, user)).toMatchObject({ idTokenEnv: 'GITLAB_JWT' });
+  expect(loadIdentityConfig({ ...base, 'join-method': 'kubernetes', 'join-token': 'k' }, undefined, user)).toMatchObject({ joinMethod: 'kubernetes', idTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' });
+  expect(() => loadIdentityConfig({ ...base, 'join-method': 'github', 'join-token': 'g', 'id-token-file': '/x' }, undefined, user)).toThrow(/--id-token-file is for --join-method=kubernetes/);
+});

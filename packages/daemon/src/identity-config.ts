@@ -26,10 +26,18 @@ export interface IdentityConfig {
   dataDir: string;
   /** `sha256:<64 hex>`, lower-case. */
   caPin?: string;
+  /** Set when the machine proves itself with its platform's ID token (`joinToken` names the resource); unset: a one-time token. */
+  joinMethod?: DelegatedJoinMethod;
+  /** gitlab: the environment variable holding the job's `id_tokens` JWT. */
+  idTokenEnv?: string;
+  /** kubernetes: the projected service-account token file (re-read for each join). */
+  idTokenFile?: string;
+  /** The audience to request an ID token for, when the resource names one; else the default (`audienceFor`). */
+  joinAudience?: string;
 }
 
 /** The keys of the command line and of a `--config` file (the same names). */
-export const CONFIG_KEYS = ['auth-server', 'join-token', 'destination', 'renewal-interval', 'certificate-ttl', 'one-shot', 'data-dir', 'ca-pin'] as const;
+export const CONFIG_KEYS = ['auth-server', 'join-token', 'join-method', 'join-audience', 'id-token-env', 'id-token-file', 'destination', 'renewal-interval', 'certificate-ttl', 'one-shot', 'data-dir', 'ca-pin'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 type RawConfig = Partial<Record<ConfigKey, string | boolean>>;
 
@@ -39,6 +47,14 @@ type RawConfig = Partial<Record<ConfigKey, string | boolean>>;
  * collide with the stack's own variables (`MEZITE_DATA_DIR`).
  */
 export const CONFIG_ENV: Partial<Record<ConfigKey, string>> = { 'auth-server': 'MEZITE_AUTH_SERVER', 'join-token': 'MEZITE_JOIN_TOKEN', 'ca-pin': 'MEZITE_CA_PIN' };
+
+/** The methods whose credential is the platform's ID token. */
+export const DELEGATED_JOIN_METHODS = ['github', 'gitlab', 'kubernetes'] as const;
+export type DelegatedJoinMethod = (typeof DELEGATED_JOIN_METHODS)[number];
+/** Where a gitlab job puts its `id_tokens` JWT unless told otherwise (`id_tokens: MEZITE_ID_TOKEN: aud: …`). */
+export const DEFAULT_ID_TOKEN_ENV = 'MEZITE_ID_TOKEN';
+/** The pod's service-account token; project one with the auth server's audience there or name its path. */
+export const DEFAULT_ID_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 export const DEFAULT_RENEWAL_INTERVAL = '20m';
 export const DEFAULT_CERTIFICATE_TTL = '1h';
@@ -136,6 +152,15 @@ export function loadIdentityConfig(flags: RawConfig, configFile: string | undefi
   const caPin = text('ca-pin')?.toLowerCase();
   if (caPin !== undefined && !/^sha256:[0-9a-f]{64}$/.test(caPin)) problems.push('--ca-pin must be sha256: and 64 hex digits, as `mezctl` and /.well-known/mezite print it');
   const joinToken = text('join-token');
+  const joinMethod = text('join-method') ?? 'token';
+  const delegated = (DELEGATED_JOIN_METHODS as readonly string[]).includes(joinMethod) ? (joinMethod as DelegatedJoinMethod) : undefined;
+  if (joinMethod !== 'token' && !delegated) problems.push(`--join-method must be token, ${DELEGATED_JOIN_METHODS.join(', ')}, not "${joinMethod}"`);
+  if (delegated && !joinToken) problems.push(`--join-method=${delegated} needs --join-token: the name of the join-token resource (mezctl join-tokens ls)`);
+  const idTokenEnv = text('id-token-env');
+  const idTokenFile = text('id-token-file');
+  if (idTokenEnv && delegated !== 'gitlab') problems.push('--id-token-env is for --join-method=gitlab');
+  if (idTokenFile && delegated !== 'kubernetes') problems.push('--id-token-file is for --join-method=kubernetes');
+  const audience = text('join-audience');
   const dataDir = resolve(text('data-dir') ?? defaultDataDir(e));
 
   if (problems.length > 0 || !authServer || !destination || renewalIntervalMs === undefined || certificateTtlMs === undefined) {
@@ -151,6 +176,10 @@ export function loadIdentityConfig(flags: RawConfig, configFile: string | undefi
     dataDir,
     ...(joinToken ? { joinToken } : {}),
     ...(caPin ? { caPin } : {}),
+    ...(delegated ? { joinMethod: delegated } : {}),
+    ...(delegated === 'gitlab' ? { idTokenEnv: idTokenEnv ?? DEFAULT_ID_TOKEN_ENV } : {}),
+    ...(delegated === 'kubernetes' ? { idTokenFile: resolve(idTokenFile ?? DEFAULT_ID_TOKEN_FILE) } : {}),
+    ...(audience ? { joinAudience: audience } : {}),
   };
 }
 

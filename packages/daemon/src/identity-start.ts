@@ -11,6 +11,7 @@ import { type Destination, DESTINATION_RECORD, DestinationError } from './destin
 import { DirectoryDestination } from './directory-destination';
 import { DirectoryStateStore } from './directory-state-store';
 import { UsageError } from './errors';
+import { audienceFor, fetchGithubIdToken, gitlabIdToken, kubernetesIdToken } from './id-token-sources';
 import { GrpcIdentityIssuer } from './grpc-identity-issuer';
 import type { IdentityConfig } from './identity-config';
 import { IdentityRenewer } from './identity-renewer';
@@ -94,7 +95,7 @@ export async function identityStart(config: IdentityConfig, io: IdentityStartIo)
   });
   try {
     const renewer = new IdentityRenewer({
-      issuer: new GrpcIdentityIssuer(clients.create(authv1.JoinServiceDefinition)),
+      issuer: new GrpcIdentityIssuer(clients.create(authv1.JoinServiceDefinition), idTokenSource(config, env)),
       store,
       destinations: [destination],
       clock,
@@ -188,5 +189,19 @@ function recordDestination(config: IdentityConfig, env: NodeJS.ProcessEnv, logge
     writeAtomic(dir, 'identity.json', { destination, ...record }, 0o600);
   } catch (err) {
     logger.warn('could not record the destination for msh', { reason: (err as Error).message });
+  }
+}
+
+/** Where a delegated join's ID token comes from, fetched or read afresh for each join; none for a one-time token. */
+function idTokenSource(config: IdentityConfig, env: NodeJS.ProcessEnv): (() => Promise<string>) | undefined {
+  switch (config.joinMethod) {
+    case 'github':
+      return () => fetchGithubIdToken(env, audienceFor(config.joinToken as string, config.joinAudience));
+    case 'gitlab':
+      return async () => gitlabIdToken(env, config.idTokenEnv as string);
+    case 'kubernetes':
+      return async () => kubernetesIdToken(config.idTokenFile as string);
+    default:
+      return undefined;
   }
 }

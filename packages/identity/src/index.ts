@@ -10,6 +10,7 @@ export * from './key-ring';
 export * from './key-status';
 export * from './role';
 export * from './role-yaml';
+export * from './join-token-yaml';
 export * from './secure-url';
 export * from './api-token-format';
 export * from './access-explain';

@@ -55,6 +55,10 @@ import { botHandlers } from './grpc/bot-handlers';
 import { caHandlers } from './grpc/ca-handlers';
 import { clusterTenantId } from './domain/authz';
 import { joinHandlers } from './grpc/join-handlers';
+import { joinTokenHandlers } from './grpc/join-token-handlers';
+import { IdTokenVerifier, joinMethods } from './domain/join-methods';
+import { JoinResourceManager } from './domain/join-resource-manager';
+import { PrismaJoinResourceStore } from './store/prisma-join-resource-store';
 import { roleHandlers } from './grpc/role-handlers';
 import { GrpcCertAuthorityClient } from './grpc/ssh-ca-client';
 import { identityHandlers } from './grpc/identity-handlers';
@@ -147,7 +151,10 @@ export async function main(): Promise<void> {
   const challenges = new PrismaRenewalChallengeStore(prisma);
   const certs = new BotCertificates({ roles, ca, clock, maxCertTtlMs: cfg.botMaxCertTtlMs });
   const tokenHash = (plaintext: string) => joinTokens.storedHash(plaintext);
-  const joins = new JoinManager({ bots: botStore, instances: instanceStore, tokens: joinTokenStore, tokenHash, certs, audit, clock, revocations, refusals, copyLockScope: cfg.copyLockScope });
+  const joinResourceStore = new PrismaJoinResourceStore(prisma);
+  const methods = joinMethods({ verifier: new IdTokenVerifier() });
+  const joinResources = new JoinResourceManager({ store: joinResourceStore, bots: botStore, methods, clock });
+  const joins = new JoinManager({ bots: botStore, instances: instanceStore, tokens: joinTokenStore, tokenHash, certs, audit, clock, revocations, refusals, copyLockScope: cfg.copyLockScope, resources: joinResourceStore, methods, tenants: tenantStore });
   const nodeStore = new PrismaNodeStore(prisma);
   const nodes = new NodeManager({ store: nodeStore, bots: botStore, roles, joinTokens, revocations, audit, clock, log });
   const nodeJoins = new NodeJoinManager({ nodes: nodeStore, tokens: joinTokenStore, tokenHash, ca, challenges, audit, clock, refusals, failures: bearerLimiter });
@@ -182,6 +189,7 @@ export async function main(): Promise<void> {
   authed.add(authv1.BotServiceDefinition, botHandlers(bots, audit));
   authed.add(authv1.RoleServiceDefinition, roleHandlers(roles, audit));
   authed.add(authv1.JoinServiceDefinition, joinHandlers(joins, nodeJoins));
+  authed.add(authv1.JoinTokenServiceDefinition, joinTokenHandlers(joinResources, audit, tenantDomain));
   authed.add(authv1.NodeServiceDefinition, nodeHandlers(nodes));
   authed.add(authv1.CertAuthorityServiceDefinition, caHandlers(ca, audit, revocations, clusterTenantId(tenantStore)));
   authed.add(authv1.AuditServiceDefinition, auditHandlers(audit, checkpoints));
@@ -252,7 +260,7 @@ export async function main(): Promise<void> {
   // Expired challenges, sessions, join tokens, revocations and old lineage steps are
   // deleted once they ended MEZITE_RETENTION_MAX_AGE ago, one replica at a time.
   const retention = cfg.retentionMaxAgeMs > 0
-    ? new RetentionJob({ tasks: authRetentionTasks({ challenges, sessions: sessionStore, joinTokens: joinTokenStore, revocations: revocationStore, instances: instanceStore }), lock: pgAdvisoryLock(pgPoolOf(prisma), pgLockKey('mezite auth-server retention')), clock, log, maxAgeMs: cfg.retentionMaxAgeMs }).start(cfg.retentionIntervalMs)
+    ? new RetentionJob({ tasks: authRetentionTasks({ challenges, sessions: sessionStore, joinTokens: joinTokenStore, idTokenUses: joinResourceStore, revocations: revocationStore, instances: instanceStore }), lock: pgAdvisoryLock(pgPoolOf(prisma), pgLockKey('mezite auth-server retention')), clock, log, maxAgeMs: cfg.retentionMaxAgeMs }).start(cfg.retentionIntervalMs)
     : undefined;
   if (!retention) log.warn('retention is off (MEZITE_RETENTION_MAX_AGE=off): expired rows are never deleted');
   // Each replica signs a checkpoint of the chain head periodically (one per head seq is kept).

@@ -75,7 +75,7 @@ describe('mezctl create -f', () => {
 
   test('a kind other than role is refused before any call', async () => {
     const r = await server.run(['create', '-f', '-'], { stdin: 'kind: user\nmetadata:\n  name: alice\n' });
-    expect(r).toEqual({ code: 1, stdout: '', stderr: 'mezctl: Invalid argument: stdin: kind "user" is not supported; expected role\n' });
+    expect(r).toEqual({ code: 1, stdout: '', stderr: 'mezctl: Invalid argument: stdin: kind "user" is not supported; expected role, join_token\n' });
     expect(server.calls).toEqual([]);
   });
 

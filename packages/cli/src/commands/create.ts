@@ -1,4 +1,4 @@
-import { alreadyExists, invalidArgument, isMeziteError, parseRoleYaml } from '@mezite/identity';
+import { alreadyExists, invalidArgument, isMeziteError, parseJoinTokenYaml, parseRoleYaml } from '@mezite/identity';
 import type { Argv } from 'yargs';
 import { isMap, isScalar, parseDocument } from 'yaml';
 import type { CliContext } from '../cli-context';
@@ -6,11 +6,12 @@ import type { GlobalOptions } from '../connection';
 import { readInputDocument, type InputDocument } from '../input-file';
 import type { OutputFormat } from '../output';
 import { roleDocument } from '../role-document';
+import { joinTokenDocument } from './join-tokens';
 
 type Opts = GlobalOptions & { output: OutputFormat };
 
 /** The kinds `create -f` knows. */
-const KINDS = ['role'] as const;
+const KINDS = ['role', 'join_token'] as const;
 
 /**
  * The document's `kind`, when it is a string at the top of a well-formed mapping.
@@ -28,7 +29,7 @@ function kindOf(text: string): string | undefined {
 export function createCommand(ctx: CliContext) {
   return {
     command: 'create',
-    describe: 'Create a resource (a role) from a YAML file',
+    describe: 'Create a resource (a role or a join_token) from a YAML file',
     builder: (y: Argv<Opts>) =>
       y
         .option('filename', { alias: 'f', type: 'string', demandOption: true, requiresArg: true, describe: 'The YAML document; - reads standard input' })
@@ -39,7 +40,8 @@ export function createCommand(ctx: CliContext) {
       if (!(KINDS as readonly string[]).includes(kind)) {
         throw invalidArgument(`${input.name}: kind "${kind}" is not supported; expected ${KINDS.join(', ')}`);
       }
-      await createRole(ctx, argv, input);
+      if (kind === 'join_token') await createJoinToken(ctx, argv, input);
+      else await createRole(ctx, argv, input);
     },
   };
 }
@@ -63,5 +65,22 @@ async function createRole(ctx: CliContext, argv: Opts & { force: boolean }, inpu
     const verb = created ? 'created' : 'updated';
     if (argv.output === 'json') return ctx.printJson({ result: verb, role: roleDocument(role) });
     ctx.print(`role "${role.name || local.name}" has been ${verb}\n`);
+  });
+}
+
+async function createJoinToken(ctx: CliContext, argv: Opts & { force: boolean }, input: InputDocument): Promise<void> {
+  // Checked here first for the file:line:field error; the server checks it again, with the method's own rules.
+  const local = parseJoinTokenYaml(input.text, input.name);
+  await ctx.withClients(argv, async (c) => {
+    let r;
+    try {
+      r = await c.joinTokens.upsertJoinToken({ yaml: input.text, fileName: input.name, force: argv.force }, c.auth());
+    } catch (err) {
+      if (isMeziteError(err, 'AlreadyExists') && !err.message.includes('--force')) throw alreadyExists(`${err.message}; use --force to replace it`, { cause: err });
+      throw err;
+    }
+    const verb = !argv.force || r.revision <= 1 ? 'created' : 'updated';
+    if (argv.output === 'json') return ctx.printJson({ result: verb, join_token: joinTokenDocument(r) });
+    ctx.print(`join token "${r.name || local.name}" has been ${verb} (bot ${r.bot}, method ${r.joinMethod}, audience ${r.audience})\n`);
   });
 }

@@ -6,7 +6,13 @@ import type { AuditLog } from './audit';
 import { activeLock, type Bot, type BotStore } from './bot';
 import { type BotCertClaims, type BotCertificates, instanceOf, type IssuedBotCert } from './bot-certificates';
 import { boundedHeartbeat, type BotHeartbeat, type BotInstance, type BotInstanceStore, type LineageStep } from './bot-instance';
-import { JOIN_TOKEN_PATTERN, type JoinToken, type JoinTokenStore } from './join-token';
+import { joinAudience, validateName } from '@mezite/identity';
+import type { JoinMethod } from './join-methods/join-method';
+import type { JoinResourceStore } from './join-resource';
+import { JOIN_TOKEN_PATTERN, type JoinTokenStore } from './join-token';
+import { TokenJoin, tokenJoinMethod } from './join-methods/token';
+import { refusalOf } from './refusal';
+import type { TenantStore } from './tenant';
 import { refused, type RefusalSubject } from './refusal';
 import { RefusalAuditor } from './refusal-auditor';
 
@@ -32,11 +38,21 @@ export interface JoinManagerOptions {
   refusals?: Pick<RefusalAuditor, 'refused'>;
   /** What a detected copy locks: the instance (default) or the whole bot. */
   copyLockScope?: 'instance' | 'bot';
+  /** Delegated joins (`kind: join_token` resources): all three, or none and only one-time tokens join. */
+  resources?: JoinResourceStore;
+  methods?: ReadonlyMap<string, JoinMethod>;
+  tenants?: Pick<TenantStore, 'getTenantByDomain'>;
 }
+
+/** The tenant a join reference without `TENANT/` names. */
+export const DEFAULT_JOIN_TENANT = 'default';
 
 /** A join: a one-time token and the key to certify. */
 export interface JoinInput {
+  /** The one-time token (`tok-bot-…`), or with `idToken` the resource's name (`NAME` or `TENANT/NAME`). */
   joinToken: string;
+  /** The platform's ID token for a delegated join (github, …); absent for a one-time token. */
+  idToken?: string;
   publicKey: string;
   requestedTtlMs: number;
   heartbeat?: BotHeartbeat | null;
@@ -69,79 +85,110 @@ const sameKey = (line: string, key: SshPublicKey) => Buffer.from(line.split(' ')
  */
 export class JoinManager {
   private readonly refusals: Pick<RefusalAuditor, 'refused'>;
+  /** The `token` method: one-time `tok-bot-…` tokens. */
+  private readonly oneTime: TokenJoin;
 
   constructor(private readonly o: JoinManagerOptions) {
     for (const k of ['bots', 'instances', 'tokens', 'tokenHash', 'certs', 'audit', 'clock'] as const) if (!o[k]) throw new Error(`JoinManager: ${k} is required`);
     this.refusals = o.refusals ?? new RefusalAuditor({ audit: o.audit, clock: o.clock, log: nullLogger });
+    this.oneTime = new TokenJoin({
+      bots: o.bots,
+      instances: o.instances,
+      tokens: o.tokens,
+      tokenHash: o.tokenHash,
+      certs: o.certs,
+      clock: o.clock,
+      refuse: (event, reason, subject) => this.refuseJoin(event, reason, subject),
+      refusals: this.refusals,
+      recorded: (tenantId, type, botName, requestId, details) => this.recorded(tenantId, type, botName, requestId, details),
+      auditRecord: (tenantId, type, actor, target, result, requestId, details) => this.audit(tenantId, type, actor, target, result, requestId, details),
+    });
   }
 
   /** Redeems a join token for a certificate on `publicKey`; the same token and key again get the same certificate. */
   join(input: JoinInput): Promise<IssuedBotCert> {
-    return countOutcome(meziteMetrics.joins, {}, () => this.redeem(input));
+    return countOutcome(meziteMetrics.joins, {}, () => (input.idToken ? this.delegated(input, input.idToken) : this.oneTime.join(input)));
   }
 
-  private async redeem(input: JoinInput): Promise<IssuedBotCert> {
+  /**
+   * A delegated join: the resource named by `joinToken` chooses the method, the method
+   * verifies the platform's ID token, and the token's use (issuer, jti) is recorded in
+   * the transaction that creates a new instance: each CI run is an instance of its own,
+   * and the same ID token never joins twice (not even as a retry: mezd fetches a fresh
+   * one). Every refusal is the one `invalid join token`; its reason is audited.
+   */
+  private async delegated(input: JoinInput, idToken: string): Promise<IssuedBotCert> {
     const pub = parsePublicKey(input.publicKey);
-    const event = { type: 'bot.join', requestId: input.requestId, source: input.source, credential: 'join token', target: 'bot:?', fallbackReason: 'refused token' };
-    if (!JOIN_TOKEN_PATTERN.test(input.joinToken)) return this.refuseJoin(event, 'malformed token');
-    const hash = await this.o.tokenHash(input.joinToken);
+    const event = { type: 'bot.join', requestId: input.requestId, source: input.source, credential: 'id token', target: 'bot:?', fallbackReason: 'refused id token' };
+    if (!this.o.resources || !this.o.methods || !this.o.tenants) return this.refuseJoin(event, 'delegated joins not configured');
+    // A one-time token sent as a resource name is a mistake that must not land in the audit log.
+    if (JOIN_TOKEN_PATTERN.test(input.joinToken)) return this.refuseJoin(event, 'one-time token sent with an id token');
+    const ref = input.joinToken.length <= 130 ? input.joinToken.split('/') : [];
+    const [domain, name] = ref.length === 1 ? [DEFAULT_JOIN_TENANT, ref[0] as string] : ref.length === 2 ? (ref as [string, string]) : ['', ''];
+    try {
+      validateName('join token', name);
+    } catch {
+      return this.refuseJoin(event, 'malformed join token name');
+    }
+    const tenant = domain ? await this.o.tenants.getTenantByDomain(domain) : null;
+    if (!tenant) return this.refuseJoin(event, 'unknown tenant');
+    const resource = await this.o.resources.get(tenant.id, name);
+    const subject = { tenantId: tenant.id, details: { join_token: name } };
+    if (!resource) return this.refuseJoin(event, 'unknown join token', subject);
     const now = this.o.clock.now();
+    const who: RefusalSubject = { tenantId: tenant.id, target: `bot:${resource.botName}`, details: { join_token: name, join_method: resource.joinMethod } };
+    if (resource.expiresAt && resource.expiresAt <= now) return this.refuseJoin(event, 'expired join token', who);
+    const method = this.o.methods.get(resource.joinMethod);
+    if (!method || method === tokenJoinMethod) return this.refuseJoin(event, 'unknown join method', who);
+    let verified;
+    try {
+      verified = await method.verify({ credential: idToken, resource, audience: resource.audience || joinAudience(domain, name), now });
+    } catch (err) {
+      const r = refusalOf(err);
+      if (isMeziteError(err, 'Unauthenticated')) return this.refuseJoin(event, r?.reason ?? 'refused id token', { ...who, ...r?.subject, details: { ...who.details, ...r?.subject.details } });
+      throw err;
+    }
+    const bot = await this.o.bots.getById(tenant.id, resource.botId);
+    if (!bot) return this.refuseJoin(event, 'the bot was removed', who);
+    const lock = activeLock(bot, now);
+    if (lock) {
+      await this.audit(tenant.id, 'bot.join', 'anonymous', `bot:${bot.name}`, 'failure', input.requestId, { reason: 'bot locked', join_token: name }).catch(() => undefined);
+      throw permissionDenied(`bot "${bot.name}" is locked: ${lock.reason || 'no reason given'}`);
+    }
+    const roles = await this.o.certs.rolesOf(bot);
     const heartbeat = boundedHeartbeat(input.heartbeat);
-    // Everything the join reads comes first: inside the redemption's transaction only
-    // ssh-ca is called and the transaction's own connection written (a second pool
-    // connection awaited there could starve the pool under a burst of joins).
-    const tok = await this.o.tokens.findByHash(hash);
-    let done: { issued: IssuedBotCert; bot: Bot; tokenId: string } | null = null;
-    if (tok && !tok.redeemedAt && !tok.revokedAt && tok.expiresAt > now) {
-      try {
-        const bot = await this.botOf(tok);
-        const lock = activeLock(bot, now);
-        if (lock) throw permissionDenied(`bot "${bot.name}" is locked: ${lock.reason || 'no reason given'}`);
-        const roles = await this.o.certs.rolesOf(bot);
-        done = await this.o.tokens.redeem(hash, now, async (t, writes) => {
-          const instanceId = randomUUID();
-          const { issued, step } = await this.o.certs.issue(bot, { instanceId, publicKey: pub, publicKeyLine: input.publicKey, requestedTtlMs: input.requestedTtlMs, generation: 1, requestId: input.requestId, address: input.source, roles });
-          const instance: BotInstance = { id: instanceId, tenantId: bot.tenantId, botId: bot.id, generation: 1, joinMethod: 'token', joinTokenId: t.id, createdAt: now, lastRenewalAt: now, lastAddress: input.source, heartbeat, certExpiresAt: step.expiresAt, lock: null, legacyGeneration: null };
-          await writes.createInstance(instance, step);
-          return { issued, bot, tokenId: t.id };
-        });
-      } catch (err) {
-        if (isMeziteError(err, 'Unauthenticated')) await this.refusals.refused(event, err);
-        else if (isMeziteError(err, 'PermissionDenied')) await this.audit(tok.tenantId, 'bot.join', 'anonymous', 'bot:?', 'failure', input.requestId, { reason: 'bot locked', token_id: tok.id }).catch(() => undefined);
-        throw err;
+    const issued = await this.o.resources.admit({ tenantId: tenant.id, resourceId: resource.id, issuer: verified.issuer, jti: verified.jti, expiresAt: verified.expiresAt, at: now }, async (createInstance) => {
+      const instanceId = randomUUID();
+      const { issued, step } = await this.o.certs.issue(bot, { instanceId, publicKey: pub, publicKeyLine: input.publicKey, requestedTtlMs: input.requestedTtlMs, generation: 1, requestId: input.requestId, address: input.source, roles });
+      const instance: BotInstance = { id: instanceId, tenantId: bot.tenantId, botId: bot.id, generation: 1, joinMethod: method.name, joinTokenId: resource.id, createdAt: now, lastRenewalAt: now, lastAddress: input.source, heartbeat, certExpiresAt: step.expiresAt, lock: null, legacyGeneration: null };
+      await createInstance(instance, step);
+      return issued;
+    });
+    if (!issued) {
+      // Used before: a retry of that join whose answer was lost (same token, same key) gets
+      // its certificate; anything else presenting the token again is the one refusal.
+      const replay = await this.replayDelegated(verified, resource.id, pub, now);
+      if (replay) {
+        await this.recorded(tenant.id, 'bot.join', bot.name, input.requestId, { generation: '1', instance: replay.instanceId, join_token: name, join_method: method.name, replay: 'true', address: input.source, ...verified.details });
+        return replay;
       }
+      return this.refuseJoin(event, 'replayed id token', { ...who, details: { ...who.details, jti: verified.jti.slice(0, 100) } });
     }
-    if (done) {
-      await this.recorded(done.bot.tenantId, 'bot.join', done.bot.name, input.requestId, { generation: '1', instance: done.issued.instanceId, token_id: done.tokenId, address: input.source });
-      return done.issued;
-    }
-    // Not redeemable: a retry of a join whose answer was lost (same token, same key)
-    // gets that join's certificate; anything else is the one refusal.
-    const latest = tok && !tok.redeemedAt && !tok.revokedAt && tok.expiresAt > now ? await this.o.tokens.findByHash(hash) : tok;
-    const replay = latest ? await this.replayJoin(latest, pub, now) : null;
-    if (replay) {
-      await this.recorded(replay.bot.tenantId, 'bot.join', replay.bot.name, input.requestId, { generation: '1', instance: replay.issued.instanceId, token_id: latest!.id, replay: 'true', address: input.source });
-      return replay.issued;
-    }
-    return this.refuseJoin(event, !latest ? 'unknown token' : latest.revokedAt ? 'revoked token' : latest.redeemedAt ? 'used token' : 'expired token', latest ? { tenantId: latest.tenantId, details: { token_id: latest.id } } : undefined);
+    await this.recorded(tenant.id, 'bot.join', bot.name, input.requestId, { generation: '1', instance: issued.instanceId, join_token: name, join_method: method.name, address: input.source, ...verified.details });
+    return issued;
   }
 
-  private async botOf(tok: JoinToken): Promise<Bot> {
-    if (tok.subjectKind !== 'bot') throw refused(INVALID_JOIN_TOKEN, 'not a bot join token');
-    const bot = await this.o.bots.getById(tok.tenantId, tok.subjectId);
-    if (!bot) throw refused(INVALID_JOIN_TOKEN, 'the bot was removed');
-    return bot;
-  }
-
-  private async replayJoin(tok: JoinToken, pub: SshPublicKey, now: Date): Promise<{ issued: IssuedBotCert; bot: Bot } | null> {
-    if (tok.subjectKind !== 'bot' || !tok.redeemedAt || !tok.instanceId) return null;
-    const inst = await this.o.instances.get(tok.tenantId, tok.instanceId);
+  /** The first certificate of the instance an ID token's join created, if `pub` is the key it certified and nothing since ended it. */
+  private async replayDelegated(v: { issuer: string; jti: string }, resourceId: string, pub: SshPublicKey, now: Date): Promise<IssuedBotCert | null> {
+    const use = await this.o.resources?.findUse(v.issuer, v.jti);
+    if (!use || use.resourceId !== resourceId || !use.instanceId) return null;
+    const inst = await this.o.instances.get(use.tenantId, use.instanceId);
     if (!inst || inst.lock || inst.generation !== 1) return null;
-    const step = await this.o.instances.step(tok.tenantId, inst.id, 1);
+    const step = await this.o.instances.step(use.tenantId, inst.id, 1);
     if (!step || step.expiresAt <= now || !sameKey(step.publicKey, pub)) return null;
-    const bot = await this.o.bots.getById(tok.tenantId, inst.botId);
+    const bot = await this.o.bots.getById(use.tenantId, inst.botId);
     if (!bot || activeLock(bot, now)) return null;
-    return { issued: await this.o.certs.reissue(bot, step), bot };
+    return this.o.certs.reissue(bot, step);
   }
 
   private async refuseJoin(event: Parameters<RefusalAuditor['refused']>[0], reason: string, subject?: RefusalSubject): Promise<never> {

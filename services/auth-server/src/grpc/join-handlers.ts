@@ -63,7 +63,7 @@ export function joinHandlers(joins: JoinManager, nodeJoins: NodeJoinManager): Se
       return hostToProto(r);
     },
     async join(req, ctx) {
-      const r = await joins.join({ joinToken: req.joinToken, publicKey: req.publicKey, requestedTtlMs: req.requestedTtlSeconds * 1000, heartbeat: heartbeatOf(req.heartbeat), requestId: ctx.requestId, source: sourceAddress(ctx.peer) });
+      const r = await joins.join({ joinToken: req.joinToken, ...(req.idToken ? { idToken: req.idToken } : {}), publicKey: req.publicKey, requestedTtlMs: req.requestedTtlSeconds * 1000, heartbeat: heartbeatOf(req.heartbeat), requestId: ctx.requestId, source: sourceAddress(ctx.peer) });
       ctx.log.info('bot joined', { bot: r.botName, instance: r.instanceId, generation: r.generation });
       return toProto(r);
     },

@@ -6,6 +6,8 @@ export interface AuthRetentionStores {
   challenges: ExpiredRows;
   sessions: ExpiredRows;
   joinTokens: ExpiredRows;
+  /** Uses of platform ID tokens (delegated joins), kept until the token expires. */
+  idTokenUses?: ExpiredRows;
   revocations: ExpiredRows;
   instances: ExpiredRows;
 }
@@ -17,6 +19,7 @@ export function authRetentionTasks(s: AuthRetentionStores): RetentionTask[] {
     task('auth.renewal_challenges', s.challenges),
     task('auth.sessions', s.sessions),
     task('auth.join_tokens', s.joinTokens),
+    ...(s.idTokenUses ? [task('auth.join_id_token_uses', s.idTokenUses)] : []),
     task('auth.revocations', s.revocations),
     task('auth.bot_instance_generations', s.instances),
   ];

@@ -383,7 +383,14 @@ export interface JoinRequest {
   /** requested_ttl_seconds is the certificate lifetime wanted; clamped by the bot's and the roles' maximum. */
   requestedTtlSeconds: number;
   /** heartbeat describes the daemon and its machine (shown by `mezctl bots instances`). */
-  heartbeat: BotHeartbeat | undefined;
+  heartbeat:
+    | BotHeartbeat
+    | undefined;
+  /**
+   * id_token is the platform's ID token (GitHub Actions, …) for a delegated join; join_token then names the
+   * `kind: join_token` resource (`NAME`, or `TENANT/NAME` outside the default tenant).
+   */
+  idToken: string;
 }
 
 /** JoinResponse carries a certificate and what is needed to use it. */
@@ -1110,6 +1117,94 @@ export interface ExplainAccessResponse {
   decidedByRule: string;
   /** roles are the bot's roles, each with its verdict. */
   roles: AccessRoleVerdict[];
+}
+
+/** UpsertJoinTokenRequest carries a `kind: join_token` YAML document. */
+export interface UpsertJoinTokenRequest {
+  /** yaml is the document as written. */
+  yaml: string;
+  /** file_name names the file in error messages. */
+  fileName: string;
+  /** force replaces a resource of the same name. */
+  force: boolean;
+}
+
+/** GetJoinTokenRequest names a resource. */
+export interface GetJoinTokenRequest {
+  /** name of the resource. */
+  name: string;
+}
+
+/** ListJoinTokensRequest pages through the tenant's resources. */
+export interface ListJoinTokensRequest {
+  /** page_size is at most 1000; 0 means 100. */
+  pageSize: number;
+  /** page_token is the next_page_token of the previous page. */
+  pageToken: string;
+}
+
+/** ListJoinTokensResponse is one page of resources. */
+export interface ListJoinTokensResponse {
+  /** join_tokens on this page, by name. */
+  joinTokens: JoinTokenResource[];
+  /** next_page_token is empty on the last page. */
+  nextPageToken: string;
+}
+
+/** DeleteJoinTokenRequest names the resource to remove. */
+export interface DeleteJoinTokenRequest {
+  /** name of the resource. */
+  name: string;
+}
+
+/** DeleteJoinTokenResponse is empty. */
+export interface DeleteJoinTokenResponse {
+}
+
+/** JoinTokenAllowRule is one allow rule: every claim it names must equal the value. */
+export interface JoinTokenAllowRule {
+  /** claims maps claim names to the values they must equal. */
+  claims: { [key: string]: string };
+}
+
+export interface JoinTokenAllowRule_ClaimsEntry {
+  key: string;
+  value: string;
+}
+
+/** JoinTokenResource is a stored provision resource. */
+export interface JoinTokenResource {
+  /** name of the resource (what mezd's --join-token names). */
+  name: string;
+  /** bot the machine joins as. */
+  bot: string;
+  /** join_method verifies the machine (`github`). */
+  joinMethod: string;
+  /** allow rules: any one fully matching rule admits. */
+  allow: JoinTokenAllowRule[];
+  /** audience is the `aud` the ID token must carry (the default when the document named none). */
+  audience: string;
+  /** options are the method's settings (`spec.<method>`). */
+  options: { [key: string]: string };
+  /** expire_time is when the resource stops admitting joins; unset for never. */
+  expireTime:
+    | Date
+    | undefined;
+  /** create_time is when the resource was first created. */
+  createTime:
+    | Date
+    | undefined;
+  /** update_time is when the resource was last replaced. */
+  updateTime:
+    | Date
+    | undefined;
+  /** revision counts replacements, from 1. */
+  revision: number;
+}
+
+export interface JoinTokenResource_OptionsEntry {
+  key: string;
+  value: string;
 }
 
 function createBaseBot(): Bot {
@@ -4686,7 +4781,7 @@ export const DeleteRoleResponse: MessageFns<DeleteRoleResponse> = {
 };
 
 function createBaseJoinRequest(): JoinRequest {
-  return { joinToken: "", publicKey: "", requestedTtlSeconds: 0, heartbeat: undefined };
+  return { joinToken: "", publicKey: "", requestedTtlSeconds: 0, heartbeat: undefined, idToken: "" };
 }
 
 export const JoinRequest: MessageFns<JoinRequest> = {
@@ -4702,6 +4797,9 @@ export const JoinRequest: MessageFns<JoinRequest> = {
     }
     if (message.heartbeat !== undefined) {
       BotHeartbeat.encode(message.heartbeat, writer.uint32(34).fork()).join();
+    }
+    if (message.idToken !== "") {
+      writer.uint32(42).string(message.idToken);
     }
     return writer;
   },
@@ -4751,6 +4849,14 @@ export const JoinRequest: MessageFns<JoinRequest> = {
             message.heartbeat = BotHeartbeat.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.idToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4781,6 +4887,11 @@ export const JoinRequest: MessageFns<JoinRequest> = {
         ? globalThis.Number(object.requested_ttl_seconds)
         : 0,
       heartbeat: isSet(object.heartbeat) ? BotHeartbeat.fromJSON(object.heartbeat) : undefined,
+      idToken: isSet(object.idToken)
+        ? globalThis.String(object.idToken)
+        : isSet(object.id_token)
+        ? globalThis.String(object.id_token)
+        : "",
     };
   },
 
@@ -4798,6 +4909,9 @@ export const JoinRequest: MessageFns<JoinRequest> = {
     if (message.heartbeat !== undefined) {
       obj.heartbeat = BotHeartbeat.toJSON(message.heartbeat);
     }
+    if (message.idToken !== "") {
+      obj.idToken = message.idToken;
+    }
     return obj;
   },
 
@@ -4812,6 +4926,7 @@ export const JoinRequest: MessageFns<JoinRequest> = {
     message.heartbeat = (object.heartbeat !== undefined && object.heartbeat !== null)
       ? BotHeartbeat.fromPartial(object.heartbeat)
       : undefined;
+    message.idToken = object.idToken ?? "";
     return message;
   },
 };
@@ -12221,6 +12336,1024 @@ export const ExplainAccessResponse: MessageFns<ExplainAccessResponse> = {
   },
 };
 
+function createBaseUpsertJoinTokenRequest(): UpsertJoinTokenRequest {
+  return { yaml: "", fileName: "", force: false };
+}
+
+export const UpsertJoinTokenRequest: MessageFns<UpsertJoinTokenRequest> = {
+  encode(message: UpsertJoinTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.yaml !== "") {
+      writer.uint32(10).string(message.yaml);
+    }
+    if (message.fileName !== "") {
+      writer.uint32(18).string(message.fileName);
+    }
+    if (message.force !== false) {
+      writer.uint32(24).bool(message.force);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpsertJoinTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpsertJoinTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.yaml = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fileName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpsertJoinTokenRequest {
+    return {
+      yaml: isSet(object.yaml) ? globalThis.String(object.yaml) : "",
+      fileName: isSet(object.fileName)
+        ? globalThis.String(object.fileName)
+        : isSet(object.file_name)
+        ? globalThis.String(object.file_name)
+        : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+    };
+  },
+
+  toJSON(message: UpsertJoinTokenRequest): unknown {
+    const obj: any = {};
+    if (message.yaml !== "") {
+      obj.yaml = message.yaml;
+    }
+    if (message.fileName !== "") {
+      obj.fileName = message.fileName;
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpsertJoinTokenRequest>): UpsertJoinTokenRequest {
+    return UpsertJoinTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpsertJoinTokenRequest>): UpsertJoinTokenRequest {
+    const message = createBaseUpsertJoinTokenRequest();
+    message.yaml = object.yaml ?? "";
+    message.fileName = object.fileName ?? "";
+    message.force = object.force ?? false;
+    return message;
+  },
+};
+
+function createBaseGetJoinTokenRequest(): GetJoinTokenRequest {
+  return { name: "" };
+}
+
+export const GetJoinTokenRequest: MessageFns<GetJoinTokenRequest> = {
+  encode(message: GetJoinTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetJoinTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetJoinTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetJoinTokenRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: GetJoinTokenRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetJoinTokenRequest>): GetJoinTokenRequest {
+    return GetJoinTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetJoinTokenRequest>): GetJoinTokenRequest {
+    const message = createBaseGetJoinTokenRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseListJoinTokensRequest(): ListJoinTokensRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const ListJoinTokensRequest: MessageFns<ListJoinTokensRequest> = {
+  encode(message: ListJoinTokensRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListJoinTokensRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListJoinTokensRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListJoinTokensRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListJoinTokensRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListJoinTokensRequest>): ListJoinTokensRequest {
+    return ListJoinTokensRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListJoinTokensRequest>): ListJoinTokensRequest {
+    const message = createBaseListJoinTokensRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListJoinTokensResponse(): ListJoinTokensResponse {
+  return { joinTokens: [], nextPageToken: "" };
+}
+
+export const ListJoinTokensResponse: MessageFns<ListJoinTokensResponse> = {
+  encode(message: ListJoinTokensResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.joinTokens) {
+      JoinTokenResource.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListJoinTokensResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListJoinTokensResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.joinTokens.push(JoinTokenResource.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListJoinTokensResponse {
+    return {
+      joinTokens: globalThis.Array.isArray(object?.joinTokens)
+        ? object.joinTokens.map((e: any) => JoinTokenResource.fromJSON(e))
+        : globalThis.Array.isArray(object?.join_tokens)
+        ? object.join_tokens.map((e: any) => JoinTokenResource.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListJoinTokensResponse): unknown {
+    const obj: any = {};
+    if (message.joinTokens?.length) {
+      obj.joinTokens = message.joinTokens.map((e) => JoinTokenResource.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListJoinTokensResponse>): ListJoinTokensResponse {
+    return ListJoinTokensResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListJoinTokensResponse>): ListJoinTokensResponse {
+    const message = createBaseListJoinTokensResponse();
+    message.joinTokens = object.joinTokens?.map((e) => JoinTokenResource.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteJoinTokenRequest(): DeleteJoinTokenRequest {
+  return { name: "" };
+}
+
+export const DeleteJoinTokenRequest: MessageFns<DeleteJoinTokenRequest> = {
+  encode(message: DeleteJoinTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteJoinTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteJoinTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteJoinTokenRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: DeleteJoinTokenRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteJoinTokenRequest>): DeleteJoinTokenRequest {
+    return DeleteJoinTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteJoinTokenRequest>): DeleteJoinTokenRequest {
+    const message = createBaseDeleteJoinTokenRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteJoinTokenResponse(): DeleteJoinTokenResponse {
+  return {};
+}
+
+export const DeleteJoinTokenResponse: MessageFns<DeleteJoinTokenResponse> = {
+  encode(_: DeleteJoinTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteJoinTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteJoinTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteJoinTokenResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteJoinTokenResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteJoinTokenResponse>): DeleteJoinTokenResponse {
+    return DeleteJoinTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DeleteJoinTokenResponse>): DeleteJoinTokenResponse {
+    const message = createBaseDeleteJoinTokenResponse();
+    return message;
+  },
+};
+
+function createBaseJoinTokenAllowRule(): JoinTokenAllowRule {
+  return { claims: {} };
+}
+
+export const JoinTokenAllowRule: MessageFns<JoinTokenAllowRule> = {
+  encode(message: JoinTokenAllowRule, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    globalThis.Object.entries(message.claims).forEach(([key, value]: [string, string]) => {
+      JoinTokenAllowRule_ClaimsEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinTokenAllowRule {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinTokenAllowRule();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const entry1 = JoinTokenAllowRule_ClaimsEntry.decode(reader, reader.uint32());
+            if (entry1.value !== undefined) {
+              message.claims[entry1.key] = entry1.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinTokenAllowRule {
+    return {
+      claims: isObject(object.claims)
+        ? (globalThis.Object.entries(object.claims) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: JoinTokenAllowRule): unknown {
+    const obj: any = {};
+    if (message.claims) {
+      const entries = globalThis.Object.entries(message.claims) as [string, string][];
+      if (entries.length > 0) {
+        obj.claims = {};
+        entries.forEach(([k, v]) => {
+          obj.claims[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JoinTokenAllowRule>): JoinTokenAllowRule {
+    return JoinTokenAllowRule.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JoinTokenAllowRule>): JoinTokenAllowRule {
+    const message = createBaseJoinTokenAllowRule();
+    message.claims = (globalThis.Object.entries(object.claims ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseJoinTokenAllowRule_ClaimsEntry(): JoinTokenAllowRule_ClaimsEntry {
+  return { key: "", value: "" };
+}
+
+export const JoinTokenAllowRule_ClaimsEntry: MessageFns<JoinTokenAllowRule_ClaimsEntry> = {
+  encode(message: JoinTokenAllowRule_ClaimsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinTokenAllowRule_ClaimsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinTokenAllowRule_ClaimsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinTokenAllowRule_ClaimsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: JoinTokenAllowRule_ClaimsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JoinTokenAllowRule_ClaimsEntry>): JoinTokenAllowRule_ClaimsEntry {
+    return JoinTokenAllowRule_ClaimsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JoinTokenAllowRule_ClaimsEntry>): JoinTokenAllowRule_ClaimsEntry {
+    const message = createBaseJoinTokenAllowRule_ClaimsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseJoinTokenResource(): JoinTokenResource {
+  return {
+    name: "",
+    bot: "",
+    joinMethod: "",
+    allow: [],
+    audience: "",
+    options: {},
+    expireTime: undefined,
+    createTime: undefined,
+    updateTime: undefined,
+    revision: 0,
+  };
+}
+
+export const JoinTokenResource: MessageFns<JoinTokenResource> = {
+  encode(message: JoinTokenResource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.bot !== "") {
+      writer.uint32(18).string(message.bot);
+    }
+    if (message.joinMethod !== "") {
+      writer.uint32(26).string(message.joinMethod);
+    }
+    for (const v of message.allow) {
+      JoinTokenAllowRule.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.audience !== "") {
+      writer.uint32(42).string(message.audience);
+    }
+    globalThis.Object.entries(message.options).forEach(([key, value]: [string, string]) => {
+      JoinTokenResource_OptionsEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
+    });
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(58).fork()).join();
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(66).fork()).join();
+    }
+    if (message.updateTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(74).fork()).join();
+    }
+    if (message.revision !== 0) {
+      writer.uint32(80).int64(message.revision);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinTokenResource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinTokenResource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.bot = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.joinMethod = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.allow.push(JoinTokenAllowRule.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.audience = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const entry6 = JoinTokenResource_OptionsEntry.decode(reader, reader.uint32());
+            if (entry6.value !== undefined) {
+              message.options[entry6.key] = entry6.value;
+            }
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinTokenResource {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      bot: isSet(object.bot) ? globalThis.String(object.bot) : "",
+      joinMethod: isSet(object.joinMethod)
+        ? globalThis.String(object.joinMethod)
+        : isSet(object.join_method)
+        ? globalThis.String(object.join_method)
+        : "",
+      allow: globalThis.Array.isArray(object?.allow)
+        ? object.allow.map((e: any) => JoinTokenAllowRule.fromJSON(e))
+        : [],
+      audience: isSet(object.audience) ? globalThis.String(object.audience) : "",
+      options: isObject(object.options)
+        ? (globalThis.Object.entries(object.options) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      updateTime: isSet(object.updateTime)
+        ? fromJsonTimestamp(object.updateTime)
+        : isSet(object.update_time)
+        ? fromJsonTimestamp(object.update_time)
+        : undefined,
+      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+    };
+  },
+
+  toJSON(message: JoinTokenResource): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.bot !== "") {
+      obj.bot = message.bot;
+    }
+    if (message.joinMethod !== "") {
+      obj.joinMethod = message.joinMethod;
+    }
+    if (message.allow?.length) {
+      obj.allow = message.allow.map((e) => JoinTokenAllowRule.toJSON(e));
+    }
+    if (message.audience !== "") {
+      obj.audience = message.audience;
+    }
+    if (message.options) {
+      const entries = globalThis.Object.entries(message.options) as [string, string][];
+      if (entries.length > 0) {
+        obj.options = {};
+        entries.forEach(([k, v]) => {
+          obj.options[k] = v;
+        });
+      }
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.updateTime !== undefined) {
+      obj.updateTime = message.updateTime.toISOString();
+    }
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JoinTokenResource>): JoinTokenResource {
+    return JoinTokenResource.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JoinTokenResource>): JoinTokenResource {
+    const message = createBaseJoinTokenResource();
+    message.name = object.name ?? "";
+    message.bot = object.bot ?? "";
+    message.joinMethod = object.joinMethod ?? "";
+    message.allow = object.allow?.map((e) => JoinTokenAllowRule.fromPartial(e)) || [];
+    message.audience = object.audience ?? "";
+    message.options = (globalThis.Object.entries(object.options ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.expireTime = object.expireTime ?? undefined;
+    message.createTime = object.createTime ?? undefined;
+    message.updateTime = object.updateTime ?? undefined;
+    message.revision = object.revision ?? 0;
+    return message;
+  },
+};
+
+function createBaseJoinTokenResource_OptionsEntry(): JoinTokenResource_OptionsEntry {
+  return { key: "", value: "" };
+}
+
+export const JoinTokenResource_OptionsEntry: MessageFns<JoinTokenResource_OptionsEntry> = {
+  encode(message: JoinTokenResource_OptionsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinTokenResource_OptionsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinTokenResource_OptionsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinTokenResource_OptionsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: JoinTokenResource_OptionsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JoinTokenResource_OptionsEntry>): JoinTokenResource_OptionsEntry {
+    return JoinTokenResource_OptionsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JoinTokenResource_OptionsEntry>): JoinTokenResource_OptionsEntry {
+    const message = createBaseJoinTokenResource_OptionsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
 /**
  * BotService manages bots: machine principals that join with a one-time token and
  * renew short-lived SSH certificates. Every call is scoped to the caller's tenant.
@@ -12464,6 +13597,100 @@ export interface RoleServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<DeleteRoleRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<DeleteRoleResponse>;
+}
+
+/**
+ * JoinTokenService manages provision resources (`kind: join_token`): which bot a machine joins as, by which
+ * delegated method, under which allow rules. Admins only; scoped to the caller's tenant.
+ */
+export type JoinTokenServiceDefinition = typeof JoinTokenServiceDefinition;
+export const JoinTokenServiceDefinition = {
+  name: "JoinTokenService",
+  fullName: "mezite.auth.v1.JoinTokenService",
+  methods: {
+    /** UpsertJoinToken creates a resource from its YAML document, or replaces it when force is set. */
+    upsertJoinToken: {
+      name: "UpsertJoinToken",
+      requestType: UpsertJoinTokenRequest as typeof UpsertJoinTokenRequest,
+      requestStream: false,
+      responseType: JoinTokenResource as typeof JoinTokenResource,
+      responseStream: false,
+      options: {},
+    },
+    /** GetJoinToken returns one resource by name. */
+    getJoinToken: {
+      name: "GetJoinToken",
+      requestType: GetJoinTokenRequest as typeof GetJoinTokenRequest,
+      requestStream: false,
+      responseType: JoinTokenResource as typeof JoinTokenResource,
+      responseStream: false,
+      options: {},
+    },
+    /** ListJoinTokens lists the resources of the caller's tenant, by name. */
+    listJoinTokens: {
+      name: "ListJoinTokens",
+      requestType: ListJoinTokensRequest as typeof ListJoinTokensRequest,
+      requestStream: false,
+      responseType: ListJoinTokensResponse as typeof ListJoinTokensResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** DeleteJoinToken removes a resource; instances it created are left alone. */
+    deleteJoinToken: {
+      name: "DeleteJoinToken",
+      requestType: DeleteJoinTokenRequest as typeof DeleteJoinTokenRequest,
+      requestStream: false,
+      responseType: DeleteJoinTokenResponse as typeof DeleteJoinTokenResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+export interface JoinTokenServiceImplementation<CallContextExt = {}> {
+  /** UpsertJoinToken creates a resource from its YAML document, or replaces it when force is set. */
+  upsertJoinToken(
+    request: UpsertJoinTokenRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<JoinTokenResource>>;
+  /** GetJoinToken returns one resource by name. */
+  getJoinToken(
+    request: GetJoinTokenRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<JoinTokenResource>>;
+  /** ListJoinTokens lists the resources of the caller's tenant, by name. */
+  listJoinTokens(
+    request: ListJoinTokensRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<ListJoinTokensResponse>>;
+  /** DeleteJoinToken removes a resource; instances it created are left alone. */
+  deleteJoinToken(
+    request: DeleteJoinTokenRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<DeleteJoinTokenResponse>>;
+}
+
+export interface JoinTokenServiceClient<CallOptionsExt = {}> {
+  /** UpsertJoinToken creates a resource from its YAML document, or replaces it when force is set. */
+  upsertJoinToken(
+    request: DeepPartial<UpsertJoinTokenRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<JoinTokenResource>;
+  /** GetJoinToken returns one resource by name. */
+  getJoinToken(
+    request: DeepPartial<GetJoinTokenRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<JoinTokenResource>;
+  /** ListJoinTokens lists the resources of the caller's tenant, by name. */
+  listJoinTokens(
+    request: DeepPartial<ListJoinTokensRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<ListJoinTokensResponse>;
+  /** DeleteJoinToken removes a resource; instances it created are left alone. */
+  deleteJoinToken(
+    request: DeepPartial<DeleteJoinTokenRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<DeleteJoinTokenResponse>;
 }
 
 /**

@@ -271,7 +271,7 @@ describe('mezctl identity-tokens', () => {
     );
     const rotated = JSON.parse((await server.run(['identity-tokens', 'rotate', '--id', t.token.id, '-o', 'json'])).stdout);
     const next = server.machine.tokens[server.machine.tokens.length - 1];
-    expect(rotated).toEqual({ plaintext: next?.plaintext, id: next?.token.id, env_prefix: 'dev', expires_at: '2026-03-24T15:00:00Z', rotation_deadline: '2026-03-24T15:00:00Z' });
+    expect(rotated).toEqual({ plaintext: next?.plaintext, id: next?.token.id, env_prefix: 'dev', expires_at: '2026-03-24T15:00:00Z', rotation_deadline: '2026-03-24T15:00:00Z', old_token_users: [] });
   });
 
   test('a machine\'s token rotating a sibling token: Forbidden with the server\'s message, nothing rotated (issue 14)', async () => {

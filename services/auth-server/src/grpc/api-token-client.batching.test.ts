@@ -20,6 +20,7 @@ const record = (id: string): tokenv1.ApiTokenRecord => ({
   envPrefix: 'live',
   createTime: new Date('2026-01-01T00:00:00Z'),
   expireTime: new Date('2099-01-01T00:00:00Z'),
+  recentUsers: [],
   lastUsedTime: undefined,
   rotateTime: undefined,
   rotationDeadline: undefined,

@@ -11,7 +11,7 @@ describe('VerifyApiToken refusal trailers', () => {
     const handlers = apiTokenHandlers({ tokens: r.manager, verifier: r.verifier, clientSecrets: new ClientSecretManager({ store: new MemoryClientSecretStore(), clock: r.clock, pepper: r.pepper }) });
     const call = async (plaintext: string) => {
       const ctx = { trailer: Metadata(), requestId: 'r', log: nullLogger } as unknown as Parameters<typeof handlers.verifyApiToken>[1];
-      const err = await failure(handlers.verifyApiToken({ plaintext }, ctx) as Promise<unknown>);
+      const err = await failure(handlers.verifyApiToken({ plaintext, presenter: undefined }, ctx) as Promise<unknown>);
       return { err: `${(err as { code?: string }).code}: ${(err as Error).message}`, trailer: Object.fromEntries([REFUSAL_TRAILER, REFUSED_TOKEN_TRAILER, REFUSED_TENANT_TRAILER].map((k) => [k, ctx.trailer.get(k)])) };
     };
     return { r, call };

@@ -6,7 +6,7 @@ import { apiTokenRefusalOf } from '../domain/api-token-refusal';
 import type { ApiTokenVerifier } from '../domain/api-token-verifier';
 import type { ClientSecretManager } from '../domain/client-secret-manager';
 import { mintClientApiTokens, verifyApiTokens } from './api-token-batch-handlers';
-import { toApiTokenRecord } from './api-token-mappers';
+import { toApiTokenRecord, toUsageProto } from './api-token-mappers';
 
 /** What ApiTokenService needs. */
 export interface ApiTokenHandlerDeps {
@@ -42,7 +42,7 @@ export function apiTokenHandlers(d: ApiTokenHandlerDeps): ServiceImplementation<
     },
     async verifyApiToken(req, ctx) {
       try {
-        return toApiTokenRecord(await d.verifier.verify(req.plaintext));
+        return toApiTokenRecord(await d.verifier.verify(req.plaintext, req.presenter, Math.min(Math.max(req.presenter?.uses ?? 1, 1), 1_000_000)));
       } catch (err) {
         const r = apiTokenRefusalOf(err);
         if (r) {
@@ -84,6 +84,15 @@ export function apiTokenHandlers(d: ApiTokenHandlerDeps): ServiceImplementation<
     async deleteClientSecret(req, ctx) {
       await d.clientSecrets.delete(req.clientId);
       ctx.log.info('client secret deleted', { client_id: req.clientId });
+      return {};
+    },
+    async getApiTokenUsage(req) {
+      const r = await d.tokens.usage({ tenantId: req.tenantId, identityId: req.identityId, id: req.id });
+      return { usage: r.usage.map(toUsageProto), lastUsedTime: r.token.lastUsedAt ?? undefined };
+    },
+    async finishApiTokenRotation(req, ctx) {
+      await d.tokens.finishRotation({ tenantId: req.tenantId, identityId: req.identityId, id: req.id, force: req.force, ...(req.presentedTokenId ? { presentedTokenId: req.presentedTokenId } : {}) });
+      ctx.log.info('api token rotation finished', { token_id: req.id, forced: req.force });
       return {};
     },
   };

@@ -218,7 +218,7 @@ export class ApiTokenManager {
       const top = recent[0];
       if (top) {
         const n = recent.reduce((a, u) => a + u.count, 0);
-        throw failedPrecondition(`the old token was used ${n} times in the last ${Math.round(this.finishQuietMs / 60_000)} minutes, last from ${top.source}${top.client ? ` (${top.client})` : ''}; use --force to finish anyway`);
+        throw failedPrecondition(`the old token was used ${n} times in the last ${Math.round(this.finishQuietMs / 60_000)} minutes, most from ${top.source}${top.client ? ` (${top.client})` : ''}; use --force to finish anyway`);
       }
     }
     const done = await this.store.finishRotation({ id: t.id, tenantId: input.tenantId, identityId: input.identityId, at: now });

@@ -264,11 +264,13 @@ export async function main(): Promise<void> {
   grpc.serving();
   log.info('listening', { grpc: cfg.addr.replace(/:\d+$/, `:${port}`), http: httpUrl, public_addr: publicAddr });
 
+  apiTokens.startUsageReports();
   onShutdown(log, async () => {
     healthy = false;
     await retention?.stop();
     clearInterval(checkpointTimer);
     await grpc.shutdown();
+    await apiTokens.stopUsageReports(); // the uses answered from leases since the last report
     await http.close();
     tokenChannel.close();
     sshCa.close();

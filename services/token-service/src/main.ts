@@ -51,7 +51,7 @@ export async function main(): Promise<void> {
   lastUse.start();
 
   const grpc = createGrpcServer({ name: 'mezite.token.v1.ApiTokenService', logger: log, allowedCallers: cfg.allowedCallers });
-  grpc.services.add(tokenv1.ApiTokenServiceDefinition, apiTokenHandlers({ tokens, verifier, clientSecrets, verificationLeaseMs: cfg.apiTokenLeaseMs }));
+  grpc.services.add(tokenv1.ApiTokenServiceDefinition, apiTokenHandlers({ tokens, verifier, clientSecrets, lastUse, verificationLeaseMs: cfg.apiTokenLeaseMs }));
   const tls = readTlsFiles({ ca: cfg.tlsCa, cert: cfg.tlsCert, key: cfg.tlsKey });
   const port = await grpc.listen(cfg.addr, internalServerCredentials(tls));
   log.info('listening', { addr: cfg.addr.replace(/:\d+$/, `:${port}`) });

@@ -89,6 +89,12 @@ interface Presented {
   presenter: ApiTokenPresenter | undefined;
 }
 
+/** Verifications with one key in one turn are sent once (and counted by `coalesced`). */
+const batchKey = (p: Presented) => `${p.plaintext}\n${p.presenter?.source ?? ''}\n${p.presenter?.client ?? ''}`;
+
+/** Most (token, presenter) pairs of leased uses held between reports. */
+const MAX_LEASED_USES = 10_000;
+
 /** ApiTokenClient over token-service's gRPC API. */
 export class GrpcApiTokenClient implements ApiTokenClient {
   /**
@@ -100,9 +106,14 @@ export class GrpcApiTokenClient implements ApiTokenClient {
   private readonly verifications = new CallBatcher<Presented, ApiTokenInfo>({
     run: (p) => this.verifyBatch(p),
     maxBatch: MAX_VERIFY_BATCH,
-    key: (p) => `${p.plaintext}\n${p.presenter?.source ?? ''}\n${p.presenter?.client ?? ''}`,
+    key: batchKey,
   });
   private singleCallsUntil = 0;
+  /** Verifications coalesced into one (same plaintext and presenter, one turn): how many each batch entry stands for. */
+  private readonly coalesced = new Map<string, number>();
+  /** Uses answered from a lease since the last report, by token and presenter (bounded). */
+  private leasedUses = new Map<string, { tokenId: string; presenter: ApiTokenPresenter; uses: number }>();
+  private usageTimer: NodeJS.Timeout | undefined;
   /**
    * client_credentials grants with the built-in provider, coalesced the same way: one
    * MintClientApiTokens call (one read of the secrets, one insert of the tokens) for
@@ -169,7 +180,56 @@ export class GrpcApiTokenClient implements ApiTokenClient {
    */
   verify(plaintext: string, _requestId?: string, presenter?: ApiTokenPresenter): Promise<ApiTokenInfo> {
     const leased = this.leases.get(this.leases.key(plaintext));
-    return leased ? Promise.resolve(leased) : this.verifications.call({ plaintext, presenter });
+    if (leased) {
+      if (presenter) this.noteLeasedUse(leased.id, presenter);
+      return Promise.resolve(leased);
+    }
+    const p = { plaintext, presenter };
+    const k = batchKey(p);
+    this.coalesced.set(k, (this.coalesced.get(k) ?? 0) + 1);
+    return this.verifications.call(p);
+  }
+
+  /** Counts a use answered from a lease, for the next RecordApiTokenUses report (at most MAX_LEASED_USES presenters; past it they go uncounted). */
+  private noteLeasedUse(tokenId: string, presenter: ApiTokenPresenter): void {
+    const k = `${tokenId}\n${presenter.source}\n${presenter.client}`;
+    const e = this.leasedUses.get(k);
+    if (e) e.uses++;
+    else if (this.leasedUses.size < MAX_LEASED_USES) this.leasedUses.set(k, { tokenId, presenter, uses: 1 });
+  }
+
+  /**
+   * Sends the uses answered from leases since the last report (RecordApiTokenUses), so
+   * a token's usage summary counts them too. Never throws: on failure they are kept
+   * for the next report (within the bound).
+   */
+  async reportLeasedUses(): Promise<void> {
+    if (this.leasedUses.size === 0) return;
+    const batch = this.leasedUses;
+    this.leasedUses = new Map();
+    try {
+      await this.c.recordApiTokenUses({ uses: [...batch.values()].map((u) => ({ tokenId: u.tokenId, presenter: { ...u.presenter, uses: u.uses } })) }, { requestId: newRequestId() });
+    } catch {
+      for (const [k, u] of batch) {
+        const e = this.leasedUses.get(k);
+        if (e) e.uses += u.uses;
+        else if (this.leasedUses.size < MAX_LEASED_USES) this.leasedUses.set(k, u);
+      }
+    }
+  }
+
+  /** Reports leased uses every `intervalMs` until `stopUsageReports`. */
+  startUsageReports(intervalMs = 5_000): void {
+    if (this.usageTimer) return;
+    this.usageTimer = setInterval(() => void this.reportLeasedUses(), intervalMs);
+    this.usageTimer.unref();
+  }
+
+  /** Stops the reports and sends what is pending. */
+  async stopUsageReports(): Promise<void> {
+    if (this.usageTimer) clearInterval(this.usageTimer);
+    this.usageTimer = undefined;
+    await this.reportLeasedUses();
   }
   private async verifyBatch(presented: Presented[]): Promise<Array<ApiTokenInfo | Error>> {
     if (Date.now() < this.singleCallsUntil) return this.verifyEach(presented);
@@ -177,7 +237,7 @@ export class GrpcApiTokenClient implements ApiTokenClient {
     try {
       const sentAt = this.leases.now();
       // A request id of its own: the batch belongs to no one request.
-      const presenters = presented.map((p) => ({ source: p.presenter?.source ?? '', client: p.presenter?.client ?? '', uses: 1 }));
+      const presenters = presented.map((p) => ({ source: p.presenter?.source ?? '', client: p.presenter?.client ?? '', uses: this.takeCoalesced(p) }));
       const r = await this.c.verifyApiTokens({ plaintexts, presenters }, { requestId: newRequestId() });
       if (r.results.length !== plaintexts.length) throw new Error(`token-service answered ${r.results.length} of ${plaintexts.length} verifications`);
       return r.results.map((v, i) => {
@@ -191,13 +251,20 @@ export class GrpcApiTokenClient implements ApiTokenClient {
       return this.verifyEach(presented);
     }
   }
+  /** How many verifications batch entry `p` stands for (forgotten once read). */
+  private takeCoalesced(p: Presented): number {
+    const k = batchKey(p);
+    const n = this.coalesced.get(k) ?? 1;
+    this.coalesced.delete(k);
+    return Math.max(1, n);
+  }
   private verifyEach(presented: Presented[]): Promise<Array<ApiTokenInfo | Error>> {
     return Promise.all(presented.map((p) => this.verifyOne(p.plaintext, undefined, p.presenter).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))));
   }
   private async verifyOne(plaintext: string, requestId?: string, presenter?: ApiTokenPresenter) {
     let trailer: Metadata | undefined;
     try {
-      return toInfo(await this.c.verifyApiToken({ plaintext, presenter: presenter ? { ...presenter, uses: 1 } : undefined }, { ...opts(requestId), onTrailer: (t) => (trailer = t) }));
+      return toInfo(await this.c.verifyApiToken({ plaintext, presenter: presenter ? { ...presenter, uses: this.takeCoalesced({ plaintext, presenter }) } : undefined }, { ...opts(requestId), onTrailer: (t) => (trailer = t) }));
     } catch (err) {
       throw withReason(err, trailer);
     }

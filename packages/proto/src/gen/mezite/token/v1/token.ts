@@ -350,6 +350,24 @@ export interface FinishApiTokenRotationRequest {
 export interface FinishApiTokenRotationResponse {
 }
 
+/** RecordApiTokenUsesRequest carries uses summed by the auth-server since its last report. */
+export interface RecordApiTokenUsesRequest {
+  /** uses, at most 10000 entries. */
+  uses: ApiTokenUse[];
+}
+
+/** ApiTokenUse is how often one presenter used one token since the last report. */
+export interface ApiTokenUse {
+  /** token_id is the token's UUID (unknown ids are ignored). */
+  tokenId: string;
+  /** presenter is who presented it, with `uses` the count. */
+  presenter: ApiTokenPresenter | undefined;
+}
+
+/** RecordApiTokenUsesResponse is empty. */
+export interface RecordApiTokenUsesResponse {
+}
+
 function createBaseApiTokenRecord(): ApiTokenRecord {
   return {
     id: "",
@@ -3426,6 +3444,216 @@ export const FinishApiTokenRotationResponse: MessageFns<FinishApiTokenRotationRe
   },
 };
 
+function createBaseRecordApiTokenUsesRequest(): RecordApiTokenUsesRequest {
+  return { uses: [] };
+}
+
+export const RecordApiTokenUsesRequest: MessageFns<RecordApiTokenUsesRequest> = {
+  encode(message: RecordApiTokenUsesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.uses) {
+      ApiTokenUse.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordApiTokenUsesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordApiTokenUsesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.uses.push(ApiTokenUse.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecordApiTokenUsesRequest {
+    return { uses: globalThis.Array.isArray(object?.uses) ? object.uses.map((e: any) => ApiTokenUse.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: RecordApiTokenUsesRequest): unknown {
+    const obj: any = {};
+    if (message.uses?.length) {
+      obj.uses = message.uses.map((e) => ApiTokenUse.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RecordApiTokenUsesRequest>): RecordApiTokenUsesRequest {
+    return RecordApiTokenUsesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RecordApiTokenUsesRequest>): RecordApiTokenUsesRequest {
+    const message = createBaseRecordApiTokenUsesRequest();
+    message.uses = object.uses?.map((e) => ApiTokenUse.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseApiTokenUse(): ApiTokenUse {
+  return { tokenId: "", presenter: undefined };
+}
+
+export const ApiTokenUse: MessageFns<ApiTokenUse> = {
+  encode(message: ApiTokenUse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenId !== "") {
+      writer.uint32(10).string(message.tokenId);
+    }
+    if (message.presenter !== undefined) {
+      ApiTokenPresenter.encode(message.presenter, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApiTokenUse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApiTokenUse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokenId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.presenter = ApiTokenPresenter.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApiTokenUse {
+    return {
+      tokenId: isSet(object.tokenId)
+        ? globalThis.String(object.tokenId)
+        : isSet(object.token_id)
+        ? globalThis.String(object.token_id)
+        : "",
+      presenter: isSet(object.presenter) ? ApiTokenPresenter.fromJSON(object.presenter) : undefined,
+    };
+  },
+
+  toJSON(message: ApiTokenUse): unknown {
+    const obj: any = {};
+    if (message.tokenId !== "") {
+      obj.tokenId = message.tokenId;
+    }
+    if (message.presenter !== undefined) {
+      obj.presenter = ApiTokenPresenter.toJSON(message.presenter);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApiTokenUse>): ApiTokenUse {
+    return ApiTokenUse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApiTokenUse>): ApiTokenUse {
+    const message = createBaseApiTokenUse();
+    message.tokenId = object.tokenId ?? "";
+    message.presenter = (object.presenter !== undefined && object.presenter !== null)
+      ? ApiTokenPresenter.fromPartial(object.presenter)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRecordApiTokenUsesResponse(): RecordApiTokenUsesResponse {
+  return {};
+}
+
+export const RecordApiTokenUsesResponse: MessageFns<RecordApiTokenUsesResponse> = {
+  encode(_: RecordApiTokenUsesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordApiTokenUsesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordApiTokenUsesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RecordApiTokenUsesResponse {
+    return {};
+  },
+
+  toJSON(_: RecordApiTokenUsesResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RecordApiTokenUsesResponse>): RecordApiTokenUsesResponse {
+    return RecordApiTokenUsesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RecordApiTokenUsesResponse>): RecordApiTokenUsesResponse {
+    const message = createBaseRecordApiTokenUsesResponse();
+    return message;
+  },
+};
+
 /**
  * ApiTokenService owns API tokens (`psk_<env>_…`) and client secrets. Only the auth-server
  * calls it, over mTLS. (Join tokens live in the auth-server's own schema.)
@@ -3561,6 +3789,18 @@ export const ApiTokenServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * RecordApiTokenUses adds uses of tokens the auth-server verified without asking
+     * token-service (from its verification lease) to the tokens' usage summaries.
+     */
+    recordApiTokenUses: {
+      name: "RecordApiTokenUses",
+      requestType: RecordApiTokenUsesRequest as typeof RecordApiTokenUsesRequest,
+      requestStream: false,
+      responseType: RecordApiTokenUsesResponse as typeof RecordApiTokenUsesResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -3643,6 +3883,14 @@ export interface ApiTokenServiceImplementation<CallContextExt = {}> {
     request: FinishApiTokenRotationRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<FinishApiTokenRotationResponse>>;
+  /**
+   * RecordApiTokenUses adds uses of tokens the auth-server verified without asking
+   * token-service (from its verification lease) to the tokens' usage summaries.
+   */
+  recordApiTokenUses(
+    request: RecordApiTokenUsesRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<RecordApiTokenUsesResponse>>;
 }
 
 export interface ApiTokenServiceClient<CallOptionsExt = {}> {
@@ -3724,6 +3972,14 @@ export interface ApiTokenServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<FinishApiTokenRotationRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<FinishApiTokenRotationResponse>;
+  /**
+   * RecordApiTokenUses adds uses of tokens the auth-server verified without asking
+   * token-service (from its verification lease) to the tokens' usage summaries.
+   */
+  recordApiTokenUses(
+    request: DeepPartial<RecordApiTokenUsesRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<RecordApiTokenUsesResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

@@ -70,9 +70,12 @@ export interface ApiTokenStore {
   touchLastUsed(uses: ReadonlyArray<{ id: string; at: Date }>): Promise<void>;
   /**
    * Adds usage rows in one write: a row for a (token, hour, source, client) already
-   * stored adds its count and widens first/last seen. Rows of unknown tokens are ignored.
+   * stored adds its count and widens first/last seen. A new presenter of a token and
+   * hour that already has `maxPresenters` stored (`other` aside) is added to its `other`
+   * row instead, so the rows stay bounded across flushes (concurrent writers may each
+   * add up to the bound once). Rows of unknown tokens are ignored.
    */
-  addUsage(rows: readonly ApiTokenUsage[]): Promise<void>;
+  addUsage(rows: readonly ApiTokenUsage[], maxPresenters: number): Promise<void>;
   /** Token `id`'s usage rows of hours starting at or after `since`, newest hour first, most uses first. */
   listUsage(id: string, since: Date): Promise<ApiTokenUsage[]>;
   /** Retention: deletes at most `limit` usage rows last seen before `before`; how many. */

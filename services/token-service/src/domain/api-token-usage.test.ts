@@ -14,10 +14,10 @@ function countingStore() {
     if (writes.fail) throw new Error('database down');
     return touch(u);
   };
-  store.addUsage = async (u) => {
+  store.addUsage = async (u, max) => {
     writes.usage++;
     if (writes.fail) throw new Error('database down');
-    return add(u);
+    return add(u, max);
   };
   return { store, writes };
 }

@@ -123,7 +123,7 @@ export class LastUseRecorder {
       this.logger.warn('could not record api token last use; will retry', { tokens: last.size, err });
     }
     try {
-      if (rows.length > 0) await this.store.addUsage(rows);
+      if (rows.length > 0) await this.store.addUsage(rows, this.maxPresenters);
     } catch (err) {
       for (const u of rows) this.add(u);
       this.logger.warn('could not record api token usage; will retry', { rows: rows.length, err });

@@ -1,7 +1,7 @@
 import { alreadyExists, type KeyUsage } from '@mezite/identity';
 import type { ApiToken } from '../domain/api-token';
 import type { ApiTokenRotation, ApiTokenStore } from '../domain/api-token-store';
-import { sortUsage, type ApiTokenUsage } from '../domain/api-token-usage';
+import { OTHER_PRESENTER, sortUsage, type ApiTokenUsage } from '../domain/api-token-usage';
 import { countKeys } from './key-usage';
 
 const copy = (t: ApiToken): ApiToken => ({ ...t, tokenHash: Buffer.from(t.tokenHash) });
@@ -129,10 +129,20 @@ export class MemoryApiTokenStore implements ApiTokenStore {
     }
   }
 
-  async addUsage(rows: readonly ApiTokenUsage[]): Promise<void> {
-    for (const r of rows) {
+  async addUsage(rows: readonly ApiTokenUsage[], maxPresenters: number): Promise<void> {
+    // New presenters with the most uses first, as the PostgreSQL statement ranks them.
+    const ordered = [...rows].sort((a, b) => b.count - a.count || a.source.localeCompare(b.source) || a.client.localeCompare(b.client));
+    for (let r of ordered) {
       if (!this.byId.has(r.tokenId)) continue;
-      const k = `${r.tokenId}/${r.hour.getTime()}/${r.source}/${r.client}`;
+      let k = `${r.tokenId}/${r.hour.getTime()}/${r.source}/${r.client}`;
+      const isOther = r.source === OTHER_PRESENTER && r.client === '';
+      if (!this.usage.has(k) && !isOther) {
+        const stored = [...this.usage.values()].filter((u) => u.tokenId === r.tokenId && u.hour.getTime() === r.hour.getTime() && !(u.source === OTHER_PRESENTER && u.client === '')).length;
+        if (stored >= maxPresenters) {
+          r = { ...r, source: OTHER_PRESENTER, client: '' };
+          k = `${r.tokenId}/${r.hour.getTime()}/${r.source}/${r.client}`;
+        }
+      }
       const e = this.usage.get(k);
       if (!e) {
         this.usage.set(k, { ...r });

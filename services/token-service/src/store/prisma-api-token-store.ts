@@ -283,22 +283,43 @@ export class PrismaApiTokenStore implements ApiTokenStore {
     }
   }
 
-  async addUsage(rows: readonly ApiTokenUsage[]): Promise<void> {
+  async addUsage(rows: readonly ApiTokenUsage[], maxPresenters: number): Promise<void> {
     if (rows.length === 0) return;
     try {
-      // One statement for the batch; rows of tokens already deleted are skipped (the join).
+      // One statement for the batch; rows of tokens already deleted are skipped (the
+      // join). A presenter not stored yet keeps its own row only while its token and
+      // hour have room (stored + its rank among the new ones, most uses first, within
+      // the bound); past it, it is added to the `other` row.
       await this.pool.query({
-        text: `INSERT INTO token.api_token_usage AS u (token_id, hour, source, client, count, first_seen, last_seen)
-               SELECT v.token_id, v.hour, v.source, v.client, sum(v.count), min(v.first_seen), max(v.last_seen)
-               FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::timestamptz[])
-                 AS v(token_id, hour, source, client, count, first_seen, last_seen)
-               JOIN token.api_tokens t ON t.id = v.token_id
-               GROUP BY v.token_id, v.hour, v.source, v.client
+        text: `WITH v AS (
+                 SELECT v.token_id, v.hour, v.source, v.client, sum(v.count) AS count, min(v.first_seen) AS first_seen, max(v.last_seen) AS last_seen
+                 FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::timestamptz[])
+                   AS v(token_id, hour, source, client, count, first_seen, last_seen)
+                 JOIN token.api_tokens t ON t.id = v.token_id
+                 GROUP BY v.token_id, v.hour, v.source, v.client),
+               m AS (
+                 SELECT v.*, (v.source = 'other' AND v.client = '') OR EXISTS (
+                   SELECT 1 FROM token.api_token_usage s WHERE s.token_id = v.token_id AND s.hour = v.hour AND s.source = v.source AND s.client = v.client) AS kept
+                 FROM v),
+               r AS (
+                 SELECT m.*,
+                   (SELECT count(*) FROM token.api_token_usage s WHERE s.token_id = m.token_id AND s.hour = m.hour AND NOT (s.source = 'other' AND s.client = '')) AS stored,
+                   row_number() OVER (PARTITION BY m.token_id, m.hour, m.kept ORDER BY m.count DESC, m.source, m.client) AS rn
+                 FROM m),
+               b AS (
+                 SELECT token_id, hour,
+                   CASE WHEN kept OR stored + rn <= $8 THEN source ELSE 'other' END AS source,
+                   CASE WHEN kept OR stored + rn <= $8 THEN client ELSE '' END AS client,
+                   count, first_seen, last_seen
+                 FROM r)
+               INSERT INTO token.api_token_usage AS u (token_id, hour, source, client, count, first_seen, last_seen)
+               SELECT token_id, hour, source, client, sum(count), min(first_seen), max(last_seen)
+               FROM b GROUP BY token_id, hour, source, client
                ON CONFLICT (token_id, hour, source, client) DO UPDATE SET
                  count = u.count + excluded.count,
                  first_seen = least(u.first_seen, excluded.first_seen),
                  last_seen = greatest(u.last_seen, excluded.last_seen)`,
-        values: [rows.map((r) => r.tokenId), rows.map((r) => r.hour), rows.map((r) => r.source), rows.map((r) => r.client), rows.map((r) => r.count), rows.map((r) => r.firstSeen), rows.map((r) => r.lastSeen)],
+        values: [rows.map((r) => r.tokenId), rows.map((r) => r.hour), rows.map((r) => r.source), rows.map((r) => r.client), rows.map((r) => r.count), rows.map((r) => r.firstSeen), rows.map((r) => r.lastSeen), maxPresenters],
       });
     } catch (err) {
       throw translateDbError(err, 'api token usage');

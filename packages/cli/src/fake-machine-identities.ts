@@ -1,4 +1,4 @@
-import { alreadyExists, invalidArgument, notFound, parseIdentityRef, permissionDenied, unauthenticated, type FakeClock } from '@mezite/identity';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, parseIdentityRef, permissionDenied, unauthenticated, type FakeClock } from '@mezite/identity';
 import type { RequestContext } from '@mezite/platform';
 import type { authv1 } from '@mezite/proto';
 import type { CallContext, ServiceImplementation } from 'nice-grpc';
@@ -71,7 +71,7 @@ export class FakeMachineIdentities {
     const ttl = ttlSeconds || 90 * DAY;
     const id = this.uuid('a0');
     const t: FakeApiToken = {
-      token: { id, envPrefix: env, createTime: now, expireTime: expireTime ?? new Date(now.getTime() + ttl * 1000), lastUsedTime: undefined, rotateTime: undefined, rotationDeadline: undefined, identityRef },
+      token: { id, envPrefix: env, createTime: now, expireTime: expireTime ?? new Date(now.getTime() + ttl * 1000), lastUsedTime: undefined, rotateTime: undefined, rotationDeadline: undefined, identityRef, recentUsers: [] },
       plaintext: `psk_${env}_fake${String(this.n).padStart(18, '0')}`,
       ttlSeconds: ttl,
       deleted: false,
@@ -152,7 +152,22 @@ export function identityTokenService(fake: () => FakeAuthServer): ServiceImpleme
       old.replacedBy = next.token.id;
       const deadline = new Date(Math.min(now.getTime() + 2 * DAY * 1000, old.token.expireTime?.getTime() ?? Infinity));
       Object.assign(old.token, { rotateTime: now, rotationDeadline: deadline });
-      return { plaintext: next.plaintext, token: next.token, rotationDeadline: deadline };
+      return { plaintext: next.plaintext, token: next.token, rotationDeadline: deadline, oldTokenUsers: [] };
+    },
+    async getTokenUsage(req, ctx: Ctx) {
+      const f = fake();
+      f.calls.push({ method: 'IdentityTokenService.GetTokenUsage', request: req });
+      const t = f.machine.owned(f.machine.caller(ctx), req.id);
+      return { usage: [], lastUsedTime: t.token.lastUsedTime };
+    },
+    async finishRotation(req, ctx: Ctx) {
+      const f = fake();
+      f.calls.push({ method: 'IdentityTokenService.FinishRotation', request: req });
+      const t = f.machine.owned(f.machine.caller(ctx), req.id);
+      const now = f.clock.now();
+      if (!t.token.rotationDeadline || t.token.rotationDeadline <= now) throw failedPrecondition('api token is not in a rotation overlap');
+      t.token.rotationDeadline = now;
+      return {};
     },
     async deleteToken(req, ctx: Ctx) {
       const f = fake();

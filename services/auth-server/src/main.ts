@@ -48,6 +48,7 @@ import { LoginManager } from './domain/login-manager';
 import { sessionHandlers } from './grpc/session-handlers';
 import { authMiddleware } from './grpc/auth-middleware';
 import { GrpcApiTokenClient } from './grpc/api-token-client';
+import { presenterOf } from './domain/api-token-client';
 import { auditHandlers } from './grpc/audit-handlers';
 import { identityTokenHandlers } from './grpc/identity-token-handlers';
 import { serviceIdentityHandlers } from './grpc/service-identity-handlers';
@@ -162,17 +163,17 @@ export async function main(): Promise<void> {
 
   const grpc = createGrpcServer({ name: 'mezite.auth.v1', logger: log });
   // Bearer credentials: API tokens (`psk_…`, verified by token-service) or sessions.
-  const authenticate = async (secret: string): Promise<Principal> => {
+  const authenticate = async (secret: string, source: string, userAgent: string | undefined): Promise<Principal> => {
     if (!secret.startsWith('psk_')) return sessions.authenticate(secret);
-    const t = await apiTokens.verify(secret);
+    const t = await apiTokens.verify(secret, undefined, presenterOf(source, userAgent));
     return { kind: t.identityKind, id: t.identityId, tenantId: t.tenantId, name: `${t.identityKind}:${t.identityId}`, authMethod: 'api-token', roles: [], apiTokenId: t.id };
   };
   // Bad bearer credentials count against the source address, like bad client secrets,
   // and each refusal is audited with its reason while the source is under the limit.
-  const authenticateFrom = (secret: string, peer: string | undefined, requestId: string): Promise<Principal> => {
+  const authenticateFrom = (secret: string, peer: string | undefined, requestId: string, userAgent?: string): Promise<Principal> => {
     const apiToken = secret.startsWith('psk_');
     const event = { type: 'auth.authenticate', requestId, source: sourceAddress(peer), credential: apiToken ? 'api token' : 'session', target: apiToken ? 'token:?' : 'session:?', fallbackReason: apiToken ? 'refused api token' : 'unknown, expired or revoked session' };
-    return refusals.guard(bearerLimiter, event, () => authenticate(secret));
+    return refusals.guard(bearerLimiter, event, () => authenticate(secret, event.source, userAgent));
   };
   // A bot's certificate (msh): failures count against the source like bad bearers.
   const certificateFrom = (credential: string, peer: string | undefined, requestId: string): Promise<Principal> => {
@@ -222,8 +223,8 @@ export async function main(): Promise<void> {
       newRequestId,
       // Only admin sessions may introspect (any tenant's tokens: the introspection answer
       // names the tenant); bad bearers count against the source like on the gRPC API.
-      canIntrospect: async (bearer, source, requestId) => {
-        const p = await authenticateFrom(bearer, source, requestId);
+      canIntrospect: async (bearer, source, requestId, userAgent) => {
+        const p = await authenticateFrom(bearer, source, requestId, userAgent);
         return { actor: formatIdentityRef(p), tenantId: p.tenantId, allowed: p.roles.includes('admin') };
       },
       audit,
@@ -271,11 +272,13 @@ export async function main(): Promise<void> {
   grpc.serving();
   log.info('listening', { grpc: cfg.addr.replace(/:\d+$/, `:${port}`), http: httpUrl, public_addr: publicAddr });
 
+  apiTokens.startUsageReports();
   onShutdown(log, async () => {
     healthy = false;
     await retention?.stop();
     clearInterval(checkpointTimer);
     await grpc.shutdown();
+    await apiTokens.stopUsageReports(); // the uses answered from leases since the last report
     await http.close();
     tokenChannel.close();
     sshCa.close();

@@ -40,6 +40,7 @@ export async function main(): Promise<void> {
     rotationOverlapMs: cfg.rotationOverlapMs,
     defaultTtlMs: cfg.apiTokenTtlMs,
     verificationLeaseMs: cfg.apiTokenLeaseMs,
+    usage: lastUse,
   });
   const verifier = new ApiTokenVerifier({ store: apiTokenStore, cache: tokenCache, clock: systemClock, peppers: cfg.peppers, logger: log, lastUse });
   const clientSecretStore = new PrismaClientSecretStore(prisma);
@@ -50,16 +51,17 @@ export async function main(): Promise<void> {
   lastUse.start();
 
   const grpc = createGrpcServer({ name: 'mezite.token.v1.ApiTokenService', logger: log, allowedCallers: cfg.allowedCallers });
-  grpc.services.add(tokenv1.ApiTokenServiceDefinition, apiTokenHandlers({ tokens, verifier, clientSecrets, verificationLeaseMs: cfg.apiTokenLeaseMs }));
+  grpc.services.add(tokenv1.ApiTokenServiceDefinition, apiTokenHandlers({ tokens, verifier, clientSecrets, lastUse, verificationLeaseMs: cfg.apiTokenLeaseMs }));
   const tls = readTlsFiles({ ca: cfg.tlsCa, cert: cfg.tlsCert, key: cfg.tlsKey });
   const port = await grpc.listen(cfg.addr, internalServerCredentials(tls));
   log.info('listening', { addr: cfg.addr.replace(/:\d+$/, `:${port}`) });
   const ops = await startOpsEndpoints({ grpc, healthAddr: cfg.healthAddr, metricsAddr: cfg.metricsAddr, log });
-  // API tokens that stopped working MEZITE_RETENTION_MAX_AGE ago are deleted, one replica
+  // API tokens that stopped working MEZITE_RETENTION_MAX_AGE ago are deleted (and usage
+  // rows last seen that long ago), one replica
   // at a time. Client secrets need nothing: one row per client, replaced in place,
   // deleted with the service identity; they have no expiry.
   const retention = cfg.retentionMaxAgeMs > 0
-    ? new RetentionJob({ tasks: [{ name: 'token.api_tokens', deleteExpired: (before, limit) => apiTokenStore.deleteExpired(before, limit) }], lock: pgAdvisoryLock(pgPoolOf(prisma), pgLockKey('mezite token-service retention')), clock: systemClock, log, maxAgeMs: cfg.retentionMaxAgeMs }).start(cfg.retentionIntervalMs)
+    ? new RetentionJob({ tasks: [{ name: 'token.api_tokens', deleteExpired: (before, limit) => apiTokenStore.deleteExpired(before, limit) }, { name: 'token.api_token_usage', deleteExpired: (before, limit) => apiTokenStore.deleteUsageBefore(before, limit) }], lock: pgAdvisoryLock(pgPoolOf(prisma), pgLockKey('mezite token-service retention')), clock: systemClock, log, maxAgeMs: cfg.retentionMaxAgeMs }).start(cfg.retentionIntervalMs)
     : undefined;
   if (!retention) log.warn('retention is off (MEZITE_RETENTION_MAX_AGE=off): expired API tokens are never deleted');
 

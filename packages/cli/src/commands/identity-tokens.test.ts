@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeAuthServer } from '../fake-auth-server';
+import { usedBy } from './identity-tokens';
 
 const CLIENT = ['--client-id', 'svc-deployer', '--grant-type', 'client_credentials'];
 const SECRET = 'svc-deployer-demo-secret';
@@ -156,6 +157,26 @@ describe('mezctl identity-tokens', () => {
     expect(server.calls).toEqual([]);
   });
 
+  test('usage prints a table and JSON; rotate --finish ends the overlap and --force needs --finish', async () => {
+    const t = JSON.parse((await server.run(['identity-tokens', 'issue-service', ...CLIENT, '--client-secret', SECRET, '-o', 'json'])).stdout) as { access_token: string; id: string };
+    const file = join(dir, 'usage.token');
+    writeFileSync(file, t.access_token);
+    const table = await server.run(['identity-tokens', 'usage', '--id', t.id, '--token-file', file]);
+    expect(table).toEqual({ code: 0, stderr: '', stdout: expect.stringMatching(/^HOUR\s+SOURCE\s+CLIENT\s+COUNT\s+FIRST_SEEN\s+LAST_SEEN\n/) });
+    expect(JSON.parse((await server.run(['identity-tokens', 'usage', '--id', t.id, '--token-file', file, '-o', 'json'])).stdout)).toEqual({ id: t.id, last_used_at: null, items: [] });
+    expect(await server.run(['identity-tokens', 'rotate', '--id', t.id, '--force', '--token-file', file])).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('--force goes with --finish') });
+    await server.run(['identity-tokens', 'rotate', '--id', t.id, '--token-file', file]);
+    expect(await server.run(['identity-tokens', 'rotate', '--finish', '--id', t.id, '--token-file', file])).toEqual({ code: 0, stderr: '', stdout: `rotation finished: token ${t.id} no longer works\n` });
+    expect(server.calls.map((c) => c.method)).toContain('IdentityTokenService.FinishRotation');
+  });
+
+  test('the old-token line names the presenters, three at most', () => {
+    const u = (source: string, client: string, count: number) => ({ hour: undefined, source, client, count, firstSeen: undefined, lastSeen: undefined });
+    expect(usedBy([u('10.2.0.7', 'deploy-bot/1.4', 214)])).toBe('used 214 times in the last hour from 10.2.0.7 (deploy-bot/1.4)');
+    expect(usedBy([u('a', '', 1)])).toBe('used 1 time in the last hour from a');
+    expect(usedBy([u('a', 'x', 1), u('b', 'y', 1), u('c', 'z', 1), u('other', '', 5)])).toBe('used 8 times in the last hour from a (x), b (y), c (z), 1 more');
+  });
+
   test('issue-service prints the plaintext once, in the short form', async () => {
     const r = await server.run(['identity-tokens', 'issue-service', ...CLIENT, '--client-secret', SECRET]);
     const t = server.machine.tokens[server.machine.tokens.length - 1];
@@ -271,7 +292,7 @@ describe('mezctl identity-tokens', () => {
     );
     const rotated = JSON.parse((await server.run(['identity-tokens', 'rotate', '--id', t.token.id, '-o', 'json'])).stdout);
     const next = server.machine.tokens[server.machine.tokens.length - 1];
-    expect(rotated).toEqual({ plaintext: next?.plaintext, id: next?.token.id, env_prefix: 'dev', expires_at: '2026-03-24T15:00:00Z', rotation_deadline: '2026-03-24T15:00:00Z' });
+    expect(rotated).toEqual({ plaintext: next?.plaintext, id: next?.token.id, env_prefix: 'dev', expires_at: '2026-03-24T15:00:00Z', rotation_deadline: '2026-03-24T15:00:00Z', old_token_users: [] });
   });
 
   test('a machine\'s token rotating a sibling token: Forbidden with the server\'s message, nothing rotated (issue 14)', async () => {

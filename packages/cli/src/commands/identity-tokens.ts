@@ -25,6 +25,19 @@ function printIssued(ctx: CliContext, output: OutputFormat, r: authv1.IssuedToke
   ctx.print(onceSecret(r.accessToken, [['id', r.id], ['env_prefix', r.envPrefix], ['expires_at', rfc3339(r.expireTime)]]));
 }
 
+/** One usage row for JSON output. */
+function usageJson(u: authv1.TokenUsage) {
+  return { hour: jsonTime(u.hour), source: u.source, client: u.client, count: u.count, first_seen: jsonTime(u.firstSeen), last_seen: jsonTime(u.lastSeen) };
+}
+
+/** "used 214 times in the last hour from 10.2.0.7 (deploy-bot/1.4), …" for a token's recent users. */
+export function usedBy(users: authv1.TokenUsage[]): string {
+  const n = users.reduce((a, u) => a + u.count, 0);
+  const who = users.slice(0, 3).map((u) => (u.client ? `${u.source} (${u.client})` : u.source));
+  if (users.length > 3) who.push(`${users.length - 3} more`);
+  return `used ${n} ${n === 1 ? 'time' : 'times'} in the last hour from ${who.join(', ')}`;
+}
+
 /** An API token's metadata for JSON output; unset times are null. */
 function tokenJson(t: authv1.ApiToken) {
   return {
@@ -36,6 +49,7 @@ function tokenJson(t: authv1.ApiToken) {
     rotated_at: jsonTime(t.rotateTime),
     rotation_deadline: jsonTime(t.rotationDeadline),
     identity_ref: t.identityRef,
+    ...(t.recentUsers.length > 0 ? { recent_users: t.recentUsers.map(usageJson) } : {}),
   };
 }
 
@@ -113,22 +127,58 @@ export function identityTokensCommand(ctx: CliContext) {
                 (t) => [t.id, t.envPrefix, rfc3339(t.createTime), rfc3339(t.expireTime), rfc3339(t.lastUsedTime), rfc3339(t.rotateTime)],
                 (items) => ({ items: items.map(tokenJson) }),
               );
+              // During an overlap: is the predecessor still presented, and by whom.
+              if (argv.output !== 'json') for (const t of tokens) if (t.recentUsers.length > 0) ctx.print(`\nold token ${t.id} ${usedBy(t.recentUsers)}\n`);
             });
           },
         )
-        .command('rotate', 'Replace a token with a new plaintext; the old one keeps working until the rotation deadline', idOption, async (argv) => {
+        .command(
+          'rotate',
+          'Replace a token with a new plaintext; the old one keeps working until the rotation deadline (--finish ends that overlap now)',
+          (a) =>
+            idOption(a)
+              .option('finish', { type: 'boolean', default: false, describe: 'End the rotation overlap of token --id (the old token) now: it stops working at once' })
+              .option('force', { type: 'boolean', default: false, describe: 'With --finish: finish even though the old token was presented in the last minutes' }),
+          async (argv) => {
+          if (argv.force && !argv.finish) throw new UsageError('--force goes with --finish');
           await ctx.withClients(argv, async (c) => {
+            if (argv.finish) {
+              await c.tokens.finishRotation({ id: argv.id, force: argv.force }, c.auth());
+              if (argv.output === 'json') ctx.printJson({ id: argv.id, finished: true });
+              else ctx.print(`rotation finished: token ${argv.id} no longer works\n`);
+              return;
+            }
             const r = await c.tokens.rotateToken({ id: argv.id }, c.auth());
             const t = r.token;
             const expires = rfc3339(t?.expireTime);
             const deadline = rfc3339(r.rotationDeadline);
             if (argv.output === 'json') {
-              ctx.printJson({ plaintext: r.plaintext, id: t?.id ?? '', env_prefix: t?.envPrefix ?? '', expires_at: expires || null, rotation_deadline: deadline || null });
+              ctx.printJson({ plaintext: r.plaintext, id: t?.id ?? '', env_prefix: t?.envPrefix ?? '', expires_at: expires || null, rotation_deadline: deadline || null, old_token_users: r.oldTokenUsers.map(usageJson) });
               return;
             }
             ctx.print(onceSecret(r.plaintext, [['id', t?.id], ['env_prefix', t?.envPrefix], ['expires_at', expires], ['rotation_deadline', deadline]]));
+            // Only when someone else still presents the old token (the seed's machine, which rotates its own, sees nothing more).
+            if (r.oldTokenUsers.length > 0) ctx.print(`\nold token ${usedBy(r.oldTokenUsers)}\n`);
           });
-        })
+          },
+        )
+        .command(
+          'usage',
+          'Who presented a token, per hour: source address, client, count, first and last seen',
+          (a) => idOption(a).option('identity-ref', { type: 'string', default: '', describe: "Admins: the token's owner, service:<uuid>, when not yourself" }),
+          async (argv) => {
+            await ctx.withClients(argv, async (c) => {
+              const r = await c.tokens.getTokenUsage({ id: argv.id, identityRef: argv.identityRef }, c.auth());
+              ctx.printList(
+                argv.output,
+                r.usage,
+                ['HOUR', 'SOURCE', 'CLIENT', 'COUNT', 'FIRST_SEEN', 'LAST_SEEN'],
+                (u) => [rfc3339(u.hour), u.source, u.client || '-', String(u.count), rfc3339(u.firstSeen), rfc3339(u.lastSeen)],
+                (items) => ({ id: argv.id, last_used_at: jsonTime(r.lastUsedTime), items: items.map(usageJson) }),
+              );
+            });
+          },
+        )
         .command(['delete', 'rm'], 'Revoke a token at once; prints nothing on success', idOption, async (argv) => {
           await ctx.withClients(argv, async (c) => {
             await c.tokens.deleteToken({ id: argv.id }, c.auth());
@@ -149,7 +199,7 @@ export function identityTokensCommand(ctx: CliContext) {
             else ctx.print(`A well-formed Mezite API token (${parsed.env}): its checksum matches. If it leaked, revoke it: identity-tokens delete, or POST /v1/secret-scanning/revoke (docs/token-format.md).\n`);
           },
         )
-        .demandCommand(1, 'name an identity-tokens command: issue-service, issue, list, rotate, delete, check'),
+        .demandCommand(1, 'name an identity-tokens command: issue-service, issue, list, rotate, usage, delete, check'),
     handler: () => undefined,
   };
 }

@@ -167,3 +167,55 @@ describe('IdentityTokenManager.rotate: a token caller rotates only the token it 
     expect(rotated).toEqual([`${userId} ${sibling}`]);
   });
 });
+
+describe('IdentityTokenManager: usage and finishing a rotation (issue 16)', () => {
+  const tenantId = '7e000000-0000-4000-8000-000000000002';
+  const serviceId = '5e000000-0000-4000-8000-000000000002';
+  const otherService = '5e000000-0000-4000-8000-000000000003';
+  const tokenId = 'a0000000-0000-4000-8000-000000000011';
+  const setup = () => {
+    const audit = new MemoryAuditLog();
+    const asked: string[] = [];
+    const tokens = {
+      usage: async (i: { identityId: string; id: string }) => {
+        asked.push(`usage ${i.identityId} ${i.id}`);
+        return { usage: [], lastUsedAt: null };
+      },
+      finishRotation: async (i: { identityId: string; id: string; force: boolean; presentedTokenId?: string }) => {
+        asked.push(`finish ${i.identityId} ${i.id} ${i.force} ${i.presentedTokenId ?? '-'}`);
+      },
+    } as unknown as ApiTokenClient;
+    const services = { getById: async (t: string, id: string) => (t === tenantId && id === otherService ? { id } : null) } as unknown as ServiceIdentityStore;
+    const manager = new IdentityTokenManager({ tokens, services, machineIdp: async () => ({}) as never, audit });
+    return { audit, asked, manager };
+  };
+  const person = (roles: string[]): Principal => ({ kind: 'user', id: 'u0000000-0000-4000-8000-000000000001', tenantId, name: 'user:u', authMethod: 'interactive-session', roles });
+  const machine: Principal = { kind: 'service', id: serviceId, tenantId, name: `service:${serviceId}`, authMethod: 'api-token', roles: [], apiTokenId: 'a0000000-0000-4000-8000-000000000012' };
+
+  test.each([
+    ['its own token', machine, '', `usage ${serviceId} ${tokenId}`],
+    ['an admin, a service of its tenant', person(['admin']), `service:${otherService}`, `usage ${otherService} ${tokenId}`],
+  ])('usage: %s is asked of token-service for that owner', async (_c, caller, ref, want) => {
+    const { asked, manager } = setup();
+    await manager.usage(caller, tokenId, ref, 'r');
+    expect(asked).toEqual([want]);
+  });
+
+  test.each([
+    ['a non-admin naming another identity', machine, `service:${otherService}`, 'PermissionDenied'],
+    ['an admin naming a service of no tenant of its', person(['admin']), 'service:5e000000-0000-4000-8000-0000000000ff', 'NotFound'],
+    ['a malformed id', machine, '', 'InvalidArgument'],
+  ])('usage: %s is refused before token-service is asked', async (_c, caller, ref, code) => {
+    const { asked, manager } = setup();
+    const err = await manager.usage(caller, code === 'InvalidArgument' ? 'nope' : tokenId, ref, 'r').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code });
+    expect(asked).toEqual([]);
+  });
+
+  test('finishRotation: an API-token caller is checked as the presented token; audited with force', async () => {
+    const { asked, manager, audit } = setup();
+    await manager.finishRotation(machine, tokenId, true, 'r');
+    expect(asked).toEqual([`finish ${serviceId} ${tokenId} true a0000000-0000-4000-8000-000000000012`]);
+    expect(audit.events.map((e) => `${e.type} ${e.result} ${e.target} ${e.details.forced}`)).toEqual([`token.finish_rotation success token:${tokenId} true`]);
+  });
+});

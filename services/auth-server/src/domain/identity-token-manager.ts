@@ -9,7 +9,7 @@ import {
   type Principal,
 } from '@mezite/identity';
 import type { AuditLog } from './audit';
-import type { ApiTokenClient, ApiTokenInfo } from './api-token-client';
+import type { ApiTokenClient, ApiTokenInfo, ApiTokenUsage } from './api-token-client';
 import { ADMIN_ROLE } from './authz';
 import { clientAuthKeys, type FailureLimiter } from './failure-limiter';
 import type { FailureSpikeAlarm } from './failure-spike-alarm';
@@ -149,6 +149,54 @@ export class IdentityTokenManager {
     const r = await this.o.tokens.rotate({ tenantId: caller.tenantId, identityId: caller.id, id, requestId });
     await this.o.audit.record({ tenantId: caller.tenantId, type: 'token.rotate', actor: formatIdentityRef(caller), target: `token:${id}`, result: 'success', requestId, details: { successor: r.token.id } });
     return r;
+  }
+
+  /**
+   * Who presented one of the caller's own tokens, per hour and presenter. An admin may
+   * name a service identity of its tenant (`identityRef`).
+   */
+  async usage(caller: Principal, id: string, identityRef: string, requestId: string): Promise<{ usage: ApiTokenUsage[]; lastUsedAt: Date | null }> {
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw invalidArgument('--id must be a token id (UUID)');
+    let ownerId = caller.id;
+    if (identityRef) {
+      const ref = parseIdentityRef(identityRef);
+      if (ref.kind !== caller.kind || ref.id !== caller.id) {
+        if (!caller.roles.includes(ADMIN_ROLE)) throw permissionDenied(`${caller.name} may only see the usage of its own tokens`);
+        if (ref.kind !== 'service' || !(await this.o.services.getById(caller.tenantId, ref.id))) throw notFound(`identity ${identityRef} not found`);
+        ownerId = ref.id;
+      }
+    }
+    return this.o.tokens.usage({ tenantId: caller.tenantId, identityId: ownerId, id, requestId });
+  }
+
+  /**
+   * Ends the overlap of one of the caller's rotated tokens now (it stops working on
+   * every replica at once); refused while the old token is still presented unless
+   * `force`. A caller holding an API token may finish only the rotation of that token
+   * or of the token it replaced.
+   */
+  async finishRotation(caller: Principal, id: string, force: boolean, requestId: string): Promise<void> {
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw invalidArgument('--id must be a token id (UUID)');
+    await this.o.tokens.finishRotation({ tenantId: caller.tenantId, identityId: caller.id, id, force, requestId, ...(caller.authMethod === 'api-token' && caller.apiTokenId ? { presentedTokenId: caller.apiTokenId } : {}) });
+    await this.o.audit.record({ tenantId: caller.tenantId, type: 'token.finish_rotation', actor: formatIdentityRef(caller), target: `token:${id}`, result: 'success', requestId, details: { forced: String(force) } });
+  }
+
+  /** Who presented token `id` of the caller in the last hour, most uses first (empty when that cannot be read: it only informs). */
+  async recentUsers(caller: Principal, id: string, requestId: string, now = new Date()): Promise<ApiTokenUsage[]> {
+    try {
+      const { usage } = await this.o.tokens.usage({ tenantId: caller.tenantId, identityId: caller.id, id, requestId });
+      const since = now.getTime() - 3_600_000;
+      const by = new Map<string, ApiTokenUsage>();
+      for (const u of usage.filter((x) => x.lastSeen.getTime() >= since)) {
+        const k = `${u.source}\n${u.client}`;
+        const e = by.get(k);
+        if (!e) by.set(k, { ...u });
+        else e.count += u.count;
+      }
+      return [...by.values()].sort((a, b) => b.count - a.count);
+    } catch {
+      return [];
+    }
   }
 
   /** Revokes one of the caller's own tokens and the successors rotation gave it, on every replica, before returning. */

@@ -5,6 +5,7 @@ import type { MeziteCallOptions } from '@mezite/platform';
 import type { tokenv1 } from '@mezite/proto';
 import type { Client } from 'nice-grpc';
 import { refusalOf } from '../domain/refusal';
+import { presenterOf } from '../domain/api-token-client';
 import { GrpcApiTokenClient } from './api-token-client';
 import { TokenLeases } from './token-leases';
 
@@ -20,6 +21,7 @@ const record = (id: string): tokenv1.ApiTokenRecord => ({
   envPrefix: 'live',
   createTime: new Date('2026-01-01T00:00:00Z'),
   expireTime: new Date('2099-01-01T00:00:00Z'),
+  recentUsers: [],
   lastUsedTime: undefined,
   rotateTime: undefined,
   rotationDeadline: undefined,
@@ -157,4 +159,35 @@ describe('mintForClient', () => {
     expect((r[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'Unauthenticated', message: 'invalid client credentials' });
     expect(m.calls.filter((x) => x[0] === 'mint')).toHaveLength(1);
   });
+});
+
+test('who presented each token reaches token-service: coalesced verifications with their count, uses answered from a lease in the next report', async () => {
+  const presenters: tokenv1.ApiTokenPresenter[][] = [];
+  const reported: tokenv1.ApiTokenUse[][] = [];
+  let failReport = true;
+  const client = {
+    verifyApiTokens: async (req: tokenv1.VerifyApiTokensRequest) => {
+      presenters.push(req.presenters);
+      return { results: req.plaintexts.map((p) => answer(p, 1000)) };
+    },
+    recordApiTokenUses: async (req: tokenv1.RecordApiTokenUsesRequest) => {
+      if (failReport) throw new MeziteError('Unavailable', 'token-service down');
+      reported.push(req.uses);
+      return {};
+    },
+  } as unknown as ApiClient;
+  const c = new GrpcApiTokenClient(client, new TokenLeases({ monotonicNow: () => 0 }));
+  const a = presenterOf('10.2.0.7', 'deploy-bot/1.4');
+  const b = presenterOf('10.2.0.8', 'evil\u0000\u001b[2J' + 'x'.repeat(300));
+  expect(b.client).toMatch(/^[\x20-\x7e]{1,128}$/);
+  await Promise.all([c.verify('good-1', undefined, a), c.verify('good-1', undefined, a), c.verify('good-1', undefined, a), c.verify('good-1', undefined, b)]);
+  expect(presenters).toEqual([[{ ...a, uses: 3 }, { ...b, uses: 1 }]]);
+  // Within the lease: answered here, counted for the report; a failed report is kept.
+  for (let i = 0; i < 5; i++) await c.verify('good-1', undefined, a);
+  expect(presenters).toHaveLength(1);
+  await c.reportLeasedUses();
+  failReport = false;
+  await c.verify('good-1', undefined, b);
+  await c.reportLeasedUses();
+  expect(reported).toEqual([[{ tokenId: '44444444-4444-4444-8444-444444444441', presenter: { ...a, uses: 5 } }, { tokenId: '44444444-4444-4444-8444-444444444441', presenter: { ...b, uses: 1 } }]]);
 });

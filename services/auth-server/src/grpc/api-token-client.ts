@@ -2,7 +2,7 @@ import { codeFromGrpcStatus, GrpcStatus, isMeziteError, MeziteError, unauthentic
 import { newRequestId, type MeziteCallOptions } from '@mezite/platform';
 import type { tokenv1 } from '@mezite/proto';
 import type { Client, Metadata } from 'nice-grpc';
-import type { ApiTokenClient, ApiTokenInfo } from '../domain/api-token-client';
+import type { ApiTokenClient, ApiTokenInfo, ApiTokenPresenter, ApiTokenUsage } from '../domain/api-token-client';
 import { refused } from '../domain/refusal';
 import { CallBatcher } from './call-batcher';
 import { TokenLeases } from './token-leases';
@@ -74,8 +74,26 @@ function toInfo(r: tokenv1.ApiTokenRecord | undefined): ApiTokenInfo {
     lastUsedAt: r.lastUsedTime ?? null,
     rotatedAt: r.rotateTime ?? null,
     rotationDeadline: r.rotationDeadline ?? null,
+    ...(r.recentUsers.length > 0 ? { recentUsers: r.recentUsers.map(toUsage) } : {}),
   };
 }
+
+function toUsage(u: tokenv1.ApiTokenUsage): ApiTokenUsage {
+  const t0 = new Date(0);
+  return { hour: u.hour ?? t0, source: u.source, client: u.client, count: u.count, firstSeen: u.firstSeen ?? t0, lastSeen: u.lastSeen ?? t0 };
+}
+
+/** A verification waiting for the next batch: the plaintext and who presented it. */
+interface Presented {
+  plaintext: string;
+  presenter: ApiTokenPresenter | undefined;
+}
+
+/** Verifications with one key in one turn are sent once (and counted by `coalesced`). */
+const batchKey = (p: Presented) => `${p.plaintext}\n${p.presenter?.source ?? ''}\n${p.presenter?.client ?? ''}`;
+
+/** Most (token, presenter) pairs of leased uses held between reports. */
+const MAX_LEASED_USES = 10_000;
 
 /** ApiTokenClient over token-service's gRPC API. */
 export class GrpcApiTokenClient implements ApiTokenClient {
@@ -85,8 +103,17 @@ export class GrpcApiTokenClient implements ApiTokenClient {
    * (call-batcher.ts). Each is still decided by token-service after it was asked, so a
    * token deleted a moment before is refused exactly as with one call per verification.
    */
-  private readonly verifications = new CallBatcher<string, ApiTokenInfo>({ run: (p) => this.verifyBatch(p), maxBatch: MAX_VERIFY_BATCH, key: (p) => p });
+  private readonly verifications = new CallBatcher<Presented, ApiTokenInfo>({
+    run: (p) => this.verifyBatch(p),
+    maxBatch: MAX_VERIFY_BATCH,
+    key: batchKey,
+  });
   private singleCallsUntil = 0;
+  /** Verifications coalesced into one (same plaintext and presenter, one turn): how many each batch entry stands for. */
+  private readonly coalesced = new Map<string, number>();
+  /** Uses answered from a lease since the last report, by token and presenter (bounded). */
+  private leasedUses = new Map<string, { tokenId: string; presenter: ApiTokenPresenter; uses: number }>();
+  private usageTimer: NodeJS.Timeout | undefined;
   /**
    * client_credentials grants with the built-in provider, coalesced the same way: one
    * MintClientApiTokens call (one read of the secrets, one insert of the tokens) for
@@ -151,16 +178,67 @@ export class GrpcApiTokenClient implements ApiTokenClient {
    * From a lease when one runs (`leases`), else batched (`verifications`); `requestId`
    * is not sent: one call serves many requests.
    */
-  verify(plaintext: string, _requestId?: string): Promise<ApiTokenInfo> {
+  verify(plaintext: string, _requestId?: string, presenter?: ApiTokenPresenter): Promise<ApiTokenInfo> {
     const leased = this.leases.get(this.leases.key(plaintext));
-    return leased ? Promise.resolve(leased) : this.verifications.call(plaintext);
+    if (leased) {
+      if (presenter) this.noteLeasedUse(leased.id, presenter);
+      return Promise.resolve(leased);
+    }
+    const p = { plaintext, presenter };
+    const k = batchKey(p);
+    this.coalesced.set(k, (this.coalesced.get(k) ?? 0) + 1);
+    return this.verifications.call(p);
   }
-  private async verifyBatch(plaintexts: string[]): Promise<Array<ApiTokenInfo | Error>> {
-    if (Date.now() < this.singleCallsUntil) return this.verifyEach(plaintexts);
+
+  /** Counts a use answered from a lease, for the next RecordApiTokenUses report (at most MAX_LEASED_USES presenters; past it they go uncounted). */
+  private noteLeasedUse(tokenId: string, presenter: ApiTokenPresenter): void {
+    const k = `${tokenId}\n${presenter.source}\n${presenter.client}`;
+    const e = this.leasedUses.get(k);
+    if (e) e.uses++;
+    else if (this.leasedUses.size < MAX_LEASED_USES) this.leasedUses.set(k, { tokenId, presenter, uses: 1 });
+  }
+
+  /**
+   * Sends the uses answered from leases since the last report (RecordApiTokenUses), so
+   * a token's usage summary counts them too. Never throws: on failure they are kept
+   * for the next report (within the bound).
+   */
+  async reportLeasedUses(): Promise<void> {
+    if (this.leasedUses.size === 0) return;
+    const batch = this.leasedUses;
+    this.leasedUses = new Map();
+    try {
+      await this.c.recordApiTokenUses({ uses: [...batch.values()].map((u) => ({ tokenId: u.tokenId, presenter: { ...u.presenter, uses: u.uses } })) }, { requestId: newRequestId() });
+    } catch {
+      for (const [k, u] of batch) {
+        const e = this.leasedUses.get(k);
+        if (e) e.uses += u.uses;
+        else if (this.leasedUses.size < MAX_LEASED_USES) this.leasedUses.set(k, u);
+      }
+    }
+  }
+
+  /** Reports leased uses every `intervalMs` until `stopUsageReports`. */
+  startUsageReports(intervalMs = 5_000): void {
+    if (this.usageTimer) return;
+    this.usageTimer = setInterval(() => void this.reportLeasedUses(), intervalMs);
+    this.usageTimer.unref();
+  }
+
+  /** Stops the reports and sends what is pending. */
+  async stopUsageReports(): Promise<void> {
+    if (this.usageTimer) clearInterval(this.usageTimer);
+    this.usageTimer = undefined;
+    await this.reportLeasedUses();
+  }
+  private async verifyBatch(presented: Presented[]): Promise<Array<ApiTokenInfo | Error>> {
+    if (Date.now() < this.singleCallsUntil) return this.verifyEach(presented);
+    const plaintexts = presented.map((p) => p.plaintext);
     try {
       const sentAt = this.leases.now();
       // A request id of its own: the batch belongs to no one request.
-      const r = await this.c.verifyApiTokens({ plaintexts }, { requestId: newRequestId() });
+      const presenters = presented.map((p) => ({ source: p.presenter?.source ?? '', client: p.presenter?.client ?? '', uses: this.takeCoalesced(p) }));
+      const r = await this.c.verifyApiTokens({ plaintexts, presenters }, { requestId: newRequestId() });
       if (r.results.length !== plaintexts.length) throw new Error(`token-service answered ${r.results.length} of ${plaintexts.length} verifications`);
       return r.results.map((v, i) => {
         const result = fromVerification(v);
@@ -170,16 +248,23 @@ export class GrpcApiTokenClient implements ApiTokenClient {
     } catch (err) {
       if ((err as { cause?: { code?: unknown } }).cause?.code !== GrpcStatus.UNIMPLEMENTED) throw err;
       this.singleCallsUntil = Date.now() + SINGLE_CALLS_FOR_MS;
-      return this.verifyEach(plaintexts);
+      return this.verifyEach(presented);
     }
   }
-  private verifyEach(plaintexts: string[]): Promise<Array<ApiTokenInfo | Error>> {
-    return Promise.all(plaintexts.map((p) => this.verifyOne(p).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))));
+  /** How many verifications batch entry `p` stands for (forgotten once read). */
+  private takeCoalesced(p: Presented): number {
+    const k = batchKey(p);
+    const n = this.coalesced.get(k) ?? 1;
+    this.coalesced.delete(k);
+    return Math.max(1, n);
   }
-  private async verifyOne(plaintext: string, requestId?: string) {
+  private verifyEach(presented: Presented[]): Promise<Array<ApiTokenInfo | Error>> {
+    return Promise.all(presented.map((p) => this.verifyOne(p.plaintext, undefined, p.presenter).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))));
+  }
+  private async verifyOne(plaintext: string, requestId?: string, presenter?: ApiTokenPresenter) {
     let trailer: Metadata | undefined;
     try {
-      return toInfo(await this.c.verifyApiToken({ plaintext }, { ...opts(requestId), onTrailer: (t) => (trailer = t) }));
+      return toInfo(await this.c.verifyApiToken({ plaintext, presenter: presenter ? { ...presenter, uses: this.takeCoalesced({ plaintext, presenter }) } : undefined }, { ...opts(requestId), onTrailer: (t) => (trailer = t) }));
     } catch (err) {
       throw withReason(err, trailer);
     }
@@ -194,6 +279,13 @@ export class GrpcApiTokenClient implements ApiTokenClient {
   }
   async delete(i: Parameters<ApiTokenClient['delete']>[0]) {
     await this.c.deleteApiToken({ tenantId: i.tenantId, identityId: i.identityId, id: i.id }, opts(i.requestId));
+  }
+  async usage(i: Parameters<ApiTokenClient['usage']>[0]) {
+    const r = await this.c.getApiTokenUsage({ tenantId: i.tenantId, identityId: i.identityId, id: i.id }, opts(i.requestId));
+    return { usage: r.usage.map(toUsage), lastUsedAt: r.lastUsedTime ?? null };
+  }
+  async finishRotation(i: Parameters<ApiTokenClient['finishRotation']>[0]) {
+    await this.c.finishApiTokenRotation({ tenantId: i.tenantId, identityId: i.identityId, id: i.id, force: i.force, presentedTokenId: i.presentedTokenId ?? '' }, opts(i.requestId));
   }
   async setClientSecret(i: Parameters<ApiTokenClient['setClientSecret']>[0]) {
     return (await this.c.setClientSecret({ tenantId: i.tenantId, clientId: i.clientId, serviceIdentityId: i.serviceIdentityId, secret: i.secret ?? '' }, opts(i.requestId))).secret;

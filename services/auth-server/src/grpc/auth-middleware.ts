@@ -14,7 +14,7 @@ export interface AuthContext extends RequestContext {
  * `ipv4:…:port`, for the failure limiter) with `requestId` (for the audit record of a
  * refusal).
  */
-export type Authenticator = (secret: string, peer: string | undefined, requestId: string) => Promise<Principal>;
+export type Authenticator = (secret: string, peer: string | undefined, requestId: string, userAgent?: string) => Promise<Principal>;
 
 /**
  * Authentication as middleware (STYLE.md §11): verify the bearer credential, then put
@@ -33,7 +33,8 @@ export function authMiddleware(authenticate: Authenticator, certificate?: Authen
     }
     const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
     if (!m) throw unauthenticated('malformed authorization header; expected "Bearer <credential>"');
-    const principal = await authenticate(m[1] as string, context.peer, context.requestId);
+    const ua = context.metadata.get('user-agent');
+    const principal = await authenticate(m[1] as string, context.peer, context.requestId, typeof ua === 'string' ? ua : undefined);
     return yield* call.next(call.request, { ...context, principal });
   };
 }

@@ -1,7 +1,7 @@
 import { formatIdentityRef } from '@mezite/identity';
 import type { authv1 } from '@mezite/proto';
 import type { ServiceImplementation } from 'nice-grpc';
-import type { ApiTokenInfo } from '../domain/api-token-client';
+import { presenterOf, type ApiTokenInfo, type ApiTokenUsage } from '../domain/api-token-client';
 import { requirePrincipal } from '../domain/authz';
 import type { IdentityTokenManager, IssuedApiToken } from '../domain/identity-token-manager';
 import { sourceAddress } from '../domain/failure-limiter';
@@ -18,7 +18,13 @@ export function apiTokenToProto(t: ApiTokenInfo): authv1.ApiToken {
     rotateTime: t.rotatedAt ?? undefined,
     rotationDeadline: t.rotationDeadline ?? undefined,
     identityRef: formatIdentityRef({ kind: t.identityKind, id: t.identityId }),
+    recentUsers: (t.recentUsers ?? []).map(usageToProto),
   };
+}
+
+/** One usage row as the API shows it. */
+export function usageToProto(u: ApiTokenUsage): authv1.TokenUsage {
+  return { hour: u.hour, source: u.source, client: u.client, count: u.count, firstSeen: u.firstSeen, lastSeen: u.lastSeen };
 }
 
 /** An issued token as the API returns it (OAuth2's access-token response shape). */
@@ -50,10 +56,23 @@ export function identityTokenHandlers(tokens: IdentityTokenManager): ServiceImpl
     async rotateToken(req, ctx) {
       const caller = requirePrincipal(ctx.principal);
       const r = await tokens.rotate(caller, req.id, ctx.requestId);
-      return { plaintext: r.plaintext, token: apiTokenToProto(r.token), rotationDeadline: r.rotationDeadline };
+      // The rotating caller presents the old token itself (a machine rotating its own):
+      // what it needs to know is who else still does.
+      const ua = ctx.metadata.get('user-agent');
+      const me = presenterOf(sourceAddress(ctx.peer), typeof ua === 'string' ? ua : undefined);
+      const oldUsers = (await tokens.recentUsers(caller, req.id, ctx.requestId)).filter((u) => u.source !== me.source || u.client !== me.client);
+      return { plaintext: r.plaintext, token: apiTokenToProto(r.token), rotationDeadline: r.rotationDeadline, oldTokenUsers: oldUsers.map(usageToProto) };
     },
     async deleteToken(req, ctx) {
       await tokens.delete(requirePrincipal(ctx.principal), req.id, ctx.requestId);
+      return {};
+    },
+    async getTokenUsage(req, ctx) {
+      const r = await tokens.usage(requirePrincipal(ctx.principal), req.id, req.identityRef, ctx.requestId);
+      return { usage: r.usage.map(usageToProto), lastUsedTime: r.lastUsedAt ?? undefined };
+    },
+    async finishRotation(req, ctx) {
+      await tokens.finishRotation(requirePrincipal(ctx.principal), req.id, req.force, ctx.requestId);
       return {};
     },
   };

@@ -25,7 +25,7 @@ export interface OAuth2Deps {
    * bearer throws (Unauthenticated, audited by the authenticator; ResourceExhausted when
    * its source is over the limit).
    */
-  canIntrospect: (bearer: string, source: string | undefined, requestId: string) => Promise<{ actor: string; tenantId: string; allowed: boolean }>;
+  canIntrospect: (bearer: string, source: string | undefined, requestId: string, userAgent?: string) => Promise<{ actor: string; tenantId: string; allowed: boolean }>;
   /** Revocations and introspections are audited; a success only once its record is written. */
   audit: Pick<AuditLog, 'record'>;
   /** Refused revocations and introspections, bounded per source (anonymous callers). */
@@ -192,7 +192,7 @@ export async function introspectionEndpoint(req: IncomingMessage, d: OAuth2Deps,
   let caller: { actor: string; tenantId: string; allowed: boolean } | undefined;
   if (bearer) {
     try {
-      caller = await d.canIntrospect(bearer, read.source, rid);
+      caller = await d.canIntrospect(bearer, read.source, rid, req.headers['user-agent']);
     } catch (err) {
       // A refused bearer was audited where it was refused (auth.authenticate).
       if (isMeziteError(err, 'ResourceExhausted')) return oauthError(429, 'slow_down', (err as Error).message);

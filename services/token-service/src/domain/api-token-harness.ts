@@ -20,7 +20,7 @@ export function apiTokenReplica(opts: { store?: ApiTokenStore; cache?: Cache; cl
   const pepper = opts.pepper ?? randomBytes(32);
   const tokenCache = new ApiTokenCache(cache);
   const lastUse = new LastUseRecorder({ store, logger: nullLogger });
-  const manager = new ApiTokenManager({ store, cache: tokenCache, clock, pepper, logger: nullLogger, ...(opts.rotationOverlapMs ? { rotationOverlapMs: opts.rotationOverlapMs } : {}) });
+  const manager = new ApiTokenManager({ store, cache: tokenCache, clock, pepper, logger: nullLogger, usage: lastUse, ...(opts.rotationOverlapMs ? { rotationOverlapMs: opts.rotationOverlapMs } : {}) });
   const verifier = new ApiTokenVerifier({ store, cache: tokenCache, clock, pepper, logger: nullLogger, lastUse });
   const identity = { tenantId: randomUUID(), identityId: randomUUID() };
   /** Mints a token for `identity` (a service, `live`, default lifetime unless given). */

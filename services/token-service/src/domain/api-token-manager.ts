@@ -4,6 +4,8 @@ import type { Logger } from '@mezite/platform';
 import { apiTokenInfo, apiTokenTtlMs, DEFAULT_API_TOKEN_TTL_MS, DEFAULT_ROTATION_OVERLAP_MS, rotationOverlapMs, type ApiToken, type ApiTokenInfo } from './api-token';
 import type { ApiTokenCache } from './api-token-cache';
 import type { ApiTokenStore } from './api-token-store';
+import { hourOf, type ApiTokenUsage } from './api-token-usage';
+import type { LastUseRecorder } from './last-use-recorder';
 
 /** Options of ApiTokenManager. */
 export interface ApiTokenManagerOptions {
@@ -28,7 +30,16 @@ export interface ApiTokenManagerOptions {
   verificationLeaseMs?: number;
   /** Waits `ms` of monotonic time (tests pass a fake); default a timer. */
   sleep?: (ms: number) => Promise<void>;
+  /** This replica's batched usage (flushed before usage is read, so a use just made is seen). */
+  usage?: Pick<LastUseRecorder, 'flush'>;
+  /** How long after its last use an old token's rotation may be finished without `force`; default 10 min. */
+  finishQuietMs?: number;
+  /** How far back usage is kept and shown; default 7 days. */
+  usageWindowMs?: number;
 }
+
+/** A token with who presented it in the last hour (for a token in its rotation overlap). */
+export type ApiTokenListing = ApiTokenInfo & { recentUsers?: ApiTokenUsage[] };
 
 /** Waits at least `ms` of monotonic time (a timer may fire a little early). */
 async function sleepAtLeast(ms: number): Promise<void> {
@@ -74,6 +85,9 @@ export class ApiTokenManager {
   private readonly defaultTtlMs: number;
   private readonly leaseMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly usageRecorder: Pick<LastUseRecorder, 'flush'> | undefined;
+  private readonly finishQuietMs: number;
+  private readonly usageWindowMs: number;
 
   constructor(opts: ApiTokenManagerOptions) {
     if (!opts.store || !opts.cache || !opts.clock || !opts.logger) throw new Error('ApiTokenManager: store, cache, clock and logger are required');
@@ -86,6 +100,9 @@ export class ApiTokenManager {
     this.defaultTtlMs = opts.defaultTtlMs ?? DEFAULT_API_TOKEN_TTL_MS;
     this.leaseMs = opts.verificationLeaseMs ?? 0;
     this.sleep = opts.sleep ?? sleepAtLeast;
+    this.usageRecorder = opts.usage;
+    this.finishQuietMs = opts.finishQuietMs ?? 10 * 60_000;
+    this.usageWindowMs = opts.usageWindowMs ?? 7 * 86_400_000;
   }
 
   /**
@@ -136,10 +153,86 @@ export class ApiTokenManager {
     return this.newToken({ tenantId: input.tenantId, identityKind: input.identityKind, identityId: input.identityId, env: input.env }, now, new Date(now.getTime() + ttlMs));
   }
 
-  /** The identity's working tokens, newest first. */
-  async list(tenantId: string, identityId: string): Promise<ApiTokenInfo[]> {
+  /**
+   * The identity's working tokens, newest first; a token in its rotation overlap comes
+   * with who presented it in the last hour (`recentUsers`).
+   */
+  async list(tenantId: string, identityId: string): Promise<ApiTokenListing[]> {
     if (!isUuid(tenantId) || !isUuid(identityId)) throw invalidArgument('tenant_id and identity_id must be UUIDs');
-    return (await this.store.listLive(tenantId, identityId, this.clock.now())).map(apiTokenInfo);
+    const now = this.clock.now();
+    const live = (await this.store.listLive(tenantId, identityId, now)).map(apiTokenInfo);
+    if (!live.some((t) => t.rotatedAt)) return live;
+    await this.usageRecorder?.flush();
+    return Promise.all(live.map(async (t): Promise<ApiTokenListing> => (t.rotatedAt ? { ...t, recentUsers: await this.recentUsers(t.id, now, 3_600_000) } : t)));
+  }
+
+  /** Who presented token `id` within `withinMs` before `now`, most uses first (hours merged per presenter). */
+  private async recentUsers(id: string, now: Date, withinMs: number): Promise<ApiTokenUsage[]> {
+    const since = new Date(now.getTime() - withinMs);
+    const rows = (await this.store.listUsage(id, hourOf(since))).filter((u) => u.lastSeen >= since);
+    const by = new Map<string, ApiTokenUsage>();
+    for (const u of rows) {
+      const k = `${u.source}\n${u.client}`;
+      const e = by.get(k);
+      if (!e) by.set(k, { ...u });
+      else {
+        e.count += u.count;
+        if (u.firstSeen < e.firstSeen) e.firstSeen = u.firstSeen;
+        if (u.lastSeen > e.lastSeen) e.lastSeen = u.lastSeen;
+        if (u.hour > e.hour) e.hour = u.hour;
+      }
+    }
+    return [...by.values()].sort((a, b) => b.count - a.count || a.source.localeCompare(b.source));
+  }
+
+  /**
+   * Who presented token `id` of the tenant and identity, per hour and presenter, over
+   * the usage window (newest hour first), with its last use. NotFound for a token that
+   * is not theirs. Pending uses of this replica are written first.
+   */
+  async usage(input: { tenantId: string; identityId: string; id: string }): Promise<{ token: ApiTokenInfo; usage: ApiTokenUsage[] }> {
+    this.checkIds(input);
+    const t = await this.owned(input);
+    await this.usageRecorder?.flush();
+    const since = hourOf(new Date(this.clock.now().getTime() - this.usageWindowMs));
+    const fresh = (await this.store.findById(t.id)) ?? t;
+    return { token: apiTokenInfo(fresh), usage: await this.store.listUsage(t.id, since) };
+  }
+
+  /**
+   * Ends rotated token `id`'s overlap now: it stops working on every replica before this
+   * returns (as a deletion does: the deadline is shared, every cached copy dropped, every
+   * lease outlasted). FailedPrecondition while it was presented within the quiet period
+   * (finishQuietMs), unless `force`, and for a token not in an overlap. `presentedTokenId`,
+   * for a caller holding an API token, must be the old token or its successor.
+   */
+  async finishRotation(input: { tenantId: string; identityId: string; id: string; force: boolean; presentedTokenId?: string }): Promise<ApiTokenInfo> {
+    this.checkIds(input);
+    const t = await this.owned(input);
+    const now = this.clock.now();
+    if (input.presentedTokenId !== undefined && input.presentedTokenId !== t.id && input.presentedTokenId !== t.replacedBy) throw notFound('api token not found');
+    if (t.revokedAt || !t.rotatedAt || !t.rotationDeadline || t.rotationDeadline <= now) throw failedPrecondition('api token is not in a rotation overlap');
+    if (!input.force) {
+      await this.usageRecorder?.flush();
+      const recent = await this.recentUsers(t.id, now, this.finishQuietMs);
+      const top = recent[0];
+      if (top) {
+        const n = recent.reduce((a, u) => a + u.count, 0);
+        throw failedPrecondition(`the old token was used ${n} times in the last ${Math.round(this.finishQuietMs / 60_000)} minutes, most from ${top.source}${top.client ? ` (${top.client})` : ''}; use --force to finish anyway`);
+      }
+    }
+    const done = await this.store.finishRotation({ id: t.id, tenantId: input.tenantId, identityId: input.identityId, at: now });
+    if (!done) throw failedPrecondition('api token changed concurrently; retry');
+    const key = done.tokenHash.toString('hex');
+    try {
+      await this.cache.markDeadline(key, now, this.keepMs(done, now));
+      await this.cache.invalidate(key);
+    } catch (err) {
+      await this.outlastLeases();
+      throw unavailable('the rotation is finished, but not every replica could be told yet; retry', { cause: err });
+    }
+    await this.outlastLeases();
+    return apiTokenInfo(done);
   }
 
   /**

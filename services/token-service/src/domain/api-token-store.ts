@@ -1,5 +1,6 @@
 import type { KeyUsage } from '@mezite/identity';
 import type { ApiToken } from './api-token';
+import type { ApiTokenUsage } from './api-token-usage';
 
 /** What a successful rotation changed. */
 export interface ApiTokenRotation {
@@ -67,6 +68,24 @@ export interface ApiTokenStore {
   revokeChain(input: { id: string; tenantId: string; identityId: string; at: Date }): Promise<ApiToken[] | null>;
   /** Records last uses in one write; a use older than the stored one is ignored. Unknown ids are ignored. */
   touchLastUsed(uses: ReadonlyArray<{ id: string; at: Date }>): Promise<void>;
+  /**
+   * Adds usage rows in one write: a row for a (token, hour, source, client) already
+   * stored adds its count and widens first/last seen. A new presenter of a token and
+   * hour that already has `maxPresenters` stored (`other` aside) is added to its `other`
+   * row instead, so the rows stay bounded across flushes (concurrent writers may each
+   * add up to the bound once). Rows of unknown tokens are ignored.
+   */
+  addUsage(rows: readonly ApiTokenUsage[], maxPresenters: number): Promise<void>;
+  /** Token `id`'s usage rows of hours starting at or after `since`, newest hour first, most uses first. */
+  listUsage(id: string, since: Date): Promise<ApiTokenUsage[]>;
+  /** Retention: deletes at most `limit` usage rows last seen before `before`; how many. */
+  deleteUsageBefore(before: Date, limit: number): Promise<number>;
+  /**
+   * In one statement: if token `id` belongs to the tenant and identity, was rotated and
+   * its rotation deadline is after `at` (and it is not revoked), sets the deadline to
+   * `at`. The token as updated, or null when it did not qualify.
+   */
+  finishRotation(input: { id: string; tenantId: string; identityId: string; at: Date }): Promise<ApiToken | null>;
   /**
    * Retention: deletes at most `limit` tokens that stopped working (expired, revoked or
    * past their rotation deadline) before `before`, and returns how many. A token that a

@@ -4,6 +4,7 @@ import { apiTokenInfo, type ApiTokenInfo } from './api-token';
 import type { ApiTokenCache, ApiTokenState } from './api-token-cache';
 import { refuseApiToken, whyNotLive } from './api-token-refusal';
 import type { ApiTokenStore } from './api-token-store';
+import type { ApiTokenPresenter } from './api-token-usage';
 import type { LastUseRecorder } from './last-use-recorder';
 
 /** Options of ApiTokenVerifier. */
@@ -46,7 +47,8 @@ const RESUBSCRIBE_AFTER_MS = 10_000;
  *    not be announced, and its state key may never have been written (or Redis came
  *    back empty), so nothing cached before the outage is trusted after it.
  *
- * Last use is noted in memory and written in batches (LastUseRecorder).
+ * Last use, and who presented the token, is noted in memory and written in batches
+ * (LastUseRecorder), for every accepted verification, cached or not.
  *
  * 5. every cache key is the token's hash under the current pepper. A token found in the
  *    database under a previous pepper (after a rotation of the pepper) is re-hashed there
@@ -108,11 +110,11 @@ export class ApiTokenVerifier {
    * Resolves a plaintext to its token, or Unauthenticated `invalid api token` for every
    * kind of failure; why is in the error's cause (ApiTokenRefusal), for the audit log.
    */
-  verify(plaintext: string): Promise<ApiTokenInfo> {
-    return countOutcome(meziteMetrics.tokenVerifications, { kind: 'api_token' }, () => this.check(plaintext));
+  verify(plaintext: string, presenter?: Partial<ApiTokenPresenter>, uses = 1): Promise<ApiTokenInfo> {
+    return countOutcome(meziteMetrics.tokenVerifications, { kind: 'api_token' }, () => this.check(plaintext, presenter, uses));
   }
 
-  private async check(plaintext: string): Promise<ApiTokenInfo> {
+  private async check(plaintext: string, presenter: Partial<ApiTokenPresenter> | undefined, uses: number): Promise<ApiTokenInfo> {
     if (!parseApiToken(plaintext)) throw refuseApiToken('malformed');
     if (!this.unsubscribe && !this.closed && this.clock.now().getTime() - this.lastSubscribeAttempt > RESUBSCRIBE_AFTER_MS) void this.start();
     const hash = keyedHash(this.peppers.current.key, plaintext);
@@ -127,7 +129,7 @@ export class ApiTokenVerifier {
       this.logger.debug('cache unavailable; verifying against the database', { err });
       this.dropLocal();
       meziteMetrics.apiTokenLookups.inc({ source: 'database' });
-      return this.accept((await this.fromDatabase(plaintext, hash, now)).info, now);
+      return this.accept((await this.fromDatabase(plaintext, hash, now)).info, now, presenter, uses);
     }
     if (state?.revoked) throw refuseApiToken('revoked');
     const deadline = state ? state.deadline : undefined;
@@ -136,7 +138,7 @@ export class ApiTokenVerifier {
     const dead = whyNotLive(info, now, deadline);
     if (dead) throw refuseApiToken(dead, info);
     const effective = deadline && (!info.rotationDeadline || deadline < info.rotationDeadline) ? deadline : info.rotationDeadline;
-    return this.accept({ ...info, rotationDeadline: effective }, now);
+    return this.accept({ ...info, rotationDeadline: effective }, now, presenter, uses);
   }
 
   /** Entries in the in-process cache (for metrics and tests). */
@@ -153,8 +155,9 @@ export class ApiTokenVerifier {
     await u?.().catch(() => undefined);
   }
 
-  private accept(info: ApiTokenInfo, now: Date): ApiTokenInfo {
-    this.lastUse.record(info.id, now);
+  /** Notes the use (and who made it) for the batched write, whichever cache answered. */
+  private accept(info: ApiTokenInfo, now: Date, presenter: Partial<ApiTokenPresenter> | undefined, uses: number): ApiTokenInfo {
+    this.lastUse.record(info.id, now, presenter, uses);
     return info;
   }
 

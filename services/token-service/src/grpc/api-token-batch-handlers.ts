@@ -22,7 +22,7 @@ const NONE: tokenv1.ApiTokenVerification = { token: undefined, code: GrpcStatus.
  * VerifyApiTokens: each plaintext verified exactly as VerifyApiToken verifies it (the
  * same ApiTokenVerifier call, so the state of each token is read from the shared cache
  * now), concurrently, so their cache reads go to Redis in one pipelined round trip. A
- * plaintext given twice is verified once. Each failure is the error the single call
+ * plaintext given twice by one presenter is verified once. Each failure is the error the single call
  * would have sent (status code and message, as the server middleware maps them), plus
  * the refusal's reason and token for the auth-server's audit log — which the single
  * call sends as trailers. A verified token comes with `leaseMs`, how long the caller
@@ -31,18 +31,23 @@ const NONE: tokenv1.ApiTokenVerification = { token: undefined, code: GrpcStatus.
  */
 export async function verifyApiTokens(verifier: ApiTokenVerifier, req: tokenv1.VerifyApiTokensRequest, ctx: RequestContext, leaseMs: number): Promise<tokenv1.VerifyApiTokensResponse> {
   if (req.plaintexts.length > MAX_VERIFICATIONS_PER_CALL) throw invalidArgument(`at most ${MAX_VERIFICATIONS_PER_CALL} plaintexts per call`);
+  if (req.presenters.length > 0 && req.presenters.length !== req.plaintexts.length) throw invalidArgument('presenters must have one entry per plaintext, or none');
+  // A plaintext given twice (by two presenters) is verified once per presenter: each
+  // verification counts its presenter's uses (the verifier's cache answers the repeats).
   const once = new Map<string, Promise<tokenv1.ApiTokenVerification>>();
-  const results = req.plaintexts.map((p) => {
-    let r = once.get(p);
-    if (!r) once.set(p, (r = verifyOne(verifier, p, ctx, leaseMs)));
+  const results = req.plaintexts.map((p, i) => {
+    const who = req.presenters[i];
+    const k = `${p}\n${who?.source ?? ''}\n${who?.client ?? ''}`;
+    let r = once.get(k);
+    if (!r) once.set(k, (r = verifyOne(verifier, p, ctx, leaseMs, who)));
     return r;
   });
   return { results: await Promise.all(results) };
 }
 
-async function verifyOne(verifier: ApiTokenVerifier, plaintext: string, ctx: RequestContext, leaseMs: number): Promise<tokenv1.ApiTokenVerification> {
+async function verifyOne(verifier: ApiTokenVerifier, plaintext: string, ctx: RequestContext, leaseMs: number, who?: tokenv1.ApiTokenPresenter): Promise<tokenv1.ApiTokenVerification> {
   try {
-    return { ...NONE, token: toApiTokenRecord(await verifier.verify(plaintext)), leaseMs };
+    return { ...NONE, token: toApiTokenRecord(await verifier.verify(plaintext, who, Math.min(Math.max(who?.uses ?? 1, 1), 1_000_000))), leaseMs };
   } catch (err) {
     const r = apiTokenRefusalOf(err);
     return { ...NONE, ...failure(err, ctx, VERIFY), refusal: r?.reason ?? '', refusedTokenId: r?.token?.id ?? '', refusedTenantId: r?.token?.tenantId ?? '' };

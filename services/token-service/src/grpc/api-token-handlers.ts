@@ -6,13 +6,22 @@ import { apiTokenRefusalOf } from '../domain/api-token-refusal';
 import type { ApiTokenVerifier } from '../domain/api-token-verifier';
 import type { ClientSecretManager } from '../domain/client-secret-manager';
 import { mintClientApiTokens, verifyApiTokens } from './api-token-batch-handlers';
-import { toApiTokenRecord } from './api-token-mappers';
+import { toApiTokenRecord, toUsageProto } from './api-token-mappers';
+import { invalidArgument, isUuid } from '@mezite/identity';
+import type { LastUseRecorder } from '../domain/last-use-recorder';
+
+/** Most entries one RecordApiTokenUses call may carry. */
+export const MAX_USES_PER_REPORT = 10_000;
 
 /** What ApiTokenService needs. */
 export interface ApiTokenHandlerDeps {
   tokens: ApiTokenManager;
   verifier: ApiTokenVerifier;
   clientSecrets: ClientSecretManager;
+  /** Where uses reported by the auth-server (RecordApiTokenUses) are summed. */
+  lastUse?: Pick<LastUseRecorder, 'record'>;
+  /** Time of reported uses; default the system clock. */
+  now?: () => Date;
   /** The lease VerifyApiTokens grants on a verified token (ApiTokenManager waits it out); default 0. */
   verificationLeaseMs?: number;
 }
@@ -42,7 +51,7 @@ export function apiTokenHandlers(d: ApiTokenHandlerDeps): ServiceImplementation<
     },
     async verifyApiToken(req, ctx) {
       try {
-        return toApiTokenRecord(await d.verifier.verify(req.plaintext));
+        return toApiTokenRecord(await d.verifier.verify(req.plaintext, req.presenter, Math.min(Math.max(req.presenter?.uses ?? 1, 1), 1_000_000)));
       } catch (err) {
         const r = apiTokenRefusalOf(err);
         if (r) {
@@ -84,6 +93,22 @@ export function apiTokenHandlers(d: ApiTokenHandlerDeps): ServiceImplementation<
     async deleteClientSecret(req, ctx) {
       await d.clientSecrets.delete(req.clientId);
       ctx.log.info('client secret deleted', { client_id: req.clientId });
+      return {};
+    },
+    async getApiTokenUsage(req) {
+      const r = await d.tokens.usage({ tenantId: req.tenantId, identityId: req.identityId, id: req.id });
+      return { usage: r.usage.map(toUsageProto), lastUsedTime: r.token.lastUsedAt ?? undefined };
+    },
+    async recordApiTokenUses(req) {
+      if (req.uses.length > MAX_USES_PER_REPORT) throw invalidArgument(`at most ${MAX_USES_PER_REPORT} uses per call`);
+      const at = (d.now ?? (() => new Date()))();
+      // Unknown ids are dropped when written (the store ignores them); malformed ones here.
+      for (const u of req.uses) if (isUuid(u.tokenId)) d.lastUse?.record(u.tokenId, at, u.presenter, Math.min(Math.max(u.presenter?.uses ?? 1, 1), 1_000_000));
+      return {};
+    },
+    async finishApiTokenRotation(req, ctx) {
+      await d.tokens.finishRotation({ tenantId: req.tenantId, identityId: req.identityId, id: req.id, force: req.force, ...(req.presentedTokenId ? { presentedTokenId: req.presentedTokenId } : {}) });
+      ctx.log.info('api token rotation finished', { token_id: req.id, forced: req.force });
       return {};
     },
   };

@@ -1,8 +1,9 @@
 import type { tokenv1 } from '@mezite/proto';
 import type { ApiTokenInfo } from '../domain/api-token';
+import type { ApiTokenUsage } from '../domain/api-token-usage';
 
 /** A token's metadata on the wire; never its plaintext or hash. */
-export function toApiTokenRecord(t: ApiTokenInfo): tokenv1.ApiTokenRecord {
+export function toApiTokenRecord(t: ApiTokenInfo & { recentUsers?: ApiTokenUsage[] }): tokenv1.ApiTokenRecord {
   return {
     id: t.id,
     tenantId: t.tenantId,
@@ -14,5 +15,11 @@ export function toApiTokenRecord(t: ApiTokenInfo): tokenv1.ApiTokenRecord {
     lastUsedTime: t.lastUsedAt ?? undefined,
     rotateTime: t.rotatedAt ?? undefined,
     rotationDeadline: t.rotationDeadline ?? undefined,
+    recentUsers: (t.recentUsers ?? []).map(toUsageProto),
   };
+}
+
+/** One usage row on the wire. */
+export function toUsageProto(u: ApiTokenUsage): tokenv1.ApiTokenUsage {
+  return { hour: u.hour, source: u.source, client: u.client, count: u.count, firstSeen: u.firstSeen, lastSeen: u.lastSeen };
 }

@@ -253,6 +253,63 @@ export function apiTokenStoreContract(name: string, make: () => Promise<ApiToken
       expect((await store.findById(b.id))?.lastUsedAt).toEqual(at('05:00'));
     });
 
+    test('addUsage sums a batch per (token, hour, source, client) across writes and replicas, widening first/last seen; listUsage reads newest hour first', async () => {
+      const t = token();
+      await store.create(t);
+      const h1 = at('10:00');
+      const h2 = at('11:00');
+      const row = (hour: Date, source: string, client: string, count: number, first: string, last: string) => ({ tokenId: t.id, hour, source, client, count, firstSeen: at(first), lastSeen: at(last) });
+      await store.addUsage([row(h1, '10.2.0.7', 'deploy-bot/1.4', 200, '10:05', '10:50'), row(h1, '127.0.0.2', 'curl/8', 1, '10:10', '10:10'), row(h1, '10.2.0.7', 'deploy-bot/1.4', 4, '10:01', '10:20')], 16);
+      await peer.addUsage([row(h1, '10.2.0.7', 'deploy-bot/1.4', 10, '10:30', '10:59'), row(h2, '10.2.0.7', 'deploy-bot/1.4', 3, '11:00', '11:02'), { ...row(h2, 'x', 'y', 5, '11:00', '11:00'), tokenId: randomUUID() }], 16);
+      await store.addUsage([], 16);
+      expect(await peer.listUsage(t.id, h1)).toEqual([
+        row(h2, '10.2.0.7', 'deploy-bot/1.4', 3, '11:00', '11:02'),
+        row(h1, '10.2.0.7', 'deploy-bot/1.4', 214, '10:01', '10:59'),
+        row(h1, '127.0.0.2', 'curl/8', 1, '10:10', '10:10'),
+      ]);
+      expect(await store.listUsage(t.id, h2)).toHaveLength(1);
+      expect(await store.listUsage(randomUUID(), h1)).toEqual([]);
+    });
+
+    test('addUsage keeps at most maxPresenters rows per token and hour across writes and replicas: a new presenter past them adds to `other`', async () => {
+      const t = token();
+      await store.create(t);
+      const h = at('12:00');
+      const row = (source: string, count: number, client = 'ua') => ({ tokenId: t.id, hour: h, source, client, count, firstSeen: at('12:01'), lastSeen: at('12:02') });
+      await store.addUsage([row('10.0.0.1', 5), row('10.0.0.2', 9), row('10.0.0.3', 1)], 2);
+      await peer.addUsage([row('10.0.0.4', 7), row('10.0.0.1', 1)], 2);
+      await store.addUsage([row('other', 2, '')], 2);
+      // 10.0.0.2 (most uses) and 10.0.0.1 (first write) keep their rows; 10.0.0.3 and 10.0.0.4 go to other (1 + 7 + 2).
+      expect((await store.listUsage(t.id, h)).map((u) => [u.source, u.client, u.count])).toEqual([
+        ['other', '', 10],
+        ['10.0.0.2', 'ua', 9],
+        ['10.0.0.1', 'ua', 6],
+      ]);
+    });
+
+    test('deleteUsageBefore deletes at most `limit` rows last seen before the cutoff', async () => {
+      const t = token();
+      await store.create(t);
+      const old = (m: number) => new Date(Date.UTC(2020, 0, 1, 0, m));
+      const rows = [0, 1, 2].map((i) => ({ tokenId: t.id, hour: old(0), source: `10.0.0.${i}`, client: '', count: 1, firstSeen: old(i), lastSeen: old(i) }));
+      await store.addUsage([...rows, { tokenId: t.id, hour: old(60), source: 'kept', client: '', count: 1, firstSeen: old(70), lastSeen: old(70) }], 16);
+      expect(await store.deleteUsageBefore(old(10), 2)).toBe(2);
+      expect(await store.deleteUsageBefore(old(10), 10)).toBeGreaterThanOrEqual(1);
+      expect((await store.listUsage(t.id, old(0))).map((u) => u.source)).toEqual(['kept']);
+    });
+
+    test('finishRotation moves a rotated token\'s deadline to now, once, only for its owner', async () => {
+      const t = token();
+      await store.create(t);
+      expect(await store.finishRotation({ id: t.id, tenantId: t.tenantId, identityId: t.identityId, at: at('01:00') })).toBeNull();
+      expect(await rotate(t, at('01:00'), at('01:00', 3))).not.toBeNull();
+      expect(await store.finishRotation({ id: t.id, tenantId: randomUUID(), identityId: t.identityId, at: at('02:00') })).toBeNull();
+      const both = await Promise.all([store.finishRotation({ id: t.id, tenantId: t.tenantId, identityId: t.identityId, at: at('02:00') }), peer.finishRotation({ id: t.id, tenantId: t.tenantId, identityId: t.identityId, at: at('02:00') })]);
+      expect(both.filter(Boolean)).toHaveLength(1);
+      expect((await store.findById(t.id))?.rotationDeadline).toEqual(at('02:00'));
+      expect(await store.listLive(t.tenantId, t.identityId, at('02:00'))).not.toContainEqual(expect.objectContaining({ id: t.id }));
+    });
+
     test('findByHashes finds a token by any of several hashes in one read; rehash moves it to another hash and pepper once', async () => {
       const t = token({ pepperId: 'aaaaaaaa' });
       await store.create(t);

@@ -1,6 +1,7 @@
 import { alreadyExists, type KeyUsage } from '@mezite/identity';
 import type { ApiToken } from '../domain/api-token';
 import type { ApiTokenRotation, ApiTokenStore } from '../domain/api-token-store';
+import { OTHER_PRESENTER, sortUsage, type ApiTokenUsage } from '../domain/api-token-usage';
 import { countKeys } from './key-usage';
 
 const copy = (t: ApiToken): ApiToken => ({ ...t, tokenHash: Buffer.from(t.tokenHash) });
@@ -14,6 +15,8 @@ const isLive = (t: ApiToken, at: Date) => !t.revokedAt && t.expiresAt > at && (!
 export class MemoryApiTokenStore implements ApiTokenStore {
   private readonly byId = new Map<string, ApiToken>();
   private readonly byHash = new Map<string, string>();
+  /** Usage rows by `token/hour/source/client`. */
+  private readonly usage = new Map<string, ApiTokenUsage>();
 
   async create(t: ApiToken): Promise<void> {
     this.insert(t);
@@ -114,6 +117,7 @@ export class MemoryApiTokenStore implements ApiTokenStore {
       for (const r of all) if (r.replacedBy === t.id) r.replacedBy = null;
       this.byId.delete(t.id);
       this.byHash.delete(t.tokenHash.toString('hex'));
+      for (const [k, u] of this.usage) if (u.tokenId === t.id) this.usage.delete(k);
     }
     return gone.length;
   }
@@ -123,6 +127,54 @@ export class MemoryApiTokenStore implements ApiTokenStore {
       const t = this.byId.get(u.id);
       if (t && (!t.lastUsedAt || t.lastUsedAt < u.at)) t.lastUsedAt = u.at;
     }
+  }
+
+  async addUsage(rows: readonly ApiTokenUsage[], maxPresenters: number): Promise<void> {
+    // New presenters with the most uses first, as the PostgreSQL statement ranks them.
+    const ordered = [...rows].sort((a, b) => b.count - a.count || a.source.localeCompare(b.source) || a.client.localeCompare(b.client));
+    for (let r of ordered) {
+      if (!this.byId.has(r.tokenId)) continue;
+      let k = `${r.tokenId}/${r.hour.getTime()}/${r.source}/${r.client}`;
+      const isOther = r.source === OTHER_PRESENTER && r.client === '';
+      if (!this.usage.has(k) && !isOther) {
+        const stored = [...this.usage.values()].filter((u) => u.tokenId === r.tokenId && u.hour.getTime() === r.hour.getTime() && !(u.source === OTHER_PRESENTER && u.client === '')).length;
+        if (stored >= maxPresenters) {
+          r = { ...r, source: OTHER_PRESENTER, client: '' };
+          k = `${r.tokenId}/${r.hour.getTime()}/${r.source}/${r.client}`;
+        }
+      }
+      const e = this.usage.get(k);
+      if (!e) {
+        this.usage.set(k, { ...r });
+        continue;
+      }
+      e.count += r.count;
+      if (r.firstSeen < e.firstSeen) e.firstSeen = r.firstSeen;
+      if (r.lastSeen > e.lastSeen) e.lastSeen = r.lastSeen;
+    }
+  }
+
+  async listUsage(id: string, since: Date): Promise<ApiTokenUsage[]> {
+    return sortUsage([...this.usage.values()].filter((u) => u.tokenId === id && u.hour >= since).map((u) => ({ ...u })));
+  }
+
+  async deleteUsageBefore(before: Date, limit: number): Promise<number> {
+    let n = 0;
+    for (const [k, u] of this.usage) {
+      if (n >= limit) break;
+      if (u.lastSeen < before) {
+        this.usage.delete(k);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async finishRotation(r: { id: string; tenantId: string; identityId: string; at: Date }): Promise<ApiToken | null> {
+    const t = this.byId.get(r.id);
+    if (!t || t.tenantId !== r.tenantId || t.identityId !== r.identityId || t.revokedAt || !t.rotatedAt || !t.rotationDeadline || t.rotationDeadline <= r.at) return null;
+    t.rotationDeadline = r.at;
+    return copy(t);
   }
 
   private insert(t: ApiToken): void {

@@ -3,6 +3,7 @@ import { translateDbError } from '@mezite/platform';
 import type { KeyUsage, PrincipalKind } from '@mezite/identity';
 import type { ApiToken } from '../domain/api-token';
 import type { ApiTokenRotation, ApiTokenStore } from '../domain/api-token-store';
+import type { ApiTokenUsage } from '../domain/api-token-usage';
 import { pgPoolOf, type PgPool, type PrismaClient } from './prisma';
 
 type Row = NonNullable<Awaited<ReturnType<PrismaClient['apiToken']['findUnique']>>>;
@@ -277,6 +278,90 @@ export class PrismaApiTokenStore implements ApiTokenStore {
         values: [before, limit],
       });
       return r.rowCount ?? 0;
+    } catch (err) {
+      throw translateDbError(err, 'api token');
+    }
+  }
+
+  async addUsage(rows: readonly ApiTokenUsage[], maxPresenters: number): Promise<void> {
+    if (rows.length === 0) return;
+    try {
+      // One statement for the batch; rows of tokens already deleted are skipped (the
+      // join). A presenter not stored yet keeps its own row only while its token and
+      // hour have room (stored + its rank among the new ones, most uses first, within
+      // the bound); past it, it is added to the `other` row.
+      await this.pool.query({
+        text: `WITH v AS (
+                 SELECT v.token_id, v.hour, v.source, v.client, sum(v.count) AS count, min(v.first_seen) AS first_seen, max(v.last_seen) AS last_seen
+                 FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::timestamptz[])
+                   AS v(token_id, hour, source, client, count, first_seen, last_seen)
+                 JOIN token.api_tokens t ON t.id = v.token_id
+                 GROUP BY v.token_id, v.hour, v.source, v.client),
+               m AS (
+                 SELECT v.*, (v.source = 'other' AND v.client = '') OR EXISTS (
+                   SELECT 1 FROM token.api_token_usage s WHERE s.token_id = v.token_id AND s.hour = v.hour AND s.source = v.source AND s.client = v.client) AS kept
+                 FROM v),
+               r AS (
+                 SELECT m.*,
+                   (SELECT count(*) FROM token.api_token_usage s WHERE s.token_id = m.token_id AND s.hour = m.hour AND NOT (s.source = 'other' AND s.client = '')) AS stored,
+                   row_number() OVER (PARTITION BY m.token_id, m.hour, m.kept ORDER BY m.count DESC, m.source, m.client) AS rn
+                 FROM m),
+               b AS (
+                 SELECT token_id, hour,
+                   CASE WHEN kept OR stored + rn <= $8 THEN source ELSE 'other' END AS source,
+                   CASE WHEN kept OR stored + rn <= $8 THEN client ELSE '' END AS client,
+                   count, first_seen, last_seen
+                 FROM r)
+               INSERT INTO token.api_token_usage AS u (token_id, hour, source, client, count, first_seen, last_seen)
+               SELECT token_id, hour, source, client, sum(count), min(first_seen), max(last_seen)
+               FROM b GROUP BY token_id, hour, source, client
+               ON CONFLICT (token_id, hour, source, client) DO UPDATE SET
+                 count = u.count + excluded.count,
+                 first_seen = least(u.first_seen, excluded.first_seen),
+                 last_seen = greatest(u.last_seen, excluded.last_seen)`,
+        values: [rows.map((r) => r.tokenId), rows.map((r) => r.hour), rows.map((r) => r.source), rows.map((r) => r.client), rows.map((r) => r.count), rows.map((r) => r.firstSeen), rows.map((r) => r.lastSeen), maxPresenters],
+      });
+    } catch (err) {
+      throw translateDbError(err, 'api token usage');
+    }
+  }
+
+  async listUsage(id: string, since: Date): Promise<ApiTokenUsage[]> {
+    try {
+      const r = await this.pool.query<{ token_id: string; hour: Date; source: string; client: string; count: string; first_seen: Date; last_seen: Date }>({
+        text: `SELECT token_id, hour, source, client, count, first_seen, last_seen FROM token.api_token_usage
+               WHERE token_id = $1 AND hour >= $2 ORDER BY hour DESC, count DESC, source, client`,
+        values: [id, since],
+      });
+      return r.rows.map((x) => ({ tokenId: x.token_id, hour: x.hour, source: x.source, client: x.client, count: Number(x.count), firstSeen: x.first_seen, lastSeen: x.last_seen }));
+    } catch (err) {
+      throw translateDbError(err, 'api token usage');
+    }
+  }
+
+  async deleteUsageBefore(before: Date, limit: number): Promise<number> {
+    try {
+      const r = await this.pool.query({
+        text: `DELETE FROM token.api_token_usage WHERE ctid IN (SELECT ctid FROM token.api_token_usage WHERE last_seen < $1 LIMIT $2)`,
+        values: [before, limit],
+      });
+      return r.rowCount ?? 0;
+    } catch (err) {
+      throw translateDbError(err, 'api token usage');
+    }
+  }
+
+  async finishRotation(i: { id: string; tenantId: string; identityId: string; at: Date }): Promise<ApiToken | null> {
+    try {
+      const r = await this.pool.query<RawRow>({
+        text: `UPDATE token.api_tokens SET rotation_deadline = $4
+               WHERE id = $1 AND tenant_id = $2 AND identity_id = $3 AND revoked_at IS NULL
+                 AND rotated_at IS NOT NULL AND rotation_deadline > $4
+               RETURNING *`,
+        values: [i.id, i.tenantId, i.identityId, i.at],
+      });
+      const row = r.rows[0];
+      return row ? fromRaw(row) : null;
     } catch (err) {
       throw translateDbError(err, 'api token');
     }

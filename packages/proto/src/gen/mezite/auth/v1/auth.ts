@@ -661,6 +661,11 @@ export interface ApiToken {
     | undefined;
   /** identity_ref is the identity it authenticates as. */
   identityRef: string;
+  /**
+   * recent_users, for a token in its rotation overlap, is who presented it in the last
+   * hour, most uses first.
+   */
+  recentUsers: TokenUsage[];
 }
 
 /** ListTokensRequest pages through the caller's tokens. */
@@ -694,7 +699,14 @@ export interface RotateTokenResponse {
     | ApiToken
     | undefined;
   /** rotation_deadline is when the old plaintext stops working. */
-  rotationDeadline: Date | undefined;
+  rotationDeadline:
+    | Date
+    | undefined;
+  /**
+   * old_token_users is who else presented the old token in the last hour (every
+   * presenter but the rotating call's own source and client), most uses first.
+   */
+  oldTokenUsers: TokenUsage[];
 }
 
 /** DeleteTokenRequest names the token to revoke. */
@@ -1205,6 +1217,57 @@ export interface JoinTokenResource {
 export interface JoinTokenResource_OptionsEntry {
   key: string;
   value: string;
+}
+
+/** TokenUsage is how often one presenter used a token within one hour. */
+export interface TokenUsage {
+  /** hour is the start of the hour (UTC). */
+  hour:
+    | Date
+    | undefined;
+  /** source is the client's address; `other` sums the presenters past the per-hour bound. */
+  source: string;
+  /** client is the user agent or client name. */
+  client: string;
+  /** count of presentations. */
+  count: number;
+  /** first_seen is the first presentation within the hour. */
+  firstSeen:
+    | Date
+    | undefined;
+  /** last_seen is the last presentation within the hour. */
+  lastSeen: Date | undefined;
+}
+
+/** GetTokenUsageRequest names the token. */
+export interface GetTokenUsageRequest {
+  /** id of the token. */
+  id: string;
+  /**
+   * identity_ref (`user:<uuid>` or `service:<uuid>`, admins only) names the token's
+   * owner when it is not the caller.
+   */
+  identityRef: string;
+}
+
+/** GetTokenUsageResponse is the token's usage, newest hour first. */
+export interface GetTokenUsageResponse {
+  /** usage per hour and presenter. */
+  usage: TokenUsage[];
+  /** last_used_time is when it last authenticated a request. */
+  lastUsedTime: Date | undefined;
+}
+
+/** FinishRotationRequest names the rotated (old) token. */
+export interface FinishRotationRequest {
+  /** id of the old token. */
+  id: string;
+  /** force finishes even while the old token is still being presented. */
+  force: boolean;
+}
+
+/** FinishRotationResponse is empty. */
+export interface FinishRotationResponse {
 }
 
 function createBaseBot(): Bot {
@@ -7416,6 +7479,7 @@ function createBaseApiToken(): ApiToken {
     rotateTime: undefined,
     rotationDeadline: undefined,
     identityRef: "",
+    recentUsers: [],
   };
 }
 
@@ -7444,6 +7508,9 @@ export const ApiToken: MessageFns<ApiToken> = {
     }
     if (message.identityRef !== "") {
       writer.uint32(66).string(message.identityRef);
+    }
+    for (const v of message.recentUsers) {
+      TokenUsage.encode(v!, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -7525,6 +7592,14 @@ export const ApiToken: MessageFns<ApiToken> = {
             message.identityRef = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.recentUsers.push(TokenUsage.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7575,6 +7650,11 @@ export const ApiToken: MessageFns<ApiToken> = {
         : isSet(object.identity_ref)
         ? globalThis.String(object.identity_ref)
         : "",
+      recentUsers: globalThis.Array.isArray(object?.recentUsers)
+        ? object.recentUsers.map((e: any) => TokenUsage.fromJSON(e))
+        : globalThis.Array.isArray(object?.recent_users)
+        ? object.recent_users.map((e: any) => TokenUsage.fromJSON(e))
+        : [],
     };
   },
 
@@ -7604,6 +7684,9 @@ export const ApiToken: MessageFns<ApiToken> = {
     if (message.identityRef !== "") {
       obj.identityRef = message.identityRef;
     }
+    if (message.recentUsers?.length) {
+      obj.recentUsers = message.recentUsers.map((e) => TokenUsage.toJSON(e));
+    }
     return obj;
   },
 
@@ -7620,6 +7703,7 @@ export const ApiToken: MessageFns<ApiToken> = {
     message.rotateTime = object.rotateTime ?? undefined;
     message.rotationDeadline = object.rotationDeadline ?? undefined;
     message.identityRef = object.identityRef ?? "";
+    message.recentUsers = object.recentUsers?.map((e) => TokenUsage.fromPartial(e)) || [];
     return message;
   },
 };
@@ -7874,7 +7958,7 @@ export const RotateTokenRequest: MessageFns<RotateTokenRequest> = {
 };
 
 function createBaseRotateTokenResponse(): RotateTokenResponse {
-  return { plaintext: "", token: undefined, rotationDeadline: undefined };
+  return { plaintext: "", token: undefined, rotationDeadline: undefined, oldTokenUsers: [] };
 }
 
 export const RotateTokenResponse: MessageFns<RotateTokenResponse> = {
@@ -7887,6 +7971,9 @@ export const RotateTokenResponse: MessageFns<RotateTokenResponse> = {
     }
     if (message.rotationDeadline !== undefined) {
       Timestamp.encode(toTimestamp(message.rotationDeadline), writer.uint32(26).fork()).join();
+    }
+    for (const v of message.oldTokenUsers) {
+      TokenUsage.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -7928,6 +8015,14 @@ export const RotateTokenResponse: MessageFns<RotateTokenResponse> = {
             message.rotationDeadline = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.oldTokenUsers.push(TokenUsage.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7949,6 +8044,11 @@ export const RotateTokenResponse: MessageFns<RotateTokenResponse> = {
         : isSet(object.rotation_deadline)
         ? fromJsonTimestamp(object.rotation_deadline)
         : undefined,
+      oldTokenUsers: globalThis.Array.isArray(object?.oldTokenUsers)
+        ? object.oldTokenUsers.map((e: any) => TokenUsage.fromJSON(e))
+        : globalThis.Array.isArray(object?.old_token_users)
+        ? object.old_token_users.map((e: any) => TokenUsage.fromJSON(e))
+        : [],
     };
   },
 
@@ -7963,6 +8063,9 @@ export const RotateTokenResponse: MessageFns<RotateTokenResponse> = {
     if (message.rotationDeadline !== undefined) {
       obj.rotationDeadline = message.rotationDeadline.toISOString();
     }
+    if (message.oldTokenUsers?.length) {
+      obj.oldTokenUsers = message.oldTokenUsers.map((e) => TokenUsage.toJSON(e));
+    }
     return obj;
   },
 
@@ -7976,6 +8079,7 @@ export const RotateTokenResponse: MessageFns<RotateTokenResponse> = {
       ? ApiToken.fromPartial(object.token)
       : undefined;
     message.rotationDeadline = object.rotationDeadline ?? undefined;
+    message.oldTokenUsers = object.oldTokenUsers?.map((e) => TokenUsage.fromPartial(e)) || [];
     return message;
   },
 };
@@ -13354,6 +13458,478 @@ export const JoinTokenResource_OptionsEntry: MessageFns<JoinTokenResource_Option
   },
 };
 
+function createBaseTokenUsage(): TokenUsage {
+  return { hour: undefined, source: "", client: "", count: 0, firstSeen: undefined, lastSeen: undefined };
+}
+
+export const TokenUsage: MessageFns<TokenUsage> = {
+  encode(message: TokenUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hour !== undefined) {
+      Timestamp.encode(toTimestamp(message.hour), writer.uint32(10).fork()).join();
+    }
+    if (message.source !== "") {
+      writer.uint32(18).string(message.source);
+    }
+    if (message.client !== "") {
+      writer.uint32(26).string(message.client);
+    }
+    if (message.count !== 0) {
+      writer.uint32(32).int64(message.count);
+    }
+    if (message.firstSeen !== undefined) {
+      Timestamp.encode(toTimestamp(message.firstSeen), writer.uint32(42).fork()).join();
+    }
+    if (message.lastSeen !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastSeen), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenUsage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenUsage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hour = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.client = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.count = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.firstSeen = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.lastSeen = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TokenUsage {
+    return {
+      hour: isSet(object.hour) ? fromJsonTimestamp(object.hour) : undefined,
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      client: isSet(object.client) ? globalThis.String(object.client) : "",
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+      firstSeen: isSet(object.firstSeen)
+        ? fromJsonTimestamp(object.firstSeen)
+        : isSet(object.first_seen)
+        ? fromJsonTimestamp(object.first_seen)
+        : undefined,
+      lastSeen: isSet(object.lastSeen)
+        ? fromJsonTimestamp(object.lastSeen)
+        : isSet(object.last_seen)
+        ? fromJsonTimestamp(object.last_seen)
+        : undefined,
+    };
+  },
+
+  toJSON(message: TokenUsage): unknown {
+    const obj: any = {};
+    if (message.hour !== undefined) {
+      obj.hour = message.hour.toISOString();
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.client !== "") {
+      obj.client = message.client;
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    if (message.firstSeen !== undefined) {
+      obj.firstSeen = message.firstSeen.toISOString();
+    }
+    if (message.lastSeen !== undefined) {
+      obj.lastSeen = message.lastSeen.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TokenUsage>): TokenUsage {
+    return TokenUsage.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TokenUsage>): TokenUsage {
+    const message = createBaseTokenUsage();
+    message.hour = object.hour ?? undefined;
+    message.source = object.source ?? "";
+    message.client = object.client ?? "";
+    message.count = object.count ?? 0;
+    message.firstSeen = object.firstSeen ?? undefined;
+    message.lastSeen = object.lastSeen ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetTokenUsageRequest(): GetTokenUsageRequest {
+  return { id: "", identityRef: "" };
+}
+
+export const GetTokenUsageRequest: MessageFns<GetTokenUsageRequest> = {
+  encode(message: GetTokenUsageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.identityRef !== "") {
+      writer.uint32(18).string(message.identityRef);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTokenUsageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTokenUsageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.identityRef = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTokenUsageRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      identityRef: isSet(object.identityRef)
+        ? globalThis.String(object.identityRef)
+        : isSet(object.identity_ref)
+        ? globalThis.String(object.identity_ref)
+        : "",
+    };
+  },
+
+  toJSON(message: GetTokenUsageRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.identityRef !== "") {
+      obj.identityRef = message.identityRef;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetTokenUsageRequest>): GetTokenUsageRequest {
+    return GetTokenUsageRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTokenUsageRequest>): GetTokenUsageRequest {
+    const message = createBaseGetTokenUsageRequest();
+    message.id = object.id ?? "";
+    message.identityRef = object.identityRef ?? "";
+    return message;
+  },
+};
+
+function createBaseGetTokenUsageResponse(): GetTokenUsageResponse {
+  return { usage: [], lastUsedTime: undefined };
+}
+
+export const GetTokenUsageResponse: MessageFns<GetTokenUsageResponse> = {
+  encode(message: GetTokenUsageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.usage) {
+      TokenUsage.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.lastUsedTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastUsedTime), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTokenUsageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTokenUsageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.usage.push(TokenUsage.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.lastUsedTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTokenUsageResponse {
+    return {
+      usage: globalThis.Array.isArray(object?.usage) ? object.usage.map((e: any) => TokenUsage.fromJSON(e)) : [],
+      lastUsedTime: isSet(object.lastUsedTime)
+        ? fromJsonTimestamp(object.lastUsedTime)
+        : isSet(object.last_used_time)
+        ? fromJsonTimestamp(object.last_used_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GetTokenUsageResponse): unknown {
+    const obj: any = {};
+    if (message.usage?.length) {
+      obj.usage = message.usage.map((e) => TokenUsage.toJSON(e));
+    }
+    if (message.lastUsedTime !== undefined) {
+      obj.lastUsedTime = message.lastUsedTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetTokenUsageResponse>): GetTokenUsageResponse {
+    return GetTokenUsageResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTokenUsageResponse>): GetTokenUsageResponse {
+    const message = createBaseGetTokenUsageResponse();
+    message.usage = object.usage?.map((e) => TokenUsage.fromPartial(e)) || [];
+    message.lastUsedTime = object.lastUsedTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseFinishRotationRequest(): FinishRotationRequest {
+  return { id: "", force: false };
+}
+
+export const FinishRotationRequest: MessageFns<FinishRotationRequest> = {
+  encode(message: FinishRotationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.force !== false) {
+      writer.uint32(16).bool(message.force);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinishRotationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinishRotationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FinishRotationRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+    };
+  },
+
+  toJSON(message: FinishRotationRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FinishRotationRequest>): FinishRotationRequest {
+    return FinishRotationRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FinishRotationRequest>): FinishRotationRequest {
+    const message = createBaseFinishRotationRequest();
+    message.id = object.id ?? "";
+    message.force = object.force ?? false;
+    return message;
+  },
+};
+
+function createBaseFinishRotationResponse(): FinishRotationResponse {
+  return {};
+}
+
+export const FinishRotationResponse: MessageFns<FinishRotationResponse> = {
+  encode(_: FinishRotationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinishRotationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinishRotationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): FinishRotationResponse {
+    return {};
+  },
+
+  toJSON(_: FinishRotationResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<FinishRotationResponse>): FinishRotationResponse {
+    return FinishRotationResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<FinishRotationResponse>): FinishRotationResponse {
+    const message = createBaseFinishRotationResponse();
+    return message;
+  },
+};
+
 /**
  * BotService manages bots: machine principals that join with a one-time token and
  * renew short-lived SSH certificates. Every call is scoped to the caller's tenant.
@@ -14181,6 +14757,30 @@ export const IdentityTokenServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * GetTokenUsage says who presented one of the caller's tokens, per hour and per
+     * presenter (source address, client). Admins may name their tenant's tokens by identity.
+     */
+    getTokenUsage: {
+      name: "GetTokenUsage",
+      requestType: GetTokenUsageRequest as typeof GetTokenUsageRequest,
+      requestStream: false,
+      responseType: GetTokenUsageResponse as typeof GetTokenUsageResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * FinishRotation ends a rotated token's overlap now (it stops working on every
+     * replica at once); FAILED_PRECONDITION while it was presented recently, unless `force`.
+     */
+    finishRotation: {
+      name: "FinishRotation",
+      requestType: FinishRotationRequest as typeof FinishRotationRequest,
+      requestStream: false,
+      responseType: FinishRotationResponse as typeof FinishRotationResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -14207,6 +14807,22 @@ export interface IdentityTokenServiceImplementation<CallContextExt = {}> {
     request: DeleteTokenRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<DeleteTokenResponse>>;
+  /**
+   * GetTokenUsage says who presented one of the caller's tokens, per hour and per
+   * presenter (source address, client). Admins may name their tenant's tokens by identity.
+   */
+  getTokenUsage(
+    request: GetTokenUsageRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<GetTokenUsageResponse>>;
+  /**
+   * FinishRotation ends a rotated token's overlap now (it stops working on every
+   * replica at once); FAILED_PRECONDITION while it was presented recently, unless `force`.
+   */
+  finishRotation(
+    request: FinishRotationRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<FinishRotationResponse>>;
 }
 
 export interface IdentityTokenServiceClient<CallOptionsExt = {}> {
@@ -14232,6 +14848,22 @@ export interface IdentityTokenServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<DeleteTokenRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<DeleteTokenResponse>;
+  /**
+   * GetTokenUsage says who presented one of the caller's tokens, per hour and per
+   * presenter (source address, client). Admins may name their tenant's tokens by identity.
+   */
+  getTokenUsage(
+    request: DeepPartial<GetTokenUsageRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<GetTokenUsageResponse>;
+  /**
+   * FinishRotation ends a rotated token's overlap now (it stops working on every
+   * replica at once); FAILED_PRECONDITION while it was presented recently, unless `force`.
+   */
+  finishRotation(
+    request: DeepPartial<FinishRotationRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<FinishRotationResponse>;
 }
 
 /** SessionService turns a person's OpenID Connect sign-in into a Mezite session. */

@@ -42,7 +42,14 @@ export interface ApiTokenRecord {
     | Date
     | undefined;
   /** rotation_deadline is when, after rotation, it stops working. */
-  rotationDeadline: Date | undefined;
+  rotationDeadline:
+    | Date
+    | undefined;
+  /**
+   * recent_users, in listings of a token in its rotation overlap, is who presented it
+   * in the last hour, most uses first.
+   */
+  recentUsers: ApiTokenUsage[];
 }
 
 /** MintApiTokenRequest names the identity. */
@@ -71,12 +78,32 @@ export interface MintApiTokenResponse {
 export interface VerifyApiTokenRequest {
   /** plaintext is the presented token. */
   plaintext: string;
+  /** presenter is who presented it, for the token's usage summary (optional). */
+  presenter: ApiTokenPresenter | undefined;
+}
+
+/**
+ * ApiTokenPresenter is who presented a token to the auth-server: what its usage summary
+ * records. Both fields are bounded and printable (token-service cuts them again).
+ */
+export interface ApiTokenPresenter {
+  /** source is the client's address, without its port. */
+  source: string;
+  /** client is the gRPC `user-agent` or the HTTP User-Agent. */
+  client: string;
+  /**
+   * uses is how many presentations this stands for (0 means 1): the auth-server
+   * coalesces identical ones.
+   */
+  uses: number;
 }
 
 /** VerifyApiTokensRequest presents plaintexts to verify together. */
 export interface VerifyApiTokensRequest {
   /** plaintexts are the presented tokens (at most 1000); duplicates are allowed. */
   plaintexts: string[];
+  /** presenters, when set, has one entry per plaintext, in the same order: who presented it. */
+  presenters: ApiTokenPresenter[];
 }
 
 /** VerifyApiTokensResponse answers each plaintext, in the request's order. */
@@ -264,6 +291,83 @@ export interface DeleteClientSecretRequest {
 export interface DeleteClientSecretResponse {
 }
 
+/** ApiTokenUsage is how often one presenter used a token within one hour. */
+export interface ApiTokenUsage {
+  /** hour is the start of the hour (UTC). */
+  hour:
+    | Date
+    | undefined;
+  /** source is the client's address; `other` sums the presenters past the per-hour bound. */
+  source: string;
+  /** client is the user agent or client name. */
+  client: string;
+  /** count of presentations. */
+  count: number;
+  /** first_seen is the first presentation within the hour. */
+  firstSeen:
+    | Date
+    | undefined;
+  /** last_seen is the last presentation within the hour. */
+  lastSeen: Date | undefined;
+}
+
+/** GetApiTokenUsageRequest names the token. */
+export interface GetApiTokenUsageRequest {
+  /** tenant_id of the caller; the token must belong to it. */
+  tenantId: string;
+  /** identity_id of the caller; the token must belong to it. */
+  identityId: string;
+  /** id of the token. */
+  id: string;
+}
+
+/** GetApiTokenUsageResponse is the token's usage, newest hour first. */
+export interface GetApiTokenUsageResponse {
+  /** usage per hour and presenter, newest hour first, most uses first within an hour. */
+  usage: ApiTokenUsage[];
+  /** last_used_time is when it last authenticated a request. */
+  lastUsedTime: Date | undefined;
+}
+
+/** FinishApiTokenRotationRequest names the rotated token whose overlap ends. */
+export interface FinishApiTokenRotationRequest {
+  /** tenant_id of the caller; the token must belong to it. */
+  tenantId: string;
+  /** identity_id of the caller; the token must belong to it. */
+  identityId: string;
+  /** id of the rotated (old) token. */
+  id: string;
+  /** force finishes even while the old token is still being presented. */
+  force: boolean;
+  /**
+   * presented_token_id, for a caller holding an API token, is that token's id: it must
+   * be the old token or its successor (else NOT_FOUND).
+   */
+  presentedTokenId: string;
+}
+
+/** FinishApiTokenRotationResponse is empty. */
+export interface FinishApiTokenRotationResponse {
+}
+
+/** RecordApiTokenUsesRequest carries uses summed by the auth-server since its last report. */
+export interface RecordApiTokenUsesRequest {
+  /** uses, at most 10000 entries. */
+  uses: ApiTokenUse[];
+}
+
+/** ApiTokenUse is how often one presenter used one token since the last report. */
+export interface ApiTokenUse {
+  /** token_id is the token's UUID (unknown ids are ignored). */
+  tokenId: string;
+  /** presenter is who presented it, with `uses` the count. */
+  presenter: ApiTokenPresenter | undefined;
+}
+
+/** RecordApiTokenUsesResponse is empty. */
+export interface RecordApiTokenUsesResponse {
+}
+
 function createBaseApiTokenRecord(): ApiTokenRecord {
   return {
     id: "",
@@ -276,6 +380,7 @@ function createBaseApiTokenRecord(): ApiTokenRecord {
     lastUsedTime: undefined,
     rotateTime: undefined,
     rotationDeadline: undefined,
+    recentUsers: [],
   };
 }
 
@@ -310,6 +415,9 @@ export const ApiTokenRecord: MessageFns<ApiTokenRecord> = {
     }
     if (message.rotationDeadline !== undefined) {
       Timestamp.encode(toTimestamp(message.rotationDeadline), writer.uint32(82).fork()).join();
+    }
+    for (const v of message.recentUsers) {
+      ApiTokenUsage.encode(v!, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -407,6 +515,14 @@ export const ApiTokenRecord: MessageFns<ApiTokenRecord> = {
             message.rotationDeadline = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.recentUsers.push(ApiTokenUsage.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -467,6 +583,11 @@ export const ApiTokenRecord: MessageFns<ApiTokenRecord> = {
         : isSet(object.rotation_deadline)
         ? fromJsonTimestamp(object.rotation_deadline)
         : undefined,
+      recentUsers: globalThis.Array.isArray(object?.recentUsers)
+        ? object.recentUsers.map((e: any) => ApiTokenUsage.fromJSON(e))
+        : globalThis.Array.isArray(object?.recent_users)
+        ? object.recent_users.map((e: any) => ApiTokenUsage.fromJSON(e))
+        : [],
     };
   },
 
@@ -502,6 +623,9 @@ export const ApiTokenRecord: MessageFns<ApiTokenRecord> = {
     if (message.rotationDeadline !== undefined) {
       obj.rotationDeadline = message.rotationDeadline.toISOString();
     }
+    if (message.recentUsers?.length) {
+      obj.recentUsers = message.recentUsers.map((e) => ApiTokenUsage.toJSON(e));
+    }
     return obj;
   },
 
@@ -520,6 +644,7 @@ export const ApiTokenRecord: MessageFns<ApiTokenRecord> = {
     message.lastUsedTime = object.lastUsedTime ?? undefined;
     message.rotateTime = object.rotateTime ?? undefined;
     message.rotationDeadline = object.rotationDeadline ?? undefined;
+    message.recentUsers = object.recentUsers?.map((e) => ApiTokenUsage.fromPartial(e)) || [];
     return message;
   },
 };
@@ -765,13 +890,16 @@ export const MintApiTokenResponse: MessageFns<MintApiTokenResponse> = {
 };
 
 function createBaseVerifyApiTokenRequest(): VerifyApiTokenRequest {
-  return { plaintext: "" };
+  return { plaintext: "", presenter: undefined };
 }
 
 export const VerifyApiTokenRequest: MessageFns<VerifyApiTokenRequest> = {
   encode(message: VerifyApiTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.plaintext !== "") {
       writer.uint32(10).string(message.plaintext);
+    }
+    if (message.presenter !== undefined) {
+      ApiTokenPresenter.encode(message.presenter, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -797,6 +925,14 @@ export const VerifyApiTokenRequest: MessageFns<VerifyApiTokenRequest> = {
             message.plaintext = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.presenter = ApiTokenPresenter.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -810,13 +946,19 @@ export const VerifyApiTokenRequest: MessageFns<VerifyApiTokenRequest> = {
   },
 
   fromJSON(object: any): VerifyApiTokenRequest {
-    return { plaintext: isSet(object.plaintext) ? globalThis.String(object.plaintext) : "" };
+    return {
+      plaintext: isSet(object.plaintext) ? globalThis.String(object.plaintext) : "",
+      presenter: isSet(object.presenter) ? ApiTokenPresenter.fromJSON(object.presenter) : undefined,
+    };
   },
 
   toJSON(message: VerifyApiTokenRequest): unknown {
     const obj: any = {};
     if (message.plaintext !== "") {
       obj.plaintext = message.plaintext;
+    }
+    if (message.presenter !== undefined) {
+      obj.presenter = ApiTokenPresenter.toJSON(message.presenter);
     }
     return obj;
   },
@@ -827,18 +969,125 @@ export const VerifyApiTokenRequest: MessageFns<VerifyApiTokenRequest> = {
   fromPartial(object: DeepPartial<VerifyApiTokenRequest>): VerifyApiTokenRequest {
     const message = createBaseVerifyApiTokenRequest();
     message.plaintext = object.plaintext ?? "";
+    message.presenter = (object.presenter !== undefined && object.presenter !== null)
+      ? ApiTokenPresenter.fromPartial(object.presenter)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseApiTokenPresenter(): ApiTokenPresenter {
+  return { source: "", client: "", uses: 0 };
+}
+
+export const ApiTokenPresenter: MessageFns<ApiTokenPresenter> = {
+  encode(message: ApiTokenPresenter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.source !== "") {
+      writer.uint32(10).string(message.source);
+    }
+    if (message.client !== "") {
+      writer.uint32(18).string(message.client);
+    }
+    if (message.uses !== 0) {
+      writer.uint32(24).int32(message.uses);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApiTokenPresenter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApiTokenPresenter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.client = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.uses = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApiTokenPresenter {
+    return {
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      client: isSet(object.client) ? globalThis.String(object.client) : "",
+      uses: isSet(object.uses) ? globalThis.Number(object.uses) : 0,
+    };
+  },
+
+  toJSON(message: ApiTokenPresenter): unknown {
+    const obj: any = {};
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.client !== "") {
+      obj.client = message.client;
+    }
+    if (message.uses !== 0) {
+      obj.uses = Math.round(message.uses);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApiTokenPresenter>): ApiTokenPresenter {
+    return ApiTokenPresenter.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApiTokenPresenter>): ApiTokenPresenter {
+    const message = createBaseApiTokenPresenter();
+    message.source = object.source ?? "";
+    message.client = object.client ?? "";
+    message.uses = object.uses ?? 0;
     return message;
   },
 };
 
 function createBaseVerifyApiTokensRequest(): VerifyApiTokensRequest {
-  return { plaintexts: [] };
+  return { plaintexts: [], presenters: [] };
 }
 
 export const VerifyApiTokensRequest: MessageFns<VerifyApiTokensRequest> = {
   encode(message: VerifyApiTokensRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.plaintexts) {
       writer.uint32(10).string(v!);
+    }
+    for (const v of message.presenters) {
+      ApiTokenPresenter.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -864,6 +1113,14 @@ export const VerifyApiTokensRequest: MessageFns<VerifyApiTokensRequest> = {
             message.plaintexts.push(reader.string());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.presenters.push(ApiTokenPresenter.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -881,6 +1138,9 @@ export const VerifyApiTokensRequest: MessageFns<VerifyApiTokensRequest> = {
       plaintexts: globalThis.Array.isArray(object?.plaintexts)
         ? object.plaintexts.map((e: any) => globalThis.String(e))
         : [],
+      presenters: globalThis.Array.isArray(object?.presenters)
+        ? object.presenters.map((e: any) => ApiTokenPresenter.fromJSON(e))
+        : [],
     };
   },
 
@@ -888,6 +1148,9 @@ export const VerifyApiTokensRequest: MessageFns<VerifyApiTokensRequest> = {
     const obj: any = {};
     if (message.plaintexts?.length) {
       obj.plaintexts = message.plaintexts;
+    }
+    if (message.presenters?.length) {
+      obj.presenters = message.presenters.map((e) => ApiTokenPresenter.toJSON(e));
     }
     return obj;
   },
@@ -898,6 +1161,7 @@ export const VerifyApiTokensRequest: MessageFns<VerifyApiTokensRequest> = {
   fromPartial(object: DeepPartial<VerifyApiTokensRequest>): VerifyApiTokensRequest {
     const message = createBaseVerifyApiTokensRequest();
     message.plaintexts = object.plaintexts?.map((e) => e) || [];
+    message.presenters = object.presenters?.map((e) => ApiTokenPresenter.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2628,6 +2892,768 @@ export const DeleteClientSecretResponse: MessageFns<DeleteClientSecretResponse> 
   },
 };
 
+function createBaseApiTokenUsage(): ApiTokenUsage {
+  return { hour: undefined, source: "", client: "", count: 0, firstSeen: undefined, lastSeen: undefined };
+}
+
+export const ApiTokenUsage: MessageFns<ApiTokenUsage> = {
+  encode(message: ApiTokenUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hour !== undefined) {
+      Timestamp.encode(toTimestamp(message.hour), writer.uint32(10).fork()).join();
+    }
+    if (message.source !== "") {
+      writer.uint32(18).string(message.source);
+    }
+    if (message.client !== "") {
+      writer.uint32(26).string(message.client);
+    }
+    if (message.count !== 0) {
+      writer.uint32(32).int64(message.count);
+    }
+    if (message.firstSeen !== undefined) {
+      Timestamp.encode(toTimestamp(message.firstSeen), writer.uint32(42).fork()).join();
+    }
+    if (message.lastSeen !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastSeen), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApiTokenUsage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApiTokenUsage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hour = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.client = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.count = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.firstSeen = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.lastSeen = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApiTokenUsage {
+    return {
+      hour: isSet(object.hour) ? fromJsonTimestamp(object.hour) : undefined,
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      client: isSet(object.client) ? globalThis.String(object.client) : "",
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+      firstSeen: isSet(object.firstSeen)
+        ? fromJsonTimestamp(object.firstSeen)
+        : isSet(object.first_seen)
+        ? fromJsonTimestamp(object.first_seen)
+        : undefined,
+      lastSeen: isSet(object.lastSeen)
+        ? fromJsonTimestamp(object.lastSeen)
+        : isSet(object.last_seen)
+        ? fromJsonTimestamp(object.last_seen)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ApiTokenUsage): unknown {
+    const obj: any = {};
+    if (message.hour !== undefined) {
+      obj.hour = message.hour.toISOString();
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.client !== "") {
+      obj.client = message.client;
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    if (message.firstSeen !== undefined) {
+      obj.firstSeen = message.firstSeen.toISOString();
+    }
+    if (message.lastSeen !== undefined) {
+      obj.lastSeen = message.lastSeen.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApiTokenUsage>): ApiTokenUsage {
+    return ApiTokenUsage.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApiTokenUsage>): ApiTokenUsage {
+    const message = createBaseApiTokenUsage();
+    message.hour = object.hour ?? undefined;
+    message.source = object.source ?? "";
+    message.client = object.client ?? "";
+    message.count = object.count ?? 0;
+    message.firstSeen = object.firstSeen ?? undefined;
+    message.lastSeen = object.lastSeen ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetApiTokenUsageRequest(): GetApiTokenUsageRequest {
+  return { tenantId: "", identityId: "", id: "" };
+}
+
+export const GetApiTokenUsageRequest: MessageFns<GetApiTokenUsageRequest> = {
+  encode(message: GetApiTokenUsageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.identityId !== "") {
+      writer.uint32(18).string(message.identityId);
+    }
+    if (message.id !== "") {
+      writer.uint32(26).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetApiTokenUsageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetApiTokenUsageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.identityId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetApiTokenUsageRequest {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      identityId: isSet(object.identityId)
+        ? globalThis.String(object.identityId)
+        : isSet(object.identity_id)
+        ? globalThis.String(object.identity_id)
+        : "",
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+    };
+  },
+
+  toJSON(message: GetApiTokenUsageRequest): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.identityId !== "") {
+      obj.identityId = message.identityId;
+    }
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetApiTokenUsageRequest>): GetApiTokenUsageRequest {
+    return GetApiTokenUsageRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetApiTokenUsageRequest>): GetApiTokenUsageRequest {
+    const message = createBaseGetApiTokenUsageRequest();
+    message.tenantId = object.tenantId ?? "";
+    message.identityId = object.identityId ?? "";
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseGetApiTokenUsageResponse(): GetApiTokenUsageResponse {
+  return { usage: [], lastUsedTime: undefined };
+}
+
+export const GetApiTokenUsageResponse: MessageFns<GetApiTokenUsageResponse> = {
+  encode(message: GetApiTokenUsageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.usage) {
+      ApiTokenUsage.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.lastUsedTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastUsedTime), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetApiTokenUsageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetApiTokenUsageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.usage.push(ApiTokenUsage.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.lastUsedTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetApiTokenUsageResponse {
+    return {
+      usage: globalThis.Array.isArray(object?.usage) ? object.usage.map((e: any) => ApiTokenUsage.fromJSON(e)) : [],
+      lastUsedTime: isSet(object.lastUsedTime)
+        ? fromJsonTimestamp(object.lastUsedTime)
+        : isSet(object.last_used_time)
+        ? fromJsonTimestamp(object.last_used_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GetApiTokenUsageResponse): unknown {
+    const obj: any = {};
+    if (message.usage?.length) {
+      obj.usage = message.usage.map((e) => ApiTokenUsage.toJSON(e));
+    }
+    if (message.lastUsedTime !== undefined) {
+      obj.lastUsedTime = message.lastUsedTime.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetApiTokenUsageResponse>): GetApiTokenUsageResponse {
+    return GetApiTokenUsageResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetApiTokenUsageResponse>): GetApiTokenUsageResponse {
+    const message = createBaseGetApiTokenUsageResponse();
+    message.usage = object.usage?.map((e) => ApiTokenUsage.fromPartial(e)) || [];
+    message.lastUsedTime = object.lastUsedTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseFinishApiTokenRotationRequest(): FinishApiTokenRotationRequest {
+  return { tenantId: "", identityId: "", id: "", force: false, presentedTokenId: "" };
+}
+
+export const FinishApiTokenRotationRequest: MessageFns<FinishApiTokenRotationRequest> = {
+  encode(message: FinishApiTokenRotationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.identityId !== "") {
+      writer.uint32(18).string(message.identityId);
+    }
+    if (message.id !== "") {
+      writer.uint32(26).string(message.id);
+    }
+    if (message.force !== false) {
+      writer.uint32(32).bool(message.force);
+    }
+    if (message.presentedTokenId !== "") {
+      writer.uint32(42).string(message.presentedTokenId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinishApiTokenRotationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinishApiTokenRotationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.identityId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.presentedTokenId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FinishApiTokenRotationRequest {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      identityId: isSet(object.identityId)
+        ? globalThis.String(object.identityId)
+        : isSet(object.identity_id)
+        ? globalThis.String(object.identity_id)
+        : "",
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+      presentedTokenId: isSet(object.presentedTokenId)
+        ? globalThis.String(object.presentedTokenId)
+        : isSet(object.presented_token_id)
+        ? globalThis.String(object.presented_token_id)
+        : "",
+    };
+  },
+
+  toJSON(message: FinishApiTokenRotationRequest): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.identityId !== "") {
+      obj.identityId = message.identityId;
+    }
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    if (message.presentedTokenId !== "") {
+      obj.presentedTokenId = message.presentedTokenId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FinishApiTokenRotationRequest>): FinishApiTokenRotationRequest {
+    return FinishApiTokenRotationRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FinishApiTokenRotationRequest>): FinishApiTokenRotationRequest {
+    const message = createBaseFinishApiTokenRotationRequest();
+    message.tenantId = object.tenantId ?? "";
+    message.identityId = object.identityId ?? "";
+    message.id = object.id ?? "";
+    message.force = object.force ?? false;
+    message.presentedTokenId = object.presentedTokenId ?? "";
+    return message;
+  },
+};
+
+function createBaseFinishApiTokenRotationResponse(): FinishApiTokenRotationResponse {
+  return {};
+}
+
+export const FinishApiTokenRotationResponse: MessageFns<FinishApiTokenRotationResponse> = {
+  encode(_: FinishApiTokenRotationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinishApiTokenRotationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinishApiTokenRotationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): FinishApiTokenRotationResponse {
+    return {};
+  },
+
+  toJSON(_: FinishApiTokenRotationResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<FinishApiTokenRotationResponse>): FinishApiTokenRotationResponse {
+    return FinishApiTokenRotationResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<FinishApiTokenRotationResponse>): FinishApiTokenRotationResponse {
+    const message = createBaseFinishApiTokenRotationResponse();
+    return message;
+  },
+};
+
+function createBaseRecordApiTokenUsesRequest(): RecordApiTokenUsesRequest {
+  return { uses: [] };
+}
+
+export const RecordApiTokenUsesRequest: MessageFns<RecordApiTokenUsesRequest> = {
+  encode(message: RecordApiTokenUsesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.uses) {
+      ApiTokenUse.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordApiTokenUsesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordApiTokenUsesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.uses.push(ApiTokenUse.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecordApiTokenUsesRequest {
+    return { uses: globalThis.Array.isArray(object?.uses) ? object.uses.map((e: any) => ApiTokenUse.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: RecordApiTokenUsesRequest): unknown {
+    const obj: any = {};
+    if (message.uses?.length) {
+      obj.uses = message.uses.map((e) => ApiTokenUse.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RecordApiTokenUsesRequest>): RecordApiTokenUsesRequest {
+    return RecordApiTokenUsesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RecordApiTokenUsesRequest>): RecordApiTokenUsesRequest {
+    const message = createBaseRecordApiTokenUsesRequest();
+    message.uses = object.uses?.map((e) => ApiTokenUse.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseApiTokenUse(): ApiTokenUse {
+  return { tokenId: "", presenter: undefined };
+}
+
+export const ApiTokenUse: MessageFns<ApiTokenUse> = {
+  encode(message: ApiTokenUse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenId !== "") {
+      writer.uint32(10).string(message.tokenId);
+    }
+    if (message.presenter !== undefined) {
+      ApiTokenPresenter.encode(message.presenter, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApiTokenUse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApiTokenUse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokenId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.presenter = ApiTokenPresenter.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApiTokenUse {
+    return {
+      tokenId: isSet(object.tokenId)
+        ? globalThis.String(object.tokenId)
+        : isSet(object.token_id)
+        ? globalThis.String(object.token_id)
+        : "",
+      presenter: isSet(object.presenter) ? ApiTokenPresenter.fromJSON(object.presenter) : undefined,
+    };
+  },
+
+  toJSON(message: ApiTokenUse): unknown {
+    const obj: any = {};
+    if (message.tokenId !== "") {
+      obj.tokenId = message.tokenId;
+    }
+    if (message.presenter !== undefined) {
+      obj.presenter = ApiTokenPresenter.toJSON(message.presenter);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApiTokenUse>): ApiTokenUse {
+    return ApiTokenUse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApiTokenUse>): ApiTokenUse {
+    const message = createBaseApiTokenUse();
+    message.tokenId = object.tokenId ?? "";
+    message.presenter = (object.presenter !== undefined && object.presenter !== null)
+      ? ApiTokenPresenter.fromPartial(object.presenter)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRecordApiTokenUsesResponse(): RecordApiTokenUsesResponse {
+  return {};
+}
+
+export const RecordApiTokenUsesResponse: MessageFns<RecordApiTokenUsesResponse> = {
+  encode(_: RecordApiTokenUsesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecordApiTokenUsesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecordApiTokenUsesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RecordApiTokenUsesResponse {
+    return {};
+  },
+
+  toJSON(_: RecordApiTokenUsesResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RecordApiTokenUsesResponse>): RecordApiTokenUsesResponse {
+    return RecordApiTokenUsesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RecordApiTokenUsesResponse>): RecordApiTokenUsesResponse {
+    const message = createBaseRecordApiTokenUsesResponse();
+    return message;
+  },
+};
+
 /**
  * ApiTokenService owns API tokens (`psk_<env>_…`) and client secrets. Only the auth-server
  * calls it, over mTLS. (Join tokens live in the auth-server's own schema.)
@@ -2738,6 +3764,43 @@ export const ApiTokenServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * GetApiTokenUsage says who presented a token of the identity, per hour and per
+     * presenter (source address and client), over the retention window.
+     */
+    getApiTokenUsage: {
+      name: "GetApiTokenUsage",
+      requestType: GetApiTokenUsageRequest as typeof GetApiTokenUsageRequest,
+      requestStream: false,
+      responseType: GetApiTokenUsageResponse as typeof GetApiTokenUsageResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * FinishApiTokenRotation ends a rotated token's overlap now: it stops working on every
+     * replica before this returns. FAILED_PRECONDITION while it was presented recently,
+     * unless `force`.
+     */
+    finishApiTokenRotation: {
+      name: "FinishApiTokenRotation",
+      requestType: FinishApiTokenRotationRequest as typeof FinishApiTokenRotationRequest,
+      requestStream: false,
+      responseType: FinishApiTokenRotationResponse as typeof FinishApiTokenRotationResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * RecordApiTokenUses adds uses of tokens the auth-server verified without asking
+     * token-service (from its verification lease) to the tokens' usage summaries.
+     */
+    recordApiTokenUses: {
+      name: "RecordApiTokenUses",
+      requestType: RecordApiTokenUsesRequest as typeof RecordApiTokenUsesRequest,
+      requestStream: false,
+      responseType: RecordApiTokenUsesResponse as typeof RecordApiTokenUsesResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
 
@@ -2803,6 +3866,31 @@ export interface ApiTokenServiceImplementation<CallContextExt = {}> {
     request: DeleteClientSecretRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<DeleteClientSecretResponse>>;
+  /**
+   * GetApiTokenUsage says who presented a token of the identity, per hour and per
+   * presenter (source address and client), over the retention window.
+   */
+  getApiTokenUsage(
+    request: GetApiTokenUsageRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<GetApiTokenUsageResponse>>;
+  /**
+   * FinishApiTokenRotation ends a rotated token's overlap now: it stops working on every
+   * replica before this returns. FAILED_PRECONDITION while it was presented recently,
+   * unless `force`.
+   */
+  finishApiTokenRotation(
+    request: FinishApiTokenRotationRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<FinishApiTokenRotationResponse>>;
+  /**
+   * RecordApiTokenUses adds uses of tokens the auth-server verified without asking
+   * token-service (from its verification lease) to the tokens' usage summaries.
+   */
+  recordApiTokenUses(
+    request: RecordApiTokenUsesRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<RecordApiTokenUsesResponse>>;
 }
 
 export interface ApiTokenServiceClient<CallOptionsExt = {}> {
@@ -2867,6 +3955,31 @@ export interface ApiTokenServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<DeleteClientSecretRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<DeleteClientSecretResponse>;
+  /**
+   * GetApiTokenUsage says who presented a token of the identity, per hour and per
+   * presenter (source address and client), over the retention window.
+   */
+  getApiTokenUsage(
+    request: DeepPartial<GetApiTokenUsageRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<GetApiTokenUsageResponse>;
+  /**
+   * FinishApiTokenRotation ends a rotated token's overlap now: it stops working on every
+   * replica before this returns. FAILED_PRECONDITION while it was presented recently,
+   * unless `force`.
+   */
+  finishApiTokenRotation(
+    request: DeepPartial<FinishApiTokenRotationRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<FinishApiTokenRotationResponse>;
+  /**
+   * RecordApiTokenUses adds uses of tokens the auth-server verified without asking
+   * token-service (from its verification lease) to the tokens' usage summaries.
+   */
+  recordApiTokenUses(
+    request: DeepPartial<RecordApiTokenUsesRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<RecordApiTokenUsesResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

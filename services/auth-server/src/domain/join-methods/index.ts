@@ -1,3 +1,4 @@
+import { BoundKeypairJoinMethod } from './bound-keypair';
 import { GithubJoinMethod } from './github';
 import { GitlabJoinMethod } from './gitlab';
 import { KubernetesJoinMethod } from './kubernetes';
@@ -10,6 +11,6 @@ export { IdTokenVerifier, INVALID_JOIN } from './id-token-verifier';
 
 /** Every join method by name: the one place a new method is registered. */
 export function joinMethods(o: { verifier: IdTokenVerifier }): ReadonlyMap<string, JoinMethod> {
-  const all: JoinMethod[] = [tokenJoinMethod, new GithubJoinMethod(o.verifier), new GitlabJoinMethod(o.verifier), new KubernetesJoinMethod(o.verifier)];
+  const all: JoinMethod[] = [tokenJoinMethod, new GithubJoinMethod(o.verifier), new GitlabJoinMethod(o.verifier), new KubernetesJoinMethod(o.verifier), new BoundKeypairJoinMethod()];
   return new Map(all.map((m) => [m.name, m]));
 }

@@ -51,5 +51,5 @@ export async function delegatedWorld(yaml: string) {
     if ((await instances()).length !== had) throw new Error('a refused join created an instance');
     return audit.events.filter((e) => e.type === 'bot.join' && e.result === 'failure').pop()?.details ?? {};
   };
-  return { tenantId, admin, audit, join, instances, refusal, resources };
+  return { tenantId, admin, audit, join, instances, refusal, resources, clock, joins, world, store };
 }

@@ -160,7 +160,15 @@ export class JoinManager {
     if (binding) {
       // A retry of a join whose answer was lost presents the same proof: answered below, never judged a copy.
       const use = await this.o.resources.findUse(verified.issuer, verified.jti);
-      if (!use) await this.checkLineageEnded(bot, binding, input, event, who);
+      if (!use) {
+        // mezd retries a join whose answer was lost with a fresh proof for the same certificate key.
+        const retry = await this.retriedBoundJoin(bot, binding.previousInstanceId, pub, now);
+        if (retry) {
+          await this.recorded(tenant.id, 'bot.join', bot.name, input.requestId, { generation: '1', instance: retry.instanceId, join_token: name, join_method: method.name, replay: 'true', address: input.source, ...verified.details });
+          return retry;
+        }
+        await this.checkLineageEnded(bot, binding, input, event, who);
+      }
     }
     const roles = await this.o.certs.rolesOf(bot);
     const heartbeat = boundedHeartbeat(input.heartbeat);
@@ -216,6 +224,19 @@ export class JoinManager {
       return this.refuseJoin(event, 'copied join key', { ...who, details: { ...who.details, instance: prev.id } });
     }
     if (b.exhausted) return this.refuseJoin(event, 'recoveries exhausted', who);
+  }
+
+  /**
+   * The first certificate of the instance the previous bound-key join created, when it
+   * is still that instance's only generation, live, and certifies `pub`: a retry of that
+   * join (the certificate key is one only its machine holds), not a copy.
+   */
+  private async retriedBoundJoin(bot: Bot, previousInstanceId: string | null, pub: SshPublicKey, now: Date): Promise<IssuedBotCert | null> {
+    const inst = previousInstanceId ? await this.o.instances.get(bot.tenantId, previousInstanceId) : null;
+    if (!inst || inst.lock || inst.generation !== 1) return null;
+    const step = await this.o.instances.step(bot.tenantId, inst.id, 1);
+    if (!step || step.expiresAt <= now || !sameKey(step.publicKey, pub)) return null;
+    return this.o.certs.reissue(bot, step);
   }
 
   /** The first certificate of the instance an ID token's join created, if `pub` is the key it certified and nothing since ended it. */

@@ -73,6 +73,15 @@ describe('bound_keypair join method', () => {
     expect((await s.resource()).recoveries).toBe('0');
   });
 
+  it('answers a retry with a fresh proof for the same certificate key (a lost answer), not as a copy', async () => {
+    const s = await setup();
+    const a = s.join();
+    const first = await a.run();
+    const retry = await s.join({ cert: a.cert }).run();
+    expect(retry.instanceId).toBe(first.instanceId);
+    expect((await s.instances()).every((i) => !i.lock)).toBe(true);
+  });
+
   it('refuses a replayed proof once the instance it created has expired', async () => {
     const s = await setup();
     const a = s.join();

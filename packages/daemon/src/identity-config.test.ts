@@ -96,7 +96,7 @@ test('a missing config file is named', () => {
 test('--join-method=github names a join-token resource; other methods and a missing name are refused', () => {
   expect(loadIdentityConfig({ ...base, 'join-method': 'github', 'join-token': 'gha-deploy' }, undefined, user)).toMatchObject({ joinMethod: 'github', joinToken: 'gha-deploy' });
   expect(loadIdentityConfig({ ...base, 'join-method': 'github', 'join-token': 'gha-deploy', 'join-audience': 'mezite-prod' }, undefined, user)).toMatchObject({ joinAudience: 'mezite-prod' });
-  expect(() => loadIdentityConfig({ ...base, 'join-method': 'carrier-pigeon', 'join-token': 'x' }, undefined, user)).toThrow(/--join-method must be token, github, gitlab, kubernetes/);
+  expect(() => loadIdentityConfig({ ...base, 'join-method': 'carrier-pigeon', 'join-token': 'x' }, undefined, user)).toThrow(/--join-method must be token, github, gitlab, kubernetes, bound-keypair/);
   expect(() => loadIdentityConfig({ ...base, 'join-method': 'github' }, undefined, user)).toThrow(/--join-method=github needs --join-token/);
 });
 

@@ -49,7 +49,7 @@ type RawConfig = Partial<Record<ConfigKey, string | boolean>>;
 export const CONFIG_ENV: Partial<Record<ConfigKey, string>> = { 'auth-server': 'MEZITE_AUTH_SERVER', 'join-token': 'MEZITE_JOIN_TOKEN', 'ca-pin': 'MEZITE_CA_PIN' };
 
 /** The methods whose credential is the platform's ID token. */
-export const DELEGATED_JOIN_METHODS = ['github', 'gitlab', 'kubernetes'] as const;
+export const DELEGATED_JOIN_METHODS = ['github', 'gitlab', 'kubernetes', 'bound-keypair'] as const;
 export type DelegatedJoinMethod = (typeof DELEGATED_JOIN_METHODS)[number];
 /** Where a gitlab job puts its `id_tokens` JWT unless told otherwise (`id_tokens: MEZITE_ID_TOKEN: aud: …`). */
 export const DEFAULT_ID_TOKEN_ENV = 'MEZITE_ID_TOKEN';

@@ -31,6 +31,8 @@ export interface BoundKeypairStatement {
 export interface BoundKeypairProof extends Omit<BoundKeypairStatement, 'audience' | 'certPublicKeyBlob'> {
   signature: Buffer;
   newKeySignature: Buffer;
+  /** The one-time registration secret a machine trades for binding its join key; empty when none. */
+  registrationSecret: string;
 }
 
 /**
@@ -55,13 +57,13 @@ export function boundKeypairSignedData(s: BoundKeypairStatement): Buffer {
  * join key that signs the same statement, proving it is held too). The private keys
  * never leave the machine.
  */
-export function makeBoundKeypairCredential(o: { joinKey: KeyObject; newJoinKey?: KeyObject; audience: string; certPublicKeyBlob: Buffer; timeMs: number; nonce: Buffer }): string {
+export function makeBoundKeypairCredential(o: { joinKey: KeyObject; newJoinKey?: KeyObject; audience: string; certPublicKeyBlob: Buffer; timeMs: number; nonce: Buffer; registrationSecret?: string }): string {
   const joinKeyBlob = encodePublicKey(o.joinKey);
   const newJoinKeyBlob = o.newJoinKey ? encodePublicKey(o.newJoinKey) : Buffer.alloc(0);
   const data = boundKeypairSignedData({ audience: o.audience, certPublicKeyBlob: o.certPublicKeyBlob, timeMs: o.timeMs, nonce: o.nonce, joinKeyBlob, newJoinKeyBlob });
   const signature = sshSigner(o.joinKey).sign(data);
   const newKeySignature = o.newJoinKey ? sshSigner(o.newJoinKey).sign(data) : Buffer.alloc(0);
-  const body = new SshWriter(512).string(joinKeyBlob).uint64(BigInt(o.timeMs)).string(o.nonce).string(newJoinKeyBlob).string(signature).string(newKeySignature).toBuffer();
+  const body = new SshWriter(512).string(joinKeyBlob).uint64(BigInt(o.timeMs)).string(o.nonce).string(newJoinKeyBlob).string(signature).string(newKeySignature).string(o.registrationSecret ?? '').toBuffer();
   return BOUND_KEYPAIR_CREDENTIAL_PREFIX + body.toString('base64url');
 }
 
@@ -69,7 +71,7 @@ export function makeBoundKeypairCredential(o: { joinKey: KeyObject; newJoinKey?:
 export function parseBoundKeypairCredential(credential: string): BoundKeypairProof {
   if (credential.length > MAX_CREDENTIAL_LENGTH || !credential.startsWith(BOUND_KEYPAIR_CREDENTIAL_PREFIX)) throw invalidArgument('not a bound-keypair credential');
   const r = new SshReader(Buffer.from(credential.slice(BOUND_KEYPAIR_CREDENTIAL_PREFIX.length), 'base64url'), 'bound-keypair credential');
-  const p = { joinKeyBlob: Buffer.from(r.string()), timeMs: r.uint64(), nonce: Buffer.from(r.string()), newJoinKeyBlob: Buffer.from(r.string()), signature: Buffer.from(r.string()), newKeySignature: Buffer.from(r.string()) };
+  const p = { joinKeyBlob: Buffer.from(r.string()), timeMs: r.uint64(), nonce: Buffer.from(r.string()), newJoinKeyBlob: Buffer.from(r.string()), signature: Buffer.from(r.string()), newKeySignature: Buffer.from(r.string()), registrationSecret: r.string().toString('utf8') };
   r.end();
   if (p.timeMs > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidArgument('bound-keypair credential: time out of range');
   if (p.nonce.length < 16 || p.nonce.length > 64) throw invalidArgument('bound-keypair credential: nonce must be 16 to 64 bytes');

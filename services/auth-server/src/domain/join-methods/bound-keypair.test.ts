@@ -5,6 +5,7 @@ import { delegatedWorld } from './test-world';
 
 const AUD = 'mezite:default/bk-host';
 const ec = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const secretYaml = (extra = '') => `kind: join_token\nmetadata:\n  name: bk-host\nspec:\n  bot: github-deploy\n  join_method: bound_keypair\n  bound_keypair:\n    registration_secret: generate\n${extra}`;
 const yaml = (pub: string, extra = '') => `kind: join_token\nmetadata:\n  name: bk-host\nspec:\n  bot: github-deploy\n  join_method: bound_keypair\n  bound_keypair:\n    public_key: ${pub}\n${extra}`;
 
 /** The `bound_keypair` method through JoinManager: joins, recoveries, rotation, and every refusal. */
@@ -151,5 +152,60 @@ describe('bound_keypair join method', () => {
     ['server state', () => `${formatPublicKey(generateKeyPairSync('ed25519').publicKey)}\n    recoveries: 0`, /kept by the server/],
   ])('refuses a resource with %s', async (_n, key, msg) => {
     await expect(delegatedWorld(yaml(key()))).rejects.toThrow(msg);
+  });
+
+  describe('with a one-time registration secret', () => {
+    async function registering() {
+      const w = await delegatedWorld(secretYaml());
+      const created = await w.resources.upsert(w.admin, { yaml: secretYaml(), fileName: 't.yaml', force: true });
+      const secret = created.shown?.registration_secret as string;
+      const join = (o: { secret?: string; key?: KeyObject; source?: string } = {}) => {
+        const key = o.key ?? generateKeyPairSync('ed25519').privateKey;
+        const cert = formatPublicKey(ec().publicKey);
+        const credential = makeBoundKeypairCredential({ joinKey: key, audience: AUD, certPublicKeyBlob: parsePublicKey(cert).blob, timeMs: w.clock.now().getTime(), nonce: randomBytes(16), registrationSecret: o.secret ?? secret });
+        return w.joins.join({ joinToken: 'bk-host', idToken: credential, publicKey: cert, requestedTtlMs: 3600_000, requestId: randomUUID(), source: o.source ?? '198.51.100.9' });
+      };
+      const lastReason = () => w.audit.events.filter((e) => e.type === 'bot.join' && e.result === 'failure').pop()?.details.reason;
+      return { ...w, secret, join, lastReason };
+    }
+
+    it('is shown once and stored only as its keyed hash', async () => {
+      const s = await registering();
+      expect(s.secret).toMatch(/^bkr_[A-Za-z0-9_-]{32}$/);
+      const stored = (await s.resources.get(s.admin, 'bk-host')).options;
+      expect(JSON.stringify(stored)).not.toContain(s.secret);
+      expect(stored.registration_secret_hash).toMatch(/^[0-9a-f]{64}$/);
+    });
+
+    it('binds the key the machine registers with; the secret is then spent', async () => {
+      const s = await registering();
+      const key = generateKeyPairSync('ed25519');
+      await s.join({ key: key.privateKey });
+      const stored = (await s.resources.get(s.admin, 'bk-host')).options;
+      expect(stored.bound_public_key).toBe(formatPublicKey(key.publicKey));
+      expect(stored.registration_secret_hash).toBeUndefined();
+      await expect(s.join()).rejects.toThrow('invalid join token');
+      expect(s.lastReason()).toBe('wrong join key');
+    });
+
+    it('refuses a wrong secret', async () => {
+      const s = await registering();
+      await expect(s.join({ secret: 'bkr_' + 'A'.repeat(32) })).rejects.toThrow('invalid join token');
+      expect(s.lastReason()).toBe('wrong registration secret');
+      expect(await s.instances()).toHaveLength(0);
+    });
+
+    it('20 machines redeem one secret at once: exactly one registers', async () => {
+      const s = await registering();
+      const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => s.join({ source: `198.51.100.${i + 1}` })));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(await s.instances()).toHaveLength(1);
+      expect(results.filter((r) => r.status === 'rejected').every((r) => /invalid join token/.test(String((r as PromiseRejectedResult).reason)))).toBe(true);
+    });
+
+    it.each([['public_key and a secret', `    public_key: ${formatPublicKey(generateKeyPairSync('ed25519').publicKey)}\n`], ['a secret other than generate', '']])('refuses a resource with %s', async (_n, extra) => {
+      const doc = extra ? secretYaml(extra) : secretYaml().replace('generate', 'hunter2');
+      await expect(delegatedWorld(doc)).rejects.toThrow(/exactly one|only value/);
+    });
   });
 });

@@ -1,3 +1,4 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { invalidArgument } from '@mezite/identity';
 import { fingerprintSha256, formatPublicKey, parseBoundKeypairCredential, parsePublicKey, parsePublicKeyBlob, verifyBoundKeypairStatement, type BoundKeypairProof, type SshPublicKey } from '@mezite/ssh';
 import { refused } from '../refusal';
@@ -11,9 +12,9 @@ export const BOUND_KEYPAIR_WINDOW_MS = 120_000;
 /** Recoveries allowed when the resource does not say. */
 export const DEFAULT_MAX_RECOVERIES = 3;
 /** What an admin may set in `spec.bound_keypair`. */
-const SETTINGS = ['public_key', 'max_recoveries'];
+const SETTINGS = ['public_key', 'registration_secret', 'max_recoveries'];
 /** What the server keeps in the resource's options as joins happen (shown by `join-tokens show`, never set in YAML). */
-const STATE = ['bound_public_key', 'instance_id', 'recoveries'];
+const STATE = ['bound_public_key', 'instance_id', 'recoveries', 'registration_secret_hash', 'registration'];
 const KEY_TYPES = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521']);
 
 function joinKey(line: string, field: string): SshPublicKey {
@@ -50,14 +51,29 @@ export function maxRecoveriesOf(r: Pick<JoinResource, 'options'>): number {
 export class BoundKeypairJoinMethod implements JoinMethod {
   readonly name = 'bound_keypair';
 
+  /** `secretHash`: the keyed hash one-time registration secrets are stored under (as join tokens are); without it none can be generated. */
+  constructor(private readonly o: { secretHash?: (plaintext: string) => Buffer | Promise<Buffer> } = {}) {}
+
+  /** `registration_secret: generate` becomes a secret shown once, stored as its keyed hash only. */
+  async prepare(options: Record<string, string>): Promise<{ options: Record<string, string>; shown: Record<string, string> }> {
+    if (options.registration_secret === undefined) return { options, shown: {} };
+    if (!this.o.secretHash) throw invalidArgument('spec.bound_keypair.registration_secret: this server cannot generate registration secrets');
+    const { registration_secret: _generate, ...rest } = options;
+    const secret = `bkr_${randomBytes(24).toString('base64url')}`;
+    const hash = Buffer.from(await this.o.secretHash(secret)).toString('hex');
+    return { options: { ...rest, registration_secret_hash: hash }, shown: { registration_secret: secret } };
+  }
+
   checkResource(r: Pick<JoinResource, 'allow' | 'options'>): void {
     for (const k of Object.keys(r.options)) {
       if (STATE.includes(k)) throw invalidArgument(`spec.bound_keypair.${k}: kept by the server, not set in a resource`);
       if (!SETTINGS.includes(k)) throw invalidArgument(`spec.bound_keypair.${k}: unknown setting; expected one of ${SETTINGS.join(', ')}`);
     }
     if (r.allow.length > 0) throw invalidArgument('spec.allow: a bound_keypair join is allowed by its key; it takes no allow rules');
-    if (!r.options.public_key) throw invalidArgument('spec.bound_keypair.public_key: required (the machine\'s join key, one authorized_keys line)');
-    joinKey(r.options.public_key, 'spec.bound_keypair.public_key');
+    const secret = r.options.registration_secret;
+    if (secret !== undefined && secret !== 'generate') throw invalidArgument('spec.bound_keypair.registration_secret: the only value is "generate" (the server makes the secret and shows it once)');
+    if (!r.options.public_key === (secret === undefined)) throw invalidArgument('spec.bound_keypair: set public_key (the machine\'s join key, one authorized_keys line) or registration_secret: generate, exactly one');
+    if (r.options.public_key) joinKey(r.options.public_key, 'spec.bound_keypair.public_key');
     const max = r.options.max_recoveries;
     if (max !== undefined && (!/^\d{1,4}$/.test(max) || Number(max) > 1000)) throw invalidArgument('spec.bound_keypair.max_recoveries: expected a whole number from 0 to 1000');
   }
@@ -73,9 +89,24 @@ export class BoundKeypairJoinMethod implements JoinMethod {
       throw subject('malformed proof');
     }
     const bound = boundKeyOf(r);
-    const key = bound ? parsePublicKey(bound) : null;
     const presented = fingerprintSha256(p.joinKeyBlob);
-    if (!key || !key.blob.equals(p.joinKeyBlob)) throw subject('wrong join key', { presented_key: presented });
+    let key: SshPublicKey;
+    let registering = false;
+    if (bound) {
+      key = parsePublicKey(bound);
+      if (!key.blob.equals(p.joinKeyBlob)) throw subject('wrong join key', { presented_key: presented });
+    } else {
+      // No key yet: the one-time registration secret binds the key the machine presents (and proves it holds, below).
+      if (!r.options.registration_secret_hash || !p.registrationSecret) throw subject('no join key registered', { presented_key: presented });
+      if (!(await this.secretMatches(p.registrationSecret, r.options.registration_secret_hash))) throw subject('wrong registration secret', { presented_key: presented });
+      try {
+        key = parsePublicKeyBlob(p.joinKeyBlob);
+      } catch {
+        throw subject('malformed join key', { presented_key: presented });
+      }
+      if (!KEY_TYPES.has(key.type)) throw subject('unusable join key', { presented_key: presented });
+      registering = true;
+    }
     let newKey: SshPublicKey | undefined;
     if (p.newJoinKeyBlob.length > 0) {
       try {
@@ -91,9 +122,11 @@ export class BoundKeypairJoinMethod implements JoinMethod {
     const previousInstanceId = r.options.instance_id || null;
     const used = Number(r.options.recoveries ?? '0');
     const max = maxRecoveriesOf(r);
-    const options: Record<string, string> = { ...r.options, recoveries: String(previousInstanceId ? used + 1 : used) };
+    const { registration_secret_hash: _spent, ...kept } = r.options;
+    const options: Record<string, string> = { ...kept, recoveries: String(previousInstanceId ? used + 1 : used) };
+    if (registering) options.bound_public_key = formatPublicKey(key.blob);
     if (newKey) options.bound_public_key = formatPublicKey(newKey.blob);
-    const details: Record<string, string> = { join_key: presented, recovery: String(previousInstanceId !== null) };
+    const details: Record<string, string> = { join_key: presented, recovery: String(previousInstanceId !== null), ...(registering ? { registered: 'true' } : {}) };
     if (newKey) details.new_join_key = fingerprintSha256(newKey.blob);
     return {
       issuer: BOUND_KEYPAIR_ISSUER,
@@ -102,5 +135,12 @@ export class BoundKeypairJoinMethod implements JoinMethod {
       details,
       binding: { revision: r.revision, options, previousInstanceId, exhausted: previousInstanceId !== null && used >= max },
     };
+  }
+
+  private async secretMatches(secret: string, storedHex: string): Promise<boolean> {
+    if (!this.o.secretHash || secret.length > 200) return false;
+    const got = Buffer.from(await this.o.secretHash(secret));
+    const want = Buffer.from(storedHex, 'hex');
+    return got.length === want.length && timingSafeEqual(got, want);
   }
 }

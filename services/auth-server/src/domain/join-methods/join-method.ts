@@ -67,4 +67,10 @@ export interface JoinMethod {
    * issuer's keys) is Unavailable, never an admission.
    */
   verify(attempt: JoinAttempt): Promise<VerifiedJoin>;
+  /**
+   * Settings the server derives when a resource is stored (after `checkResource`): the
+   * options to store, and what the admin is shown once (a generated secret, of which only
+   * a keyed hash is stored).
+   */
+  prepare?(options: Record<string, string>): Promise<{ options: Record<string, string>; shown: Record<string, string> }>;
 }

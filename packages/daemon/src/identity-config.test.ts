@@ -106,3 +106,10 @@ test('gitlab reads the env var the job names, kubernetes the token file; each se
   expect(loadIdentityConfig({ ...base, 'join-method': 'kubernetes', 'join-token': 'k' }, undefined, user)).toMatchObject({ joinMethod: 'kubernetes', idTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' });
   expect(() => loadIdentityConfig({ ...base, 'join-method': 'github', 'join-token': 'g', 'id-token-file': '/x' }, undefined, user)).toThrow(/--id-token-file is for --join-method=kubernetes/);
 });
+
+test('--registration-secret (or MEZITE_REGISTRATION_SECRET) is for --join-method=bound-keypair only', () => {
+  const bk = { ...base, 'join-method': 'bound-keypair', 'join-token': 'host-01' };
+  expect(loadIdentityConfig({ ...bk, 'registration-secret': 'bkr_x' }, undefined, user)).toMatchObject({ joinMethod: 'bound-keypair', registrationSecret: 'bkr_x' });
+  expect(loadIdentityConfig(bk, undefined, { ...user, env: { MEZITE_REGISTRATION_SECRET: 'bkr_env' } })).toMatchObject({ registrationSecret: 'bkr_env' });
+  expect(() => loadIdentityConfig({ ...base, 'join-method': 'github', 'join-token': 'g', 'registration-secret': 'bkr_x' }, undefined, user)).toThrow(/--registration-secret is for --join-method=bound-keypair/);
+});

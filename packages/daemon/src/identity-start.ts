@@ -199,7 +199,7 @@ function recordDestination(config: IdentityConfig, env: NodeJS.ProcessEnv, logge
 function idTokenSource(config: IdentityConfig, env: NodeJS.ProcessEnv, clock: Clock, joinKey: KeyObject | undefined): ((publicKey: string) => Promise<string>) | undefined {
   switch (config.joinMethod) {
     case 'bound-keypair':
-      return boundKeypairCredential(joinKey as KeyObject, audienceFor(config.joinToken as string, config.joinAudience), clock);
+      return boundKeypairCredential(joinKey as KeyObject, audienceFor(config.joinToken as string, config.joinAudience), clock, config.registrationSecret);
     case 'github':
       return () => fetchGithubIdToken(env, audienceFor(config.joinToken as string, config.joinAudience));
     case 'gitlab':

@@ -42,6 +42,6 @@ export async function loadOrCreateJoinKey(dataDir: string, log: (msg: string, fi
 }
 
 /** The credential of a bound-keypair join: a fresh statement for each attempt, signed by the join key. */
-export function boundKeypairCredential(joinKey: KeyObject, audience: string, clock: Clock): (publicKey: string) => Promise<string> {
-  return async (publicKey) => makeBoundKeypairCredential({ joinKey, audience, certPublicKeyBlob: parsePublicKey(publicKey).blob, timeMs: clock.now().getTime(), nonce: randomBytes(16) });
+export function boundKeypairCredential(joinKey: KeyObject, audience: string, clock: Clock, registrationSecret?: string): (publicKey: string) => Promise<string> {
+  return async (publicKey) => makeBoundKeypairCredential({ joinKey, audience, certPublicKeyBlob: parsePublicKey(publicKey).blob, timeMs: clock.now().getTime(), nonce: randomBytes(16), ...(registrationSecret ? { registrationSecret } : {}) });
 }

@@ -26,6 +26,7 @@ const START_OPTIONS = {
   'certificate-ttl': { type: 'string', defaultDescription: '1h', describe: 'Certificate lifetime to ask for; the bot\'s roles may shorten it' },
   'one-shot': { type: 'boolean', describe: 'Join (or renew), write the files and exit' },
   'data-dir': { type: 'string', defaultDescription: `${ROOT_DATA_DIR} as root, else ~/.local/state/mezite/identity ($XDG_STATE_HOME)`, describe: 'Where mezd keeps its state between runs (0700): current key, certificate, generation, pinned CA' },
+  'registration-secret': { type: 'string', describe: 'With --join-method=bound-keypair: the one-time secret from mezctl create -f (registration_secret: generate), traded for registering this machine\'s join key; MEZITE_REGISTRATION_SECRET keeps it out of ps' },
   'ca-pin': { type: 'string', describe: 'sha256:<hex> pin of the auth server\'s CA (ca_pin in /.well-known/mezite), checked on first contact; without it the CA is trusted on first use, with a warning; env MEZITE_CA_PIN' },
 } as const;
 

@@ -100,4 +100,23 @@ describeNeeding(sshdUnavailable(), 'bound-keypair joins: recovery after expiry, 
     expect(lock?.details.first_address).toMatch(/^(127\.0\.0\.1|::1|::ffff:127\.0\.0\.1)$/);
     expect(lock?.details.second_address).toMatch(/^(127\.0\.0\.1|::1|::ffff:127\.0\.0\.1)$/);
   });
+
+  test('with a one-time registration secret, mezd makes its join key on first start and registers it; the secret works once', async () => {
+    writeFileSync(join(dir, 'bk2.yaml'), ['kind: join_token', 'metadata:', '  name: bk-host-2', 'spec:', '  bot: host-bot', '  join_method: bound_keypair', '  bound_keypair:', '    registration_secret: generate', ''].join('\n'));
+    const created = await mezctl(['create', '-f', 'bk2.yaml']);
+    const secret = /^Registration secret \(shown once.*\): (bkr_\S+)$/m.exec(created.stdout)?.[1] as string;
+    expect(secret).toBeDefined();
+    expect((await mezctl(['join-tokens', 'show', 'bk-host-2'])).stdout).not.toContain(secret);
+    const start = (machine: string) =>
+      runBin('mezd', ['identity', 'start', `--auth-server=localhost:${stack.ports.auth}`, '--join-method=bound-keypair', '--join-token=bk-host-2', `--destination=${join(dir, machine, 'certs')}`, `--data-dir=${join(dir, machine, 'state')}`, '--one-shot'], { env: { HOME: dir, MEZITE_REGISTRATION_SECRET: secret }, cwd: dir, timeoutMs: 60_000 });
+    const r = await start('host-c');
+    expect({ code: r.code, stderr: noTofu(r.stderr) }).toEqual({ code: 0, stderr: '' });
+    const pub = readFileSync(join(dir, 'host-c', 'state', 'join-key.pub'), 'utf8').trim();
+    const shown = JSON.parse((await mezctl(['join-tokens', 'show', 'bk-host-2', '--output', 'json'])).stdout) as { options: Record<string, string> };
+    expect(shown.options.bound_public_key).toBe(pub);
+    expect((await ssh('host-c')).stdout).toBe('deploy\n');
+    // Another machine with the same (spent) secret and its own new key is refused.
+    const other = await start('host-d');
+    expect(other.stderr).toMatch(/Unauthenticated: invalid join token/);
+  });
 });

@@ -123,6 +123,20 @@ describe('bound_keypair join method', () => {
     await s.join({ key: next.privateKey }).run();
   });
 
+  it('a rotation retried after its answer was lost (old key + the now-bound new key) is still admitted', async () => {
+    const s = await setup();
+    const next = generateKeyPairSync('ed25519');
+    const a = s.join({ newJoinKey: next.privateKey });
+    const first = await a.run();
+    // mezd did not learn the answer: it presents the same rotation again, with a fresh proof for the same certificate key.
+    const retry = await s.join({ newJoinKey: next.privateKey, cert: a.cert }).run();
+    expect(retry.instanceId).toBe(first.instanceId);
+    expect((await s.resource()).bound_public_key).toBe(formatPublicKey(next.publicKey));
+    // Only the retired key, without the bound key's signature, is refused.
+    s.expire();
+    await s.refusedWith(s.join().run(), 'wrong join key');
+  });
+
   it('refuses a rotation the new key did not sign', async () => {
     const s = await setup();
     const a = s.join({ newJoinKey: generateKeyPairSync('ed25519').privateKey });

@@ -92,9 +92,14 @@ export class BoundKeypairJoinMethod implements JoinMethod {
     const presented = fingerprintSha256(p.joinKeyBlob);
     let key: SshPublicKey;
     let registering = false;
+    /** A retried rotation whose answer was lost: the new key, already bound, signs too; nothing is rebound. */
+    let rotatedBefore = false;
     if (bound) {
       key = parsePublicKey(bound);
-      if (!key.blob.equals(p.joinKeyBlob)) throw subject('wrong join key', { presented_key: presented });
+      if (!key.blob.equals(p.joinKeyBlob)) {
+        if (p.newJoinKeyBlob.length === 0 || !key.blob.equals(p.newJoinKeyBlob)) throw subject('wrong join key', { presented_key: presented });
+        rotatedBefore = true;
+      }
     } else {
       // No key yet: the one-time registration secret binds the key the machine presents (and proves it holds, below).
       if (!r.options.registration_secret_hash || !p.registrationSecret) throw subject('no join key registered', { presented_key: presented });
@@ -108,7 +113,15 @@ export class BoundKeypairJoinMethod implements JoinMethod {
       registering = true;
     }
     let newKey: SshPublicKey | undefined;
-    if (p.newJoinKeyBlob.length > 0) {
+    if (rotatedBefore) {
+      // The statement's signer is the retired key; the bound key's own signature is what admits it.
+      newKey = key;
+      try {
+        key = parsePublicKeyBlob(p.joinKeyBlob);
+      } catch {
+        throw subject('malformed join key', { presented_key: presented });
+      }
+    } else if (p.newJoinKeyBlob.length > 0) {
       try {
         newKey = parsePublicKeyBlob(p.newJoinKeyBlob);
       } catch {
@@ -118,6 +131,7 @@ export class BoundKeypairJoinMethod implements JoinMethod {
     }
     const statement = { audience: a.audience, certPublicKeyBlob: a.publicKey.blob, timeMs: p.timeMs, nonce: p.nonce, joinKeyBlob: p.joinKeyBlob, newJoinKeyBlob: p.newJoinKeyBlob };
     if (!verifyBoundKeypairStatement(statement, key, p.signature, newKey, p.newKeySignature)) throw subject('bad signature', { presented_key: presented });
+    if (rotatedBefore) newKey = undefined;
     if (Math.abs(a.now.getTime() - p.timeMs) > BOUND_KEYPAIR_WINDOW_MS) throw subject('signed time out of window', { presented_key: presented, signed_at: new Date(p.timeMs).toISOString() });
     const previousInstanceId = r.options.instance_id || null;
     const used = Number(r.options.recoveries ?? '0');

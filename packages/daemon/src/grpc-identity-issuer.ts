@@ -19,6 +19,8 @@ export class GrpcIdentityIssuer implements IdentityIssuer {
   constructor(
     private readonly client: JoinClient,
     private readonly idToken?: (publicKey: string) => Promise<string>,
+    /** Called after a successful join (bound-keypair: a rotated join key becomes current). */
+    private readonly afterJoin?: () => Promise<void>,
   ) {
     if (!client) throw new Error('GrpcIdentityIssuer: client is required');
   }
@@ -29,6 +31,7 @@ export class GrpcIdentityIssuer implements IdentityIssuer {
       { joinToken: input.joinToken, idToken, publicKey: input.publicKey, requestedTtlSeconds: toSeconds(input.ttlMs), heartbeat: toProtoHeartbeat(input.heartbeat) },
       callOptions(input.requestId),
     );
+    await this.afterJoin?.();
     return fromResponse(r);
   }
 

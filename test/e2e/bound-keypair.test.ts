@@ -70,13 +70,17 @@ describeNeeding(sshdUnavailable(), 'bound-keypair joins: recovery after expiry, 
     expect((await ssh('host-a')).stdout).toBe('deploy\n');
   });
 
-  test('stopped until its certificate expired, it recovers by itself; join-tokens show counts the recovery', async () => {
+  test('stopped until its certificate expired, it recovers by itself (rotating its join key); join-tokens show counts the recovery', async () => {
     await untilExpired(join(dir, 'host-a', 'certs'));
     expect((await ssh('host-a')).code).not.toBe(0);
+    // The operator staged a new join key: the recovery presents it, signed by both keys, and the resource binds it.
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host-a', 'state', 'join-key.next')]);
+    const next = readFileSync(join(dir, 'host-a', 'state', 'join-key.next.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
     const r = await mezd('host-a');
     expect({ code: r.code, stderr: noTofu(r.stderr) }).toEqual({ code: 0, stderr: '' });
     expect((await ssh('host-a')).stdout).toBe('deploy\n');
-    expect(await options()).toMatchObject({ recoveries: '1' });
+    expect(await options()).toMatchObject({ recoveries: '1', bound_public_key: next });
+    expect(readFileSync(join(dir, 'host-a', 'state', 'join-key.pub'), 'utf8').split(' ').slice(0, 2).join(' ')).toBe(next);
     expect((await mezctl(['join-tokens', 'show', 'bk-host'])).stdout).toMatch(/^bound_keypair\.recoveries: 1$/m);
   }, 150_000);
 

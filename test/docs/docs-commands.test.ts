@@ -92,6 +92,7 @@ const SUBSTITUTIONS: Array<{ doc: string; test: () => string | Promise<string>; 
   { doc: 'deploy@10.0.0.5', test: () => `-p ${page.sshPort} deploy@127.0.0.1`, why: 'the same, for ssh' },
   { doc: 'ansible_host=10.0.0.5', test: () => `ansible_host=127.0.0.1 ansible_port=${page.sshPort}`, why: 'the same, for Ansible' },
   { doc: '10.0.0.5', test: () => '127.0.0.1', why: "the node's address" },
+  { doc: 'mezd identity start --data-dir=', test: () => 'mezd identity start --data-dir=', why: 'a block that names its own data dir keeps it (its /var/lib/mezite/ path is still under the fake root)', commandsOnly: true },
   { doc: 'mezd identity start', test: () => `mezd identity start --data-dir=${page.root}/var/lib/mezite/identity`, why: "root's default data dir, under the page's fake root", commandsOnly: true },
   { doc: 'mezd node start', test: () => `mezd node start --data-dir=${page.root}/var/lib/mezite/node --refresh-interval=1s`, why: "the same, and a CA rotation reaches sshd in 1 s instead of the default minute", commandsOnly: true },
   { doc: '/etc/ssh/', test: () => `${page.root}/etc/ssh/`, why: "the node's files, under the page's fake root (the test's host key is there)" },

@@ -15,20 +15,23 @@ type JoinClient = Client<typeof authv1.JoinServiceDefinition, MeziteCallOptions>
  * `retryAfterMs`.
  */
 export class GrpcIdentityIssuer implements IdentityIssuer {
-  /** `idToken`: for a delegated join, fetches the platform's ID token afresh for each join. */
+  /** `idToken`: for a delegated join, fetches the platform's ID token (or makes the join key's proof for the key to certify) afresh for each join. */
   constructor(
     private readonly client: JoinClient,
-    private readonly idToken?: () => Promise<string>,
+    private readonly idToken?: (publicKey: string) => Promise<string>,
+    /** Called after a successful join (bound-keypair: a rotated join key becomes current). */
+    private readonly afterJoin?: () => Promise<void>,
   ) {
     if (!client) throw new Error('GrpcIdentityIssuer: client is required');
   }
 
   async join(input: JoinInput): Promise<IssuedCertificate> {
-    const idToken = this.idToken ? await this.idToken() : '';
+    const idToken = this.idToken ? await this.idToken(input.publicKey) : '';
     const r = await this.client.join(
       { joinToken: input.joinToken, idToken, publicKey: input.publicKey, requestedTtlSeconds: toSeconds(input.ttlMs), heartbeat: toProtoHeartbeat(input.heartbeat) },
       callOptions(input.requestId),
     );
+    await this.afterJoin?.();
     return fromResponse(r);
   }
 

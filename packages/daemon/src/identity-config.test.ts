@@ -96,7 +96,7 @@ test('a missing config file is named', () => {
 test('--join-method=github names a join-token resource; other methods and a missing name are refused', () => {
   expect(loadIdentityConfig({ ...base, 'join-method': 'github', 'join-token': 'gha-deploy' }, undefined, user)).toMatchObject({ joinMethod: 'github', joinToken: 'gha-deploy' });
   expect(loadIdentityConfig({ ...base, 'join-method': 'github', 'join-token': 'gha-deploy', 'join-audience': 'mezite-prod' }, undefined, user)).toMatchObject({ joinAudience: 'mezite-prod' });
-  expect(() => loadIdentityConfig({ ...base, 'join-method': 'carrier-pigeon', 'join-token': 'x' }, undefined, user)).toThrow(/--join-method must be token, github, gitlab, kubernetes/);
+  expect(() => loadIdentityConfig({ ...base, 'join-method': 'carrier-pigeon', 'join-token': 'x' }, undefined, user)).toThrow(/--join-method must be token, github, gitlab, kubernetes, bound-keypair/);
   expect(() => loadIdentityConfig({ ...base, 'join-method': 'github' }, undefined, user)).toThrow(/--join-method=github needs --join-token/);
 });
 
@@ -105,4 +105,11 @@ test('gitlab reads the env var the job names, kubernetes the token file; each se
   expect(loadIdentityConfig({ ...base, 'join-method': 'gitlab', 'join-token': 'gl', 'id-token-env': 'GITLAB_JWT' }, undefined, user)).toMatchObject({ idTokenEnv: 'GITLAB_JWT' });
   expect(loadIdentityConfig({ ...base, 'join-method': 'kubernetes', 'join-token': 'k' }, undefined, user)).toMatchObject({ joinMethod: 'kubernetes', idTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' });
   expect(() => loadIdentityConfig({ ...base, 'join-method': 'github', 'join-token': 'g', 'id-token-file': '/x' }, undefined, user)).toThrow(/--id-token-file is for --join-method=kubernetes/);
+});
+
+test('--registration-secret (or MEZITE_REGISTRATION_SECRET) is for --join-method=bound-keypair only', () => {
+  const bk = { ...base, 'join-method': 'bound-keypair', 'join-token': 'host-01' };
+  expect(loadIdentityConfig({ ...bk, 'registration-secret': 'bkr_x' }, undefined, user)).toMatchObject({ joinMethod: 'bound-keypair', registrationSecret: 'bkr_x' });
+  expect(loadIdentityConfig(bk, undefined, { ...user, env: { MEZITE_REGISTRATION_SECRET: 'bkr_env' } })).toMatchObject({ registrationSecret: 'bkr_env' });
+  expect(() => loadIdentityConfig({ ...base, 'join-method': 'github', 'join-token': 'g', 'registration-secret': 'bkr_x' }, undefined, user)).toThrow(/--registration-secret is for --join-method=bound-keypair/);
 });

@@ -34,10 +34,12 @@ export interface IdentityConfig {
   idTokenFile?: string;
   /** The audience to request an ID token for, when the resource names one; else the default (`audienceFor`). */
   joinAudience?: string;
+  /** bound-keypair: the one-time secret traded for registering the join key (spent after the first join; harmless afterwards). */
+  registrationSecret?: string;
 }
 
 /** The keys of the command line and of a `--config` file (the same names). */
-export const CONFIG_KEYS = ['auth-server', 'join-token', 'join-method', 'join-audience', 'id-token-env', 'id-token-file', 'destination', 'renewal-interval', 'certificate-ttl', 'one-shot', 'data-dir', 'ca-pin'] as const;
+export const CONFIG_KEYS = ['auth-server', 'join-token', 'join-method', 'join-audience', 'id-token-env', 'id-token-file', 'destination', 'renewal-interval', 'certificate-ttl', 'one-shot', 'data-dir', 'ca-pin', 'registration-secret'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 type RawConfig = Partial<Record<ConfigKey, string | boolean>>;
 
@@ -46,10 +48,10 @@ type RawConfig = Partial<Record<ConfigKey, string | boolean>>;
  * Mezite tool, and the token in the environment stays out of `ps`. The others would
  * collide with the stack's own variables (`MEZITE_DATA_DIR`).
  */
-export const CONFIG_ENV: Partial<Record<ConfigKey, string>> = { 'auth-server': 'MEZITE_AUTH_SERVER', 'join-token': 'MEZITE_JOIN_TOKEN', 'ca-pin': 'MEZITE_CA_PIN' };
+export const CONFIG_ENV: Partial<Record<ConfigKey, string>> = { 'auth-server': 'MEZITE_AUTH_SERVER', 'join-token': 'MEZITE_JOIN_TOKEN', 'ca-pin': 'MEZITE_CA_PIN', 'registration-secret': 'MEZITE_REGISTRATION_SECRET' };
 
 /** The methods whose credential is the platform's ID token. */
-export const DELEGATED_JOIN_METHODS = ['github', 'gitlab', 'kubernetes'] as const;
+export const DELEGATED_JOIN_METHODS = ['github', 'gitlab', 'kubernetes', 'bound-keypair'] as const;
 export type DelegatedJoinMethod = (typeof DELEGATED_JOIN_METHODS)[number];
 /** Where a gitlab job puts its `id_tokens` JWT unless told otherwise (`id_tokens: MEZITE_ID_TOKEN: aud: …`). */
 export const DEFAULT_ID_TOKEN_ENV = 'MEZITE_ID_TOKEN';
@@ -160,6 +162,8 @@ export function loadIdentityConfig(flags: RawConfig, configFile: string | undefi
   const idTokenFile = text('id-token-file');
   if (idTokenEnv && delegated !== 'gitlab') problems.push('--id-token-env is for --join-method=gitlab');
   if (idTokenFile && delegated !== 'kubernetes') problems.push('--id-token-file is for --join-method=kubernetes');
+  const registrationSecret = text('registration-secret');
+  if (registrationSecret && delegated !== 'bound-keypair') problems.push('--registration-secret is for --join-method=bound-keypair');
   const audience = text('join-audience');
   const dataDir = resolve(text('data-dir') ?? defaultDataDir(e));
 
@@ -180,6 +184,7 @@ export function loadIdentityConfig(flags: RawConfig, configFile: string | undefi
     ...(delegated === 'gitlab' ? { idTokenEnv: idTokenEnv ?? DEFAULT_ID_TOKEN_ENV } : {}),
     ...(delegated === 'kubernetes' ? { idTokenFile: resolve(idTokenFile ?? DEFAULT_ID_TOKEN_FILE) } : {}),
     ...(audience ? { joinAudience: audience } : {}),
+    ...(registrationSecret ? { registrationSecret } : {}),
   };
 }
 

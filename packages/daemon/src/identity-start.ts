@@ -13,6 +13,7 @@ import { DirectoryStateStore } from './directory-state-store';
 import { UsageError } from './errors';
 import { audienceFor, fetchGithubIdToken, gitlabIdToken, kubernetesIdToken } from './id-token-sources';
 import { GrpcIdentityIssuer } from './grpc-identity-issuer';
+import { JoinKeyring } from './join-key';
 import type { IdentityConfig } from './identity-config';
 import { IdentityRenewer } from './identity-renewer';
 import { kubernetesSecretDestination } from './kubernetes-secret-destination';
@@ -94,8 +95,9 @@ export async function identityStart(config: IdentityConfig, io: IdentityStartIo)
     defaultDeadlineMs: 15_000,
   });
   try {
+    const keyring = config.joinMethod === 'bound-keypair' ? await JoinKeyring.load(config.dataDir, (msg, fields) => logger.info(msg, fields)) : undefined;
     const renewer = new IdentityRenewer({
-      issuer: new GrpcIdentityIssuer(clients.create(authv1.JoinServiceDefinition), idTokenSource(config, env)),
+      issuer: new GrpcIdentityIssuer(clients.create(authv1.JoinServiceDefinition), idTokenSource(config, env, clock, keyring), keyring ? () => keyring.joined() : undefined),
       store,
       destinations: [destination],
       clock,
@@ -193,8 +195,10 @@ function recordDestination(config: IdentityConfig, env: NodeJS.ProcessEnv, logge
 }
 
 /** Where a delegated join's ID token comes from, fetched or read afresh for each join; none for a one-time token. */
-function idTokenSource(config: IdentityConfig, env: NodeJS.ProcessEnv): (() => Promise<string>) | undefined {
+function idTokenSource(config: IdentityConfig, env: NodeJS.ProcessEnv, clock: Clock, keyring: JoinKeyring | undefined): ((publicKey: string) => Promise<string>) | undefined {
   switch (config.joinMethod) {
+    case 'bound-keypair':
+      return (keyring as JoinKeyring).credential(audienceFor(config.joinToken as string, config.joinAudience), clock, config.registrationSecret);
     case 'github':
       return () => fetchGithubIdToken(env, audienceFor(config.joinToken as string, config.joinAudience));
     case 'gitlab':

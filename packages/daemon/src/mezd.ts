@@ -17,7 +17,7 @@ const START_OPTIONS = {
   config: { type: 'string', describe: 'YAML or JSON file with the same keys as these flags (flags win)' },
   'auth-server': { type: 'string', describe: 'gRPC address of the auth server, host:port (port 3025); required here, in MEZITE_AUTH_SERVER or in --config' },
   'join-token': { type: 'string', describe: 'One-time join token from `mezctl bots add`: joined with on the first start and whenever it is not the token the identity in --data-dir was obtained with (the same token again just renews); MEZITE_JOIN_TOKEN keeps it out of ps' },
-  'join-method': { type: 'string', defaultDescription: 'token', describe: 'token (a one-time secret in --join-token), or github, gitlab, kubernetes: --join-token names a join-token resource and the platform\'s ID token proves the machine (no secret)' },
+  'join-method': { type: 'string', defaultDescription: 'token', describe: 'token (a one-time secret in --join-token), or github, gitlab, kubernetes: --join-token names a join-token resource and the platform\'s ID token proves the machine (no secret); or bound-keypair: the join key in <data-dir>/join-key (made on first start) proves it, and recovers an expired identity' },
   'join-audience': { type: 'string', defaultDescription: 'mezite:TENANT/NAME', describe: 'With --join-method=github: the audience to request, when the join-token resource sets spec.audience' },
   'id-token-env': { type: 'string', defaultDescription: 'MEZITE_ID_TOKEN', describe: 'With --join-method=gitlab: the environment variable the job\'s id_tokens puts the JWT in' },
   'id-token-file': { type: 'string', defaultDescription: '/var/run/secrets/kubernetes.io/serviceaccount/token', describe: 'With --join-method=kubernetes: the projected service-account token (audience: the resource\'s)' },
@@ -26,6 +26,7 @@ const START_OPTIONS = {
   'certificate-ttl': { type: 'string', defaultDescription: '1h', describe: 'Certificate lifetime to ask for; the bot\'s roles may shorten it' },
   'one-shot': { type: 'boolean', describe: 'Join (or renew), write the files and exit' },
   'data-dir': { type: 'string', defaultDescription: `${ROOT_DATA_DIR} as root, else ~/.local/state/mezite/identity ($XDG_STATE_HOME)`, describe: 'Where mezd keeps its state between runs (0700): current key, certificate, generation, pinned CA' },
+  'registration-secret': { type: 'string', describe: 'With --join-method=bound-keypair: the one-time secret from mezctl create -f (registration_secret: generate), traded for registering this machine\'s join key; MEZITE_REGISTRATION_SECRET keeps it out of ps' },
   'ca-pin': { type: 'string', describe: 'sha256:<hex> pin of the auth server\'s CA (ca_pin in /.well-known/mezite), checked on first contact; without it the CA is trusted on first use, with a warning; env MEZITE_CA_PIN' },
 } as const;
 

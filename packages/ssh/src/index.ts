@@ -45,3 +45,12 @@ export {
   parseKrl,
 } from './krl';
 export { parsePrivateKey } from './private-key';
+export {
+  BOUND_KEYPAIR_CREDENTIAL_PREFIX,
+  boundKeypairSignedData,
+  makeBoundKeypairCredential,
+  parseBoundKeypairCredential,
+  verifyBoundKeypairStatement,
+  type BoundKeypairProof,
+  type BoundKeypairStatement,
+} from './bound-keypair-proof';

@@ -153,7 +153,7 @@ export async function main(): Promise<void> {
   const certs = new BotCertificates({ roles, ca, clock, maxCertTtlMs: cfg.botMaxCertTtlMs });
   const tokenHash = (plaintext: string) => joinTokens.storedHash(plaintext);
   const joinResourceStore = new PrismaJoinResourceStore(prisma);
-  const methods = joinMethods({ verifier: new IdTokenVerifier() });
+  const methods = joinMethods({ verifier: new IdTokenVerifier(), secretHash: tokenHash });
   const joinResources = new JoinResourceManager({ store: joinResourceStore, bots: botStore, methods, clock });
   const joins = new JoinManager({ bots: botStore, instances: instanceStore, tokens: joinTokenStore, tokenHash, certs, audit, clock, revocations, refusals, copyLockScope: cfg.copyLockScope, resources: joinResourceStore, methods, tenants: tenantStore });
   const nodeStore = new PrismaNodeStore(prisma);

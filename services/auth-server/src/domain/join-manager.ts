@@ -7,7 +7,7 @@ import { activeLock, type Bot, type BotStore } from './bot';
 import { type BotCertClaims, type BotCertificates, instanceOf, type IssuedBotCert } from './bot-certificates';
 import { boundedHeartbeat, type BotHeartbeat, type BotInstance, type BotInstanceStore, type LineageStep } from './bot-instance';
 import { joinAudience, validateName } from '@mezite/identity';
-import type { JoinMethod } from './join-methods/join-method';
+import type { JoinMethod, VerifiedJoin } from './join-methods/join-method';
 import type { JoinResourceStore } from './join-resource';
 import { JOIN_TOKEN_PATTERN, type JoinTokenStore } from './join-token';
 import { TokenJoin, tokenJoinMethod } from './join-methods/token';
@@ -142,7 +142,7 @@ export class JoinManager {
     if (!method || method === tokenJoinMethod) return this.refuseJoin(event, 'unknown join method', who);
     let verified;
     try {
-      verified = await method.verify({ credential: idToken, resource, audience: resource.audience || joinAudience(domain, name), now });
+      verified = await method.verify({ credential: idToken, resource, audience: resource.audience || joinAudience(domain, name), now, publicKey: pub });
     } catch (err) {
       const r = refusalOf(err);
       if (isMeziteError(err, 'Unauthenticated')) return this.refuseJoin(event, r?.reason ?? 'refused id token', { ...who, ...r?.subject, details: { ...who.details, ...r?.subject.details } });
@@ -155,10 +155,25 @@ export class JoinManager {
       await this.audit(tenant.id, 'bot.join', 'anonymous', `bot:${bot.name}`, 'failure', input.requestId, { reason: 'bot locked', join_token: name }).catch(() => undefined);
       throw permissionDenied(`bot "${bot.name}" is locked: ${lock.reason || 'no reason given'}`);
     }
+    const instanceId = randomUUID();
+    const binding = verified.binding;
+    if (binding) {
+      // A retry of a join whose answer was lost presents the same proof: answered below, never judged a copy.
+      const use = await this.o.resources.findUse(verified.issuer, verified.jti);
+      if (!use) {
+        // mezd retries a join whose answer was lost with a fresh proof for the same certificate key.
+        const retry = await this.retriedBoundJoin(bot, binding.previousInstanceId, pub, now);
+        if (retry) {
+          await this.recorded(tenant.id, 'bot.join', bot.name, input.requestId, { generation: '1', instance: retry.instanceId, join_token: name, join_method: method.name, replay: 'true', address: input.source, ...verified.details });
+          return retry;
+        }
+        await this.checkLineageEnded(bot, binding, input, event, who);
+      }
+    }
     const roles = await this.o.certs.rolesOf(bot);
     const heartbeat = boundedHeartbeat(input.heartbeat);
-    const issued = await this.o.resources.admit({ tenantId: tenant.id, resourceId: resource.id, issuer: verified.issuer, jti: verified.jti, expiresAt: verified.expiresAt, at: now }, async (createInstance) => {
-      const instanceId = randomUUID();
+    const rebind = binding ? { revision: binding.revision, options: { ...binding.options, instance_id: instanceId } } : undefined;
+    const issued = await this.o.resources.admit({ tenantId: tenant.id, resourceId: resource.id, issuer: verified.issuer, jti: verified.jti, expiresAt: verified.expiresAt, at: now, ...(rebind ? { rebind } : {}) }, async (createInstance) => {
       const { issued, step } = await this.o.certs.issue(bot, { instanceId, publicKey: pub, publicKeyLine: input.publicKey, requestedTtlMs: input.requestedTtlMs, generation: 1, requestId: input.requestId, address: input.source, roles });
       const instance: BotInstance = { id: instanceId, tenantId: bot.tenantId, botId: bot.id, generation: 1, joinMethod: method.name, joinTokenId: resource.id, createdAt: now, lastRenewalAt: now, lastAddress: input.source, heartbeat, certExpiresAt: step.expiresAt, lock: null, legacyGeneration: null };
       await createInstance(instance, step);
@@ -172,10 +187,56 @@ export class JoinManager {
         await this.recorded(tenant.id, 'bot.join', bot.name, input.requestId, { generation: '1', instance: replay.instanceId, join_token: name, join_method: method.name, replay: 'true', address: input.source, ...verified.details });
         return replay;
       }
-      return this.refuseJoin(event, 'replayed id token', { ...who, details: { ...who.details, jti: verified.jti.slice(0, 100) } });
+      const raced = binding && !(await this.o.resources.findUse(verified.issuer, verified.jti));
+      return this.refuseJoin(event, raced ? 'concurrent join with the same key' : 'replayed id token', { ...who, details: { ...who.details, jti: verified.jti.slice(0, 100) } });
     }
     await this.recorded(tenant.id, 'bot.join', bot.name, input.requestId, { generation: '1', instance: issued.instanceId, join_token: name, join_method: method.name, address: input.source, ...verified.details });
     return issued;
+  }
+
+  /**
+   * A join by a bound key while the instance its previous join created still holds an
+   * unexpired certificate is a copy: an honest machine with a live certificate renews
+   * instead. The instance is locked and its certificates revoked (as a generation
+   * presented twice), and the join refused. A recovery (every certificate of the
+   * previous instance expired) is allowed up to the resource's limit.
+   */
+  private async checkLineageEnded(bot: Bot, b: NonNullable<VerifiedJoin['binding']>, input: JoinInput, event: Parameters<RefusalAuditor['refused']>[0], who: RefusalSubject): Promise<void> {
+    const now = this.o.clock.now();
+    const prev = b.previousInstanceId ? await this.o.instances.get(bot.tenantId, b.previousInstanceId) : null;
+    if (prev?.lock) return this.refuseJoin(event, 'join key of a locked instance', { ...who, details: { ...who.details, instance: prev.id } });
+    if (prev && prev.certExpiresAt && prev.certExpiresAt > now) {
+      const reason = `the join key of this instance was presented from ${input.source || 'unknown'} while its certificate (last from ${prev.lastAddress || 'unknown'}) was live: a copy of the join key was used`;
+      const lock = { reason, lockedAt: now, expiresAt: null, lockedBy: 'mezite' };
+      const scope = this.o.copyLockScope ?? 'instance';
+      const serials = await this.o.instances.lockAndRevoke(bot.tenantId, prev.id, lock, [], now);
+      if (scope === 'bot') await this.o.bots.setLock(bot.tenantId, bot.id, lock);
+      this.o.revocations?.invalidate?.();
+      await this.audit(bot.tenantId, 'bot.lock', 'mezite', `bot:${bot.name}`, 'success', input.requestId, {
+        reason: 'copied join key',
+        scope,
+        instance: prev.id,
+        join_token: who.details?.join_token ?? '',
+        first_address: prev.lastAddress || 'unknown',
+        second_address: input.source || 'unknown',
+        revoked_certificates: String(serials.length),
+      });
+      return this.refuseJoin(event, 'copied join key', { ...who, details: { ...who.details, instance: prev.id } });
+    }
+    if (b.exhausted) return this.refuseJoin(event, 'recoveries exhausted', who);
+  }
+
+  /**
+   * The first certificate of the instance the previous bound-key join created, when it
+   * is still that instance's only generation, live, and certifies `pub`: a retry of that
+   * join (the certificate key is one only its machine holds), not a copy.
+   */
+  private async retriedBoundJoin(bot: Bot, previousInstanceId: string | null, pub: SshPublicKey, now: Date): Promise<IssuedBotCert | null> {
+    const inst = previousInstanceId ? await this.o.instances.get(bot.tenantId, previousInstanceId) : null;
+    if (!inst || inst.lock || inst.generation !== 1) return null;
+    const step = await this.o.instances.step(bot.tenantId, inst.id, 1);
+    if (!step || step.expiresAt <= now || !sameKey(step.publicKey, pub)) return null;
+    return this.o.certs.reissue(bot, step);
   }
 
   /** The first certificate of the instance an ID token's join created, if `pub` is the key it certified and nothing since ended it. */

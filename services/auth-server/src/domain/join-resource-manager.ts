@@ -20,7 +20,7 @@ export class JoinResourceManager {
   }
 
   /** Parses the document, lets its method check it, and creates it (or replaces it with `force`). */
-  async upsert(caller: Principal, input: { yaml: string; fileName: string; force: boolean }): Promise<{ created: boolean; resource: JoinResource }> {
+  async upsert(caller: Principal, input: { yaml: string; fileName: string; force: boolean }): Promise<{ created: boolean; resource: JoinResource; shown?: Record<string, string> }> {
     const file = input.fileName || 'token.yaml';
     const doc = parseJoinTokenYaml(input.yaml, file);
     const method = this.o.methods.get(doc.joinMethod);
@@ -34,11 +34,13 @@ export class JoinResourceManager {
     const bot = await this.o.bots.get(caller.tenantId, doc.bot);
     if (!bot) throw notFound(`bot "${doc.bot}" does not exist; create it first with mezctl bots add`);
     const now = this.o.clock.now();
-    const r: JoinResource = { id: randomUUID(), tenantId: caller.tenantId, name: doc.name, botId: bot.id, botName: bot.name, joinMethod: doc.joinMethod, allow: doc.allow, audience: doc.audience, options: doc.options, expiresAt: doc.expiresAt, createdAt: now, updatedAt: now, revision: 1 };
-    if (input.force && (await this.o.store.get(caller.tenantId, doc.name))) return { created: false, resource: await this.o.store.replace(r) };
+    const prepared = method.prepare ? await method.prepare(doc.options) : { options: doc.options, shown: undefined };
+    const shown = prepared.shown ? { shown: prepared.shown } : {};
+    const r: JoinResource = { id: randomUUID(), tenantId: caller.tenantId, name: doc.name, botId: bot.id, botName: bot.name, joinMethod: doc.joinMethod, allow: doc.allow, audience: doc.audience, options: prepared.options, expiresAt: doc.expiresAt, createdAt: now, updatedAt: now, revision: 1 };
+    if (input.force && (await this.o.store.get(caller.tenantId, doc.name))) return { created: false, resource: await this.o.store.replace(r), ...shown };
     try {
       await this.o.store.create(r);
-      return { created: true, resource: r };
+      return { created: true, resource: r, ...shown };
     } catch (err) {
       if (isMeziteError(err, 'AlreadyExists')) throw alreadyExists(`join token "${doc.name}" already exists; use --force to replace it`);
       throw err;

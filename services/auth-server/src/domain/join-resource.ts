@@ -12,6 +12,8 @@ export interface IdTokenUse {
   jti: string;
   expiresAt: Date;
   at: Date;
+  /** Options to store on the resource in the same transaction, only if it is still at `revision` (else nothing commits). */
+  rebind?: { revision: number; options: Record<string, string> };
 }
 
 /**
@@ -32,7 +34,7 @@ export interface JoinResourceStore extends ExpiredRows {
    * Records the use of an ID token (one insert, unique on issuer and `jti`: every replica
    * agrees) and runs `work` in the same transaction; the use and the instance `work`
    * creates commit together or not at all. Null, running nothing, when the token was
-   * used before.
+   * used before, or when `use.rebind` names a revision the resource has moved past.
    */
   admit<T>(use: IdTokenUse, work: (createInstance: (instance: BotInstance, first: LineageStep) => Promise<void>) => Promise<T>): Promise<T | null>;
   /** The recorded use of an ID token, with the instance its join created (null until that join committed). */

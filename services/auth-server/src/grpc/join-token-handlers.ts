@@ -9,14 +9,16 @@ import type { JoinResourceManager } from '../domain/join-resource-manager';
 import type { AuthContext } from './auth-middleware';
 
 /** A stored resource as the API shows it; an unset audience is shown as the default it means. */
-export function joinTokenToProto(r: JoinResource, tenantDomain: string): authv1.JoinTokenResource {
+export function joinTokenToProto(r: JoinResource, tenantDomain: string, shown: Record<string, string> = {}): authv1.JoinTokenResource {
+  // A stored keyed hash is never shown; a pending registration is. A generated secret is shown once, in its creation's answer.
+  const { registration_secret_hash: pending, ...options } = r.options;
   return {
     name: r.name,
     bot: r.botName,
     joinMethod: r.joinMethod,
     allow: r.allow.map((claims) => ({ claims })),
     audience: r.audience || joinAudience(tenantDomain, r.name),
-    options: r.options,
+    options: { ...options, ...(pending ? { registration: 'pending' } : {}), ...shown },
     expireTime: r.expiresAt ?? undefined,
     createTime: r.createdAt,
     updateTime: r.updatedAt,
@@ -35,7 +37,7 @@ export function joinTokenHandlers(resources: JoinResourceManager, audit: AuditLo
         () => resources.upsert(caller, { yaml: req.yaml, fileName: req.fileName, force: req.force }),
         (u) => ({ type: u.created ? 'join_token.create' : 'join_token.update', target: `join_token:${u.resource.name}`, details: { bot: u.resource.botName, join_method: u.resource.joinMethod, revision: String(u.resource.revision) } }),
       );
-      return joinTokenToProto(r.resource, await tenantDomain(caller.tenantId));
+      return joinTokenToProto(r.resource, await tenantDomain(caller.tenantId), r.shown);
     },
     async getJoinToken(req, ctx) {
       const caller = requireAdmin(ctx.principal, 'read join tokens');

@@ -84,6 +84,26 @@ export function joinResourceStoreContract(name: string, make: () => Promise<Join
       expect(ran).toBe(1);
     });
 
+    test('20 concurrent admissions rebinding one resource revision on two replicas: exactly one commits its options', async () => {
+      const { tenantId, r } = await fresh();
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 ? f.peer : f.store).admit({ ...use(r), rebind: { revision: r.revision, options: { n: String(i) } } }, async () => {
+            await new Promise((res) => setTimeout(res, 5));
+            return i;
+          }),
+        ),
+      );
+      const won = results.filter((x) => x !== null);
+      expect(won).toHaveLength(1);
+      const now = await f.peer.get(tenantId, r.name);
+      expect(now).toMatchObject({ revision: r.revision + 1, options: { n: String(won[0]) } });
+      // A rebind against the old revision no longer commits, and leaves its use unrecorded.
+      const late = use(r);
+      expect(await f.store.admit({ ...late, rebind: { revision: r.revision, options: {} } }, async () => 'late')).toBeNull();
+      expect(await f.store.findUse(late.issuer, late.jti)).toBeNull();
+    });
+
     test('a failed join leaves the ID token unused and no instance', async () => {
       const { tenantId, bot, r } = await fresh();
       const u = use(r);

@@ -57,7 +57,10 @@ export class MemoryJoinResourceStore implements JoinResourceStore {
   async admit<T>(use: IdTokenUse, work: (createInstance: (instance: BotInstance, first: LineageStep) => Promise<void>) => Promise<T>): Promise<T | null> {
     const k = `${use.issuer}\n${use.jti}`;
     if (this.uses.has(k)) return null;
-    const row = { ...use, instanceId: null as string | null };
+    const bound = use.rebind ? [...this.resources.values()].find((r) => r.id === use.resourceId) : undefined;
+    if (use.rebind && (!bound || bound.revision !== use.rebind.revision)) return null;
+    const { rebind: _rebind, ...kept } = use;
+    const row = { ...kept, instanceId: null as string | null };
     this.uses.set(k, row);
     const pending: Array<() => void> = [];
     let instanceId: string | null = null;
@@ -66,6 +69,14 @@ export class MemoryJoinResourceStore implements JoinResourceStore {
         instanceId = instance.id;
         pending.push(() => this.o.instances?.create(instance, first));
       });
+      if (use.rebind && bound) {
+        // Checked again after the work's awaits: a concurrent admission may have moved it on.
+        if (bound.revision !== use.rebind.revision || this.resources.get(`${bound.tenantId}/${bound.name}`) !== bound) {
+          this.uses.delete(k);
+          return null;
+        }
+        Object.assign(bound, { options: { ...use.rebind.options }, revision: bound.revision + 1, updatedAt: use.at });
+      }
       for (const p of pending) p();
       row.instanceId = instanceId;
       return r;

@@ -126,6 +126,15 @@ export class PrismaJoinResourceStore implements JoinResourceStore {
         open = false;
         return null;
       }
+      if (use.rebind) {
+        // Conditional on the revision read before the join: of two joins by one key, one binds.
+        const b = await c.query({ text: 'UPDATE auth.join_resources SET options = $2, revision = revision + 1, updated_at = $4 WHERE id = $1 AND revision = $3 RETURNING id', values: [use.resourceId, JSON.stringify(use.rebind.options), use.rebind.revision, use.at] });
+        if (b.rowCount === 0) {
+          await c.query('ROLLBACK');
+          open = false;
+          return null;
+        }
+      }
       let result: T;
       try {
         result = await work(async (instance, first) => {

@@ -1,4 +1,5 @@
 import type { AllowRule } from '@mezite/identity';
+import type { SshPublicKey } from '@mezite/ssh';
 
 /** A provision resource (`kind: join_token`) as stored: who may join as which bot, by which method. */
 export interface JoinResource {
@@ -27,6 +28,13 @@ export interface VerifiedJoin {
   expiresAt: Date;
   /** What the audit record of the join keeps (never the token itself). */
   details: Record<string, string>;
+  /**
+   * For a method that keeps state in its resource (bound_keypair): the options to store
+   * if the join commits, written only if the resource is still at `revision`; the
+   * instance the previous join created (its lineage must have ended, or this is a
+   * copy); and whether this join is a recovery beyond the allowed number.
+   */
+  binding?: { revision: number; options: Record<string, string>; previousInstanceId: string | null; exhausted: boolean };
 }
 
 /** What a method is given to check a machine's credential. */
@@ -36,6 +44,8 @@ export interface JoinAttempt {
   /** The audience the credential must name. */
   audience: string;
   now: Date;
+  /** The key the join is to certify (a proof of possession may be bound to it). */
+  publicKey?: SshPublicKey;
 }
 
 /**
@@ -57,4 +67,10 @@ export interface JoinMethod {
    * issuer's keys) is Unavailable, never an admission.
    */
   verify(attempt: JoinAttempt): Promise<VerifiedJoin>;
+  /**
+   * Settings the server derives when a resource is stored (after `checkResource`): the
+   * options to store, and what the admin is shown once (a generated secret, of which only
+   * a keyed hash is stored).
+   */
+  prepare?(options: Record<string, string>): Promise<{ options: Record<string, string>; shown: Record<string, string> }>;
 }

@@ -31,7 +31,7 @@ export async function delegatedWorld(yaml: string) {
   const world = botWorld({ clock, ca, roles, botStore, audit, revocations: krl, revocationStore: revStore });
   const bots = new BotManager({ store: botStore, instances: world.instances, joinTokens: world.joinTokens, clock, roles, revocations: krl });
   await bots.create(admin, { name: 'github-deploy', roles: ['ci-deployer'], tokenTtlMs: 3600_000 });
-  const methods = joinMethods({ verifier: new IdTokenVerifier({ cooldownMs: 0 }) });
+  const methods = joinMethods({ verifier: new IdTokenVerifier({ cooldownMs: 0 }), secretHash: world.tokenHash });
   const store = new MemoryJoinResourceStore({ instances: world.instances });
   const resources = new JoinResourceManager({ store, bots: botStore, methods, clock });
   const tenants = { getTenantByDomain: async (d: string) => (d === 'default' ? { id: tenantId, domain: 'default', kind: 'mixed' as const, createdAt: new Date(0), machineIdp: { kind: 'builtin' } as never } : null) };
@@ -51,5 +51,5 @@ export async function delegatedWorld(yaml: string) {
     if ((await instances()).length !== had) throw new Error('a refused join created an instance');
     return audit.events.filter((e) => e.type === 'bot.join' && e.result === 'failure').pop()?.details ?? {};
   };
-  return { tenantId, admin, audit, join, instances, refusal, resources };
+  return { tenantId, admin, audit, join, instances, refusal, resources, clock, joins, world, store };
 }

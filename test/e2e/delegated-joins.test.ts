@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeNeeding } from '@mezite/identity/testing';
@@ -19,6 +19,15 @@ interface Issuer {
   gitlabClaims(over?: Record<string, unknown>): Record<string, unknown>;
   kubernetesClaims(ns: string, sa: string, over?: Record<string, unknown>): Record<string, unknown>;
   mint(claims: Record<string, unknown>): Promise<string>;
+  stop(): Promise<void>;
+}
+/** The daemon's fake Kubernetes API server, as this test uses it. */
+interface KubeApi {
+  url: string;
+  caCertPem: string;
+  tokens: Set<string>;
+  namespaces: Set<string>;
+  secrets: Map<string, { data: Record<string, string> }>;
   stop(): Promise<void>;
 }
 const { TestOidcIssuer } = require(join(REPO_ROOT, 'services/auth-server/dist/domain/join-methods/test-issuer.js')) as { TestOidcIssuer: { start(): Promise<Issuer> } };
@@ -126,6 +135,33 @@ describeNeeding(sshdUnavailable(), 'delegated joins: a GitHub Actions job, a Git
     // The same token file again (a second pod would have its own): the jti is used.
     const again = await runBin('mezd', ['identity', 'start', `--auth-server=localhost:${stack.ports.auth}`, '--join-method=kubernetes', '--join-token=k8s-deploy', `--id-token-file=${join(dir, 'sa-token')}`, `--destination=${join(dir, 'pod2', 'certs')}`, `--data-dir=${join(dir, 'pod2', 'state')}`, '--one-shot'], { env: { HOME: dir }, cwd: dir, timeoutMs: 60_000 });
     expect(again.stderr).toMatch(/Unauthenticated: invalid join token/);
+  });
+
+  test("a pod joins with its projected token and writes its identity as a Kubernetes Secret (mezd's Secret destination); sshd accepts what the Secret holds", async () => {
+    // The API server of the pod's cluster: the daemon's fake, which follows the real API's
+    // verbs, statuses and optimistic concurrency (packages/daemon/src/fake-kubernetes-api.ts).
+    const { FakeKubernetesApi } = require(join(REPO_ROOT, 'packages/daemon/dist/fake-kubernetes-api.js')) as { FakeKubernetesApi: { start(o: { dir: string }): Promise<KubeApi> } };
+    const api = await FakeKubernetesApi.start({ dir: join(dir, 'kube-pki') });
+    try {
+      api.tokens.add('pod-sa-token');
+      api.namespaces.add('bots');
+      writeFileSync(join(dir, 'kube-token'), 'pod-sa-token\n');
+      writeFileSync(join(dir, 'kube-ca.crt'), api.caCertPem);
+      writeFileSync(join(dir, 'kube-namespace'), 'bots');
+      writeFileSync(join(dir, 'sa-token-2'), await issuer.mint(issuer.kubernetesClaims('deploy', 'mezd', { aud: ['mezite:default/k8s-deploy'] })));
+      const kubeEnv = { MEZITE_KUBE_API: api.url, MEZITE_KUBE_TOKEN_FILE: join(dir, 'kube-token'), MEZITE_KUBE_CA_FILE: join(dir, 'kube-ca.crt'), MEZITE_KUBE_NAMESPACE_FILE: join(dir, 'kube-namespace') };
+      const r = await runBin('mezd', ['identity', 'start', `--auth-server=localhost:${stack.ports.auth}`, '--join-method=kubernetes', '--join-token=k8s-deploy', `--id-token-file=${join(dir, 'sa-token-2')}`, '--destination=kubernetes-secret:///mezd-ssh', `--data-dir=${join(dir, 'pod3', 'state')}`, '--one-shot'], { env: { HOME: dir, ...kubeEnv }, cwd: dir, timeoutMs: 60_000 });
+      expect({ code: r.code, errors: r.stderr.split('\n').filter((l) => l && !l.startsWith('mezd: warning: trusting')) }).toEqual({ code: 0, errors: [] });
+      const secret = api.secrets.get('bots/mezd-ssh');
+      expect(Object.keys(secret?.data ?? {}).sort()).toEqual(['known_hosts', 'ssh_key', 'ssh_key-cert.pub']);
+      // A container mounting the Secret: its files, as the kubelet writes them.
+      const mounted = join(dir, 'mounted');
+      mkdirSync(mounted, { recursive: true });
+      for (const [k, v] of Object.entries(secret?.data ?? {})) writeFileSync(join(mounted, k), Buffer.from(v, 'base64'), { mode: k === 'ssh_key' ? 0o600 : 0o644 });
+      expect((await sshWith(mounted)).stdout).toBe('deploy\n');
+    } finally {
+      await api.stop();
+    }
   });
 
   test('join-tokens test --name explains a captured token against the stored resource', async () => {

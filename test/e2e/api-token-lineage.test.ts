@@ -72,7 +72,9 @@ describe('API token lineages: a leaked token cannot keep itself alive or take ov
     expect(Date.parse(third.rotation_deadline)).toBeLessThanOrEqual(Date.parse(leaked.expires_at));
     expect(await works(third.plaintext)).toBe(true);
 
-    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(leaked.expires_at) - Date.now()) + 500));
+    // expires_at is printed in whole seconds (its milliseconds cut off): the token lives up
+    // to a second beyond it. Wait past that second, not half of it.
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(leaked.expires_at) + 1000 - Date.now()) + 500));
     expect(await works(third.plaintext)).toBe(false);
     const again = await asToken(third.plaintext, ['identity-tokens', 'rotate', '--id', third.id]);
     expect(again.code).toBe(1);

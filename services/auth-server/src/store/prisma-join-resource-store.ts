@@ -3,6 +3,7 @@ import { translateDbError } from '@mezite/platform';
 import type { BotInstance, LineageStep } from '../domain/bot-instance';
 import type { IdTokenUse, JoinResource, JoinResourceStore } from '../domain/join-resource';
 import { insertInstance } from './prisma-bot-instance-store';
+import { inJoinTransaction } from './join-transaction';
 import { pgPoolOf, type PgPool, type PrismaClient } from './prisma';
 
 interface Row {
@@ -102,62 +103,31 @@ export class PrismaJoinResourceStore implements JoinResourceStore {
     return r ? { issuer, jti, tenantId: r.tenant_id, resourceId: r.resource_id, instanceId: r.instance_id, expiresAt: r.expires_at, at: r.used_at } : null;
   }
 
-  async admit<T>(use: IdTokenUse, work: (createInstance: (instance: BotInstance, first: LineageStep) => Promise<void>) => Promise<T>): Promise<T | null> {
-    let c;
-    try {
-      c = await this.pool.connect();
-    } catch (err) {
-      throw translateDbError(err, 'join token');
-    }
-    let broken = false;
-    const onError = () => (broken = true);
-    c.on('error', onError);
-    let open = false;
-    let fromWork = false;
-    try {
-      await c.query("BEGIN; SET LOCAL lock_timeout = '5s'");
-      open = true;
-      const r = await c.query({
-        text: `INSERT INTO auth.join_id_token_uses (issuer, jti, tenant_id, resource_id, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING jti`,
-        values: [use.issuer, use.jti, use.tenantId, use.resourceId, use.expiresAt, use.at],
-      });
-      if (r.rowCount === 0) {
-        await c.query('ROLLBACK');
-        open = false;
-        return null;
-      }
-      if (use.rebind) {
-        // Conditional on the revision read before the join: of two joins by one key, one binds.
-        const b = await c.query({ text: 'UPDATE auth.join_resources SET options = $2, revision = revision + 1, updated_at = $4 WHERE id = $1 AND revision = $3 RETURNING id', values: [use.resourceId, JSON.stringify(use.rebind.options), use.rebind.revision, use.at] });
-        if (b.rowCount === 0) {
-          await c.query('ROLLBACK');
-          open = false;
-          return null;
+  admit<T>(use: IdTokenUse, work: (createInstance: (instance: BotInstance, first: LineageStep) => Promise<void>) => Promise<T>): Promise<T | null> {
+    return inJoinTransaction(
+      this.pool,
+      async (c) => {
+        const r = await c.query({
+          text: `INSERT INTO auth.join_id_token_uses (issuer, jti, tenant_id, resource_id, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING jti`,
+          values: [use.issuer, use.jti, use.tenantId, use.resourceId, use.expiresAt, use.at],
+        });
+        if (r.rowCount === 0) return null;
+        if (use.rebind) {
+          // Conditional on the revision read before the join: of two joins by one key, one binds.
+          const b = await c.query({ text: 'UPDATE auth.join_resources SET options = $2, revision = revision + 1, updated_at = $4 WHERE id = $1 AND revision = $3 RETURNING id', values: [use.resourceId, JSON.stringify(use.rebind.options), use.rebind.revision, use.at] });
+          if (b.rowCount === 0) return null;
         }
-      }
-      let result: T;
-      try {
-        result = await work(async (instance, first) => {
+        return true;
+      },
+      (c) =>
+        work(async (instance, first) => {
           try {
-            await insertInstance(c!, instance, first);
-            await c!.query({ text: 'UPDATE auth.join_id_token_uses SET instance_id = $3 WHERE issuer = $1 AND jti = $2', values: [use.issuer, use.jti, instance.id] });
+            await insertInstance(c, instance, first);
+            await c.query({ text: 'UPDATE auth.join_id_token_uses SET instance_id = $3 WHERE issuer = $1 AND jti = $2', values: [use.issuer, use.jti, instance.id] });
           } catch (err) {
             throw translateDbError(err, 'bot instance');
           }
-        });
-      } catch (err) {
-        fromWork = true;
-        throw err;
-      }
-      await c.query('COMMIT');
-      open = false;
-      return result;
-    } catch (err) {
-      if (open) await c.query('ROLLBACK').catch(() => (broken = true));
-      throw fromWork ? err : translateDbError(err, 'join token');
-    } finally {
-      c.off('error', onError);
-      c.release(broken);
-    }
+        }),
+    );
   }
 }

@@ -1,6 +1,7 @@
 import { translateDbError } from '@mezite/platform';
 import type { JoinToken, JoinTokenStore, JoinWrites } from '../domain/join-token';
 import { insertInstance } from './prisma-bot-instance-store';
+import { inJoinTransaction } from './join-transaction';
 import { pgPoolOf, type PgPool, type PrismaClient } from './prisma';
 
 interface Row {
@@ -136,23 +137,8 @@ export class PrismaJoinTokenStore implements JoinTokenStore {
     }
   }
 
-  private async redeemHeld<T>(tokenHash: Buffer, at: Date, work: (token: JoinToken, writes: JoinWrites) => Promise<T>): Promise<T | null> {
-    let c;
-    try {
-      c = await this.pool.connect();
-    } catch (err) {
-      throw translateDbError(err, 'join token');
-    }
-    let open = false;
-    let broken = false;
-    // A checked-out client has no listener of the pool's: a connection PostgreSQL ends
-    // while the join signs (between two statements) would throw 'error' as unhandled and
-    // end the process (the chaos suite's PostgreSQL restart found it).
-    const onError = () => (broken = true);
-    c.on('error', onError);
-    // The work's own error is the caller's (ssh-ca down, a refusal): it comes back as
-    // thrown. Database errors of the writes are translated where they happen.
-    let fromWork = false;
+  private redeemHeld<T>(tokenHash: Buffer, at: Date, work: (token: JoinToken, writes: JoinWrites) => Promise<T>): Promise<T | null> {
+    // Database errors of the writes are translated where they happen.
     const translated = async (what: string, fn: () => Promise<void>) => {
       try {
         await fn();
@@ -160,57 +146,36 @@ export class PrismaJoinTokenStore implements JoinTokenStore {
         throw translateDbError(err, what);
       }
     };
-    try {
-      // A redemption waits at most 5 s for a token another attempt holds (55P03 → Unavailable).
-      await c.query("BEGIN; SET LOCAL lock_timeout = '5s'");
-      open = true;
-      const r = await c.query<Row>({
-        name: 'auth.join_token_redeem',
-        text: `UPDATE auth.join_tokens SET redeemed_at = $2
-               WHERE token_hash = $1 AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > $2
-               RETURNING ${COLUMNS}`,
-        values: [tokenHash, at],
-      });
-      const row = r.rows[0];
-      if (!row) {
-        await c.query('ROLLBACK');
-        open = false;
-        return null;
-      }
-      const token = fromRow(row);
-      const writes: JoinWrites = {
-        createInstance: (instance, first) =>
-          translated('bot instance', async () => {
-            await insertInstance(c!, instance, first);
-            await c!.query({ name: 'auth.join_token_instance', text: 'UPDATE auth.join_tokens SET instance_id = $2 WHERE id = $1', values: [token.id, instance.id] });
-          }),
-        enrollNode: (tenantId, id, j) =>
-          translated('host key', async () => {
-            await c!.query({
-              name: 'auth.node_enroll',
-              text: `UPDATE auth.nodes SET host_public_key = $3, host_key_fingerprint = $4, joined_at = $5, last_seen_at = $5, cert_expires_at = $6 WHERE tenant_id = $1 AND id = $2`,
-              values: [tenantId, id, j.hostPublicKey, j.hostKeyFingerprint, j.at, j.certExpiresAt],
-            });
-          }),
-      };
-      let result: T;
-      try {
-        result = await work(token, writes);
-      } catch (err) {
-        fromWork = true;
-        await c.query('ROLLBACK').catch(() => (broken = true));
-        open = false;
-        throw err;
-      }
-      await c.query('COMMIT');
-      open = false;
-      return result;
-    } catch (err) {
-      if (open) await c.query('ROLLBACK').catch(() => (broken = true));
-      throw fromWork ? err : translateDbError(err, 'join token');
-    } finally {
-      c.off('error', onError);
-      c.release(broken);
-    }
+    return inJoinTransaction(
+      this.pool,
+      async (c) => {
+        const r = await c.query<Row>({
+          name: 'auth.join_token_redeem',
+          text: `UPDATE auth.join_tokens SET redeemed_at = $2
+                 WHERE token_hash = $1 AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > $2
+                 RETURNING ${COLUMNS}`,
+          values: [tokenHash, at],
+        });
+        return r.rows[0] ? fromRow(r.rows[0]) : null;
+      },
+      (c, token) => {
+        const writes: JoinWrites = {
+          createInstance: (instance, first) =>
+            translated('bot instance', async () => {
+              await insertInstance(c, instance, first);
+              await c.query({ name: 'auth.join_token_instance', text: 'UPDATE auth.join_tokens SET instance_id = $2 WHERE id = $1', values: [token.id, instance.id] });
+            }),
+          enrollNode: (tenantId, id, j) =>
+            translated('host key', async () => {
+              await c.query({
+                name: 'auth.node_enroll',
+                text: `UPDATE auth.nodes SET host_public_key = $3, host_key_fingerprint = $4, joined_at = $5, last_seen_at = $5, cert_expires_at = $6 WHERE tenant_id = $1 AND id = $2`,
+                values: [tenantId, id, j.hostPublicKey, j.hostKeyFingerprint, j.at, j.certExpiresAt],
+              });
+            }),
+        };
+        return work(token, writes);
+      },
+    );
   }
 }

@@ -15,3 +15,8 @@ export function validateName(kind: string, name: string): string {
   }
   return name;
 }
+
+/** `s` with everything but printable ASCII dropped, trimmed and cut to `max` characters (a caller's user agent or address, before it is stored or shown). */
+export function printable(s: string, max: number): string {
+  return s.replace(/[^\x20-\x7e]/g, '').trim().slice(0, max);
+}

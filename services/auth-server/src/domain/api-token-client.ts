@@ -1,3 +1,4 @@
+import { printable } from '@mezite/identity';
 /** An API token's metadata (never its plaintext or hash). */
 export interface ApiTokenInfo {
   id: string;
@@ -35,8 +36,7 @@ const MAX_CLIENT = 128;
 
 /** A presenter from a peer address and a user agent: printable ASCII, bounded. */
 export function presenterOf(source: string, userAgent: string | undefined): ApiTokenPresenter {
-  const clean = (s: string, max: number) => s.replace(/[^\x20-\x7e]/g, '').trim().slice(0, max);
-  return { source: clean(source, 64) || 'unknown', client: clean(userAgent ?? '', MAX_CLIENT) };
+  return { source: printable(source, 64) || 'unknown', client: printable(userAgent ?? '', MAX_CLIENT) };
 }
 
 /** What the auth-server needs from token-service for API tokens and client secrets. */

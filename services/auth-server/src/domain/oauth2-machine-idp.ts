@@ -1,4 +1,4 @@
-import { isLoopbackHost, unauthenticated, unavailable } from '@mezite/identity';
+import { requireSecureUrl, unauthenticated, unavailable } from '@mezite/identity';
 import type { MachineIdentityProvider } from './machine-idp';
 
 /**
@@ -13,8 +13,9 @@ export class OAuth2MachineIdp implements MachineIdentityProvider {
 
   async verify(clientId: string, clientSecret: string): Promise<void> {
     // Configuration refuses such an endpoint; this holds for one stored before it did.
-    const url = new URL(this.o.tokenEndpoint);
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+    try {
+      requireSecureUrl(this.o.tokenEndpoint, 'token_endpoint');
+    } catch {
       throw unavailable("the tenant's machine identity provider is not reachable over https; client secrets are never sent in cleartext");
     }
     const body = new URLSearchParams({ grant_type: 'client_credentials' });

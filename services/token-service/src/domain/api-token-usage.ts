@@ -1,3 +1,4 @@
+import { printable } from '@mezite/identity';
 /**
  * Who presented an API token, as the auth-server saw it: the client's address (no
  * port) and its user agent or client name. Both come over the wire from the
@@ -27,11 +28,6 @@ export const MAX_SOURCE_LENGTH = 64;
 export const MAX_CLIENT_LENGTH = 128;
 /** The presenter standing for every one past the bound, and for a presenter not given. */
 export const OTHER_PRESENTER = 'other';
-
-/** `s` with everything but printable ASCII dropped, cut to `max` characters. */
-export function printable(s: string, max: number): string {
-  return s.replace(/[^\x20-\x7e]/g, '').trim().slice(0, max);
-}
 
 /** A presenter as stored: printable, bounded; empty fields become `unknown`/``. */
 export function presenterOf(p: { source?: string; client?: string } | undefined): ApiTokenPresenter {

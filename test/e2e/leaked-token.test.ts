@@ -1,8 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { runBin, type CliResult } from '../harness/cli';
+import { runAsMachine, runWithToken } from '../harness/machine-cli';
 import { TestStack } from '../harness/test-stack';
 
 /**
@@ -13,25 +11,17 @@ import { TestStack } from '../harness/test-stack';
  */
 describe('a leaked API token reported to /v1/secret-scanning/revoke', () => {
   let stack: TestStack;
-  let work: string;
   let svc: { client_id: string; client_secret: string };
-  let n = 0;
-  const machineEnv = () => ({ PLEXSPHERE_URL: stack.httpUrl, MEZITE_IDENTITY: '', MEZITE_DATA_DIR: work, MEZITE_AUTH_SERVER: '' });
-  const asToken = (token: string, args: string[]): Promise<CliResult> => {
-    const file = join(work, `t${++n}`);
-    writeFileSync(file, token, { mode: 0o600 });
-    return runBin('plexctl', [...args, '--token-file', file], { env: machineEnv(), cwd: work });
-  };
+  const asToken = (token: string, args: string[]): Promise<CliResult> => runWithToken(stack.httpUrl, token, args);
   const json = <T>(r: CliResult): T => {
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
     return JSON.parse(r.stdout) as T;
   };
-  const signIn = async () => json<{ access_token: string; id: string }>(await runBin('plexctl', ['identity-tokens', 'issue-service', '--client-id', svc.client_id, '--grant-type', 'client_credentials', '--client-secret', svc.client_secret, '--output', 'json'], { env: machineEnv(), cwd: work }));
+  const signIn = async () => json<{ access_token: string; id: string }>(await runAsMachine(stack.httpUrl, ['identity-tokens', 'issue-service', '--client-id', svc.client_id, '--grant-type', 'client_credentials', '--client-secret', svc.client_secret, '--output', 'json']));
   const report = (matches: unknown[]) => fetch(`${stack.httpUrl}/v1/secret-scanning/revoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(matches) });
   const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'mezite-leak-'));
     stack = await TestStack.start();
     svc = json(await runBin('mezctl', ['service-identities', 'add', '--name', 'leaky', '--output', 'json'], { env: stack.cliEnv }));
   }, 120_000);

@@ -1,10 +1,9 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createMeziteClients, Metadata, publicChannelCredentials, type MeziteClients } from '@mezite/platform';
 import { authv1 } from '@mezite/proto';
 import { runBin, type CliResult } from '../harness/cli';
+import { runAsMachine, runWithToken } from '../harness/machine-cli';
 import { TestStack } from '../harness/test-stack';
 
 /**
@@ -16,17 +15,10 @@ import { TestStack } from '../harness/test-stack';
  */
 describe('who still uses a rotated API token', () => {
   let stack: TestStack;
-  let work: string;
   let relay: Server;
   const sockets = new Set<Socket>();
   const opened: MeziteClients[] = [];
-  let n = 0;
-  const machineEnv = () => ({ PLEXSPHERE_URL: stack.httpUrl, MEZITE_IDENTITY: '', MEZITE_DATA_DIR: work, MEZITE_AUTH_SERVER: '' });
-  const asToken = (token: string, args: string[]): Promise<CliResult> => {
-    const file = join(work, `t${++n}`);
-    writeFileSync(file, token, { mode: 0o600 });
-    return runBin('plexctl', [...args, '--token-file', file], { env: machineEnv(), cwd: work });
-  };
+  const asToken = (token: string, args: string[]): Promise<CliResult> => runWithToken(stack.httpUrl, token, args);
   const json = <T>(r: CliResult): T => {
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
     return JSON.parse(r.stdout) as T;
@@ -42,7 +34,6 @@ describe('who still uses a rotated API token', () => {
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'mezite-usage-'));
     stack = await TestStack.start();
     // A relay on 127.0.0.1 whose upstream connection comes from 127.0.0.2: the auth
     // server sees that second source address (loopback accepts all of 127/8).
@@ -70,7 +61,7 @@ describe('who still uses a rotated API token', () => {
   test('the old token presented from two sources during the overlap: list and usage show both; --finish refused while in use, then forced; the old token is refused after', async () => {
     const svc = json<{ client_id: string; client_secret: string }>(await runBin('mezctl', ['service-identities', 'add', '--name', 'usage-bot', '--output', 'json'], { env: stack.cliEnv }));
     const old = json<{ access_token: string; id: string }>(
-      await runBin('plexctl', ['identity-tokens', 'issue-service', '--client-id', svc.client_id, '--grant-type', 'client_credentials', '--client-secret', svc.client_secret, '--output', 'json'], { env: machineEnv(), cwd: work }),
+      await runAsMachine(stack.httpUrl, ['identity-tokens', 'issue-service', '--client-id', svc.client_id, '--grant-type', 'client_credentials', '--client-secret', svc.client_secret, '--output', 'json']),
     );
     const rotated = json<{ plaintext: string; id: string; old_token_users: unknown[] }>(await asToken(old.access_token, ['identity-tokens', 'rotate', '--id', old.id, '--output', 'json']));
     // The machine rotating its own token is not "someone else still using it".

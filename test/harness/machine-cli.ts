@@ -30,15 +30,20 @@ export async function runAsMachine(httpUrl: string, args: string[], opts: { time
   }
 }
 
-/** `plexctl whoami --token-file F --output json` with `token` as the only credential. */
-export async function whoamiWithToken(httpUrl: string, token: string): Promise<CliResult & { who?: WhoAmI }> {
+/** `plexctl ARGS --token-file F`, as a machine, with `token` as the only credential. */
+export async function runWithToken(httpUrl: string, token: string, args: string[]): Promise<CliResult> {
   const dir = mkdtempSync(join(tmpdir(), 'mezite-token-'));
   try {
     const file = join(dir, 'token');
     writeFileSync(file, token, { mode: 0o600 });
-    const r = await runAsMachine(httpUrl, ['whoami', '--token-file', file, '--output', 'json']);
-    return r.code === 0 ? { ...r, who: JSON.parse(r.stdout) as WhoAmI } : r;
+    return await runAsMachine(httpUrl, [...args, '--token-file', file]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** `plexctl whoami --token-file F --output json` with `token` as the only credential. */
+export async function whoamiWithToken(httpUrl: string, token: string): Promise<CliResult & { who?: WhoAmI }> {
+  const r = await runWithToken(httpUrl, token, ['whoami', '--output', 'json']);
+  return r.code === 0 ? { ...r, who: JSON.parse(r.stdout) as WhoAmI } : r;
 }
